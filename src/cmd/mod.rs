@@ -1,0 +1,3 @@
+//! One file per subcommand; each turns its arguments into work and an `Exit`.
+
+pub mod simulate;

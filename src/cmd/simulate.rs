@@ -1,0 +1,72 @@
+//! `simulate`: the simulated gateway as a standalone server, until SIGINT or SIGTERM.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+
+use crate::cli::SimulateArgs;
+use crate::exit::Exit;
+use crate::simulator::{self, Scenario, SimulatorConfig};
+
+/// Reads an environment variable; injected so tests need not touch the process's.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub async fn run(args: SimulateArgs, env: Env<'_>) -> anyhow::Result<Exit> {
+    let mut config = SimulatorConfig::demo();
+    let given = |name: &str| env(name).filter(|v| !v.is_empty());
+    let custom = match (
+        given("TOP_APP_KEY"),
+        given("TOP_APP_SECRET"),
+        given("TOP_SESSION"),
+    ) {
+        (Some(app_key), Some(secret), Some(session)) => {
+            config.app_key = app_key;
+            config.secret = secret;
+            config.session = session;
+            true
+        }
+        (None, None, None) => false,
+        _ => anyhow::bail!(
+            "set all three of TOP_APP_KEY, TOP_APP_SECRET and TOP_SESSION, or none for the demo credentials"
+        ),
+    };
+    if let Some(path) = &args.scenario {
+        config.scenario = Scenario::load(path)?;
+    }
+    let running = simulator::start(args.listen, config.clone())
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+
+    // The first line is the contract (SPEC.md): scripts read the port from it.
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on http://{}", running.addr())?;
+    if custom {
+        writeln!(
+            stdout,
+            "credentials: app_key {} with the secret and session from the environment",
+            config.app_key
+        )?;
+    } else {
+        writeln!(
+            stdout,
+            "demo credentials: TOP_APP_KEY={} TOP_APP_SECRET={} TOP_SESSION={}",
+            simulator::DEMO_APP_KEY,
+            simulator::DEMO_SECRET,
+            simulator::DEMO_SESSION
+        )?;
+    }
+    writeln!(
+        stdout,
+        "API: {}   counters: http://{}/__stats",
+        running.url(),
+        running.addr()
+    )?;
+    stdout.flush()?;
+    drop(stdout);
+
+    // A server's normal end is a signal: stop serving and exit 0.
+    let signal = crate::signals::next_stop().await?;
+    tracing::info!("simulate: stopping on {signal:?}");
+    drop(running);
+    Ok(Exit::Success)
+}

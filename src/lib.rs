@@ -1,0 +1,22 @@
+//! `opentrade-callback`: reports Tmall "recharge-and-get" order outcomes to the Taobao
+//! Open Platform API `taobao.wt.trade.opentrade.resultcallback`, from CSV exports,
+//! deduplicated against a ledger of earlier runs. The contract is SPEC.md.
+
+pub mod cli;
+pub mod cmd;
+pub mod exit;
+pub mod order;
+pub mod signals;
+pub mod simulator;
+pub mod top;
+
+use cli::{Cli, Command};
+use exit::Exit;
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let env = |name: &str| std::env::var(name).ok();
+    match cli.command {
+        Command::Simulate(args) => cmd::simulate::run(args, &env).await,
+    }
+}

@@ -1,0 +1,117 @@
+//! The order being reported: the API's `OrderResultDto` (SPEC.md "The API being
+//! called"), its canonical `param0` JSON and the payload digest the ledger compares.
+//! Pure values; reading CSV rows into orders lives in `input`.
+
+use md5::{Digest, Md5};
+use serde::Serialize;
+
+/// One callback's business content. Field order is the canonical JSON order and so
+/// part of the ledger's `payload_md5`: never reorder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Order {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_order_no: Option<u64>,
+    pub order_no: u64,
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_desc: Option<String>,
+    pub req_id: String,
+    /// A JSON object, as compact JSON text: the API wants it as a *string*.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ext: Option<String>,
+}
+
+/// An order encoded once, reused by every attempt (retries resend the same bytes).
+#[derive(Debug, Clone)]
+pub struct Payload {
+    /// Compact `param0` JSON.
+    pub json: String,
+    /// MD5 of `json`, the ledger's `payload_md5`.
+    pub md5: [u8; 16],
+}
+
+impl Order {
+    /// The canonical `param0`: compact JSON, snake_case names, integers exact, absent
+    /// optional fields omitted rather than null.
+    pub fn param0_json(&self) -> String {
+        serde_json::to_string(self).expect("an Order always serializes")
+    }
+
+    /// Encodes `param0` and its digest.
+    pub fn payload(&self) -> Payload {
+        let json = self.param0_json();
+        let md5 = payload_md5(&json);
+        Payload { json, md5 }
+    }
+}
+
+/// MD5 of a canonical `param0` JSON text.
+pub fn payload_md5(param0_json: &str) -> [u8; 16] {
+    Md5::digest(param0_json.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Order {
+        Order {
+            sub_order_no: Some(212312),
+            order_no: 12345678,
+            success: true,
+            result_code: Some("0000".into()),
+            result_desc: Some("订购成功".into()),
+            req_id: "channel_1212312".into(),
+            ext: Some(r#"{"firstChargeAmount":"100","firstChargeTime":"1704038400000"}"#.into()),
+        }
+    }
+
+    #[test]
+    fn param0_matches_the_reference_example() {
+        assert_eq!(
+            example().param0_json(),
+            r#"{"sub_order_no":212312,"order_no":12345678,"success":true,"result_code":"0000","result_desc":"订购成功","req_id":"channel_1212312","ext":"{\"firstChargeAmount\":\"100\",\"firstChargeTime\":\"1704038400000\"}"}"#
+        );
+    }
+
+    #[test]
+    fn absent_optional_fields_are_omitted_not_null() {
+        let order = Order {
+            sub_order_no: None,
+            order_no: 1,
+            success: false,
+            result_code: None,
+            result_desc: None,
+            req_id: "r".into(),
+            ext: None,
+        };
+        assert_eq!(
+            order.param0_json(),
+            r#"{"order_no":1,"success":false,"req_id":"r"}"#
+        );
+    }
+
+    #[test]
+    fn nineteen_digit_order_numbers_stay_exact() {
+        let mut order = example();
+        order.order_no = 4_294_967_295_123_456_789;
+        order.sub_order_no = Some(18_446_744_073_709_551_615);
+        let json = order.param0_json();
+        assert!(json.contains(r#""order_no":4294967295123456789"#), "{json}");
+        assert!(
+            json.contains(r#""sub_order_no":18446744073709551615"#),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn payload_md5_is_md5_of_the_json() {
+        let payload = example().payload();
+        assert_eq!(
+            payload.md5,
+            <[u8; 16]>::from(Md5::digest(payload.json.as_bytes()))
+        );
+    }
+}

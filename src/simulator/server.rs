@@ -1,0 +1,249 @@
+//! HTTP/1.1 for the simulated gateway (hyper): `/router/rest` (form body and query
+//! string, as TOP accepts both), `GET /__stats`. A dropped connection is a service
+//! error, which makes hyper close the socket without an answer.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::gateway::{Answer, Gateway, Stats};
+
+/// A body larger than this is refused: no real callback comes near it.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// A simulator serving inside a tokio runtime; stops when dropped or shut down.
+#[derive(Debug)]
+pub struct RunningSimulator {
+    addr: SocketAddr,
+    gateway: Arc<Gateway>,
+    stop: watch::Sender<bool>,
+}
+
+impl RunningSimulator {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The gateway URL to give the client.
+    pub fn url(&self) -> String {
+        format!("http://{}/router/rest", self.addr)
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.gateway.stats()
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+pub(super) async fn start(
+    listen: SocketAddr,
+    gateway: Arc<Gateway>,
+) -> std::io::Result<RunningSimulator> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(accept_loop(listener, Arc::clone(&gateway), stopped));
+    Ok(RunningSimulator {
+        addr,
+        gateway,
+        stop,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                // Out of file descriptors and the like: wait a moment, keep serving.
+                tracing::warn!("simulator: accept failed: {err}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let gateway = Arc::clone(&gateway);
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| respond(Arc::clone(&gateway), request));
+            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = stopped.wait_for(|stop| *stop) => {}
+            }
+        });
+    }
+}
+
+/// The service error that closes a connection without an answer.
+#[derive(Debug)]
+struct DropConnection;
+
+impl fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection dropped by scenario")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+async fn respond(
+    gateway: Arc<Gateway>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, DropConnection> {
+    match (request.method(), request.uri().path()) {
+        (&Method::GET, "/__stats") => {
+            let body = serde_json::to_string(&gateway.stats()).expect("stats serialize");
+            Ok(reply(StatusCode::OK, "application/json", body))
+        }
+        (&Method::POST | &Method::GET, "/router/rest") => {
+            let mut params = BTreeMap::new();
+            if let Some(query) = request.uri().query() {
+                params.extend(form_urlencoded::parse(query.as_bytes()).into_owned());
+            }
+            let Ok(body) = Limited::new(request.into_body(), MAX_BODY_BYTES)
+                .collect()
+                .await
+            else {
+                return Err(DropConnection);
+            };
+            params.extend(form_urlencoded::parse(&body.to_bytes()).into_owned());
+            let reaction = gateway.handle(&params, chrono::Utc::now(), Instant::now());
+            if !reaction.delay.is_zero() {
+                tokio::time::sleep(reaction.delay).await;
+            }
+            match reaction.answer {
+                Answer::Json(body) => Ok(reply(
+                    StatusCode::OK,
+                    "application/json;charset=UTF-8",
+                    body,
+                )),
+                Answer::BadGatewayHtml => Ok(reply(
+                    StatusCode::BAD_GATEWAY,
+                    "text/html",
+                    BAD_GATEWAY_PAGE.into(),
+                )),
+                Answer::Drop => Err(DropConnection),
+            }
+        }
+        _ => Ok(reply(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found\n".into(),
+        )),
+    }
+}
+
+const BAD_GATEWAY_PAGE: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n";
+
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A simulator on a thread and runtime of its own; stops when dropped.
+#[derive(Debug)]
+pub struct BackgroundSimulator {
+    addr: SocketAddr,
+    gateway: Arc<Gateway>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackgroundSimulator {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The gateway URL to give the client.
+    pub fn url(&self) -> String {
+        format!("http://{}/router/rest", self.addr)
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.gateway.stats()
+    }
+}
+
+impl Drop for BackgroundSimulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub(super) fn spawn_background(gateway: Arc<Gateway>) -> std::io::Result<BackgroundSimulator> {
+    let (started, ready) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = Arc::clone(&gateway);
+    let thread = std::thread::Builder::new()
+        .name("simulator".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    let _ = started.send(Err(err));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+                match start(listen, served).await {
+                    Ok(running) => {
+                        let _ = started.send(Ok(running.addr()));
+                        let _ = stopped.await;
+                        drop(running);
+                    }
+                    Err(err) => {
+                        let _ = started.send(Err(err));
+                    }
+                }
+            });
+        })?;
+    let addr = ready
+        .recv()
+        .map_err(|_| std::io::Error::other("the simulator thread ended before listening"))??;
+    Ok(BackgroundSimulator {
+        addr,
+        gateway,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}

@@ -1,0 +1,171 @@
+//! The HTTP edge: one pooled keep-alive reqwest client (rustls) that posts signed calls
+//! and turns whatever happens into a classified `Reply`. It never retries: retry
+//! policy belongs to `dispatch`.
+
+use std::error::Error as _;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::request::{Credentials, encode_form, format_timestamp};
+use super::response::{Overrides, Reply, TransportFailure, classify_answer, classify_transport};
+use super::sign::SignMethod;
+
+/// The time used to stamp requests. Injected so tests can be 11 minutes off.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The machine's clock.
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// Everything the client needs; built by `config`.
+#[derive(Clone)]
+pub struct ClientSettings {
+    pub gateway: String,
+    pub credentials: Credentials,
+    pub sign_method: SignMethod,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Idle keep-alive connections kept per host; set to the concurrency.
+    pub pool_size: usize,
+    pub overrides: Overrides,
+    pub clock: Clock,
+}
+
+impl fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("gateway", &self.gateway)
+            .field("credentials", &self.credentials)
+            .field("sign_method", &self.sign_method)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The gateway URL or the TLS set-up is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("--gateway '{url}' is not a usable http(s) URL: {reason}")]
+    BadGateway { url: String, reason: String },
+    #[error("cannot set up the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
+/// Calls `taobao.wt.trade.opentrade.resultcallback` on one gateway.
+#[derive(Debug, Clone)]
+pub struct TopClient {
+    http: reqwest::Client,
+    gateway: reqwest::Url,
+    settings: Arc<ClientSettings>,
+}
+
+impl TopClient {
+    pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
+        let gateway =
+            reqwest::Url::parse(&settings.gateway).map_err(|e| ClientError::BadGateway {
+                url: settings.gateway.clone(),
+                reason: e.to_string(),
+            })?;
+        if !matches!(gateway.scheme(), "http" | "https") {
+            return Err(ClientError::BadGateway {
+                url: settings.gateway.clone(),
+                reason: "the scheme must be http or https".into(),
+            });
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .pool_max_idle_per_host(settings.pool_size)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .tcp_nodelay(true)
+            // The gateway never redirects; following one would resend credentials elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(super::request::PARTNER_ID)
+            .build()
+            .map_err(ClientError::Build)?;
+        Ok(TopClient {
+            http,
+            gateway,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// Makes one call with a fresh timestamp and signature.
+    pub async fn call(&self, param0_json: &str) -> Reply {
+        let settings = &*self.settings;
+        let timestamp = format_timestamp((settings.clock)());
+        let body = encode_form(
+            &settings.credentials,
+            settings.sign_method,
+            &timestamp,
+            param0_json,
+        );
+        let sent = self
+            .http
+            .post(self.gateway.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded;charset=utf-8",
+            )
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(err) => return transport_reply(&err),
+        };
+        let status = response.status().as_u16();
+        match response.bytes().await {
+            Ok(bytes) => classify_answer(status, &bytes, &settings.overrides),
+            Err(err) => transport_reply(&err),
+        }
+    }
+}
+
+fn transport_reply(err: &reqwest::Error) -> Reply {
+    let failure = if err.is_timeout() {
+        TransportFailure::Timeout
+    } else if err.is_connect() {
+        TransportFailure::Connect
+    } else {
+        TransportFailure::Reset
+    };
+    classify_transport(failure, &describe(err))
+}
+
+/// The error and its causes on one line; the URL is left out (it is in the config).
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = String::new();
+    let mut source: Option<&dyn std::error::Error> = err.source();
+    text.push_str(&format!("{}", ErrorWithoutUrl(err)));
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+struct ErrorWithoutUrl<'a>(&'a reqwest::Error);
+
+impl fmt::Display for ErrorWithoutUrl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let err = self.0;
+        if err.is_timeout() {
+            f.write_str("timed out")
+        } else if err.is_connect() {
+            f.write_str("cannot connect")
+        } else if err.is_body() || err.is_decode() {
+            f.write_str("answer cut off")
+        } else {
+            f.write_str("request failed")
+        }
+    }
+}

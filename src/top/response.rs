@@ -1,0 +1,648 @@
+//! Classifying the gateway's answer — or the lack of one — into what the job does next.
+//! Every TOP code and transport failure is decided in `classify_error`,
+//! `classify_answer` and `classify_transport`, each case with its reason, so a reader
+//! can audit them against SPEC.md "Error families". Pure; no I/O.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// What an answer means for the order and for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// `result.success = true`: done for good.
+    Delivered,
+    /// The platform refused this order for good: only changed data can help.
+    Rejected,
+    /// Platform-side or network trouble: the same request may succeed later.
+    Transient,
+    /// Flow control (code 7): the whole app is banned for `ban`, if the gateway said.
+    RateLimited { ban: Option<Duration> },
+    /// Credentials, permissions or clock: nothing else in the batch can succeed.
+    Fatal,
+}
+
+/// A class a config file may force onto a `sub_code` (or a `result.error_code`),
+/// because real gateways misuse the `isv.`/`isp.` prefixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    Rejected,
+    Transient,
+    Fatal,
+}
+
+impl FromStr for ErrorClass {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "rejected" => Ok(ErrorClass::Rejected),
+            "transient" => Ok(ErrorClass::Transient),
+            "fatal" => Ok(ErrorClass::Fatal),
+            other => Err(format!(
+                "unknown class '{other}': expected rejected, transient or fatal"
+            )),
+        }
+    }
+}
+
+impl From<ErrorClass> for Verdict {
+    fn from(class: ErrorClass) -> Self {
+        match class {
+            ErrorClass::Rejected => Verdict::Rejected,
+            ErrorClass::Transient => Verdict::Transient,
+            ErrorClass::Fatal => Verdict::Fatal,
+        }
+    }
+}
+
+/// Per-code classes that win over the built-in rules.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides(HashMap<String, ErrorClass>);
+
+impl Overrides {
+    pub fn new(map: HashMap<String, ErrorClass>) -> Self {
+        Overrides(map)
+    }
+
+    fn get(&self, code: &str) -> Option<Verdict> {
+        if code.is_empty() {
+            return None;
+        }
+        self.0.get(code).copied().map(Verdict::from)
+    }
+}
+
+/// One answer, classified, with the platform's own words kept verbatim for the
+/// result CSV (SPEC.md: platform codes are copied verbatim).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub verdict: Verdict,
+    /// TOP `code` or `result.error_code`, or one of the tool's own (`net.*`, `http.NNN`).
+    pub error_code: String,
+    pub error_msg: String,
+    pub sub_code: String,
+    pub sub_msg: String,
+    pub top_request_id: String,
+}
+
+impl Reply {
+    fn own(verdict: Verdict, code: impl Into<String>, msg: impl Into<String>) -> Self {
+        Reply {
+            verdict,
+            error_code: code.into(),
+            error_msg: msg.into(),
+            sub_code: String::new(),
+            sub_msg: String::new(),
+            top_request_id: String::new(),
+        }
+    }
+}
+
+/// Why no answer came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// The TCP or TLS connection could not be opened.
+    Connect,
+    /// The connection broke (reset, closed early, truncated answer).
+    Reset,
+}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportFailure::Timeout => "net.timeout",
+            TransportFailure::Connect => "net.connect",
+            TransportFailure::Reset => "net.reset",
+        })
+    }
+}
+
+/// A call that got no answer: always worth another try with the same req_id — the
+/// gateway is idempotent by req_id, so a call that did arrive is answered again.
+pub fn classify_transport(failure: TransportFailure, detail: &str) -> Reply {
+    Reply::own(Verdict::Transient, failure.to_string(), detail)
+}
+
+/// Classifies an HTTP answer: status first, then the TOP JSON body.
+pub fn classify_answer(status: u16, body: &[u8], overrides: &Overrides) -> Reply {
+    match status {
+        200..=299 => {}
+        // Timeout, throttling and server-side trouble, typically an HTML page from a
+        // proxy in front of the gateway: the request may well succeed later.
+        408 | 429 | 500..=599 => {
+            return Reply::own(
+                Verdict::Transient,
+                format!("http.{status}"),
+                format!("HTTP {status}: {}", snippet(body)),
+            );
+        }
+        // Any other status means the URL or the request is wrong for every order.
+        _ => {
+            return Reply::own(
+                Verdict::Fatal,
+                format!("http.{status}"),
+                format!(
+                    "HTTP {status} from the gateway (check --gateway): {}",
+                    snippet(body)
+                ),
+            );
+        }
+    }
+    let envelope: Envelope<'_> = match serde_json::from_slice(body) {
+        Ok(envelope) => envelope,
+        // A 200 carrying HTML or garbage: a misbehaving proxy; try again.
+        Err(_) => return invalid_response(body),
+    };
+    if let Some(error) = envelope.error_response {
+        let code = error.code.map(|c| c.to_string()).unwrap_or_default();
+        return classify_error(
+            &code,
+            text(&error.msg),
+            text(&error.sub_code),
+            text(&error.sub_msg),
+            text(&error.request_id),
+            overrides,
+        );
+    }
+    let Some(wrapper) = envelope.wt_trade_opentrade_resultcallback_response else {
+        return invalid_response(body);
+    };
+    let Some(result) = wrapper.result else {
+        return invalid_response(body);
+    };
+    let error_code = text(&result.error_code).to_owned();
+    let verdict = match result.success.as_ref().map(truthy) {
+        Some(Some(true)) => Verdict::Delivered,
+        // The platform processed the order and said no: permanent, unless the merchant
+        // knows this `error_code` means "try later".
+        Some(Some(false)) => overrides.get(&error_code).unwrap_or(Verdict::Rejected),
+        _ => return invalid_response(body),
+    };
+    Reply {
+        verdict,
+        error_code,
+        error_msg: text(&result.error_msg).to_owned(),
+        sub_code: String::new(),
+        sub_msg: String::new(),
+        top_request_id: text(&wrapper.request_id).to_owned(),
+    }
+}
+
+/// Classifies a TOP `error_response`. The order of the checks is the policy.
+pub fn classify_error(
+    code: &str,
+    msg: &str,
+    sub_code: &str,
+    sub_msg: &str,
+    request_id: &str,
+    overrides: &Overrides,
+) -> Reply {
+    let verdict = overrides
+        .get(sub_code)
+        .unwrap_or_else(|| builtin_verdict(code, sub_code, sub_msg));
+    Reply {
+        verdict,
+        error_code: code.to_owned(),
+        error_msg: msg.to_owned(),
+        sub_code: sub_code.to_owned(),
+        sub_msg: sub_msg.to_owned(),
+        top_request_id: request_id.to_owned(),
+    }
+}
+
+fn builtin_verdict(code: &str, sub_code: &str, sub_msg: &str) -> Verdict {
+    let code: i64 = code.trim().parse().unwrap_or(-1);
+    match code {
+        // App Call Limited: the whole app is banned; sub_msg says for how long.
+        7 => {
+            return Verdict::RateLimited {
+                ban: parse_ban(sub_msg),
+            };
+        }
+        // 11-13 insufficient permissions; 22 invalid method; 24-29 missing/invalid
+        // signature, session or app key; 31 timestamp out of range (clock skew);
+        // 32-34 missing/invalid/unsupported version. The same for every order.
+        11..=13 | 22 | 24..=29 | 31..=34 => return Verdict::Fatal,
+        // 9 method not allowed, 21 missing method, 23 invalid format, 30 missing
+        // timestamp, 42 forbidden, 47 invalid encoding: a request this tool built
+        // wrongly or that is refused outright — every order would get the same.
+        9 | 21 | 23 | 30 | 42 | 47 => return Verdict::Fatal,
+        _ => {}
+    }
+    // The sub_code family is the platform's own statement of who is at fault.
+    if sub_code.starts_with("isp.") {
+        return Verdict::Transient;
+    }
+    if sub_code.starts_with("isv.") {
+        return Verdict::Rejected;
+    }
+    match code {
+        // Service currently unavailable.
+        10 => Verdict::Transient,
+        // Missing, invalid or wrong arguments, or a business error without sub_code:
+        // this order's data.
+        40 | 41 | 43 | 50 => Verdict::Rejected,
+        // 1 unknown, 3 upload failed, 15 remote service error without sub_code, and
+        // codes not documented: retry, bounded by --max-attempts; the row ends
+        // `failed` and a later run sends it again.
+        _ => Verdict::Transient,
+    }
+}
+
+/// Reads "This ban will last for 3 more seconds" (the gateway's wording).
+pub fn parse_ban(sub_msg: &str) -> Option<Duration> {
+    let lower = sub_msg.to_ascii_lowercase();
+    let rest = &lower[lower.find("last for")? + "last for".len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok().map(Duration::from_secs)
+}
+
+/// What to do about a fatal or recurring platform code, for the summary.
+pub fn advice(error_code: &str, sub_code: &str) -> Option<&'static str> {
+    Some(match error_code {
+        "7" => {
+            "flow control: the app exceeded its call quota; lower --qps or --concurrency, or wait for the ban to end"
+        }
+        "11" | "12" | "13" => {
+            "the app or the seller lacks permission for this API: apply for it on the open platform console"
+        }
+        "24" | "25" => {
+            "signature refused: TOP_APP_SECRET does not belong to TOP_APP_KEY, or --sign-method differs from the app's setting"
+        }
+        "26" | "27" => {
+            "session refused: TOP_SESSION is missing, wrong or expired; authorize the app again and set the new session key"
+        }
+        "28" | "29" => "app key refused: check TOP_APP_KEY",
+        "31" => {
+            "the gateway rejects this machine's clock (more than 10 minutes off): synchronize it (NTP)"
+        }
+        "22" | "32" | "33" | "34" => {
+            "the gateway does not know this method or version: check --gateway points at a TOP gateway"
+        }
+        "net.timeout" => {
+            "no answer in time: the gateway is slow or unreachable; raise --timeout or lower --concurrency"
+        }
+        "net.connect" => "cannot connect: check --gateway, DNS and the firewall",
+        "net.reset" => {
+            "connections are being cut: check proxies between this machine and the gateway"
+        }
+        "net.invalid_response" => {
+            "the gateway answered with something that is not TOP JSON: check --gateway and proxies"
+        }
+        _ if sub_code.starts_with("isp.") => {
+            "platform-side trouble: resubmit the failed rows later"
+        }
+        _ if sub_code.starts_with("isv.") => {
+            "the platform refused the row's data: correct it, then resubmit with --retry-rejected"
+        }
+        _ if error_code.starts_with("http.5") => {
+            "the gateway or a proxy in front of it is failing: resubmit the failed rows later"
+        }
+        _ if error_code.starts_with("http.") => {
+            "the gateway URL answers with an HTTP error: check --gateway"
+        }
+        _ => return None,
+    })
+}
+
+fn invalid_response(body: &[u8]) -> Reply {
+    Reply::own(
+        Verdict::Transient,
+        "net.invalid_response",
+        format!("answer is not TOP JSON: {}", snippet(body)),
+    )
+}
+
+/// The start of a body, on one line, for an error message.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(120)]);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        flat
+    }
+}
+
+fn truthy(value: &serde_json::Value) -> Option<bool> {
+    match value {
+        serde_json::Value::Bool(b) => Some(*b),
+        serde_json::Value::String(s) if s == "true" => Some(true),
+        serde_json::Value::String(s) if s == "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn text<'a>(value: &'a Option<Cow<'_, str>>) -> &'a str {
+    value.as_deref().unwrap_or("")
+}
+
+/// A TOP code is a number in JSON answers, but some proxies quote it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Code {
+    Number(i64),
+    Text(String),
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Code::Number(n) => write!(f, "{n}"),
+            Code::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    wt_trade_opentrade_resultcallback_response: Option<Wrapper<'a>>,
+    #[serde(borrow, default)]
+    error_response: Option<ErrorBody<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Wrapper<'a> {
+    #[serde(borrow, default)]
+    result: Option<ResultBody<'a>>,
+    #[serde(borrow, default)]
+    request_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ResultBody<'a> {
+    #[serde(default)]
+    success: Option<serde_json::Value>,
+    #[serde(borrow, default)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    error_msg: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody<'a> {
+    #[serde(default)]
+    code: Option<Code>,
+    #[serde(borrow, default)]
+    msg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sub_code: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sub_msg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    request_id: Option<Cow<'a, str>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none() -> Overrides {
+        Overrides::default()
+    }
+
+    fn error_body(code: i64, sub_code: &str, sub_msg: &str) -> Vec<u8> {
+        serde_json::json!({"error_response": {
+            "code": code, "msg": "Remote service error", "sub_code": sub_code,
+            "sub_msg": sub_msg, "request_id": "rid-1"}})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn verdict_of(code: i64, sub_code: &str) -> Verdict {
+        classify_answer(200, &error_body(code, sub_code, ""), &none()).verdict
+    }
+
+    #[test]
+    fn result_success_true_is_delivered_with_platform_words() {
+        let body = r#"{"wt_trade_opentrade_resultcallback_response":{"result":{"success":true,"req_id":"r1","error_code":"0000","error_msg":"消息处理成功"},"request_id":"abc"}}"#;
+        let reply = classify_answer(200, body.as_bytes(), &none());
+        assert_eq!(reply.verdict, Verdict::Delivered);
+        assert_eq!(reply.error_code, "0000");
+        assert_eq!(reply.error_msg, "消息处理成功");
+        assert_eq!(reply.top_request_id, "abc");
+    }
+
+    #[test]
+    fn result_success_false_is_rejected() {
+        let body = r#"{"wt_trade_opentrade_resultcallback_response":{"result":{"success":false,"req_id":"r1","error_code":"E101","error_msg":"\u8ba2\u5355\u4e0d\u5b58\u5728"},"request_id":"abc"}}"#;
+        let reply = classify_answer(200, body.as_bytes(), &none());
+        assert_eq!(reply.verdict, Verdict::Rejected);
+        assert_eq!(reply.error_code, "E101");
+        assert_eq!(reply.error_msg, "订单不存在");
+    }
+
+    #[test]
+    fn result_error_code_override_turns_rejection_into_transient() {
+        let body = r#"{"wt_trade_opentrade_resultcallback_response":{"result":{"success":false,"error_code":"SYSTEM_BUSY"}}}"#;
+        let overrides = Overrides::new(HashMap::from([(
+            "SYSTEM_BUSY".into(),
+            ErrorClass::Transient,
+        )]));
+        assert_eq!(
+            classify_answer(200, body.as_bytes(), &overrides).verdict,
+            Verdict::Transient
+        );
+    }
+
+    #[test]
+    fn isv_sub_codes_are_rejected_and_keep_every_field() {
+        let reply = classify_answer(
+            200,
+            &error_body(50, "isv.invalid-parameter", "非法参数"),
+            &none(),
+        );
+        assert_eq!(reply.verdict, Verdict::Rejected);
+        assert_eq!(
+            (
+                reply.error_code.as_str(),
+                reply.error_msg.as_str(),
+                reply.sub_code.as_str(),
+                reply.sub_msg.as_str(),
+                reply.top_request_id.as_str()
+            ),
+            (
+                "50",
+                "Remote service error",
+                "isv.invalid-parameter",
+                "非法参数",
+                "rid-1"
+            )
+        );
+    }
+
+    #[test]
+    fn business_argument_codes_are_rejected() {
+        for code in [40, 41, 43, 50] {
+            assert_eq!(verdict_of(code, ""), Verdict::Rejected, "code {code}");
+        }
+    }
+
+    #[test]
+    fn isp_sub_codes_and_code_10_are_transient() {
+        assert_eq!(
+            verdict_of(15, "isp.remote-service-timeout"),
+            Verdict::Transient
+        );
+        assert_eq!(
+            verdict_of(50, "isp.top-remote-connection-timeout"),
+            Verdict::Transient
+        );
+        assert_eq!(verdict_of(10, ""), Verdict::Transient);
+    }
+
+    #[test]
+    fn unknown_codes_without_family_are_transient() {
+        assert_eq!(verdict_of(1, ""), Verdict::Transient);
+        assert_eq!(verdict_of(15, ""), Verdict::Transient);
+        assert_eq!(verdict_of(999, "weird"), Verdict::Transient);
+    }
+
+    #[test]
+    fn credential_permission_and_version_codes_are_fatal() {
+        for code in [11, 12, 13, 22, 24, 25, 26, 27, 28, 29, 31, 32, 33, 34] {
+            assert_eq!(verdict_of(code, ""), Verdict::Fatal, "code {code}");
+        }
+    }
+
+    #[test]
+    fn fatal_codes_win_over_sub_code_families() {
+        assert_eq!(verdict_of(27, "isv.invalid-sessionkey"), Verdict::Fatal);
+        assert_eq!(verdict_of(25, "isp.whatever"), Verdict::Fatal);
+    }
+
+    #[test]
+    fn malformed_request_codes_are_fatal() {
+        for code in [9, 21, 23, 30, 42, 47] {
+            assert_eq!(verdict_of(code, ""), Verdict::Fatal, "code {code}");
+        }
+    }
+
+    #[test]
+    fn clock_skew_is_fatal_with_advice() {
+        assert_eq!(verdict_of(31, ""), Verdict::Fatal);
+        assert!(advice("31", "").is_some_and(|a| a.contains("clock")));
+    }
+
+    #[test]
+    fn flow_control_parses_the_ban_length() {
+        let reply = classify_answer(
+            200,
+            &error_body(
+                7,
+                "accesscontrol.limited-by-app-access-count",
+                "This ban will last for 3 more seconds",
+            ),
+            &none(),
+        );
+        assert_eq!(
+            reply.verdict,
+            Verdict::RateLimited {
+                ban: Some(Duration::from_secs(3))
+            }
+        );
+    }
+
+    #[test]
+    fn flow_control_without_a_length_is_still_rate_limited() {
+        assert_eq!(verdict_of(7, ""), Verdict::RateLimited { ban: None });
+    }
+
+    #[test]
+    fn ban_parser_reads_only_the_gateway_wording() {
+        assert_eq!(
+            parse_ban("This ban will last for 71804 more seconds"),
+            Some(Duration::from_secs(71804))
+        );
+        assert_eq!(
+            parse_ban("this ban will LAST FOR  5 more seconds"),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(parse_ban("banned"), None);
+        assert_eq!(parse_ban("last for ever"), None);
+    }
+
+    #[test]
+    fn sub_code_override_wins_over_prefix() {
+        let overrides = Overrides::new(HashMap::from([
+            ("isv.system-busy".to_string(), ErrorClass::Transient),
+            ("isp.bad-data".to_string(), ErrorClass::Rejected),
+            ("isv.app-frozen".to_string(), ErrorClass::Fatal),
+        ]));
+        let classify =
+            |sub: &str| classify_answer(200, &error_body(15, sub, ""), &overrides).verdict;
+        assert_eq!(classify("isv.system-busy"), Verdict::Transient);
+        assert_eq!(classify("isp.bad-data"), Verdict::Rejected);
+        assert_eq!(classify("isv.app-frozen"), Verdict::Fatal);
+        assert_eq!(classify("isv.other"), Verdict::Rejected);
+    }
+
+    #[test]
+    fn quoted_codes_are_read_like_numbers() {
+        let body = br#"{"error_response":{"code":"27","msg":"Invalid session"}}"#;
+        let reply = classify_answer(200, body, &none());
+        assert_eq!(
+            (reply.verdict, reply.error_code.as_str()),
+            (Verdict::Fatal, "27")
+        );
+    }
+
+    #[test]
+    fn server_errors_throttling_and_timeouts_are_transient() {
+        for status in [408, 429, 500, 502, 503, 504] {
+            let reply = classify_answer(
+                status,
+                b"<html><title>502 Bad Gateway</title></html>",
+                &none(),
+            );
+            assert_eq!(reply.verdict, Verdict::Transient, "HTTP {status}");
+            assert_eq!(reply.error_code, format!("http.{status}"));
+        }
+    }
+
+    #[test]
+    fn other_http_statuses_are_fatal() {
+        for status in [301, 400, 401, 403, 404, 405] {
+            let reply = classify_answer(status, b"nope", &none());
+            assert_eq!(reply.verdict, Verdict::Fatal, "HTTP {status}");
+            assert_eq!(reply.error_code, format!("http.{status}"));
+        }
+    }
+
+    #[test]
+    fn html_or_garbage_with_200_is_transient() {
+        for body in [&b"<html>maintenance</html>"[..], b"", b"{}", b"{\"wt_trade_opentrade_resultcallback_response\":{}}", b"{\"wt_trade_opentrade_resultcallback_response\":{\"result\":{\"success\":\"maybe\"}}}"] {
+            let reply = classify_answer(200, body, &none());
+            assert_eq!(reply.verdict, Verdict::Transient, "{}", String::from_utf8_lossy(body));
+            assert_eq!(reply.error_code, "net.invalid_response");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_transient_with_net_codes() {
+        for (failure, code) in [
+            (TransportFailure::Timeout, "net.timeout"),
+            (TransportFailure::Connect, "net.connect"),
+            (TransportFailure::Reset, "net.reset"),
+        ] {
+            let reply = classify_transport(failure, "detail");
+            assert_eq!(
+                (reply.verdict, reply.error_code.as_str()),
+                (Verdict::Transient, code)
+            );
+        }
+    }
+}
