@@ -3,9 +3,16 @@
 //! after that sees clap.
 
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
+
+use crate::input::encoding::EncodingChoice;
+use crate::input::header::Field;
+use crate::progress::ProgressMode;
+use crate::top::SignMethod;
 
 /// Reports Tmall recharge-and-get order outcomes to the Taobao Open Platform
 /// (taobao.wt.trade.opentrade.resultcallback) from CSV exports, exactly once per req_id.
@@ -33,7 +40,154 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Send(Box<SendArgs>),
     Simulate(SimulateArgs),
+}
+
+/// Send one callback per order in the CSV exports, deduplicated against the ledger.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Every input row gets one result row (in input order) with a status: delivered, rejected,
+failed, not_attempted, invalid, skipped_delivered, skipped_rejected, duplicate_in_input,
+conflict or would_send. Platform outcomes are appended to the ledger as they arrive; a
+rerun skips what the ledger has delivered and resends what failed.
+
+Examples:
+  # Try it: the built-in simulated gateway with demo credentials
+  opentrade-callback send samples/orders.csv --ledger samples/ledger.csv --out results.csv \\
+      --simulate --scenario samples/scenario.json
+  # Check an export without sending anything
+  opentrade-callback send export.csv --ledger ledger.csv --out check.csv --dry-run
+  # The nightly job (credentials in the environment or --config)
+  opentrade-callback send /data/export/*.csv --ledger /var/lib/opentrade/ledger.csv \\
+      --out /var/lib/opentrade/results-$(date +%F).csv --qps 50
+  # Resubmit corrected rejected rows from a filtered result file
+  opentrade-callback send fixed.csv --ledger ledger.csv --out results-2.csv --retry-rejected")]
+pub struct SendArgs {
+    /// CSV exports to send (UTF-8, UTF-8 with BOM, GBK/GB18030); `-` reads stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// The ledger of earlier outcomes; created if absent, appended to.
+    #[arg(long, value_name = "PATH")]
+    pub ledger: PathBuf,
+
+    /// Where to write the result CSV (replaced atomically at the end).
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+
+    /// Validate and deduplicate only; nothing is sent or written to the ledger.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Send to an in-process simulated gateway with demo credentials instead of TOP.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub simulate: bool,
+
+    /// Latency and fault rules for --simulate (JSON or TOML).
+    #[arg(long, value_name = "FILE", requires = "simulate")]
+    pub scenario: Option<PathBuf>,
+
+    /// TOML file with credentials and settings (see README "Configuration").
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// TOP gateway URL [default: https://eco.taobao.com/router/rest].
+    #[arg(long, value_name = "URL", env = "TOP_GATEWAY")]
+    pub gateway: Option<String>,
+
+    /// md5, hmac or hmac-sha256 [default: hmac].
+    #[arg(long, value_name = "METHOD")]
+    pub sign_method: Option<SignMethod>,
+
+    /// Calls in flight at once [default: 8].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<NonZeroUsize>,
+
+    /// At most N calls per second, evenly spaced [default: no cap].
+    #[arg(long, value_name = "N")]
+    pub qps: Option<NonZeroU32>,
+
+    /// Calls per order before it is `failed`, not counting flow-control refusals [default: 5].
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<NonZeroU32>,
+
+    /// Time allowed for one call, e.g. 10s [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Time allowed to connect [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Option<Duration>,
+
+    /// First retry delay ceiling; doubles per failure, with full jitter [default: 500ms].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub backoff_base: Option<Duration>,
+
+    /// Largest retry delay [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub backoff_cap: Option<Duration>,
+
+    /// A flow-control ban longer than this halts the run (exit 3) [default: 5m].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_ban_wait: Option<Duration>,
+
+    /// Halt (exit 3) when more than this percent of the last 100 calls failed [default: 50].
+    #[arg(long, value_name = "PERCENT")]
+    pub max_failure_rate: Option<f64>,
+
+    /// Resend rows the ledger has as rejected (corrected or not).
+    #[arg(long)]
+    pub retry_rejected: bool,
+
+    /// auto (a bar on a terminal, else a line every 10s), bar, log or off.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub progress: ProgressMode,
+
+    /// Seconds between log lines of --progress log.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s", hide = true)]
+    pub progress_every: Duration,
+
+    /// Seed for the retry jitter (tests).
+    #[arg(long, hide = true)]
+    pub jitter_seed: Option<u64>,
+
+    /// Also write the summary as JSON here (for monitoring).
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+
+    /// Input encoding: auto, utf-8, gbk or gb18030 [default: auto].
+    #[arg(long, value_name = "ENCODING", default_value = "auto")]
+    pub encoding: EncodingChoice,
+
+    /// Input delimiter: comma, tab or semicolon [default: sniffed from the header].
+    #[arg(long, value_name = "DELIMITER", value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+
+    /// Use the column HEADER for FIELD (repeatable), e.g. --map order_no=订单编号.
+    #[arg(long = "map", value_name = "FIELD=HEADER", value_parser = parse_map)]
+    pub map: Vec<(Field, String)>,
+
+    /// Write the result CSV with a UTF-8 BOM so Excel shows Chinese correctly.
+    #[arg(long)]
+    pub excel: bool,
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "," | "comma" => Ok(b','),
+        "\\t" | "\t" | "tab" => Ok(b'\t'),
+        ";" | "semicolon" => Ok(b';'),
+        other => Err(format!("unknown delimiter '{other}': expected comma, tab or semicolon")),
+    }
+}
+
+fn parse_map(text: &str) -> Result<(Field, String), String> {
+    let (field, header) = text.split_once('=').ok_or("expected FIELD=HEADER, e.g. order_no=订单编号")?;
+    if header.trim().is_empty() {
+        return Err("the HEADER after '=' is empty".into());
+    }
+    Ok((field.parse()?, header.trim().to_owned()))
 }
 
 /// Serve the simulated TOP gateway (for rehearsals, load tests and other tools).

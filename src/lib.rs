@@ -3,11 +3,22 @@
 //! deduplicated against a ledger of earlier runs. The contract is SPEC.md.
 
 pub mod cli;
+pub mod config;
 pub mod cmd;
+pub mod csvio;
+pub mod dispatch;
 pub mod exit;
+pub mod halt;
+pub mod input;
+pub mod ledger;
 pub mod order;
+pub mod plan;
+pub mod progress;
 pub mod signals;
+pub mod results;
 pub mod simulator;
+pub mod status;
+pub mod summary;
 pub mod top;
 
 use cli::{Cli, Command};
@@ -17,6 +28,7 @@ use exit::Exit;
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let env = |name: &str| std::env::var(name).ok();
     match cli.command {
+        Command::Send(args) => cmd::send::run(*args, &env, cli.quiet).await,
         Command::Simulate(args) => cmd::simulate::run(args, &env).await,
     }
 }

@@ -1,5 +1,6 @@
 //! The binary: parse, set up logging and the runtime, run, report, exit.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -38,9 +39,14 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    // A person at a terminal wants the words; a cron log wants the time of each line.
+    if std::io::stderr().is_terminal() {
+        builder.without_time().init();
+    } else {
+        builder.with_ansi(false).init();
+    }
 }

@@ -1,3 +1,4 @@
 //! One file per subcommand; each turns its arguments into work and an `Exit`.
 
+pub mod send;
 pub mod simulate;

@@ -8,8 +8,7 @@ use crate::cli::SimulateArgs;
 use crate::exit::Exit;
 use crate::simulator::{self, Scenario, SimulatorConfig};
 
-/// Reads an environment variable; injected so tests need not touch the process's.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+use crate::config::Env;
 
 pub async fn run(args: SimulateArgs, env: Env<'_>) -> anyhow::Result<Exit> {
     let mut config = SimulatorConfig::demo();

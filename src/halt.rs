@@ -1,0 +1,136 @@
+//! Stopping a run early: the first reason wins, every worker sees it, nobody starts
+//! a new call after it. In-flight calls are never cancelled: their outcome is known
+//! to the platform and must reach the ledger.
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::exit::Exit;
+use crate::signals::Signal;
+
+/// Why a run stopped early.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HaltReason {
+    /// A credentials, permission or clock error: nothing else can succeed.
+    Fatal { code: String, msg: String, sub_code: String, sub_msg: String },
+    /// Too many of the last calls failed: the gateway is down.
+    FailureRate { failed: usize, window: usize, max_percent: f64 },
+    /// Flow control banned the app for longer than `--max-ban-wait`.
+    BanTooLong { ban: Duration, max: Duration },
+    /// SIGINT or SIGTERM.
+    Signal(Signal),
+    /// An input file could not be read, or the ledger or the result file written.
+    Io(String),
+}
+
+impl HaltReason {
+    pub fn exit(&self) -> Exit {
+        match self {
+            HaltReason::Signal(signal) => signal.exit(),
+            _ => Exit::Halted,
+        }
+    }
+}
+
+impl fmt::Display for HaltReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HaltReason::Fatal { code, msg, sub_code, sub_msg } => {
+                write!(f, "the gateway answered {code} {msg}")?;
+                if !sub_code.is_empty() || !sub_msg.is_empty() {
+                    write!(f, " ({sub_code} {sub_msg})")?;
+                }
+                if let Some(advice) = crate::top::response::advice(code, sub_code) {
+                    write!(f, ": {advice}")?;
+                }
+                Ok(())
+            }
+            HaltReason::FailureRate { failed, window, max_percent } => write!(
+                f,
+                "{failed} of the last {window} calls failed (more than {max_percent}%): the gateway looks down; \
+                 resubmit later (--max-failure-rate to change the threshold)"
+            ),
+            HaltReason::BanTooLong { ban, max } => write!(
+                f,
+                "flow control banned the app for {}, longer than --max-ban-wait {}; the quota is probably spent — run again after the ban",
+                humantime::format_duration(*ban),
+                humantime::format_duration(*max)
+            ),
+            HaltReason::Signal(Signal::Interrupt) => f.write_str("interrupted (SIGINT)"),
+            HaltReason::Signal(Signal::Terminate) => f.write_str("terminated (SIGTERM)"),
+            HaltReason::Io(message) => f.write_str(message),
+        }
+    }
+}
+
+/// The run's stop flag.
+#[derive(Debug)]
+pub struct Halt {
+    reason: OnceLock<HaltReason>,
+    flag: watch::Sender<bool>,
+}
+
+impl Default for Halt {
+    fn default() -> Self {
+        Halt { reason: OnceLock::new(), flag: watch::Sender::new(false) }
+    }
+}
+
+impl Halt {
+    /// Stops the run for `reason`, unless it already stopped; true if this was first.
+    pub fn trigger(&self, reason: HaltReason) -> bool {
+        let first = self.reason.set(reason).is_ok();
+        if first {
+            self.flag.send_replace(true);
+        }
+        first
+    }
+
+    pub fn reason(&self) -> Option<&HaltReason> {
+        self.reason.get()
+    }
+
+    pub fn is_halted(&self) -> bool {
+        self.reason.get().is_some()
+    }
+
+    /// Resolves once the run is halted.
+    pub async fn halted(&self) {
+        let mut flag = self.flag.subscribe();
+        let _ = flag.wait_for(|halted| *halted).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_reason_wins() {
+        let halt = Halt::default();
+        assert!(halt.trigger(HaltReason::Signal(Signal::Interrupt)));
+        assert!(!halt.trigger(HaltReason::Io("disk full".into())));
+        assert_eq!(halt.reason().map(HaltReason::exit), Some(Exit::Interrupted));
+    }
+
+    #[tokio::test]
+    async fn waiters_wake_on_halt() {
+        let halt = std::sync::Arc::new(Halt::default());
+        let waiter = tokio::spawn({
+            let halt = std::sync::Arc::clone(&halt);
+            async move { halt.halted().await }
+        });
+        halt.trigger(HaltReason::Signal(Signal::Terminate));
+        tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("woke").expect("joined");
+    }
+
+    #[test]
+    fn fatal_reasons_carry_advice() {
+        let reason = HaltReason::Fatal { code: "27".into(), msg: "Invalid session".into(), sub_code: String::new(), sub_msg: String::new() };
+        assert!(reason.to_string().contains("TOP_SESSION"), "{reason}");
+        assert_eq!(reason.exit(), Exit::Halted);
+    }
+}

@@ -1,0 +1,358 @@
+//! Reading one cell's text as the value it stands for — order numbers, booleans,
+//! amounts, times, ext JSON — and recognising what Excel does to them. Every refusal
+//! is a `RowError` with an `input.*` code and a message that says how to fix the
+//! export. Pure.
+
+use std::fmt;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde_json::{Map, Value};
+
+/// Why a row cannot be sent (SPEC.md status `invalid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// `input.*`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl RowError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        RowError { code, message: message.into() }
+    }
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The codes, in one place so the README table and the tests agree.
+pub mod code {
+    pub const MISSING_FIELD: &str = "input.missing_field";
+    pub const SCIENTIFIC: &str = "input.scientific_notation";
+    pub const DECIMAL: &str = "input.decimal_number";
+    pub const SEPARATORS: &str = "input.thousands_separator";
+    pub const BAD_NUMBER: &str = "input.bad_number";
+    pub const BAD_SUCCESS: &str = "input.bad_success";
+    pub const BAD_REQ_ID: &str = "input.bad_req_id";
+    pub const BAD_EXT: &str = "input.bad_ext";
+    pub const EXT_MISMATCH: &str = "input.ext_mismatch";
+    pub const BAD_AMOUNT: &str = "input.bad_amount";
+    pub const BAD_TIME: &str = "input.bad_time";
+    pub const FIELD_COUNT: &str = "input.field_count";
+    pub const BAD_ENCODING: &str = "input.bad_encoding";
+}
+
+/// The longest req_id accepted; the platform's idempotency keys are short serials.
+pub const MAX_REQ_ID_CHARS: usize = 64;
+
+/// Trims what exports leave around values: ASCII white space, no-break and
+/// full-width spaces, zero-width characters and stray BOMs.
+pub fn clean(text: &str) -> &str {
+    text.trim_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '\u{00A0}' | '\u{3000}' | '\u{200B}' | '\u{FEFF}')
+    })
+}
+
+/// Undoes this tool's own CSV-injection guard (a `'` before `=`, `+`, `-`, `@`, tab,
+/// CR or LF in result files), so a result file sent again keeps its payload.
+pub fn unguard(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) => rest,
+        _ => text,
+    }
+}
+
+/// An order or sub-order number: digits only, 1 ..= u64::MAX. Anything Excel did to
+/// a long number is refused, because Excel keeps 15 significant digits and a 19-digit
+/// Tmall order number that went through it is a different order.
+pub fn parse_order_number(field: &str, text: &str) -> Result<u64, RowError> {
+    // A leading apostrophe is Excel's "this is text" marker: the digits are intact.
+    let digits = text.strip_prefix('\'').map(clean).unwrap_or(text);
+    if digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty() {
+        return match digits.parse::<u64>() {
+            Ok(0) => Err(RowError::new(code::BAD_NUMBER, format!("{field} is 0; a Tmall order number is positive"))),
+            Ok(n) => Ok(n),
+            Err(_) => Err(RowError::new(
+                code::BAD_NUMBER,
+                format!("{field} '{digits}' is longer than any Tmall order number (max 20 digits, 18446744073709551615)"),
+            )),
+        };
+    }
+    let upper = digits.to_ascii_uppercase();
+    if looks_scientific(&upper) {
+        return Err(RowError::new(
+            code::SCIENTIFIC,
+            format!(
+                "{field} '{digits}' is in scientific notation: Excel turned the number into a float and lost its last digits. \
+                 Format the column as Text before pasting or export from the source system again"
+            ),
+        ));
+    }
+    if let Some(int) = digits.strip_suffix(".0").or_else(|| digits.strip_suffix(".00")) {
+        if int.bytes().all(|b| b.is_ascii_digit()) && !int.is_empty() {
+            return Err(RowError::new(
+                code::DECIMAL,
+                format!(
+                    "{field} '{digits}' has a decimal part: it was stored as a number, which keeps only 15 digits. \
+                     Format the column as Text in Excel (or re-export it) so the number is written as digits only"
+                ),
+            ));
+        }
+    }
+    if is_grouped(digits) {
+        return Err(RowError::new(
+            code::SEPARATORS,
+            format!(
+                "{field} '{digits}' has thousands separators: Excel formatted it as a number and may have rounded it. \
+                 Format the column as Text and export again"
+            ),
+        ));
+    }
+    Err(RowError::new(
+        code::BAD_NUMBER,
+        format!("{field} '{digits}' is not a whole number; it must be digits only"),
+    ))
+}
+
+fn looks_scientific(upper: &str) -> bool {
+    let Some((mantissa, exponent)) = upper.split_once('E') else { return false };
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    !mantissa.is_empty()
+        && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && !exponent.is_empty()
+        && exponent.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `1,234,567` (also with `.` decimals, which `parse_order_number` refuses anyway).
+fn is_grouped(text: &str) -> bool {
+    let integer = text.split('.').next().unwrap_or(text);
+    let groups: Vec<&str> = integer.split(',').collect();
+    groups.len() > 1
+        && (1..=3).contains(&groups[0].len())
+        && groups[1..].iter().all(|g| g.len() == 3)
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The merchant's success flag: true/false, 1/0, yes/no, y/n, 是/否, 成功/失败, in any case.
+pub fn parse_success(text: &str) -> Result<bool, RowError> {
+    match text.to_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" | "是" | "成功" | "t" => Ok(true),
+        "false" | "0" | "no" | "n" | "否" | "失败" | "f" => Ok(false),
+        _ => Err(RowError::new(
+            code::BAD_SUCCESS,
+            format!("success '{text}' is not a yes/no value; write true or false (1/0, yes/no, 是/否, 成功/失败 also work)"),
+        )),
+    }
+}
+
+/// A req_id: the idempotency key, sent verbatim.
+pub fn check_req_id(text: &str) -> Result<(), RowError> {
+    if looks_scientific(&text.to_ascii_uppercase()) && text.contains('.') {
+        return Err(RowError::new(
+            code::SCIENTIFIC,
+            format!("req_id '{text}' is in scientific notation: Excel converted a numeric serial. Format the column as Text and export again"),
+        ));
+    }
+    if text.chars().count() > MAX_REQ_ID_CHARS {
+        return Err(RowError::new(
+            code::BAD_REQ_ID,
+            format!("req_id is {} characters long; at most {MAX_REQ_ID_CHARS} are accepted", text.chars().count()),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(RowError::new(code::BAD_REQ_ID, "req_id contains a control character (tab or line break)"));
+    }
+    Ok(())
+}
+
+/// `ext`: a JSON object. Returned as an ordered map, compacted when serialized again.
+pub fn parse_ext(text: &str) -> Result<Map<String, Value>, RowError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(RowError::new(code::BAD_EXT, format!("ext must be a JSON object like {{\"firstChargeAmount\":\"100\"}}, not '{}'", shorten(text)))),
+        Err(e) => Err(RowError::new(code::BAD_EXT, format!("ext is not valid JSON ({e}): '{}'", shorten(text)))),
+    }
+}
+
+/// A money amount: a non-negative decimal with at most two decimals, kept as text so
+/// it is exact to the cent. `¥`, `￥` and correct thousands separators are removed.
+pub fn parse_amount(text: &str) -> Result<String, RowError> {
+    let bare = text.trim_start_matches(['¥', '￥']).trim();
+    let plain = if is_grouped(bare) { bare.replace(',', "") } else { bare.to_owned() };
+    let (integer, fraction) = plain.split_once('.').unwrap_or((&plain, ""));
+    let valid = !integer.is_empty()
+        && integer.bytes().all(|b| b.is_ascii_digit())
+        && fraction.len() <= 2
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && !(plain.contains('.') && fraction.is_empty());
+    if valid {
+        Ok(plain)
+    } else {
+        Err(RowError::new(
+            code::BAD_AMOUNT,
+            format!("first_charge_amount '{text}' is not an amount: write a number with at most two decimals, like 100 or 99.50"),
+        ))
+    }
+}
+
+/// Cents of an amount accepted by `parse_amount` (for exact comparisons and totals).
+pub fn amount_cents(amount: &str) -> Option<u128> {
+    let (integer, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+    if fraction.len() > 2 || integer.is_empty() || !integer.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u128 = integer.parse().ok()?;
+    let cents: u128 = format!("{fraction:0<2}").parse().ok()?;
+    whole.checked_mul(100)?.checked_add(cents)
+}
+
+/// The first charge's time as epoch milliseconds: given as milliseconds, or as a
+/// Beijing date and time (`2024-01-01 00:00:00`, or Excel's `2024/1/1 0:00`).
+pub fn parse_charge_time(text: &str) -> Result<i64, RowError> {
+    if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() {
+        if text.len() <= 10 {
+            return Err(RowError::new(
+                code::BAD_TIME,
+                format!("first_charge_time '{text}' looks like epoch seconds; give milliseconds (13 digits) or 'YYYY-MM-DD HH:MM:SS'"),
+            ));
+        }
+        return text.parse().map_err(|_| RowError::new(code::BAD_TIME, format!("first_charge_time '{text}' is too large")));
+    }
+    if looks_scientific(&text.to_ascii_uppercase()) {
+        return Err(RowError::new(
+            code::SCIENTIFIC,
+            format!("first_charge_time '{text}' is in scientific notation: Excel rounded the milliseconds. Format the column as Text and export again"),
+        ));
+    }
+    let normalized = text.replace('/', "-").replace('T', " ");
+    let parsed = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(&normalized, format).ok());
+    match parsed {
+        // Beijing time is UTC+8 all year.
+        Some(local) => Ok(local.and_utc().timestamp_millis() - 8 * 3_600_000),
+        None if NaiveDate::parse_from_str(&normalized, "%Y-%m-%d").is_ok() => Err(RowError::new(
+            code::BAD_TIME,
+            format!("first_charge_time '{text}' has a date but no time; write 'YYYY-MM-DD HH:MM:SS' (Beijing time)"),
+        )),
+        None => Err(RowError::new(
+            code::BAD_TIME,
+            format!("first_charge_time '{text}' is neither epoch milliseconds nor 'YYYY-MM-DD HH:MM:SS' (Beijing time)"),
+        )),
+    }
+}
+
+fn shorten(text: &str) -> String {
+    let mut short: String = text.chars().take(60).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of<T: fmt::Debug>(result: Result<T, RowError>) -> &'static str {
+        result.expect_err("should be refused").code
+    }
+
+    #[test]
+    fn clean_trims_export_whitespace() {
+        assert_eq!(clean(" \u{3000}12\u{00A0}\t"), "12");
+        assert_eq!(clean("\u{FEFF}order_no"), "order_no");
+    }
+
+    #[test]
+    fn unguard_undoes_only_the_injection_guard() {
+        assert_eq!(unguard("'=SUM(A1)"), "=SUM(A1)");
+        assert_eq!(unguard("'-5"), "-5");
+        assert_eq!(unguard("'abc"), "'abc");
+        assert_eq!(unguard("plain"), "plain");
+    }
+
+    #[test]
+    fn order_numbers_accept_digits_and_an_excel_text_apostrophe() {
+        assert_eq!(parse_order_number("order_no", "4012345678901234567"), Ok(4_012_345_678_901_234_567));
+        assert_eq!(parse_order_number("order_no", "'4012345678901234567"), Ok(4_012_345_678_901_234_567));
+        assert_eq!(parse_order_number("order_no", "18446744073709551615"), Ok(u64::MAX));
+    }
+
+    #[test]
+    fn excel_damage_to_order_numbers_has_its_own_codes() {
+        assert_eq!(code_of(parse_order_number("order_no", "4.01235E+18")), code::SCIENTIFIC);
+        assert_eq!(code_of(parse_order_number("order_no", "4.01235e18")), code::SCIENTIFIC);
+        assert_eq!(code_of(parse_order_number("order_no", "4012345678901230000.0")), code::DECIMAL);
+        assert_eq!(code_of(parse_order_number("order_no", "4,012,345,678,901,230,000")), code::SEPARATORS);
+        assert_eq!(code_of(parse_order_number("order_no", "18446744073709551616")), code::BAD_NUMBER);
+        assert_eq!(code_of(parse_order_number("order_no", "0")), code::BAD_NUMBER);
+        assert_eq!(code_of(parse_order_number("order_no", "-12")), code::BAD_NUMBER);
+        assert_eq!(code_of(parse_order_number("order_no", "12a")), code::BAD_NUMBER);
+        assert_eq!(code_of(parse_order_number("order_no", "1,23")), code::BAD_NUMBER);
+    }
+
+    #[test]
+    fn messages_name_the_field_and_the_fix() {
+        let err = parse_order_number("sub_order_no", "1.2E+18").expect_err("refused");
+        assert!(err.message.starts_with("sub_order_no '1.2E+18'"), "{}", err.message);
+        assert!(err.message.contains("Text"), "{}", err.message);
+    }
+
+    #[test]
+    fn success_accepts_the_usual_spellings() {
+        for yes in ["true", "TRUE", "True", "1", "yes", "Y", "是", "成功"] {
+            assert_eq!(parse_success(yes), Ok(true), "{yes}");
+        }
+        for no in ["false", "FALSE", "0", "no", "N", "否", "失败"] {
+            assert_eq!(parse_success(no), Ok(false), "{no}");
+        }
+        assert_eq!(code_of(parse_success("maybe")), code::BAD_SUCCESS);
+        assert_eq!(code_of(parse_success("2")), code::BAD_SUCCESS);
+    }
+
+    #[test]
+    fn req_ids_are_checked_for_excel_and_length() {
+        assert!(check_req_id("channel_1212312").is_ok());
+        assert!(check_req_id("12E3").is_ok(), "not Excel output: no decimal point");
+        assert_eq!(code_of(check_req_id("1.21231E+14")), code::SCIENTIFIC);
+        assert_eq!(code_of(check_req_id(&"x".repeat(65))), code::BAD_REQ_ID);
+        assert_eq!(code_of(check_req_id("a\tb")), code::BAD_REQ_ID);
+    }
+
+    #[test]
+    fn ext_must_be_a_json_object_and_keeps_key_order() {
+        let map = parse_ext(r#"{ "b": "1", "a": 2 }"#).expect("object");
+        assert_eq!(serde_json::to_string(&map).expect("serializes"), r#"{"b":"1","a":2}"#);
+        assert_eq!(code_of(parse_ext("[1]")), code::BAD_EXT);
+        assert_eq!(code_of(parse_ext("{oops")), code::BAD_EXT);
+    }
+
+    #[test]
+    fn amounts_are_exact_decimals() {
+        assert_eq!(parse_amount("100"), Ok("100".into()));
+        assert_eq!(parse_amount("99.5"), Ok("99.5".into()));
+        assert_eq!(parse_amount("¥1,000.00"), Ok("1000.00".into()));
+        for bad in ["-1", "1.234", "abc", "1.", ".5", "1,00"] {
+            assert_eq!(code_of(parse_amount(bad)), code::BAD_AMOUNT, "{bad}");
+        }
+        assert_eq!(amount_cents("99.5"), Some(9950));
+        assert_eq!(amount_cents("1000.00"), Some(100_000));
+        assert_eq!(amount_cents("0.07"), Some(7));
+    }
+
+    #[test]
+    fn charge_times_are_beijing_milliseconds() {
+        assert_eq!(parse_charge_time("2024-01-01 00:00:00"), Ok(1_704_038_400_000));
+        assert_eq!(parse_charge_time("2024/1/1 0:00"), Ok(1_704_038_400_000));
+        assert_eq!(parse_charge_time("2024-01-01T00:00:00"), Ok(1_704_038_400_000));
+        assert_eq!(parse_charge_time("1704038400000"), Ok(1_704_038_400_000));
+        assert_eq!(code_of(parse_charge_time("1704038400")), code::BAD_TIME);
+        assert_eq!(code_of(parse_charge_time("1.70404E+12")), code::SCIENTIFIC);
+        assert_eq!(code_of(parse_charge_time("2024-01-01")), code::BAD_TIME);
+        assert_eq!(code_of(parse_charge_time("yesterday")), code::BAD_TIME);
+    }
+}

@@ -1,0 +1,302 @@
+//! One input row's cells turned into an `Order` — or into every reason it cannot be
+//! one — and the text the result CSV shows for it. Pure.
+
+use serde_json::{Map, Value};
+
+use super::fields::{self, RowError, clean, code, unguard};
+use super::header::Field;
+use crate::order::Order;
+
+/// The decoded, trimmed cells of one row, by field; `None` when the file has no
+/// such column.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cells([Option<String>; 9]);
+
+impl Cells {
+    pub fn set(&mut self, field: Field, text: String) {
+        self.0[field as usize] = Some(text);
+    }
+
+    pub fn get(&self, field: Field) -> &str {
+        self.0[field as usize].as_deref().unwrap_or("")
+    }
+
+    /// True when every cell is empty: an empty line or a row of bare delimiters.
+    pub fn is_blank(&self) -> bool {
+        self.0.iter().flatten().all(|c| c.is_empty())
+    }
+}
+
+/// The canonical columns of a row as the result CSV shows them: the values sent for a
+/// valid row, the text as found (so it can be corrected) for an invalid one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowFields {
+    pub order_no: String,
+    pub sub_order_no: String,
+    pub success: String,
+    pub result_code: String,
+    pub result_desc: String,
+    pub req_id: String,
+    pub ext: String,
+}
+
+impl RowFields {
+    pub fn of_order(order: &Order) -> Self {
+        RowFields {
+            order_no: order.order_no.to_string(),
+            sub_order_no: order.sub_order_no.map(|n| n.to_string()).unwrap_or_default(),
+            success: order.success.to_string(),
+            result_code: order.result_code.clone().unwrap_or_default(),
+            result_desc: order.result_desc.clone().unwrap_or_default(),
+            req_id: order.req_id.clone(),
+            ext: order.ext.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Builds the order a row describes, checking every field; on failure the error
+/// carries the first problem's code and every problem's message.
+pub fn build_order(cells: &Cells) -> (RowFields, Result<Order, RowError>) {
+    let mut errors: Vec<RowError> = Vec::new();
+    let mut note = |result: Result<(), RowError>| {
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    };
+
+    let req_id = unguard(cells.get(Field::ReqId)).to_owned();
+    note(if req_id.is_empty() { Err(missing(Field::ReqId)) } else { fields::check_req_id(&req_id) });
+
+    let order_no = required(cells, Field::OrderNo).and_then(|t| fields::parse_order_number("order_no", t));
+    let sub_order_no = match cells.get(Field::SubOrderNo) {
+        "" => Ok(None),
+        text => fields::parse_order_number("sub_order_no", text).map(Some),
+    };
+    let success = required(cells, Field::Success).and_then(fields::parse_success);
+    let ext = build_ext(cells);
+
+    let order_no = order_no.map_err(|e| errors.push(e)).ok();
+    let sub_order_no = sub_order_no.map_err(|e| errors.push(e)).ok();
+    let success = success.map_err(|e| errors.push(e)).ok();
+    let (ext_shown, ext) = ext;
+    let ext = ext.map_err(|e| errors.push(e)).ok();
+
+    let optional = |field| Some(unguard(cells.get(field)).to_owned()).filter(|s| !s.is_empty());
+    if let (true, Some(order_no), Some(sub_order_no), Some(success), Some(ext)) =
+        (errors.is_empty(), order_no, sub_order_no, success, ext)
+    {
+        let order = Order {
+            sub_order_no,
+            order_no,
+            success,
+            result_code: optional(Field::ResultCode),
+            result_desc: optional(Field::ResultDesc),
+            req_id,
+            ext,
+        };
+        return (RowFields::of_order(&order), Ok(order));
+    }
+    let shown = RowFields {
+        order_no: cells.get(Field::OrderNo).to_owned(),
+        sub_order_no: cells.get(Field::SubOrderNo).to_owned(),
+        success: cells.get(Field::Success).to_owned(),
+        result_code: unguard(cells.get(Field::ResultCode)).to_owned(),
+        result_desc: unguard(cells.get(Field::ResultDesc)).to_owned(),
+        req_id,
+        ext: ext_shown,
+    };
+    let message = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+    (shown, Err(RowError::new(errors[0].code, message)))
+}
+
+fn missing(field: Field) -> RowError {
+    RowError::new(code::MISSING_FIELD, format!("{field} is empty; it is required"))
+}
+
+fn required(cells: &Cells, field: Field) -> Result<&str, RowError> {
+    match cells.get(field) {
+        "" => Err(missing(field)),
+        text => Ok(text),
+    }
+}
+
+/// `ext` from its own column, the first-charge columns, or both (which must agree).
+/// Returns the text to show in the result CSV and the compact JSON to send.
+fn build_ext(cells: &Cells) -> (String, Result<Option<String>, RowError>) {
+    let raw_ext = unguard(cells.get(Field::Ext));
+    let raw_amount = cells.get(Field::FirstChargeAmount);
+    let raw_time = cells.get(Field::FirstChargeTime);
+    let mut map = match raw_ext {
+        "" => Map::new(),
+        text => match fields::parse_ext(text) {
+            Ok(map) => map,
+            Err(e) => return (text.to_owned(), Err(e)),
+        },
+    };
+    if raw_ext.is_empty() && raw_amount.is_empty() && raw_time.is_empty() {
+        return (String::new(), Ok(None));
+    }
+    let mut problems = Vec::new();
+    if !raw_amount.is_empty() {
+        match fields::parse_amount(raw_amount) {
+            Ok(amount) => merge(&mut map, "firstChargeAmount", amount, same_amount, &mut problems),
+            Err(e) => problems.push(e),
+        }
+    }
+    if !raw_time.is_empty() {
+        match fields::parse_charge_time(raw_time) {
+            Ok(ms) => merge(&mut map, "firstChargeTime", ms.to_string(), same_integer, &mut problems),
+            Err(e) => problems.push(e),
+        }
+    }
+    if let Some(first) = problems.first() {
+        // Show what was given, in ext form, so finance can correct it in one place.
+        let shown = if raw_ext.is_empty() {
+            let mut given = Map::new();
+            if !raw_amount.is_empty() {
+                given.insert("firstChargeAmount".into(), Value::String(raw_amount.into()));
+            }
+            if !raw_time.is_empty() {
+                given.insert("firstChargeTime".into(), Value::String(raw_time.into()));
+            }
+            Value::Object(given).to_string()
+        } else {
+            raw_ext.to_owned()
+        };
+        let message = problems.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+        return (shown, Err(RowError::new(first.code, message)));
+    }
+    let json = Value::Object(map).to_string();
+    (json.clone(), Ok(Some(json)))
+}
+
+fn merge(
+    map: &mut Map<String, Value>,
+    key: &str,
+    value: String,
+    same: fn(&Value, &str) -> bool,
+    problems: &mut Vec<RowError>,
+) {
+    match map.get(key) {
+        None => {
+            map.insert(key.to_owned(), Value::String(value));
+        }
+        Some(existing) if same(existing, &value) => {}
+        Some(existing) => problems.push(RowError::new(
+            code::EXT_MISMATCH,
+            format!("ext says {key} is {existing} but the column says {value}; make them agree or leave one empty"),
+        )),
+    }
+}
+
+fn same_amount(existing: &Value, amount: &str) -> bool {
+    let text = match existing {
+        Value::String(s) => clean(s).to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return false,
+    };
+    matches!((fields::amount_cents(&text), fields::amount_cents(amount)), (Some(a), Some(b)) if a == b)
+}
+
+fn same_integer(existing: &Value, ms: &str) -> bool {
+    match existing {
+        Value::String(s) => clean(s) == ms,
+        Value::Number(n) => n.to_string() == ms,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(pairs: &[(Field, &str)]) -> Cells {
+        let mut cells = Cells::default();
+        for (field, text) in pairs {
+            cells.set(*field, (*text).to_owned());
+        }
+        cells
+    }
+
+    fn base() -> Vec<(Field, &'static str)> {
+        vec![(Field::OrderNo, "4012345678901234567"), (Field::Success, "true"), (Field::ReqId, "r-1")]
+    }
+
+    #[test]
+    fn a_minimal_row_builds_an_order() {
+        let (shown, order) = build_order(&cells(&base()));
+        let order = order.expect("valid");
+        assert_eq!(order.order_no, 4_012_345_678_901_234_567);
+        assert_eq!((order.result_code, order.ext), (None, None));
+        assert_eq!(shown.success, "true");
+    }
+
+    #[test]
+    fn first_charge_columns_assemble_ext() {
+        let mut pairs = base();
+        pairs.extend([(Field::FirstChargeAmount, "100"), (Field::FirstChargeTime, "2024-01-01 00:00:00")]);
+        let (_, order) = build_order(&cells(&pairs));
+        assert_eq!(
+            order.expect("valid").ext.as_deref(),
+            Some(r#"{"firstChargeAmount":"100","firstChargeTime":"1704038400000"}"#)
+        );
+    }
+
+    #[test]
+    fn ext_that_agrees_with_the_columns_is_kept_and_completed() {
+        let mut pairs = base();
+        pairs.extend([
+            (Field::Ext, r#"{"firstChargeAmount": "100.00", "channel":"x"}"#),
+            (Field::FirstChargeAmount, "100"),
+            (Field::FirstChargeTime, "1704038400000"),
+        ]);
+        let (_, order) = build_order(&cells(&pairs));
+        assert_eq!(
+            order.expect("valid").ext.as_deref(),
+            Some(r#"{"firstChargeAmount":"100.00","channel":"x","firstChargeTime":"1704038400000"}"#)
+        );
+    }
+
+    #[test]
+    fn ext_that_disagrees_with_the_columns_is_invalid() {
+        let mut pairs = base();
+        pairs.extend([(Field::Ext, r#"{"firstChargeAmount":"50"}"#), (Field::FirstChargeAmount, "100")]);
+        let (shown, order) = build_order(&cells(&pairs));
+        assert_eq!(order.expect_err("mismatch").code, code::EXT_MISMATCH);
+        assert_eq!(shown.ext, r#"{"firstChargeAmount":"50"}"#);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_the_first_code() {
+        let (shown, order) = build_order(&cells(&[(Field::OrderNo, "4.01E+18"), (Field::Success, "perhaps"), (Field::ReqId, "")]));
+        let err = order.expect_err("invalid");
+        assert_eq!(err.code, code::MISSING_FIELD);
+        assert!(err.message.contains("req_id is empty"), "{}", err.message);
+        assert!(err.message.contains("scientific notation"), "{}", err.message);
+        assert!(err.message.contains("success 'perhaps'"), "{}", err.message);
+        assert_eq!((shown.order_no.as_str(), shown.success.as_str()), ("4.01E+18", "perhaps"));
+    }
+
+    #[test]
+    fn invalid_first_charge_values_are_shown_as_ext_for_correction() {
+        let mut pairs = base();
+        pairs.extend([(Field::FirstChargeAmount, "abc"), (Field::FirstChargeTime, "1704038400000")]);
+        let (shown, order) = build_order(&cells(&pairs));
+        assert_eq!(order.expect_err("bad amount").code, code::BAD_AMOUNT);
+        assert_eq!(shown.ext, r#"{"firstChargeAmount":"abc","firstChargeTime":"1704038400000"}"#);
+    }
+
+    #[test]
+    fn guarded_text_from_a_result_file_is_unguarded() {
+        let mut pairs = base();
+        pairs.push((Field::ResultDesc, "'-1 元"));
+        let (_, order) = build_order(&cells(&pairs));
+        assert_eq!(order.expect("valid").result_desc.as_deref(), Some("-1 元"));
+    }
+
+    #[test]
+    fn blank_rows_are_recognised() {
+        assert!(cells(&[(Field::OrderNo, ""), (Field::ReqId, "")]).is_blank());
+        assert!(!cells(&[(Field::OrderNo, "1")]).is_blank());
+    }
+}

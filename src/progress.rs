@@ -1,0 +1,183 @@
+//! Progress of the calls on stderr: an indicatif bar on a terminal, one plain line
+//! every ~10 s otherwise (cron mails stay short), or nothing. Counts only the rows
+//! the plan sends; the summary covers the rest.
+
+use std::fmt;
+use std::io::IsTerminal as _;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::status::Status;
+
+/// `--progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProgressMode {
+    /// A bar when stderr is a terminal, else log lines.
+    #[default]
+    Auto,
+    Bar,
+    Log,
+    Off,
+}
+
+impl FromStr for ProgressMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(ProgressMode::Auto),
+            "bar" => Ok(ProgressMode::Bar),
+            "log" => Ok(ProgressMode::Log),
+            "off" => Ok(ProgressMode::Off),
+            other => Err(format!("unknown progress mode '{other}': expected auto, bar, log or off")),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Counters {
+    total: u64,
+    started: Instant,
+    done: AtomicU64,
+    delivered: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl fmt::Display for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "delivered {} · rejected {} · failed {}",
+            self.delivered.load(Ordering::Relaxed),
+            self.rejected.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed)
+        )
+    }
+}
+
+impl Counters {
+    fn log_line(&self) -> String {
+        let done = self.done.load(Ordering::Relaxed);
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = done as f64 / seconds;
+        let left = self.total.saturating_sub(done);
+        let eta = if rate > 0.0 { format!("{:.0}s", left as f64 / rate) } else { "?".into() };
+        format!(
+            "progress: {done}/{} ({:.0}%) — {self} — {rate:.1} orders/s, ETA {eta}",
+            self.total,
+            100.0 * done as f64 / self.total.max(1) as f64
+        )
+    }
+}
+
+/// The progress display of one run.
+#[derive(Debug)]
+pub struct Progress {
+    counters: Arc<Counters>,
+    bar: Option<ProgressBar>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    /// Starts showing progress of `total` orders; log lines every `log_every`.
+    /// Needs a tokio runtime for the log mode.
+    pub fn start(mode: ProgressMode, total: u64, log_every: Duration) -> Self {
+        let counters = Arc::new(Counters {
+            total,
+            started: Instant::now(),
+            done: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        });
+        let mode = match mode {
+            ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
+            ProgressMode::Auto => ProgressMode::Log,
+            other => other,
+        };
+        let mut progress = Progress { counters: Arc::clone(&counters), bar: None, ticker: None };
+        if total == 0 {
+            return progress;
+        }
+        match mode {
+            ProgressMode::Bar => {
+                let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {per_sec} ETA {eta} {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_message(counters.to_string());
+                progress.bar = Some(bar);
+            }
+            ProgressMode::Log => {
+                progress.ticker = Some(tokio::spawn(async move {
+                    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + log_every, log_every);
+                    loop {
+                        every.tick().await;
+                        if counters.done.load(Ordering::Relaxed) < counters.total {
+                            eprintln!("{}", counters.log_line());
+                        }
+                    }
+                }));
+            }
+            ProgressMode::Off | ProgressMode::Auto => {}
+        }
+        progress
+    }
+
+    /// One planned order finished with `status`.
+    pub fn record(&self, status: Status) {
+        let counter = match status {
+            Status::Delivered => &self.counters.delivered,
+            Status::Rejected => &self.counters.rejected,
+            _ => &self.counters.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let done = self.counters.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            if status != Status::Delivered || done % 64 == 0 {
+                bar.set_message(self.counters.to_string());
+            }
+        }
+    }
+
+    /// Clears the bar (the summary follows) and stops the log lines.
+    pub fn finish(self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if let Some(ticker) = &self.ticker {
+            ticker.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!("log".parse(), Ok(ProgressMode::Log));
+        assert!("loud".parse::<ProgressMode>().is_err());
+    }
+
+    #[test]
+    fn log_lines_count_outcomes() {
+        let progress = Progress::start(ProgressMode::Off, 4, Duration::from_secs(10));
+        progress.record(Status::Delivered);
+        progress.record(Status::Failed);
+        let line = progress.counters.log_line();
+        assert!(line.starts_with("progress: 2/4 (50%) — delivered 1 · rejected 0 · failed 1"), "{line}");
+        progress.finish();
+    }
+}

@@ -1,0 +1,240 @@
+//! The result CSV (SPEC.md "Result CSV"): one row per input row, in input order,
+//! fixed columns. Rows finish out of order, so they wait in a reorder buffer until
+//! their turn. Written to a temporary file beside `--out` and renamed at the end, so
+//! `--out` is either the previous complete file or the new complete one. Cells that
+//! Excel would run as formulas are defused with a leading `'` (OWASP CSV injection).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::input::RowFields;
+use crate::status::Status;
+
+/// The fixed column order.
+pub const HEADER: [&str; 17] = [
+    "req_id",
+    "order_no",
+    "sub_order_no",
+    "success",
+    "result_code",
+    "result_desc",
+    "ext",
+    "status",
+    "error_code",
+    "error_msg",
+    "sub_code",
+    "sub_msg",
+    "top_request_id",
+    "attempts",
+    "finished_at",
+    "source",
+    "line",
+];
+
+/// One result line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultRow {
+    pub fields: RowFields,
+    pub status: Status,
+    pub error_code: String,
+    pub error_msg: String,
+    pub sub_code: String,
+    pub sub_msg: String,
+    pub top_request_id: String,
+    pub attempts: u32,
+    pub finished_at: String,
+    /// Index into the run's input names.
+    pub source: u32,
+    pub line: u64,
+}
+
+impl ResultRow {
+    /// A row with a status and no platform answer yet.
+    pub fn new(fields: RowFields, status: Status, source: u32, line: u64) -> Self {
+        ResultRow {
+            fields,
+            status,
+            error_code: String::new(),
+            error_msg: String::new(),
+            sub_code: String::new(),
+            sub_msg: String::new(),
+            top_request_id: String::new(),
+            attempts: 0,
+            finished_at: String::new(),
+            source,
+            line,
+        }
+    }
+
+    /// Sets the tool's own code and message.
+    pub fn with_error(mut self, code: &str, message: impl Into<String>) -> Self {
+        self.error_code = code.to_owned();
+        self.error_msg = message.into();
+        self
+    }
+}
+
+/// Prefixes `'` to text Excel would treat as a formula or control.
+pub fn guard(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// Writes the result CSV in input order.
+#[derive(Debug)]
+pub struct ResultWriter {
+    out: PathBuf,
+    temp: Option<tempfile::TempPath>,
+    csv: csv::Writer<BufWriter<File>>,
+    sources: Arc<[String]>,
+    pending: BTreeMap<u64, ResultRow>,
+    next: u64,
+    written: u64,
+}
+
+impl ResultWriter {
+    /// Starts a result file for `out`; `excel` writes a UTF-8 BOM first.
+    pub fn create(out: &Path, sources: Arc<[String]>, excel: bool) -> std::io::Result<Self> {
+        let dir = match out.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".opentrade-results-")
+            .suffix(".tmp")
+            // Like any new file: 0666 less the umask (tempfile's default is 0600).
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)?;
+        let (file, path) = temp.into_parts();
+        let mut sink = BufWriter::with_capacity(256 * 1024, file);
+        if excel {
+            sink.write_all(b"\xEF\xBB\xBF")?;
+        }
+        let mut csv = crate::csvio::report_writer(sink);
+        csv.write_record(HEADER).map_err(std::io::Error::other)?;
+        Ok(ResultWriter { out: out.to_owned(), temp: Some(path), csv, sources, pending: BTreeMap::new(), next: 0, written: 0 })
+    }
+
+    /// Takes the row with sequence number `seq` (0-based, input order) and writes every
+    /// row that is now next in line.
+    pub fn push(&mut self, seq: u64, row: ResultRow) -> std::io::Result<()> {
+        if seq != self.next {
+            self.pending.insert(seq, row);
+            return Ok(());
+        }
+        self.write(&row)?;
+        self.next += 1;
+        while let Some(row) = self.pending.remove(&self.next) {
+            self.write(&row)?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Rows waiting for an earlier one.
+    pub fn waiting(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    fn write(&mut self, row: &ResultRow) -> std::io::Result<()> {
+        let attempts = row.attempts.to_string();
+        let line = row.line.to_string();
+        let source = self.sources.get(row.source as usize).map_or("", String::as_str);
+        let f = &row.fields;
+        let cells: [&str; 17] = [
+            &f.req_id,
+            &f.order_no,
+            &f.sub_order_no,
+            &f.success,
+            &f.result_code,
+            &f.result_desc,
+            &f.ext,
+            row.status.as_str(),
+            &row.error_code,
+            &row.error_msg,
+            &row.sub_code,
+            &row.sub_msg,
+            &row.top_request_id,
+            &attempts,
+            &row.finished_at,
+            source,
+            &line,
+        ];
+        self.csv.write_record(cells.iter().map(|c| guard(c).into_owned())).map_err(std::io::Error::other)?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Flushes, syncs and renames the file onto `out`. Rows still waiting for an
+    /// earlier one (only possible after a crash of the pipeline) are written last.
+    pub fn finish(mut self) -> std::io::Result<PathBuf> {
+        for (_, row) in std::mem::take(&mut self.pending) {
+            self.write(&row)?;
+        }
+        let sink = self.csv.into_inner().map_err(|e| e.into_error())?;
+        let file = sink.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        let temp = self.temp.take().expect("finish runs once");
+        temp.persist(&self.out).map_err(|e| e.error)?;
+        Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(req_id: &str, status: Status) -> ResultRow {
+        ResultRow::new(RowFields { req_id: req_id.into(), ..RowFields::default() }, status, 0, 1)
+    }
+
+    #[test]
+    fn guard_defuses_formulas_only() {
+        assert_eq!(guard("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(guard("+1"), "'+1");
+        assert_eq!(guard("-1"), "'-1");
+        assert_eq!(guard("@SUM"), "'@SUM");
+        assert_eq!(guard("\tx"), "'\tx");
+        assert_eq!(guard("订购成功"), "订购成功");
+        assert_eq!(guard("{\"a\":1}"), "{\"a\":1}");
+    }
+
+    #[test]
+    fn rows_come_out_in_input_order_and_only_on_finish() {
+        let dir = tempfile::tempdir().expect("dir");
+        let out = dir.path().join("results.csv");
+        let mut writer = ResultWriter::create(&out, Arc::from(vec!["in.csv".to_owned()]), false).expect("create");
+        writer.push(2, row("c", Status::Delivered)).expect("push");
+        writer.push(0, row("a", Status::Invalid)).expect("push");
+        assert_eq!(writer.waiting(), 1);
+        writer.push(1, row("=b", Status::Failed)).expect("push");
+        assert_eq!(writer.waiting(), 0);
+        assert!(!out.exists(), "nothing at --out before finish");
+        writer.finish().expect("finish");
+        let text = std::fs::read_to_string(&out).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], HEADER.join(","));
+        assert!(lines[1].starts_with("a,") && lines[2].starts_with("'=b,") && lines[3].starts_with("c,"), "{text}");
+        assert!(text.contains("\r\n"), "CRLF for Excel");
+    }
+
+    #[test]
+    fn excel_mode_writes_a_bom() {
+        let dir = tempfile::tempdir().expect("dir");
+        let out = dir.path().join("r.csv");
+        ResultWriter::create(&out, Arc::from(Vec::new()), true).expect("create").finish().expect("finish");
+        assert!(std::fs::read(&out).expect("read").starts_with(b"\xEF\xBB\xBFreq_id,"));
+    }
+}

@@ -1,0 +1,242 @@
+//! Counting a run's rows and telling how it went: the stderr summary (counts by
+//! status, the most frequent errors with their messages, elapsed, calls/s), the
+//! `--summary-json` document, and the exit code they imply.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::exit::Exit;
+use crate::halt::HaltReason;
+use crate::results::ResultRow;
+use crate::status::Status;
+
+/// Rows that share an error code and sub_code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorGroup {
+    pub error_code: String,
+    pub sub_code: String,
+    pub count: u64,
+    /// The message of the first such row.
+    pub message: String,
+}
+
+/// Running counts of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    counts: [u64; Status::ALL.len()],
+    calls: u64,
+    errors: HashMap<(String, String), ErrorGroup>,
+}
+
+impl Tally {
+    pub fn add(&mut self, row: &ResultRow) {
+        self.counts[row.status.index()] += 1;
+        self.calls += u64::from(row.attempts);
+        if row.status.needs_attention() && !row.error_code.is_empty() {
+            let group = self.errors.entry((row.error_code.clone(), row.sub_code.clone())).or_insert_with(|| ErrorGroup {
+                error_code: row.error_code.clone(),
+                sub_code: row.sub_code.clone(),
+                count: 0,
+                message: [row.error_msg.as_str(), row.sub_msg.as_str()]
+                    .iter()
+                    .filter(|m| !m.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" — "),
+            });
+            group.count += 1;
+        }
+    }
+
+    pub fn count(&self, status: Status) -> u64 {
+        self.counts[status.index()]
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// HTTP calls made.
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
+    /// The error groups, most frequent first.
+    pub fn top_errors(&self, n: usize) -> Vec<&ErrorGroup> {
+        let mut groups: Vec<&ErrorGroup> = self.errors.values().collect();
+        groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.error_code.cmp(&b.error_code)));
+        groups.truncate(n);
+        groups
+    }
+
+    /// The exit code: a halt's, else 1 when any row needs attention, else 0.
+    pub fn exit(&self, halt: Option<&HaltReason>) -> Exit {
+        match halt {
+            Some(reason) => reason.exit(),
+            None if Status::ALL.iter().any(|s| s.needs_attention() && self.count(*s) > 0) => Exit::Attention,
+            None => Exit::Success,
+        }
+    }
+}
+
+/// Everything the end-of-run report says.
+#[derive(Debug)]
+pub struct RunSummary<'a> {
+    pub tally: &'a Tally,
+    pub elapsed: Duration,
+    pub halt: Option<&'a HaltReason>,
+    pub dry_run: bool,
+    pub out: &'a Path,
+    pub ledger: &'a Path,
+    pub ledger_appended: u64,
+}
+
+impl RunSummary<'_> {
+    pub fn exit(&self) -> Exit {
+        self.tally.exit(self.halt)
+    }
+
+    fn rate(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 { self.tally.calls() as f64 / seconds } else { 0.0 }
+    }
+
+    /// The text for stderr.
+    pub fn render(&self) -> String {
+        let tally = self.tally;
+        let mut text = format!(
+            "{}{} rows in {:.1}s, {} calls ({:.1}/s), exit {}\n",
+            if self.dry_run { "dry run: " } else { "" },
+            tally.rows(),
+            self.elapsed.as_secs_f64(),
+            tally.calls(),
+            self.rate(),
+            self.exit().code(),
+        );
+        for status in Status::ALL {
+            let count = tally.count(status);
+            if count > 0 {
+                text.push_str(&format!("  {:<20}{count:>8}\n", status.as_str()));
+            }
+        }
+        let top = tally.top_errors(5);
+        if !top.is_empty() {
+            text.push_str("errors:\n");
+            for group in top {
+                let code = if group.sub_code.is_empty() {
+                    group.error_code.clone()
+                } else {
+                    format!("{} {}", group.error_code, group.sub_code)
+                };
+                text.push_str(&format!("  {:>6}  {code}  {}\n", group.count, shorten(&group.message, 110)));
+            }
+        }
+        text.push_str(&format!("results: {}", self.out.display()));
+        if self.dry_run {
+            text.push_str(&format!("   ledger: {} (read only)\n", self.ledger.display()));
+        } else {
+            text.push_str(&format!("   ledger: {} (+{} lines)\n", self.ledger.display(), self.ledger_appended));
+        }
+        if let Some(reason) = self.halt {
+            text.push_str(&format!("halted: {reason}\n"));
+        }
+        text
+    }
+
+    /// The `--summary-json` document.
+    pub fn to_json(&self) -> Value {
+        let counts: serde_json::Map<String, Value> =
+            Status::ALL.iter().map(|s| (s.as_str().to_owned(), json!(self.tally.count(*s)))).collect();
+        let errors: Vec<Value> = self
+            .tally
+            .top_errors(usize::MAX)
+            .into_iter()
+            .map(|g| json!({"error_code": g.error_code, "sub_code": g.sub_code, "count": g.count, "message": g.message}))
+            .collect();
+        json!({
+            "exit_code": self.exit().code(),
+            "dry_run": self.dry_run,
+            "rows": self.tally.rows(),
+            "calls": self.tally.calls(),
+            "elapsed_seconds": (self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            "calls_per_second": (self.rate() * 10.0).round() / 10.0,
+            "counts": counts,
+            "errors": errors,
+            "halted": self.halt.map(|r| r.to_string()),
+            "results": self.out.display().to_string(),
+            "ledger": self.ledger.display().to_string(),
+            "ledger_lines_appended": self.ledger_appended,
+        })
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(max - 1).collect();
+    short.push('…');
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::RowFields;
+    use crate::signals::Signal;
+
+    fn row(status: Status, code: &str, attempts: u32) -> ResultRow {
+        let mut row = ResultRow::new(RowFields::default(), status, 0, 1).with_error(code, format!("msg {code}"));
+        row.attempts = attempts;
+        row
+    }
+
+    #[test]
+    fn exit_codes_follow_the_rows_and_the_halt() {
+        let mut tally = Tally::default();
+        tally.add(&row(Status::Delivered, "0000", 1));
+        tally.add(&row(Status::SkippedDelivered, "dedup.already_delivered", 0));
+        assert_eq!(tally.exit(None), Exit::Success);
+        tally.add(&row(Status::Invalid, "input.bad_number", 0));
+        assert_eq!(tally.exit(None), Exit::Attention);
+        assert_eq!(tally.exit(Some(&HaltReason::Signal(Signal::Terminate))), Exit::Terminated);
+        assert_eq!(tally.exit(Some(&HaltReason::Io("x".into()))), Exit::Halted);
+    }
+
+    #[test]
+    fn errors_group_by_code_most_frequent_first() {
+        let mut tally = Tally::default();
+        for _ in 0..3 {
+            tally.add(&row(Status::Rejected, "B001", 1));
+        }
+        tally.add(&row(Status::Failed, "net.timeout", 5));
+        tally.add(&row(Status::Delivered, "0000", 1));
+        let top: Vec<(&str, u64)> = tally.top_errors(5).iter().map(|g| (g.error_code.as_str(), g.count)).collect();
+        assert_eq!(top, [("B001", 3), ("net.timeout", 1)]);
+        assert_eq!(tally.calls(), 9);
+    }
+
+    #[test]
+    fn json_has_every_status_and_the_exit_code() {
+        let mut tally = Tally::default();
+        tally.add(&row(Status::Delivered, "0000", 1));
+        let summary = RunSummary {
+            tally: &tally,
+            elapsed: Duration::from_secs(2),
+            halt: None,
+            dry_run: false,
+            out: Path::new("r.csv"),
+            ledger: Path::new("l.csv"),
+            ledger_appended: 1,
+        };
+        let doc = summary.to_json();
+        assert_eq!(doc["exit_code"], 0);
+        assert_eq!(doc["counts"]["delivered"], 1);
+        assert_eq!(doc["counts"]["would_send"], 0);
+        assert_eq!(doc["calls_per_second"], 0.5);
+        assert!(summary.render().contains("delivered"), "{}", summary.render());
+    }
+}
