@@ -41,7 +41,35 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Send(Box<SendArgs>),
+    Report(ReportArgs),
     Simulate(SimulateArgs),
+}
+
+/// Summarize a result CSV or a ledger: counts by status and error code, amounts, the
+/// rows that need attention.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+The kind of file is recognised by its header. For a ledger, each req_id counts once,
+in its latest state.
+
+Examples:
+  opentrade-callback report results.csv
+  opentrade-callback report /var/lib/opentrade/ledger.csv
+  # The rows finance must look at, as a CSV that `send` takes back:
+  opentrade-callback report results.csv --failed-only --out to-fix.csv")]
+pub struct ReportArgs {
+    /// A result CSV (from send --out) or a ledger.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// Write only the rows that need attention (rejected, failed, not_attempted,
+    /// invalid, conflict) to --out, in the result CSV format.
+    #[arg(long, requires = "out")]
+    pub failed_only: bool,
+
+    /// Where --failed-only writes.
+    #[arg(long, value_name = "FILE", requires = "failed_only")]
+    pub out: Option<PathBuf>,
 }
 
 /// Send one callback per order in the CSV exports, deduplicated against the ledger.
@@ -178,12 +206,16 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
         "," | "comma" => Ok(b','),
         "\\t" | "\t" | "tab" => Ok(b'\t'),
         ";" | "semicolon" => Ok(b';'),
-        other => Err(format!("unknown delimiter '{other}': expected comma, tab or semicolon")),
+        other => Err(format!(
+            "unknown delimiter '{other}': expected comma, tab or semicolon"
+        )),
     }
 }
 
 fn parse_map(text: &str) -> Result<(Field, String), String> {
-    let (field, header) = text.split_once('=').ok_or("expected FIELD=HEADER, e.g. order_no=订单编号")?;
+    let (field, header) = text
+        .split_once('=')
+        .ok_or("expected FIELD=HEADER, e.g. order_no=订单编号")?;
     if header.trim().is_empty() {
         return Err("the HEADER after '=' is empty".into());
     }

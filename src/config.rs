@@ -33,7 +33,10 @@ pub enum Mode {
     /// `--simulate`: an in-process simulated gateway, demo credentials.
     Simulate { scenario: Scenario },
     /// The gateway.
-    Live { gateway: String, credentials: Credentials },
+    Live {
+        gateway: String,
+        credentials: Credentials,
+    },
 }
 
 /// How calls are made, whatever the gateway.
@@ -115,10 +118,14 @@ pub struct RetryFile {
 
 /// Reads a `--config` file, warning when others can read the secret in it.
 pub fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --config {}", path.display()))?;
-    let file: FileConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("--config {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --config {}", path.display()))?;
+    let file: FileConfig =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("--config {}: {e}", path.display()))?;
     if file.secret.is_some() || file.session.is_some() {
-        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0);
         if mode & 0o077 != 0 {
             tracing::warn!(
                 "--config {} holds the secret but other users may read it (mode {:o}); run: chmod 600 {}",
@@ -133,7 +140,11 @@ pub fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
 
 fn duration(key: &str, text: &Option<String>) -> anyhow::Result<Option<Duration>> {
     text.as_deref()
-        .map(|t| humantime::parse_duration(t).map_err(|e| anyhow::anyhow!("--config: {key} = '{t}' is not a duration like 10s or 500ms: {e}")))
+        .map(|t| {
+            humantime::parse_duration(t).map_err(|e| {
+                anyhow::anyhow!("--config: {key} = '{t}' is not a duration like 10s or 500ms: {e}")
+            })
+        })
         .transpose()
 }
 
@@ -154,14 +165,22 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> anyhow::Result<SendConfig> {
         };
         Mode::Simulate { scenario }
     } else {
-        let gateway = args.gateway.clone().or(file.gateway.clone()).unwrap_or_else(|| DEFAULT_GATEWAY.to_owned());
+        let gateway = args
+            .gateway
+            .clone()
+            .or(file.gateway.clone())
+            .unwrap_or_else(|| DEFAULT_GATEWAY.to_owned());
         let app_key = var("TOP_APP_KEY").or(file.app_key.clone());
         let secret = var("TOP_APP_SECRET").or(file.secret.clone());
         let session = var("TOP_SESSION").or(file.session.clone());
-        let missing: Vec<&str> = [("TOP_APP_KEY", app_key.is_none()), ("TOP_APP_SECRET", secret.is_none()), ("TOP_SESSION", session.is_none())]
-            .into_iter()
-            .filter_map(|(name, absent)| absent.then_some(name))
-            .collect();
+        let missing: Vec<&str> = [
+            ("TOP_APP_KEY", app_key.is_none()),
+            ("TOP_APP_SECRET", secret.is_none()),
+            ("TOP_SESSION", session.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
         if !missing.is_empty() {
             bail!(
                 "no credentials: set {} in the environment (or app_key/secret/session in a --config file); \
@@ -174,25 +193,48 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> anyhow::Result<SendConfig> {
             secret: Secret::new(secret.unwrap_or_default()),
             session: Secret::new(session.unwrap_or_default()),
         };
-        Mode::Live { gateway, credentials }
+        Mode::Live {
+            gateway,
+            credentials,
+        }
     };
 
     let sign_method = match (args.sign_method, &file.sign_method) {
         (Some(method), _) => method,
-        (None, Some(text)) => text.parse().map_err(|e| anyhow::anyhow!("--config: sign_method: {e}"))?,
+        (None, Some(text)) => text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--config: sign_method: {e}"))?,
         (None, None) => SignMethod::default(),
     };
-    let timeout = args.timeout.or(duration("timeout", &file.timeout)?).unwrap_or(Duration::from_secs(10));
-    let connect_timeout =
-        args.connect_timeout.or(duration("connect_timeout", &file.connect_timeout)?).unwrap_or(Duration::from_secs(5));
+    let timeout = args
+        .timeout
+        .or(duration("timeout", &file.timeout)?)
+        .unwrap_or(Duration::from_secs(10));
+    let connect_timeout = args
+        .connect_timeout
+        .or(duration("connect_timeout", &file.connect_timeout)?)
+        .unwrap_or(Duration::from_secs(5));
     let backoff = Backoff {
-        base: args.backoff_base.or(duration("retry.backoff_base", &file.retry.backoff_base)?).unwrap_or(Duration::from_millis(500)),
-        cap: args.backoff_cap.or(duration("retry.backoff_cap", &file.retry.backoff_cap)?).unwrap_or(Duration::from_secs(30)),
+        base: args
+            .backoff_base
+            .or(duration("retry.backoff_base", &file.retry.backoff_base)?)
+            .unwrap_or(Duration::from_millis(500)),
+        cap: args
+            .backoff_cap
+            .or(duration("retry.backoff_cap", &file.retry.backoff_cap)?)
+            .unwrap_or(Duration::from_secs(30)),
     };
     if backoff.cap < backoff.base {
-        bail!("--backoff-cap ({:?}) is smaller than --backoff-base ({:?})", backoff.cap, backoff.base);
+        bail!(
+            "--backoff-cap ({:?}) is smaller than --backoff-base ({:?})",
+            backoff.cap,
+            backoff.base
+        );
     }
-    let max_failure_rate = args.max_failure_rate.or(file.retry.max_failure_rate).unwrap_or(50.0);
+    let max_failure_rate = args
+        .max_failure_rate
+        .or(file.retry.max_failure_rate)
+        .unwrap_or(50.0);
     if !(0.0..=100.0).contains(&max_failure_rate) {
         bail!("--max-failure-rate {max_failure_rate} must be a percentage from 0 to 100");
     }
@@ -200,27 +242,51 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> anyhow::Result<SendConfig> {
         bail!("--timeout must be more than zero");
     }
     if same_file(&args.out, &args.ledger) {
-        bail!("--out and --ledger are the same file ({}); the result CSV would destroy the ledger", args.out.display());
+        bail!(
+            "--out and --ledger are the same file ({}); the result CSV would destroy the ledger",
+            args.out.display()
+        );
     }
 
     let policy = Policy {
-        concurrency: args.concurrency.or(file.concurrency).unwrap_or(NonZeroUsize::new(8).expect("8 > 0")),
+        concurrency: args
+            .concurrency
+            .or(file.concurrency)
+            .unwrap_or(NonZeroUsize::new(8).expect("8 > 0")),
         qps: args.qps.or(file.qps),
-        max_attempts: args.max_attempts.or(file.retry.max_attempts).unwrap_or(NonZeroU32::new(5).expect("5 > 0")),
+        max_attempts: args
+            .max_attempts
+            .or(file.retry.max_attempts)
+            .unwrap_or(NonZeroU32::new(5).expect("5 > 0")),
         backoff,
-        max_ban_wait: args.max_ban_wait.or(duration("retry.max_ban_wait", &file.retry.max_ban_wait)?).unwrap_or(Duration::from_secs(300)),
+        max_ban_wait: args
+            .max_ban_wait
+            .or(duration("retry.max_ban_wait", &file.retry.max_ban_wait)?)
+            .unwrap_or(Duration::from_secs(300)),
         unknown_ban: Duration::from_secs(10),
-        breaker: BreakerPolicy { window: 100, max_percent: max_failure_rate },
+        breaker: BreakerPolicy {
+            window: 100,
+            max_percent: max_failure_rate,
+        },
         seed: args.jitter_seed,
     };
     Ok(SendConfig {
         inputs: args.inputs,
-        input: InputOptions { encoding: args.encoding, delimiter: args.delimiter, map: args.map },
+        input: InputOptions {
+            encoding: args.encoding,
+            delimiter: args.delimiter,
+            map: args.map,
+        },
         ledger: args.ledger,
         out: args.out,
         summary_json: args.summary_json,
         mode,
-        client: ClientTuning { sign_method, timeout, connect_timeout, overrides: Overrides::new(file.classify) },
+        client: ClientTuning {
+            sign_method,
+            timeout,
+            connect_timeout,
+            overrides: Overrides::new(file.classify),
+        },
         policy,
         retry_rejected: args.retry_rejected,
         progress: args.progress,
@@ -232,7 +298,10 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> anyhow::Result<SendConfig> {
 /// Whether two paths name one file (the second may not exist yet).
 fn same_file(a: &Path, b: &Path) -> bool {
     let resolve = |p: &Path| -> Option<PathBuf> {
-        let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         Some(parent.canonicalize().ok()?.join(p.file_name()?))
     };
     a == b || matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
@@ -244,19 +313,39 @@ mod tests {
     use clap::Parser as _;
 
     fn args(extra: &[&str]) -> SendArgs {
-        let mut argv = vec!["opentrade-callback", "send", "in.csv", "--ledger", "l.csv", "--out", "o.csv"];
+        let mut argv = vec![
+            "opentrade-callback",
+            "send",
+            "in.csv",
+            "--ledger",
+            "l.csv",
+            "--out",
+            "o.csv",
+        ];
         argv.extend_from_slice(extra);
-        match crate::cli::Cli::try_parse_from(argv).expect("valid args").command {
+        match crate::cli::Cli::try_parse_from(argv)
+            .expect("valid args")
+            .command
+        {
             crate::cli::Command::Send(args) => *args,
             other => panic!("expected send, got {other:?}"),
         }
     }
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
-    const CREDENTIALS: &[(&str, &str)] = &[("TOP_APP_KEY", "k"), ("TOP_APP_SECRET", "s"), ("TOP_SESSION", "t")];
+    const CREDENTIALS: &[(&str, &str)] = &[
+        ("TOP_APP_KEY", "k"),
+        ("TOP_APP_SECRET", "s"),
+        ("TOP_SESSION", "t"),
+    ];
 
     #[test]
     fn defaults_are_the_documented_ones() {
@@ -266,7 +355,13 @@ mod tests {
         assert_eq!(config.policy.qps, None);
         assert_eq!(config.client.timeout, Duration::from_secs(10));
         assert_eq!(config.policy.max_ban_wait, Duration::from_secs(300));
-        assert_eq!(config.policy.breaker, BreakerPolicy { window: 100, max_percent: 50.0 });
+        assert_eq!(
+            config.policy.breaker,
+            BreakerPolicy {
+                window: 100,
+                max_percent: 50.0
+            }
+        );
         assert!(matches!(&config.mode, Mode::Live { gateway, .. } if gateway == DEFAULT_GATEWAY));
     }
 
@@ -281,7 +376,12 @@ mod tests {
     #[test]
     fn dry_run_and_simulate_need_no_credentials() {
         assert!(build_send(args(&["--dry-run"]), &env_of(&[])).is_ok());
-        assert!(matches!(build_send(args(&["--simulate"]), &env_of(&[])).expect("builds").mode, Mode::Simulate { .. }));
+        assert!(matches!(
+            build_send(args(&["--simulate"]), &env_of(&[]))
+                .expect("builds")
+                .mode,
+            Mode::Simulate { .. }
+        ));
     }
 
     #[test]
@@ -296,11 +396,21 @@ mod tests {
         .expect("write");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         let config_arg = path.to_str().expect("utf-8 path");
-        let config = build_send(args(&["--config", config_arg, "--concurrency", "5"]), &env_of(&[("TOP_APP_KEY", "env-key")])).expect("builds");
+        let config = build_send(
+            args(&["--config", config_arg, "--concurrency", "5"]),
+            &env_of(&[("TOP_APP_KEY", "env-key")]),
+        )
+        .expect("builds");
         assert_eq!(config.policy.concurrency.get(), 5, "flag beats file");
         assert_eq!(config.client.timeout, Duration::from_secs(2));
         assert_eq!(config.policy.max_attempts.get(), 9);
-        assert_eq!(config.policy.backoff, Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(50) });
+        assert_eq!(
+            config.policy.backoff,
+            Backoff {
+                base: Duration::from_millis(5),
+                cap: Duration::from_millis(50)
+            }
+        );
         match &config.mode {
             Mode::Live { credentials, .. } => {
                 assert_eq!(credentials.app_key, "env-key", "environment beats file");
@@ -315,7 +425,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "secrett = \"x\"\n").expect("write");
-        let err = build_send(args(&["--config", path.to_str().expect("utf-8")]), &env_of(CREDENTIALS)).expect_err("typo");
+        let err = build_send(
+            args(&["--config", path.to_str().expect("utf-8")]),
+            &env_of(CREDENTIALS),
+        )
+        .expect_err("typo");
         assert!(err.to_string().contains("secrett"), "{err}");
     }
 
@@ -328,6 +442,12 @@ mod tests {
 
     #[test]
     fn failure_rate_must_be_a_percentage() {
-        assert!(build_send(args(&["--dry-run", "--max-failure-rate", "150"]), &env_of(&[])).is_err());
+        assert!(
+            build_send(
+                args(&["--dry-run", "--max-failure-rate", "150"]),
+                &env_of(&[])
+            )
+            .is_err()
+        );
     }
 }

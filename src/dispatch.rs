@@ -69,7 +69,11 @@ pub struct Breaker {
 
 impl Breaker {
     pub fn new(policy: BreakerPolicy) -> Self {
-        Breaker { policy, recent: VecDeque::with_capacity(policy.window + 1), failures: 0 }
+        Breaker {
+            policy,
+            recent: VecDeque::with_capacity(policy.window + 1),
+            failures: 0,
+        }
     }
 
     /// Records one call; returns the trip reason when the window is full and too bad.
@@ -96,7 +100,11 @@ pub enum Delivery {
     Settled { reply: Reply, attempts: u32 },
     /// Attempts ran out, a fatal answer or a ban halted the run, or the run stopped
     /// while this order waited to retry.
-    Failed { reply: Reply, attempts: u32, note: Option<&'static str> },
+    Failed {
+        reply: Reply,
+        attempts: u32,
+        note: Option<&'static str>,
+    },
     /// The run halted before the first call.
     NotAttempted,
 }
@@ -148,7 +156,9 @@ impl Dispatcher {
     pub fn new(client: TopClient, policy: Policy, halt: std::sync::Arc<Halt>) -> Self {
         let limiter = policy.qps.map(|qps| {
             let period = Duration::from_secs(1) / qps.get();
-            let quota = Quota::with_period(period).expect("a positive period").allow_burst(NonZeroU32::MIN);
+            let quota = Quota::with_period(period)
+                .expect("a positive period")
+                .allow_burst(NonZeroU32::MIN);
             RateLimiter::direct(quota)
         });
         let rng = match policy.seed {
@@ -194,13 +204,24 @@ impl Dispatcher {
                         sub_code: reply.sub_code.clone(),
                         sub_msg: reply.sub_msg.clone(),
                     });
-                    return Delivery::Failed { reply, attempts, note: None };
+                    return Delivery::Failed {
+                        reply,
+                        attempts,
+                        note: None,
+                    };
                 }
                 Verdict::RateLimited { ban } => {
                     let ban = ban.unwrap_or(self.policy.unknown_ban);
                     if ban > self.policy.max_ban_wait {
-                        self.halt.trigger(HaltReason::BanTooLong { ban, max: self.policy.max_ban_wait });
-                        return Delivery::Failed { reply, attempts, note: None };
+                        self.halt.trigger(HaltReason::BanTooLong {
+                            ban,
+                            max: self.policy.max_ban_wait,
+                        });
+                        return Delivery::Failed {
+                            reply,
+                            attempts,
+                            note: None,
+                        };
                     }
                     if self.gate.ban(ban) {
                         tracing::warn!(
@@ -214,10 +235,19 @@ impl Dispatcher {
                     failures += 1;
                     self.record(true);
                     if failures >= self.policy.max_attempts.get() {
-                        return Delivery::Failed { reply, attempts, note: None };
+                        return Delivery::Failed {
+                            reply,
+                            attempts,
+                            note: None,
+                        };
                     }
                     let delay = self.policy.backoff.delay(failures, self.unit());
-                    tracing::debug!("{}: {} — retry {} in {delay:?}", reply.error_code, reply.error_msg, failures + 1);
+                    tracing::debug!(
+                        "{}: {} — retry {} in {delay:?}",
+                        reply.error_code,
+                        reply.error_msg,
+                        failures + 1
+                    );
                     last = Some(reply);
                     tokio::select! {
                         biased;
@@ -240,20 +270,31 @@ impl Dispatcher {
     }
 
     fn record(&self, failed: bool) {
-        let tripped = self.breaker.lock().unwrap_or_else(|p| p.into_inner()).record(failed);
+        let tripped = self
+            .breaker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(failed);
         if let Some(reason) = tripped {
             self.halt.trigger(reason);
         }
     }
 
     fn unit(&self) -> f64 {
-        self.rng.lock().unwrap_or_else(|p| p.into_inner()).random::<f64>()
+        self.rng
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .random::<f64>()
     }
 }
 
 fn cut_short(attempts: u32, last: Option<Reply>) -> Delivery {
     match last {
-        Some(reply) if attempts > 0 => Delivery::Failed { reply, attempts, note: Some("the run halted before the next attempt") },
+        Some(reply) if attempts > 0 => Delivery::Failed {
+            reply,
+            attempts,
+            note: Some("the run halted before the next attempt"),
+        },
         _ => Delivery::NotAttempted,
     }
 }
@@ -264,17 +305,27 @@ mod tests {
 
     #[test]
     fn backoff_grows_exponentially_to_the_cap() {
-        let backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(1) };
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        };
         let ceilings: Vec<u128> = (1..=6).map(|n| backoff.delay(n, 1.0).as_millis()).collect();
         assert_eq!(ceilings, [100, 200, 400, 800, 1000, 1000]);
     }
 
     #[test]
     fn backoff_jitter_spans_zero_to_the_ceiling() {
-        let backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(10) };
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(10),
+        };
         assert_eq!(backoff.delay(3, 0.0), Duration::ZERO);
         assert_eq!(backoff.delay(3, 0.5), Duration::from_millis(200));
-        assert_eq!(backoff.delay(u32::MAX, 1.0), Duration::from_secs(10), "no overflow");
+        assert_eq!(
+            backoff.delay(u32::MAX, 1.0),
+            Duration::from_secs(10),
+            "no overflow"
+        );
     }
 
     #[test]
@@ -288,7 +339,10 @@ mod tests {
 
     #[test]
     fn breaker_is_armed_only_after_a_full_window() {
-        let mut breaker = Breaker::new(BreakerPolicy { window: 10, max_percent: 50.0 });
+        let mut breaker = Breaker::new(BreakerPolicy {
+            window: 10,
+            max_percent: 50.0,
+        });
         for _ in 0..9 {
             assert_eq!(breaker.record(true), None);
         }
@@ -297,18 +351,35 @@ mod tests {
 
     #[test]
     fn breaker_trips_only_above_the_rate_over_the_last_window() {
-        let mut breaker = Breaker::new(BreakerPolicy { window: 4, max_percent: 50.0 });
+        let mut breaker = Breaker::new(BreakerPolicy {
+            window: 4,
+            max_percent: 50.0,
+        });
         for failed in [true, true, false, false, true, false, true] {
-            assert_eq!(breaker.record(failed), None, "at most 2 of the last 4 failed");
+            assert_eq!(
+                breaker.record(failed),
+                None,
+                "at most 2 of the last 4 failed"
+            );
         }
-        assert!(matches!(breaker.record(true), Some(HaltReason::FailureRate { failed: 3, window: 4, .. })));
+        assert!(matches!(
+            breaker.record(true),
+            Some(HaltReason::FailureRate {
+                failed: 3,
+                window: 4,
+                ..
+            })
+        ));
     }
 
     #[tokio::test(start_paused = true)]
     async fn one_ban_pauses_every_waiter_once() {
         let gate = std::sync::Arc::new(BanGate::default());
         assert!(gate.ban(Duration::from_secs(3)));
-        assert!(!gate.ban(Duration::from_secs(3)), "the same ban reported by another call");
+        assert!(
+            !gate.ban(Duration::from_secs(3)),
+            "the same ban reported by another call"
+        );
         let started = Instant::now();
         let waiters: Vec<_> = (0..4)
             .map(|_| {
@@ -320,6 +391,9 @@ mod tests {
             waiter.await.expect("joined");
         }
         let waited = started.elapsed();
-        assert!(waited >= Duration::from_secs(3) && waited < Duration::from_secs(4), "{waited:?}");
+        assert!(
+            waited >= Duration::from_secs(3) && waited < Duration::from_secs(4),
+            "{waited:?}"
+        );
     }
 }

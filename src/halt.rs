@@ -15,9 +15,18 @@ use crate::signals::Signal;
 #[derive(Debug, Clone, PartialEq)]
 pub enum HaltReason {
     /// A credentials, permission or clock error: nothing else can succeed.
-    Fatal { code: String, msg: String, sub_code: String, sub_msg: String },
+    Fatal {
+        code: String,
+        msg: String,
+        sub_code: String,
+        sub_msg: String,
+    },
     /// Too many of the last calls failed: the gateway is down.
-    FailureRate { failed: usize, window: usize, max_percent: f64 },
+    FailureRate {
+        failed: usize,
+        window: usize,
+        max_percent: f64,
+    },
     /// Flow control banned the app for longer than `--max-ban-wait`.
     BanTooLong { ban: Duration, max: Duration },
     /// SIGINT or SIGTERM.
@@ -38,7 +47,12 @@ impl HaltReason {
 impl fmt::Display for HaltReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HaltReason::Fatal { code, msg, sub_code, sub_msg } => {
+            HaltReason::Fatal {
+                code,
+                msg,
+                sub_code,
+                sub_msg,
+            } => {
                 write!(f, "the gateway answered {code} {msg}")?;
                 if !sub_code.is_empty() || !sub_msg.is_empty() {
                     write!(f, " ({sub_code} {sub_msg})")?;
@@ -48,7 +62,11 @@ impl fmt::Display for HaltReason {
                 }
                 Ok(())
             }
-            HaltReason::FailureRate { failed, window, max_percent } => write!(
+            HaltReason::FailureRate {
+                failed,
+                window,
+                max_percent,
+            } => write!(
                 f,
                 "{failed} of the last {window} calls failed (more than {max_percent}%): the gateway looks down; \
                  resubmit later (--max-failure-rate to change the threshold)"
@@ -75,7 +93,10 @@ pub struct Halt {
 
 impl Default for Halt {
     fn default() -> Self {
-        Halt { reason: OnceLock::new(), flag: watch::Sender::new(false) }
+        Halt {
+            reason: OnceLock::new(),
+            flag: watch::Sender::new(false),
+        }
     }
 }
 
@@ -124,12 +145,20 @@ mod tests {
             async move { halt.halted().await }
         });
         halt.trigger(HaltReason::Signal(Signal::Terminate));
-        tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("woke").expect("joined");
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("woke")
+            .expect("joined");
     }
 
     #[test]
     fn fatal_reasons_carry_advice() {
-        let reason = HaltReason::Fatal { code: "27".into(), msg: "Invalid session".into(), sub_code: String::new(), sub_msg: String::new() };
+        let reason = HaltReason::Fatal {
+            code: "27".into(),
+            msg: "Invalid session".into(),
+            sub_code: String::new(),
+            sub_msg: String::new(),
+        };
         assert!(reason.to_string().contains("TOP_SESSION"), "{reason}");
         assert_eq!(reason.exit(), Exit::Halted);
     }

@@ -3,8 +3,8 @@
 //! deduplicated against a ledger of earlier runs. The contract is SPEC.md.
 
 pub mod cli;
-pub mod config;
 pub mod cmd;
+pub mod config;
 pub mod csvio;
 pub mod dispatch;
 pub mod exit;
@@ -14,8 +14,8 @@ pub mod ledger;
 pub mod order;
 pub mod plan;
 pub mod progress;
-pub mod signals;
 pub mod results;
+pub mod signals;
 pub mod simulator;
 pub mod status;
 pub mod summary;
@@ -29,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let env = |name: &str| std::env::var(name).ok();
     match cli.command {
         Command::Send(args) => cmd::send::run(*args, &env, cli.quiet).await,
+        Command::Report(args) => cmd::report::run(args),
         Command::Simulate(args) => cmd::simulate::run(args, &env).await,
     }
 }

@@ -29,7 +29,11 @@ pub mod code {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Send,
-    Skip { status: Status, code: &'static str, message: String },
+    Skip {
+        status: Status,
+        code: &'static str,
+        message: String,
+    },
 }
 
 /// Counts from the first pass.
@@ -45,7 +49,9 @@ pub struct InputIndex(KeyMap<FirstSeen>);
 
 impl InputIndex {
     /// Pass one over `rows`.
-    pub fn build(rows: impl Iterator<Item = Result<InputRow, InputError>>) -> Result<(InputIndex, FirstPass), InputError> {
+    pub fn build(
+        rows: impl Iterator<Item = Result<InputRow, InputError>>,
+    ) -> Result<(InputIndex, FirstPass), InputError> {
         let mut index = InputIndex::default();
         let mut pass = FirstPass::default();
         for row in rows {
@@ -56,11 +62,14 @@ impl InputIndex {
                 continue;
             };
             let digest = digest_prefix(&order.payload().md5);
-            index.0.entry(ReqKey::of(&order.req_id)).or_insert(FirstSeen {
-                digest,
-                source: row.source,
-                line: u32::try_from(row.line).unwrap_or(u32::MAX),
-            });
+            index
+                .0
+                .entry(ReqKey::of(&order.req_id))
+                .or_insert(FirstSeen {
+                    digest,
+                    source: row.source,
+                    line: u32::try_from(row.line).unwrap_or(u32::MAX),
+                });
         }
         Ok((index, pass))
     }
@@ -86,8 +95,18 @@ pub struct Plan {
 
 impl Plan {
     /// Joins the ledger's index and the input's (pass one). `sources` names the files.
-    pub fn new(ledger: LedgerIndex, input: InputIndex, sources: Vec<String>, retry_rejected: bool) -> Plan {
-        Plan { ledger, input: input.0, sources, retry_rejected }
+    pub fn new(
+        ledger: LedgerIndex,
+        input: InputIndex,
+        sources: Vec<String>,
+        retry_rejected: bool,
+    ) -> Plan {
+        Plan {
+            ledger,
+            input: input.0,
+            sources,
+            retry_rejected,
+        }
     }
 
     /// How many calls the plan makes: one per distinct req_id the ledger does not settle.
@@ -145,7 +164,9 @@ impl Plan {
             (Settled::Rejected, true) => Decision::Skip {
                 status: Status::SkippedRejected,
                 code: code::ALREADY_REJECTED,
-                message: "rejected by an earlier run; correct the row and send it with --retry-rejected".into(),
+                message:
+                    "rejected by an earlier run; correct the row and send it with --retry-rejected"
+                        .into(),
             },
             (status, false) => Decision::Skip {
                 status: Status::Conflict,
@@ -153,7 +174,11 @@ impl Plan {
                 message: format!(
                     "an earlier run sent this req_id with different content (ledger: {status}); \
                      a changed callback needs a new req_id{}",
-                    if status == Settled::Rejected { ", or --retry-rejected to replace the rejected one" } else { "" }
+                    if status == Settled::Rejected {
+                        ", or --retry-rejected to replace the rejected one"
+                    } else {
+                        ""
+                    }
                 ),
             },
         }
@@ -177,7 +202,13 @@ mod tests {
             req_id: req_id.into(),
             ext: None,
         };
-        InputRow { source, line, file_line: line + 1, fields: RowFields::of_order(&order), order: Ok(order) }
+        InputRow {
+            source,
+            line,
+            file_line: line + 1,
+            fields: RowFields::of_order(&order),
+            order: Ok(order),
+        }
     }
 
     fn md5_of(row: &InputRow) -> [u8; 16] {
@@ -191,11 +222,21 @@ mod tests {
             index.insert(ReqKey::of(req_id), LedgerState::new(*status, &md5_of(row)));
         }
         let (input, _) = InputIndex::build(rows.iter().cloned().map(Ok)).expect("builds");
-        Plan::new(index, input, vec!["a.csv".into(), "b.csv".into()], retry_rejected)
+        Plan::new(
+            index,
+            input,
+            vec!["a.csv".into(), "b.csv".into()],
+            retry_rejected,
+        )
     }
 
     fn decide(plan: &Plan, row: &InputRow) -> Decision {
-        plan.decide(row.source, row.line, &row.order.as_ref().expect("valid").req_id, &md5_of(row))
+        plan.decide(
+            row.source,
+            row.line,
+            &row.order.as_ref().expect("valid").req_id,
+            &md5_of(row),
+        )
     }
 
     fn status(decision: Decision) -> Option<(Status, &'static str)> {
@@ -207,11 +248,18 @@ mod tests {
 
     #[test]
     fn new_rows_are_sent_once_and_counted() {
-        let rows = [row(0, 1, "a", true), row(0, 2, "b", true), row(1, 1, "a", true)];
+        let rows = [
+            row(0, 1, "a", true),
+            row(0, 2, "b", true),
+            row(1, 1, "a", true),
+        ];
         let plan = plan(&[], &rows, false);
         assert_eq!(plan.sends(), 2);
         assert_eq!(decide(&plan, &rows[0]), Decision::Send);
-        assert_eq!(status(decide(&plan, &rows[2])), Some((Status::DuplicateInInput, code::DUPLICATE_IN_INPUT)));
+        assert_eq!(
+            status(decide(&plan, &rows[2])),
+            Some((Status::DuplicateInInput, code::DUPLICATE_IN_INPUT))
+        );
     }
 
     #[test]
@@ -219,13 +267,21 @@ mod tests {
         let rows = [row(0, 7, "a", true), row(1, 3, "a", false)];
         let plan = plan(&[], &rows, false);
         match decide(&plan, &rows[1]) {
-            Decision::Skip { status: Status::Conflict, code, message } => {
+            Decision::Skip {
+                status: Status::Conflict,
+                code,
+                message,
+            } => {
                 assert_eq!(code, code::INPUT_CONFLICT);
                 assert!(message.contains("a.csv row 7"), "{message}");
             }
             other => panic!("expected a conflict, got {other:?}"),
         }
-        assert_eq!(decide(&plan, &rows[0]), Decision::Send, "the first occurrence is still sent");
+        assert_eq!(
+            decide(&plan, &rows[0]),
+            Decision::Send,
+            "the first occurrence is still sent"
+        );
     }
 
     #[test]
@@ -233,16 +289,41 @@ mod tests {
         let same = row(0, 1, "a", true);
         let changed = row(0, 1, "a", false);
         let cases = [
-            (Settled::Delivered, &same, Some((Status::SkippedDelivered, code::ALREADY_DELIVERED))),
-            (Settled::Delivered, &changed, Some((Status::Conflict, code::LEDGER_CONFLICT))),
-            (Settled::Rejected, &same, Some((Status::SkippedRejected, code::ALREADY_REJECTED))),
-            (Settled::Rejected, &changed, Some((Status::Conflict, code::LEDGER_CONFLICT))),
+            (
+                Settled::Delivered,
+                &same,
+                Some((Status::SkippedDelivered, code::ALREADY_DELIVERED)),
+            ),
+            (
+                Settled::Delivered,
+                &changed,
+                Some((Status::Conflict, code::LEDGER_CONFLICT)),
+            ),
+            (
+                Settled::Rejected,
+                &same,
+                Some((Status::SkippedRejected, code::ALREADY_REJECTED)),
+            ),
+            (
+                Settled::Rejected,
+                &changed,
+                Some((Status::Conflict, code::LEDGER_CONFLICT)),
+            ),
             (Settled::Failed, &same, None),
-            (Settled::Failed, &changed, Some((Status::Conflict, code::LEDGER_CONFLICT))),
+            (
+                Settled::Failed,
+                &changed,
+                Some((Status::Conflict, code::LEDGER_CONFLICT)),
+            ),
         ];
         for (settled, input, expected) in cases {
             let plan = plan(&[(&same, settled)], std::slice::from_ref(input), false);
-            assert_eq!(status(decide(&plan, input)), expected, "{settled} / success={}", input.fields.success);
+            assert_eq!(
+                status(decide(&plan, input)),
+                expected,
+                "{settled} / success={}",
+                input.fields.success
+            );
             assert_eq!(plan.sends(), u64::from(expected.is_none()));
         }
     }
@@ -252,10 +333,21 @@ mod tests {
         let same = row(0, 1, "a", true);
         let corrected = row(0, 1, "a", false);
         for input in [&same, &corrected] {
-            let plan = plan(&[(&same, Settled::Rejected)], std::slice::from_ref(input), true);
+            let plan = plan(
+                &[(&same, Settled::Rejected)],
+                std::slice::from_ref(input),
+                true,
+            );
             assert_eq!(decide(&plan, input), Decision::Send);
         }
-        let delivered = plan(&[(&same, Settled::Delivered)], std::slice::from_ref(&same), true);
-        assert_eq!(status(decide(&delivered, &same)), Some((Status::SkippedDelivered, code::ALREADY_DELIVERED)));
+        let delivered = plan(
+            &[(&same, Settled::Delivered)],
+            std::slice::from_ref(&same),
+            true,
+        );
+        assert_eq!(
+            status(decide(&delivered, &same)),
+            Some((Status::SkippedDelivered, code::ALREADY_DELIVERED))
+        );
     }
 }

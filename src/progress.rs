@@ -33,7 +33,9 @@ impl FromStr for ProgressMode {
             "bar" => Ok(ProgressMode::Bar),
             "log" => Ok(ProgressMode::Log),
             "off" => Ok(ProgressMode::Off),
-            other => Err(format!("unknown progress mode '{other}': expected auto, bar, log or off")),
+            other => Err(format!(
+                "unknown progress mode '{other}': expected auto, bar, log or off"
+            )),
         }
     }
 }
@@ -66,7 +68,11 @@ impl Counters {
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         let rate = done as f64 / seconds;
         let left = self.total.saturating_sub(done);
-        let eta = if rate > 0.0 { format!("{:.0}s", left as f64 / rate) } else { "?".into() };
+        let eta = if rate > 0.0 {
+            format!("{:.0}s", left as f64 / rate)
+        } else {
+            "?".into()
+        };
         format!(
             "progress: {done}/{} ({:.0}%) — {self} — {rate:.1} orders/s, ETA {eta}",
             self.total,
@@ -100,7 +106,11 @@ impl Progress {
             ProgressMode::Auto => ProgressMode::Log,
             other => other,
         };
-        let mut progress = Progress { counters: Arc::clone(&counters), bar: None, ticker: None };
+        let mut progress = Progress {
+            counters: Arc::clone(&counters),
+            bar: None,
+            ticker: None,
+        };
         if total == 0 {
             return progress;
         }
@@ -119,7 +129,10 @@ impl Progress {
             }
             ProgressMode::Log => {
                 progress.ticker = Some(tokio::spawn(async move {
-                    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + log_every, log_every);
+                    let mut every = tokio::time::interval_at(
+                        tokio::time::Instant::now() + log_every,
+                        log_every,
+                    );
                     loop {
                         every.tick().await;
                         if counters.done.load(Ordering::Relaxed) < counters.total {
@@ -144,7 +157,7 @@ impl Progress {
         let done = self.counters.done.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(bar) = &self.bar {
             bar.set_position(done);
-            if status != Status::Delivered || done % 64 == 0 {
+            if status != Status::Delivered || done.is_multiple_of(64) {
                 bar.set_message(self.counters.to_string());
             }
         }
@@ -177,7 +190,10 @@ mod tests {
         progress.record(Status::Delivered);
         progress.record(Status::Failed);
         let line = progress.counters.log_line();
-        assert!(line.starts_with("progress: 2/4 (50%) — delivered 1 · rejected 0 · failed 1"), "{line}");
+        assert!(
+            line.starts_with("progress: 2/4 (50%) — delivered 1 · rejected 0 · failed 1"),
+            "{line}"
+        );
         progress.finish();
     }
 }

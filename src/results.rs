@@ -120,7 +120,15 @@ impl ResultWriter {
         }
         let mut csv = crate::csvio::report_writer(sink);
         csv.write_record(HEADER).map_err(std::io::Error::other)?;
-        Ok(ResultWriter { out: out.to_owned(), temp: Some(path), csv, sources, pending: BTreeMap::new(), next: 0, written: 0 })
+        Ok(ResultWriter {
+            out: out.to_owned(),
+            temp: Some(path),
+            csv,
+            sources,
+            pending: BTreeMap::new(),
+            next: 0,
+            written: 0,
+        })
     }
 
     /// Takes the row with sequence number `seq` (0-based, input order) and writes every
@@ -151,7 +159,10 @@ impl ResultWriter {
     fn write(&mut self, row: &ResultRow) -> std::io::Result<()> {
         let attempts = row.attempts.to_string();
         let line = row.line.to_string();
-        let source = self.sources.get(row.source as usize).map_or("", String::as_str);
+        let source = self
+            .sources
+            .get(row.source as usize)
+            .map_or("", String::as_str);
         let f = &row.fields;
         let cells: [&str; 17] = [
             &f.req_id,
@@ -172,7 +183,9 @@ impl ResultWriter {
             source,
             &line,
         ];
-        self.csv.write_record(cells.iter().map(|c| guard(c).into_owned())).map_err(std::io::Error::other)?;
+        self.csv
+            .write_record(cells.iter().map(|c| guard(c).into_owned()))
+            .map_err(std::io::Error::other)?;
         self.written += 1;
         Ok(())
     }
@@ -197,7 +210,15 @@ mod tests {
     use super::*;
 
     fn row(req_id: &str, status: Status) -> ResultRow {
-        ResultRow::new(RowFields { req_id: req_id.into(), ..RowFields::default() }, status, 0, 1)
+        ResultRow::new(
+            RowFields {
+                req_id: req_id.into(),
+                ..RowFields::default()
+            },
+            status,
+            0,
+            1,
+        )
     }
 
     #[test]
@@ -215,7 +236,8 @@ mod tests {
     fn rows_come_out_in_input_order_and_only_on_finish() {
         let dir = tempfile::tempdir().expect("dir");
         let out = dir.path().join("results.csv");
-        let mut writer = ResultWriter::create(&out, Arc::from(vec!["in.csv".to_owned()]), false).expect("create");
+        let mut writer = ResultWriter::create(&out, Arc::from(vec!["in.csv".to_owned()]), false)
+            .expect("create");
         writer.push(2, row("c", Status::Delivered)).expect("push");
         writer.push(0, row("a", Status::Invalid)).expect("push");
         assert_eq!(writer.waiting(), 1);
@@ -226,7 +248,12 @@ mod tests {
         let text = std::fs::read_to_string(&out).expect("read");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], HEADER.join(","));
-        assert!(lines[1].starts_with("a,") && lines[2].starts_with("'=b,") && lines[3].starts_with("c,"), "{text}");
+        assert!(
+            lines[1].starts_with("a,")
+                && lines[2].starts_with("'=b,")
+                && lines[3].starts_with("c,"),
+            "{text}"
+        );
         assert!(text.contains("\r\n"), "CRLF for Excel");
     }
 
@@ -234,7 +261,14 @@ mod tests {
     fn excel_mode_writes_a_bom() {
         let dir = tempfile::tempdir().expect("dir");
         let out = dir.path().join("r.csv");
-        ResultWriter::create(&out, Arc::from(Vec::new()), true).expect("create").finish().expect("finish");
-        assert!(std::fs::read(&out).expect("read").starts_with(b"\xEF\xBB\xBFreq_id,"));
+        ResultWriter::create(&out, Arc::from(Vec::new()), true)
+            .expect("create")
+            .finish()
+            .expect("finish");
+        assert!(
+            std::fs::read(&out)
+                .expect("read")
+                .starts_with(b"\xEF\xBB\xBFreq_id,")
+        );
     }
 }

@@ -51,7 +51,11 @@ impl Status {
     pub fn needs_attention(self) -> bool {
         matches!(
             self,
-            Status::Rejected | Status::Failed | Status::NotAttempted | Status::Invalid | Status::Conflict
+            Status::Rejected
+                | Status::Failed
+                | Status::NotAttempted
+                | Status::Invalid
+                | Status::Conflict
         )
     }
 
@@ -92,8 +96,14 @@ mod tests {
 
     #[test]
     fn attention_is_what_the_exit_code_table_says() {
-        let attention: Vec<&str> =
-            Status::ALL.into_iter().filter(|s| s.needs_attention()).map(Status::as_str).collect();
-        assert_eq!(attention, ["rejected", "failed", "not_attempted", "invalid", "conflict"]);
+        let attention: Vec<&str> = Status::ALL
+            .into_iter()
+            .filter(|s| s.needs_attention())
+            .map(Status::as_str)
+            .collect();
+        assert_eq!(
+            attention,
+            ["rejected", "failed", "not_attempted", "invalid", "conflict"]
+        );
     }
 }

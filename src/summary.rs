@@ -36,17 +36,20 @@ impl Tally {
         self.counts[row.status.index()] += 1;
         self.calls += u64::from(row.attempts);
         if row.status.needs_attention() && !row.error_code.is_empty() {
-            let group = self.errors.entry((row.error_code.clone(), row.sub_code.clone())).or_insert_with(|| ErrorGroup {
-                error_code: row.error_code.clone(),
-                sub_code: row.sub_code.clone(),
-                count: 0,
-                message: [row.error_msg.as_str(), row.sub_msg.as_str()]
-                    .iter()
-                    .filter(|m| !m.is_empty())
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(" — "),
-            });
+            let group = self
+                .errors
+                .entry((row.error_code.clone(), row.sub_code.clone()))
+                .or_insert_with(|| ErrorGroup {
+                    error_code: row.error_code.clone(),
+                    sub_code: row.sub_code.clone(),
+                    count: 0,
+                    message: [row.error_msg.as_str(), row.sub_msg.as_str()]
+                        .iter()
+                        .filter(|m| !m.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" — "),
+                });
             group.count += 1;
         }
     }
@@ -67,7 +70,11 @@ impl Tally {
     /// The error groups, most frequent first.
     pub fn top_errors(&self, n: usize) -> Vec<&ErrorGroup> {
         let mut groups: Vec<&ErrorGroup> = self.errors.values().collect();
-        groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.error_code.cmp(&b.error_code)));
+        groups.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.error_code.cmp(&b.error_code))
+        });
         groups.truncate(n);
         groups
     }
@@ -76,7 +83,12 @@ impl Tally {
     pub fn exit(&self, halt: Option<&HaltReason>) -> Exit {
         match halt {
             Some(reason) => reason.exit(),
-            None if Status::ALL.iter().any(|s| s.needs_attention() && self.count(*s) > 0) => Exit::Attention,
+            None if Status::ALL
+                .iter()
+                .any(|s| s.needs_attention() && self.count(*s) > 0) =>
+            {
+                Exit::Attention
+            }
             None => Exit::Success,
         }
     }
@@ -101,7 +113,11 @@ impl RunSummary<'_> {
 
     fn rate(&self) -> f64 {
         let seconds = self.elapsed.as_secs_f64();
-        if seconds > 0.0 { self.tally.calls() as f64 / seconds } else { 0.0 }
+        if seconds > 0.0 {
+            self.tally.calls() as f64 / seconds
+        } else {
+            0.0
+        }
     }
 
     /// The text for stderr.
@@ -131,14 +147,25 @@ impl RunSummary<'_> {
                 } else {
                     format!("{} {}", group.error_code, group.sub_code)
                 };
-                text.push_str(&format!("  {:>6}  {code}  {}\n", group.count, shorten(&group.message, 110)));
+                text.push_str(&format!(
+                    "  {:>6}  {code}  {}\n",
+                    group.count,
+                    shorten(&group.message, 110)
+                ));
             }
         }
         text.push_str(&format!("results: {}", self.out.display()));
         if self.dry_run {
-            text.push_str(&format!("   ledger: {} (read only)\n", self.ledger.display()));
+            text.push_str(&format!(
+                "   ledger: {} (read only)\n",
+                self.ledger.display()
+            ));
         } else {
-            text.push_str(&format!("   ledger: {} (+{} lines)\n", self.ledger.display(), self.ledger_appended));
+            text.push_str(&format!(
+                "   ledger: {} (+{} lines)\n",
+                self.ledger.display(),
+                self.ledger_appended
+            ));
         }
         if let Some(reason) = self.halt {
             text.push_str(&format!("halted: {reason}\n"));
@@ -148,8 +175,10 @@ impl RunSummary<'_> {
 
     /// The `--summary-json` document.
     pub fn to_json(&self) -> Value {
-        let counts: serde_json::Map<String, Value> =
-            Status::ALL.iter().map(|s| (s.as_str().to_owned(), json!(self.tally.count(*s)))).collect();
+        let counts: serde_json::Map<String, Value> = Status::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), json!(self.tally.count(*s))))
+            .collect();
         let errors: Vec<Value> = self
             .tally
             .top_errors(usize::MAX)
@@ -189,7 +218,8 @@ mod tests {
     use crate::signals::Signal;
 
     fn row(status: Status, code: &str, attempts: u32) -> ResultRow {
-        let mut row = ResultRow::new(RowFields::default(), status, 0, 1).with_error(code, format!("msg {code}"));
+        let mut row = ResultRow::new(RowFields::default(), status, 0, 1)
+            .with_error(code, format!("msg {code}"));
         row.attempts = attempts;
         row
     }
@@ -202,7 +232,10 @@ mod tests {
         assert_eq!(tally.exit(None), Exit::Success);
         tally.add(&row(Status::Invalid, "input.bad_number", 0));
         assert_eq!(tally.exit(None), Exit::Attention);
-        assert_eq!(tally.exit(Some(&HaltReason::Signal(Signal::Terminate))), Exit::Terminated);
+        assert_eq!(
+            tally.exit(Some(&HaltReason::Signal(Signal::Terminate))),
+            Exit::Terminated
+        );
         assert_eq!(tally.exit(Some(&HaltReason::Io("x".into()))), Exit::Halted);
     }
 
@@ -214,7 +247,11 @@ mod tests {
         }
         tally.add(&row(Status::Failed, "net.timeout", 5));
         tally.add(&row(Status::Delivered, "0000", 1));
-        let top: Vec<(&str, u64)> = tally.top_errors(5).iter().map(|g| (g.error_code.as_str(), g.count)).collect();
+        let top: Vec<(&str, u64)> = tally
+            .top_errors(5)
+            .iter()
+            .map(|g| (g.error_code.as_str(), g.count))
+            .collect();
         assert_eq!(top, [("B001", 3), ("net.timeout", 1)]);
         assert_eq!(tally.calls(), 9);
     }
@@ -237,6 +274,10 @@ mod tests {
         assert_eq!(doc["counts"]["delivered"], 1);
         assert_eq!(doc["counts"]["would_send"], 0);
         assert_eq!(doc["calls_per_second"], 0.5);
-        assert!(summary.render().contains("delivered"), "{}", summary.render());
+        assert!(
+            summary.render().contains("delivered"),
+            "{}",
+            summary.render()
+        );
     }
 }

@@ -1,4 +1,5 @@
 //! One file per subcommand; each turns its arguments into work and an `Exit`.
 
+pub mod report;
 pub mod send;
 pub mod simulate;

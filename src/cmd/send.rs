@@ -39,20 +39,38 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
     let sources: Vec<String> = inputs.sources.iter().map(|s| s.name.clone()).collect();
 
     // Lock before reading the ledger, so the index cannot go stale under another run.
-    let _lock = if config.is_dry_run() { None } else { Some(ledger::acquire(&config.ledger)?) };
+    let _lock = if config.is_dry_run() {
+        None
+    } else {
+        Some(ledger::acquire(&config.ledger)?)
+    };
     let (mut loaded, input_index) = load_ledger_and_index_input(&config, &inputs).await?;
     let ledger_index = std::mem::take(&mut loaded.index);
-    let plan = Arc::new(Plan::new(ledger_index, input_index, sources.clone(), config.retry_rejected));
+    let plan = Arc::new(Plan::new(
+        ledger_index,
+        input_index,
+        sources.clone(),
+        config.retry_rejected,
+    ));
     let planned = plan.sends();
     tracing::info!("plan: {planned} calls to make");
 
     // Every output is opened before the first call: if one cannot be written, nothing is sent.
     let mut ledger_writer = match config.is_dry_run() {
         true => None,
-        false => Some(LedgerWriter::open(&config.ledger, &loaded, SyncPolicy::default())?),
+        false => Some(LedgerWriter::open(
+            &config.ledger,
+            &loaded,
+            SyncPolicy::default(),
+        )?),
     };
     let results = ResultWriter::create(&config.out, Arc::from(sources.clone()), config.excel)
-        .with_context(|| format!("cannot create the result file beside {}", config.out.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create the result file beside {}",
+                config.out.display()
+            )
+        })?;
 
     let halt = Arc::new(Halt::default());
     let (dispatcher, simulator) = connect(&config, &halt).await?;
@@ -60,7 +78,11 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
     let watcher = tokio::spawn(watch_signals(signals, Arc::clone(&halt)));
 
     let progress = Progress::start(
-        if quiet { crate::progress::ProgressMode::Off } else { config.progress },
+        if quiet {
+            crate::progress::ProgressMode::Off
+        } else {
+            config.progress
+        },
         if config.is_dry_run() { 0 } else { planned },
         config.progress_every,
     );
@@ -72,21 +94,32 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
         dry_run: config.is_dry_run(),
     };
     let mut consumer = Consumer::new(results, ledger_writer.as_mut(), &progress, &halt);
-    let pipeline = run.pipeline(Arc::clone(&inputs), Arc::clone(&plan), config.policy.concurrency.get(), &mut consumer);
+    let pipeline = run.pipeline(
+        Arc::clone(&inputs),
+        Arc::clone(&plan),
+        config.policy.concurrency.get(),
+        &mut consumer,
+    );
     pipeline.await;
     watcher.abort();
-    let Consumer { tally, results, invalid, .. } = consumer;
+    let Consumer {
+        tally,
+        results,
+        invalid,
+        ..
+    } = consumer;
     progress.finish();
     let ledger_appended = ledger_writer.as_ref().map_or(0, LedgerWriter::appended);
-    if let Some(writer) = ledger_writer.take() {
-        if let Err(e) = writer.finish() {
-            halt.trigger(HaltReason::Io(e.to_string()));
-        }
+    if let Some(Err(e)) = ledger_writer.take().map(LedgerWriter::finish) {
+        halt.trigger(HaltReason::Io(e.to_string()));
     }
     let out = match results.finish() {
         Ok(path) => path,
         Err(e) => {
-            halt.trigger(HaltReason::Io(format!("cannot write the result file {}: {e}", config.out.display())));
+            halt.trigger(HaltReason::Io(format!(
+                "cannot write the result file {}: {e}",
+                config.out.display()
+            )));
             config.out.clone()
         }
     };
@@ -144,7 +177,11 @@ async fn load_ledger_and_index_input(
             "ledger {}: the last line is incomplete ({} bytes, left by an interrupted run); it is ignored{}",
             config.ledger.display(),
             loaded.torn_bytes(),
-            if config.is_dry_run() { "" } else { " and cut off" }
+            if config.is_dry_run() {
+                ""
+            } else {
+                " and cut off"
+            }
         );
     }
     if loaded.simulated_ignored > 0 {
@@ -164,7 +201,10 @@ async fn connect(
 ) -> anyhow::Result<(Option<Dispatcher>, Option<RunningSimulator>)> {
     let (gateway, credentials, simulator) = match &config.mode {
         Mode::DryRun => return Ok((None, None)),
-        Mode::Live { gateway, credentials } => (gateway.clone(), credentials.clone(), None),
+        Mode::Live {
+            gateway,
+            credentials,
+        } => (gateway.clone(), credentials.clone(), None),
         Mode::Simulate { scenario } => {
             let sim_config = SimulatorConfig::demo().with_scenario(scenario.clone());
             let running = simulator::start(([127, 0, 0, 1], 0).into(), sim_config)
@@ -179,14 +219,23 @@ async fn connect(
         }
     };
     let client = TopClient::new(config.client_settings(gateway, credentials))?;
-    Ok((Some(Dispatcher::new(client, config.policy.clone(), Arc::clone(halt))), simulator))
+    Ok((
+        Some(Dispatcher::new(
+            client,
+            config.policy.clone(),
+            Arc::clone(halt),
+        )),
+        simulator,
+    ))
 }
 
 /// First signal: stop starting calls. Second: quit at once (the ledger holds whole lines).
 async fn watch_signals(mut signals: Signals, halt: Arc<Halt>) {
     let first = signals.next().await;
     halt.trigger(HaltReason::Signal(first));
-    eprintln!("stopping: letting calls in flight finish, then writing the results (signal again to quit at once)");
+    eprintln!(
+        "stopping: letting calls in flight finish, then writing the results (signal again to quit at once)"
+    );
     let second = signals.next().await;
     eprintln!("quitting at once: the ledger is intact; the result file was not written");
     std::process::exit(i32::from(second.exit().code()));
@@ -204,8 +253,15 @@ struct Work {
 
 enum Job {
     /// Decided without a call.
-    Done { status: Status, code: &'static str, message: String },
-    Send { order: Order, payload: Payload },
+    Done {
+        status: Status,
+        code: &'static str,
+        message: String,
+    },
+    Send {
+        order: Order,
+        payload: Payload,
+    },
 }
 
 /// A row with its outcome.
@@ -227,7 +283,13 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn pipeline(&self, inputs: Arc<InputSet>, plan: Arc<Plan>, concurrency: usize, consumer: &mut Consumer<'_>) {
+    async fn pipeline(
+        &self,
+        inputs: Arc<InputSet>,
+        plan: Arc<Plan>,
+        concurrency: usize,
+        consumer: &mut Consumer<'_>,
+    ) {
         let (tx, mut rx) = mpsc::channel::<Work>(4 * concurrency.max(256));
         let dry_run = self.dry_run;
         let producer = tokio::task::spawn_blocking(move || produce(&inputs, &plan, dry_run, &tx));
@@ -241,18 +303,32 @@ impl Run<'_> {
         match producer.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                self.halt.trigger(HaltReason::Io(format!("{e}; the rows after it have no result")));
+                self.halt.trigger(HaltReason::Io(format!(
+                    "{e}; the rows after it have no result"
+                )));
             }
             Err(e) => {
-                self.halt.trigger(HaltReason::Io(format!("the input reader failed: {e}")));
+                self.halt
+                    .trigger(HaltReason::Io(format!("the input reader failed: {e}")));
             }
         }
     }
 
     async fn settle(&self, work: Work) -> Finished {
-        let Work { seq, source, line, file_line, fields, job } = work;
+        let Work {
+            seq,
+            source,
+            line,
+            file_line,
+            fields,
+            job,
+        } = work;
         match job {
-            Job::Done { status, code, message } => Finished {
+            Job::Done {
+                status,
+                code,
+                message,
+            } => Finished {
                 seq,
                 file_line,
                 row: ResultRow::new(fields, status, source, line).with_error(code, message),
@@ -260,26 +336,60 @@ impl Run<'_> {
                 planned: false,
             },
             Job::Send { order, payload } => {
-                let dispatcher = self.dispatcher.expect("rows are sent only when there is a gateway");
+                let dispatcher = self
+                    .dispatcher
+                    .expect("rows are sent only when there is a gateway");
                 let delivery = dispatcher.deliver(&payload).await;
-                let (row, entry) = self.outcome(ResultRow::new(fields, Status::NotAttempted, source, line), &order, &payload, delivery);
-                Finished { seq, file_line, row, entry, planned: true }
+                let (row, entry) = self.outcome(
+                    ResultRow::new(fields, Status::NotAttempted, source, line),
+                    &order,
+                    &payload,
+                    delivery,
+                );
+                Finished {
+                    seq,
+                    file_line,
+                    row,
+                    entry,
+                    planned: true,
+                }
             }
         }
     }
 
     /// The result row and ledger line of a delivery.
-    fn outcome(&self, mut row: ResultRow, order: &Order, payload: &Payload, delivery: Delivery) -> (ResultRow, Option<LedgerEntry>) {
+    fn outcome(
+        &self,
+        mut row: ResultRow,
+        order: &Order,
+        payload: &Payload,
+        delivery: Delivery,
+    ) -> (ResultRow, Option<LedgerEntry>) {
         let (settled, reply, attempts, note) = match delivery {
             Delivery::NotAttempted => {
-                let reason = self.halt.reason().map(|r| r.to_string()).unwrap_or_default();
-                return (row.with_error("", format!("not sent: the run stopped early ({reason})")), None);
+                let reason = self
+                    .halt
+                    .reason()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default();
+                return (
+                    row.with_error("", format!("not sent: the run stopped early ({reason})")),
+                    None,
+                );
             }
             Delivery::Settled { reply, attempts } => {
-                let settled = if reply.verdict == Verdict::Delivered { Settled::Delivered } else { Settled::Rejected };
+                let settled = if reply.verdict == Verdict::Delivered {
+                    Settled::Delivered
+                } else {
+                    Settled::Rejected
+                };
                 (settled, reply, attempts, None)
             }
-            Delivery::Failed { reply, attempts, note } => (Settled::Failed, reply, attempts, note),
+            Delivery::Failed {
+                reply,
+                attempts,
+                note,
+            } => (Settled::Failed, reply, attempts, note),
         };
         row.status = match settled {
             Settled::Delivered => Status::Delivered,
@@ -314,21 +424,55 @@ impl Run<'_> {
 }
 
 /// Pass two: decides every row and hands it on in input order.
-fn produce(inputs: &InputSet, plan: &Plan, dry_run: bool, tx: &mpsc::Sender<Work>) -> Result<(), InputError> {
+fn produce(
+    inputs: &InputSet,
+    plan: &Plan,
+    dry_run: bool,
+    tx: &mpsc::Sender<Work>,
+) -> Result<(), InputError> {
     for (seq, row) in inputs.rows().enumerate() {
-        let InputRow { source, line, file_line, fields, order } = row?;
+        let InputRow {
+            source,
+            line,
+            file_line,
+            fields,
+            order,
+        } = row?;
         let job = match order {
-            Err(e) => Job::Done { status: Status::Invalid, code: e.code, message: e.message },
+            Err(e) => Job::Done {
+                status: Status::Invalid,
+                code: e.code,
+                message: e.message,
+            },
             Ok(order) => {
                 let payload = order.payload();
                 match plan.decide(source, line, &order.req_id, &payload.md5) {
-                    Decision::Skip { status, code, message } => Job::Done { status, code, message },
-                    Decision::Send if dry_run => Job::Done { status: Status::WouldSend, code: "", message: String::new() },
+                    Decision::Skip {
+                        status,
+                        code,
+                        message,
+                    } => Job::Done {
+                        status,
+                        code,
+                        message,
+                    },
+                    Decision::Send if dry_run => Job::Done {
+                        status: Status::WouldSend,
+                        code: "",
+                        message: String::new(),
+                    },
                     Decision::Send => Job::Send { order, payload },
                 }
             }
         };
-        let work = Work { seq: seq as u64, source, line, file_line, fields, job };
+        let work = Work {
+            seq: seq as u64,
+            source,
+            line,
+            file_line,
+            fields,
+            job,
+        };
         if tx.blocking_send(work).is_err() {
             break;
         }
@@ -349,20 +493,37 @@ struct Consumer<'a> {
 }
 
 impl<'a> Consumer<'a> {
-    fn new(results: ResultWriter, ledger: Option<&'a mut LedgerWriter>, progress: &'a Progress, halt: &'a Halt) -> Self {
-        Consumer { results, ledger, progress, halt, tally: Tally::default(), invalid: Vec::new(), results_failed: false, entries: Vec::new() }
+    fn new(
+        results: ResultWriter,
+        ledger: Option<&'a mut LedgerWriter>,
+        progress: &'a Progress,
+        halt: &'a Halt,
+    ) -> Self {
+        Consumer {
+            results,
+            ledger,
+            progress,
+            halt,
+            tally: Tally::default(),
+            invalid: Vec::new(),
+            results_failed: false,
+            entries: Vec::new(),
+        }
     }
 
     fn take(&mut self, chunk: Vec<Finished>, sources: &[String]) {
         self.entries.clear();
-        self.entries.extend(chunk.iter().filter_map(|f| f.entry.clone()));
-        if let Some(ledger) = self.ledger.as_deref_mut() {
-            if let Err(e) = ledger.append(&self.entries) {
-                self.halt.trigger(HaltReason::Io(format!(
-                    "{e}; the outcomes not recorded will be sent again by the next run (the platform recognises them by req_id)"
-                )));
-                self.ledger = None;
-            }
+        self.entries
+            .extend(chunk.iter().filter_map(|f| f.entry.clone()));
+        if let Some(Err(e)) = self
+            .ledger
+            .as_deref_mut()
+            .map(|ledger| ledger.append(&self.entries))
+        {
+            self.halt.trigger(HaltReason::Io(format!(
+                "{e}; the outcomes not recorded will be sent again by the next run (the platform recognises them by req_id)"
+            )));
+            self.ledger = None;
         }
         for finished in chunk {
             let row = finished.row;
@@ -377,13 +538,15 @@ impl<'a> Consumer<'a> {
                 } else {
                     format!("{name} row {}", row.line)
                 };
-                self.invalid.push(format!("{place}: {}: {}", row.error_code, row.error_msg));
+                self.invalid
+                    .push(format!("{place}: {}: {}", row.error_code, row.error_msg));
             }
-            if !self.results_failed {
-                if let Err(e) = self.results.push(finished.seq, row) {
-                    self.halt.trigger(HaltReason::Io(format!("cannot write the result file: {e}")));
-                    self.results_failed = true;
-                }
+            if !self.results_failed
+                && let Err(e) = self.results.push(finished.seq, row)
+            {
+                self.halt
+                    .trigger(HaltReason::Io(format!("cannot write the result file: {e}")));
+                self.results_failed = true;
             }
         }
     }
@@ -398,13 +561,17 @@ fn print_invalid(examples: &[String], total: u64) {
         eprintln!("  {example}");
     }
     if total > examples.len() as u64 {
-        eprintln!("  … and {} more (status invalid in the result file)", total - examples.len() as u64);
+        eprintln!(
+            "  … and {} more (status invalid in the result file)",
+            total - examples.len() as u64
+        );
     }
 }
 
 fn write_summary_json(path: &Path, doc: &serde_json::Value) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(doc).expect("JSON values serialize");
-    std::fs::write(path, text + "\n").with_context(|| format!("cannot write --summary-json {}", path.display()))
+    std::fs::write(path, text + "\n")
+        .with_context(|| format!("cannot write --summary-json {}", path.display()))
 }
 
 /// `2026-11-26T05:39:27.123+08:00`.
@@ -417,6 +584,14 @@ fn now_beijing() -> String {
 /// Identifies the run in the ledger: Beijing start time and pid; `sim-` for simulations.
 fn run_id(simulated: bool) -> Arc<str> {
     let now = chrono::Utc::now().with_timezone(&crate::top::request::beijing());
-    let prefix = if simulated { ledger::SIMULATED_RUN_PREFIX } else { "" };
-    Arc::from(format!("{prefix}{}-{}", now.format("%Y%m%dT%H%M%S"), std::process::id()))
+    let prefix = if simulated {
+        ledger::SIMULATED_RUN_PREFIX
+    } else {
+        ""
+    };
+    Arc::from(format!(
+        "{prefix}{}-{}",
+        now.format("%Y%m%dT%H%M%S"),
+        std::process::id()
+    ))
 }

@@ -42,7 +42,9 @@ impl FromStr for EncodingChoice {
             "auto" => Ok(EncodingChoice::Auto),
             "utf-8" | "utf8" | "utf-8-sig" => Ok(EncodingChoice::Forced(Encoding::Utf8)),
             "gbk" | "gb2312" | "gb18030" | "cp936" => Ok(EncodingChoice::Forced(Encoding::Gb18030)),
-            other => Err(format!("unknown encoding '{other}': expected auto, utf-8, gbk or gb18030")),
+            other => Err(format!(
+                "unknown encoding '{other}': expected auto, utf-8, gbk or gb18030"
+            )),
         }
     }
 }
@@ -56,25 +58,44 @@ pub struct Detected {
 
 /// A file in an encoding this tool does not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the file is UTF-16 (Excel's \"Unicode Text\"); save it as \"CSV UTF-8\" or \"CSV\" instead")]
+#[error(
+    "the file is UTF-16 (Excel's \"Unicode Text\"); save it as \"CSV UTF-8\" or \"CSV\" instead"
+)]
 pub struct Utf16;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Reads as much of `reader` as needed to decide its encoding.
-pub fn detect(reader: &mut impl Read, choice: EncodingChoice) -> std::io::Result<Result<Detected, Utf16>> {
+pub fn detect(
+    reader: &mut impl Read,
+    choice: EncodingChoice,
+) -> std::io::Result<Result<Detected, Utf16>> {
     let mut head = [0u8; 4];
     let got = read_up_to(reader, &mut head)?;
     let head = &head[..got];
     if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
         return Ok(Err(Utf16));
     }
-    let bom_len = if head.starts_with(UTF8_BOM) { UTF8_BOM.len() } else { 0 };
+    let bom_len = if head.starts_with(UTF8_BOM) {
+        UTF8_BOM.len()
+    } else {
+        0
+    };
     if let EncodingChoice::Forced(encoding) = choice {
-        return Ok(Ok(Detected { encoding, bom_len: if encoding == Encoding::Utf8 { bom_len } else { 0 } }));
+        return Ok(Ok(Detected {
+            encoding,
+            bom_len: if encoding == Encoding::Utf8 {
+                bom_len
+            } else {
+                0
+            },
+        }));
     }
     if bom_len > 0 {
-        return Ok(Ok(Detected { encoding: Encoding::Utf8, bom_len }));
+        return Ok(Ok(Detected {
+            encoding: Encoding::Utf8,
+            bom_len,
+        }));
     }
     // Find the first non-ASCII byte and judge a window from there.
     let mut window = head.to_vec();
@@ -95,13 +116,19 @@ pub fn detect(reader: &mut impl Read, choice: EncodingChoice) -> std::io::Result
                 Err(e) if e.error_len().is_none() => Encoding::Utf8,
                 Err(_) => Encoding::Gb18030,
             };
-            return Ok(Ok(Detected { encoding, bom_len: 0 }));
+            return Ok(Ok(Detected {
+                encoding,
+                bom_len: 0,
+            }));
         }
         window.clear();
         let n = reader.read(&mut buf)?;
         if n == 0 {
             // Pure ASCII: any choice reads it the same.
-            return Ok(Ok(Detected { encoding: Encoding::Utf8, bom_len: 0 }));
+            return Ok(Ok(Detected {
+                encoding: Encoding::Utf8,
+                bom_len: 0,
+            }));
         }
         window.extend_from_slice(&buf[..n]);
     }
@@ -125,7 +152,9 @@ pub fn decode(encoding: Encoding, bytes: &[u8]) -> Option<Cow<'_, str>> {
     }
     match encoding {
         Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
-        Encoding::Gb18030 => encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(bytes),
+        Encoding::Gb18030 => {
+            encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(bytes)
+        }
     }
 }
 
@@ -144,19 +173,31 @@ mod tests {
 
     #[test]
     fn bom_means_utf8() {
-        assert_eq!(detect_bytes(b"\xEF\xBB\xBForder_no\n"), Ok(Detected { encoding: Encoding::Utf8, bom_len: 3 }));
+        assert_eq!(
+            detect_bytes(b"\xEF\xBB\xBForder_no\n"),
+            Ok(Detected {
+                encoding: Encoding::Utf8,
+                bom_len: 3
+            })
+        );
     }
 
     #[test]
     fn chinese_utf8_is_recognised() {
-        assert_eq!(detect_bytes("天猫交易订单号,x\n".as_bytes()).map(|d| d.encoding), Ok(Encoding::Utf8));
+        assert_eq!(
+            detect_bytes("天猫交易订单号,x\n".as_bytes()).map(|d| d.encoding),
+            Ok(Encoding::Utf8)
+        );
     }
 
     #[test]
     fn gbk_is_recognised_even_after_a_long_ascii_prefix() {
         let mut bytes = "order_no,req_id\n".repeat(10_000).into_bytes();
         bytes.extend(encode_gb18030("订购成功,是\n"));
-        assert_eq!(detect_bytes(&bytes).map(|d| d.encoding), Ok(Encoding::Gb18030));
+        assert_eq!(
+            detect_bytes(&bytes).map(|d| d.encoding),
+            Ok(Encoding::Gb18030)
+        );
     }
 
     #[test]
@@ -166,7 +207,11 @@ mod tests {
 
     #[test]
     fn forced_encoding_wins() {
-        let forced = detect(&mut &"订单".as_bytes()[..], EncodingChoice::Forced(Encoding::Gb18030)).expect("read");
+        let forced = detect(
+            &mut &"订单".as_bytes()[..],
+            EncodingChoice::Forced(Encoding::Gb18030),
+        )
+        .expect("read");
         assert_eq!(forced.map(|d| d.encoding), Ok(Encoding::Gb18030));
     }
 
@@ -175,7 +220,10 @@ mod tests {
         let gbk = encode_gb18030("订购成功");
         assert_eq!(decode(Encoding::Gb18030, &gbk).as_deref(), Some("订购成功"));
         assert_eq!(decode(Encoding::Utf8, &gbk), None);
-        assert_eq!(decode(Encoding::Utf8, "订购".as_bytes()).as_deref(), Some("订购"));
+        assert_eq!(
+            decode(Encoding::Utf8, "订购".as_bytes()).as_deref(),
+            Some("订购")
+        );
         assert_eq!(decode(Encoding::Gb18030, b"\x81"), None);
     }
 

@@ -18,7 +18,10 @@ pub struct RowError {
 
 impl RowError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        RowError { code, message: message.into() }
+        RowError {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -73,11 +76,16 @@ pub fn parse_order_number(field: &str, text: &str) -> Result<u64, RowError> {
     let digits = text.strip_prefix('\'').map(clean).unwrap_or(text);
     if digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty() {
         return match digits.parse::<u64>() {
-            Ok(0) => Err(RowError::new(code::BAD_NUMBER, format!("{field} is 0; a Tmall order number is positive"))),
+            Ok(0) => Err(RowError::new(
+                code::BAD_NUMBER,
+                format!("{field} is 0; a Tmall order number is positive"),
+            )),
             Ok(n) => Ok(n),
             Err(_) => Err(RowError::new(
                 code::BAD_NUMBER,
-                format!("{field} '{digits}' is longer than any Tmall order number (max 20 digits, 18446744073709551615)"),
+                format!(
+                    "{field} '{digits}' is longer than any Tmall order number (max 20 digits, 18446744073709551615)"
+                ),
             )),
         };
     }
@@ -91,16 +99,19 @@ pub fn parse_order_number(field: &str, text: &str) -> Result<u64, RowError> {
             ),
         ));
     }
-    if let Some(int) = digits.strip_suffix(".0").or_else(|| digits.strip_suffix(".00")) {
-        if int.bytes().all(|b| b.is_ascii_digit()) && !int.is_empty() {
-            return Err(RowError::new(
-                code::DECIMAL,
-                format!(
-                    "{field} '{digits}' has a decimal part: it was stored as a number, which keeps only 15 digits. \
-                     Format the column as Text in Excel (or re-export it) so the number is written as digits only"
-                ),
-            ));
-        }
+    if let Some(int) = digits
+        .strip_suffix(".0")
+        .or_else(|| digits.strip_suffix(".00"))
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && !int.is_empty()
+    {
+        return Err(RowError::new(
+            code::DECIMAL,
+            format!(
+                "{field} '{digits}' has a decimal part: it was stored as a number, which keeps only 15 digits. \
+                 Format the column as Text in Excel (or re-export it) so the number is written as digits only"
+            ),
+        ));
     }
     if is_grouped(digits) {
         return Err(RowError::new(
@@ -118,7 +129,9 @@ pub fn parse_order_number(field: &str, text: &str) -> Result<u64, RowError> {
 }
 
 fn looks_scientific(upper: &str) -> bool {
-    let Some((mantissa, exponent)) = upper.split_once('E') else { return false };
+    let Some((mantissa, exponent)) = upper.split_once('E') else {
+        return false;
+    };
     let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
     !mantissa.is_empty()
         && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
@@ -143,7 +156,9 @@ pub fn parse_success(text: &str) -> Result<bool, RowError> {
         "false" | "0" | "no" | "n" | "否" | "失败" | "f" => Ok(false),
         _ => Err(RowError::new(
             code::BAD_SUCCESS,
-            format!("success '{text}' is not a yes/no value; write true or false (1/0, yes/no, 是/否, 成功/失败 also work)"),
+            format!(
+                "success '{text}' is not a yes/no value; write true or false (1/0, yes/no, 是/否, 成功/失败 also work)"
+            ),
         )),
     }
 }
@@ -153,17 +168,25 @@ pub fn check_req_id(text: &str) -> Result<(), RowError> {
     if looks_scientific(&text.to_ascii_uppercase()) && text.contains('.') {
         return Err(RowError::new(
             code::SCIENTIFIC,
-            format!("req_id '{text}' is in scientific notation: Excel converted a numeric serial. Format the column as Text and export again"),
+            format!(
+                "req_id '{text}' is in scientific notation: Excel converted a numeric serial. Format the column as Text and export again"
+            ),
         ));
     }
     if text.chars().count() > MAX_REQ_ID_CHARS {
         return Err(RowError::new(
             code::BAD_REQ_ID,
-            format!("req_id is {} characters long; at most {MAX_REQ_ID_CHARS} are accepted", text.chars().count()),
+            format!(
+                "req_id is {} characters long; at most {MAX_REQ_ID_CHARS} are accepted",
+                text.chars().count()
+            ),
         ));
     }
     if text.chars().any(char::is_control) {
-        return Err(RowError::new(code::BAD_REQ_ID, "req_id contains a control character (tab or line break)"));
+        return Err(RowError::new(
+            code::BAD_REQ_ID,
+            "req_id contains a control character (tab or line break)",
+        ));
     }
     Ok(())
 }
@@ -172,8 +195,17 @@ pub fn check_req_id(text: &str) -> Result<(), RowError> {
 pub fn parse_ext(text: &str) -> Result<Map<String, Value>, RowError> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(RowError::new(code::BAD_EXT, format!("ext must be a JSON object like {{\"firstChargeAmount\":\"100\"}}, not '{}'", shorten(text)))),
-        Err(e) => Err(RowError::new(code::BAD_EXT, format!("ext is not valid JSON ({e}): '{}'", shorten(text)))),
+        Ok(_) => Err(RowError::new(
+            code::BAD_EXT,
+            format!(
+                "ext must be a JSON object like {{\"firstChargeAmount\":\"100\"}}, not '{}'",
+                shorten(text)
+            ),
+        )),
+        Err(e) => Err(RowError::new(
+            code::BAD_EXT,
+            format!("ext is not valid JSON ({e}): '{}'", shorten(text)),
+        )),
     }
 }
 
@@ -181,7 +213,11 @@ pub fn parse_ext(text: &str) -> Result<Map<String, Value>, RowError> {
 /// it is exact to the cent. `¥`, `￥` and correct thousands separators are removed.
 pub fn parse_amount(text: &str) -> Result<String, RowError> {
     let bare = text.trim_start_matches(['¥', '￥']).trim();
-    let plain = if is_grouped(bare) { bare.replace(',', "") } else { bare.to_owned() };
+    let plain = if is_grouped(bare) {
+        bare.replace(',', "")
+    } else {
+        bare.to_owned()
+    };
     let (integer, fraction) = plain.split_once('.').unwrap_or((&plain, ""));
     let valid = !integer.is_empty()
         && integer.bytes().all(|b| b.is_ascii_digit())
@@ -193,7 +229,9 @@ pub fn parse_amount(text: &str) -> Result<String, RowError> {
     } else {
         Err(RowError::new(
             code::BAD_AMOUNT,
-            format!("first_charge_amount '{text}' is not an amount: write a number with at most two decimals, like 100 or 99.50"),
+            format!(
+                "first_charge_amount '{text}' is not an amount: write a number with at most two decimals, like 100 or 99.50"
+            ),
         ))
     }
 }
@@ -201,7 +239,11 @@ pub fn parse_amount(text: &str) -> Result<String, RowError> {
 /// Cents of an amount accepted by `parse_amount` (for exact comparisons and totals).
 pub fn amount_cents(amount: &str) -> Option<u128> {
     let (integer, fraction) = amount.split_once('.').unwrap_or((amount, ""));
-    if fraction.len() > 2 || integer.is_empty() || !integer.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+    if fraction.len() > 2
+        || integer.is_empty()
+        || !integer.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let whole: u128 = integer.parse().ok()?;
@@ -216,31 +258,48 @@ pub fn parse_charge_time(text: &str) -> Result<i64, RowError> {
         if text.len() <= 10 {
             return Err(RowError::new(
                 code::BAD_TIME,
-                format!("first_charge_time '{text}' looks like epoch seconds; give milliseconds (13 digits) or 'YYYY-MM-DD HH:MM:SS'"),
+                format!(
+                    "first_charge_time '{text}' looks like epoch seconds; give milliseconds (13 digits) or 'YYYY-MM-DD HH:MM:SS'"
+                ),
             ));
         }
-        return text.parse().map_err(|_| RowError::new(code::BAD_TIME, format!("first_charge_time '{text}' is too large")));
+        return text.parse().map_err(|_| {
+            RowError::new(
+                code::BAD_TIME,
+                format!("first_charge_time '{text}' is too large"),
+            )
+        });
     }
     if looks_scientific(&text.to_ascii_uppercase()) {
         return Err(RowError::new(
             code::SCIENTIFIC,
-            format!("first_charge_time '{text}' is in scientific notation: Excel rounded the milliseconds. Format the column as Text and export again"),
+            format!(
+                "first_charge_time '{text}' is in scientific notation: Excel rounded the milliseconds. Format the column as Text and export again"
+            ),
         ));
     }
     let normalized = text.replace('/', "-").replace('T', " ");
-    let parsed = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(&normalized, format).ok());
+    let parsed = [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(&normalized, format).ok());
     match parsed {
         // Beijing time is UTC+8 all year.
         Some(local) => Ok(local.and_utc().timestamp_millis() - 8 * 3_600_000),
         None if NaiveDate::parse_from_str(&normalized, "%Y-%m-%d").is_ok() => Err(RowError::new(
             code::BAD_TIME,
-            format!("first_charge_time '{text}' has a date but no time; write 'YYYY-MM-DD HH:MM:SS' (Beijing time)"),
+            format!(
+                "first_charge_time '{text}' has a date but no time; write 'YYYY-MM-DD HH:MM:SS' (Beijing time)"
+            ),
         )),
         None => Err(RowError::new(
             code::BAD_TIME,
-            format!("first_charge_time '{text}' is neither epoch milliseconds nor 'YYYY-MM-DD HH:MM:SS' (Beijing time)"),
+            format!(
+                "first_charge_time '{text}' is neither epoch milliseconds nor 'YYYY-MM-DD HH:MM:SS' (Beijing time)"
+            ),
         )),
     }
 }
@@ -277,28 +336,68 @@ mod tests {
 
     #[test]
     fn order_numbers_accept_digits_and_an_excel_text_apostrophe() {
-        assert_eq!(parse_order_number("order_no", "4012345678901234567"), Ok(4_012_345_678_901_234_567));
-        assert_eq!(parse_order_number("order_no", "'4012345678901234567"), Ok(4_012_345_678_901_234_567));
-        assert_eq!(parse_order_number("order_no", "18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            parse_order_number("order_no", "4012345678901234567"),
+            Ok(4_012_345_678_901_234_567)
+        );
+        assert_eq!(
+            parse_order_number("order_no", "'4012345678901234567"),
+            Ok(4_012_345_678_901_234_567)
+        );
+        assert_eq!(
+            parse_order_number("order_no", "18446744073709551615"),
+            Ok(u64::MAX)
+        );
     }
 
     #[test]
     fn excel_damage_to_order_numbers_has_its_own_codes() {
-        assert_eq!(code_of(parse_order_number("order_no", "4.01235E+18")), code::SCIENTIFIC);
-        assert_eq!(code_of(parse_order_number("order_no", "4.01235e18")), code::SCIENTIFIC);
-        assert_eq!(code_of(parse_order_number("order_no", "4012345678901230000.0")), code::DECIMAL);
-        assert_eq!(code_of(parse_order_number("order_no", "4,012,345,678,901,230,000")), code::SEPARATORS);
-        assert_eq!(code_of(parse_order_number("order_no", "18446744073709551616")), code::BAD_NUMBER);
-        assert_eq!(code_of(parse_order_number("order_no", "0")), code::BAD_NUMBER);
-        assert_eq!(code_of(parse_order_number("order_no", "-12")), code::BAD_NUMBER);
-        assert_eq!(code_of(parse_order_number("order_no", "12a")), code::BAD_NUMBER);
-        assert_eq!(code_of(parse_order_number("order_no", "1,23")), code::BAD_NUMBER);
+        assert_eq!(
+            code_of(parse_order_number("order_no", "4.01235E+18")),
+            code::SCIENTIFIC
+        );
+        assert_eq!(
+            code_of(parse_order_number("order_no", "4.01235e18")),
+            code::SCIENTIFIC
+        );
+        assert_eq!(
+            code_of(parse_order_number("order_no", "4012345678901230000.0")),
+            code::DECIMAL
+        );
+        assert_eq!(
+            code_of(parse_order_number("order_no", "4,012,345,678,901,230,000")),
+            code::SEPARATORS
+        );
+        assert_eq!(
+            code_of(parse_order_number("order_no", "18446744073709551616")),
+            code::BAD_NUMBER
+        );
+        assert_eq!(
+            code_of(parse_order_number("order_no", "0")),
+            code::BAD_NUMBER
+        );
+        assert_eq!(
+            code_of(parse_order_number("order_no", "-12")),
+            code::BAD_NUMBER
+        );
+        assert_eq!(
+            code_of(parse_order_number("order_no", "12a")),
+            code::BAD_NUMBER
+        );
+        assert_eq!(
+            code_of(parse_order_number("order_no", "1,23")),
+            code::BAD_NUMBER
+        );
     }
 
     #[test]
     fn messages_name_the_field_and_the_fix() {
         let err = parse_order_number("sub_order_no", "1.2E+18").expect_err("refused");
-        assert!(err.message.starts_with("sub_order_no '1.2E+18'"), "{}", err.message);
+        assert!(
+            err.message.starts_with("sub_order_no '1.2E+18'"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("Text"), "{}", err.message);
     }
 
@@ -317,7 +416,10 @@ mod tests {
     #[test]
     fn req_ids_are_checked_for_excel_and_length() {
         assert!(check_req_id("channel_1212312").is_ok());
-        assert!(check_req_id("12E3").is_ok(), "not Excel output: no decimal point");
+        assert!(
+            check_req_id("12E3").is_ok(),
+            "not Excel output: no decimal point"
+        );
         assert_eq!(code_of(check_req_id("1.21231E+14")), code::SCIENTIFIC);
         assert_eq!(code_of(check_req_id(&"x".repeat(65))), code::BAD_REQ_ID);
         assert_eq!(code_of(check_req_id("a\tb")), code::BAD_REQ_ID);
@@ -326,7 +428,10 @@ mod tests {
     #[test]
     fn ext_must_be_a_json_object_and_keeps_key_order() {
         let map = parse_ext(r#"{ "b": "1", "a": 2 }"#).expect("object");
-        assert_eq!(serde_json::to_string(&map).expect("serializes"), r#"{"b":"1","a":2}"#);
+        assert_eq!(
+            serde_json::to_string(&map).expect("serializes"),
+            r#"{"b":"1","a":2}"#
+        );
         assert_eq!(code_of(parse_ext("[1]")), code::BAD_EXT);
         assert_eq!(code_of(parse_ext("{oops")), code::BAD_EXT);
     }
@@ -346,9 +451,15 @@ mod tests {
 
     #[test]
     fn charge_times_are_beijing_milliseconds() {
-        assert_eq!(parse_charge_time("2024-01-01 00:00:00"), Ok(1_704_038_400_000));
+        assert_eq!(
+            parse_charge_time("2024-01-01 00:00:00"),
+            Ok(1_704_038_400_000)
+        );
         assert_eq!(parse_charge_time("2024/1/1 0:00"), Ok(1_704_038_400_000));
-        assert_eq!(parse_charge_time("2024-01-01T00:00:00"), Ok(1_704_038_400_000));
+        assert_eq!(
+            parse_charge_time("2024-01-01T00:00:00"),
+            Ok(1_704_038_400_000)
+        );
         assert_eq!(parse_charge_time("1704038400000"), Ok(1_704_038_400_000));
         assert_eq!(code_of(parse_charge_time("1704038400")), code::BAD_TIME);
         assert_eq!(code_of(parse_charge_time("1.70404E+12")), code::SCIENTIFIC);

@@ -109,8 +109,16 @@ impl FromStr for Field {
 /// Columns of a result CSV that are not input fields: recognised and ignored, so a
 /// result file can be sent again without warnings.
 const RESULT_COLUMNS: [&str; 10] = [
-    "status", "error_code", "error_msg", "sub_code", "sub_msg", "top_request_id", "attempts",
-    "finished_at", "source", "line",
+    "status",
+    "error_code",
+    "error_msg",
+    "sub_code",
+    "sub_msg",
+    "top_request_id",
+    "attempts",
+    "finished_at",
+    "source",
+    "line",
 ];
 
 /// Case, spaces, `_` and `-` do not matter: `Order No`, `ORDER_NO` and `orderNo` are one name.
@@ -137,24 +145,45 @@ pub enum HeaderError {
         "no column for {missing}. Columns found: {found}. Expected names: {expected}; \
          or name the column with --map FIELD=HEADER"
     )]
-    Missing { missing: String, found: String, expected: String },
-    #[error("columns {first} and {second} both hold {field}; remove one or choose with --map {field}=HEADER")]
-    Twice { field: Field, first: String, second: String },
+    Missing {
+        missing: String,
+        found: String,
+        expected: String,
+    },
+    #[error(
+        "columns {first} and {second} both hold {field}; remove one or choose with --map {field}=HEADER"
+    )]
+    Twice {
+        field: Field,
+        first: String,
+        second: String,
+    },
     #[error("--map {field}={header}: there is no column '{header}'. Columns found: {found}")]
-    MappedColumnMissing { field: Field, header: String, found: String },
+    MappedColumnMissing {
+        field: Field,
+        header: String,
+        found: String,
+    },
 }
 
 impl ColumnMap {
     /// Maps `headers` (already decoded) with `overrides` from `--map`.
     pub fn new(headers: &[String], overrides: &[(Field, String)]) -> Result<Self, HeaderError> {
         let mut map = ColumnMap::default();
-        let shown: Vec<String> = headers.iter().map(|h| format!("'{}'", super::fields::clean(h))).collect();
+        let shown: Vec<String> = headers
+            .iter()
+            .map(|h| format!("'{}'", super::fields::clean(h)))
+            .collect();
         let mut taken = vec![false; headers.len()];
         for (field, wanted) in overrides {
             let position = headers
                 .iter()
                 .position(|h| super::fields::clean(h) == wanted.trim())
-                .or_else(|| headers.iter().position(|h| normalize(h) == normalize(wanted)));
+                .or_else(|| {
+                    headers
+                        .iter()
+                        .position(|h| normalize(h) == normalize(wanted))
+                });
             let Some(index) = position else {
                 return Err(HeaderError::MappedColumnMissing {
                     field: *field,
@@ -189,15 +218,26 @@ impl ColumnMap {
                 None => map.unknown.push(super::fields::clean(header).to_owned()),
             }
         }
-        let missing: Vec<Field> = Field::REQUIRED.into_iter().filter(|f| !map.columns.contains_key(f)).collect();
+        let missing: Vec<Field> = Field::REQUIRED
+            .into_iter()
+            .filter(|f| !map.columns.contains_key(f))
+            .collect();
         if !missing.is_empty() {
             let expected: Vec<String> = Field::REQUIRED
                 .iter()
                 .map(|f| format!("{} ({} or {})", f.name(), f.camel(), f.chinese()))
                 .collect();
             return Err(HeaderError::Missing {
-                missing: missing.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "),
-                found: if shown.is_empty() { "none".into() } else { shown.join(", ") },
+                missing: missing
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                found: if shown.is_empty() {
+                    "none".into()
+                } else {
+                    shown.join(", ")
+                },
                 expected: expected.join(", "),
             });
         }
@@ -233,7 +273,11 @@ mod tests {
         ] {
             let map = ColumnMap::new(&headers(&names), &[]).expect("maps");
             assert_eq!(
-                (map.get(Field::OrderNo), map.get(Field::Success), map.get(Field::ReqId)),
+                (
+                    map.get(Field::OrderNo),
+                    map.get(Field::Success),
+                    map.get(Field::ReqId)
+                ),
                 (Some(0), Some(1), Some(2)),
                 "{names:?}"
             );
@@ -242,16 +286,28 @@ mod tests {
 
     #[test]
     fn first_charge_columns_map_in_every_spelling() {
-        let map = ColumnMap::new(&headers(&["order_no", "success", "req_id", "首充金额", "firstChargeTime"]), &[])
-            .expect("maps");
+        let map = ColumnMap::new(
+            &headers(&[
+                "order_no",
+                "success",
+                "req_id",
+                "首充金额",
+                "firstChargeTime",
+            ]),
+            &[],
+        )
+        .expect("maps");
         assert_eq!(map.get(Field::FirstChargeAmount), Some(3));
         assert_eq!(map.get(Field::FirstChargeTime), Some(4));
     }
 
     #[test]
     fn unknown_columns_are_listed_and_result_columns_ignored() {
-        let map = ColumnMap::new(&headers(&["order_no", "success", "req_id", "备注", "status", "line"]), &[])
-            .expect("maps");
+        let map = ColumnMap::new(
+            &headers(&["order_no", "success", "req_id", "备注", "status", "line"]),
+            &[],
+        )
+        .expect("maps");
         assert_eq!(map.unknown, ["备注"]);
     }
 
@@ -269,23 +325,39 @@ mod tests {
     fn map_overrides_names_anything() {
         let map = ColumnMap::new(
             &headers(&["订单编号", "状态", "流水号", "order_no"]),
-            &[(Field::OrderNo, "订单编号".into()), (Field::Success, "状态".into()), (Field::ReqId, "流水号".into())],
+            &[
+                (Field::OrderNo, "订单编号".into()),
+                (Field::Success, "状态".into()),
+                (Field::ReqId, "流水号".into()),
+            ],
         )
         .expect("maps");
-        assert_eq!((map.get(Field::OrderNo), map.get(Field::ReqId)), (Some(0), Some(2)));
-        assert!(map.unknown.is_empty(), "the overridden canonical column is not unknown");
+        assert_eq!(
+            (map.get(Field::OrderNo), map.get(Field::ReqId)),
+            (Some(0), Some(2))
+        );
+        assert!(
+            map.unknown.is_empty(),
+            "the overridden canonical column is not unknown"
+        );
     }
 
     #[test]
     fn a_mapped_header_that_is_absent_is_an_error() {
-        let err = ColumnMap::new(&headers(&["a"]), &[(Field::OrderNo, "订单编号".into())]).expect_err("absent");
+        let err = ColumnMap::new(&headers(&["a"]), &[(Field::OrderNo, "订单编号".into())])
+            .expect_err("absent");
         assert!(matches!(err, HeaderError::MappedColumnMissing { .. }));
     }
 
     #[test]
     fn two_columns_for_one_field_is_an_error() {
-        let err = ColumnMap::new(&headers(&["order_no", "orderNo", "success", "req_id"]), &[]).expect_err("twice");
-        assert!(err.to_string().contains("'order_no' and 'orderNo' both hold order_no"), "{err}");
+        let err = ColumnMap::new(&headers(&["order_no", "orderNo", "success", "req_id"]), &[])
+            .expect_err("twice");
+        assert!(
+            err.to_string()
+                .contains("'order_no' and 'orderNo' both hold order_no"),
+            "{err}"
+        );
     }
 
     #[test]

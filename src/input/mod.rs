@@ -21,6 +21,9 @@ use row::{Cells, build_order};
 
 use crate::order::Order;
 
+/// The name of standard input in `source` and messages.
+pub const STDIN: &str = "<stdin>";
+
 /// How to read the input files.
 #[derive(Debug, Clone, Default)]
 pub struct InputOptions {
@@ -35,9 +38,15 @@ pub struct InputOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("cannot open {name}: {source}")]
-    Open { name: String, source: std::io::Error },
+    Open {
+        name: String,
+        source: std::io::Error,
+    },
     #[error("cannot read {name}: {source}")]
-    Read { name: String, source: std::io::Error },
+    Read {
+        name: String,
+        source: std::io::Error,
+    },
     #[error("{name}: {message}")]
     Csv { name: String, message: String },
     #[error("{name} is empty: a header line with the column names is required")]
@@ -45,9 +54,17 @@ pub enum InputError {
     #[error("{name}: {source}")]
     Header { name: String, source: HeaderError },
     #[error("{name}: {source}")]
-    Utf16 { name: String, source: encoding::Utf16 },
-    #[error("{name}: the header line is not valid {encoding}; re-save the file as CSV UTF-8 or pass --encoding")]
-    HeaderEncoding { name: String, encoding: encoding::Encoding },
+    Utf16 {
+        name: String,
+        source: encoding::Utf16,
+    },
+    #[error(
+        "{name}: the header line is not valid {encoding}; re-save the file as CSV UTF-8 or pass --encoding"
+    )]
+    HeaderEncoding {
+        name: String,
+        encoding: encoding::Encoding,
+    },
     #[error("{name} changed while it was being read; run again when the export is complete")]
     Changed { name: String },
     #[error("stdin ('-') can be given only once")]
@@ -57,7 +74,7 @@ pub enum InputError {
 /// One input file, checked and ready to be read.
 #[derive(Debug)]
 pub struct Source {
-    /// As the user named it; `-` for stdin. Used in `source` and messages.
+    /// As the user named it; `<stdin>` for `-`. Used in `source` and messages.
     pub name: String,
     path: PathBuf,
     /// Keeps a spooled copy of stdin alive.
@@ -95,42 +112,75 @@ impl InputSet {
         if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
             return Err(InputError::StdinTwice);
         }
-        let sources = paths.iter().map(|path| Source::open(path, options)).collect::<Result<_, _>>()?;
+        let sources = paths
+            .iter()
+            .map(|path| Source::open(path, options))
+            .collect::<Result<_, _>>()?;
         Ok(InputSet { sources })
     }
 
     /// A fresh pass over every row of every file.
     pub fn rows(&self) -> Rows<'_> {
-        Rows { set: self, next_source: 0, current: None, failed: false }
+        Rows {
+            set: self,
+            next_source: 0,
+            current: None,
+            failed: false,
+        }
     }
 }
 
 impl Source {
     fn open(path: &Path, options: &InputOptions) -> Result<Self, InputError> {
         let (name, path, spool) = if path.as_os_str() == "-" {
-            let mut spool = tempfile::NamedTempFile::new()
-                .map_err(|source| InputError::Read { name: "-".into(), source })?;
-            std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())
-                .map_err(|source| InputError::Read { name: "-".into(), source })?;
-            ("-".to_owned(), spool.path().to_owned(), Some(spool))
+            let mut spool = tempfile::NamedTempFile::new().map_err(|source| InputError::Read {
+                name: STDIN.into(),
+                source,
+            })?;
+            std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut()).map_err(|source| {
+                InputError::Read {
+                    name: STDIN.into(),
+                    source,
+                }
+            })?;
+            (STDIN.to_owned(), spool.path().to_owned(), Some(spool))
         } else {
             (path.display().to_string(), path.to_owned(), None)
         };
-        let open_error = |source| InputError::Open { name: name.clone(), source };
-        let read_error = |source| InputError::Read { name: name.clone(), source };
+        let open_error = |source| InputError::Open {
+            name: name.clone(),
+            source,
+        };
+        let read_error = |source| InputError::Read {
+            name: name.clone(),
+            source,
+        };
         let mut file = File::open(&path).map_err(open_error)?;
         let fingerprint = fingerprint(&file).map_err(read_error)?;
         let detected = encoding::detect(&mut BufReader::new(&mut file), options.encoding)
             .map_err(read_error)?
-            .map_err(|source| InputError::Utf16 { name: name.clone(), source })?;
-        file.seek(SeekFrom::Start(detected.bom_len as u64)).map_err(read_error)?;
+            .map_err(|source| InputError::Utf16 {
+                name: name.clone(),
+                source,
+            })?;
+        file.seek(SeekFrom::Start(detected.bom_len as u64))
+            .map_err(read_error)?;
         let mut first_line = Vec::new();
-        (&mut file).take(64 * 1024).read_to_end(&mut first_line).map_err(read_error)?;
-        let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&first_line));
+        (&mut file)
+            .take(64 * 1024)
+            .read_to_end(&mut first_line)
+            .map_err(read_error)?;
+        let delimiter = options
+            .delimiter
+            .unwrap_or_else(|| sniff_delimiter(&first_line));
 
-        file.seek(SeekFrom::Start(detected.bom_len as u64)).map_err(read_error)?;
+        file.seek(SeekFrom::Start(detected.bom_len as u64))
+            .map_err(read_error)?;
         let mut reader = crate::csvio::reader(delimiter, BufReader::new(file));
-        let raw = reader.byte_headers().map_err(|e| csv_error(&name, e))?.clone();
+        let raw = reader
+            .byte_headers()
+            .map_err(|e| csv_error(&name, e))?
+            .clone();
         if raw.is_empty() || (raw.len() == 1 && raw[0].is_empty()) {
             return Err(InputError::Empty { name });
         }
@@ -138,11 +188,20 @@ impl Source {
             .iter()
             .map(|cell| encoding::decode(detected.encoding, cell).map(|c| c.into_owned()))
             .collect::<Option<Vec<String>>>()
-            .ok_or_else(|| InputError::HeaderEncoding { name: name.clone(), encoding: detected.encoding })?;
-        let columns = ColumnMap::new(&headers, &options.map)
-            .map_err(|source| InputError::Header { name: name.clone(), source })?;
+            .ok_or_else(|| InputError::HeaderEncoding {
+                name: name.clone(),
+                encoding: detected.encoding,
+            })?;
+        let columns =
+            ColumnMap::new(&headers, &options.map).map_err(|source| InputError::Header {
+                name: name.clone(),
+                source,
+            })?;
         if !columns.unknown.is_empty() {
-            tracing::warn!("{name}: ignoring columns the API does not use: {}", columns.unknown.join(", "));
+            tracing::warn!(
+                "{name}: ignoring columns the API does not use: {}",
+                columns.unknown.join(", ")
+            );
         }
         Ok(Source {
             name,
@@ -157,14 +216,26 @@ impl Source {
     }
 
     fn reader(&self) -> Result<csv::Reader<BufReader<File>>, InputError> {
-        let read_error = |source| InputError::Read { name: self.name.clone(), source };
-        let mut file = File::open(&self.path).map_err(|source| InputError::Open { name: self.name.clone(), source })?;
+        let read_error = |source| InputError::Read {
+            name: self.name.clone(),
+            source,
+        };
+        let mut file = File::open(&self.path).map_err(|source| InputError::Open {
+            name: self.name.clone(),
+            source,
+        })?;
         if fingerprint(&file).map_err(read_error)? != self.fingerprint {
-            return Err(InputError::Changed { name: self.name.clone() });
+            return Err(InputError::Changed {
+                name: self.name.clone(),
+            });
         }
-        file.seek(SeekFrom::Start(self.detected.bom_len as u64)).map_err(read_error)?;
-        let mut reader = crate::csvio::reader(self.delimiter, BufReader::with_capacity(256 * 1024, file));
-        reader.byte_headers().map_err(|e| csv_error(&self.name, e))?;
+        file.seek(SeekFrom::Start(self.detected.bom_len as u64))
+            .map_err(read_error)?;
+        let mut reader =
+            crate::csvio::reader(self.delimiter, BufReader::with_capacity(256 * 1024, file));
+        reader
+            .byte_headers()
+            .map_err(|e| csv_error(&self.name, e))?;
         Ok(reader)
     }
 
@@ -199,7 +270,10 @@ impl Source {
             );
             return Some((shown, Err(error)));
         }
-        let extra_filled = record.iter().skip(self.header_len).any(|cell| !cell.iter().all(u8::is_ascii_whitespace));
+        let extra_filled = record
+            .iter()
+            .skip(self.header_len)
+            .any(|cell| !cell.iter().all(u8::is_ascii_whitespace));
         if record.len() < self.header_len || extra_filled {
             let error = RowError::new(
                 fields::code::FIELD_COUNT,
@@ -224,8 +298,14 @@ fn fingerprint(file: &File) -> std::io::Result<(u64, Option<SystemTime>)> {
 
 fn csv_error(name: &str, error: csv::Error) -> InputError {
     match error.into_kind() {
-        csv::ErrorKind::Io(source) => InputError::Read { name: name.to_owned(), source },
-        other => InputError::Csv { name: name.to_owned(), message: format!("{other:?}") },
+        csv::ErrorKind::Io(source) => InputError::Read {
+            name: name.to_owned(),
+            source,
+        },
+        other => InputError::Csv {
+            name: name.to_owned(),
+            message: format!("{other:?}"),
+        },
     }
 }
 
@@ -244,8 +324,14 @@ fn sniff_delimiter(head: &[u8]) -> u8 {
         }
     }
     let candidates = [b',', b'\t', b';'];
-    let best = (0..3).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
-    if counts[best] == 0 { b',' } else { candidates[best] }
+    let best = (0..3)
+        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
+        .unwrap_or(0);
+    if counts[best] == 0 {
+        b','
+    } else {
+        candidates[best]
+    }
 }
 
 /// Rows of every file in order; stops after the first file-level error.
@@ -296,9 +382,17 @@ impl Iterator for Rows<'_> {
             match file.reader.read_byte_record(&mut file.record) {
                 Ok(true) => {
                     file.data_row += 1;
-                    let Some((fields, order)) = source.row(&file.record) else { continue };
+                    let Some((fields, order)) = source.row(&file.record) else {
+                        continue;
+                    };
                     let file_line = file.record.position().map_or(0, |p| p.line());
-                    return Some(Ok(InputRow { source: file.source, line: file.data_row, file_line, fields, order }));
+                    return Some(Ok(InputRow {
+                        source: file.source,
+                        line: file.data_row,
+                        file_line,
+                        fields,
+                        order,
+                    }));
                 }
                 Ok(false) => self.current = None,
                 Err(e) => {
@@ -316,7 +410,10 @@ mod tests {
 
     #[test]
     fn delimiters_are_sniffed_from_the_header() {
-        assert_eq!(sniff_delimiter(b"order_no,success,req_id\n1;2;3;4;5\n"), b',');
+        assert_eq!(
+            sniff_delimiter(b"order_no,success,req_id\n1;2;3;4;5\n"),
+            b','
+        );
         assert_eq!(sniff_delimiter(b"order_no\tsuccess\treq_id\n"), b'\t');
         assert_eq!(sniff_delimiter(b"order_no;success;req_id\r\n"), b';');
         assert_eq!(sniff_delimiter(b"\"a,b\";c;d\n"), b';');

@@ -44,7 +44,10 @@ impl RowFields {
     pub fn of_order(order: &Order) -> Self {
         RowFields {
             order_no: order.order_no.to_string(),
-            sub_order_no: order.sub_order_no.map(|n| n.to_string()).unwrap_or_default(),
+            sub_order_no: order
+                .sub_order_no
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
             success: order.success.to_string(),
             result_code: order.result_code.clone().unwrap_or_default(),
             result_desc: order.result_desc.clone().unwrap_or_default(),
@@ -65,9 +68,14 @@ pub fn build_order(cells: &Cells) -> (RowFields, Result<Order, RowError>) {
     };
 
     let req_id = unguard(cells.get(Field::ReqId)).to_owned();
-    note(if req_id.is_empty() { Err(missing(Field::ReqId)) } else { fields::check_req_id(&req_id) });
+    note(if req_id.is_empty() {
+        Err(missing(Field::ReqId))
+    } else {
+        fields::check_req_id(&req_id)
+    });
 
-    let order_no = required(cells, Field::OrderNo).and_then(|t| fields::parse_order_number("order_no", t));
+    let order_no =
+        required(cells, Field::OrderNo).and_then(|t| fields::parse_order_number("order_no", t));
     let sub_order_no = match cells.get(Field::SubOrderNo) {
         "" => Ok(None),
         text => fields::parse_order_number("sub_order_no", text).map(Some),
@@ -105,12 +113,19 @@ pub fn build_order(cells: &Cells) -> (RowFields, Result<Order, RowError>) {
         req_id,
         ext: ext_shown,
     };
-    let message = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+    let message = errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
     (shown, Err(RowError::new(errors[0].code, message)))
 }
 
 fn missing(field: Field) -> RowError {
-    RowError::new(code::MISSING_FIELD, format!("{field} is empty; it is required"))
+    RowError::new(
+        code::MISSING_FIELD,
+        format!("{field} is empty; it is required"),
+    )
 }
 
 fn required(cells: &Cells, field: Field) -> Result<&str, RowError> {
@@ -139,13 +154,25 @@ fn build_ext(cells: &Cells) -> (String, Result<Option<String>, RowError>) {
     let mut problems = Vec::new();
     if !raw_amount.is_empty() {
         match fields::parse_amount(raw_amount) {
-            Ok(amount) => merge(&mut map, "firstChargeAmount", amount, same_amount, &mut problems),
+            Ok(amount) => merge(
+                &mut map,
+                "firstChargeAmount",
+                amount,
+                same_amount,
+                &mut problems,
+            ),
             Err(e) => problems.push(e),
         }
     }
     if !raw_time.is_empty() {
         match fields::parse_charge_time(raw_time) {
-            Ok(ms) => merge(&mut map, "firstChargeTime", ms.to_string(), same_integer, &mut problems),
+            Ok(ms) => merge(
+                &mut map,
+                "firstChargeTime",
+                ms.to_string(),
+                same_integer,
+                &mut problems,
+            ),
             Err(e) => problems.push(e),
         }
     }
@@ -163,7 +190,11 @@ fn build_ext(cells: &Cells) -> (String, Result<Option<String>, RowError>) {
         } else {
             raw_ext.to_owned()
         };
-        let message = problems.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+        let message = problems
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
         return (shown, Err(RowError::new(first.code, message)));
     }
     let json = Value::Object(map).to_string();
@@ -219,7 +250,11 @@ mod tests {
     }
 
     fn base() -> Vec<(Field, &'static str)> {
-        vec![(Field::OrderNo, "4012345678901234567"), (Field::Success, "true"), (Field::ReqId, "r-1")]
+        vec![
+            (Field::OrderNo, "4012345678901234567"),
+            (Field::Success, "true"),
+            (Field::ReqId, "r-1"),
+        ]
     }
 
     #[test]
@@ -234,7 +269,10 @@ mod tests {
     #[test]
     fn first_charge_columns_assemble_ext() {
         let mut pairs = base();
-        pairs.extend([(Field::FirstChargeAmount, "100"), (Field::FirstChargeTime, "2024-01-01 00:00:00")]);
+        pairs.extend([
+            (Field::FirstChargeAmount, "100"),
+            (Field::FirstChargeTime, "2024-01-01 00:00:00"),
+        ]);
         let (_, order) = build_order(&cells(&pairs));
         assert_eq!(
             order.expect("valid").ext.as_deref(),
@@ -246,21 +284,29 @@ mod tests {
     fn ext_that_agrees_with_the_columns_is_kept_and_completed() {
         let mut pairs = base();
         pairs.extend([
-            (Field::Ext, r#"{"firstChargeAmount": "100.00", "channel":"x"}"#),
+            (
+                Field::Ext,
+                r#"{"firstChargeAmount": "100.00", "channel":"x"}"#,
+            ),
             (Field::FirstChargeAmount, "100"),
             (Field::FirstChargeTime, "1704038400000"),
         ]);
         let (_, order) = build_order(&cells(&pairs));
         assert_eq!(
             order.expect("valid").ext.as_deref(),
-            Some(r#"{"firstChargeAmount":"100.00","channel":"x","firstChargeTime":"1704038400000"}"#)
+            Some(
+                r#"{"firstChargeAmount":"100.00","channel":"x","firstChargeTime":"1704038400000"}"#
+            )
         );
     }
 
     #[test]
     fn ext_that_disagrees_with_the_columns_is_invalid() {
         let mut pairs = base();
-        pairs.extend([(Field::Ext, r#"{"firstChargeAmount":"50"}"#), (Field::FirstChargeAmount, "100")]);
+        pairs.extend([
+            (Field::Ext, r#"{"firstChargeAmount":"50"}"#),
+            (Field::FirstChargeAmount, "100"),
+        ]);
         let (shown, order) = build_order(&cells(&pairs));
         assert_eq!(order.expect_err("mismatch").code, code::EXT_MISMATCH);
         assert_eq!(shown.ext, r#"{"firstChargeAmount":"50"}"#);
@@ -268,22 +314,39 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_with_the_first_code() {
-        let (shown, order) = build_order(&cells(&[(Field::OrderNo, "4.01E+18"), (Field::Success, "perhaps"), (Field::ReqId, "")]));
+        let (shown, order) = build_order(&cells(&[
+            (Field::OrderNo, "4.01E+18"),
+            (Field::Success, "perhaps"),
+            (Field::ReqId, ""),
+        ]));
         let err = order.expect_err("invalid");
         assert_eq!(err.code, code::MISSING_FIELD);
         assert!(err.message.contains("req_id is empty"), "{}", err.message);
-        assert!(err.message.contains("scientific notation"), "{}", err.message);
+        assert!(
+            err.message.contains("scientific notation"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("success 'perhaps'"), "{}", err.message);
-        assert_eq!((shown.order_no.as_str(), shown.success.as_str()), ("4.01E+18", "perhaps"));
+        assert_eq!(
+            (shown.order_no.as_str(), shown.success.as_str()),
+            ("4.01E+18", "perhaps")
+        );
     }
 
     #[test]
     fn invalid_first_charge_values_are_shown_as_ext_for_correction() {
         let mut pairs = base();
-        pairs.extend([(Field::FirstChargeAmount, "abc"), (Field::FirstChargeTime, "1704038400000")]);
+        pairs.extend([
+            (Field::FirstChargeAmount, "abc"),
+            (Field::FirstChargeTime, "1704038400000"),
+        ]);
         let (shown, order) = build_order(&cells(&pairs));
         assert_eq!(order.expect_err("bad amount").code, code::BAD_AMOUNT);
-        assert_eq!(shown.ext, r#"{"firstChargeAmount":"abc","firstChargeTime":"1704038400000"}"#);
+        assert_eq!(
+            shown.ext,
+            r#"{"firstChargeAmount":"abc","firstChargeTime":"1704038400000"}"#
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::{HEADER, LedgerError, SIMULATED_RUN_PREFIX, Settled, col};
@@ -140,76 +140,78 @@ impl LoadedLedger {
 /// Reads `path` (absent means empty). `include_simulated` keeps lines of simulated
 /// runs, which only a simulated run may trust.
 pub fn load(path: &Path, include_simulated: bool) -> Result<LoadedLedger, LedgerError> {
-    let shown = path.display().to_string();
-    let read_error = |source| LedgerError::Read { path: shown.clone(), source };
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LoadedLedger::default()),
-        Err(e) => return Err(read_error(e)),
-    };
-    let file_len = file.metadata().map_err(read_error)?.len();
-    let complete_len = complete_length(&mut file, file_len).map_err(read_error)?;
-    let mut loaded = LoadedLedger { file_len, complete_len, ..LoadedLedger::default() };
-    if complete_len == 0 {
-        return Ok(loaded);
-    }
-    file.seek(SeekFrom::Start(0)).map_err(read_error)?;
+    let mut index = LedgerIndex::default();
     // ~100 bytes a line: size the map once instead of rehashing it at 10M lines.
-    let expected = (complete_len / 90) as usize;
-    loaded.index.map.reserve(expected.min(1 << 26));
-    let mut reader = crate::csvio::reader(b',', BufReader::with_capacity(1 << 20, file.take(complete_len)));
-    let header = reader.byte_headers().map_err(|e| corrupt_or_read(&shown, 1, e))?;
-    if header.iter().ne(HEADER.iter().map(|h| h.as_bytes())) {
-        return Err(LedgerError::Header {
-            path: shown,
-            found: String::from_utf8_lossy(header.as_slice()).chars().take(200).collect(),
-        });
-    }
-    loaded.has_header = true;
-    let mut record = csv::ByteRecord::new();
-    let mut line = 1u64;
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(corrupt_or_read(&shown, line + 1, e)),
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    index.map.reserve(((size / 90) as usize).min(1 << 26));
+    let mut simulated_ignored = 0;
+    let shape = super::scan::walk(path, |line| {
+        if !include_simulated
+            && line.record[col::RUN_ID].starts_with(SIMULATED_RUN_PREFIX.as_bytes())
+        {
+            simulated_ignored += 1;
+            return;
         }
-        line = record.position().map_or(line + 1, |p| p.line());
-        let corrupt = |reason: String| LedgerError::Corrupt { path: shown.clone(), line, reason };
-        if record.len() != HEADER.len() {
-            return Err(corrupt(format!("{} fields instead of {}", record.len(), HEADER.len())));
-        }
-        let req_id = std::str::from_utf8(&record[col::REQ_ID])
-            .map_err(|_| corrupt("req_id is not UTF-8".into()))?;
-        if req_id.is_empty() {
-            return Err(corrupt("req_id is empty".into()));
-        }
-        let status: Settled = std::str::from_utf8(&record[col::STATUS])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| corrupt(format!("unknown status '{}'", String::from_utf8_lossy(&record[col::STATUS]))))?;
-        let md5 = parse_md5(&record[col::PAYLOAD_MD5])
-            .ok_or_else(|| corrupt("payload_md5 is not 32 hex digits".into()))?;
-        loaded.lines += 1;
-        if !include_simulated && record[col::RUN_ID].starts_with(SIMULATED_RUN_PREFIX.as_bytes()) {
-            loaded.simulated_ignored += 1;
-            continue;
-        }
-        loaded.index.map.insert(ReqKey::of(req_id), LedgerState::new(status, &md5));
-    }
-    Ok(loaded)
+        index.map.insert(
+            ReqKey::of(line.req_id),
+            LedgerState::new(line.status, &line.payload_md5),
+        );
+    })?;
+    Ok(LoadedLedger {
+        index,
+        has_header: shape.has_header,
+        lines: shape.lines,
+        complete_len: shape.complete_len,
+        file_len: shape.file_len,
+        simulated_ignored,
+    })
 }
 
-fn corrupt_or_read(path: &str, line: u64, error: csv::Error) -> LedgerError {
+/// Checks one ledger line; returns its req_id, status and payload digest.
+pub(crate) fn check_record(record: &csv::ByteRecord) -> Result<(&str, Settled, [u8; 16]), String> {
+    if record.len() != HEADER.len() {
+        return Err(format!(
+            "{} fields instead of {}",
+            record.len(),
+            HEADER.len()
+        ));
+    }
+    let req_id =
+        std::str::from_utf8(&record[col::REQ_ID]).map_err(|_| "req_id is not UTF-8".to_owned())?;
+    if req_id.is_empty() {
+        return Err("req_id is empty".into());
+    }
+    let status: Settled = std::str::from_utf8(&record[col::STATUS])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "unknown status '{}'",
+                String::from_utf8_lossy(&record[col::STATUS])
+            )
+        })?;
+    let md5 = parse_md5(&record[col::PAYLOAD_MD5])
+        .ok_or_else(|| "payload_md5 is not 32 hex digits".to_owned())?;
+    Ok((req_id, status, md5))
+}
+
+pub(crate) fn corrupt_or_read(path: &str, line: u64, error: csv::Error) -> LedgerError {
     let line = error.position().map_or(line, |p| p.line());
     match error.into_kind() {
-        csv::ErrorKind::Io(source) => LedgerError::Read { path: path.to_owned(), source },
-        other => LedgerError::Corrupt { path: path.to_owned(), line, reason: format!("{other:?}") },
+        csv::ErrorKind::Io(source) => LedgerError::Read {
+            path: path.to_owned(),
+            source,
+        },
+        other => LedgerError::Corrupt {
+            path: path.to_owned(),
+            line,
+            reason: format!("{other:?}"),
+        },
     }
 }
 
 /// The length up to and including the last `\n`.
-fn complete_length(file: &mut File, len: u64) -> std::io::Result<u64> {
+pub(crate) fn complete_length(file: &mut File, len: u64) -> std::io::Result<u64> {
     let mut end = len;
     let mut chunk = vec![0u8; 64 * 1024];
     while end > 0 {
@@ -241,7 +243,9 @@ mod tests {
     }
 
     fn line(req_id: &str, status: &str, md5_hex: &str, run_id: &str) -> String {
-        format!("{req_id},1,,{status},0000,,{md5_hex},rid,1,2026-01-01T00:00:00.000+08:00,{run_id}\n")
+        format!(
+            "{req_id},1,,{status},0000,,{md5_hex},rid,1,2026-01-01T00:00:00.000+08:00,{run_id}\n"
+        )
     }
 
     fn write(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
@@ -275,11 +279,20 @@ mod tests {
     fn the_latest_line_per_req_id_wins() {
         let dir = tempfile::tempdir().expect("dir");
         let a = hex::encode([1u8; 16]);
-        let text = header() + &line("r1", "failed", &a, "x") + &line("r1", "delivered", &a, "y") + &line("r2", "rejected", &a, "y");
+        let text = header()
+            + &line("r1", "failed", &a, "x")
+            + &line("r1", "delivered", &a, "y")
+            + &line("r2", "rejected", &a, "y");
         let loaded = load(&write(&dir, &text), false).expect("loads");
         assert_eq!(loaded.lines, 3);
-        assert_eq!(loaded.index.get(ReqKey::of("r1")).map(LedgerState::status), Some(Settled::Delivered));
-        assert_eq!(loaded.index.get(ReqKey::of("r2")).map(LedgerState::status), Some(Settled::Rejected));
+        assert_eq!(
+            loaded.index.get(ReqKey::of("r1")).map(LedgerState::status),
+            Some(Settled::Delivered)
+        );
+        assert_eq!(
+            loaded.index.get(ReqKey::of("r2")).map(LedgerState::status),
+            Some(Settled::Rejected)
+        );
         assert_eq!(loaded.torn_bytes(), 0);
     }
 
@@ -289,7 +302,10 @@ mod tests {
         let a = hex::encode([1u8; 16]);
         let text = header() + &line("r1", "delivered", &a, "x") + "r2,1,,deliv";
         let loaded = load(&write(&dir, &text), false).expect("torn tail is not fatal");
-        assert_eq!((loaded.lines, loaded.torn_bytes()), (1, "r2,1,,deliv".len() as u64));
+        assert_eq!(
+            (loaded.lines, loaded.torn_bytes()),
+            (1, "r2,1,,deliv".len() as u64)
+        );
         assert!(loaded.index.get(ReqKey::of("r2")).is_none());
     }
 
@@ -304,7 +320,8 @@ mod tests {
     #[test]
     fn a_wrong_header_is_refused() {
         let dir = tempfile::tempdir().expect("dir");
-        let err = load(&write(&dir, "order_no,success,req_id\n1,true,a\n"), false).expect_err("not a ledger");
+        let err = load(&write(&dir, "order_no,success,req_id\n1,true,a\n"), false)
+            .expect_err("not a ledger");
         assert!(matches!(err, LedgerError::Header { .. }), "{err}");
     }
 
@@ -313,13 +330,26 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let a = hex::encode([1u8; 16]);
         for (bad, reason) in [
-            ("r2,1,,shipped,0000,,".to_owned() + &a + ",rid,1,t,x\n", "unknown status"),
-            ("r2,1,,delivered,0000,,xyz,rid,1,t,x\n".to_owned(), "payload_md5"),
+            (
+                "r2,1,,shipped,0000,,".to_owned() + &a + ",rid,1,t,x\n",
+                "unknown status",
+            ),
+            (
+                "r2,1,,delivered,0000,,xyz,rid,1,t,x\n".to_owned(),
+                "payload_md5",
+            ),
             ("r2,1,delivered\n".to_owned(), "fields"),
         ] {
-            let text = header() + &line("r1", "delivered", &a, "x") + &bad + &line("r3", "delivered", &a, "x");
+            let text = header()
+                + &line("r1", "delivered", &a, "x")
+                + &bad
+                + &line("r3", "delivered", &a, "x");
             match load(&write(&dir, &text), false) {
-                Err(LedgerError::Corrupt { line, reason: found, .. }) => {
+                Err(LedgerError::Corrupt {
+                    line,
+                    reason: found,
+                    ..
+                }) => {
                     assert_eq!(line, 3, "{found}");
                     assert!(found.contains(reason), "{found}");
                 }
@@ -332,7 +362,10 @@ mod tests {
     fn simulated_lines_are_ignored_by_live_runs_only() {
         let dir = tempfile::tempdir().expect("dir");
         let a = hex::encode([1u8; 16]);
-        let path = write(&dir, &(header() + &line("r1", "delivered", &a, "sim-20260101")));
+        let path = write(
+            &dir,
+            &(header() + &line("r1", "delivered", &a, "sim-20260101")),
+        );
         let live = load(&path, false).expect("loads");
         assert_eq!((live.index.len(), live.simulated_ignored), (0, 1));
         let rehearsal = load(&path, true).expect("loads");

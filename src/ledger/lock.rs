@@ -17,7 +17,10 @@ pub struct LedgerLock {
 
 /// The sidecar lock file of a ledger.
 pub fn lock_path(ledger: &Path) -> PathBuf {
-    let mut name = ledger.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "ledger".into());
+    let mut name = ledger
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "ledger".into());
     name.push(".lock");
     ledger.with_file_name(name)
 }
@@ -38,7 +41,11 @@ pub fn acquire(ledger: &Path) -> anyhow::Result<LedgerLock> {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
-            let holder = if holder.is_empty() { "another process".to_owned() } else { holder.to_owned() };
+            let holder = if holder.is_empty() {
+                "another process".to_owned()
+            } else {
+                holder.to_owned()
+            };
             return Err(ExitError::new(
                 Exit::Locked,
                 format!(
@@ -51,9 +58,16 @@ pub fn acquire(ledger: &Path) -> anyhow::Result<LedgerLock> {
         Err(TryLockError::Error(e)) => anyhow::bail!("cannot lock {}: {e}", path.display()),
     }
     let started = chrono::Utc::now().with_timezone(&crate::top::request::beijing());
-    let note = format!("pid {} (started {})\n", std::process::id(), started.format("%Y-%m-%d %H:%M:%S %:z"));
+    let note = format!(
+        "pid {} (started {})\n",
+        std::process::id(),
+        started.format("%Y-%m-%d %H:%M:%S %:z")
+    );
     // Best effort: the lock itself is what matters.
-    let _ = file.set_len(0).and_then(|()| file.seek(SeekFrom::Start(0))).and_then(|_| file.write_all(note.as_bytes()));
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.seek(SeekFrom::Start(0)))
+        .and_then(|_| file.write_all(note.as_bytes()));
     Ok(LedgerLock { _file: file, path })
 }
 
@@ -69,13 +83,20 @@ mod tests {
         let held = acquire(&ledger).expect("first lock");
         let err = acquire(&ledger).expect_err("second lock must fail");
         assert_eq!(exit_for(&err), Exit::Locked);
-        assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(held);
         assert!(acquire(&ledger).is_ok(), "released on drop");
     }
 
     #[test]
     fn the_lock_file_sits_beside_the_ledger() {
-        assert_eq!(lock_path(Path::new("/a/b/ledger.csv")), Path::new("/a/b/ledger.csv.lock"));
+        assert_eq!(
+            lock_path(Path::new("/a/b/ledger.csv")),
+            Path::new("/a/b/ledger.csv.lock")
+        );
     }
 }

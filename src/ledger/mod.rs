@@ -5,6 +5,7 @@
 
 pub mod index;
 pub mod lock;
+pub mod scan;
 pub mod writer;
 
 use std::fmt;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 pub use index::{LedgerIndex, LedgerState, LoadedLedger, ReqKey, load};
 pub use lock::{LedgerLock, acquire};
+pub use scan::{for_each_line, latest_lines};
 pub use writer::LedgerWriter;
 
 /// The header, in the order SPEC.md fixes.
@@ -31,10 +33,13 @@ pub const HEADER: [&str; 11] = [
 ];
 
 /// Column positions the index reads.
-pub(crate) mod col {
+pub mod col {
     pub const REQ_ID: usize = 0;
     pub const STATUS: usize = 3;
+    pub const ERROR_CODE: usize = 4;
+    pub const SUB_CODE: usize = 5;
     pub const PAYLOAD_MD5: usize = 6;
+    pub const FINISHED_AT: usize = 9;
     pub const RUN_ID: usize = 10;
 }
 
@@ -99,11 +104,23 @@ pub struct LedgerEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     #[error("cannot read ledger {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write ledger {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not a ledger: its header is '{found}', expected '{}'", HEADER.join(","))]
     Header { path: String, found: String },
-    #[error("ledger {path} line {line} is damaged ({reason}); fix or remove that line by hand — nothing was sent")]
-    Corrupt { path: String, line: u64, reason: String },
+    #[error(
+        "ledger {path} line {line} is damaged ({reason}); fix or remove that line by hand — nothing was sent"
+    )]
+    Corrupt {
+        path: String,
+        line: u64,
+        reason: String,
+    },
 }

@@ -21,7 +21,10 @@ pub struct SyncPolicy {
 
 impl Default for SyncPolicy {
     fn default() -> Self {
-        SyncPolicy { max_delay: Duration::from_millis(200), max_lines: 1000 }
+        SyncPolicy {
+            max_delay: Duration::from_millis(200),
+            max_lines: 1000,
+        }
     }
 }
 
@@ -41,13 +44,29 @@ pub struct LedgerWriter {
 impl LedgerWriter {
     /// Opens `path` for appending after `loaded` read it: creates it with a header,
     /// or cuts a torn last line off.
-    pub fn open(path: &Path, loaded: &LoadedLedger, policy: SyncPolicy) -> Result<Self, LedgerError> {
+    pub fn open(
+        path: &Path,
+        loaded: &LoadedLedger,
+        policy: SyncPolicy,
+    ) -> Result<Self, LedgerError> {
         let shown = path.display().to_string();
-        let write_error = |source| LedgerError::Write { path: shown.clone(), source };
+        let write_error = |source| LedgerError::Write {
+            path: shown.clone(),
+            source,
+        };
         let created = !path.exists();
-        let file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(write_error)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(write_error)?;
         let actual_len = file.metadata().map_err(write_error)?.len();
-        let good_len = if loaded.has_header { loaded.complete_len } else { 0 };
+        let good_len = if loaded.has_header {
+            loaded.complete_len
+        } else {
+            0
+        };
         if actual_len > good_len {
             // Only a torn tail may be here: the lock kept other writers out since load.
             if loaded.torn_bytes() > 0 {
@@ -67,7 +86,9 @@ impl LedgerWriter {
             appended: 0,
         };
         if good_len == 0 {
-            writer.write_lines(|w| w.write_record(HEADER)).map_err(write_error)?;
+            writer
+                .write_lines(|w| w.write_record(HEADER))
+                .map_err(write_error)?;
             writer.file.sync_all().map_err(write_error)?;
         }
         if created {
@@ -89,11 +110,18 @@ impl LedgerWriter {
             }
             Ok(())
         })
-        .map_err(|source| LedgerError::Write { path: self.path.display().to_string(), source })?;
+        .map_err(|source| LedgerError::Write {
+            path: self.path.display().to_string(),
+            source,
+        })?;
         self.appended += entries.len() as u64;
         if let Some(syncer) = &self.syncer {
-            syncer.note(entries.len() as u64)
-                .map_err(|source| LedgerError::Write { path: self.path.display().to_string(), source })?;
+            syncer
+                .note(entries.len() as u64)
+                .map_err(|source| LedgerError::Write {
+                    path: self.path.display().to_string(),
+                    source,
+                })?;
         }
         Ok(())
     }
@@ -105,14 +133,20 @@ impl LedgerWriter {
 
     /// Stops the syncer and forces everything to disk.
     pub fn finish(mut self) -> Result<(), LedgerError> {
-        let write_error = |source| LedgerError::Write { path: self.path.display().to_string(), source };
+        let write_error = |source| LedgerError::Write {
+            path: self.path.display().to_string(),
+            source,
+        };
         if let Some(syncer) = self.syncer.take() {
             syncer.stop().map_err(write_error)?;
         }
         self.file.sync_data().map_err(write_error)
     }
 
-    fn write_lines(&mut self, fill: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> csv::Result<()>) -> std::io::Result<()> {
+    fn write_lines(
+        &mut self,
+        fill: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> csv::Result<()>,
+    ) -> std::io::Result<()> {
         let mut lines = crate::csvio::ledger_writer(std::mem::take(&mut self.buf));
         fill(&mut lines).map_err(std::io::Error::other)?;
         let mut bytes = lines.into_inner().map_err(|e| e.into_error())?;
@@ -142,7 +176,10 @@ fn record(entry: &LedgerEntry) -> [String; 11] {
     [
         entry.req_id.clone(),
         entry.order_no.to_string(),
-        entry.sub_order_no.map(|n| n.to_string()).unwrap_or_default(),
+        entry
+            .sub_order_no
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
         entry.status.as_str().to_owned(),
         entry.error_code.clone(),
         entry.sub_code.clone(),
@@ -185,7 +222,9 @@ struct SyncState {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, SyncState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -196,7 +235,10 @@ impl Syncer {
         let thread = std::thread::Builder::new()
             .name("ledger-sync".into())
             .spawn(move || sync_loop(&file, &worker, policy))?;
-        Ok(Syncer { shared, thread: Some(thread) })
+        Ok(Syncer {
+            shared,
+            thread: Some(thread),
+        })
     }
 
     /// Records `lines` appended; reports an earlier fsync failure.
@@ -249,7 +291,11 @@ fn sync_loop(file: &File, shared: &Shared, policy: SyncPolicy) {
             if now >= deadline {
                 break;
             }
-            state = shared.wake.wait_timeout(state, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            state = shared
+                .wake
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         state.pending = 0;
         let stop = state.stop;
@@ -289,19 +335,36 @@ mod tests {
     fn a_new_ledger_gets_a_header_and_reads_back() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("ledger.csv");
-        let mut writer = LedgerWriter::open(&path, &load(&path, false).expect("load"), SyncPolicy::default()).expect("open");
-        writer.append(&[entry("a"), entry("b,with comma")]).expect("append");
+        let mut writer = LedgerWriter::open(
+            &path,
+            &load(&path, false).expect("load"),
+            SyncPolicy::default(),
+        )
+        .expect("open");
+        writer
+            .append(&[entry("a"), entry("b,with comma")])
+            .expect("append");
         writer.finish().expect("finish");
         let loaded = load(&path, false).expect("reload");
         assert_eq!(loaded.lines, 2);
-        assert!(loaded.index.get(crate::ledger::ReqKey::of("b,with comma")).is_some());
+        assert!(
+            loaded
+                .index
+                .get(crate::ledger::ReqKey::of("b,with comma"))
+                .is_some()
+        );
     }
 
     #[test]
     fn a_torn_tail_is_cut_before_appending() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("ledger.csv");
-        let mut writer = LedgerWriter::open(&path, &load(&path, false).expect("load"), SyncPolicy::default()).expect("open");
+        let mut writer = LedgerWriter::open(
+            &path,
+            &load(&path, false).expect("load"),
+            SyncPolicy::default(),
+        )
+        .expect("open");
         writer.append(&[entry("a")]).expect("append");
         writer.finish().expect("finish");
         let mut file = OpenOptions::new().append(true).open(&path).expect("open");
@@ -319,8 +382,12 @@ mod tests {
     fn syncs_happen_without_further_appends() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("ledger.csv");
-        let policy = SyncPolicy { max_delay: Duration::from_millis(5), max_lines: 1000 };
-        let mut writer = LedgerWriter::open(&path, &load(&path, false).expect("load"), policy).expect("open");
+        let policy = SyncPolicy {
+            max_delay: Duration::from_millis(5),
+            max_lines: 1000,
+        };
+        let mut writer =
+            LedgerWriter::open(&path, &load(&path, false).expect("load"), policy).expect("open");
         writer.append(&[entry("a")]).expect("append");
         std::thread::sleep(Duration::from_millis(50));
         let pending = writer.syncer.as_ref().map(|s| s.shared.lock().pending);

@@ -74,3 +74,131 @@ pub fn signal(pid: u32, name: &str) {
 pub fn binary() -> std::path::PathBuf {
     assert_cmd::cargo::cargo_bin!("opentrade-callback").to_path_buf()
 }
+
+/// A temp dir holding one scenario's files.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Workspace {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a file and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> std::path::PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write test file");
+        path
+    }
+
+    pub fn ledger(&self) -> std::path::PathBuf {
+        self.path("ledger.csv")
+    }
+
+    pub fn out(&self) -> std::path::PathBuf {
+        self.path("results.csv")
+    }
+}
+
+/// The canonical input header.
+pub const HEADER: &str = "order_no,sub_order_no,success,result_code,result_desc,req_id,ext";
+
+/// An input line for `req_id` with order number `n`.
+pub fn line(n: u64, req_id: &str) -> String {
+    format!(
+        "{},,true,0000,充值成功,{req_id},\"{{\"\"firstChargeAmount\"\":\"\"100\"\"}}\"",
+        4_000_000_000_000_000_000 + n
+    )
+}
+
+/// A CSV with the canonical header and one line per req_id.
+pub fn orders(req_ids: &[&str]) -> String {
+    let mut text = format!("{HEADER}\n");
+    for (i, req_id) in req_ids.iter().enumerate() {
+        text.push_str(&line(i as u64 + 1, req_id));
+        text.push('\n');
+    }
+    text
+}
+
+/// `send` for the binary, pointed at `sim` with the demo credentials, quick retries
+/// and no progress output. Extra arguments follow.
+pub fn send_cmd(
+    ws: &Workspace,
+    sim: &BackgroundSimulator,
+    inputs: &[&std::path::Path],
+) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(binary());
+    cmd.arg("send")
+        .args(inputs)
+        .arg("--ledger")
+        .arg(ws.ledger())
+        .arg("--out")
+        .arg(ws.out())
+        .args([
+            "--progress",
+            "off",
+            "--backoff-base",
+            "1ms",
+            "--backoff-cap",
+            "5ms",
+            "--jitter-seed",
+            "1",
+        ])
+        .env("TOP_GATEWAY", sim.url())
+        .env("TOP_APP_KEY", simulator::DEMO_APP_KEY)
+        .env("TOP_APP_SECRET", simulator::DEMO_SECRET)
+        .env("TOP_SESSION", simulator::DEMO_SESSION)
+        .env_remove("RUST_LOG")
+        .timeout(Duration::from_secs(120));
+    cmd
+}
+
+/// A CSV file as rows of column → value.
+pub fn read_csv(path: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let headers = reader.headers().expect("header").clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("record");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+/// (req_id, status) of each result row, in order.
+pub fn statuses(path: &std::path::Path) -> Vec<(String, String)> {
+    read_csv(path)
+        .into_iter()
+        .map(|r| (r["req_id"].clone(), r["status"].clone()))
+        .collect()
+}
+
+/// Owned (String, String) pairs from literals, for comparing with `statuses`.
+pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// The latest ledger status per req_id.
+pub fn ledger_state(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    read_csv(path)
+        .into_iter()
+        .map(|r| (r["req_id"].clone(), r["status"].clone()))
+        .collect()
+}

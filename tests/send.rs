@@ -1,0 +1,492 @@
+//! The `send` job end to end: the binary against the simulated gateway over loopback,
+//! checking the result CSV and the ledger row by row, and the simulator's counters
+//! for exactly-once acceptance.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    HEADER, Workspace, ledger_state, line, orders, pairs, read_csv, send_cmd, simulator, statuses,
+};
+
+#[test]
+fn every_status_of_a_live_run_is_reported_row_by_row() {
+    let sim = simulator(
+        r#"{"rules":[
+            {"req_id":"B","fault":"reject","error_code":"B0107","error_msg":"订单已退款"},
+            {"req_id":"C","fault":"transient","times":99},
+            {"req_id":"F","fault":"reject","error_code":"B0101","error_msg":"订单不存在"},
+            {"req_id":"H","fault":"transient","times":2}
+        ]}"#,
+    );
+    let ws = Workspace::new();
+    // Last night: E delivered, F rejected, G delivered.
+    let last_night = ws.write("last.csv", orders(&["E", "F", "G"]));
+    send_cmd(&ws, &sim, &[&last_night]).assert().code(1);
+
+    let a_changed = line(1, "A").replace("true,0000", "false,E1");
+    let g_changed = line(3, "G").replace("充值成功", "充值成功(补)");
+    let tonight = format!(
+        "{HEADER}\n{}\n{}\n{}\nabc,,true,,,D,\n{}\n{}\n{}\n{g_changed}\n{a_changed}\n{}\n",
+        line(1, "A"),
+        line(2, "B"),
+        line(3, "C"),
+        line(1, "E"),
+        line(2, "F"),
+        line(1, "A"),
+        line(4, "H"),
+    );
+    let input = ws.write("tonight.csv", tonight);
+    let output = send_cmd(&ws, &sim, &[&input])
+        .args(["--max-attempts", "3"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+
+    let rows = read_csv(&ws.out());
+    let got: Vec<(&str, &str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["req_id"].as_str(),
+                r["status"].as_str(),
+                r["error_code"].as_str(),
+                r["attempts"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("A", "delivered", "0000", "1"),
+            ("B", "rejected", "B0107", "1"),
+            ("C", "failed", "15", "3"),
+            ("D", "invalid", "input.bad_number", "0"),
+            ("E", "skipped_delivered", "dedup.already_delivered", "0"),
+            ("F", "skipped_rejected", "dedup.already_rejected", "0"),
+            ("A", "duplicate_in_input", "dedup.duplicate_in_input", "0"),
+            ("G", "conflict", "dedup.ledger_conflict", "0"),
+            ("A", "conflict", "dedup.input_conflict", "0"),
+            ("H", "delivered", "0000", "3"),
+        ]
+    );
+    assert_eq!(rows[1]["error_msg"], "订单已退款");
+    assert_eq!(rows[2]["sub_code"], "isp.remote-service-error");
+    assert!(
+        rows[6]["error_msg"].contains("tonight.csv row 1"),
+        "{}",
+        rows[6]["error_msg"]
+    );
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(
+            (row["source"].as_str(), row["line"].as_str()),
+            (input.to_str().expect("utf-8"), (i + 1).to_string().as_str())
+        );
+    }
+    assert!(
+        rows[0]["top_request_id"].starts_with("sim") && rows[0]["finished_at"].ends_with("+08:00")
+    );
+
+    // The ledger: last night's three lines, then tonight's outcomes A, B, C, H.
+    let ledger = read_csv(&ws.ledger());
+    let lines: Vec<(&str, &str)> = ledger
+        .iter()
+        .map(|r| (r["req_id"].as_str(), r["status"].as_str()))
+        .collect();
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    let mut tonight_lines = lines[3..].to_vec();
+    tonight_lines.sort();
+    assert_eq!(
+        tonight_lines,
+        [
+            ("A", "delivered"),
+            ("B", "rejected"),
+            ("C", "failed"),
+            ("H", "delivered")
+        ]
+    );
+    let c = ledger
+        .iter()
+        .find(|r| r["req_id"] == "C")
+        .expect("C in ledger");
+    assert_eq!(
+        (
+            c["error_code"].as_str(),
+            c["sub_code"].as_str(),
+            c["attempts"].as_str()
+        ),
+        ("15", "isp.remote-service-error", "3")
+    );
+
+    let stats = sim.stats();
+    assert_eq!(
+        (stats.accepted, stats.duplicates, stats.rejected),
+        (4, 0, 2),
+        "{stats:?}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tonight.csv row 4: input.bad_number"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dry_run_sends_nothing_and_writes_no_ledger() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write(
+        "in.csv",
+        format!(
+            "{HEADER}\n{}\n{}\n{}\n",
+            line(1, "a"),
+            line(2, "b"),
+            line(1, "a")
+        ),
+    );
+    send_cmd(&ws, &sim, &[&input])
+        .arg("--dry-run")
+        .assert()
+        .code(0);
+    assert_eq!(
+        statuses(&ws.out()),
+        pairs(&[
+            ("a", "would_send"),
+            ("b", "would_send"),
+            ("a", "duplicate_in_input")
+        ])
+    );
+    assert!(!ws.ledger().exists());
+    assert_eq!(sim.stats().requests, 0);
+}
+
+#[test]
+fn retries_reuse_the_req_id_and_end_delivered() {
+    let sim = simulator(
+        r#"{"rules":[
+            {"req_id":"t","fault":"transient","times":2},
+            {"req_id":"h","fault":"html_502","times":2},
+            {"req_id":"d","fault":"drop","times":1},
+            {"req_id":"s","fault":"slow_first","delay_ms":1500}
+        ]}"#,
+    );
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders(&["t", "h", "d", "s", "ok"]));
+    send_cmd(&ws, &sim, &[&input])
+        .args(["--timeout", "300ms"])
+        .assert()
+        .code(0);
+    let attempts: Vec<(String, String)> = read_csv(&ws.out())
+        .into_iter()
+        .map(|r| (r["status"].clone(), r["attempts"].clone()))
+        .collect();
+    assert_eq!(
+        attempts,
+        pairs(&[
+            ("delivered", "3"),
+            ("delivered", "3"),
+            ("delivered", "2"),
+            ("delivered", "2"),
+            ("delivered", "1")
+        ])
+    );
+    let stats = sim.stats();
+    // The slow first call was processed; its retry was recognised, not accepted again.
+    assert_eq!((stats.accepted, stats.duplicates), (5, 1), "{stats:?}");
+    assert!(
+        ledger_state(&ws.ledger())
+            .values()
+            .all(|s| s == "delivered")
+    );
+}
+
+#[test]
+fn a_ban_pauses_the_run_and_the_gateway_sees_no_call_during_it() {
+    let sim = simulator(r#"{"rules":[{"req_id":"r2","fault":"ban","seconds":1}]}"#);
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders(&["r1", "r2", "r3", "r4", "r5", "r6"]));
+    let started = Instant::now();
+    send_cmd(&ws, &sim, &[&input])
+        .args(["--concurrency", "1"])
+        .assert()
+        .code(0);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let stats = sim.stats();
+    assert_eq!(
+        (stats.bans_started, stats.calls_during_ban),
+        (1, 0),
+        "{stats:?}"
+    );
+    assert_eq!((stats.accepted, stats.duplicates), (6, 0));
+    let rows = read_csv(&ws.out());
+    assert_eq!(
+        rows[1]["attempts"], "2",
+        "the banned call is made again after the ban"
+    );
+    assert!(rows.iter().all(|r| r["status"] == "delivered"));
+}
+
+#[test]
+fn a_ban_pauses_every_worker_not_just_the_banned_one() {
+    let sim =
+        simulator(r#"{"latency_ms":20,"rules":[{"req_id":"r03","fault":"ban","seconds":1}]}"#);
+    let ws = Workspace::new();
+    let ids: Vec<String> = (1..=40).map(|i| format!("r{i:02}")).collect();
+    let input = ws.write(
+        "in.csv",
+        orders(&ids.iter().map(String::as_str).collect::<Vec<_>>()),
+    );
+    let started = Instant::now();
+    send_cmd(&ws, &sim, &[&input])
+        .args(["--concurrency", "4"])
+        .assert()
+        .code(0);
+    let elapsed = started.elapsed();
+    let stats = sim.stats();
+    // Only calls already in flight when the ban began can arrive during it.
+    assert!(stats.calls_during_ban <= 3, "{stats:?}");
+    assert_eq!((stats.accepted, stats.duplicates), (40, 0));
+    // Paused once, for the ban's length: not once per worker.
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+}
+
+#[test]
+fn a_ban_longer_than_max_ban_wait_halts_with_exit_3() {
+    let sim = simulator(r#"{"rules":[{"req_id":"r2","fault":"ban","seconds":3600}]}"#);
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders(&["r1", "r2", "r3"]));
+    let output = send_cmd(&ws, &sim, &[&input])
+        .args(["--concurrency", "1"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert_eq!(
+        statuses(&ws.out()),
+        pairs(&[
+            ("r1", "delivered"),
+            ("r2", "failed"),
+            ("r3", "not_attempted")
+        ])
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--max-ban-wait"));
+}
+
+#[test]
+fn a_fatal_answer_halts_with_exit_3_and_the_rest_not_attempted() {
+    let sim = simulator(
+        r#"{"rules":[{"req_id":"r05","fault":"error","code":27,"msg":"Invalid session"}]}"#,
+    );
+    let ws = Workspace::new();
+    let ids: Vec<String> = (1..=20).map(|i| format!("r{i:02}")).collect();
+    let input = ws.write(
+        "in.csv",
+        orders(&ids.iter().map(String::as_str).collect::<Vec<_>>()),
+    );
+    let output = send_cmd(&ws, &sim, &[&input])
+        .args(["--concurrency", "1"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let rows = read_csv(&ws.out());
+    assert_eq!(rows.len(), 20);
+    for (i, row) in rows.iter().enumerate() {
+        let expected = match i {
+            0..=3 => "delivered",
+            4 => "failed",
+            _ => "not_attempted",
+        };
+        assert_eq!(row["status"], expected, "row {}", i + 1);
+    }
+    assert_eq!(rows[4]["error_code"], "27");
+    assert!(
+        rows[5]["error_msg"].contains("stopped early"),
+        "{}",
+        rows[5]["error_msg"]
+    );
+    let ledger = ledger_state(&ws.ledger());
+    assert_eq!(ledger.len(), 5, "not_attempted rows are not in the ledger");
+    assert_eq!(ledger["r05"], "failed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("halted: the gateway answered 27 Invalid session"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("TOP_SESSION"), "{stderr}");
+}
+
+#[test]
+fn wrong_credentials_halt_after_the_first_calls() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders(&["a", "b", "c", "d"]));
+    send_cmd(&ws, &sim, &[&input])
+        .env("TOP_APP_SECRET", "wrong")
+        .args(["--concurrency", "1"])
+        .assert()
+        .code(3);
+    assert_eq!(
+        statuses(&ws.out()),
+        pairs(&[
+            ("a", "failed"),
+            ("b", "not_attempted"),
+            ("c", "not_attempted"),
+            ("d", "not_attempted")
+        ])
+    );
+    assert_eq!(read_csv(&ws.out())[0]["error_code"], "25");
+}
+
+#[test]
+fn a_rerun_of_the_same_input_sends_nothing() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders(&["a", "b", "c", "d", "e"]));
+    send_cmd(&ws, &sim, &[&input]).assert().code(0);
+    let calls = sim.stats().requests;
+    send_cmd(&ws, &sim, &[&input]).assert().code(0);
+    assert_eq!(sim.stats().requests, calls, "nothing sent the second time");
+    assert!(
+        statuses(&ws.out())
+            .iter()
+            .all(|(_, s)| s == "skipped_delivered")
+    );
+    assert_eq!(
+        read_csv(&ws.ledger()).len(),
+        5,
+        "the rerun adds no ledger lines"
+    );
+    assert_eq!((sim.stats().accepted, sim.stats().duplicates), (5, 0));
+}
+
+#[test]
+fn a_rerun_after_failures_sends_only_the_failed_rows() {
+    let sim = simulator(r#"{"rules":[{"req_id_prefix":"x","fault":"transient","times":3}]}"#);
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders(&["a", "x1", "b", "x2", "c"]));
+    send_cmd(&ws, &sim, &[&input])
+        .args(["--max-attempts", "2"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        statuses(&ws.out()),
+        pairs(&[
+            ("a", "delivered"),
+            ("x1", "failed"),
+            ("b", "delivered"),
+            ("x2", "failed"),
+            ("c", "delivered")
+        ])
+    );
+    let before = sim.stats().requests;
+    send_cmd(&ws, &sim, &[&input])
+        .args(["--max-attempts", "2"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        statuses(&ws.out()),
+        pairs(&[
+            ("a", "skipped_delivered"),
+            ("x1", "delivered"),
+            ("b", "skipped_delivered"),
+            ("x2", "delivered"),
+            ("c", "skipped_delivered")
+        ])
+    );
+    // x1 and x2: one more transient failure each, then success.
+    assert_eq!(sim.stats().requests - before, 4);
+    let ledger = ledger_state(&ws.ledger());
+    assert!(ledger.values().all(|s| s == "delivered"), "{ledger:?}");
+    assert_eq!((sim.stats().accepted, sim.stats().duplicates), (5, 0));
+}
+
+#[test]
+fn several_inputs_and_stdin_are_read_in_order() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let first = ws.write("first.csv", orders(&["a", "b"]));
+    send_cmd(&ws, &sim, &[&first, std::path::Path::new("-")])
+        .write_stdin(format!("{HEADER}\n{}\n{}\n", line(3, "c"), line(1, "a")))
+        .assert()
+        .code(0);
+    let rows = read_csv(&ws.out());
+    let got: Vec<(&str, &str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["req_id"].as_str(),
+                r["status"].as_str(),
+                r["source"].as_str(),
+                r["line"].as_str(),
+            )
+        })
+        .collect();
+    let first_name = first.to_str().expect("utf-8");
+    assert_eq!(
+        got,
+        [
+            ("a", "delivered", first_name, "1"),
+            ("b", "delivered", first_name, "2"),
+            ("c", "delivered", "<stdin>", "1"),
+            ("a", "duplicate_in_input", "<stdin>", "2")
+        ]
+    );
+}
+
+#[test]
+fn results_are_in_input_order_under_concurrency() {
+    let sim = simulator(r#"{"latency_ms":1,"jitter_ms":30,"seed":9}"#);
+    let ws = Workspace::new();
+    let ids: Vec<String> = (0..200).map(|i| format!("o{i:03}")).collect();
+    let input = ws.write(
+        "in.csv",
+        orders(&ids.iter().map(String::as_str).collect::<Vec<_>>()),
+    );
+    send_cmd(&ws, &sim, &[&input])
+        .args(["--concurrency", "32"])
+        .assert()
+        .code(0);
+    let got: Vec<String> = statuses(&ws.out()).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(got, ids);
+    assert_eq!((sim.stats().accepted, sim.stats().duplicates), (200, 0));
+}
+
+#[test]
+fn a_missing_required_column_is_a_usage_error_that_lists_the_columns() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", "order_no,success,流水\n1,true,x\n");
+    let output = send_cmd(&ws, &sim, &[&input])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no column for req_id"), "{stderr}");
+    assert!(stderr.contains("'order_no', 'success', '流水'"), "{stderr}");
+    assert!(
+        !ws.out().exists() && !ws.ledger().exists(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn missing_credentials_are_a_usage_error() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders(&["a"]));
+    let output = send_cmd(&ws, &sim, &[&input])
+        .env_remove("TOP_SESSION")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("TOP_SESSION"));
+    assert_eq!(sim.stats().requests, 0);
+}
