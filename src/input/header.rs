@@ -225,7 +225,10 @@ impl ColumnMap {
         if !missing.is_empty() {
             let expected: Vec<String> = Field::REQUIRED
                 .iter()
-                .map(|f| format!("{} ({} or {})", f.name(), f.camel(), f.chinese()))
+                .map(|f| match f.camel() {
+                    camel if camel == f.name() => format!("{} ({})", f.name(), f.chinese()),
+                    camel => format!("{} ({camel} or {})", f.name(), f.chinese()),
+                })
                 .collect();
             return Err(HeaderError::Missing {
                 missing: missing

@@ -37,26 +37,20 @@ pub struct InputOptions {
 /// A problem with a whole input file.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("cannot open {name}: {source}")]
-    Open {
-        name: String,
-        source: std::io::Error,
-    },
-    #[error("cannot read {name}: {source}")]
-    Read {
-        name: String,
-        source: std::io::Error,
-    },
+    #[error("cannot open {name}: {error}")]
+    Open { name: String, error: std::io::Error },
+    #[error("cannot read {name}: {error}")]
+    Read { name: String, error: std::io::Error },
     #[error("{name}: {message}")]
     Csv { name: String, message: String },
     #[error("{name} is empty: a header line with the column names is required")]
     Empty { name: String },
-    #[error("{name}: {source}")]
-    Header { name: String, source: HeaderError },
-    #[error("{name}: {source}")]
+    #[error("{name}: {error}")]
+    Header { name: String, error: HeaderError },
+    #[error("{name}: {error}")]
     Utf16 {
         name: String,
-        source: encoding::Utf16,
+        error: encoding::Utf16,
     },
     #[error(
         "{name}: the header line is not valid {encoding}; re-save the file as CSV UTF-8 or pass --encoding"
@@ -135,12 +129,12 @@ impl Source {
         let (name, path, spool) = if path.as_os_str() == "-" {
             let mut spool = tempfile::NamedTempFile::new().map_err(|source| InputError::Read {
                 name: STDIN.into(),
-                source,
+                error: source,
             })?;
             std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut()).map_err(|source| {
                 InputError::Read {
                     name: STDIN.into(),
-                    source,
+                    error: source,
                 }
             })?;
             (STDIN.to_owned(), spool.path().to_owned(), Some(spool))
@@ -149,11 +143,11 @@ impl Source {
         };
         let open_error = |source| InputError::Open {
             name: name.clone(),
-            source,
+            error: source,
         };
         let read_error = |source| InputError::Read {
             name: name.clone(),
-            source,
+            error: source,
         };
         let mut file = File::open(&path).map_err(open_error)?;
         let fingerprint = fingerprint(&file).map_err(read_error)?;
@@ -161,7 +155,7 @@ impl Source {
             .map_err(read_error)?
             .map_err(|source| InputError::Utf16 {
                 name: name.clone(),
-                source,
+                error: source,
             })?;
         file.seek(SeekFrom::Start(detected.bom_len as u64))
             .map_err(read_error)?;
@@ -186,7 +180,7 @@ impl Source {
         }
         let headers = raw
             .iter()
-            .map(|cell| encoding::decode(detected.encoding, cell).map(|c| c.into_owned()))
+            .map(|cell| encoding::decode(detected, cell).map(|c| c.into_owned()))
             .collect::<Option<Vec<String>>>()
             .ok_or_else(|| InputError::HeaderEncoding {
                 name: name.clone(),
@@ -195,7 +189,7 @@ impl Source {
         let columns =
             ColumnMap::new(&headers, &options.map).map_err(|source| InputError::Header {
                 name: name.clone(),
-                source,
+                error: source,
             })?;
         if !columns.unknown.is_empty() {
             tracing::warn!(
@@ -215,14 +209,25 @@ impl Source {
         })
     }
 
+    fn line_counter(&self) -> Result<LineCounter, InputError> {
+        let file = File::open(&self.path).map_err(|source| InputError::Open {
+            name: self.name.clone(),
+            error: source,
+        })?;
+        LineCounter::new(file, self.detected.bom_len as u64).map_err(|source| InputError::Read {
+            name: self.name.clone(),
+            error: source,
+        })
+    }
+
     fn reader(&self) -> Result<csv::Reader<BufReader<File>>, InputError> {
         let read_error = |source| InputError::Read {
             name: self.name.clone(),
-            source,
+            error: source,
         };
         let mut file = File::open(&self.path).map_err(|source| InputError::Open {
             name: self.name.clone(),
-            source,
+            error: source,
         })?;
         if fingerprint(&file).map_err(read_error)? != self.fingerprint {
             return Err(InputError::Changed {
@@ -245,11 +250,12 @@ impl Source {
         let mut undecodable = Vec::new();
         for (field, index) in self.columns.iter() {
             let bytes = record.get(index).unwrap_or_default();
-            let text = match encoding::decode(self.detected.encoding, bytes) {
+            let text = match encoding::decode(self.detected, bytes) {
                 Some(text) => text,
                 None => {
                     undecodable.push(field);
-                    String::from_utf8_lossy(bytes)
+                    // Shown in the result file: likely the text as the other encoding reads it.
+                    encoding::decode_for_display(self.detected.encoding, bytes)
                 }
             };
             cells.set(field, fields::clean(&text).to_owned());
@@ -300,7 +306,7 @@ fn csv_error(name: &str, error: csv::Error) -> InputError {
     match error.into_kind() {
         csv::ErrorKind::Io(source) => InputError::Read {
             name: name.to_owned(),
-            source,
+            error: source,
         },
         other => InputError::Csv {
             name: name.to_owned(),
@@ -349,6 +355,60 @@ struct FileRows {
     reader: csv::Reader<BufReader<File>>,
     record: csv::ByteRecord,
     data_row: u64,
+    lines: LineCounter,
+}
+
+/// Physical line numbers from byte offsets (the csv crate's own count skips blank
+/// lines and CRLF): a forward-only cursor over a second handle on the file.
+#[derive(Debug)]
+struct LineCounter {
+    reader: BufReader<File>,
+    offset: u64,
+    line: u64,
+}
+
+impl LineCounter {
+    /// Counts from `start` (just after a BOM), which is line 1.
+    fn new(mut file: File, start: u64) -> std::io::Result<Self> {
+        file.seek(SeekFrom::Start(start))?;
+        Ok(LineCounter {
+            reader: BufReader::with_capacity(256 * 1024, file),
+            offset: 0,
+            line: 1,
+        })
+    }
+
+    /// The line a record starting at byte `offset` (relative to `start`) is on;
+    /// offsets only grow. The csv crate reports a record's start before the blank
+    /// lines it skips, and no record starts with CR or LF, so those are stepped over.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        use std::io::BufRead as _;
+        while self.offset < offset {
+            let Ok(buf) = self.reader.fill_buf() else {
+                break;
+            };
+            if buf.is_empty() {
+                break;
+            }
+            let take = buf.len().min((offset - self.offset) as usize);
+            self.line += memchr::memchr_iter(b'\n', &buf[..take]).count() as u64;
+            self.reader.consume(take);
+            self.offset += take as u64;
+        }
+        while let Ok(buf) = self.reader.fill_buf() {
+            let blank = buf
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+            if blank == 0 {
+                break;
+            }
+            self.line += buf[..blank].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.reader.consume(blank);
+            self.offset += blank as u64;
+        }
+        self.line
+    }
 }
 
 impl Iterator for Rows<'_> {
@@ -361,13 +421,17 @@ impl Iterator for Rows<'_> {
         loop {
             if self.current.is_none() {
                 let source = self.set.sources.get(self.next_source)?;
-                match source.reader() {
-                    Ok(reader) => {
+                match source
+                    .reader()
+                    .and_then(|reader| Ok((reader, source.line_counter()?)))
+                {
+                    Ok((reader, lines)) => {
                         self.current = Some(FileRows {
                             source: self.next_source as u32,
                             reader,
                             record: csv::ByteRecord::new(),
                             data_row: 0,
+                            lines,
                         });
                         self.next_source += 1;
                     }
@@ -385,7 +449,10 @@ impl Iterator for Rows<'_> {
                     let Some((fields, order)) = source.row(&file.record) else {
                         continue;
                     };
-                    let file_line = file.record.position().map_or(0, |p| p.line());
+                    let file_line = file
+                        .record
+                        .position()
+                        .map_or(0, |p| file.lines.line_at(p.byte()));
                     return Some(Ok(InputRow {
                         source: file.source,
                         line: file.data_row,

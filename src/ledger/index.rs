@@ -200,7 +200,7 @@ pub(crate) fn corrupt_or_read(path: &str, line: u64, error: csv::Error) -> Ledge
     match error.into_kind() {
         csv::ErrorKind::Io(source) => LedgerError::Read {
             path: path.to_owned(),
-            source,
+            error: source,
         },
         other => LedgerError::Corrupt {
             path: path.to_owned(),

@@ -103,16 +103,10 @@ pub struct LedgerEntry {
 /// A ledger that cannot be used as it is.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("cannot read ledger {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("cannot write ledger {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read ledger {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("cannot write ledger {path}: {error}")]
+    Write { path: String, error: std::io::Error },
     #[error("{path} is not a ledger: its header is '{found}', expected '{}'", HEADER.join(","))]
     Header { path: String, found: String },
     #[error(

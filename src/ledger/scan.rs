@@ -37,7 +37,7 @@ pub fn walk(path: &Path, mut visit: impl FnMut(Line<'_>)) -> Result<Shape, Ledge
     let shown = path.display().to_string();
     let read_error = |source| LedgerError::Read {
         path: shown.clone(),
-        source,
+        error: source,
     };
     let mut file = match File::open(path) {
         Ok(file) => file,

@@ -52,7 +52,7 @@ impl LedgerWriter {
         let shown = path.display().to_string();
         let write_error = |source| LedgerError::Write {
             path: shown.clone(),
-            source,
+            error: source,
         };
         let created = !path.exists();
         let file = OpenOptions::new()
@@ -112,7 +112,7 @@ impl LedgerWriter {
         })
         .map_err(|source| LedgerError::Write {
             path: self.path.display().to_string(),
-            source,
+            error: source,
         })?;
         self.appended += entries.len() as u64;
         if let Some(syncer) = &self.syncer {
@@ -120,7 +120,7 @@ impl LedgerWriter {
                 .note(entries.len() as u64)
                 .map_err(|source| LedgerError::Write {
                     path: self.path.display().to_string(),
-                    source,
+                    error: source,
                 })?;
         }
         Ok(())
@@ -135,7 +135,7 @@ impl LedgerWriter {
     pub fn finish(mut self) -> Result<(), LedgerError> {
         let write_error = |source| LedgerError::Write {
             path: self.path.display().to_string(),
-            source,
+            error: source,
         };
         if let Some(syncer) = self.syncer.take() {
             syncer.stop().map_err(write_error)?;

@@ -143,11 +143,8 @@ fn default_invalid_sub_msg() -> String {
 /// A scenario file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read scenario file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     #[error("scenario file {path} is not valid {format}: {message}")]
     Parse {
         path: String,
@@ -166,7 +163,7 @@ impl Scenario {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
             path: shown.clone(),
-            source,
+            error: source,
         })?;
         let is_toml = path
             .extension()

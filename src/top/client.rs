@@ -52,7 +52,7 @@ pub enum ClientError {
     #[error("--gateway '{url}' is not a usable http(s) URL: {reason}")]
     BadGateway { url: String, reason: String },
     #[error("cannot set up the HTTP client: {0}")]
-    Build(#[source] reqwest::Error),
+    Build(reqwest::Error),
 }
 
 /// Calls `taobao.wt.trade.opentrade.resultcallback` on one gateway.

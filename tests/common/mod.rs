@@ -202,3 +202,47 @@ pub fn ledger_state(path: &std::path::Path) -> std::collections::BTreeMap<String
         .map(|r| (r["req_id"].clone(), r["status"].clone()))
         .collect()
 }
+
+/// `send --dry-run` of `inputs`: no gateway, no credentials needed.
+pub fn dry_run(ws: &Workspace, inputs: &[&std::path::Path]) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(binary());
+    cmd.arg("send")
+        .args(inputs)
+        .arg("--ledger")
+        .arg(ws.ledger())
+        .arg("--out")
+        .arg(ws.out())
+        .args(["--dry-run", "--progress", "off"])
+        .env_remove("RUST_LOG")
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// A committed fixture file.
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// (req_id, status, error_code) of each result row.
+pub fn outcomes(path: &std::path::Path) -> Vec<(String, String, String)> {
+    read_csv(path)
+        .into_iter()
+        .map(|r| {
+            (
+                r["req_id"].clone(),
+                r["status"].clone(),
+                r["error_code"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Owned triples from literals, for comparing with `outcomes`.
+pub fn triples(items: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    items
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
