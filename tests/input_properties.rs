@@ -218,7 +218,7 @@ fn no_input_makes_the_reader_panic() {
         let path = dir.path().join(format!("f{i}.csv"));
         std::fs::write(&path, random_input(&mut rng, &base)).expect("write");
         // Either a file-level error or rows, each valid or invalid: never a panic.
-        if let Ok(set) = InputSet::open(&[path.clone()], &InputOptions::default()) {
+        if let Ok(set) = InputSet::open(std::slice::from_ref(&path), &InputOptions::default()) {
             for row in set.rows() {
                 if row.is_err() {
                     break;
