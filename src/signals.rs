@@ -46,6 +46,17 @@ impl Signals {
     }
 }
 
+/// Makes exceeding a file-size limit (`ulimit -f`) a write error with a message
+/// instead of SIGXFSZ's default, which kills the process without a word. Tokio keeps
+/// the handler installed for the life of the process.
+pub fn survive_file_size_limit() {
+    const SIGXFSZ: i32 = 25;
+    if let Err(e) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(SIGXFSZ))
+    {
+        tracing::debug!("cannot handle SIGXFSZ: {e}");
+    }
+}
+
 /// Waits for the first SIGINT or SIGTERM.
 pub async fn next_stop() -> std::io::Result<Signal> {
     Ok(Signals::install()?.next().await)

@@ -75,6 +75,7 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
     let halt = Arc::new(Halt::default());
     let (dispatcher, simulator) = connect(&config, &halt).await?;
     let signals = Signals::install().context("cannot listen for SIGINT/SIGTERM")?;
+    crate::signals::survive_file_size_limit();
     let watcher = tokio::spawn(watch_signals(signals, Arc::clone(&halt)));
 
     let progress = Progress::start(

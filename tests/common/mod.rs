@@ -246,3 +246,65 @@ pub fn triples(items: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
         .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
         .collect()
 }
+
+/// Like `send_cmd`, as a plain `std::process::Command` to spawn and signal.
+pub fn send_process(
+    ws: &Workspace,
+    gateway: &str,
+    inputs: &[&std::path::Path],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(binary());
+    cmd.arg("send")
+        .args(inputs)
+        .arg("--ledger")
+        .arg(ws.ledger())
+        .arg("--out")
+        .arg(ws.out())
+        .args([
+            "--progress",
+            "off",
+            "--backoff-base",
+            "1ms",
+            "--backoff-cap",
+            "5ms",
+            "--jitter-seed",
+            "1",
+        ])
+        .env("TOP_GATEWAY", gateway)
+        .env("TOP_APP_KEY", simulator::DEMO_APP_KEY)
+        .env("TOP_APP_SECRET", simulator::DEMO_SECRET)
+        .env("TOP_SESSION", simulator::DEMO_SESSION)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Polls until `done` holds or `limit` passes; false on timeout.
+pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done()
+}
+
+/// Complete lines in a file (0 when absent).
+pub fn count_lines(path: &std::path::Path) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
+
+/// req_ids r0000 … r{n-1}.
+pub fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("r{i:04}")).collect()
+}
+
+/// `orders` for owned req_ids.
+pub fn orders_of(ids: &[String]) -> String {
+    orders(&ids.iter().map(String::as_str).collect::<Vec<_>>())
+}

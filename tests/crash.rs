@@ -1,0 +1,443 @@
+//! Crash safety (issue: crash-safe, interruptible, lock-protected runs): SIGKILL at
+//! random moments, SIGINT and SIGTERM, the ledger lock, damaged ledgers, the failure
+//! breaker and write failures — always against the simulator over loopback.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{
+    Workspace, count_lines, ids, ledger_state, orders_of, read_csv, send_cmd, send_process, signal,
+    simulator, statuses, wait_until,
+};
+use opentrade_callback::ledger;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// Every ledger line, checked by the tool's own reader: (req_id, status) in order.
+fn ledger_lines(ws: &Workspace) -> Vec<(String, String)> {
+    let mut lines = Vec::new();
+    ledger::for_each_line(&ws.ledger(), |_, record| {
+        lines.push((record[0].to_owned(), record[3].to_owned()))
+    })
+    .expect("the ledger is readable after every kill");
+    lines
+}
+
+#[test]
+fn sigkill_at_random_moments_never_loses_or_duplicates_an_outcome() {
+    const ORDERS: usize = 300;
+    const CONCURRENCY: usize = 8;
+    let sim = simulator(r#"{"latency_ms":4,"jitter_ms":8,"seed":3}"#);
+    let ws = Workspace::new();
+    let all = ids(ORDERS);
+    let input = ws.write("in.csv", orders_of(&all));
+    let mut rng = StdRng::seed_from_u64(2026_11_25);
+    let mut kills = 0;
+    let mut previous: Vec<(String, String)> = Vec::new();
+    for round in 0..12 {
+        let mut child = send_process(&ws, &sim.url(), &[&input])
+            .args(["--concurrency", &CONCURRENCY.to_string()])
+            .spawn()
+            .expect("starts");
+        std::thread::sleep(Duration::from_millis(rng.random_range(30..250)));
+        signal(child.id(), "-KILL");
+        let status = child.wait().expect("reaped");
+        if status.code().is_none() {
+            kills += 1;
+        }
+        // Whatever was on disk is still there, whole, in the same order.
+        let now = ledger_lines(&ws);
+        assert!(
+            now.starts_with(&previous),
+            "round {round}: earlier lines were rewritten"
+        );
+        previous = now;
+    }
+    assert!(kills >= 10, "only {kills} runs were killed mid-way");
+
+    send_cmd(&ws, &sim, &[&input])
+        .args(["--concurrency", &CONCURRENCY.to_string()])
+        .assert()
+        .code(0);
+    let lines = ledger_lines(&ws);
+    assert!(
+        lines.starts_with(&previous),
+        "the final run rewrote nothing"
+    );
+    let mut delivered: BTreeMap<String, usize> = BTreeMap::new();
+    for (req_id, status) in &lines {
+        assert_eq!(status, "delivered", "{req_id}");
+        *delivered.entry(req_id.clone()).or_default() += 1;
+    }
+    assert_eq!(delivered.len(), ORDERS, "every req_id ends delivered");
+    assert!(
+        delivered.values().all(|&n| n == 1),
+        "each delivered exactly once in the ledger"
+    );
+    let text = std::fs::read_to_string(ws.ledger()).expect("ledger");
+    assert!(text.ends_with('\n'), "no torn tail left behind");
+
+    let stats = sim.stats();
+    assert_eq!(stats.accepted, ORDERS as u64);
+    // A call in flight at a kill may have been accepted without being recorded; the
+    // rerun sends it again and the gateway recognises it. Nothing beyond that window.
+    assert!(
+        stats.duplicates <= (kills * CONCURRENCY) as u64,
+        "{} duplicates after {kills} kills",
+        stats.duplicates
+    );
+    assert!(
+        statuses(&ws.out())
+            .iter()
+            .all(|(_, s)| s == "delivered" || s == "skipped_delivered")
+    );
+}
+
+fn interrupt_mid_run(sig: &str, expected: i32) {
+    let sim = simulator(r#"{"latency_ms":400}"#);
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(40)));
+    let child = send_process(&ws, &sim.url(), &[&input])
+        .args(["--concurrency", "4"])
+        .spawn()
+        .expect("starts");
+    assert!(
+        wait_until(Duration::from_secs(10), || count_lines(&ws.ledger()) >= 5),
+        "some outcomes recorded"
+    );
+    signal(child.id(), sig);
+    let output = child.wait_with_output().expect("exits");
+    assert_eq!(output.status.code(), Some(expected));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("stopping: letting calls in flight finish"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("halted: "),
+        "the summary is printed: {stderr}"
+    );
+
+    let rows = read_csv(&ws.out());
+    assert_eq!(rows.len(), 40, "every row has a result");
+    let delivered: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["status"] == "delivered")
+        .map(|r| r["req_id"].as_str())
+        .collect();
+    let others: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["status"] != "delivered")
+        .map(|r| r["status"].as_str())
+        .collect();
+    assert!(others.iter().all(|s| *s == "not_attempted"), "{others:?}");
+    assert!(!others.is_empty() && delivered.len() >= 4);
+    // The calls in flight at the signal finished and were recorded.
+    let ledger = ledger_state(&ws.ledger());
+    assert_eq!(ledger.keys().map(String::as_str).collect::<Vec<_>>(), {
+        let mut sorted = delivered.clone();
+        sorted.sort_unstable();
+        sorted
+    });
+    assert_eq!(
+        sim.stats().accepted as usize,
+        delivered.len(),
+        "nothing accepted that the ledger lacks"
+    );
+}
+
+#[test]
+fn sigint_finishes_calls_in_flight_flushes_and_exits_130() {
+    interrupt_mid_run("-INT", 130);
+}
+
+#[test]
+fn sigterm_finishes_calls_in_flight_flushes_and_exits_143() {
+    interrupt_mid_run("-TERM", 143);
+}
+
+#[test]
+fn a_second_ctrl_c_quits_at_once_and_the_ledger_stays_readable() {
+    let sim = simulator(r#"{"latency_ms":5000}"#);
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(10)));
+    let started = std::time::Instant::now();
+    let child = send_process(&ws, &sim.url(), &[&input])
+        .spawn()
+        .expect("starts");
+    assert!(
+        wait_until(Duration::from_secs(5), || sim.stats().requests >= 8),
+        "calls in flight"
+    );
+    signal(child.id(), "-INT");
+    std::thread::sleep(Duration::from_millis(200));
+    signal(child.id(), "-INT");
+    let output = child.wait_with_output().expect("exits");
+    assert_eq!(output.status.code(), Some(130));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "did not wait for the 5 s calls"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("quitting at once"));
+    assert!(
+        ledger::load(&ws.ledger(), false).is_ok(),
+        "the ledger is readable"
+    );
+    assert!(!ws.out().exists(), "no half-written result file at --out");
+}
+
+#[test]
+fn a_second_run_on_the_same_ledger_exits_4_naming_the_first() {
+    let sim = simulator(r#"{"latency_ms":300}"#);
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(30)));
+    let mut first = send_process(&ws, &sim.url(), &[&input])
+        .args(["--concurrency", "1"])
+        .spawn()
+        .expect("starts");
+    let lock = ledger::lock::lock_path(&ws.ledger());
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("pid"))
+    }));
+    let output = send_cmd(&ws, &sim, &[&input])
+        .assert()
+        .code(4)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("pid {}", first.id())) && stderr.contains("started"),
+        "{stderr}"
+    );
+
+    // The lock of a dead run never blocks the next one.
+    signal(first.id(), "-KILL");
+    first.wait().expect("reaped");
+    send_cmd(&ws, &sim, &[&input])
+        .args(["--concurrency", "8"])
+        .assert()
+        .code(0);
+    assert!(
+        ledger_state(&ws.ledger())
+            .values()
+            .all(|s| s == "delivered")
+    );
+}
+
+#[test]
+fn a_damaged_ledger_line_stops_the_run_naming_the_line() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(3)));
+    send_cmd(&ws, &sim, &[&input]).assert().code(0);
+    let mut text = std::fs::read_to_string(ws.ledger()).expect("ledger");
+    text = text
+        .replacen(",delivered,", ",deliverd,", 2)
+        .replacen(",deliverd,", ",delivered,", 1);
+    std::fs::write(ws.ledger(), &text).expect("damage");
+    let calls = sim.stats().requests;
+    let output = send_cmd(&ws, &sim, &[&input])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 3 is damaged (unknown status 'deliverd')"),
+        "{stderr}"
+    );
+    assert_eq!(sim.stats().requests, calls, "nothing sent");
+    assert_eq!(
+        std::fs::read_to_string(ws.ledger()).expect("ledger"),
+        text,
+        "nothing rewritten"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_ledger_is_refused() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(2)));
+    std::fs::copy(&input, ws.ledger()).expect("copy");
+    let output = send_cmd(&ws, &sim, &[&input])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not a ledger: its header is"));
+}
+
+#[test]
+fn a_torn_last_line_is_ignored_cut_off_and_its_order_resent() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let all = ids(4);
+    send_cmd(&ws, &sim, &[&ws.write("first.csv", orders_of(&all[..3]))])
+        .assert()
+        .code(0);
+    let mut text = std::fs::read_to_string(ws.ledger()).expect("ledger");
+    text.push_str("r0003,4000000000000000004,,delivered,0000,,0123");
+    std::fs::write(ws.ledger(), &text).expect("tear");
+    let output = send_cmd(&ws, &sim, &[&ws.write("all.csv", orders_of(&all))])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the last line is incomplete"));
+    assert_eq!(
+        statuses(&ws.out()),
+        common::pairs(&[
+            ("r0000", "skipped_delivered"),
+            ("r0001", "skipped_delivered"),
+            ("r0002", "skipped_delivered"),
+            ("r0003", "delivered")
+        ])
+    );
+    let lines = ledger_lines(&ws);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(
+        !std::fs::read_to_string(ws.ledger())
+            .expect("ledger")
+            .contains(",0123")
+    );
+}
+
+#[test]
+fn the_failure_breaker_halts_a_run_against_a_dead_gateway() {
+    let sim = simulator(r#"{"rules":[{"req_id_prefix":"r","fault":"transient","times":1000}]}"#);
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(200)));
+    let output = send_cmd(&ws, &sim, &[&input])
+        .args(["--concurrency", "4"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("of the last 100 calls failed"), "{stderr}");
+    let requests = sim.stats().requests;
+    assert!(
+        (100..200).contains(&requests),
+        "stopped soon after 100 calls, made {requests}"
+    );
+    let rows = read_csv(&ws.out());
+    assert!(
+        rows.iter()
+            .all(|r| r["status"] == "failed" || r["status"] == "not_attempted")
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r["status"] == "not_attempted")
+            .count()
+            > 100
+    );
+}
+
+#[test]
+fn the_breaker_threshold_is_configurable() {
+    let sim = simulator(r#"{"rules":[{"req_id_prefix":"r","fault":"transient","times":1000}]}"#);
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(40)));
+    send_cmd(&ws, &sim, &[&input])
+        .args([
+            "--concurrency",
+            "4",
+            "--max-attempts",
+            "3",
+            "--max-failure-rate",
+            "100",
+        ])
+        .assert()
+        .code(1);
+    assert!(statuses(&ws.out()).iter().all(|(_, s)| s == "failed"));
+    assert_eq!(sim.stats().requests, 120);
+}
+
+#[test]
+fn an_unwritable_ledger_stops_before_sending() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(3)));
+    std::fs::create_dir(ws.ledger()).expect("a directory where the ledger should be");
+    let output = send_cmd(&ws, &sim, &[&input])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("ledger"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(sim.stats().requests, 0);
+}
+
+#[test]
+fn a_full_disk_for_the_ledger_stops_before_sending() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(3)));
+    std::os::unix::fs::symlink("/dev/full", ws.ledger()).expect("symlink");
+    let output = send_cmd(&ws, &sim, &[&input])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot write ledger") && stderr.contains("No space left on device"),
+        "{stderr}"
+    );
+    assert_eq!(sim.stats().requests, 0);
+}
+
+#[test]
+fn a_write_failure_mid_run_halts_with_exit_3_and_keeps_the_ledger_whole() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    // Last night's ledger: about 60 KB of lines.
+    let old = ids(500);
+    send_cmd(&ws, &sim, &[&ws.write("old.csv", orders_of(&old))])
+        .assert()
+        .code(0);
+    let size = std::fs::metadata(ws.ledger()).expect("ledger").len();
+    // Tonight the ledger may grow by ~2 KB only (ulimit -f): a disk filling up.
+    let tonight: Vec<String> = (0..200).map(|i| format!("new{i:04}")).collect();
+    let input = ws.write("new.csv", orders_of(&tonight));
+    let limit = size + 2048;
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.arg(format!("--fsize={limit}"))
+        .arg("--")
+        .arg(common::binary());
+    let base = send_process(&ws, &sim.url(), &[&input]);
+    cmd.args(base.get_args())
+        .envs(base.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    let output = cmd
+        .args(["--concurrency", "1"])
+        .output()
+        .expect("runs under prlimit");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cannot write ledger") && stderr.contains("File too large"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sent again by the next run"), "{stderr}");
+    // The ledger holds whole lines only, within the limit.
+    let lines = ledger_lines(&ws);
+    assert!(
+        std::fs::read_to_string(ws.ledger())
+            .expect("ledger")
+            .ends_with('\n')
+    );
+    assert!(std::fs::metadata(ws.ledger()).expect("ledger").len() <= limit);
+    assert!(lines.len() > 500 && lines.len() < 700, "{}", lines.len());
+    // The results were written, and a rerun (with room) finishes the job.
+    assert_eq!(read_csv(&ws.out()).len(), 200);
+    send_cmd(&ws, &sim, &[&input]).assert().code(0);
+    assert_eq!(ledger_state(&ws.ledger()).len(), 700);
+    assert_eq!(sim.stats().accepted, 700);
+}
