@@ -17,8 +17,18 @@ use crate::top::SignMethod;
 /// Reports Tmall recharge-and-get order outcomes to the Taobao Open Platform
 /// (taobao.wt.trade.opentrade.resultcallback) from CSV exports, exactly once per req_id.
 #[derive(Debug, Parser)]
-#[command(name = "opentrade-callback", version, propagate_version = true)]
+#[command(
+    name = "opentrade-callback",
+    version,
+    propagate_version = true,
+    args_override_self = true
+)]
 #[command(after_help = "\
+Try it with the built-in simulated gateway and the sample data:
+  opentrade-callback send samples/orders.csv --ledger samples/ledger.csv --out results.csv \\
+      --simulate --scenario samples/scenario.json
+  opentrade-callback report results.csv
+
 Credentials come from TOP_APP_KEY, TOP_APP_SECRET and TOP_SESSION (or a --config file);
 the secret and the session are never accepted on the command line.
 
@@ -43,6 +53,41 @@ pub enum Command {
     Send(Box<SendArgs>),
     Report(ReportArgs),
     Simulate(SimulateArgs),
+    Ledger(LedgerArgs),
+}
+
+/// Maintain a ledger.
+#[derive(Debug, clap::Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub command: LedgerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    Compact(CompactArgs),
+}
+
+/// Rewrite a ledger as the latest line of each req_id, keeping the old file as a backup.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Takes the ledger's lock (exit 4 while a run holds it). The old ledger stays beside the
+new one as LEDGER.bak-YYYYMMDDTHHMMSS; at no moment is the ledger path missing.
+
+--before drops req_ids whose latest outcome is older than the date. A dropped req_id is
+sent again if it ever reappears in an export, so only drop what no export will contain.
+
+Examples:
+  opentrade-callback ledger compact /var/lib/opentrade/ledger.csv
+  opentrade-callback ledger compact ledger.csv --before 2026-01-01")]
+pub struct CompactArgs {
+    /// The ledger to compact.
+    #[arg(value_name = "LEDGER")]
+    pub path: PathBuf,
+
+    /// Also drop req_ids whose latest outcome finished before this day (YYYY-MM-DD, Beijing time).
+    #[arg(long, value_name = "DATE")]
+    pub before: Option<chrono::NaiveDate>,
 }
 
 /// Summarize a result CSV or a ledger: counts by status and error code, amounts, the
@@ -74,6 +119,7 @@ pub struct ReportArgs {
 
 /// Send one callback per order in the CSV exports, deduplicated against the ledger.
 #[derive(Debug, clap::Args)]
+#[command(args_override_self = true)]
 #[command(after_help = "\
 Every input row gets one result row (in input order) with a status: delivered, rejected,
 failed, not_attempted, invalid, skipped_delivered, skipped_rejected, duplicate_in_input,
@@ -184,7 +230,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
 
-    /// Input encoding: auto, utf-8, gbk or gb18030 [default: auto].
+    /// Input encoding: auto, utf-8, gbk or gb18030.
     #[arg(long, value_name = "ENCODING", default_value = "auto")]
     pub encoding: EncodingChoice,
 

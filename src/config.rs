@@ -120,8 +120,7 @@ pub struct RetryFile {
 pub fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read --config {}", path.display()))?;
-    let file: FileConfig =
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("--config {}: {e}", path.display()))?;
+    let file: FileConfig = toml::from_str(&text).map_err(|e| config_error(path, &text, &e))?;
     if file.secret.is_some() || file.session.is_some() {
         let mode = std::fs::metadata(path)
             .map(|m| m.permissions().mode())
@@ -136,6 +135,47 @@ pub fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
         }
     }
     Ok(file)
+}
+
+/// A config file error that names the place but never quotes the file: the line
+/// could hold the secret.
+fn config_error(path: &Path, text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let place = match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(" line {line}, column {column}")
+        }
+        None => String::new(),
+    };
+    anyhow::anyhow!(
+        "--config {}{place}: {}",
+        path.display(),
+        redact_quoted(error.message())
+    )
+}
+
+/// Drops string values from a parser message: serde quotes them in `"…"`, while
+/// field names and syntax come in backticks and stay.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    let mut chars = message.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            // A quote character named in backticks, as in "expected `\"`".
+            (false, '"') if out.ends_with('`') && chars.peek() == Some(&'`') => out.push(c),
+            (false, '"') => {
+                quoted = true;
+                out.push_str("(value)");
+            }
+            (true, '"') => quoted = false,
+            (true, _) => {}
+            (false, _) => out.push(c),
+        }
+    }
+    out
 }
 
 fn duration(key: &str, text: &Option<String>) -> anyhow::Result<Option<Duration>> {
@@ -431,6 +471,26 @@ mod tests {
         )
         .expect_err("typo");
         assert!(err.to_string().contains("secrett"), "{err}");
+    }
+
+    #[test]
+    fn config_syntax_errors_name_the_place_but_not_the_value() {
+        let dir = tempfile::tempdir().expect("dir");
+        for text in [
+            "app_key = \"k\"\nsecret = \"TOPSECRET-1\n",
+            "app_key = \"k\"\nconcurrency = \"TOPSECRET-1\"\n",
+        ] {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, text).expect("write");
+            let err = build_send(
+                args(&["--config", path.to_str().expect("utf-8")]),
+                &env_of(CREDENTIALS),
+            )
+            .expect_err("bad file");
+            let shown = format!("{err:#}");
+            assert!(shown.contains("line 2"), "{shown}");
+            assert!(!shown.contains("TOPSECRET"), "{shown}");
+        }
     }
 
     #[test]

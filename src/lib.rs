@@ -30,6 +30,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Send(args) => cmd::send::run(*args, &env, cli.quiet).await,
         Command::Report(args) => cmd::report::run(args),
+        Command::Ledger(args) => cmd::ledger::run(args),
         Command::Simulate(args) => cmd::simulate::run(args, &env).await,
     }
 }

@@ -37,6 +37,8 @@ struct Report {
     attention_total: u64,
     amount_rows: u64,
     distinct_req_ids: Option<u64>,
+    /// req_ids whose latest line came from a `--simulate` run (ledger only).
+    simulated: u64,
 }
 
 impl Report {
@@ -169,15 +171,18 @@ fn report_results(path: &Path, failed_out: Option<&Path>) -> anyhow::Result<Repo
 
 fn report_ledger(path: &Path) -> anyhow::Result<Report> {
     let latest = ledger::latest_lines(path)?;
-    let mut report = Report {
-        distinct_req_ids: Some(latest.len() as u64),
-        ..Report::default()
-    };
+    let mut report = Report::default();
     let mut lines = 0u64;
+    let mut simulated_states = 0u64;
     ledger::for_each_line(path, |line, record| {
         lines += 1;
         let req_id = &record[ledger::col::REQ_ID];
-        if latest.get(&ledger::ReqKey::of(req_id)) != Some(&line) {
+        let simulated = record[ledger::col::RUN_ID].starts_with(ledger::SIMULATED_RUN_PREFIX);
+        if latest.get(&ledger::scan::line_key(req_id, simulated)) != Some(&line) {
+            return;
+        }
+        if simulated {
+            simulated_states += 1;
             return;
         }
         let status = match &record[ledger::col::STATUS] {
@@ -195,6 +200,8 @@ fn report_ledger(path: &Path) -> anyhow::Result<Report> {
         );
     })?;
     report.rows = lines;
+    report.distinct_req_ids = Some(report.by_status.values().map(|(n, _)| n).sum());
+    report.simulated = simulated_states;
     Ok(report)
 }
 
@@ -223,8 +230,12 @@ fn yuan(cents: u128) -> String {
 fn render(path: &Path, kind: Kind, report: &Report) -> String {
     let mut text = match (kind, report.distinct_req_ids) {
         (Kind::Ledger, Some(distinct)) => {
+            let simulated = match report.simulated {
+                0 => String::new(),
+                n => format!("; {n} more from --simulate runs, not counted"),
+            };
             format!(
-                "{}: ledger, {} lines, {distinct} req_ids (latest state of each below)\n",
+                "{}: ledger, {} lines, {distinct} req_ids (latest state of each below{simulated})\n",
                 path.display(),
                 report.rows
             )

@@ -100,11 +100,34 @@ pub fn walk(path: &Path, mut visit: impl FnMut(Line<'_>)) -> Result<Shape, Ledge
     Ok(shape)
 }
 
-/// The file line number of the latest line of every req_id.
+impl Line<'_> {
+    /// Whether a `--simulate` run wrote this line.
+    pub fn simulated(&self) -> bool {
+        self.record[super::col::RUN_ID].starts_with(super::SIMULATED_RUN_PREFIX.as_bytes())
+    }
+
+    /// The line's key in `latest_lines`: simulated lines are kept apart, so a
+    /// rehearsal never hides a real outcome.
+    pub fn key(&self) -> ReqKey {
+        line_key(self.req_id, self.simulated())
+    }
+}
+
+/// The `latest_lines` key of a req_id, in the real or the simulated namespace.
+pub fn line_key(req_id: &str, simulated: bool) -> ReqKey {
+    if simulated {
+        ReqKey::of(&format!("{req_id}\0{}", super::SIMULATED_RUN_PREFIX))
+    } else {
+        ReqKey::of(req_id)
+    }
+}
+
+/// The file line number of the latest line of every req_id (per namespace, see
+/// `Line::key`).
 pub fn latest_lines(path: &Path) -> Result<KeyMap<u64>, LedgerError> {
     let mut latest = KeyMap::default();
     walk(path, |line| {
-        latest.insert(ReqKey::of(line.req_id), line.number);
+        latest.insert(line.key(), line.number);
     })?;
     Ok(latest)
 }
