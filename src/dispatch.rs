@@ -9,13 +9,13 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
 use crate::halt::{Halt, HaltReason};
 use crate::order::Payload;
+use crate::pace::Pacer;
 use crate::top::{Reply, TopClient, Verdict};
 
 /// Retry, rate and halting policy, from `config`.
@@ -147,20 +147,14 @@ pub struct Dispatcher {
     policy: Policy,
     halt: std::sync::Arc<Halt>,
     gate: BanGate,
-    limiter: Option<DefaultDirectRateLimiter>,
+    pacer: Option<Pacer>,
     breaker: Mutex<Breaker>,
     rng: Mutex<StdRng>,
 }
 
 impl Dispatcher {
     pub fn new(client: TopClient, policy: Policy, halt: std::sync::Arc<Halt>) -> Self {
-        let limiter = policy.qps.map(|qps| {
-            let period = Duration::from_secs(1) / qps.get();
-            let quota = Quota::with_period(period)
-                .expect("a positive period")
-                .allow_burst(NonZeroU32::MIN);
-            RateLimiter::direct(quota)
-        });
+        let pacer = policy.qps.map(Pacer::new);
         let rng = match policy.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => rand::make_rng(),
@@ -171,7 +165,7 @@ impl Dispatcher {
             policy,
             halt,
             gate: BanGate::default(),
-            limiter,
+            pacer,
             rng: Mutex::new(rng),
         }
     }
@@ -191,7 +185,7 @@ impl Dispatcher {
                 return cut_short(attempts, last);
             }
             attempts += 1;
-            let reply = self.client.call(&payload.json).await;
+            let reply = self.client.call(payload).await;
             match reply.verdict {
                 Verdict::Delivered | Verdict::Rejected => {
                     self.record(false);
@@ -262,8 +256,8 @@ impl Dispatcher {
     /// Waits until no ban is in force and the rate cap allows a call.
     async fn ready(&self) {
         self.gate.wait().await;
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
+        if let Some(pacer) = &self.pacer {
+            pacer.ready().await;
             // A ban that began while waiting for the slot still applies.
             self.gate.wait().await;
         }

@@ -12,6 +12,7 @@ pub mod halt;
 pub mod input;
 pub mod ledger;
 pub mod order;
+pub mod pace;
 pub mod plan;
 pub mod progress;
 pub mod results;

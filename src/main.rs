@@ -4,16 +4,13 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use opentrade_callback::cli::Cli;
+use opentrade_callback::cli::{Cli, Command};
 use opentrade_callback::exit::exit_for;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_for(&cli.command).enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -26,6 +23,16 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             exit_for(&err).into()
         }
+    }
+}
+
+/// The batch commands run on one thread: the pipeline is one stream and one consumer,
+/// and on a small machine cross-thread wake-ups cost more than they give (measured in
+/// bench/README.md). The simulated gateway serves many connections on every core.
+fn runtime_for(command: &Command) -> tokio::runtime::Builder {
+    match command {
+        Command::Simulate(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Order {
 pub struct Payload {
     /// Compact `param0` JSON.
     pub json: String,
+    /// `json` form-urlencoded, as it goes into the request body.
+    pub form: String,
     /// MD5 of `json`, the ledger's `payload_md5`.
     pub md5: [u8; 16],
 }
@@ -43,7 +45,8 @@ impl Order {
     pub fn payload(&self) -> Payload {
         let json = self.param0_json();
         let md5 = payload_md5(&json);
-        Payload { json, md5 }
+        let form = crate::top::request::form_value(&json);
+        Payload { json, form, md5 }
     }
 }
 

@@ -164,7 +164,7 @@ impl Progress {
     }
 
     /// Clears the bar (the summary follows) and stops the log lines.
-    pub fn finish(self) {
+    pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

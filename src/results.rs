@@ -81,7 +81,10 @@ impl ResultRow {
 
 /// Prefixes `'` to text Excel would treat as a formula or control.
 pub fn guard(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) {
+    if matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\n')
+    ) {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)
@@ -157,8 +160,8 @@ impl ResultWriter {
     }
 
     fn write(&mut self, row: &ResultRow) -> std::io::Result<()> {
-        let attempts = row.attempts.to_string();
-        let line = row.line.to_string();
+        let mut attempts = itoa::Buffer::new();
+        let mut line = itoa::Buffer::new();
         let source = self
             .sources
             .get(row.source as usize)
@@ -178,13 +181,18 @@ impl ResultWriter {
             &row.sub_code,
             &row.sub_msg,
             &row.top_request_id,
-            &attempts,
+            attempts.format(row.attempts),
             &row.finished_at,
             source,
-            &line,
+            line.format(row.line),
         ];
+        for cell in cells {
+            self.csv
+                .write_field(guard(cell).as_bytes())
+                .map_err(std::io::Error::other)?;
+        }
         self.csv
-            .write_record(cells.iter().map(|c| guard(c).into_owned()))
+            .write_record(None::<&[u8]>)
             .map_err(std::io::Error::other)?;
         self.written += 1;
         Ok(())

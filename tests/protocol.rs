@@ -12,7 +12,7 @@ use opentrade_callback::top::{Secret, SignMethod, Verdict};
 #[test]
 fn a_valid_call_is_delivered_with_the_platform_wrapper() {
     let sim = simulator("{}");
-    let reply = block_on(client(settings(&sim.url())).call(&order("ok-1").param0_json()));
+    let reply = block_on(client(settings(&sim.url())).call(&order("ok-1").payload()));
     assert_eq!(reply.verdict, Verdict::Delivered);
     assert_eq!(reply.error_code, "0000");
     assert_eq!(reply.error_msg, "消息处理成功");
@@ -29,7 +29,7 @@ fn every_sign_method_is_accepted() {
     {
         let mut s = settings(&sim.url());
         s.sign_method = method;
-        let reply = block_on(client(s).call(&order(&format!("sign-{i}")).param0_json()));
+        let reply = block_on(client(s).call(&order(&format!("sign-{i}")).payload()));
         assert_eq!(reply.verdict, Verdict::Delivered, "{method}: {reply:?}");
     }
     assert_eq!(sim.stats().accepted, 3);
@@ -40,7 +40,7 @@ fn a_wrong_secret_is_refused_with_code_25() {
     let sim = simulator("{}");
     let mut s = settings(&sim.url());
     s.credentials.secret = Secret::new("not-the-secret");
-    let reply = block_on(client(s).call(&order("r").param0_json()));
+    let reply = block_on(client(s).call(&order("r").payload()));
     assert_eq!(
         (reply.verdict, reply.error_code.as_str()),
         (Verdict::Fatal, "25")
@@ -54,7 +54,7 @@ fn a_wrong_session_is_refused_with_code_27() {
     let sim = simulator("{}");
     let mut s = settings(&sim.url());
     s.credentials.session = Secret::new("expired");
-    let reply = block_on(client(s).call(&order("r").param0_json()));
+    let reply = block_on(client(s).call(&order("r").payload()));
     assert_eq!(
         (reply.verdict, reply.error_code.as_str()),
         (Verdict::Fatal, "27")
@@ -66,7 +66,7 @@ fn a_wrong_app_key_is_refused_with_code_29() {
     let sim = simulator("{}");
     let mut s = settings(&sim.url());
     s.credentials.app_key = "999".into();
-    let reply = block_on(client(s).call(&order("r").param0_json()));
+    let reply = block_on(client(s).call(&order("r").payload()));
     assert_eq!(
         (reply.verdict, reply.error_code.as_str()),
         (Verdict::Fatal, "29")
@@ -79,7 +79,7 @@ fn a_timestamp_eleven_minutes_off_is_refused_with_code_31() {
     for minutes in [11, -11] {
         let mut s = settings(&sim.url());
         s.clock = Arc::new(move || chrono::Utc::now() + chrono::Duration::minutes(minutes));
-        let reply = block_on(client(s).call(&order("skewed").param0_json()));
+        let reply = block_on(client(s).call(&order("skewed").payload()));
         assert_eq!(
             (reply.verdict, reply.error_code.as_str()),
             (Verdict::Fatal, "31"),
@@ -89,7 +89,7 @@ fn a_timestamp_eleven_minutes_off_is_refused_with_code_31() {
     let mut s = settings(&sim.url());
     s.clock = Arc::new(|| chrono::Utc::now() - chrono::Duration::minutes(9));
     assert_eq!(
-        block_on(client(s).call(&order("nine").param0_json())).verdict,
+        block_on(client(s).call(&order("nine").payload())).verdict,
         Verdict::Delivered
     );
 }
@@ -98,7 +98,7 @@ fn a_timestamp_eleven_minutes_off_is_refused_with_code_31() {
 fn the_same_req_id_and_payload_is_answered_again_as_a_duplicate() {
     let sim = simulator("{}");
     let c = client(settings(&sim.url()));
-    let json = order("dup").param0_json();
+    let json = order("dup").payload();
     let first = block_on(c.call(&json));
     let second = block_on(c.call(&json));
     assert_eq!(
@@ -113,10 +113,10 @@ fn the_same_req_id_and_payload_is_answered_again_as_a_duplicate() {
 fn a_different_payload_under_an_accepted_req_id_is_refused() {
     let sim = simulator("{}");
     let c = client(settings(&sim.url()));
-    block_on(c.call(&order("same").param0_json()));
+    block_on(c.call(&order("same").payload()));
     let mut changed = order("same");
     changed.success = false;
-    let reply = block_on(c.call(&changed.param0_json()));
+    let reply = block_on(c.call(&changed.payload()));
     assert_eq!(reply.verdict, Verdict::Rejected);
     assert_eq!(reply.sub_code, "isv.req-id-conflict");
     assert_eq!((sim.stats().accepted, sim.stats().conflicts), (1, 1));
@@ -127,7 +127,7 @@ fn reject_rule_gives_a_business_rejection() {
     let sim = simulator(
         r#"{"rules":[{"req_id":"no","fault":"reject","error_code":"B02","error_msg":"订单已关闭"}]}"#,
     );
-    let reply = block_on(client(settings(&sim.url())).call(&order("no").param0_json()));
+    let reply = block_on(client(settings(&sim.url())).call(&order("no").payload()));
     assert_eq!(reply.verdict, Verdict::Rejected);
     assert_eq!(
         (reply.error_code.as_str(), reply.error_msg.as_str()),
@@ -140,7 +140,7 @@ fn reject_rule_gives_a_business_rejection() {
 fn transient_rule_fails_n_times_then_succeeds() {
     let sim = simulator(r#"{"rules":[{"req_id_prefix":"flaky-","fault":"transient","times":2}]}"#);
     let c = client(settings(&sim.url()));
-    let json = order("flaky-1").param0_json();
+    let json = order("flaky-1").payload();
     let verdicts: Vec<(Verdict, String)> = (0..3)
         .map(|_| block_on(c.call(&json)))
         .map(|r| (r.verdict, r.sub_code))
@@ -155,7 +155,7 @@ fn transient_rule_fails_n_times_then_succeeds() {
     );
     // Another req_id under the same prefix gets its own two failures.
     assert_eq!(
-        block_on(c.call(&order("flaky-2").param0_json())).verdict,
+        block_on(c.call(&order("flaky-2").payload())).verdict,
         Verdict::Transient
     );
 }
@@ -166,7 +166,7 @@ fn ban_rule_refuses_every_call_until_it_passes() {
         simulator(r#"{"rules":[{"order_no":4012345678901234567,"fault":"ban","seconds":1}]}"#);
     let c = client(settings(&sim.url()));
     let started = Instant::now();
-    let first = block_on(c.call(&order("ban-1").param0_json()));
+    let first = block_on(c.call(&order("ban-1").payload()));
     assert_eq!(
         first.verdict,
         Verdict::RateLimited {
@@ -179,7 +179,7 @@ fn ban_rule_refuses_every_call_until_it_passes() {
     );
     let mut other = order("other");
     other.order_no = 1;
-    let during = block_on(c.call(&other.param0_json()));
+    let during = block_on(c.call(&other.payload()));
     assert!(
         matches!(during.verdict, Verdict::RateLimited { .. }),
         "{during:?}"
@@ -189,7 +189,7 @@ fn ban_rule_refuses_every_call_until_it_passes() {
     );
     // The rule fires once: the same order is accepted after the ban.
     assert_eq!(
-        block_on(c.call(&order("ban-1").param0_json())).verdict,
+        block_on(c.call(&order("ban-1").payload())).verdict,
         Verdict::Delivered
     );
     let stats = sim.stats();
@@ -200,7 +200,7 @@ fn ban_rule_refuses_every_call_until_it_passes() {
 fn html_502_rule_answers_a_proxy_page_then_succeeds() {
     let sim = simulator(r#"{"rules":[{"req_id":"h","fault":"html_502","times":2}]}"#);
     let c = client(settings(&sim.url()));
-    let json = order("h").param0_json();
+    let json = order("h").payload();
     for _ in 0..2 {
         let reply = block_on(c.call(&json));
         assert_eq!(
@@ -218,7 +218,7 @@ fn slow_first_attempt_times_out_and_the_retry_is_a_duplicate() {
     let mut s = settings(&sim.url());
     s.request_timeout = Duration::from_millis(300);
     let c = client(s);
-    let json = order("slow").param0_json();
+    let json = order("slow").payload();
     let first = block_on(c.call(&json));
     assert_eq!(
         (first.verdict, first.error_code.as_str()),
@@ -235,7 +235,7 @@ fn slow_first_attempt_times_out_and_the_retry_is_a_duplicate() {
 fn drop_rule_closes_the_connection_then_succeeds() {
     let sim = simulator(r#"{"rules":[{"req_id":"d","fault":"drop"}]}"#);
     let c = client(settings(&sim.url()));
-    let json = order("d").param0_json();
+    let json = order("d").payload();
     let first = block_on(c.call(&json));
     assert_eq!(
         (first.verdict, first.error_code.as_str()),
@@ -253,7 +253,7 @@ fn invalid_rule_is_a_permanent_isv_error() {
     );
     let c = client(settings(&sim.url()));
     for _ in 0..2 {
-        let reply = block_on(c.call(&order("bad").param0_json()));
+        let reply = block_on(c.call(&order("bad").payload()));
         assert_eq!(reply.verdict, Verdict::Rejected);
         assert_eq!(
             (reply.sub_code.as_str(), reply.sub_msg.as_str()),
@@ -268,7 +268,7 @@ fn error_rule_can_revoke_the_session() {
     let sim = simulator(
         r#"{"rules":[{"req_id":"revoked","fault":"error","code":27,"msg":"Invalid session","sub_code":"invalid-sessionkey"}]}"#,
     );
-    let reply = block_on(client(settings(&sim.url())).call(&order("revoked").param0_json()));
+    let reply = block_on(client(settings(&sim.url())).call(&order("revoked").payload()));
     assert_eq!(
         (reply.verdict, reply.error_code.as_str()),
         (Verdict::Fatal, "27")
@@ -281,7 +281,7 @@ fn latency_applies_to_every_answer() {
     let c = client(settings(&sim.url()));
     let started = Instant::now();
     assert_eq!(
-        block_on(c.call(&order("late").param0_json())).verdict,
+        block_on(c.call(&order("late").payload())).verdict,
         Verdict::Delivered
     );
     assert!(started.elapsed() >= Duration::from_millis(120));
@@ -294,7 +294,7 @@ fn a_closed_port_is_a_connect_failure() {
         listener.local_addr().expect("addr")
     };
     let reply = block_on(
-        client(settings(&format!("http://{addr}/router/rest"))).call(&order("x").param0_json()),
+        client(settings(&format!("http://{addr}/router/rest"))).call(&order("x").payload()),
     );
     assert_eq!(
         (reply.verdict, reply.error_code.as_str()),
@@ -305,7 +305,7 @@ fn a_closed_port_is_a_connect_failure() {
 #[test]
 fn stats_are_served_over_http() {
     let sim = simulator("{}");
-    block_on(client(settings(&sim.url())).call(&order("s").param0_json()));
+    block_on(client(settings(&sim.url())).call(&order("s").payload()));
     let body = block_on(async {
         reqwest::get(format!("http://{}/__stats", sim.addr()))
             .await

@@ -37,9 +37,8 @@ fn first_line_names_the_address_and_demo_credentials_work() {
         rest[0].contains("TOP_APP_SECRET=helloworld"),
         "demo credentials are shown: {rest:?}"
     );
-    let reply = block_on(
-        client(settings(&format!("{base}/router/rest"))).call(&order("cmd-1").param0_json()),
-    );
+    let reply =
+        block_on(client(settings(&format!("{base}/router/rest"))).call(&order("cmd-1").payload()));
     assert_eq!(reply.verdict, Verdict::Delivered);
     signal(child.id(), "-TERM");
     assert!(child.wait().expect("exits").success());
@@ -53,14 +52,14 @@ fn credentials_from_the_environment_are_enforced_and_never_printed() {
         ("TOP_SESSION", "session-value"),
     ]);
     let url = format!("{base}/router/rest");
-    let demo = block_on(client(settings(&url)).call(&order("env-1").param0_json()));
+    let demo = block_on(client(settings(&url)).call(&order("env-1").payload()));
     assert_eq!(demo.error_code, "29", "demo app key is refused: {demo:?}");
     let mut s = settings(&url);
     s.credentials.app_key = "777".into();
     s.credentials.secret = Secret::new("s3cr3t-value");
     s.credentials.session = Secret::new("session-value");
     assert_eq!(
-        block_on(client(s).call(&order("env-1").param0_json())).verdict,
+        block_on(client(s).call(&order("env-1").payload())).verdict,
         Verdict::Delivered
     );
     signal(child.id(), "-INT");

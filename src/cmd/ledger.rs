@@ -159,8 +159,9 @@ fn keep_backup(path: &Path) -> anyhow::Result<PathBuf> {
             Ok(()) => return Ok(backup),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot keep the old ledger as {}", backup.display()));
+                return Err(e).with_context(|| {
+                    format!("cannot keep the old ledger as {}", backup.display())
+                });
             }
         }
     }

@@ -56,7 +56,7 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
     tracing::info!("plan: {planned} calls to make");
 
     // Every output is opened before the first call: if one cannot be written, nothing is sent.
-    let mut ledger_writer = match config.is_dry_run() {
+    let ledger_writer = match config.is_dry_run() {
         true => None,
         false => Some(LedgerWriter::open(
             &config.ledger,
@@ -91,24 +91,34 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
         dispatcher: dispatcher.as_ref(),
         halt: &halt,
         run_id: run_id(matches!(config.mode, Mode::Simulate { .. })),
-        sources: &sources,
         dry_run: config.is_dry_run(),
     };
-    let mut consumer = Consumer::new(results, ledger_writer.as_mut(), &progress, &halt);
-    let pipeline = run.pipeline(
+    let progress = Arc::new(progress);
+    let consumer = Consumer::new(
+        results,
+        ledger_writer,
+        Arc::clone(&progress),
+        Arc::clone(&halt),
+        Arc::from(sources.clone()),
+    );
+    let (to_consumer, consumer) = consumer.spawn().context("cannot start the writer thread")?;
+    run.pipeline(
         Arc::clone(&inputs),
         Arc::clone(&plan),
         config.policy.concurrency.get(),
-        &mut consumer,
-    );
-    pipeline.await;
+        to_consumer,
+    )
+    .await;
     watcher.abort();
     let Consumer {
         tally,
         results,
         invalid,
+        ledger: mut ledger_writer,
         ..
-    } = consumer;
+    } = consumer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked; the ledger holds whole lines"))?;
     progress.finish();
     let ledger_appended = ledger_writer.as_ref().map_or(0, LedgerWriter::appended);
     if let Some(Err(e)) = ledger_writer.take().map(LedgerWriter::finish) {
@@ -279,7 +289,6 @@ struct Run<'a> {
     dispatcher: Option<&'a Dispatcher>,
     halt: &'a Halt,
     run_id: Arc<str>,
-    sources: &'a [String],
     dry_run: bool,
 }
 
@@ -289,17 +298,21 @@ impl Run<'_> {
         inputs: Arc<InputSet>,
         plan: Arc<Plan>,
         concurrency: usize,
-        consumer: &mut Consumer<'_>,
+        consumer: mpsc::Sender<Vec<Finished>>,
     ) {
-        let (tx, mut rx) = mpsc::channel::<Work>(4 * concurrency.max(256));
+        // Rows travel in batches: one cross-thread hand-over per batch, not per row.
+        let (tx, mut rx) = mpsc::channel::<Vec<Work>>(4 + 2 * concurrency / BATCH);
         let dry_run = self.dry_run;
         let producer = tokio::task::spawn_blocking(move || produce(&inputs, &plan, dry_run, &tx));
         let mut finished = futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+            .flat_map(futures::stream::iter)
             .map(|work| self.settle(work))
             .buffer_unordered(concurrency)
             .ready_chunks(512);
         while let Some(chunk) = finished.next().await {
-            consumer.take(chunk, self.sources);
+            if consumer.send(chunk).await.is_err() {
+                break;
+            }
         }
         match producer.await {
             Ok(Ok(())) => {}
@@ -424,21 +437,33 @@ impl Run<'_> {
     }
 }
 
-/// Pass two: decides every row and hands it on in input order.
+/// Rows handed from the reader thread to the pipeline at a time.
+const BATCH: usize = 256;
+
+/// Pass two: decides every row and hands it on in input order, in batches.
 fn produce(
     inputs: &InputSet,
     plan: &Plan,
     dry_run: bool,
-    tx: &mpsc::Sender<Work>,
+    tx: &mpsc::Sender<Vec<Work>>,
 ) -> Result<(), InputError> {
+    let mut batch = Vec::with_capacity(BATCH);
     for (seq, row) in inputs.rows().enumerate() {
+        let row = match row {
+            Ok(row) => row,
+            Err(e) => {
+                // What was read before the error still gets its results.
+                let _ = tx.blocking_send(batch);
+                return Err(e);
+            }
+        };
         let InputRow {
             source,
             line,
             file_line,
             fields,
             order,
-        } = row?;
+        } = row;
         let job = match order {
             Err(e) => Job::Done {
                 status: Status::Invalid,
@@ -474,37 +499,50 @@ fn produce(
             fields,
             job,
         };
-        if tx.blocking_send(work).is_err() {
-            break;
+        batch.push(work);
+        if batch.len() == BATCH
+            && tx
+                .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                .is_err()
+        {
+            return Ok(());
         }
     }
+    let _ = tx.blocking_send(batch);
     Ok(())
 }
 
 /// The one writer: ledger, result file, counts, progress.
-struct Consumer<'a> {
+/// On its own thread, so the pipeline keeps calls flowing while rows are written.
+struct Consumer {
     results: ResultWriter,
-    ledger: Option<&'a mut LedgerWriter>,
-    progress: &'a Progress,
-    halt: &'a Halt,
+    ledger: Option<LedgerWriter>,
+    /// Set once an append failed: nothing more is appended, what is there is kept.
+    ledger_failed: bool,
+    progress: Arc<Progress>,
+    halt: Arc<Halt>,
+    sources: Arc<[String]>,
     tally: Tally,
     invalid: Vec<String>,
     results_failed: bool,
     entries: Vec<LedgerEntry>,
 }
 
-impl<'a> Consumer<'a> {
+impl Consumer {
     fn new(
         results: ResultWriter,
-        ledger: Option<&'a mut LedgerWriter>,
-        progress: &'a Progress,
-        halt: &'a Halt,
+        ledger: Option<LedgerWriter>,
+        progress: Arc<Progress>,
+        halt: Arc<Halt>,
+        sources: Arc<[String]>,
     ) -> Self {
         Consumer {
             results,
             ledger,
+            ledger_failed: false,
             progress,
             halt,
+            sources,
             tally: Tally::default(),
             invalid: Vec::new(),
             results_failed: false,
@@ -512,20 +550,41 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    fn take(&mut self, chunk: Vec<Finished>, sources: &[String]) {
+    /// Runs on a thread of its own until the sender is dropped; returns itself.
+    fn spawn(
+        mut self,
+    ) -> std::io::Result<(
+        mpsc::Sender<Vec<Finished>>,
+        std::thread::JoinHandle<Consumer>,
+    )> {
+        let (tx, mut rx) = mpsc::channel::<Vec<Finished>>(64);
+        let thread = std::thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || {
+                while let Some(chunk) = rx.blocking_recv() {
+                    self.take(chunk);
+                }
+                self
+            })?;
+        Ok((tx, thread))
+    }
+
+    fn take(&mut self, mut chunk: Vec<Finished>) {
         self.entries.clear();
         self.entries
-            .extend(chunk.iter().filter_map(|f| f.entry.clone()));
-        if let Some(Err(e)) = self
-            .ledger
-            .as_deref_mut()
-            .map(|ledger| ledger.append(&self.entries))
+            .extend(chunk.iter_mut().filter_map(|f| f.entry.take()));
+        if !self.ledger_failed
+            && let Some(Err(e)) = self
+                .ledger
+                .as_mut()
+                .map(|ledger| ledger.append(&self.entries))
         {
             self.halt.trigger(HaltReason::Io(format!(
                 "{e}; the outcomes not recorded will be sent again by the next run (the platform recognises them by req_id)"
             )));
-            self.ledger = None;
+            self.ledger_failed = true;
         }
+        let sources = Arc::clone(&self.sources);
         for finished in chunk {
             let row = finished.row;
             self.tally.add(&row);

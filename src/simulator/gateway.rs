@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::scenario::{Fault, Scenario};
-use super::verify::{Expected, Param0, TopError, parse_param0, verify_request};
+use super::verify::{Expected, Param0, Params, TopError, parse_param0, verify_request};
 
 /// What the simulator saw, for tests to prove exactly-once acceptance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +32,11 @@ pub struct Stats {
     /// Calls that arrived while a flow-control ban was in force.
     pub calls_during_ban: u64,
     pub bans_started: u64,
+    /// The most calls that arrived within any one second (a sliding window): what a
+    /// gateway's flow control sees.
+    pub max_calls_in_one_second: u64,
+    /// Milliseconds from the first call to the last.
+    pub arrival_span_ms: u64,
     /// Calls by what they got: delivered, duplicate, rejected, conflict, invalid,
     /// transient, banned, html_502, dropped, slow, error_<code>.
     pub by_outcome: BTreeMap<String, u64>,
@@ -71,6 +76,9 @@ struct State {
     /// How many bans each rule started.
     bans_fired: HashMap<usize, u32>,
     ban_until: Option<Instant>,
+    /// Arrivals of the last second, and the first arrival.
+    recent: std::collections::VecDeque<Instant>,
+    first_arrival: Option<Instant>,
     rng: StdRng,
     next_request: u64,
     stats: Stats,
@@ -115,6 +123,8 @@ impl Gateway {
                 hits: HashMap::new(),
                 bans_fired: HashMap::new(),
                 ban_until: None,
+                recent: std::collections::VecDeque::new(),
+                first_arrival: None,
                 rng,
                 next_request: 0,
                 stats: Stats::default(),
@@ -135,16 +145,12 @@ impl Gateway {
     }
 
     /// Decides the answer to one call made at `now` (`wall` for the timestamp check).
-    pub fn handle(
-        &self,
-        params: &BTreeMap<String, String>,
-        wall: DateTime<Utc>,
-        now: Instant,
-    ) -> Reaction {
+    pub fn handle(&self, params: &Params<'_>, wall: DateTime<Utc>, now: Instant) -> Reaction {
         let mut state = self.lock();
         let state = &mut *state;
         state.stats.requests += 1;
         state.next_request += 1;
+        record_arrival(state, now);
         let request_id = format!("sim{:08x}", state.next_request);
         let mut delay = self.scenario.latency();
         if self.scenario.jitter_ms > 0 {
@@ -172,7 +178,7 @@ impl Gateway {
                 answer: Answer::Json(error_json(&ban_error(remaining), &request_id)),
             };
         }
-        let param0 = match parse_param0(params.get("param0")) {
+        let param0 = match parse_param0(params.get("param0").map(|v| v.as_ref())) {
             Ok(param0) => param0,
             Err(error) => {
                 count(&mut state.stats, "invalid");
@@ -289,6 +295,24 @@ impl Gateway {
     }
 }
 
+/// Tracks the busiest one-second window of arrivals and their span.
+fn record_arrival(state: &mut State, now: Instant) {
+    let first = *state.first_arrival.get_or_insert(now);
+    state.stats.arrival_span_ms = now.saturating_duration_since(first).as_millis() as u64;
+    state.recent.push_back(now);
+    while state
+        .recent
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(1))
+    {
+        state.recent.pop_front();
+    }
+    state.stats.max_calls_in_one_second = state
+        .stats
+        .max_calls_in_one_second
+        .max(state.recent.len() as u64);
+}
+
 /// The business layer: idempotent by req_id.
 fn settle(state: &mut State, param0: &Param0, business: Business, request_id: &str) -> String {
     if let Some(record) = state.records.get(&param0.req_id) {
@@ -353,7 +377,12 @@ impl TopError {
 }
 
 fn count(stats: &mut Stats, outcome: &str) {
-    *stats.by_outcome.entry(outcome.to_owned()).or_insert(0) += 1;
+    match stats.by_outcome.get_mut(outcome) {
+        Some(n) => *n += 1,
+        None => {
+            stats.by_outcome.insert(outcome.to_owned(), 1);
+        }
+    }
 }
 
 fn ban_error(remaining: Duration) -> TopError {
@@ -367,28 +396,76 @@ fn ban_error(remaining: Duration) -> TopError {
     }
 }
 
+#[derive(Serialize)]
+struct ResultEnvelope<'a> {
+    wt_trade_opentrade_resultcallback_response: ResultWrapper<'a>,
+}
+
+#[derive(Serialize)]
+struct ResultWrapper<'a> {
+    result: ResultBody<'a>,
+    request_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct ResultBody<'a> {
+    success: bool,
+    req_id: &'a str,
+    error_code: &'a str,
+    error_msg: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    error_response: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: u32,
+    msg: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_msg: Option<&'a str>,
+    request_id: &'a str,
+}
+
 fn result_json(req_id: &str, outcome: &Settled, request_id: &str) -> String {
     let result = match outcome {
-        Settled::Accepted => json!({
-            "success": true, "req_id": req_id, "error_code": "0000", "error_msg": "消息处理成功"}),
+        Settled::Accepted => ResultBody {
+            success: true,
+            req_id,
+            error_code: "0000",
+            error_msg: "消息处理成功",
+        },
         Settled::Rejected {
             error_code,
             error_msg,
-        } => json!({
-            "success": false, "req_id": req_id, "error_code": error_code, "error_msg": error_msg}),
+        } => ResultBody {
+            success: false,
+            req_id,
+            error_code,
+            error_msg,
+        },
     };
-    json!({"wt_trade_opentrade_resultcallback_response": {"result": result, "request_id": request_id}})
-        .to_string()
+    let envelope = ResultEnvelope {
+        wt_trade_opentrade_resultcallback_response: ResultWrapper { result, request_id },
+    };
+    serde_json::to_string(&envelope).expect("answers serialize")
 }
 
 fn error_json(error: &TopError, request_id: &str) -> String {
-    let mut body = serde_json::Map::new();
-    body.insert("code".into(), json!(error.code));
-    body.insert("msg".into(), json!(error.msg));
-    if !error.sub_code.is_empty() {
-        body.insert("sub_code".into(), json!(error.sub_code));
-        body.insert("sub_msg".into(), json!(error.sub_msg));
-    }
-    body.insert("request_id".into(), json!(request_id));
-    json!({ "error_response": body }).to_string()
+    let sub = !error.sub_code.is_empty();
+    let body = ErrorBody {
+        code: error.code,
+        msg: error.msg,
+        sub_code: sub.then_some(error.sub_code.as_str()),
+        sub_msg: sub.then_some(error.sub_msg.as_str()),
+        request_id,
+    };
+    serde_json::to_string(&ErrorEnvelope {
+        error_response: body,
+    })
+    .expect("answers serialize")
 }

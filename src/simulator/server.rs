@@ -2,7 +2,6 @@
 //! string, as TOP accepts both), `GET /__stats`. A dropped connection is a service
 //! error, which makes hyper close the socket without an answer.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -20,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::gateway::{Answer, Gateway, Stats};
+use super::verify::Params;
 
 /// A body larger than this is refused: no real callback comes near it.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -123,17 +123,19 @@ async fn respond(
             Ok(reply(StatusCode::OK, "application/json", body))
         }
         (&Method::POST | &Method::GET, "/router/rest") => {
-            let mut params = BTreeMap::new();
-            if let Some(query) = request.uri().query() {
-                params.extend(form_urlencoded::parse(query.as_bytes()).into_owned());
-            }
+            let query = request.uri().query().map(str::to_owned);
             let Ok(body) = Limited::new(request.into_body(), MAX_BODY_BYTES)
                 .collect()
                 .await
             else {
                 return Err(DropConnection);
             };
-            params.extend(form_urlencoded::parse(&body.to_bytes()).into_owned());
+            let body = body.to_bytes();
+            let mut params = Params::new();
+            if let Some(query) = &query {
+                params.extend(form_urlencoded::parse(query.as_bytes()));
+            }
+            params.extend(form_urlencoded::parse(&body));
             let reaction = gateway.handle(&params, chrono::Utc::now(), Instant::now());
             if !reaction.delay.is_zero() {
                 tokio::time::sleep(reaction.delay).await;

@@ -3,6 +3,7 @@
 //! `top::request` on purpose (HMAC built from the RFC 2104 formula, parameters sorted
 //! by a `BTreeMap`), so one bug cannot make client and simulator agree. Pure.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ use sha2::Sha256;
 
 /// The only method this gateway serves.
 const SERVED_METHOD: &str = "taobao.wt.trade.opentrade.resultcallback";
+
+/// A request's parameters, sorted by name, borrowed from the body where possible.
+pub type Params<'a> = BTreeMap<Cow<'a, str>, Cow<'a, str>>;
 
 /// A TOP `error_response`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,14 +63,14 @@ pub struct Expected {
 
 /// Checks everything but `param0`, in the order the real gateway reports problems.
 pub fn verify_request(
-    params: &BTreeMap<String, String>,
+    params: &Params<'_>,
     expected: &Expected,
     now: DateTime<Utc>,
 ) -> Result<(), TopError> {
     let get = |name: &str| {
         params
             .get(name)
-            .map(String::as_str)
+            .map(|v| v.as_ref())
             .filter(|v| !v.is_empty())
     };
     match get("method") {
@@ -142,9 +146,9 @@ fn check_timestamp(
 }
 
 /// The sign the gateway computes, or `None` for an unknown method.
-fn expected_sign(method: &str, secret: &str, params: &BTreeMap<String, String>) -> Option<String> {
+fn expected_sign(method: &str, secret: &str, params: &Params<'_>) -> Option<String> {
     let mut text = Vec::new();
-    for (name, value) in params.iter().filter(|(name, _)| name.as_str() != "sign") {
+    for (name, value) in params.iter().filter(|(name, _)| name.as_ref() != "sign") {
         text.extend_from_slice(name.as_bytes());
         text.extend_from_slice(value.as_bytes());
     }
@@ -159,23 +163,30 @@ fn expected_sign(method: &str, secret: &str, params: &BTreeMap<String, String>) 
         "hmac-sha256" => rfc2104::<Sha256>(secret.as_bytes(), &text),
         _ => return None,
     };
-    Some(digest.iter().map(|b| format!("{b:02X}")).collect())
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut hex = String::with_capacity(digest.len() * 2);
+    for b in digest {
+        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    Some(hex)
 }
 
 /// HMAC(K, m) = H((K' ^ opad) || H((K' ^ ipad) || m)), 64-byte blocks (MD5, SHA-256).
 fn rfc2104<D: Digest>(key: &[u8], message: &[u8]) -> Vec<u8> {
     const BLOCK: usize = 64;
-    let mut block_key = if key.len() > BLOCK {
-        D::digest(key).to_vec()
+    let mut block_key = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        let hashed = D::digest(key);
+        block_key[..hashed.len()].copy_from_slice(&hashed);
     } else {
-        key.to_vec()
-    };
-    block_key.resize(BLOCK, 0);
+        block_key[..key.len()].copy_from_slice(key);
+    }
     let mut inner = D::new();
-    inner.update(block_key.iter().map(|b| b ^ 0x36).collect::<Vec<u8>>());
+    inner.update(block_key.map(|b| b ^ 0x36));
     inner.update(message);
     let mut outer = D::new();
-    outer.update(block_key.iter().map(|b| b ^ 0x5c).collect::<Vec<u8>>());
+    outer.update(block_key.map(|b| b ^ 0x5c));
     outer.update(inner.finalize());
     outer.finalize().to_vec()
 }
@@ -191,7 +202,7 @@ pub struct Param0 {
 }
 
 /// Checks `param0` against the `OrderResultDto` schema of SPEC.md.
-pub fn parse_param0(raw: Option<&String>) -> Result<Param0, TopError> {
+pub fn parse_param0(raw: Option<&str>) -> Result<Param0, TopError> {
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
         return Err(TopError::new(40, "Missing Required Arguments")
             .with_sub("isv.missing-parameter", "param0 is required"));
@@ -224,14 +235,33 @@ pub fn parse_param0(raw: Option<&String>) -> Result<Param0, TopError> {
             )));
         }
     }
-    let mut sorted: Vec<(&String, &Value)> = fields.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    // The known fields in a fixed order, whatever order the client wrote them in; the
+    // types were checked above.
     let mut digest = Md5::new();
-    for (name, value) in sorted {
+    for name in [
+        "ext",
+        "order_no",
+        "req_id",
+        "result_code",
+        "result_desc",
+        "sub_order_no",
+        "success",
+    ] {
         digest.update(name.as_bytes());
-        digest.update([0]);
-        digest.update(value.to_string().as_bytes());
-        digest.update([0]);
+        match fields.get(name) {
+            None => digest.update([0]),
+            Some(Value::String(text)) => {
+                digest.update([1]);
+                digest.update(text.as_bytes());
+            }
+            Some(Value::Number(n)) => {
+                digest.update([2]);
+                digest.update(n.as_u64().unwrap_or_default().to_le_bytes());
+            }
+            Some(Value::Bool(b)) => digest.update([3, u8::from(*b)]),
+            Some(_) => digest.update([4]),
+        }
+        digest.update([0xFF]);
     }
     Ok(Param0 {
         req_id: fields["req_id"].as_str().unwrap_or_default().to_owned(),
@@ -261,8 +291,8 @@ mod tests {
             .expect("valid")
     }
 
-    fn signed(method: &str) -> BTreeMap<String, String> {
-        let mut params: BTreeMap<String, String> = [
+    fn signed(method: &str) -> Params<'static> {
+        let mut params: Params<'static> = [
             ("app_key", "12345678"),
             ("format", "json"),
             ("method", SERVED_METHOD),
@@ -272,16 +302,16 @@ mod tests {
             ("v", "2.0"),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|(k, v)| (Cow::Owned(k.to_owned()), Cow::Owned(v.to_owned())))
         .collect();
         let sign = expected_sign(method, "helloworld", &params).expect("known method");
-        params.insert("sign".into(), sign);
+        params.insert("sign".into(), sign.into());
         params
     }
 
     #[test]
     fn published_md5_vector_is_reproduced_independently() {
-        let params: BTreeMap<String, String> = [
+        let params: Params<'static> = [
             ("app_key", "12345678"),
             ("fields", "num_iid,title,nick,price,num"),
             ("format", "json"),
@@ -293,7 +323,7 @@ mod tests {
             ("v", "2.0"),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|(k, v)| (Cow::Owned(k.to_owned()), Cow::Owned(v.to_owned())))
         .collect();
         assert_eq!(
             expected_sign("md5", "helloworld", &params).as_deref(),
@@ -351,7 +381,7 @@ mod tests {
     fn lower_case_sign_is_refused() {
         let mut params = signed("hmac");
         let lower = params["sign"].to_ascii_lowercase();
-        params.insert("sign".into(), lower);
+        params.insert("sign".into(), lower.into());
         assert_eq!(
             verify_request(&params, &expected(), noon()).map_err(|e| e.code),
             Err(25)
@@ -404,8 +434,7 @@ mod tests {
 
     #[test]
     fn param0_schema_is_enforced() {
-        let check =
-            |json: &str| parse_param0(Some(&json.to_owned())).map_err(|e| (e.code, e.sub_code));
+        let check = |json: &str| parse_param0(Some(json)).map_err(|e| (e.code, e.sub_code));
         assert!(check(r#"{"order_no":1,"success":true,"req_id":"r"}"#).is_ok());
         assert!(check(r#"{"order_no":12345678901234567890,"success":true,"req_id":"r","ext":"{\"a\":\"1\"}"}"#).is_ok());
         let invalid = Err((50, "isv.invalid-parameter".to_owned()));
@@ -444,18 +473,10 @@ mod tests {
 
     #[test]
     fn payload_digest_ignores_field_order() {
-        let a = parse_param0(Some(
-            &r#"{"order_no":1,"success":true,"req_id":"r"}"#.to_owned(),
-        ))
-        .expect("valid");
-        let b = parse_param0(Some(
-            &r#"{"req_id":"r","success":true,"order_no":1}"#.to_owned(),
-        ))
-        .expect("valid");
-        let c = parse_param0(Some(
-            &r#"{"req_id":"r","success":false,"order_no":1}"#.to_owned(),
-        ))
-        .expect("valid");
+        let a = parse_param0(Some(r#"{"order_no":1,"success":true,"req_id":"r"}"#)).expect("valid");
+        let b = parse_param0(Some(r#"{"req_id":"r","success":true,"order_no":1}"#)).expect("valid");
+        let c =
+            parse_param0(Some(r#"{"req_id":"r","success":false,"order_no":1}"#)).expect("valid");
         assert_eq!(a.digest, b.digest);
         assert_ne!(a.digest, c.digest);
     }

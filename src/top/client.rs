@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::request::{Credentials, encode_form, format_timestamp};
+use super::request::{Credentials, RequestEncoder, format_timestamp};
 use super::response::{Overrides, Reply, TransportFailure, classify_answer, classify_transport};
 use super::sign::SignMethod;
+use crate::order::Payload;
 
 /// The time used to stamp requests. Injected so tests can be 11 minutes off.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -61,6 +62,9 @@ pub struct TopClient {
     http: reqwest::Client,
     gateway: reqwest::Url,
     settings: Arc<ClientSettings>,
+    encoder: Arc<RequestEncoder>,
+    /// The formatted timestamp of the current second.
+    stamp: Arc<std::sync::Mutex<(i64, String)>>,
 }
 
 impl TopClient {
@@ -84,26 +88,30 @@ impl TopClient {
             .tcp_nodelay(true)
             // The gateway never redirects; following one would resend credentials elsewhere.
             .redirect(reqwest::redirect::Policy::none())
+            // Retries are `dispatch`'s decision, made with the platform's codes in hand.
+            .retry(reqwest::retry::never())
             .user_agent(super::request::PARTNER_ID)
             .build()
             .map_err(ClientError::Build)?;
+        let encoder = Arc::new(RequestEncoder::new(
+            &settings.credentials,
+            settings.sign_method,
+        ));
         Ok(TopClient {
             http,
             gateway,
             settings: Arc::new(settings),
+            encoder,
+            stamp: Arc::new(std::sync::Mutex::new((i64::MIN, String::new()))),
         })
     }
 
     /// Makes one call with a fresh timestamp and signature.
-    pub async fn call(&self, param0_json: &str) -> Reply {
+    pub async fn call(&self, payload: &Payload) -> Reply {
         let settings = &*self.settings;
-        let timestamp = format_timestamp((settings.clock)());
-        let body = encode_form(
-            &settings.credentials,
-            settings.sign_method,
-            &timestamp,
-            param0_json,
-        );
+        let body = self
+            .encoder
+            .encode(&self.timestamp(), &payload.json, &payload.form);
         let sent = self
             .http
             .post(self.gateway.clone())
@@ -123,6 +131,18 @@ impl TopClient {
             Ok(bytes) => classify_answer(status, &bytes, &settings.overrides),
             Err(err) => transport_reply(&err),
         }
+    }
+}
+
+impl TopClient {
+    /// Now, formatted for the gateway; formatted once per second.
+    fn timestamp(&self) -> String {
+        let now = (self.settings.clock)();
+        let mut stamp = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
+        if stamp.0 != now.timestamp() {
+            *stamp = (now.timestamp(), format_timestamp(now));
+        }
+        stamp.1.clone()
     }
 }
 

@@ -6,7 +6,7 @@ use std::fmt;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::sign::{SignMethod, sign_params};
+use super::sign::{PrefixSigner, SignMethod, sign_params};
 
 /// The API this tool calls.
 pub const METHOD: &str = "taobao.wt.trade.opentrade.resultcallback";
@@ -54,7 +54,75 @@ pub fn beijing() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
 }
 
-/// Builds the signed, form-urlencoded (UTF-8) body of one call.
+/// Encodes calls for one app: the constant system parameters are encoded, and their
+/// part of the signature digested, once. Equal to `encode_form` but for the order of
+/// the pairs (tested), which the gateway does not care about.
+#[derive(Debug, Clone)]
+pub struct RequestEncoder {
+    signer: PrefixSigner,
+    /// `app_key=…&format=json&method=…&partner_id=…&session=…&sign_method=…&v=2.0`.
+    fixed_form: String,
+    /// The sorted text between `param0`'s value and `timestamp`.
+    middle: String,
+}
+
+impl RequestEncoder {
+    pub fn new(credentials: &Credentials, sign_method: SignMethod) -> Self {
+        // Sorted by name: app_key format method | param0 | partner_id session
+        // sign_method | timestamp | v.
+        let prefix = format!("app_key{}formatjsonmethod{METHOD}", credentials.app_key);
+        let middle = format!(
+            "partner_id{PARTNER_ID}session{}sign_method{}",
+            credentials.session.expose(),
+            sign_method.as_str()
+        );
+        let fixed_form = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("app_key", credentials.app_key.as_str()),
+                ("format", "json"),
+                ("method", METHOD),
+                ("partner_id", PARTNER_ID),
+                ("session", credentials.session.expose()),
+                ("sign_method", sign_method.as_str()),
+                ("v", "2.0"),
+            ])
+            .finish();
+        RequestEncoder {
+            signer: PrefixSigner::new(sign_method, &credentials.secret, prefix.as_bytes()),
+            fixed_form,
+            middle,
+        }
+    }
+
+    /// The body of one call: `param0_form` is `param0_json` form-encoded (once per order).
+    pub fn encode(&self, timestamp: &str, param0_json: &str, param0_form: &str) -> String {
+        let sign = self.signer.sign(&[
+            b"param0",
+            param0_json.as_bytes(),
+            self.middle.as_bytes(),
+            b"timestamp",
+            timestamp.as_bytes(),
+            b"v2.0",
+        ]);
+        let mut body = String::with_capacity(self.fixed_form.len() + param0_form.len() + 128);
+        body.push_str(&self.fixed_form);
+        body.push_str("&timestamp=");
+        body.extend(form_urlencoded::byte_serialize(timestamp.as_bytes()));
+        body.push_str("&param0=");
+        body.push_str(param0_form);
+        body.push_str("&sign=");
+        body.push_str(&sign);
+        body
+    }
+}
+
+/// `value` form-urlencoded (UTF-8).
+pub fn form_value(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Builds the signed, form-urlencoded (UTF-8) body of one call: the reference the
+/// faster `RequestEncoder` is checked against.
 pub fn encode_form(
     credentials: &Credentials,
     sign_method: SignMethod,
@@ -145,6 +213,36 @@ mod tests {
             get("sign"),
             sign_params(SignMethod::Md5, "helloworld", &unsigned)
         );
+    }
+
+    fn sorted_pairs(body: &str) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        pairs.sort();
+        pairs
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_encoder_equals_the_reference(
+            json in "\\PC{0,80}",
+            app_key in "[0-9]{1,10}",
+            secret in "\\PC{1,40}",
+            session in "[0-9a-zA-Z]{1,40}",
+            seconds in 0i64..4_000_000_000,
+            method in proptest::prop_oneof![
+                proptest::strategy::Just(SignMethod::Md5),
+                proptest::strategy::Just(SignMethod::Hmac),
+                proptest::strategy::Just(SignMethod::HmacSha256)
+            ],
+        ) {
+            let credentials = Credentials { app_key, secret: Secret::new(secret), session: Secret::new(session) };
+            let timestamp = format_timestamp(Utc.timestamp_opt(seconds, 0).single().expect("valid"));
+            let fast = RequestEncoder::new(&credentials, method).encode(&timestamp, &json, &form_value(&json));
+            let reference = encode_form(&credentials, method, &timestamp, &json);
+            proptest::prop_assert_eq!(sorted_pairs(&fast), sorted_pairs(&reference));
+        }
     }
 
     #[test]

@@ -74,6 +74,79 @@ pub fn sign_params(method: SignMethod, secret: &str, params: &[(&str, &str)]) ->
     }
 }
 
+/// A signer whose digest has already taken in the constant beginning of the sorted
+/// text (the system parameters before `param0`), so each call hashes only the rest —
+/// and HMAC's key pads are not recomputed per call.
+#[derive(Clone)]
+pub struct PrefixSigner {
+    state: PrefixState,
+    /// MD5 signing ends with the secret again.
+    secret: super::request::Secret,
+}
+
+#[derive(Clone)]
+enum PrefixState {
+    Md5(Md5),
+    HmacMd5(Hmac<Md5>),
+    HmacSha256(Hmac<Sha256>),
+}
+
+impl fmt::Debug for PrefixSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrefixSigner(***)")
+    }
+}
+
+impl PrefixSigner {
+    /// `prefix` is the start of the sorted name+value text.
+    pub fn new(method: SignMethod, secret: &super::request::Secret, prefix: &[u8]) -> Self {
+        let key = secret.expose().as_bytes();
+        let state = match method {
+            SignMethod::Md5 => {
+                let mut digest = Md5::new();
+                digest.update(key);
+                digest.update(prefix);
+                PrefixState::Md5(digest)
+            }
+            SignMethod::Hmac => {
+                let mut mac = <Hmac<Md5> as KeyInit>::new_from_slice(key)
+                    .expect("HMAC accepts keys of any length");
+                Mac::update(&mut mac, prefix);
+                PrefixState::HmacMd5(mac)
+            }
+            SignMethod::HmacSha256 => {
+                let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                    .expect("HMAC accepts keys of any length");
+                Mac::update(&mut mac, prefix);
+                PrefixState::HmacSha256(mac)
+            }
+        };
+        PrefixSigner {
+            state,
+            secret: secret.clone(),
+        }
+    }
+
+    /// The sign of the prefix followed by `rest`, upper-case hex.
+    pub fn sign(&self, rest: &[&[u8]]) -> String {
+        match self.state.clone() {
+            PrefixState::Md5(mut digest) => {
+                rest.iter().for_each(|p| digest.update(p));
+                digest.update(self.secret.expose().as_bytes());
+                hex::encode_upper(digest.finalize())
+            }
+            PrefixState::HmacMd5(mut mac) => {
+                rest.iter().for_each(|p| Mac::update(&mut mac, p));
+                hex::encode_upper(mac.finalize().into_bytes())
+            }
+            PrefixState::HmacSha256(mut mac) => {
+                rest.iter().for_each(|p| Mac::update(&mut mac, p));
+                hex::encode_upper(mac.finalize().into_bytes())
+            }
+        }
+    }
+}
+
 fn mac_hex<'a, M: Mac + KeyInit>(secret: &str, parts: impl Iterator<Item = &'a [u8]>) -> String {
     let mut mac =
         <M as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Benchmarks of opentrade-callback: builds release, generates data, runs the simulated
+# gateway as a separate process, runs the job, and prints medians with ratios against
+# baselines measured in the same run. See bench/README.md.
+#
+#   bench/run.sh            the full set (about 10 minutes; 2 GB of data in bench/out)
+#   bench/run.sh --smoke    a few hundred orders through every step, debug build (CI)
+#   RUNS=5 bench/run.sh     more runs per measurement (default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SMOKE=0
+[ "${1:-}" = "--smoke" ] && SMOKE=1
+RUNS=${RUNS:-3}
+OUT=bench/out
+mkdir -p "$OUT"
+
+if [ $SMOKE = 1 ]; then
+  PROFILE=debug; RUNS=1
+  N_LATENCY=300; N_THROUGHPUT=500; N_QPS=100; QPS=50; N_LEDGER=20000; N_INPUT=2000; LATENCY_MS=20
+else
+  PROFILE=release
+  N_LATENCY=20000; N_THROUGHPUT=200000; N_QPS=10000; QPS=200; N_LEDGER=10000000; N_INPUT=1000000; LATENCY_MS=50
+fi
+
+say() { printf '\n== %s\n' "$*" >&2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Tools the measurements need: GNU time (CPU and peak memory), wrk (the ceiling).
+if [ $SMOKE = 0 ]; then
+  missing=()
+  have wrk || missing+=(wrk)
+  [ -x /usr/bin/time ] || missing+=(time)
+  if ((${#missing[@]})); then
+    say "installing ${missing[*]}"
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+TIME=/usr/bin/time
+[ -x $TIME ] || TIME=""
+
+say "building ($PROFILE)"
+if [ $PROFILE = release ]; then
+  cargo build --release --quiet --bin opentrade-callback --example bench_data
+else
+  cargo build --quiet --bin opentrade-callback --example bench_data
+fi
+BIN=target/$PROFILE/opentrade-callback
+GEN=target/$PROFILE/examples/bench_data
+
+say "generating data in $OUT"
+gen_orders() { [ -s "$OUT/orders-$1.csv" ] || $GEN orders "$1" "$OUT/orders-$1.csv"; }
+for n in $N_LATENCY $N_THROUGHPUT $N_QPS $N_INPUT $((N_INPUT / 4)); do gen_orders "$n"; done
+LEDGER_BIG="$OUT/ledger-$N_LEDGER.csv"
+[ -s "$LEDGER_BIG" ] || $GEN ledger "$N_LEDGER" $((N_INPUT / 2)) "$LEDGER_BIG"
+
+export TOP_APP_KEY=12345678 TOP_APP_SECRET=helloworld TOP_SESSION=demo-session
+SIM_PID=""
+start_sim() { # $1: scenario JSON text
+  printf '%s' "$1" > "$OUT/scenario.json"
+  $BIN simulate --listen 127.0.0.1:0 --scenario "$OUT/scenario.json" > "$OUT/sim.out" 2>&1 &
+  SIM_PID=$!
+  for _ in $(seq 100); do grep -q '^listening on' "$OUT/sim.out" 2>/dev/null && break; sleep 0.05; done
+  SIM_BASE=$(head -1 "$OUT/sim.out" | sed 's/^listening on //')
+  SIM_URL="$SIM_BASE/router/rest"
+}
+stop_sim() { [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null; SIM_PID=""; }
+trap stop_sim EXIT
+stat_of() { curl -s "$SIM_BASE/__stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+
+# Runs the job; leaves "wall user sys maxrss_kb" in $OUT/run.time and its stderr in $OUT/run.err.
+send() {
+  rm -f "$OUT"/ledger-run.csv*
+  if [ -n "$TIME" ]; then
+    $TIME -o "$OUT/run.time" -f "%e %U %S %M" "$BIN" send "$@" --out "$OUT/results.csv" --progress off 2> "$OUT/run.err" || true
+  else
+    local t0; t0=$(date +%s.%N)
+    "$BIN" send "$@" --out "$OUT/results.csv" --progress off 2> "$OUT/run.err" || true
+    echo "$(echo "$(date +%s.%N) - $t0" | bc) 0 0 0" > "$OUT/run.time"
+  fi
+}
+median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+ratio() { python3 -c "print(f'{$1/$2:.3f}')"; }
+ROWS=()
+row() { ROWS+=("$(printf '%-62s %14s   %s' "$1" "$2" "$3")"); }
+
+# 1. Latency-bound efficiency: wall against the ideal N × latency / concurrency.
+for c in 64 512; do
+  say "latency-bound: $N_LATENCY orders, ${LATENCY_MS} ms latency, concurrency $c"
+  walls=()
+  for _ in $(seq "$RUNS"); do
+    start_sim "{\"latency_ms\": $LATENCY_MS}"
+    send "$OUT/orders-$N_LATENCY.csv" --ledger "$OUT/ledger-run.csv" --gateway "$SIM_URL" --concurrency "$c"
+    walls+=("$(cut -d' ' -f1 "$OUT/run.time")"); stop_sim
+  done
+  wall=$(printf '%s\n' "${walls[@]}" | median)
+  ideal=$(python3 -c "print($N_LATENCY * $LATENCY_MS / 1000 / $c)")
+  row "latency-bound, concurrency $c: wall (ideal ${ideal}s)" "${wall}s" "wall/ideal $(ratio "$wall" "$ideal")  runs: ${walls[*]}"
+done
+
+# 2. Throughput at latency 0, CPU of our process, and the simulator's own ceiling.
+say "throughput: $N_THROUGHPUT orders, latency 0, concurrency 64"
+rates=(); cpus=()
+for _ in $(seq "$RUNS"); do
+  start_sim '{}'
+  send "$OUT/orders-$N_THROUGHPUT.csv" --ledger "$OUT/ledger-run.csv" --gateway "$SIM_URL" --concurrency 64
+  read -r wall user sys _ < "$OUT/run.time"
+  rates+=("$(python3 -c "print(round($N_THROUGHPUT / $wall))")")
+  cpus+=("$(python3 -c "print(round(($user + $sys) / $N_THROUGHPUT * 10000, 3))")")
+  stop_sim
+done
+rate=$(printf '%s\n' "${rates[@]}" | median)
+row "throughput: callbacks/s" "$rate" "runs: ${rates[*]}"
+row "throughput: CPU seconds of our process per 10,000 callbacks" "$(printf '%s\n' "${cpus[@]}" | median)" "runs: ${cpus[*]}"
+
+if have wrk; then
+  say "the simulator's ceiling under wrk (same machine, same request shape)"
+  python3 bench/signed_request.py > "$OUT/post.lua"
+  ceilings=(); statics=()
+  for _ in $(seq "$RUNS"); do
+    start_sim '{}'
+    ceilings+=("$(wrk -t1 -c64 -d$([ $SMOKE = 1 ] && echo 1 || echo 8)s -s "$OUT/post.lua" "$SIM_URL" | awk '/Requests\/sec/ {print int($2)}')")
+    statics+=("$(wrk -t1 -c64 -d$([ $SMOKE = 1 ] && echo 1 || echo 5)s "$SIM_BASE/static-404" | awk '/Requests\/sec/ {print int($2)}')")
+    stop_sim
+  done
+  ceiling=$(printf '%s\n' "${ceilings[@]}" | median)
+  static=$(printf '%s\n' "${statics[@]}" | median)
+  row "simulator ceiling under wrk: signed callbacks/s" "$ceiling" "ours/ceiling $(ratio "$rate" "$ceiling")  runs: ${ceilings[*]}"
+  row "wrk against a static 404 of the same server: requests/s" "$static" "ours/static $(ratio "$rate" "$static")  runs: ${statics[*]}"
+fi
+
+if [ $SMOKE = 0 ] && { python3 -c "import aiohttp" 2>/dev/null || { [ -x "$OUT/venv/bin/python" ] || python3 -m venv "$OUT/venv" && "$OUT/venv/bin/pip" -q install aiohttp >/dev/null 2>&1; }; }; then
+  PY=python3; python3 -c "import aiohttp" 2>/dev/null || PY="$OUT/venv/bin/python"
+  say "baseline: Python asyncio/aiohttp client, same orders"
+  py_rates=()
+  for _ in $(seq "$RUNS"); do
+    start_sim '{}'
+    read -r delivered seconds < <($PY bench/baseline_aiohttp.py "$OUT/orders-$N_THROUGHPUT.csv" "$SIM_URL" 64)
+    py_rates+=("$(python3 -c "print(round($delivered / $seconds))")"); stop_sim
+  done
+  py=$(printf '%s\n' "${py_rates[@]}" | median)
+  row "baseline: Python asyncio/aiohttp client, callbacks/s" "$py" "ours/python $(ratio "$rate" "$py")  runs: ${py_rates[*]}"
+fi
+
+# 3. Rate cap accuracy, measured where the platform would: at the gateway.
+say "rate cap: --qps $QPS over $N_QPS orders"
+achieved=(); peaks=()
+for _ in $(seq "$RUNS"); do
+  start_sim '{}'
+  send "$OUT/orders-$N_QPS.csv" --ledger "$OUT/ledger-run.csv" --gateway "$SIM_URL" --concurrency 64 --qps "$QPS"
+  span=$(stat_of arrival_span_ms); calls=$(stat_of requests)
+  achieved+=("$(python3 -c "print(round(($calls - 1) / ($span / 1000), 2))")")
+  peaks+=("$(stat_of max_calls_in_one_second)"); stop_sim
+done
+a=$(printf '%s\n' "${achieved[@]}" | median)
+row "rate cap $QPS/s: achieved calls/s at the gateway" "$a" "achieved/cap $(ratio "$a" "$QPS")  runs: ${achieved[*]}"
+row "rate cap $QPS/s: most calls in any one-second window" "$(printf '%s\n' "${peaks[@]}" | sort -n | tail -1)" "max over runs; runs: ${peaks[*]}"
+
+# 4. Dedup at scale: a big ledger and a big input, dry run; memory against input size.
+say "dedup: $N_LEDGER-line ledger, $N_INPUT input rows, --dry-run"
+walls=(); rss=()
+for _ in $(seq "$RUNS"); do
+  send "$OUT/orders-$N_INPUT.csv" --ledger "$LEDGER_BIG" --dry-run
+  read -r wall _ _ kb < "$OUT/run.time"; walls+=("$wall"); rss+=("$((kb / 1024))")
+done
+row "dedup: wall" "$(printf '%s\n' "${walls[@]}" | median)s" "runs: ${walls[*]}"
+row "dedup: peak RSS (MiB)" "$(printf '%s\n' "${rss[@]}" | median)" "runs: ${rss[*]}"
+send "$OUT/orders-$((N_INPUT / 4)).csv" --ledger "$LEDGER_BIG" --dry-run
+read -r _ _ _ kb_quarter < "$OUT/run.time"
+row "dedup: peak RSS with a quarter of the input (MiB)" "$((kb_quarter / 1024))" "growth per input row: $(python3 -c "print(round(($(printf '%s\n' "${rss[@]}" | median) - $kb_quarter / 1024) * 1048576 / ($N_INPUT * 3 / 4)))") bytes"
+grep -q "skipped_delivered" "$OUT/run.err" || { echo "dedup run did not skip anything:" >&2; cat "$OUT/run.err" >&2; exit 1; }
+
+printf '\n%-62s %14s   %s\n' "measurement (median of $RUNS)" "value" "ratio / runs"
+printf '%s\n' "${ROWS[@]}"

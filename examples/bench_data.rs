@@ -1,0 +1,98 @@
+//! Generates benchmark data: `orders N OUT` writes N orders; `ledger N OVERLAP OUT`
+//! writes an N-line ledger whose first OVERLAP lines record orders 0..OVERLAP as
+//! delivered with their real payload digests (so a dry run skips them), the rest other
+//! req_ids. Deterministic: order i is always the same.
+
+use std::io::{BufWriter, Write};
+
+use opentrade_callback::order::Order;
+
+fn order(i: u64) -> Order {
+    Order {
+        sub_order_no: i.is_multiple_of(4).then_some(4_100_000_000_000_000_000 + i),
+        order_no: 4_000_000_000_000_000_000 + i,
+        success: i % 10 != 7,
+        result_code: Some(if i % 10 == 7 {
+            "E1001".into()
+        } else {
+            "0000".into()
+        }),
+        result_desc: Some(if i % 10 == 7 {
+            "号码已停机".into()
+        } else {
+            "充值成功".into()
+        }),
+        req_id: format!("B{i:010}"),
+        ext: Some(format!(
+            r#"{{"firstChargeAmount":"{}","firstChargeTime":"{}"}}"#,
+            30 + i % 170,
+            1_795_392_163_000 + i * 1000
+        )),
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize| -> u64 { args.get(i).and_then(|a| a.parse().ok()).expect("a count") };
+    match args.first().map(String::as_str) {
+        Some("orders") => {
+            let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&args[2])?);
+            writeln!(
+                out,
+                "order_no,sub_order_no,success,result_code,result_desc,req_id,ext"
+            )?;
+            for i in 0..number(1) {
+                let o = order(i);
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{}",
+                    o.order_no,
+                    o.sub_order_no.map(|n| n.to_string()).unwrap_or_default(),
+                    o.success,
+                    o.result_code.as_deref().unwrap_or(""),
+                    o.result_desc.as_deref().unwrap_or(""),
+                    o.req_id,
+                    csv_field(o.ext.as_deref().unwrap_or(""))
+                )?;
+            }
+            out.flush()
+        }
+        Some("ledger") => {
+            let (lines, overlap) = (number(1), number(2));
+            let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&args[3])?);
+            writeln!(out, "{}", opentrade_callback::ledger::HEADER.join(","))?;
+            for i in 0..lines {
+                let (req_id, order_no, md5) = if i < overlap {
+                    let o = order(i);
+                    let md5 = o.payload().md5;
+                    (o.req_id, o.order_no, md5)
+                } else {
+                    let md5 = opentrade_callback::order::payload_md5(&i.to_string());
+                    (format!("L{i:010}"), 3_900_000_000_000_000_000 + i, md5)
+                };
+                writeln!(
+                    out,
+                    "{req_id},{order_no},,delivered,0000,,{},zt{i:011x},1,2026-11-24T01:30:00.000+08:00,20261124T013000-4242",
+                    hex(&md5)
+                )?;
+            }
+            out.flush()
+        }
+        _ => {
+            eprintln!("usage: bench_data orders N OUT | bench_data ledger N OVERLAP OUT");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn hex(bytes: &[u8; 16]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
