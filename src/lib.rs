@@ -13,6 +13,7 @@ pub mod input;
 pub mod ledger;
 pub mod order;
 pub mod pace;
+pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod results;

@@ -41,10 +41,22 @@ impl Order {
         serde_json::to_string(self).expect("an Order always serializes")
     }
 
-    /// Encodes `param0` and its digest.
+    /// The ledger's `payload_md5` of this order (what dedup compares).
+    pub fn payload_md5(&self) -> [u8; 16] {
+        payload_md5(&self.param0_json())
+    }
+
+    /// Encodes `param0`, its digest and its form encoding: everything a send needs.
     pub fn payload(&self) -> Payload {
         let json = self.param0_json();
         let md5 = payload_md5(&json);
+        Payload::new(json, md5)
+    }
+}
+
+impl Payload {
+    /// A payload from its JSON and digest; form-encodes it for sending.
+    pub fn new(json: String, md5: [u8; 16]) -> Self {
         let form = crate::top::request::form_value(&json);
         Payload { json, form, md5 }
     }

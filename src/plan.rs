@@ -1,19 +1,26 @@
 //! The plan: which rows to send. Pass one indexes the first valid occurrence of every
-//! req_id in the input; then each row is decided against that index and the ledger
-//! (SPEC.md status table), payloads compared by MD5 of the canonical `param0`. Only
-//! the indexes are held, never the rows. Pure apart from the iterator it is fed.
+//! req_id in the input; the ledger is then streamed through that index, each line
+//! of a req_id in this input leaving its state there (the latest line wins) and the
+//! rest passing by. Each row of pass two is decided against the entry (SPEC.md status
+//! table), payloads compared by MD5 of the canonical `param0`. Memory follows the
+//! input, not the ledger's history; rows are never held.
+
+use std::path::Path;
 
 use crate::input::{InputError, InputRow};
 use crate::ledger::index::{KeyMap, digest_prefix};
-use crate::ledger::{LedgerIndex, ReqKey, Settled};
+use crate::ledger::scan::{self, Shape};
+use crate::ledger::{LedgerError, LedgerState, ReqKey, Settled};
 use crate::status::Status;
 
-/// Where a req_id first occurs validly in the input, and its payload digest.
+/// A req_id's first valid occurrence in the input, its payload digest, and what the
+/// ledger says of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FirstSeen {
+struct Entry {
     digest: u64,
     source: u32,
     line: u32,
+    ledger: Option<LedgerState>,
 }
 
 /// The dedup `error_code`s (SPEC.md: `dedup.*`).
@@ -43,9 +50,19 @@ pub struct FirstPass {
     pub invalid: u64,
 }
 
-/// The first valid occurrence of every req_id in the input.
+/// What streaming the ledger found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LedgerPass {
+    pub shape: Shape,
+    /// Lines about req_ids of this input.
+    pub matched: u64,
+    /// Lines of `--simulate` runs left out (live runs only).
+    pub simulated_ignored: u64,
+}
+
+/// The first valid occurrence of every req_id in the input, with its ledger state.
 #[derive(Debug, Default)]
-pub struct InputIndex(KeyMap<FirstSeen>);
+pub struct InputIndex(KeyMap<Entry>);
 
 impl InputIndex {
     /// Pass one over `rows`.
@@ -61,17 +78,46 @@ impl InputIndex {
                 pass.invalid += 1;
                 continue;
             };
-            let digest = digest_prefix(&order.payload().md5);
-            index
-                .0
-                .entry(ReqKey::of(&order.req_id))
-                .or_insert(FirstSeen {
-                    digest,
-                    source: row.source,
-                    line: u32::try_from(row.line).unwrap_or(u32::MAX),
-                });
+            let digest = digest_prefix(&order.payload_md5());
+            index.0.entry(ReqKey::of(&order.req_id)).or_insert(Entry {
+                digest,
+                source: row.source,
+                line: u32::try_from(row.line).unwrap_or(u32::MAX),
+                ledger: None,
+            });
         }
         Ok((index, pass))
+    }
+
+    /// Streams the ledger at `path` (absent means empty) through the index.
+    /// `include_simulated` keeps lines of simulated runs, which only a simulated run
+    /// may trust.
+    pub fn absorb_ledger(
+        &mut self,
+        path: &Path,
+        include_simulated: bool,
+    ) -> Result<LedgerPass, LedgerError> {
+        let mut pass = LedgerPass::default();
+        pass.shape = scan::walk(path, |line| {
+            let Some(entry) = self.0.get_mut(&ReqKey::of(line.req_id)) else {
+                return;
+            };
+            if !include_simulated && line.simulated() {
+                pass.simulated_ignored += 1;
+                return;
+            }
+            entry.ledger = Some(LedgerState::new(line.status, &line.payload_md5));
+            pass.matched += 1;
+        })?;
+        Ok(pass)
+    }
+
+    /// Records a ledger state directly (tests).
+    #[cfg(test)]
+    fn set_ledger(&mut self, req_id: &str, state: LedgerState) {
+        if let Some(entry) = self.0.get_mut(&ReqKey::of(req_id)) {
+            entry.ledger = Some(state);
+        }
     }
 
     /// Distinct valid req_ids.
@@ -84,25 +130,18 @@ impl InputIndex {
     }
 }
 
-/// The ledger and input indexes, and the policy for rejected rows.
+/// The indexed input and the policy for rejected rows.
 #[derive(Debug)]
 pub struct Plan {
-    ledger: LedgerIndex,
-    input: KeyMap<FirstSeen>,
+    input: KeyMap<Entry>,
     sources: Vec<String>,
     retry_rejected: bool,
 }
 
 impl Plan {
-    /// Joins the ledger's index and the input's (pass one). `sources` names the files.
-    pub fn new(
-        ledger: LedgerIndex,
-        input: InputIndex,
-        sources: Vec<String>,
-        retry_rejected: bool,
-    ) -> Plan {
+    /// `sources` names the files, for messages.
+    pub fn new(input: InputIndex, sources: Vec<String>, retry_rejected: bool) -> Plan {
         Plan {
-            ledger,
             input: input.0,
             sources,
             retry_rejected,
@@ -112,44 +151,50 @@ impl Plan {
     /// How many calls the plan makes: one per distinct req_id the ledger does not settle.
     pub fn sends(&self) -> u64 {
         self.input
-            .iter()
-            .filter(|(key, first)| self.against_ledger(**key, first.digest) == Decision::Send)
+            .values()
+            .filter(|entry| self.against_ledger(entry.ledger, entry.digest) == Decision::Send)
             .count() as u64
     }
 
     /// Decides a valid row of pass two, found at `line` of input `source`.
-    pub fn decide(&self, source: u32, line: u64, req_id: &str, payload_md5: &[u8; 16]) -> Decision {
-        let key = ReqKey::of(req_id);
-        let digest = digest_prefix(payload_md5);
-        let Some(first) = self.input.get(&key) else {
-            // The file changed between passes; `InputSet` refuses that, so this is
-            // unreachable in practice. Send rather than lose the row.
-            return self.against_ledger(key, digest);
+    /// `payload_md5` is called only when the row is not the req_id's first occurrence:
+    /// the first one's digest is in the index already (the files are unchanged since
+    /// pass one — `InputSet` checks).
+    pub fn decide(
+        &self,
+        source: u32,
+        line: u64,
+        req_id: &str,
+        payload_md5: impl FnOnce() -> [u8; 16],
+    ) -> Decision {
+        let Some(first) = self.input.get(&ReqKey::of(req_id)) else {
+            // Unreachable while the files are unchanged; send rather than lose the row.
+            return Decision::Send;
         };
         let line = u32::try_from(line).unwrap_or(u32::MAX);
-        if (first.source, first.line) != (source, line) {
-            let place = format!("{} row {}", self.sources[first.source as usize], first.line);
-            return if first.digest == digest {
-                Decision::Skip {
-                    status: Status::DuplicateInInput,
-                    code: code::DUPLICATE_IN_INPUT,
-                    message: format!("same req_id and payload as {place}, which is sent once"),
-                }
-            } else {
-                Decision::Skip {
-                    status: Status::Conflict,
-                    code: code::INPUT_CONFLICT,
-                    message: format!(
-                        "req_id also at {place} with different content; a req_id identifies one callback — correct one of the two rows"
-                    ),
-                }
-            };
+        if (first.source, first.line) == (source, line) {
+            return self.against_ledger(first.ledger, first.digest);
         }
-        self.against_ledger(key, digest)
+        let place = format!("{} row {}", self.sources[first.source as usize], first.line);
+        if first.digest == digest_prefix(&payload_md5()) {
+            Decision::Skip {
+                status: Status::DuplicateInInput,
+                code: code::DUPLICATE_IN_INPUT,
+                message: format!("same req_id and payload as {place}, which is sent once"),
+            }
+        } else {
+            Decision::Skip {
+                status: Status::Conflict,
+                code: code::INPUT_CONFLICT,
+                message: format!(
+                    "req_id also at {place} with different content; a req_id identifies one callback — correct one of the two rows"
+                ),
+            }
+        }
     }
 
-    fn against_ledger(&self, key: ReqKey, digest: u64) -> Decision {
-        let Some(state) = self.ledger.get(key) else {
+    fn against_ledger(&self, state: Option<LedgerState>, digest: u64) -> Decision {
+        let Some(state) = state else {
             return Decision::Send;
         };
         let same = state.same_digest(digest);
@@ -188,8 +233,6 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::RowFields;
-    use crate::ledger::LedgerState;
     use crate::order::Order;
 
     fn row(source: u32, line: u64, req_id: &str, success: bool) -> InputRow {
@@ -206,28 +249,21 @@ mod tests {
             source,
             line,
             file_line: line + 1,
-            fields: RowFields::of_order(&order),
             order: Ok(order),
         }
     }
 
     fn md5_of(row: &InputRow) -> [u8; 16] {
-        row.order.as_ref().expect("valid").payload().md5
+        row.order.as_ref().expect("valid").payload_md5()
     }
 
     fn plan(ledger: &[(&InputRow, Settled)], rows: &[InputRow], retry_rejected: bool) -> Plan {
-        let mut index = LedgerIndex::default();
+        let (mut input, _) = InputIndex::build(rows.iter().cloned().map(Ok)).expect("builds");
         for (row, status) in ledger {
             let req_id = &row.order.as_ref().expect("valid").req_id;
-            index.insert(ReqKey::of(req_id), LedgerState::new(*status, &md5_of(row)));
+            input.set_ledger(req_id, LedgerState::new(*status, &md5_of(row)));
         }
-        let (input, _) = InputIndex::build(rows.iter().cloned().map(Ok)).expect("builds");
-        Plan::new(
-            index,
-            input,
-            vec!["a.csv".into(), "b.csv".into()],
-            retry_rejected,
-        )
+        Plan::new(input, vec!["a.csv".into(), "b.csv".into()], retry_rejected)
     }
 
     fn decide(plan: &Plan, row: &InputRow) -> Decision {
@@ -235,7 +271,7 @@ mod tests {
             row.source,
             row.line,
             &row.order.as_ref().expect("valid").req_id,
-            &md5_of(row),
+            || md5_of(row),
         )
     }
 
@@ -322,7 +358,7 @@ mod tests {
                 status(decide(&plan, input)),
                 expected,
                 "{settled} / success={}",
-                input.fields.success
+                input.order.as_ref().is_ok_and(|o| o.success)
             );
             assert_eq!(plan.sends(), u64::from(expected.is_none()));
         }
@@ -347,6 +383,37 @@ mod tests {
         );
         assert_eq!(
             status(decide(&delivered, &same)),
+            Some((Status::SkippedDelivered, code::ALREADY_DELIVERED))
+        );
+    }
+
+    #[test]
+    fn the_latest_ledger_line_of_an_input_req_id_wins_and_others_pass_by() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ledger.csv");
+        let rows = [row(0, 1, "a", true)];
+        let md5 = hex::encode(md5_of(&rows[0]));
+        let line = |req_id: &str, status: &str, run: &str| {
+            format!("{req_id},1,,{status},,,{md5},,1,t,{run}\n")
+        };
+        let text = format!(
+            "{}\n{}{}{}{}",
+            crate::ledger::HEADER.join(","),
+            line("a", "failed", "r1"),
+            line("other", "delivered", "r1"),
+            line("a", "delivered", "r2"),
+            line("a", "rejected", "sim-r3"),
+        );
+        std::fs::write(&path, text).expect("write");
+        let (mut input, _) = InputIndex::build(rows.iter().cloned().map(Ok)).expect("builds");
+        let pass = input.absorb_ledger(&path, false).expect("reads");
+        assert_eq!(
+            (pass.shape.lines, pass.matched, pass.simulated_ignored),
+            (4, 2, 1)
+        );
+        let plan = Plan::new(input, vec!["a.csv".into()], false);
+        assert_eq!(
+            status(decide(&plan, &rows[0])),
             Some((Status::SkippedDelivered, code::ALREADY_DELIVERED))
         );
     }

@@ -134,20 +134,22 @@ impl ResultWriter {
         })
     }
 
-    /// Takes the row with sequence number `seq` (0-based, input order) and writes every
-    /// row that is now next in line.
-    pub fn push(&mut self, seq: u64, row: ResultRow) -> std::io::Result<()> {
+    /// Takes the row with sequence number `seq` (0-based, input order), writes every
+    /// row that is now next in line, and says how many that was.
+    pub fn push(&mut self, seq: u64, row: ResultRow) -> std::io::Result<usize> {
         if seq != self.next {
             self.pending.insert(seq, row);
-            return Ok(());
+            return Ok(0);
         }
         self.write(&row)?;
         self.next += 1;
+        let mut written = 1;
         while let Some(row) = self.pending.remove(&self.next) {
             self.write(&row)?;
             self.next += 1;
+            written += 1;
         }
-        Ok(())
+        Ok(written)
     }
 
     /// Rows waiting for an earlier one.

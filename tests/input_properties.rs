@@ -142,8 +142,12 @@ fn read_back(file: &tempfile::NamedTempFile) -> Vec<Order> {
     set.rows()
         .map(|row| {
             let row = row.expect("reads");
-            row.order
-                .unwrap_or_else(|e| panic!("row {} invalid: {} {}", row.line, e.code, e.message))
+            row.order.unwrap_or_else(|e| {
+                panic!(
+                    "row {} invalid: {} {}",
+                    row.line, e.error.code, e.error.message
+                )
+            })
         })
         .collect()
 }

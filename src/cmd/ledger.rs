@@ -107,7 +107,7 @@ fn write_compacted(
             done.superseded += 1;
             return;
         }
-        let finished = std::str::from_utf8(&line.record[col::FINISHED_AT])
+        let finished = std::str::from_utf8(line.fields()[col::FINISHED_AT])
             .ok()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
         // A line whose time cannot be read is kept: never drop what is not understood.
@@ -119,7 +119,7 @@ fn write_compacted(
         }
         done.kept += 1;
         if failure.is_none()
-            && let Err(e) = out.write_byte_record(line.record)
+            && let Err(e) = out.write_record(line.fields())
         {
             failure = Some(e);
         }

@@ -16,8 +16,8 @@ use std::time::SystemTime;
 use encoding::{Detected, EncodingChoice};
 pub use fields::RowError;
 use header::{ColumnMap, Field, HeaderError};
-pub use row::RowFields;
 use row::{Cells, build_order};
+pub use row::{Invalid, RowFields};
 
 use crate::order::Order;
 
@@ -95,8 +95,8 @@ pub struct InputRow {
     pub line: u64,
     /// The file line the row starts on (the header is line 1), for messages.
     pub file_line: u64,
-    pub fields: RowFields,
-    pub order: Result<Order, RowError>,
+    /// The order, or why not, with the cells as found.
+    pub order: Result<Order, Box<Invalid>>,
 }
 
 impl InputSet {
@@ -245,7 +245,7 @@ impl Source {
     }
 
     /// Turns one CSV record into a row.
-    fn row(&self, record: &csv::ByteRecord) -> Option<(RowFields, Result<Order, RowError>)> {
+    fn row(&self, record: &csv::ByteRecord) -> Option<Result<Order, Box<Invalid>>> {
         let mut cells = Cells::default();
         let mut undecodable = Vec::new();
         for (field, index) in self.columns.iter() {
@@ -258,12 +258,17 @@ impl Source {
                     encoding::decode_for_display(self.detected.encoding, bytes)
                 }
             };
-            cells.set(field, fields::clean(&text).to_owned());
+            cells.set(field, cleaned(text));
         }
         if cells.is_blank() && undecodable.is_empty() {
             return None;
         }
-        let (shown, built) = build_order(&cells);
+        let built = build_order(&cells);
+        // A row refused for its encoding or shape shows its cells as found.
+        let shown = |built: Result<Order, Box<Invalid>>| match built {
+            Ok(order) => RowFields::of_order(&order),
+            Err(invalid) => invalid.fields,
+        };
         if !undecodable.is_empty() {
             let names: Vec<&str> = undecodable.iter().map(|f| f.name()).collect();
             let error = RowError::new(
@@ -274,7 +279,10 @@ impl Source {
                     self.detected.encoding
                 ),
             );
-            return Some((shown, Err(error)));
+            return Some(Err(Box::new(Invalid {
+                error,
+                fields: shown(built),
+            })));
         }
         let extra_filled = record
             .iter()
@@ -289,9 +297,22 @@ impl Source {
                     self.header_len
                 ),
             );
-            return Some((shown, Err(error)));
+            return Some(Err(Box::new(Invalid {
+                error,
+                fields: shown(built),
+            })));
         }
-        Some((shown, built))
+        Some(built)
+    }
+}
+
+/// A cell without the white space around it, still borrowed where it was.
+fn cleaned(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(fields::clean(text)),
+        Cow::Owned(text) if fields::clean(&text).len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(fields::clean(&text).to_owned()),
     }
 }
 
@@ -446,7 +467,7 @@ impl Iterator for Rows<'_> {
             match file.reader.read_byte_record(&mut file.record) {
                 Ok(true) => {
                     file.data_row += 1;
-                    let Some((fields, order)) = source.row(&file.record) else {
+                    let Some(order) = source.row(&file.record) else {
                         continue;
                     };
                     let file_line = file
@@ -457,7 +478,6 @@ impl Iterator for Rows<'_> {
                         source: file.source,
                         line: file.data_row,
                         file_line,
-                        fields,
                         order,
                     }));
                 }

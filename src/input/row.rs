@@ -1,6 +1,8 @@
 //! One input row's cells turned into an `Order` — or into every reason it cannot be
 //! one — and the text the result CSV shows for it. Pure.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::fields::{self, RowError, clean, code, unguard};
@@ -10,11 +12,11 @@ use crate::order::Order;
 /// The decoded, trimmed cells of one row, by field; `None` when the file has no
 /// such column.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cells([Option<String>; 9]);
+pub struct Cells<'a>([Option<Cow<'a, str>>; 9]);
 
-impl Cells {
-    pub fn set(&mut self, field: Field, text: String) {
-        self.0[field as usize] = Some(text);
+impl<'a> Cells<'a> {
+    pub fn set(&mut self, field: Field, text: impl Into<Cow<'a, str>>) {
+        self.0[field as usize] = Some(text.into());
     }
 
     pub fn get(&self, field: Field) -> &str {
@@ -59,7 +61,14 @@ impl RowFields {
 
 /// Builds the order a row describes, checking every field; on failure the error
 /// carries the first problem's code and every problem's message.
-pub fn build_order(cells: &Cells) -> (RowFields, Result<Order, RowError>) {
+/// A row that cannot be sent: why, and its cells as found, for the result file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub error: RowError,
+    pub fields: RowFields,
+}
+
+pub fn build_order(cells: &Cells<'_>) -> Result<Order, Box<Invalid>> {
     let mut errors: Vec<RowError> = Vec::new();
     let mut note = |result: Result<(), RowError>| {
         if let Err(e) = result {
@@ -102,7 +111,7 @@ pub fn build_order(cells: &Cells) -> (RowFields, Result<Order, RowError>) {
             req_id,
             ext,
         };
-        return (RowFields::of_order(&order), Ok(order));
+        return Ok(order);
     }
     let shown = RowFields {
         order_no: cells.get(Field::OrderNo).to_owned(),
@@ -118,7 +127,10 @@ pub fn build_order(cells: &Cells) -> (RowFields, Result<Order, RowError>) {
         .map(|e| e.message.as_str())
         .collect::<Vec<_>>()
         .join("; ");
-    (shown, Err(RowError::new(errors[0].code, message)))
+    Err(Box::new(Invalid {
+        error: RowError::new(errors[0].code, message),
+        fields: shown,
+    }))
 }
 
 fn missing(field: Field) -> RowError {
@@ -128,7 +140,7 @@ fn missing(field: Field) -> RowError {
     )
 }
 
-fn required(cells: &Cells, field: Field) -> Result<&str, RowError> {
+fn required<'c>(cells: &'c Cells<'_>, field: Field) -> Result<&'c str, RowError> {
     match cells.get(field) {
         "" => Err(missing(field)),
         text => Ok(text),
@@ -137,7 +149,7 @@ fn required(cells: &Cells, field: Field) -> Result<&str, RowError> {
 
 /// `ext` from its own column, the first-charge columns, or both (which must agree).
 /// Returns the text to show in the result CSV and the compact JSON to send.
-fn build_ext(cells: &Cells) -> (String, Result<Option<String>, RowError>) {
+fn build_ext(cells: &Cells<'_>) -> (String, Result<Option<String>, RowError>) {
     let raw_ext = unguard(cells.get(Field::Ext));
     let raw_amount = cells.get(Field::FirstChargeAmount);
     let raw_time = cells.get(Field::FirstChargeTime);
@@ -241,10 +253,10 @@ fn same_integer(existing: &Value, ms: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn cells(pairs: &[(Field, &str)]) -> Cells {
+    fn cells(pairs: &[(Field, &'static str)]) -> Cells<'static> {
         let mut cells = Cells::default();
         for (field, text) in pairs {
-            cells.set(*field, (*text).to_owned());
+            cells.set(*field, *text);
         }
         cells
     }
@@ -259,11 +271,10 @@ mod tests {
 
     #[test]
     fn a_minimal_row_builds_an_order() {
-        let (shown, order) = build_order(&cells(&base()));
-        let order = order.expect("valid");
+        let order = build_order(&cells(&base())).expect("valid");
         assert_eq!(order.order_no, 4_012_345_678_901_234_567);
+        assert_eq!(RowFields::of_order(&order).success, "true");
         assert_eq!((order.result_code, order.ext), (None, None));
-        assert_eq!(shown.success, "true");
     }
 
     #[test]
@@ -273,7 +284,7 @@ mod tests {
             (Field::FirstChargeAmount, "100"),
             (Field::FirstChargeTime, "2024-01-01 00:00:00"),
         ]);
-        let (_, order) = build_order(&cells(&pairs));
+        let order = build_order(&cells(&pairs));
         assert_eq!(
             order.expect("valid").ext.as_deref(),
             Some(r#"{"firstChargeAmount":"100","firstChargeTime":"1704038400000"}"#)
@@ -291,7 +302,7 @@ mod tests {
             (Field::FirstChargeAmount, "100"),
             (Field::FirstChargeTime, "1704038400000"),
         ]);
-        let (_, order) = build_order(&cells(&pairs));
+        let order = build_order(&cells(&pairs));
         assert_eq!(
             order.expect("valid").ext.as_deref(),
             Some(
@@ -307,19 +318,20 @@ mod tests {
             (Field::Ext, r#"{"firstChargeAmount":"50"}"#),
             (Field::FirstChargeAmount, "100"),
         ]);
-        let (shown, order) = build_order(&cells(&pairs));
-        assert_eq!(order.expect_err("mismatch").code, code::EXT_MISMATCH);
-        assert_eq!(shown.ext, r#"{"firstChargeAmount":"50"}"#);
+        let invalid = build_order(&cells(&pairs)).expect_err("mismatch");
+        assert_eq!(invalid.error.code, code::EXT_MISMATCH);
+        assert_eq!(invalid.fields.ext, r#"{"firstChargeAmount":"50"}"#);
     }
 
     #[test]
     fn every_problem_is_reported_with_the_first_code() {
-        let (shown, order) = build_order(&cells(&[
+        let invalid = build_order(&cells(&[
             (Field::OrderNo, "4.01E+18"),
             (Field::Success, "perhaps"),
             (Field::ReqId, ""),
-        ]));
-        let err = order.expect_err("invalid");
+        ]))
+        .expect_err("invalid");
+        let (err, shown) = (invalid.error, invalid.fields);
         assert_eq!(err.code, code::MISSING_FIELD);
         assert!(err.message.contains("req_id is empty"), "{}", err.message);
         assert!(
@@ -341,10 +353,10 @@ mod tests {
             (Field::FirstChargeAmount, "abc"),
             (Field::FirstChargeTime, "1704038400000"),
         ]);
-        let (shown, order) = build_order(&cells(&pairs));
-        assert_eq!(order.expect_err("bad amount").code, code::BAD_AMOUNT);
+        let invalid = build_order(&cells(&pairs)).expect_err("bad amount");
+        assert_eq!(invalid.error.code, code::BAD_AMOUNT);
         assert_eq!(
-            shown.ext,
+            invalid.fields.ext,
             r#"{"firstChargeAmount":"abc","firstChargeTime":"1704038400000"}"#
         );
     }
@@ -353,7 +365,7 @@ mod tests {
     fn guarded_text_from_a_result_file_is_unguarded() {
         let mut pairs = base();
         pairs.push((Field::ResultDesc, "'-1 元"));
-        let (_, order) = build_order(&cells(&pairs));
+        let order = build_order(&cells(&pairs));
         assert_eq!(order.expect("valid").result_desc.as_deref(), Some("-1 元"));
     }
 

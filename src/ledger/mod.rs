@@ -12,7 +12,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-pub use index::{LedgerIndex, LedgerState, LoadedLedger, ReqKey, load};
+pub use index::{LedgerState, ReqKey};
 pub use lock::{LedgerLock, acquire};
 pub use scan::{for_each_line, latest_lines};
 pub use writer::LedgerWriter;

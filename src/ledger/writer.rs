@@ -10,7 +10,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{HEADER, LedgerEntry, LedgerError, LoadedLedger};
+use super::scan::Shape;
+use super::{HEADER, LedgerEntry, LedgerError};
 
 /// How often appended lines are forced to disk.
 #[derive(Debug, Clone, Copy)]
@@ -42,13 +43,9 @@ pub struct LedgerWriter {
 }
 
 impl LedgerWriter {
-    /// Opens `path` for appending after `loaded` read it: creates it with a header,
+    /// Opens `path` for appending after a scan found it `shape`d so: creates it with a header,
     /// or cuts a torn last line off.
-    pub fn open(
-        path: &Path,
-        loaded: &LoadedLedger,
-        policy: SyncPolicy,
-    ) -> Result<Self, LedgerError> {
+    pub fn open(path: &Path, shape: &Shape, policy: SyncPolicy) -> Result<Self, LedgerError> {
         let shown = path.display().to_string();
         let write_error = |source| LedgerError::Write {
             path: shown.clone(),
@@ -62,17 +59,17 @@ impl LedgerWriter {
             .open(path)
             .map_err(write_error)?;
         let actual_len = file.metadata().map_err(write_error)?.len();
-        let good_len = if loaded.has_header {
-            loaded.complete_len
+        let good_len = if shape.has_header {
+            shape.complete_len
         } else {
             0
         };
         if actual_len > good_len {
             // Only a torn tail may be here: the lock kept other writers out since load.
-            if loaded.torn_bytes() > 0 {
+            if shape.torn_bytes() > 0 {
                 tracing::warn!(
                     "ledger {shown}: cutting off a torn last line ({} bytes) left by an interrupted run",
-                    loaded.torn_bytes()
+                    shape.torn_bytes()
                 );
             }
             file.set_len(good_len).map_err(write_error)?;
@@ -315,7 +312,8 @@ fn sync_loop(file: &File, shared: &Shared, policy: SyncPolicy) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{Settled, load};
+    use crate::ledger::Settled;
+    use crate::ledger::scan::walk;
 
     fn entry(req_id: &str) -> LedgerEntry {
         LedgerEntry {
@@ -339,7 +337,7 @@ mod tests {
         let path = dir.path().join("ledger.csv");
         let mut writer = LedgerWriter::open(
             &path,
-            &load(&path, false).expect("load"),
+            &walk(&path, |_| {}).expect("scan"),
             SyncPolicy::default(),
         )
         .expect("open");
@@ -347,14 +345,10 @@ mod tests {
             .append(&[entry("a"), entry("b,with comma")])
             .expect("append");
         writer.finish().expect("finish");
-        let loaded = load(&path, false).expect("reload");
-        assert_eq!(loaded.lines, 2);
-        assert!(
-            loaded
-                .index
-                .get(crate::ledger::ReqKey::of("b,with comma"))
-                .is_some()
-        );
+        let mut req_ids = Vec::new();
+        let shape = walk(&path, |line| req_ids.push(line.req_id.to_owned())).expect("reload");
+        assert_eq!(shape.lines, 2);
+        assert_eq!(req_ids, ["a", "b,with comma"]);
     }
 
     #[test]
@@ -363,7 +357,7 @@ mod tests {
         let path = dir.path().join("ledger.csv");
         let mut writer = LedgerWriter::open(
             &path,
-            &load(&path, false).expect("load"),
+            &walk(&path, |_| {}).expect("scan"),
             SyncPolicy::default(),
         )
         .expect("open");
@@ -371,13 +365,13 @@ mod tests {
         writer.finish().expect("finish");
         let mut file = OpenOptions::new().append(true).open(&path).expect("open");
         file.write_all(b"torn,4012").expect("tear");
-        let loaded = load(&path, false).expect("torn is fine");
-        let mut writer = LedgerWriter::open(&path, &loaded, SyncPolicy::default()).expect("reopen");
+        let shape = walk(&path, |_| {}).expect("torn is fine");
+        let mut writer = LedgerWriter::open(&path, &shape, SyncPolicy::default()).expect("reopen");
         writer.append(&[entry("b")]).expect("append");
         writer.finish().expect("finish");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(!text.contains("torn"), "{text}");
-        assert_eq!(load(&path, false).expect("reload").lines, 2);
+        assert_eq!(walk(&path, |_| {}).expect("reload").lines, 2);
     }
 
     #[test]
@@ -389,7 +383,7 @@ mod tests {
             max_lines: 1000,
         };
         let mut writer =
-            LedgerWriter::open(&path, &load(&path, false).expect("load"), policy).expect("open");
+            LedgerWriter::open(&path, &walk(&path, |_| {}).expect("scan"), policy).expect("open");
         writer.append(&[entry("a")]).expect("append");
         std::thread::sleep(Duration::from_millis(50));
         let pending = writer.syncer.as_ref().map(|s| s.shared.lock().pending);
