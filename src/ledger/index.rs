@@ -56,6 +56,9 @@ pub type KeyMap<V> = HashMap<ReqKey, V, BuildHasherDefault<PassThrough>>;
 pub struct LedgerState(u64);
 
 impl LedgerState {
+    /// No state: tag 3 is no status.
+    pub const NONE: LedgerState = LedgerState(3);
+
     pub fn new(status: Settled, payload_md5: &[u8; 16]) -> Self {
         let tag = match status {
             Settled::Delivered => 0,
