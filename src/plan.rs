@@ -100,6 +100,35 @@ impl InputIndex {
         include_simulated: bool,
     ) -> Result<LedgerPass, LedgerError> {
         let mut pass = LedgerPass::default();
+        // On every core when the ledger allows: read-only lookups per part, then the
+        // states applied in file order, so the latest line still wins.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let index = &self.0;
+        let parallel = scan::walk_parallel(path, threads, |line| {
+            let key = ReqKey::of(line.req_id);
+            index.contains_key(&key).then(|| {
+                let simulated = !include_simulated && line.simulated();
+                (
+                    key,
+                    (!simulated).then(|| LedgerState::new(line.status, &line.payload_md5)),
+                )
+            })
+        })?;
+        if let Some((shape, parts)) = parallel {
+            pass.shape = shape;
+            for (key, state) in parts.into_iter().flatten() {
+                match state {
+                    Some(state) => {
+                        if let Some(entry) = self.0.get_mut(&key) {
+                            entry.ledger = state;
+                            pass.matched += 1;
+                        }
+                    }
+                    None => pass.simulated_ignored += 1,
+                }
+            }
+            return Ok(pass);
+        }
         pass.shape = scan::walk(path, |line| {
             let Some(entry) = self.0.get_mut(&ReqKey::of(line.req_id)) else {
                 return;

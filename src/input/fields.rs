@@ -191,6 +191,53 @@ pub fn check_req_id(text: &str) -> Result<(), RowError> {
     Ok(())
 }
 
+/// Whether `text` is a flat JSON object of strings already in the canonical form
+/// (what parsing and compact serialization would give back unchanged): no white
+/// space, escapes, numbers, literals, nesting or repeated keys. Exports almost always
+/// carry ext like this; other forms take the parse-and-serialize path.
+pub fn is_canonical_ext(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let (Some(b'{'), Some(b'}')) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    if bytes.len() == 2 {
+        return true;
+    }
+    let inner = &bytes[1..bytes.len() - 1];
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut at = 0;
+    // One string; returns where it ends (just past the closing quote).
+    let string = |from: usize| -> Option<usize> {
+        if inner.get(from) != Some(&b'"') {
+            return None;
+        }
+        let close = from + 1 + inner[from + 1..].iter().position(|&b| b == b'"')?;
+        let body = &inner[from + 1..close];
+        (!body.iter().any(|&b| b == b'\\' || b < 0x20)).then_some(close + 1)
+    };
+    loop {
+        let Some(key_end) = string(at) else {
+            return false;
+        };
+        let key = &inner[at + 1..key_end - 1];
+        if keys.contains(&key) {
+            return false;
+        }
+        keys.push(key);
+        if inner.get(key_end) != Some(&b':') {
+            return false;
+        }
+        let Some(value_end) = string(key_end + 1) else {
+            return false;
+        };
+        match inner.get(value_end) {
+            None => return true,
+            Some(b',') => at = value_end + 1,
+            Some(_) => return false,
+        }
+    }
+}
+
 /// `ext`: a JSON object. Returned as an ordered map, compacted when serialized again.
 pub fn parse_ext(text: &str) -> Result<Map<String, Value>, RowError> {
     match serde_json::from_str::<Value>(text) {
@@ -465,5 +512,77 @@ mod tests {
         assert_eq!(code_of(parse_charge_time("1.70404E+12")), code::SCIENTIFIC);
         assert_eq!(code_of(parse_charge_time("2024-01-01")), code::BAD_TIME);
         assert_eq!(code_of(parse_charge_time("yesterday")), code::BAD_TIME);
+    }
+}
+
+#[cfg(test)]
+mod ext_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What the slow path makes of `text`, when it is an object.
+    fn canonical(text: &str) -> Option<String> {
+        parse_ext(text)
+            .ok()
+            .map(|map| serde_json::Value::Object(map).to_string())
+    }
+
+    #[test]
+    fn the_usual_ext_is_recognised() {
+        for text in [
+            r#"{"firstChargeAmount":"100","firstChargeTime":"1704038400000"}"#,
+            "{}",
+            r#"{"备注":"夜班"}"#,
+        ] {
+            assert!(is_canonical_ext(text), "{text}");
+            assert_eq!(canonical(text).as_deref(), Some(text));
+        }
+        for text in [
+            r#"{ "a":"1"}"#,
+            r#"{"a":1}"#,
+            r#"{"a":"\u4e2d"}"#,
+            r#"{"a":"1","a":"2"}"#,
+            r#"{"a":{"b":"c"}}"#,
+            r#"{"a":true}"#,
+            "[]",
+            r#"{"a""b"}"#,
+            r#"{"a":"1",}"#,
+        ] {
+            assert!(!is_canonical_ext(text), "{text}");
+        }
+    }
+
+    fn jsonish() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just(":".to_owned()),
+            Just(",".to_owned()),
+            Just(" ".to_owned()),
+            Just("\"".to_owned()),
+            Just("\\\"".to_owned()),
+            Just("\\u4e2d".to_owned()),
+            Just("1".to_owned()),
+            Just("1.50".to_owned()),
+            Just("true".to_owned()),
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            "[a-c]{1,2}",
+            "[中文]{1,2}",
+            Just(r#""a":"x""#.to_owned()),
+            Just(r#""b":"y""#.to_owned()),
+        ];
+        proptest::collection::vec(token, 0..14).prop_map(|t| format!("{{{}}}", t.concat()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_fast_path_agrees_with_parse_and_serialize(text in jsonish()) {
+            if is_canonical_ext(&text) {
+                prop_assert_eq!(canonical(&text), Some(text.clone()));
+            }
+        }
     }
 }

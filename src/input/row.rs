@@ -153,6 +153,10 @@ fn build_ext(cells: &Cells<'_>) -> (String, Result<Option<String>, RowError>) {
     let raw_ext = unguard(cells.get(Field::Ext));
     let raw_amount = cells.get(Field::FirstChargeAmount);
     let raw_time = cells.get(Field::FirstChargeTime);
+    if raw_amount.is_empty() && raw_time.is_empty() && fields::is_canonical_ext(raw_ext) {
+        // Already what parse-and-serialize would give: keep the text.
+        return (raw_ext.to_owned(), Ok(Some(raw_ext.to_owned())));
+    }
     let mut map = match raw_ext {
         "" => Map::new(),
         text => match fields::parse_ext(text) {

@@ -146,6 +146,152 @@ pub fn walk(path: &Path, mut visit: impl FnMut(Line<'_>)) -> Result<Shape, Ledge
     Ok(shape)
 }
 
+/// What a part of a parallel walk found.
+enum PartWalk<T> {
+    Done {
+        lines: u64,
+        found: Vec<T>,
+    },
+    /// A quote or a damaged line: only the sequential walk may judge it.
+    GiveUp,
+}
+
+/// Ledgers smaller than this are walked on one thread.
+const PARALLEL_MIN_BYTES: u64 = 64 << 20;
+
+/// `walk` on `threads` threads, each over a part of the file split at line breaks:
+/// `pick` sees every line of its part in order and keeps what it returns, and the
+/// parts come back in file order. `Line::number` is 0 here. Returns `None` — and the
+/// caller walks sequentially, which reports exact line numbers — when the ledger is
+/// small, has a quoted field (which may hold a line break at a split point), or has a
+/// damaged line.
+pub fn walk_parallel<T: Send>(
+    path: &Path,
+    threads: usize,
+    pick: impl Fn(&Line<'_>) -> Option<T> + Sync,
+) -> Result<Option<Parts<T>>, LedgerError> {
+    walk_parallel_from(path, threads, PARALLEL_MIN_BYTES, pick)
+}
+
+/// The shape of the ledger and what each part picked, in file order.
+pub type Parts<T> = (Shape, Vec<Vec<T>>);
+
+fn walk_parallel_from<T: Send>(
+    path: &Path,
+    threads: usize,
+    min_bytes: u64,
+    pick: impl Fn(&Line<'_>) -> Option<T> + Sync,
+) -> Result<Option<Parts<T>>, LedgerError> {
+    let shown = path.display().to_string();
+    let read_error = |source| LedgerError::Read {
+        path: shown.clone(),
+        error: source,
+    };
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_error(e)),
+    };
+    let file_len = file.metadata().map_err(read_error)?.len();
+    let complete_len = complete_length(&mut file, file_len).map_err(read_error)?;
+    if threads < 2 || complete_len < min_bytes {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(0)).map_err(read_error)?;
+    let mut reader = BufReader::new(&mut file);
+    let mut header = Vec::new();
+    reader.read_until(b'\n', &mut header).map_err(read_error)?;
+    if trim_end(&header) != HEADER.join(",").as_bytes() {
+        return Ok(None);
+    }
+    // Part boundaries: just after the first line break past each even split.
+    let body = header.len() as u64;
+    let mut bounds = vec![body];
+    for k in 1..threads as u64 {
+        let guess = body + (complete_len - body) * k / threads as u64;
+        let mut reader = BufReader::new(File::open(path).map_err(read_error)?);
+        reader.seek(SeekFrom::Start(guess)).map_err(read_error)?;
+        let mut skipped = Vec::new();
+        let at = guess + reader.read_until(b'\n', &mut skipped).map_err(read_error)? as u64;
+        bounds.push(at.min(complete_len).max(*bounds.last().unwrap_or(&body)));
+    }
+    bounds.push(complete_len);
+    let parts: Vec<Result<PartWalk<T>, std::io::Error>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|span| {
+                let (from, to) = (span[0], span[1]);
+                let pick = &pick;
+                scope.spawn(move || walk_part(path, from, to, pick))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Ok(PartWalk::GiveUp)))
+            .collect()
+    });
+    let mut lines = 0;
+    let mut found = Vec::with_capacity(parts.len());
+    for part in parts {
+        match part.map_err(read_error)? {
+            PartWalk::Done { lines: n, found: f } => {
+                lines += n;
+                found.push(f);
+            }
+            PartWalk::GiveUp => return Ok(None),
+        }
+    }
+    Ok(Some((
+        Shape {
+            has_header: true,
+            lines,
+            complete_len,
+            file_len,
+        },
+        found,
+    )))
+}
+
+fn walk_part<T>(
+    path: &Path,
+    from: u64,
+    to: u64,
+    pick: &(impl Fn(&Line<'_>) -> Option<T> + Sync),
+) -> std::io::Result<PartWalk<T>> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file.take(to - from));
+    let mut buf = Vec::with_capacity(1024);
+    let (mut lines, mut found) = (0, Vec::new());
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(PartWalk::Done { lines, found });
+        }
+        let text = trim_end(&buf);
+        if text.is_empty() {
+            continue;
+        }
+        let mut fields: [&[u8]; FIELDS] = [&[]; FIELDS];
+        if !matches!(split_fields(text, &mut fields), Ok(Split::Done)) {
+            return Ok(PartWalk::GiveUp);
+        }
+        let Ok((req_id, status, payload_md5)) = check_fields(&fields) else {
+            return Ok(PartWalk::GiveUp);
+        };
+        lines += 1;
+        if let Some(kept) = pick(&Line {
+            number: 0,
+            req_id,
+            status,
+            payload_md5,
+            fields: &fields,
+        }) {
+            found.push(kept);
+        }
+    }
+}
+
 /// A line without its line break.
 fn trim_end(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -262,6 +408,70 @@ mod tests {
             seen.push((l.req_id.to_owned(), l.status, l.simulated()))
         })?;
         Ok((shape, seen))
+    }
+
+    #[test]
+    fn a_parallel_walk_picks_what_the_sequential_walk_sees_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut text = header();
+        for i in 0..5000 {
+            text.push_str(&line(
+                &format!("r{i}"),
+                if i % 3 == 0 { "failed" } else { "delivered" },
+                "x",
+            ));
+            if i % 97 == 0 {
+                text.push('\n');
+            }
+        }
+        let path = write(&dir, &text);
+        let (shape, seen) = statuses(&path).expect("sequential");
+        let expected: Vec<(String, Settled)> = seen.into_iter().map(|(r, s, _)| (r, s)).collect();
+        for threads in [2, 3, 7] {
+            let (parallel_shape, parts) =
+                walk_parallel_from(&path, threads, 0, |l| Some((l.req_id.to_owned(), l.status)))
+                    .expect("reads")
+                    .expect("no quotes: parallel");
+            assert_eq!(parallel_shape, shape, "{threads} threads");
+            assert_eq!(
+                parts.into_iter().flatten().collect::<Vec<_>>(),
+                expected,
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn a_parallel_walk_leaves_quotes_and_damage_to_the_sequential_walk() {
+        let dir = tempfile::tempdir().expect("dir");
+        let quoted = header()
+            + &line("a", "delivered", "x")
+            + &line("\"b,c\"", "delivered", "x")
+            + &line("d", "delivered", "x");
+        let path = write(&dir, &quoted);
+        assert!(
+            walk_parallel_from(&path, 2, 0, |_| Some(()))
+                .expect("reads")
+                .is_none()
+        );
+        assert_eq!(
+            statuses(&path).expect("sequential reads quotes").1[1].0,
+            "b,c"
+        );
+        let damaged = header()
+            + &line("a", "delivered", "x")
+            + "b,1,,shipped\n"
+            + &line("d", "delivered", "x");
+        let path = write(&dir, &damaged);
+        assert!(
+            walk_parallel_from(&path, 2, 0, |_| Some(()))
+                .expect("reads")
+                .is_none()
+        );
+        assert!(matches!(
+            statuses(&path),
+            Err(LedgerError::Corrupt { line: 3, .. })
+        ));
     }
 
     #[test]
