@@ -287,4 +287,9 @@ pub struct SimulateArgs {
     /// Latency and fault rules, JSON or TOML (see README "Scenario files").
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+
+    /// Worker threads; 1 leaves the other cores to a client on the same machine
+    /// (faster on 2 cores, see bench/README.md).
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub threads: std::num::NonZeroUsize,
 }

@@ -3,6 +3,7 @@
 //! the client exactly as the real gateway would. `gateway` decides, `server` speaks
 //! HTTP, `verify` checks requests independently of the client's code.
 
+mod delay;
 pub mod gateway;
 pub mod scenario;
 mod server;

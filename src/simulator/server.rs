@@ -15,9 +15,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
+use super::delay::Delays;
 use super::gateway::{Answer, Gateway, Stats};
 use super::verify::Params;
 
@@ -57,10 +58,24 @@ pub(super) async fn start(
     listen: SocketAddr,
     gateway: Arc<Gateway>,
 ) -> std::io::Result<RunningSimulator> {
-    let listener = TcpListener::bind(listen).await?;
+    // A deep accept queue, as a real gateway has: std's default backlog of 128
+    // overflowed when 512 connections opened at once, and each dropped handshake
+    // cost the client a retransmission timeout.
+    let socket = if listen.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    let listener = socket.listen(4096)?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(accept_loop(listener, Arc::clone(&gateway), stopped));
+    let served = Arc::new(Served {
+        gateway: Arc::clone(&gateway),
+        delays: Delays::start()?,
+    });
+    tokio::spawn(accept_loop(listener, served, stopped));
     Ok(RunningSimulator {
         addr,
         gateway,
@@ -68,9 +83,16 @@ pub(super) async fn start(
     })
 }
 
+/// What every connection of one simulator shares.
+#[derive(Debug)]
+struct Served {
+    gateway: Arc<Gateway>,
+    delays: Delays,
+}
+
 async fn accept_loop(
     listener: TcpListener,
-    gateway: Arc<Gateway>,
+    served: Arc<Served>,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
@@ -88,10 +110,10 @@ async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let gateway = Arc::clone(&gateway);
+        let served = Arc::clone(&served);
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| respond(Arc::clone(&gateway), request));
+            let service = service_fn(move |request| respond(Arc::clone(&served), request));
             let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = connection => {}
@@ -114,15 +136,18 @@ impl fmt::Display for DropConnection {
 impl std::error::Error for DropConnection {}
 
 async fn respond(
-    gateway: Arc<Gateway>,
+    served: Arc<Served>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
+    let gateway = &served.gateway;
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/__stats") => {
             let body = serde_json::to_string(&gateway.stats()).expect("stats serialize");
             Ok(reply(StatusCode::OK, "application/json", body))
         }
         (&Method::POST | &Method::GET, "/router/rest") => {
+            // Latency runs from arrival, as a gateway's does: queueing here is part of it.
+            let arrived = Instant::now();
             let query = request.uri().query().map(str::to_owned);
             let Ok(body) = Limited::new(request.into_body(), MAX_BODY_BYTES)
                 .collect()
@@ -136,9 +161,9 @@ async fn respond(
                 params.extend(form_urlencoded::parse(query.as_bytes()));
             }
             params.extend(form_urlencoded::parse(&body));
-            let reaction = gateway.handle(&params, chrono::Utc::now(), Instant::now());
+            let reaction = gateway.handle(&params, chrono::Utc::now(), arrived);
             if !reaction.delay.is_zero() {
-                tokio::time::sleep(reaction.delay).await;
+                served.delays.until(arrived + reaction.delay).await;
             }
             match reaction.answer {
                 Answer::Json(body) => Ok(reply(
