@@ -74,9 +74,9 @@ send() {
   if [ -n "$TIME" ]; then
     $TIME -o "$OUT/run.time" -f "%e %U %S %M" "$BIN" send "$@" --out "$OUT/results.csv" --progress off 2> "$OUT/run.err" || true
   else
-    local t0; t0=$(date +%s.%N)
+        local t0; t0=$(date +%s%N)
     "$BIN" send "$@" --out "$OUT/results.csv" --progress off 2> "$OUT/run.err" || true
-    echo "$(echo "$(date +%s.%N) - $t0" | bc) 0 0 0" > "$OUT/run.time"
+    python3 -c "print(($(date +%s%N) - $t0) / 1e9, 0, 0, 0)" > "$OUT/run.time"
   fi
 }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
