@@ -6,9 +6,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentrade_callback::order::Order;
+use opentrade_callback::top::SignMethod;
 use opentrade_callback::top::request::{Credentials, RequestEncoder, Secret, encode_form};
 use opentrade_callback::top::response::{Overrides, classify_answer};
-use opentrade_callback::top::SignMethod;
 
 fn order() -> Order {
     Order {
@@ -23,7 +23,11 @@ fn order() -> Order {
 }
 
 fn credentials() -> Credentials {
-    Credentials { app_key: "12345678".into(), secret: Secret::new("helloworld"), session: Secret::new("6100e23657fb0b2d0c78e9c4ad38fbd6abcdef12345") }
+    Credentials {
+        app_key: "12345678".into(),
+        secret: Secret::new("helloworld"),
+        session: Secret::new("6100e23657fb0b2d0c78e9c4ad38fbd6abcdef12345"),
+    }
 }
 
 fn encoding(c: &mut Criterion) {
@@ -32,13 +36,28 @@ fn encoding(c: &mut Criterion) {
     for method in [SignMethod::Md5, SignMethod::Hmac, SignMethod::HmacSha256] {
         let encoder = RequestEncoder::new(&credentials, method);
         c.bench_function(&format!("encode+sign {method} (precomputed)"), |b| {
-            b.iter(|| encoder.encode(black_box("2026-11-25 21:39:27"), black_box(&payload.json), black_box(&payload.form)))
+            b.iter(|| {
+                encoder.encode(
+                    black_box("2026-11-25 21:39:27"),
+                    black_box(&payload.json),
+                    black_box(&payload.form),
+                )
+            })
         });
         c.bench_function(&format!("encode+sign {method} (reference)"), |b| {
-            b.iter(|| encode_form(&credentials, method, black_box("2026-11-25 21:39:27"), black_box(&payload.json)))
+            b.iter(|| {
+                encode_form(
+                    &credentials,
+                    method,
+                    black_box("2026-11-25 21:39:27"),
+                    black_box(&payload.json),
+                )
+            })
         });
     }
-    c.bench_function("order payload (param0 JSON, MD5, form)", |b| b.iter(|| black_box(order()).payload()));
+    c.bench_function("order payload (param0 JSON, MD5, form)", |b| {
+        b.iter(|| black_box(order()).payload())
+    });
 }
 
 fn parsing(c: &mut Criterion) {
@@ -46,9 +65,15 @@ fn parsing(c: &mut Criterion) {
     let delivered = r#"{"wt_trade_opentrade_resultcallback_response":{"result":{"success":true,"req_id":"CZ20261124000001","error_code":"0000","error_msg":"消息处理成功"},"request_id":"zt1a2b3c4d5e"}}"#.as_bytes();
     let error = r#"{"error_response":{"code":50,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"非法参数","request_id":"zt1a2b3c4d5e"}}"#.as_bytes();
     let html = b"<html><head><title>502 Bad Gateway</title></head><body>Tengine</body></html>";
-    c.bench_function("classify delivered", |b| b.iter(|| classify_answer(200, black_box(delivered), &overrides)));
-    c.bench_function("classify error_response", |b| b.iter(|| classify_answer(200, black_box(error), &overrides)));
-    c.bench_function("classify HTML 502", |b| b.iter(|| classify_answer(502, black_box(html), &overrides)));
+    c.bench_function("classify delivered", |b| {
+        b.iter(|| classify_answer(200, black_box(delivered), &overrides))
+    });
+    c.bench_function("classify error_response", |b| {
+        b.iter(|| classify_answer(200, black_box(error), &overrides))
+    });
+    c.bench_function("classify HTML 502", |b| {
+        b.iter(|| classify_answer(502, black_box(html), &overrides))
+    });
 }
 
 criterion_group!(benches, encoding, parsing);

@@ -16,9 +16,10 @@ use tokio::time::Instant;
 
 /// How late a call may reach the gateway after its slot (timer overshoot, the send
 /// path, the gateway's own queue) while still counting as on time; also the margin the
-/// period leaves for it. 2 ms was measured too little on a busy 2-core machine (one
-/// window of 201 at a cap of 200); 10 ms costs 1 % of the rate.
-const JITTER: Duration = Duration::from_millis(10);
+/// period leaves for it. On a busy 2-core machine 2 ms and then 10 ms were each
+/// measured too little (a window of 201 at a cap of 200, once in three runs); 15 ms
+/// costs 1.5 % of the rate, inside the ±2 % asked of it.
+const JITTER: Duration = Duration::from_millis(15);
 
 /// Hands out evenly spaced slots.
 #[derive(Debug)]
@@ -75,7 +76,7 @@ mod tests {
     #[test]
     fn slots_follow_an_absolute_timeline_despite_late_wakeups() {
         let pacer = pacer(200);
-        assert_eq!(pacer.period(), Duration::from_micros(5050));
+        assert_eq!(pacer.period(), Duration::from_micros(5075));
         let start = Instant::now();
         let mut now = start;
         let mut slots = Vec::new();
@@ -85,10 +86,10 @@ mod tests {
             // Every waiter wakes 1 ms after its slot.
             now = slot.max(now) + Duration::from_millis(1);
         }
-        // 1,000 calls at 200/s take 5 s (and the 1 % margin), not 6 s.
+        // 1,000 calls at 200/s take 5 s (and the 1.5 % margin), not 6 s.
         let span = slots[999] - slots[0];
         assert_eq!(span, pacer.period() * 999);
-        assert!(span < Duration::from_millis(5050), "{span:?}");
+        assert!(span < Duration::from_millis(5075), "{span:?}");
     }
 
     #[test]
@@ -136,11 +137,11 @@ mod tests {
     }
 
     #[test]
-    fn the_rate_is_within_a_fraction_of_a_percent_of_the_cap() {
+    fn the_rate_is_within_two_percent_of_the_cap() {
         for qps in [1, 10, 200, 5000] {
             let rate = 1.0 / pacer(qps).period().as_secs_f64();
             assert!(
-                rate <= f64::from(qps) && rate >= f64::from(qps) * 0.99,
+                rate <= f64::from(qps) && rate >= f64::from(qps) * 0.98,
                 "cap {qps}: {rate}"
             );
         }

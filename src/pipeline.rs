@@ -171,9 +171,9 @@ fn decide(seq: u64, row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
             status,
             code,
             message,
-        } => done(RowFields::of_order(&order), status, code, message),
+        } => done(RowFields::from_order(order), status, code, message),
         Decision::Send if dry_run => done(
-            RowFields::of_order(&order),
+            RowFields::from_order(order),
             Status::WouldSend,
             "",
             String::new(),

@@ -188,21 +188,33 @@ async fn plan_run(
     let path = config.ledger.clone();
     let include_simulated = matches!(config.mode, Mode::Simulate { .. });
     let inputs = Arc::clone(inputs);
-    let (shape, index, pass, ledger) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let (mut index, pass) = InputIndex::build(inputs.rows())?;
-        let ledger = index.absorb_ledger(&path, include_simulated)?;
-        Ok((ledger.shape, index, pass, ledger))
-    })
-    .await
-    .context("the planner panicked")??;
+    let (shape, index, pass, ledger, took) =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let start = Instant::now();
+            let (mut index, pass) = InputIndex::build_from(&inputs)?;
+            let indexed = start.elapsed();
+            let ledger = index.absorb_ledger(&path, include_simulated)?;
+            Ok((
+                ledger.shape,
+                index,
+                pass,
+                ledger,
+                (indexed, start.elapsed() - indexed),
+            ))
+        })
+        .await
+        .context("the planner panicked")??;
     tracing::info!(
-        "input: {} rows ({} invalid), {} distinct req_ids; ledger {}: {} lines, {} about this input",
+        "input: {} rows ({} invalid), {} distinct req_ids, indexed in {:.2?}; \
+         ledger {}: {} lines, {} about this input, read in {:.2?}",
         pass.rows,
         pass.invalid,
         index.len(),
+        took.0,
         config.ledger.display(),
         shape.lines,
         ledger.matched,
+        took.1,
     );
     if shape.torn_bytes() > 0 {
         tracing::warn!(

@@ -43,6 +43,22 @@ pub struct RowFields {
 }
 
 impl RowFields {
+    /// The fields of an order no longer needed otherwise: its strings move here.
+    pub fn from_order(order: Order) -> Self {
+        RowFields {
+            order_no: order.order_no.to_string(),
+            sub_order_no: order
+                .sub_order_no
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            success: order.success.to_string(),
+            result_code: order.result_code.unwrap_or_default(),
+            result_desc: order.result_desc.unwrap_or_default(),
+            req_id: order.req_id,
+            ext: order.ext.unwrap_or_default(),
+        }
+    }
+
     pub fn of_order(order: &Order) -> Self {
         RowFields {
             order_no: order.order_no.to_string(),
