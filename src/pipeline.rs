@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::dispatch::{Delivery, Dispatcher};
 use crate::halt::{Halt, HaltReason};
-use crate::input::{InputError, InputRow, InputSet, RowFields};
+use crate::input::{InputError, InputRow, InputSet, RowFields, parallel};
 use crate::ledger::{LedgerEntry, LedgerWriter, Settled};
 use crate::order::{Order, Payload, payload_md5};
 use crate::plan::{Decision, Plan};
@@ -32,7 +32,8 @@ const INVALID_EXAMPLES: usize = 10;
 /// Rows between the reader and the writer: reading waits when `max` are in flight.
 #[derive(Debug)]
 pub struct Window {
-    in_flight: Mutex<usize>,
+    /// Rows in flight, or `None` once closed.
+    in_flight: Mutex<Option<usize>>,
     room: Condvar,
     max: usize,
 }
@@ -40,19 +41,22 @@ pub struct Window {
 impl Window {
     pub fn new(max: usize) -> Self {
         Window {
-            in_flight: Mutex::new(0),
+            in_flight: Mutex::new(Some(0)),
             room: Condvar::new(),
             max: max.max(BATCH),
         }
     }
 
-    /// Waits until `n` more rows fit.
+    /// Waits until `n` more rows fit; returns at once when the window is closed.
     fn acquire(&self, n: usize) {
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        while *in_flight + n > self.max {
+        while let Some(rows) = *in_flight {
+            if rows + n <= self.max {
+                *in_flight = Some(rows + n);
+                return;
+            }
             in_flight = self.room.wait(in_flight).unwrap_or_else(|p| p.into_inner());
         }
-        *in_flight += n;
     }
 
     fn release(&self, n: usize) {
@@ -60,7 +64,15 @@ impl Window {
             return;
         }
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        *in_flight = in_flight.saturating_sub(n);
+        if let Some(rows) = in_flight.as_mut() {
+            *rows = rows.saturating_sub(n);
+        }
+        self.room.notify_all();
+    }
+
+    /// Stops holding reading back: nothing downstream takes rows any more.
+    fn close(&self) {
+        *self.in_flight.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.room.notify_all();
     }
 }
@@ -87,7 +99,8 @@ pub struct Finished {
     planned: bool,
 }
 
-/// Pass two, on the reader thread: decides every row and hands it on in batches.
+/// Pass two: decides every row (on every core, `input::parallel`) and hands the rows
+/// on in input order, in batches. Reading waits for room in `window`.
 pub fn read_and_decide(
     inputs: &InputSet,
     plan: &Plan,
@@ -96,38 +109,36 @@ pub fn read_and_decide(
     sends: &mpsc::Sender<Vec<SendJob>>,
     decided: &mpsc::Sender<Vec<Finished>>,
 ) -> Result<(), InputError> {
-    let mut rows = inputs.rows().enumerate().peekable();
-    while rows.peek().is_some() {
+    let mut seq = 0;
+    parallel::map_in_order(
+        inputs,
+        BATCH,
         // Room for a whole batch first: never wait while holding rows not handed on.
-        window.acquire(BATCH);
-        let (mut to_send, mut done) = (Vec::new(), Vec::with_capacity(BATCH));
-        let mut taken = 0;
-        let mut failure = None;
-        for (seq, row) in rows.by_ref().take(BATCH) {
-            taken += 1;
-            match row {
-                Ok(row) => match decide(seq as u64, row, plan, dry_run) {
+        |batch| window.acquire(batch),
+        |record| {
+            let row = inputs.finish(record)?;
+            Some(decide(row, plan, dry_run))
+        },
+        |batch| {
+            let (mut to_send, mut done) = (Vec::new(), Vec::with_capacity(batch.len()));
+            for mut routed in batch.into_iter().flatten() {
+                routed.number(seq);
+                seq += 1;
+                match routed {
                     Routed::Send(job) => to_send.push(job),
                     Routed::Done(finished) => done.push(finished),
-                },
-                Err(e) => {
-                    failure = Some(e);
-                    break;
                 }
             }
-        }
-        window.release(BATCH - taken);
-        // What was read before an error still gets its results.
-        let delivered = (to_send.is_empty() || sends.blocking_send(to_send).is_ok())
-            && (done.is_empty() || decided.blocking_send(done).is_ok());
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        if !delivered {
-            return Ok(());
-        }
-    }
-    Ok(())
+            window.release(BATCH - to_send.len() - done.len());
+            let handed = (to_send.is_empty() || sends.blocking_send(to_send).is_ok())
+                && (done.is_empty() || decided.blocking_send(done).is_ok());
+            if !handed {
+                // Nobody takes rows any more: let the reading thread run to its end.
+                window.close();
+            }
+            handed
+        },
+    )
 }
 
 #[allow(
@@ -139,7 +150,17 @@ enum Routed {
     Done(Finished),
 }
 
-fn decide(seq: u64, row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
+impl Routed {
+    fn number(&mut self, seq: u64) {
+        match self {
+            Routed::Send(job) => job.seq = seq,
+            Routed::Done(finished) => finished.seq = seq,
+        }
+    }
+}
+
+/// Routes one row; its `seq` is set by `Routed::number`, in input order.
+fn decide(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
     let InputRow {
         source,
         line,
@@ -148,7 +169,7 @@ fn decide(seq: u64, row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
     } = row;
     let done = |fields: RowFields, status: Status, code: &str, message: String| {
         Routed::Done(Finished {
-            seq,
+            seq: 0,
             file_line,
             row: ResultRow::new(fields, status, source, line).with_error(code, message),
             entry: None,
@@ -182,7 +203,7 @@ fn decide(seq: u64, row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
             let json = order.param0_json();
             let md5 = payload_md5(&json);
             Routed::Send(SendJob {
-                seq,
+                seq: 0,
                 source,
                 line,
                 file_line,

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::input::{InputError, InputRow, InputSet, Record};
+use crate::input::{InputError, InputRow, InputSet, parallel};
 use crate::ledger::index::{KeyMap, digest_prefix};
 use crate::ledger::scan::{self, Shape};
 use crate::ledger::{LedgerError, LedgerState, ReqKey, Settled};
@@ -45,6 +45,23 @@ pub enum Decision {
     },
 }
 
+/// A row of pass one reduced to what the index keeps; `None` for an invalid row.
+struct Built(Option<(ReqKey, Entry)>);
+
+impl Built {
+    fn of(row: &InputRow) -> Built {
+        Built(row.order.as_ref().ok().map(|order| {
+            let entry = Entry {
+                digest: digest_prefix(&order.payload_md5()),
+                source: row.source,
+                line: u32::try_from(row.line).unwrap_or(u32::MAX),
+                ledger: LedgerState::NONE,
+            };
+            (ReqKey::of(&order.req_id), entry)
+        }))
+    }
+}
+
 /// Counts from the first pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FirstPass {
@@ -79,59 +96,37 @@ impl InputIndex {
         Ok((index, pass))
     }
 
-    /// Pass one over `inputs` on two threads: one reads the CSV records, this one
-    /// builds the orders and their digests — the costly half.
+    /// Pass one over `inputs` on every core (`input::parallel`); inserted in input
+    /// order, so the first occurrence of a req_id wins exactly as in `build`.
     pub fn build_from(inputs: &InputSet) -> Result<(InputIndex, FirstPass), InputError> {
-        const BATCH: usize = 512;
-        std::thread::scope(|scope| {
-            let (records, batches) = std::sync::mpsc::sync_channel::<Vec<Record>>(8);
-            let reader = scope.spawn(move || -> Result<(), InputError> {
-                let mut batch = Vec::with_capacity(BATCH);
-                for record in inputs.records() {
-                    batch.push(record?);
-                    if batch.len() == BATCH
-                        && records
-                            .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                            .is_err()
-                    {
-                        return Ok(());
-                    }
+        let mut index = InputIndex::default();
+        let mut pass = FirstPass::default();
+        parallel::map_in_order(
+            inputs,
+            512,
+            |_| {},
+            |record| inputs.finish(record).map(|row| Built::of(&row)),
+            |batch| {
+                for built in batch.into_iter().flatten() {
+                    index.insert(built, &mut pass);
                 }
-                let _ = records.send(batch);
-                Ok(())
-            });
-            let mut index = InputIndex::default();
-            let mut pass = FirstPass::default();
-            for batch in batches {
-                for record in &batch {
-                    if let Some(row) = inputs.finish(record) {
-                        index.add(row, &mut pass);
-                    }
-                }
-            }
-            reader.join().unwrap_or_else(|_| {
-                Err(InputError::Csv {
-                    name: "input".into(),
-                    message: "the reader thread panicked".into(),
-                })
-            })?;
-            Ok((index, pass))
-        })
+                true
+            },
+        )?;
+        Ok((index, pass))
     }
 
     fn add(&mut self, row: InputRow, pass: &mut FirstPass) {
+        self.insert(Built::of(&row), pass);
+    }
+
+    fn insert(&mut self, built: Built, pass: &mut FirstPass) {
         pass.rows += 1;
-        let Ok(order) = &row.order else {
+        let Some((key, entry)) = built.0 else {
             pass.invalid += 1;
             return;
         };
-        let digest = digest_prefix(&order.payload_md5());
-        self.0.entry(ReqKey::of(&order.req_id)).or_insert(Entry {
-            digest,
-            source: row.source,
-            line: u32::try_from(row.line).unwrap_or(u32::MAX),
-            ledger: LedgerState::NONE,
-        });
+        self.0.entry(key).or_insert(entry);
     }
 
     /// Streams the ledger at `path` (absent means empty) through the index.

@@ -6,6 +6,7 @@
 pub mod encoding;
 pub mod fields;
 pub mod header;
+pub mod parallel;
 pub mod row;
 
 use std::fs::File;
