@@ -27,9 +27,11 @@ fn ledger_lines(ws: &Workspace) -> Vec<(String, String)> {
 
 #[test]
 fn sigkill_at_random_moments_never_loses_or_duplicates_an_outcome() {
-    const ORDERS: usize = 300;
+    // Enough orders that twelve rounds can never finish the work (at most ~30 outcomes
+    // a round), so every round is killed mid-way, however fast the machine.
+    const ORDERS: usize = 400;
     const CONCURRENCY: usize = 8;
-    let sim = simulator(r#"{"latency_ms":4,"jitter_ms":8,"seed":3}"#);
+    let sim = simulator(r#"{"latency_ms":15,"jitter_ms":10,"seed":3}"#);
     let ws = Workspace::new();
     let all = ids(ORDERS);
     let input = ws.write("in.csv", orders_of(&all));
@@ -41,7 +43,18 @@ fn sigkill_at_random_moments_never_loses_or_duplicates_an_outcome() {
             .args(["--concurrency", &CONCURRENCY.to_string()])
             .spawn()
             .expect("starts");
-        std::thread::sleep(Duration::from_millis(rng.random_range(30..250)));
+        if round % 4 == 0 {
+            // Early: while starting, locking, planning or opening connections.
+            std::thread::sleep(Duration::from_millis(rng.random_range(2..60)));
+        } else {
+            // Mid-sending: once a few more outcomes are on disk, plus a random instant,
+            // so kills land between, during and just after ledger appends.
+            let target = count_lines(&ws.ledger()).max(1) + rng.random_range(1..=15);
+            wait_until(Duration::from_secs(20), || {
+                count_lines(&ws.ledger()) >= target
+            });
+            std::thread::sleep(Duration::from_micros(rng.random_range(0..15_000)));
+        }
         signal(child.id(), "-KILL");
         let status = child.wait().expect("reaped");
         if status.code().is_none() {
@@ -56,6 +69,11 @@ fn sigkill_at_random_moments_never_loses_or_duplicates_an_outcome() {
         previous = now;
     }
     assert!(kills >= 10, "only {kills} runs were killed mid-way");
+    assert!(
+        previous.len() < ORDERS,
+        "work was left for the final run ({} lines)",
+        previous.len()
+    );
 
     send_cmd(&ws, &sim, &[&input])
         .args(["--concurrency", &CONCURRENCY.to_string()])
