@@ -84,14 +84,14 @@ pub struct LedgerPass {
 pub struct InputIndex(KeyMap<Entry>);
 
 impl InputIndex {
-    /// Pass one over `rows`.
+    /// Pass one over `rows`, sequentially (the reference `build_from` must match).
     pub fn build(
         rows: impl Iterator<Item = Result<InputRow, InputError>>,
     ) -> Result<(InputIndex, FirstPass), InputError> {
         let mut index = InputIndex::default();
         let mut pass = FirstPass::default();
         for row in rows {
-            index.add(row?, &mut pass);
+            index.insert(Built::of(&row?), &mut pass);
         }
         Ok((index, pass))
     }
@@ -114,10 +114,6 @@ impl InputIndex {
             },
         )?;
         Ok((index, pass))
-    }
-
-    fn add(&mut self, row: InputRow, pass: &mut FirstPass) {
-        self.insert(Built::of(&row), pass);
     }
 
     fn insert(&mut self, built: Built, pass: &mut FirstPass) {
