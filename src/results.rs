@@ -36,6 +36,10 @@ pub const HEADER: [&str; 17] = [
     "line",
 ];
 
+/// The columns after the input fields: recognised and ignored when a result file is
+/// read as input, so it can be sent again without warnings.
+pub const OUTCOME_COLUMNS: &[&str] = HEADER.split_at(7).1;
+
 /// One result line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultRow {
@@ -218,6 +222,21 @@ impl ResultWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcome_columns_are_exactly_those_that_are_not_input_fields() {
+        let fields: Vec<&str> = crate::input::header::Field::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect();
+        for column in HEADER {
+            assert_ne!(
+                fields.contains(&column),
+                OUTCOME_COLUMNS.contains(&column),
+                "{column}"
+            );
+        }
+    }
 
     fn row(req_id: &str, status: Status) -> ResultRow {
         ResultRow::new(

@@ -106,21 +106,6 @@ impl FromStr for Field {
     }
 }
 
-/// Columns of a result CSV that are not input fields: recognised and ignored, so a
-/// result file can be sent again without warnings.
-const RESULT_COLUMNS: [&str; 10] = [
-    "status",
-    "error_code",
-    "error_msg",
-    "sub_code",
-    "sub_msg",
-    "top_request_id",
-    "attempts",
-    "finished_at",
-    "source",
-    "line",
-];
-
 /// Case, spaces, `_` and `-` do not matter: `Order No`, `ORDER_NO` and `orderNo` are one name.
 fn normalize(header: &str) -> String {
     super::fields::clean(header)
@@ -214,7 +199,9 @@ impl ColumnMap {
                     }
                     map.columns.insert(field, index);
                 }
-                None if RESULT_COLUMNS.iter().any(|c| normalize(c) == normalized) => {}
+                None if crate::results::OUTCOME_COLUMNS
+                    .iter()
+                    .any(|c| normalize(c) == normalized) => {}
                 None => map.unknown.push(super::fields::clean(header).to_owned()),
             }
         }
