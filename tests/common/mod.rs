@@ -135,29 +135,8 @@ pub fn send_cmd(
     sim: &BackgroundSimulator,
     inputs: &[&std::path::Path],
 ) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(binary());
-    cmd.arg("send")
-        .args(inputs)
-        .arg("--ledger")
-        .arg(ws.ledger())
-        .arg("--out")
-        .arg(ws.out())
-        .args([
-            "--progress",
-            "off",
-            "--backoff-base",
-            "1ms",
-            "--backoff-cap",
-            "5ms",
-            "--jitter-seed",
-            "1",
-        ])
-        .env("TOP_GATEWAY", sim.url())
-        .env("TOP_APP_KEY", simulator::DEMO_APP_KEY)
-        .env("TOP_APP_SECRET", simulator::DEMO_SECRET)
-        .env("TOP_SESSION", simulator::DEMO_SESSION)
-        .env_remove("RUST_LOG")
-        .timeout(Duration::from_secs(120));
+    let mut cmd = assert_cmd::Command::from_std(send_process(ws, &sim.url(), inputs));
+    cmd.timeout(Duration::from_secs(120));
     cmd
 }
 
