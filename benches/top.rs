@@ -7,8 +7,9 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentrade_callback::order::Order;
 use opentrade_callback::top::SignMethod;
-use opentrade_callback::top::request::{Credentials, RequestEncoder, Secret, encode_form};
+use opentrade_callback::top::request::{RequestEncoder, encode_form};
 use opentrade_callback::top::response::{Overrides, classify_answer};
+use opentrade_callback::top::{Credentials, Secret};
 
 fn order() -> Order {
     Order {

@@ -75,7 +75,7 @@ fn main() -> std::io::Result<()> {
                     let md5 = o.payload().md5;
                     (o.req_id, o.order_no, md5)
                 } else {
-                    let md5 = opentrade_callback::order::payload_md5(&i.to_string());
+                    let md5 = opentrade_callback::top::payload_md5(&i.to_string());
                     (format!("L{i:010}"), 3_900_000_000_000_000_000 + i, md5)
                 };
                 writeln!(

@@ -11,7 +11,7 @@ use clap::{ArgAction, Parser, Subcommand};
 
 use crate::input::encoding::EncodingChoice;
 use crate::input::header::Field;
-use crate::progress::ProgressMode;
+use crate::send::progress::ProgressMode;
 use crate::top::SignMethod;
 
 /// Reports Tmall recharge-and-get order outcomes to the Taobao Open Platform
@@ -166,8 +166,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// TOP gateway URL [default: https://eco.taobao.com/router/rest].
-    #[arg(long, value_name = "URL", env = "TOP_GATEWAY")]
+    /// TOP gateway URL; also TOP_GATEWAY [default: https://eco.taobao.com/router/rest].
+    #[arg(long, value_name = "URL")]
     pub gateway: Option<String>,
 
     /// md5, hmac or hmac-sha256 [default: hmac].

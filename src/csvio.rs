@@ -13,6 +13,14 @@ pub fn reader<R: Read>(delimiter: u8, source: R) -> csv::Reader<R> {
         .from_reader(source)
 }
 
+/// A reader for records without a header: the ledger's quoted lines, one at a time.
+pub fn headerless<R: Read>(source: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(source)
+}
+
 /// A writer for files people open (result CSVs): RFC 4180 CRLF line ends, which
 /// Excel and every CSV reader accept.
 pub fn report_writer<W: Write>(sink: W) -> csv::Writer<W> {

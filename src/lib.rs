@@ -3,24 +3,22 @@
 //! deduplicated against a ledger of earlier runs. The contract is SPEC.md.
 
 pub mod cli;
+pub mod clock;
 pub mod cmd;
+pub mod columns;
 pub mod config;
+pub mod cores;
 pub mod csvio;
-pub mod dispatch;
 pub mod exit;
-pub mod halt;
 pub mod input;
 pub mod ledger;
 pub mod order;
-pub mod pace;
-pub mod pipeline;
 pub mod plan;
-pub mod progress;
 pub mod results;
+pub mod send;
 pub mod signals;
 pub mod simulator;
 pub mod status;
-pub mod summary;
 pub mod top;
 
 use cli::{Cli, Command};

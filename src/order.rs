@@ -1,9 +1,10 @@
 //! The order being reported: the API's `OrderResultDto` (SPEC.md "The API being
-//! called"), its canonical `param0` JSON and the payload digest the ledger compares.
-//! Pure values; reading CSV rows into orders lives in `input`.
+//! called") and its canonical `param0` JSON, whose MD5 the ledger compares. Pure
+//! values; reading rows into orders lives in `input`, sending them in `top`.
 
-use md5::{Digest, Md5};
 use serde::Serialize;
+
+use crate::top::payload::{Payload, payload_md5};
 
 /// One callback's business content. Field order is the canonical JSON order and so
 /// part of the ledger's `payload_md5`: never reorder.
@@ -23,17 +24,6 @@ pub struct Order {
     pub ext: Option<String>,
 }
 
-/// An order encoded once, reused by every attempt (retries resend the same bytes).
-#[derive(Debug, Clone)]
-pub struct Payload {
-    /// Compact `param0` JSON.
-    pub json: String,
-    /// `json` form-urlencoded, as it goes into the request body.
-    pub form: String,
-    /// MD5 of `json`, the ledger's `payload_md5`.
-    pub md5: [u8; 16],
-}
-
 impl Order {
     /// The canonical `param0`: compact JSON, snake_case names, integers exact, absent
     /// optional fields omitted rather than null.
@@ -48,28 +38,14 @@ impl Order {
 
     /// Encodes `param0`, its digest and its form encoding: everything a send needs.
     pub fn payload(&self) -> Payload {
-        let json = self.param0_json();
-        let md5 = payload_md5(&json);
-        Payload::new(json, md5)
+        Payload::of_json(self.param0_json())
     }
-}
-
-impl Payload {
-    /// A payload from its JSON and digest; form-encodes it for sending.
-    pub fn new(json: String, md5: [u8; 16]) -> Self {
-        let form = crate::top::request::form_value(&json);
-        Payload { json, form, md5 }
-    }
-}
-
-/// MD5 of a canonical `param0` JSON text.
-pub fn payload_md5(param0_json: &str) -> [u8; 16] {
-    Md5::digest(param0_json.as_bytes()).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use md5::{Digest, Md5};
 
     fn example() -> Order {
         Order {

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use crate::input::{InputError, InputRow, InputSet, parallel};
-use crate::ledger::index::{KeyMap, digest_prefix};
+use crate::ledger::key::{KeyMap, digest_prefix};
 use crate::ledger::scan::{self, Shape};
 use crate::ledger::{LedgerError, LedgerState, ReqKey, Settled};
 use crate::status::Status;
@@ -136,9 +136,9 @@ impl InputIndex {
         let mut pass = LedgerPass::default();
         // On every core when the ledger allows: read-only lookups per part, then the
         // states applied in file order, so the latest line still wins.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = crate::cores::ledger_walkers();
         let index = &self.0;
-        let parallel = scan::walk_parallel(path, threads, |line| {
+        let parallel = crate::ledger::parallel::walk_parallel(path, threads, |line| {
             let key = ReqKey::of(line.req_id);
             index.contains_key(&key).then(|| {
                 let simulated = !include_simulated && line.simulated();

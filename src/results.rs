@@ -12,38 +12,13 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::input::RowFields;
+use crate::columns::{RESULT_HEADER, RowText};
 use crate::status::Status;
-
-/// The fixed column order.
-pub const HEADER: [&str; 17] = [
-    "req_id",
-    "order_no",
-    "sub_order_no",
-    "success",
-    "result_code",
-    "result_desc",
-    "ext",
-    "status",
-    "error_code",
-    "error_msg",
-    "sub_code",
-    "sub_msg",
-    "top_request_id",
-    "attempts",
-    "finished_at",
-    "source",
-    "line",
-];
-
-/// The columns after the input fields: recognised and ignored when a result file is
-/// read as input, so it can be sent again without warnings.
-pub const OUTCOME_COLUMNS: &[&str] = HEADER.split_at(7).1;
 
 /// One result line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultRow {
-    pub fields: RowFields,
+    pub fields: RowText,
     pub status: Status,
     pub error_code: String,
     pub error_msg: String,
@@ -59,7 +34,7 @@ pub struct ResultRow {
 
 impl ResultRow {
     /// A row with a status and no platform answer yet.
-    pub fn new(fields: RowFields, status: Status, source: u32, line: u64) -> Self {
+    pub fn new(fields: RowText, status: Status, source: u32, line: u64) -> Self {
         ResultRow {
             fields,
             status,
@@ -126,7 +101,8 @@ impl ResultWriter {
             sink.write_all(b"\xEF\xBB\xBF")?;
         }
         let mut csv = crate::csvio::report_writer(sink);
-        csv.write_record(HEADER).map_err(std::io::Error::other)?;
+        csv.write_record(RESULT_HEADER)
+            .map_err(std::io::Error::other)?;
         Ok(ResultWriter {
             out: out.to_owned(),
             temp: Some(path),
@@ -154,6 +130,11 @@ impl ResultWriter {
             written += 1;
         }
         Ok(written)
+    }
+
+    /// Where the file goes.
+    pub fn out(&self) -> &Path {
+        &self.out
     }
 
     /// Rows waiting for an earlier one.
@@ -223,26 +204,11 @@ impl ResultWriter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn outcome_columns_are_exactly_those_that_are_not_input_fields() {
-        let fields: Vec<&str> = crate::input::header::Field::ALL
-            .iter()
-            .map(|f| f.name())
-            .collect();
-        for column in HEADER {
-            assert_ne!(
-                fields.contains(&column),
-                OUTCOME_COLUMNS.contains(&column),
-                "{column}"
-            );
-        }
-    }
-
     fn row(req_id: &str, status: Status) -> ResultRow {
         ResultRow::new(
-            RowFields {
+            RowText {
                 req_id: req_id.into(),
-                ..RowFields::default()
+                ..RowText::default()
             },
             status,
             0,
@@ -276,7 +242,7 @@ mod tests {
         writer.finish().expect("finish");
         let text = std::fs::read_to_string(&out).expect("read");
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], HEADER.join(","));
+        assert_eq!(lines[0], RESULT_HEADER.join(","));
         assert!(
             lines[1].starts_with("a,")
                 && lines[2].starts_with("'=b,")

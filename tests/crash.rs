@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{
-    Workspace, count_lines, ids, ledger_state, orders_of, read_csv, send_cmd, send_process, signal,
-    simulator, statuses, wait_until,
+    Workspace, columns, count_lines, exits_with, ids, ledger_state, orders_of, read_csv, send_cmd,
+    send_process, signal, simulator, wait_until,
 };
 use opentrade_callback::ledger;
 use rand::rngs::StdRng;
@@ -107,9 +107,9 @@ fn sigkill_at_random_moments_never_loses_or_duplicates_an_outcome() {
         stats.duplicates
     );
     assert!(
-        statuses(&ws.out())
+        columns(&ws.out(), ["req_id", "status"])
             .iter()
-            .all(|(_, s)| s == "delivered" || s == "skipped_delivered")
+            .all(|[_, s]| s == "delivered" || s == "skipped_delivered")
     );
 }
 
@@ -219,12 +219,7 @@ fn a_second_run_on_the_same_ledger_exits_4_naming_the_first() {
     assert!(wait_until(Duration::from_secs(5), || {
         std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("pid"))
     }));
-    let output = send_cmd(&ws, &sim, &[&input])
-        .assert()
-        .code(4)
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 4);
     assert!(
         stderr.contains(&format!("pid {}", first.id())) && stderr.contains("started"),
         "{stderr}"
@@ -256,12 +251,7 @@ fn a_damaged_ledger_line_stops_the_run_naming_the_line() {
         .replacen(",deliverd,", ",delivered,", 1);
     std::fs::write(ws.ledger(), &text).expect("damage");
     let calls = sim.stats().requests;
-    let output = send_cmd(&ws, &sim, &[&input])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
     assert!(
         stderr.contains("line 3 is damaged (unknown status 'deliverd')"),
         "{stderr}"
@@ -280,12 +270,8 @@ fn a_file_that_is_not_a_ledger_is_refused() {
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(2)));
     std::fs::copy(&input, ws.ledger()).expect("copy");
-    let output = send_cmd(&ws, &sim, &[&input])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    assert!(String::from_utf8_lossy(&output.stderr).contains("is not a ledger: its header is"));
+    let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
+    assert!(stderr.contains("is not a ledger: its header is"));
 }
 
 #[test]
@@ -299,20 +285,19 @@ fn a_torn_last_line_is_ignored_cut_off_and_its_order_resent() {
     let mut text = std::fs::read_to_string(ws.ledger()).expect("ledger");
     text.push_str("r0003,4000000000000000004,,delivered,0000,,0123");
     std::fs::write(ws.ledger(), &text).expect("tear");
-    let output = send_cmd(&ws, &sim, &[&ws.write("all.csv", orders_of(&all))])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
-    assert!(String::from_utf8_lossy(&output.stderr).contains("the last line is incomplete"));
+    let stderr = exits_with(
+        &mut send_cmd(&ws, &sim, &[&ws.write("all.csv", orders_of(&all))]),
+        0,
+    );
+    assert!(stderr.contains("the last line is incomplete"));
     assert_eq!(
-        statuses(&ws.out()),
-        common::pairs(&[
-            ("r0000", "skipped_delivered"),
-            ("r0001", "skipped_delivered"),
-            ("r0002", "skipped_delivered"),
-            ("r0003", "delivered")
-        ])
+        columns(&ws.out(), ["req_id", "status"]),
+        [
+            ["r0000", "skipped_delivered"],
+            ["r0001", "skipped_delivered"],
+            ["r0002", "skipped_delivered"],
+            ["r0003", "delivered"]
+        ]
     );
     let lines = ledger_lines(&ws);
     assert_eq!(lines.len(), 4, "{lines:?}");
@@ -328,13 +313,10 @@ fn the_failure_breaker_halts_a_run_against_a_dead_gateway() {
     let sim = simulator(r#"{"rules":[{"req_id_prefix":"r","fault":"transient","times":1000}]}"#);
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(200)));
-    let output = send_cmd(&ws, &sim, &[&input])
-        .args(["--concurrency", "4"])
-        .assert()
-        .code(3)
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = exits_with(
+        send_cmd(&ws, &sim, &[&input]).args(["--concurrency", "4"]),
+        3,
+    );
     assert!(stderr.contains("of the last 100 calls failed"), "{stderr}");
     let requests = sim.stats().requests;
     assert!(
@@ -370,7 +352,11 @@ fn the_breaker_threshold_is_configurable() {
         ])
         .assert()
         .code(1);
-    assert!(statuses(&ws.out()).iter().all(|(_, s)| s == "failed"));
+    assert!(
+        columns(&ws.out(), ["req_id", "status"])
+            .iter()
+            .all(|[_, s]| s == "failed")
+    );
     assert_eq!(sim.stats().requests, 120);
 }
 
@@ -380,16 +366,8 @@ fn an_unwritable_ledger_stops_before_sending() {
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     std::fs::create_dir(ws.ledger()).expect("a directory where the ledger should be");
-    let output = send_cmd(&ws, &sim, &[&input])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("ledger"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
+    assert!(stderr.contains("ledger"), "{}", stderr);
     assert_eq!(sim.stats().requests, 0);
 }
 
@@ -399,12 +377,7 @@ fn a_full_disk_for_the_ledger_stops_before_sending() {
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     std::os::unix::fs::symlink("/dev/full", ws.ledger()).expect("symlink");
-    let output = send_cmd(&ws, &sim, &[&input])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
     assert!(
         stderr.contains("cannot write ledger") && stderr.contains("No space left on device"),
         "{stderr}"

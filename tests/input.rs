@@ -4,13 +4,11 @@
 
 mod common;
 
-use common::{
-    Workspace, dry_run, fixture, outcomes, read_csv, send_cmd, simulator, statuses, triples,
-};
+use common::{Workspace, columns, dry_run, exits_with, fixture, read_csv, send_cmd, simulator};
 
-fn would_send(ids: &[&str]) -> Vec<(String, String, String)> {
+fn would_send(ids: &[&str]) -> Vec<[String; 3]> {
     ids.iter()
-        .map(|id| (id.to_string(), "would_send".to_owned(), String::new()))
+        .map(|id| [id.to_string(), "would_send".to_owned(), String::new()])
         .collect()
 }
 
@@ -29,7 +27,11 @@ fn utf8_with_and_without_bom_is_read() {
     ] {
         let ws = Workspace::new();
         dry_run(&ws, &[&fixture(file)]).assert().code(0);
-        assert_eq!(outcomes(&ws.out()), would_send(&ids), "{file}");
+        assert_eq!(
+            columns(&ws.out(), ["req_id", "status", "error_code"]),
+            would_send(&ids),
+            "{file}"
+        );
         assert_eq!(descs(&ws), ["充值成功", "号码已停机"], "{file}");
     }
 }
@@ -40,7 +42,10 @@ fn gbk_with_chinese_headers_and_crlf_is_detected() {
     dry_run(&ws, &[&fixture("encoding-gbk.csv")])
         .assert()
         .code(0);
-    assert_eq!(outcomes(&ws.out()), would_send(&["gbk-1", "gbk-2"]));
+    assert_eq!(
+        columns(&ws.out(), ["req_id", "status", "error_code"]),
+        would_send(&["gbk-1", "gbk-2"])
+    );
     let rows = read_csv(&ws.out());
     assert_eq!(
         (rows[0]["result_desc"].as_str(), rows[0]["success"].as_str()),
@@ -71,22 +76,17 @@ fn gb18030_four_byte_characters_are_read() {
 #[test]
 fn an_undecodable_row_is_invalid_with_its_line_and_the_rest_is_read() {
     let ws = Workspace::new();
-    let output = dry_run(&ws, &[&fixture("encoding-bad-bytes.csv")])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
+    let stderr = exits_with(&mut dry_run(&ws, &[&fixture("encoding-bad-bytes.csv")]), 1);
     assert_eq!(
-        outcomes(&ws.out()),
-        triples(&[
-            ("bad-1", "would_send", ""),
-            ("bad-2", "invalid", "input.bad_encoding"),
-            ("bad-3", "would_send", "")
-        ])
+        columns(&ws.out(), ["req_id", "status", "error_code"]),
+        [
+            ["bad-1", "would_send", ""],
+            ["bad-2", "invalid", "input.bad_encoding"],
+            ["bad-3", "would_send", ""]
+        ]
     );
     // The bad cell is shown as GBK would read it, so finance can see what it was.
     assert_eq!(descs(&ws)[1], "号码已停机");
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("encoding-bad-bytes.csv row 2: input.bad_encoding: result_desc"),
         "{stderr}"
@@ -97,24 +97,22 @@ fn an_undecodable_row_is_invalid_with_its_line_and_the_rest_is_read() {
 fn a_forced_encoding_wins_over_detection() {
     let ws = Workspace::new();
     // GBK read as UTF-8: the Chinese header itself cannot be read.
-    let output = dry_run(&ws, &[&fixture("encoding-gbk.csv")])
-        .args(["--encoding", "utf-8"])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    assert!(String::from_utf8_lossy(&output.stderr).contains("header line is not valid UTF-8"));
+    let stderr = exits_with(
+        dry_run(&ws, &[&fixture("encoding-gbk.csv")]).args(["--encoding", "utf-8"]),
+        2,
+    );
+    assert!(stderr.contains("header line is not valid UTF-8"));
     // UTF-8 read as GBK: the Chinese cells are refused rather than turned into nonsense.
     dry_run(&ws, &[&fixture("encoding-utf8.csv")])
         .args(["--encoding", "gbk"])
         .assert()
         .code(1);
     assert_eq!(
-        outcomes(&ws.out()),
-        triples(&[
-            ("enc-1", "invalid", "input.bad_encoding"),
-            ("enc-2", "invalid", "input.bad_encoding")
-        ])
+        columns(&ws.out(), ["req_id", "status", "error_code"]),
+        [
+            ["enc-1", "invalid", "input.bad_encoding"],
+            ["enc-2", "invalid", "input.bad_encoding"]
+        ]
     );
 }
 
@@ -126,7 +124,11 @@ fn camel_case_and_messy_headers_are_recognised() {
     ] {
         let ws = Workspace::new();
         dry_run(&ws, &[&fixture(file)]).assert().code(0);
-        assert_eq!(outcomes(&ws.out()), would_send(&[id]), "{file}");
+        assert_eq!(
+            columns(&ws.out(), ["req_id", "status", "error_code"]),
+            would_send(&[id]),
+            "{file}"
+        );
         assert_eq!(descs(&ws), ["充值成功"], "{file}");
     }
 }
@@ -134,21 +136,21 @@ fn camel_case_and_messy_headers_are_recognised() {
 #[test]
 fn map_names_custom_headers_and_unknown_columns_are_warned_once() {
     let ws = Workspace::new();
-    let output = dry_run(&ws, &[&fixture("headers-custom.csv")])
-        .args([
+    let stderr = exits_with(
+        dry_run(&ws, &[&fixture("headers-custom.csv")]).args([
             "--map",
             "order_no=订单编号",
             "--map",
             "success=处理结果",
             "--map",
             "req_id=流水号",
-        ])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
-    assert_eq!(outcomes(&ws.out()), would_send(&["custom-1"]));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        ]),
+        0,
+    );
+    assert_eq!(
+        columns(&ws.out(), ["req_id", "status", "error_code"]),
+        would_send(&["custom-1"])
+    );
     assert_eq!(
         stderr
             .matches("ignoring columns the API does not use: 备注, 操作员")
@@ -159,14 +161,11 @@ fn map_names_custom_headers_and_unknown_columns_are_warned_once() {
 }
 
 #[test]
-fn a_missing_required_column_lists_found_and_expected_names() {
+fn a_missing_required_column_lists_found_and_expected_names_and_sends_nothing() {
+    let sim = simulator("{}");
     let ws = Workspace::new();
-    let output = dry_run(&ws, &[&fixture("headers-missing.csv")])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let input = fixture("headers-missing.csv");
+    let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
     assert!(
         stderr.contains("headers-missing.csv: no column for req_id."),
         "{stderr}"
@@ -184,6 +183,11 @@ fn a_missing_required_column_lists_found_and_expected_names() {
         1,
         "said once: {stderr}"
     );
+    assert!(
+        !ws.out().exists() && !ws.ledger().exists(),
+        "nothing written"
+    );
+    assert_eq!(sim.stats().requests, 0);
 }
 
 #[test]
@@ -193,18 +197,18 @@ fn first_charge_columns_build_ext_and_must_agree_with_it() {
         .assert()
         .code(1);
     assert_eq!(
-        outcomes(&ws.out()),
-        triples(&[
-            ("fc-1", "would_send", ""),
-            ("fc-2", "would_send", ""),
-            ("fc-3", "would_send", ""),
-            ("fc-4", "would_send", ""),
-            ("fc-5", "invalid", "input.ext_mismatch"),
-            ("fc-6", "invalid", "input.bad_amount"),
-            ("fc-7", "invalid", "input.bad_time"),
-            ("fc-8", "invalid", "input.scientific_notation"),
-            ("fc-9", "invalid", "input.ext_mismatch"),
-        ])
+        columns(&ws.out(), ["req_id", "status", "error_code"]),
+        [
+            ["fc-1", "would_send", ""],
+            ["fc-2", "would_send", ""],
+            ["fc-3", "would_send", ""],
+            ["fc-4", "would_send", ""],
+            ["fc-5", "invalid", "input.ext_mismatch"],
+            ["fc-6", "invalid", "input.bad_amount"],
+            ["fc-7", "invalid", "input.bad_time"],
+            ["fc-8", "invalid", "input.scientific_notation"],
+            ["fc-9", "invalid", "input.ext_mismatch"],
+        ]
     );
     let ext: Vec<String> = read_csv(&ws.out())
         .into_iter()
@@ -235,33 +239,32 @@ fn first_charge_columns_build_ext_and_must_agree_with_it() {
 #[test]
 fn excel_damage_gets_one_code_each_and_harmless_forms_are_accepted() {
     let ws = Workspace::new();
-    let output = dry_run(&ws, &[&fixture("excel-damage.csv")])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
+    let stderr = exits_with(&mut dry_run(&ws, &[&fixture("excel-damage.csv")]), 1);
     let mut expected = vec![
-        ("xl-01", "invalid", "input.scientific_notation"),
-        ("xl-02", "invalid", "input.decimal_number"),
-        ("xl-03", "invalid", "input.thousands_separator"),
+        ["xl-01", "invalid", "input.scientific_notation"],
+        ["xl-02", "invalid", "input.decimal_number"],
+        ["xl-03", "invalid", "input.thousands_separator"],
     ];
     for id in [
         "xl-04", "xl-05", "xl-06", "xl-07", "xl-08", "xl-09", "xl-10", "xl-11", "xl-12", "xl-13",
         "xl-14", "xl-15",
     ] {
-        expected.push((id, "would_send", ""));
+        expected.push([id, "would_send", ""]);
     }
     expected.extend([
-        ("xl-16", "invalid", "input.scientific_notation"),
-        ("", "invalid", "input.field_count"),
-        ("xl-18", "invalid", "input.field_count"),
-        ("xl-19", "would_send", ""),
-        ("xl-20", "invalid", "input.bad_success"),
-        ("1.23457E+15", "invalid", "input.scientific_notation"),
-        ("", "invalid", "input.missing_field"),
-        ("xl-23", "would_send", ""),
+        ["xl-16", "invalid", "input.scientific_notation"],
+        ["", "invalid", "input.field_count"],
+        ["xl-18", "invalid", "input.field_count"],
+        ["xl-19", "would_send", ""],
+        ["xl-20", "invalid", "input.bad_success"],
+        ["1.23457E+15", "invalid", "input.scientific_notation"],
+        ["", "invalid", "input.missing_field"],
+        ["xl-23", "would_send", ""],
     ]);
-    assert_eq!(outcomes(&ws.out()), triples(&expected));
+    assert_eq!(
+        columns(&ws.out(), ["req_id", "status", "error_code"]),
+        expected
+    );
     let rows = read_csv(&ws.out());
     let success: Vec<&str> = rows[4..14].iter().map(|r| r["success"].as_str()).collect();
     assert_eq!(
@@ -291,7 +294,6 @@ fn excel_damage_gets_one_code_each_and_harmless_forms_are_accepted() {
         "{}",
         rows[0]["error_msg"]
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
     // Row 19 spans two lines and a blank line precedes row 9.
     assert!(
         stderr.contains("excel-damage.csv row 20 (file line 23): input.bad_success"),
@@ -315,7 +317,11 @@ fn tab_and_semicolon_delimiters_are_sniffed() {
     ] {
         let ws = Workspace::new();
         dry_run(&ws, &[&fixture(file)]).assert().code(0);
-        assert_eq!(outcomes(&ws.out()), would_send(&ids), "{file}");
+        assert_eq!(
+            columns(&ws.out(), ["req_id", "status", "error_code"]),
+            would_send(&ids),
+            "{file}"
+        );
         assert_eq!(descs(&ws), descs_expected, "{file}");
     }
 }
@@ -359,9 +365,9 @@ fn formula_like_text_is_defused_in_results_and_sent_verbatim() {
     let again = ws.write("again.csv", std::fs::read(ws.out()).expect("results"));
     send_cmd(&ws, &sim, &[&again]).assert().code(0);
     assert_eq!(
-        statuses(&ws.out())
+        columns(&ws.out(), ["req_id", "status"])
             .iter()
-            .filter(|(_, s)| s == "skipped_delivered")
+            .filter(|[_, s]| s == "skipped_delivered")
             .count(),
         3
     );
@@ -380,13 +386,13 @@ fn a_filtered_result_file_is_sent_again_under_the_ledger_rules() {
         .assert()
         .code(1);
     assert_eq!(
-        statuses(&ws.out()),
-        common::pairs(&[
-            ("r1", "delivered"),
-            ("r2", "failed"),
-            ("r3", "delivered"),
-            ("r4", "rejected")
-        ])
+        columns(&ws.out(), ["req_id", "status"]),
+        [
+            ["r1", "delivered"],
+            ["r2", "failed"],
+            ["r3", "delivered"],
+            ["r4", "rejected"]
+        ]
     );
     // Finance: keep the rows that need attention, send them again.
     let fix = ws.path("fix.csv");
@@ -401,8 +407,8 @@ fn a_filtered_result_file_is_sent_again_under_the_ledger_rules() {
     // Delivered or skipped only: exit 0.
     send_cmd(&ws, &sim, &[&fix]).assert().code(0);
     assert_eq!(
-        statuses(&ws.out()),
-        common::pairs(&[("r2", "delivered"), ("r4", "skipped_rejected")])
+        columns(&ws.out(), ["req_id", "status"]),
+        [["r2", "delivered"], ["r4", "skipped_rejected"]]
     );
     assert_eq!(sim.stats().requests - before, 1, "only r2 was sent");
     // --retry-rejected sends the rejected one too.
@@ -411,8 +417,8 @@ fn a_filtered_result_file_is_sent_again_under_the_ledger_rules() {
         .assert()
         .code(1);
     assert_eq!(
-        statuses(&ws.out()),
-        common::pairs(&[("r2", "skipped_delivered"), ("r4", "rejected")])
+        columns(&ws.out(), ["req_id", "status"]),
+        [["r2", "skipped_delivered"], ["r4", "rejected"]]
     );
 }
 
@@ -427,5 +433,8 @@ fn excel_mode_writes_a_bom_and_the_file_reads_back() {
     assert!(bytes.starts_with(b"\xEF\xBB\xBFreq_id,"));
     let again = ws.write("again.csv", bytes);
     dry_run(&ws, &[&again]).assert().code(0);
-    assert_eq!(outcomes(&ws.out()), would_send(&["enc-1", "enc-2"]));
+    assert_eq!(
+        columns(&ws.out(), ["req_id", "status", "error_code"]),
+        would_send(&["enc-1", "enc-2"])
+    );
 }

@@ -7,7 +7,9 @@ mod common;
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Output;
 
-use common::{Workspace, binary, ids, orders_of, read_csv, send_cmd, simulator, statuses};
+use common::{
+    Workspace, binary, columns, exits_with, ids, orders_of, read_csv, send_cmd, simulator,
+};
 use opentrade_callback::simulator::{Scenario, SimulatorConfig};
 
 const SECRET: &str = "S3cr3t-value-4d9f0c";
@@ -258,20 +260,17 @@ fn log_progress_prints_a_plain_line_every_interval() {
     let sim = simulator(r#"{"latency_ms":40}"#);
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(12)));
-    let output = send_cmd(&ws, &sim, &[&input])
-        .args([
+    let stderr = exits_with(
+        send_cmd(&ws, &sim, &[&input]).args([
             "--concurrency",
             "1",
             "--progress",
             "log",
             "--progress-every",
             "100ms",
-        ])
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        ]),
+        0,
+    );
     let progress: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("progress: "))
@@ -424,9 +423,9 @@ fn ledger_compact_keeps_one_line_per_req_id_and_a_backup() {
     // The compacted ledger decides like the old one.
     send_cmd(&ws, &sim, &[&input]).assert().code(0);
     assert!(
-        statuses(&ws.out())
+        columns(&ws.out(), ["req_id", "status"])
             .iter()
-            .all(|(_, s)| s == "skipped_delivered")
+            .all(|[_, s]| s == "skipped_delivered")
     );
     // --before drops states older than the date.
     let future = (chrono::Utc::now() + chrono::Duration::days(2))

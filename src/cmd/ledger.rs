@@ -10,9 +10,9 @@ use anyhow::{Context as _, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
 use crate::cli::{CompactArgs, LedgerArgs, LedgerCommand};
+use crate::clock::beijing;
 use crate::exit::Exit;
 use crate::ledger::{self, HEADER, col};
-use crate::top::request::beijing;
 
 pub fn run(args: LedgerArgs) -> anyhow::Result<Exit> {
     match args.command {
@@ -34,7 +34,7 @@ fn compact(args: &CompactArgs) -> anyhow::Result<Exit> {
     if !path.is_file() {
         bail!("{} is not a ledger file", path.display());
     }
-    let _lock = ledger::acquire(path)?;
+    let _lock = ledger::acquire(path).map_err(super::lock_error)?;
     let cutoff = args.before.map(start_of_day);
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),

@@ -11,10 +11,10 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 
 use crate::cli::ReportArgs;
+use crate::columns::RESULT_HEADER;
 use crate::exit::Exit;
-use crate::input::fields::{amount_cents, unguard};
+use crate::input::values::{amount_cents, unguard};
 use crate::ledger;
-use crate::results;
 use crate::status::Status;
 
 /// How many req_ids needing attention are listed before "… and N more".
@@ -111,7 +111,7 @@ fn kind_of(path: &Path) -> anyhow::Result<Kind> {
         .next()
         .unwrap_or("")
         .trim_end();
-    if first == results::HEADER.join(",") {
+    if first == RESULT_HEADER.join(",") {
         Ok(Kind::Results)
     } else if first == ledger::HEADER.join(",") {
         Ok(Kind::Ledger)
@@ -133,7 +133,7 @@ fn report_results(path: &Path, failed_out: Option<&Path>) -> anyhow::Result<Repo
             let mut w = crate::csvio::report_writer(
                 File::create(out).with_context(|| format!("cannot create {}", out.display()))?,
             );
-            w.write_record(results::HEADER)?;
+            w.write_record(RESULT_HEADER)?;
             Some(w)
         }
         None => None,

@@ -108,7 +108,7 @@ impl FromStr for Field {
 
 /// Case, spaces, `_` and `-` do not matter: `Order No`, `ORDER_NO` and `orderNo` are one name.
 fn normalize(header: &str) -> String {
-    super::fields::clean(header)
+    super::values::clean(header)
         .chars()
         .filter(|c| !matches!(c, '_' | '-' | ' ' | '\u{3000}'))
         .flat_map(char::to_lowercase)
@@ -157,13 +157,13 @@ impl ColumnMap {
         let mut map = ColumnMap::default();
         let shown: Vec<String> = headers
             .iter()
-            .map(|h| format!("'{}'", super::fields::clean(h)))
+            .map(|h| format!("'{}'", super::values::clean(h)))
             .collect();
         let mut taken = vec![false; headers.len()];
         for (field, wanted) in overrides {
             let position = headers
                 .iter()
-                .position(|h| super::fields::clean(h) == wanted.trim())
+                .position(|h| super::values::clean(h) == wanted.trim())
                 .or_else(|| {
                     headers
                         .iter()
@@ -199,10 +199,10 @@ impl ColumnMap {
                     }
                     map.columns.insert(field, index);
                 }
-                None if crate::results::OUTCOME_COLUMNS
+                None if crate::columns::OUTCOME_COLUMNS
                     .iter()
                     .any(|c| normalize(c) == normalized) => {}
-                None => map.unknown.push(super::fields::clean(header).to_owned()),
+                None => map.unknown.push(super::values::clean(header).to_owned()),
             }
         }
         let missing: Vec<Field> = Field::REQUIRED
@@ -348,6 +348,19 @@ mod tests {
                 .contains("'order_no' and 'orderNo' both hold order_no"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn outcome_columns_are_exactly_the_result_columns_that_are_not_fields() {
+        use crate::columns::{OUTCOME_COLUMNS, RESULT_HEADER};
+        let fields: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+        for column in RESULT_HEADER {
+            assert_ne!(
+                fields.contains(&column),
+                OUTCOME_COLUMNS.contains(&column),
+                "{column}"
+            );
+        }
     }
 
     #[test]

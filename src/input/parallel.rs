@@ -4,7 +4,7 @@
 //! input order, so a parallel pass decides exactly as a sequential one would.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use super::{InputError, InputSet, Record};
@@ -21,7 +21,7 @@ use super::{InputError, InputSet, Record};
 pub fn map_in_order<T, R, W, S>(
     inputs: &InputSet,
     batch: usize,
-    mut reserve: R,
+    reserve: R,
     work: W,
     mut sink: S,
 ) -> Result<(), InputError>
@@ -31,11 +31,7 @@ where
     W: Fn(&Record) -> T + Sync,
     S: FnMut(Vec<T>) -> bool,
 {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    let thread_error = |what: String| InputError::Csv {
-        name: "input".into(),
-        message: what,
-    };
+    let workers = crate::cores::input_workers();
     std::thread::scope(|scope| {
         let (to_workers, batches) = sync_channel::<(u64, Vec<Record>)>(workers * 2);
         // The workers own the receiver: when the last one ends, the reader's next
@@ -62,60 +58,86 @@ where
         drop((batches, to_sink));
         let reader = std::thread::Builder::new()
             .name("input-read".into())
-            .spawn_scoped(scope, move || -> Result<u64, InputError> {
-                let mut records = inputs.records();
-                let mut seq = 0;
-                loop {
-                    reserve(batch);
-                    let mut chunk = Vec::with_capacity(batch);
-                    let mut failure = None;
-                    for record in records.by_ref().take(batch) {
-                        match record {
-                            Ok(record) => chunk.push(record),
-                            Err(e) => {
-                                failure = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                    let last = failure.is_some() || chunk.len() < batch;
-                    if to_workers.send((seq, chunk)).is_err() {
-                        return Ok(seq);
-                    }
-                    seq += 1;
-                    if let Some(e) = failure {
-                        return Err(e);
-                    }
-                    if last {
-                        return Ok(seq);
-                    }
-                }
+            .spawn_scoped(scope, move || {
+                read_batches(inputs, batch, reserve, &to_workers)
             })
             .map_err(|e| thread_error(format!("cannot start a thread: {e}")))?;
-        let mut early = BTreeMap::new();
-        let (mut next, mut stopped) = (0, false);
-        'merge: for (seq, mapped) in done.iter() {
-            early.insert(seq, mapped);
-            while let Some(mapped) = early.remove(&next) {
-                next += 1;
-                if !sink(mapped) {
-                    stopped = true;
-                    break 'merge;
-                }
-            }
-        }
-        drop(done);
+        let (merged, stopped) = merge_in_order(done, &mut sink);
         let sent = reader
             .join()
             .unwrap_or_else(|_| Err(thread_error("the input reader panicked".into())))?;
         // A worker that panics fails the whole scope; a gap here would be a bug.
-        if !stopped && next != sent {
+        if !stopped && merged != sent {
             return Err(thread_error(format!(
-                "{next} batches of {sent} came back from the workers"
+                "{merged} batches of {sent} came back from the workers"
             )));
         }
         Ok(())
     })
+}
+
+fn thread_error(what: String) -> InputError {
+    InputError::Csv {
+        name: "input".into(),
+        message: what,
+    }
+}
+
+/// The reading thread: cuts the records into numbered batches, `reserve`d first;
+/// returns how many it sent, or the file-level error after the batch before it.
+fn read_batches(
+    inputs: &InputSet,
+    batch: usize,
+    mut reserve: impl FnMut(usize),
+    to_workers: &SyncSender<(u64, Vec<Record>)>,
+) -> Result<u64, InputError> {
+    let mut records = inputs.records();
+    let mut seq = 0;
+    loop {
+        reserve(batch);
+        let mut chunk = Vec::with_capacity(batch);
+        let mut failure = None;
+        for record in records.by_ref().take(batch) {
+            match record {
+                Ok(record) => chunk.push(record),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let last = failure.is_some() || chunk.len() < batch;
+        if to_workers.send((seq, chunk)).is_err() {
+            return Ok(seq);
+        }
+        seq += 1;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if last {
+            return Ok(seq);
+        }
+    }
+}
+
+/// Hands the workers' batches to `sink` in sequence order; returns how many it
+/// handed and whether `sink` stopped the pass.
+fn merge_in_order<T>(
+    done: Receiver<(u64, Vec<T>)>,
+    sink: &mut impl FnMut(Vec<T>) -> bool,
+) -> (u64, bool) {
+    let mut early = BTreeMap::new();
+    let mut next = 0;
+    for (seq, mapped) in done.iter() {
+        early.insert(seq, mapped);
+        while let Some(mapped) = early.remove(&next) {
+            next += 1;
+            if !sink(mapped) {
+                return (next, true);
+            }
+        }
+    }
+    (next, false)
 }
 
 #[cfg(test)]

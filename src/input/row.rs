@@ -5,8 +5,9 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::fields::{self, RowError, clean, code, unguard};
 use super::header::Field;
+use super::values::{self, RowError, clean, code, unguard};
+use crate::columns::RowText;
 use crate::order::Order;
 
 /// The decoded, trimmed cells of one row, by field; `None` when the file has no
@@ -29,61 +30,15 @@ impl<'a> Cells<'a> {
     }
 }
 
-/// The canonical columns of a row as the result CSV shows them: the values sent for a
-/// valid row, the text as found (so it can be corrected) for an invalid one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RowFields {
-    pub order_no: String,
-    pub sub_order_no: String,
-    pub success: String,
-    pub result_code: String,
-    pub result_desc: String,
-    pub req_id: String,
-    pub ext: String,
-}
-
-impl RowFields {
-    /// The fields of an order no longer needed otherwise: its strings move here.
-    pub fn from_order(order: Order) -> Self {
-        RowFields {
-            order_no: order.order_no.to_string(),
-            sub_order_no: order
-                .sub_order_no
-                .map(|n| n.to_string())
-                .unwrap_or_default(),
-            success: order.success.to_string(),
-            result_code: order.result_code.unwrap_or_default(),
-            result_desc: order.result_desc.unwrap_or_default(),
-            req_id: order.req_id,
-            ext: order.ext.unwrap_or_default(),
-        }
-    }
-
-    pub fn of_order(order: &Order) -> Self {
-        RowFields {
-            order_no: order.order_no.to_string(),
-            sub_order_no: order
-                .sub_order_no
-                .map(|n| n.to_string())
-                .unwrap_or_default(),
-            success: order.success.to_string(),
-            result_code: order.result_code.clone().unwrap_or_default(),
-            result_desc: order.result_desc.clone().unwrap_or_default(),
-            req_id: order.req_id.clone(),
-            ext: order.ext.clone().unwrap_or_default(),
-        }
-    }
-}
-
-/// Builds the order a row describes, checking every field; on failure the error
-/// carries the first problem's code and every problem's message.
 /// A row that cannot be sent: why, and its cells as found, for the result file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
     pub error: RowError,
-    pub fields: RowFields,
+    pub fields: RowText,
 }
 
+/// Builds the order a row describes, checking every field; on failure the error
+/// carries the first problem's code and every problem's message.
 pub fn build_order(cells: &Cells<'_>) -> Result<Order, Box<Invalid>> {
     let mut errors: Vec<RowError> = Vec::new();
     let mut note = |result: Result<(), RowError>| {
@@ -96,16 +51,16 @@ pub fn build_order(cells: &Cells<'_>) -> Result<Order, Box<Invalid>> {
     note(if req_id.is_empty() {
         Err(missing(Field::ReqId))
     } else {
-        fields::check_req_id(&req_id)
+        values::check_req_id(&req_id)
     });
 
     let order_no =
-        required(cells, Field::OrderNo).and_then(|t| fields::parse_order_number("order_no", t));
+        required(cells, Field::OrderNo).and_then(|t| values::parse_order_number("order_no", t));
     let sub_order_no = match cells.get(Field::SubOrderNo) {
         "" => Ok(None),
-        text => fields::parse_order_number("sub_order_no", text).map(Some),
+        text => values::parse_order_number("sub_order_no", text).map(Some),
     };
-    let success = required(cells, Field::Success).and_then(fields::parse_success);
+    let success = required(cells, Field::Success).and_then(values::parse_success);
     let ext = build_ext(cells);
 
     let order_no = order_no.map_err(|e| errors.push(e)).ok();
@@ -129,7 +84,7 @@ pub fn build_order(cells: &Cells<'_>) -> Result<Order, Box<Invalid>> {
         };
         return Ok(order);
     }
-    let shown = RowFields {
+    let shown = RowText {
         order_no: cells.get(Field::OrderNo).to_owned(),
         sub_order_no: cells.get(Field::SubOrderNo).to_owned(),
         success: cells.get(Field::Success).to_owned(),
@@ -169,13 +124,13 @@ fn build_ext(cells: &Cells<'_>) -> (String, Result<Option<String>, RowError>) {
     let raw_ext = unguard(cells.get(Field::Ext));
     let raw_amount = cells.get(Field::FirstChargeAmount);
     let raw_time = cells.get(Field::FirstChargeTime);
-    if raw_amount.is_empty() && raw_time.is_empty() && fields::is_canonical_ext(raw_ext) {
+    if raw_amount.is_empty() && raw_time.is_empty() && values::is_canonical_ext(raw_ext) {
         // Already what parse-and-serialize would give: keep the text.
         return (raw_ext.to_owned(), Ok(Some(raw_ext.to_owned())));
     }
     let mut map = match raw_ext {
         "" => Map::new(),
-        text => match fields::parse_ext(text) {
+        text => match values::parse_ext(text) {
             Ok(map) => map,
             Err(e) => return (text.to_owned(), Err(e)),
         },
@@ -185,7 +140,7 @@ fn build_ext(cells: &Cells<'_>) -> (String, Result<Option<String>, RowError>) {
     }
     let mut problems = Vec::new();
     if !raw_amount.is_empty() {
-        match fields::parse_amount(raw_amount) {
+        match values::parse_amount(raw_amount) {
             Ok(amount) => merge(
                 &mut map,
                 "firstChargeAmount",
@@ -197,7 +152,7 @@ fn build_ext(cells: &Cells<'_>) -> (String, Result<Option<String>, RowError>) {
         }
     }
     if !raw_time.is_empty() {
-        match fields::parse_charge_time(raw_time) {
+        match values::parse_charge_time(raw_time) {
             Ok(ms) => merge(
                 &mut map,
                 "firstChargeTime",
@@ -258,7 +213,7 @@ fn same_amount(existing: &Value, amount: &str) -> bool {
         Value::Number(n) => n.to_string(),
         _ => return false,
     };
-    matches!((fields::amount_cents(&text), fields::amount_cents(amount)), (Some(a), Some(b)) if a == b)
+    matches!((values::amount_cents(&text), values::amount_cents(amount)), (Some(a), Some(b)) if a == b)
 }
 
 fn same_integer(existing: &Value, ms: &str) -> bool {
@@ -293,7 +248,7 @@ mod tests {
     fn a_minimal_row_builds_an_order() {
         let order = build_order(&cells(&base())).expect("valid");
         assert_eq!(order.order_no, 4_012_345_678_901_234_567);
-        assert_eq!(RowFields::of_order(&order).success, "true");
+        assert_eq!(RowText::of_order(&order).success, "true");
         assert_eq!((order.result_code, order.ext), (None, None));
     }
 

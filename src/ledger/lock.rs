@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::exit::{Exit, ExitError};
+use crate::clock::beijing;
 
 /// Held until dropped.
 #[derive(Debug)]
@@ -25,16 +25,32 @@ pub fn lock_path(ledger: &Path) -> PathBuf {
     ledger.with_file_name(name)
 }
 
-/// Takes the ledger's lock or fails at once: `Exit::Locked` when another run holds it.
-pub fn acquire(ledger: &Path) -> anyhow::Result<LedgerLock> {
+/// Why a ledger could not be locked.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another run holds the lock (exit 4).
+    #[error(
+        "ledger {ledger} is in use by {holder}; wait for that run to finish (one run per ledger)"
+    )]
+    Held { ledger: String, holder: String },
+    #[error("cannot lock {path}: {error}")]
+    Io { path: String, error: std::io::Error },
+}
+
+/// Takes the ledger's lock or fails at once: `LockError::Held` when another run holds it.
+pub fn acquire(ledger: &Path) -> Result<LedgerLock, LockError> {
     let path = lock_path(ledger);
+    let io = |error| LockError::Io {
+        path: path.display().to_string(),
+        error,
+    };
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| anyhow::anyhow!("cannot create the lock file {}: {e}", path.display()))?;
+        .map_err(io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -46,18 +62,14 @@ pub fn acquire(ledger: &Path) -> anyhow::Result<LedgerLock> {
             } else {
                 holder.to_owned()
             };
-            return Err(ExitError::new(
-                Exit::Locked,
-                format!(
-                    "ledger {} is in use by {holder}; wait for that run to finish (one run per ledger)",
-                    ledger.display()
-                ),
-            )
-            .into());
+            return Err(LockError::Held {
+                ledger: ledger.display().to_string(),
+                holder,
+            });
         }
-        Err(TryLockError::Error(e)) => anyhow::bail!("cannot lock {}: {e}", path.display()),
+        Err(TryLockError::Error(e)) => return Err(io(e)),
     }
-    let started = chrono::Utc::now().with_timezone(&crate::top::request::beijing());
+    let started = chrono::Utc::now().with_timezone(&beijing());
     let note = format!(
         "pid {} (started {})\n",
         std::process::id(),
@@ -74,7 +86,6 @@ pub fn acquire(ledger: &Path) -> anyhow::Result<LedgerLock> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exit::exit_for;
 
     #[test]
     fn a_second_lock_fails_with_the_holder_named() {
@@ -82,7 +93,7 @@ mod tests {
         let ledger = dir.path().join("ledger.csv");
         let held = acquire(&ledger).expect("first lock");
         let err = acquire(&ledger).expect_err("second lock must fail");
-        assert_eq!(exit_for(&err), Exit::Locked);
+        assert!(matches!(err, LockError::Held { .. }), "{err}");
         assert!(
             err.to_string()
                 .contains(&format!("pid {}", std::process::id())),

@@ -1,10 +1,12 @@
 //! The ledger (SPEC.md "Ledger"): an append-only CSV of platform outcomes, the
-//! latest line per req_id being its state. `index` reads it into a compact dedup
-//! index, `writer` appends durably, `lock` keeps one run per ledger. Lines are never
-//! rewritten; only a torn last line (a crash mid-write) is cut off.
+//! latest line per req_id being its state. `scan` walks its lines, checked; `key`
+//! holds the compact values the dedup index keeps; `writer` appends durably; `lock`
+//! keeps one run per ledger. Lines are never rewritten; only a torn last line (a
+//! crash mid-write) is cut off.
 
-pub mod index;
+pub mod key;
 pub mod lock;
+pub mod parallel;
 pub mod scan;
 pub mod writer;
 
@@ -12,8 +14,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-pub use index::{LedgerState, ReqKey};
-pub use lock::{LedgerLock, acquire};
+pub use key::{LedgerState, ReqKey};
+pub use lock::{LedgerLock, LockError, acquire};
 pub use scan::{for_each_line, latest_lines};
 pub use writer::LedgerWriter;
 

@@ -1,12 +1,12 @@
-//! Walking a ledger's complete lines, checked: the one reader behind the dedup index,
-//! `report` and `ledger compact`. A torn last line is left out; a wrong header or a
-//! damaged line stops the walk with the line's number.
+//! Walking a ledger's complete lines, checked: the one reader behind the dedup index
+//! (with `parallel`), `report` and `ledger compact`. A torn last line is left out; a
+//! wrong header or a damaged line stops the walk with the line's number.
 
 use std::fs::File;
-use std::io::{BufRead as _, BufReader, Read as _, Seek as _, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::index::{KeyMap, ReqKey, check_fields, complete_length, corrupt_or_read};
+use super::key::{KeyMap, ReqKey, parse_md5};
 use super::{HEADER, LedgerError, Settled, col};
 
 /// A ledger file's layout.
@@ -36,10 +36,13 @@ pub struct Line<'a> {
     pub req_id: &'a str,
     pub status: Settled,
     pub payload_md5: [u8; 16],
-    fields: &'a [&'a [u8]; FIELDS],
+    pub(super) fields: &'a [&'a [u8]; FIELDS],
 }
 
-const FIELDS: usize = HEADER.len();
+pub(super) const FIELDS: usize = HEADER.len();
+
+/// One line's fields, raw.
+type Fields<'a> = [&'a [u8]; FIELDS];
 
 /// Calls `visit` for every complete, valid line, in file order. An absent file is empty.
 ///
@@ -53,13 +56,11 @@ pub fn walk(path: &Path, mut visit: impl FnMut(Line<'_>)) -> Result<Shape, Ledge
         path: shown.clone(),
         error: source,
     };
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Shape::default()),
-        Err(e) => return Err(read_error(e)),
+    let Some(mut opened) = open(path)? else {
+        return Ok(Shape::default());
     };
-    let file_len = file.metadata().map_err(read_error)?.len();
-    let complete_len = complete_length(&mut file, file_len).map_err(read_error)?;
+    let (file_len, complete_len) = (opened.file_len, opened.complete_len);
+    let file = &mut opened.file;
     let mut shape = Shape {
         has_header: false,
         lines: 0,
@@ -70,73 +71,21 @@ pub fn walk(path: &Path, mut visit: impl FnMut(Line<'_>)) -> Result<Shape, Ledge
         return Ok(shape);
     }
     file.seek(SeekFrom::Start(0)).map_err(read_error)?;
-    let mut reader = BufReader::with_capacity(1 << 20, file.take(complete_len));
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    reader.read_until(b'\n', &mut buf).map_err(read_error)?;
-    if trim_end(&buf) != HEADER.join(",").as_bytes() {
-        return Err(LedgerError::Header {
-            path: shown,
-            found: String::from_utf8_lossy(trim_end(&buf))
-                .chars()
-                .take(200)
-                .collect(),
-        });
-    }
+    let mut lines = LineReader {
+        reader: BufReader::with_capacity(1 << 20, file.take(complete_len)),
+        buf: Vec::with_capacity(1024),
+        record: csv::ByteRecord::new(),
+        number: 0,
+        path: &shown,
+    };
+    lines.header()?;
     shape.has_header = true;
-    let mut number = 1u64;
-    let mut record = csv::ByteRecord::new();
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf).map_err(read_error)? == 0 {
-            break;
-        }
-        number += 1;
-        let start = number;
-        if trim_end(&buf).is_empty() {
-            continue;
-        }
-        let corrupt = |reason: String| LedgerError::Corrupt {
-            path: shown.clone(),
-            line: start,
-            reason,
-        };
-        let mut quick: [&[u8]; FIELDS] = [&[]; FIELDS];
-        let split = split_fields(trim_end(&buf), &mut quick).map_err(corrupt)?;
-        let fields = if split == Split::Done {
-            quick
-        } else {
-            // Quoted fields may hold line breaks: take lines until the quotes balance.
-            while memchr::memchr_iter(b'"', &buf).count() % 2 == 1 {
-                if reader.read_until(b'\n', &mut buf).map_err(read_error)? == 0 {
-                    break;
-                }
-                number += 1;
-            }
-            let mut parser = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(&buf[..]);
-            match parser.read_byte_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => return Err(corrupt("an empty record".into())),
-                Err(e) => return Err(corrupt_or_read(&shown, start, e)),
-            }
-            if record.len() != FIELDS {
-                return Err(corrupt(format!(
-                    "{} fields instead of {FIELDS}",
-                    record.len()
-                )));
-            }
-            let mut parsed: [&[u8]; FIELDS] = [&[]; FIELDS];
-            for (slot, field) in parsed.iter_mut().zip(record.iter()) {
-                *slot = field;
-            }
-            parsed
-        };
-        let (req_id, status, payload_md5) = check_fields(&fields).map_err(corrupt)?;
+    while let Some((number, fields)) = lines.next()? {
+        let (req_id, status, payload_md5) =
+            check_fields(&fields).map_err(|reason| corrupt(&shown, number, reason))?;
         shape.lines += 1;
         visit(Line {
-            number: start,
+            number,
             req_id,
             status,
             payload_md5,
@@ -146,46 +95,19 @@ pub fn walk(path: &Path, mut visit: impl FnMut(Line<'_>)) -> Result<Shape, Ledge
     Ok(shape)
 }
 
-/// What a part of a parallel walk found.
-enum PartWalk<T> {
-    Done {
-        lines: u64,
-        found: Vec<T>,
-    },
-    /// A quote or a damaged line: only the sequential walk may judge it.
-    GiveUp,
+/// A ledger file, open for reading.
+pub(super) struct Opened {
+    pub file: File,
+    pub file_len: u64,
+    /// Bytes up to the end of its last complete line.
+    pub complete_len: u64,
 }
 
-/// Ledgers smaller than this are walked on one thread.
-const PARALLEL_MIN_BYTES: u64 = 64 << 20;
-
-/// `walk` on `threads` threads, each over a part of the file split at line breaks:
-/// `pick` sees every line of its part in order and keeps what it returns, and the
-/// parts come back in file order. `Line::number` is 0 here. Returns `None` — and the
-/// caller walks sequentially, which reports exact line numbers — when the ledger is
-/// small, has a quoted field (which may hold a line break at a split point), or has a
-/// damaged line.
-pub fn walk_parallel<T: Send>(
-    path: &Path,
-    threads: usize,
-    pick: impl Fn(&Line<'_>) -> Option<T> + Sync,
-) -> Result<Option<Parts<T>>, LedgerError> {
-    walk_parallel_from(path, threads, PARALLEL_MIN_BYTES, pick)
-}
-
-/// The shape of the ledger and what each part picked, in file order.
-pub type Parts<T> = (Shape, Vec<Vec<T>>);
-
-fn walk_parallel_from<T: Send>(
-    path: &Path,
-    threads: usize,
-    min_bytes: u64,
-    pick: impl Fn(&Line<'_>) -> Option<T> + Sync,
-) -> Result<Option<Parts<T>>, LedgerError> {
-    let shown = path.display().to_string();
-    let read_error = |source| LedgerError::Read {
-        path: shown.clone(),
-        error: source,
+/// Opens the ledger at `path`; `None` when there is none.
+pub(super) fn open(path: &Path) -> Result<Option<Opened>, LedgerError> {
+    let read_error = |error| LedgerError::Read {
+        path: path.display().to_string(),
+        error,
     };
     let mut file = match File::open(path) {
         Ok(file) => file,
@@ -194,112 +116,173 @@ fn walk_parallel_from<T: Send>(
     };
     let file_len = file.metadata().map_err(read_error)?.len();
     let complete_len = complete_length(&mut file, file_len).map_err(read_error)?;
-    if threads < 2 || complete_len < min_bytes {
-        return Ok(None);
-    }
-    file.seek(SeekFrom::Start(0)).map_err(read_error)?;
-    let mut reader = BufReader::new(&mut file);
-    let mut header = Vec::new();
-    reader.read_until(b'\n', &mut header).map_err(read_error)?;
-    if trim_end(&header) != HEADER.join(",").as_bytes() {
-        return Ok(None);
-    }
-    // Part boundaries: just after the first line break past each even split.
-    let body = header.len() as u64;
-    let mut bounds = vec![body];
-    for k in 1..threads as u64 {
-        let guess = body + (complete_len - body) * k / threads as u64;
-        let mut reader = BufReader::new(File::open(path).map_err(read_error)?);
-        reader.seek(SeekFrom::Start(guess)).map_err(read_error)?;
-        let mut skipped = Vec::new();
-        let at = guess + reader.read_until(b'\n', &mut skipped).map_err(read_error)? as u64;
-        bounds.push(at.min(complete_len).max(*bounds.last().unwrap_or(&body)));
-    }
-    bounds.push(complete_len);
-    let parts: Vec<Result<PartWalk<T>, std::io::Error>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = bounds
-            .windows(2)
-            .map(|span| {
-                let (from, to) = (span[0], span[1]);
-                let pick = &pick;
-                scope.spawn(move || walk_part(path, from, to, pick))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Ok(PartWalk::GiveUp)))
-            .collect()
-    });
-    let mut lines = 0;
-    let mut found = Vec::with_capacity(parts.len());
-    for part in parts {
-        match part.map_err(read_error)? {
-            PartWalk::Done { lines: n, found: f } => {
-                lines += n;
-                found.push(f);
-            }
-            PartWalk::GiveUp => return Ok(None),
-        }
-    }
-    Ok(Some((
-        Shape {
-            has_header: true,
-            lines,
-            complete_len,
-            file_len,
-        },
-        found,
-    )))
+    Ok(Some(Opened {
+        file,
+        file_len,
+        complete_len,
+    }))
 }
 
-fn walk_part<T>(
-    path: &Path,
-    from: u64,
-    to: u64,
-    pick: &(impl Fn(&Line<'_>) -> Option<T> + Sync),
-) -> std::io::Result<PartWalk<T>> {
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(from))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file.take(to - from));
-    let mut buf = Vec::with_capacity(1024);
-    let (mut lines, mut found) = (0, Vec::new());
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(PartWalk::Done { lines, found });
-        }
-        let text = trim_end(&buf);
-        if text.is_empty() {
-            continue;
-        }
-        let mut fields: [&[u8]; FIELDS] = [&[]; FIELDS];
-        if !matches!(split_fields(text, &mut fields), Ok(Split::Done)) {
-            return Ok(PartWalk::GiveUp);
-        }
-        let Ok((req_id, status, payload_md5)) = check_fields(&fields) else {
-            return Ok(PartWalk::GiveUp);
-        };
-        lines += 1;
-        if let Some(kept) = pick(&Line {
-            number: 0,
-            req_id,
-            status,
-            payload_md5,
-            fields: &fields,
-        }) {
-            found.push(kept);
-        }
+fn corrupt(path: &str, line: u64, reason: String) -> LedgerError {
+    LedgerError::Corrupt {
+        path: path.to_owned(),
+        line,
+        reason,
     }
+}
+
+/// A ledger's lines, one record at a time, each with the file line it starts on.
+struct LineReader<'p, R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// The fields of a quoted line, parsed by the csv crate.
+    record: csv::ByteRecord,
+    /// The file line last read.
+    number: u64,
+    path: &'p str,
+}
+
+impl<R: BufRead> LineReader<'_, R> {
+    fn read_line(&mut self) -> Result<bool, LedgerError> {
+        let read = self
+            .reader
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|error| LedgerError::Read {
+                path: self.path.to_owned(),
+                error,
+            })?;
+        self.number += u64::from(read > 0);
+        Ok(read > 0)
+    }
+
+    /// Reads and checks the header line.
+    fn header(&mut self) -> Result<(), LedgerError> {
+        self.buf.clear();
+        self.read_line()?;
+        if trim_end(&self.buf) == HEADER.join(",").as_bytes() {
+            return Ok(());
+        }
+        Err(LedgerError::Header {
+            path: self.path.to_owned(),
+            found: String::from_utf8_lossy(trim_end(&self.buf))
+                .chars()
+                .take(200)
+                .collect(),
+        })
+    }
+
+    /// The next record that is not a blank line: the line it starts on, its fields.
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "a lending iterator: the fields borrow the reader's buffers"
+    )]
+    fn next(&mut self) -> Result<Option<(u64, Fields<'_>)>, LedgerError> {
+        loop {
+            self.buf.clear();
+            if !self.read_line()? {
+                return Ok(None);
+            }
+            if !trim_end(&self.buf).is_empty() {
+                break;
+            }
+        }
+        let start = self.number;
+        if memchr::memchr(b'"', &self.buf).is_none() {
+            let mut quick: [&[u8]; FIELDS] = [&[]; FIELDS];
+            return match split_fields(trim_end(&self.buf), &mut quick) {
+                Ok(_) => Ok(Some((start, quick))),
+                Err(reason) => Err(corrupt(self.path, start, reason)),
+            };
+        }
+        // Quoted fields may hold line breaks: take lines until the quotes balance.
+        while memchr::memchr_iter(b'"', &self.buf).count() % 2 == 1 {
+            if !self.read_line()? {
+                break;
+            }
+        }
+        let mut parser = crate::csvio::headerless(&self.buf[..]);
+        match parser.read_byte_record(&mut self.record) {
+            Ok(true) => {}
+            Ok(false) => return Err(corrupt(self.path, start, "an empty record".into())),
+            Err(e) => return Err(corrupt_or_read(self.path, start, e)),
+        }
+        if self.record.len() != FIELDS {
+            let reason = format!("{} fields instead of {FIELDS}", self.record.len());
+            return Err(corrupt(self.path, start, reason));
+        }
+        let mut parsed: [&[u8]; FIELDS] = [&[]; FIELDS];
+        for (slot, field) in parsed.iter_mut().zip(self.record.iter()) {
+            *slot = field;
+        }
+        Ok(Some((start, parsed)))
+    }
+}
+
+/// Checks one ledger line's fields; returns its req_id, status and payload digest.
+pub(super) fn check_fields<'a>(
+    fields: &[&'a [u8]; HEADER.len()],
+) -> Result<(&'a str, Settled, [u8; 16]), String> {
+    let req_id =
+        std::str::from_utf8(fields[col::REQ_ID]).map_err(|_| "req_id is not UTF-8".to_owned())?;
+    if req_id.is_empty() {
+        return Err("req_id is empty".into());
+    }
+    let status = match fields[col::STATUS] {
+        b"delivered" => Settled::Delivered,
+        b"rejected" => Settled::Rejected,
+        b"failed" => Settled::Failed,
+        other => {
+            return Err(format!(
+                "unknown status '{}'",
+                String::from_utf8_lossy(other)
+            ));
+        }
+    };
+    let md5 = parse_md5(fields[col::PAYLOAD_MD5])
+        .ok_or_else(|| "payload_md5 is not 32 hex digits".to_owned())?;
+    Ok((req_id, status, md5))
+}
+
+fn corrupt_or_read(path: &str, line: u64, error: csv::Error) -> LedgerError {
+    let line = error.position().map_or(line, |p| p.line());
+    match error.into_kind() {
+        csv::ErrorKind::Io(source) => LedgerError::Read {
+            path: path.to_owned(),
+            error: source,
+        },
+        other => LedgerError::Corrupt {
+            path: path.to_owned(),
+            line,
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+/// The length up to and including the last `\n`.
+fn complete_length(file: &mut File, len: u64) -> std::io::Result<u64> {
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let part = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(part)?;
+        if let Some(pos) = part.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + pos as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 /// A line without its line break.
-fn trim_end(line: &[u8]) -> &[u8] {
+pub(super) fn trim_end(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum Split {
+pub(super) enum Split {
     Done,
     /// The line has a quote: it needs a CSV parser.
     Quoted,
@@ -307,7 +290,10 @@ enum Split {
 
 /// Splits an unquoted line on commas into exactly `FIELDS` fields, in one pass that
 /// also notices a quote.
-fn split_fields<'a>(line: &'a [u8], fields: &mut [&'a [u8]; FIELDS]) -> Result<Split, String> {
+pub(super) fn split_fields<'a>(
+    line: &'a [u8],
+    fields: &mut [&'a [u8]; FIELDS],
+) -> Result<Split, String> {
     let mut count = 0;
     let mut from = 0;
     for at in memchr::memchr2_iter(b',', b'"', line).chain(std::iter::once(line.len())) {
@@ -382,6 +368,7 @@ pub fn for_each_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::parallel::walk_parallel_from;
 
     fn line(req_id: &str, status: &str, run_id: &str) -> String {
         format!(

@@ -331,16 +331,17 @@ mod tests {
         }
     }
 
+    /// A writer for the ledger at `path`, as a run opens it after its scan.
+    fn open_writer(path: &Path) -> LedgerWriter {
+        let shape = walk(path, |_| {}).expect("scan");
+        LedgerWriter::open(path, &shape, SyncPolicy::default()).expect("open")
+    }
+
     #[test]
     fn a_new_ledger_gets_a_header_and_reads_back() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("ledger.csv");
-        let mut writer = LedgerWriter::open(
-            &path,
-            &walk(&path, |_| {}).expect("scan"),
-            SyncPolicy::default(),
-        )
-        .expect("open");
+        let mut writer = open_writer(&path);
         writer
             .append(&[entry("a"), entry("b,with comma")])
             .expect("append");
@@ -355,18 +356,12 @@ mod tests {
     fn a_torn_tail_is_cut_before_appending() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("ledger.csv");
-        let mut writer = LedgerWriter::open(
-            &path,
-            &walk(&path, |_| {}).expect("scan"),
-            SyncPolicy::default(),
-        )
-        .expect("open");
+        let mut writer = open_writer(&path);
         writer.append(&[entry("a")]).expect("append");
         writer.finish().expect("finish");
         let mut file = OpenOptions::new().append(true).open(&path).expect("open");
         file.write_all(b"torn,4012").expect("tear");
-        let shape = walk(&path, |_| {}).expect("torn is fine");
-        let mut writer = LedgerWriter::open(&path, &shape, SyncPolicy::default()).expect("reopen");
+        let mut writer = open_writer(&path);
         writer.append(&[entry("b")]).expect("append");
         writer.finish().expect("finish");
         let text = std::fs::read_to_string(&path).expect("read");

@@ -3,19 +3,23 @@
 //! the client exactly as the real gateway would. `gateway` decides, `server` speaks
 //! HTTP, `verify` checks requests independently of the client's code.
 
+mod answer;
 mod delay;
 pub mod gateway;
+mod rules;
 pub mod scenario;
 mod server;
+pub mod stats;
 pub mod verify;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use gateway::{Gateway, Stats};
-pub use scenario::Scenario;
-pub use server::{BackgroundSimulator, RunningSimulator};
+pub use gateway::Gateway;
+pub use scenario::{Scenario, ScenarioError};
+pub use server::{BackgroundSimulator, Endpoint, RunningSimulator};
+pub use stats::Stats;
 use verify::Expected;
 
 /// The demo app the simulator accepts when no credentials are given.
@@ -51,14 +55,18 @@ impl SimulatorConfig {
         self
     }
 
-    fn gateway(self) -> Arc<Gateway> {
-        let expected = Expected {
-            app_key: self.app_key,
-            secret: self.secret,
-            session: self.session,
+    /// What the gateway checks requests against.
+    fn expected(&self) -> Expected {
+        Expected {
+            app_key: self.app_key.clone(),
+            secret: self.secret.clone(),
+            session: self.session.clone(),
             max_skew: self.max_skew,
-        };
-        Arc::new(Gateway::new(expected, self.scenario))
+        }
+    }
+
+    fn gateway(self) -> Arc<Gateway> {
+        Arc::new(Gateway::new(self.expected(), self.scenario))
     }
 }
 

@@ -18,22 +18,23 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
+use super::answer::Answer;
 use super::delay::Delays;
-use super::gateway::{Answer, Gateway, Stats};
+use super::gateway::Gateway;
+use super::stats::Stats;
 use super::verify::Params;
 
 /// A body larger than this is refused: no real callback comes near it.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// A simulator serving inside a tokio runtime; stops when dropped or shut down.
-#[derive(Debug)]
-pub struct RunningSimulator {
+/// Where a simulator listens, and its gateway's state.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
     addr: SocketAddr,
     gateway: Arc<Gateway>,
-    stop: watch::Sender<bool>,
 }
 
-impl RunningSimulator {
+impl Endpoint {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -45,6 +46,21 @@ impl RunningSimulator {
 
     pub fn stats(&self) -> Stats {
         self.gateway.stats()
+    }
+}
+
+/// A simulator serving inside a tokio runtime; stops when dropped or shut down.
+#[derive(Debug)]
+pub struct RunningSimulator {
+    endpoint: Endpoint,
+    stop: watch::Sender<bool>,
+}
+
+impl std::ops::Deref for RunningSimulator {
+    type Target = Endpoint;
+
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
     }
 }
 
@@ -77,8 +93,7 @@ pub(super) async fn start(
     });
     tokio::spawn(accept_loop(listener, served, stopped));
     Ok(RunningSimulator {
-        addr,
-        gateway,
+        endpoint: Endpoint { addr, gateway },
         stop,
     })
 }
@@ -201,24 +216,16 @@ fn reply(status: StatusCode, content_type: &'static str, body: String) -> Respon
 /// A simulator on a thread and runtime of its own; stops when dropped.
 #[derive(Debug)]
 pub struct BackgroundSimulator {
-    addr: SocketAddr,
-    gateway: Arc<Gateway>,
+    endpoint: Endpoint,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl BackgroundSimulator {
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
+impl std::ops::Deref for BackgroundSimulator {
+    type Target = Endpoint;
 
-    /// The gateway URL to give the client.
-    pub fn url(&self) -> String {
-        format!("http://{}/router/rest", self.addr)
-    }
-
-    pub fn stats(&self) -> Stats {
-        self.gateway.stats()
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
     }
 }
 
@@ -268,8 +275,7 @@ pub(super) fn spawn_background(gateway: Arc<Gateway>) -> std::io::Result<Backgro
         .recv()
         .map_err(|_| std::io::Error::other("the simulator thread ended before listening"))??;
     Ok(BackgroundSimulator {
-        addr,
-        gateway,
+        endpoint: Endpoint { addr, gateway },
         stop: Some(stop),
         thread: Some(thread),
     })

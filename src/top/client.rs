@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::request::{Credentials, RequestEncoder, format_timestamp};
+use super::credentials::Credentials;
+use super::payload::Payload;
+use super::request::{RequestEncoder, format_timestamp};
 use super::response::{Overrides, Reply, TransportFailure, classify_answer, classify_transport};
 use super::sign::SignMethod;
-use crate::order::Payload;
 
 /// The time used to stamp requests. Injected so tests can be 11 minutes off.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;

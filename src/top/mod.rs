@@ -3,11 +3,15 @@
 //! ledgers or retries.
 
 pub mod client;
+pub mod credentials;
+pub mod payload;
 pub mod request;
 pub mod response;
 pub mod sign;
 
-pub use client::{ClientSettings, Clock, TopClient, system_clock};
-pub use request::{Credentials, METHOD, Secret};
+pub use client::{ClientError, ClientSettings, Clock, TopClient, system_clock};
+pub use credentials::{Credentials, Secret};
+pub use payload::{Payload, payload_md5};
+pub use request::METHOD;
 pub use response::{ErrorClass, Overrides, Reply, Verdict};
 pub use sign::SignMethod;

@@ -2,56 +2,22 @@
 //! the gateway expects: system parameters, `param0`, signature. Pure; the clock is an
 //! argument so tests can sign with any time.
 
-use std::fmt;
+use chrono::{DateTime, Utc};
 
-use chrono::{DateTime, FixedOffset, Utc};
-
+use super::credentials::Credentials;
 use super::sign::{PrefixSigner, SignMethod, sign_params};
+use crate::clock::beijing;
 
 /// The API this tool calls.
 pub const METHOD: &str = "taobao.wt.trade.opentrade.resultcallback";
 /// Identifies this client to the platform, as the official SDKs do.
 pub const PARTNER_ID: &str = concat!("opentrade-callback-", env!("CARGO_PKG_VERSION"));
 
-/// A value that must never be printed: `Debug` shows only that it is set.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The value itself, for signing and sending only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// What identifies and authorizes the merchant's app.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    pub app_key: String,
-    pub secret: Secret,
-    pub session: Secret,
-}
-
 /// The gateway's clock: `yyyy-MM-dd HH:mm:ss` in GMT+8, whatever the machine's zone.
 pub fn format_timestamp(now: DateTime<Utc>) -> String {
     now.with_timezone(&beijing())
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
-}
-
-/// China Standard Time, UTC+8 all year (no daylight saving).
-pub fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
 }
 
 /// Encodes calls for one app: the constant system parameters are encoded, and their
@@ -116,11 +82,6 @@ impl RequestEncoder {
     }
 }
 
-/// `value` form-urlencoded (UTF-8).
-pub fn form_value(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
 /// Builds the signed, form-urlencoded (UTF-8) body of one call: the reference the
 /// faster `RequestEncoder` is checked against.
 pub fn encode_form(
@@ -151,6 +112,8 @@ pub fn encode_form(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::top::credentials::Secret;
+    use crate::top::payload::form_value;
     use chrono::TimeZone;
 
     fn credentials() -> Credentials {
@@ -168,13 +131,6 @@ mod tests {
             .single()
             .expect("valid");
         assert_eq!(format_timestamp(utc), "2024-01-01 00:00:00");
-    }
-
-    #[test]
-    fn secret_debug_never_shows_the_value() {
-        let shown = format!("{:?}", credentials());
-        assert!(!shown.contains("helloworld"), "{shown}");
-        assert!(!shown.contains("\"test\""), "{shown}");
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub fn sign_params(method: SignMethod, secret: &str, params: &[(&str, &str)]) ->
 pub struct PrefixSigner {
     state: PrefixState,
     /// MD5 signing ends with the secret again.
-    secret: super::request::Secret,
+    secret: super::credentials::Secret,
 }
 
 #[derive(Clone)]
@@ -99,7 +99,7 @@ impl fmt::Debug for PrefixSigner {
 
 impl PrefixSigner {
     /// `prefix` is the start of the sorted name+value text.
-    pub fn new(method: SignMethod, secret: &super::request::Secret, prefix: &[u8]) -> Self {
+    pub fn new(method: SignMethod, secret: &super::credentials::Secret, prefix: &[u8]) -> Self {
         let key = secret.expose().as_bytes();
         let state = match method {
             SignMethod::Md5 => {

@@ -158,19 +158,12 @@ pub fn read_csv(path: &std::path::Path) -> Vec<std::collections::HashMap<String,
         .collect()
 }
 
-/// (req_id, status) of each result row, in order.
-pub fn statuses(path: &std::path::Path) -> Vec<(String, String)> {
+/// The named columns of each row of a CSV, in order; compares with literal arrays:
+/// `assert_eq!(columns(&out, ["req_id", "status"]), [["a", "delivered"]])`.
+pub fn columns<const N: usize>(path: &std::path::Path, names: [&str; N]) -> Vec<[String; N]> {
     read_csv(path)
         .into_iter()
-        .map(|r| (r["req_id"].clone(), r["status"].clone()))
-        .collect()
-}
-
-/// Owned (String, String) pairs from literals, for comparing with `statuses`.
-pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .map(|row| names.map(|name| row.get(name).cloned().unwrap_or_default()))
         .collect()
 }
 
@@ -184,16 +177,22 @@ pub fn ledger_state(path: &std::path::Path) -> std::collections::BTreeMap<String
 
 /// `send --dry-run` of `inputs`: no gateway, no credentials needed.
 pub fn dry_run(ws: &Workspace, inputs: &[&std::path::Path]) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(binary());
+    let mut cmd = assert_cmd::Command::from_std(send_args(ws, inputs));
+    cmd.arg("--dry-run").timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// `send INPUTS --ledger … --out …` in the workspace, quiet, no log filter inherited.
+fn send_args(ws: &Workspace, inputs: &[&std::path::Path]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(binary());
     cmd.arg("send")
         .args(inputs)
         .arg("--ledger")
         .arg(ws.ledger())
         .arg("--out")
         .arg(ws.out())
-        .args(["--dry-run", "--progress", "off"])
-        .env_remove("RUST_LOG")
-        .timeout(Duration::from_secs(60));
+        .args(["--progress", "off"])
+        .env_remove("RUST_LOG");
     cmd
 }
 
@@ -204,59 +203,34 @@ pub fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-/// (req_id, status, error_code) of each result row.
-pub fn outcomes(path: &std::path::Path) -> Vec<(String, String, String)> {
-    read_csv(path)
-        .into_iter()
-        .map(|r| {
-            (
-                r["req_id"].clone(),
-                r["status"].clone(),
-                r["error_code"].clone(),
-            )
-        })
-        .collect()
-}
-
-/// Owned triples from literals, for comparing with `outcomes`.
-pub fn triples(items: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
-    items
-        .iter()
-        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
-        .collect()
-}
-
 /// Like `send_cmd`, as a plain `std::process::Command` to spawn and signal.
 pub fn send_process(
     ws: &Workspace,
     gateway: &str,
     inputs: &[&std::path::Path],
 ) -> std::process::Command {
-    let mut cmd = std::process::Command::new(binary());
-    cmd.arg("send")
-        .args(inputs)
-        .arg("--ledger")
-        .arg(ws.ledger())
-        .arg("--out")
-        .arg(ws.out())
-        .args([
-            "--progress",
-            "off",
-            "--backoff-base",
-            "1ms",
-            "--backoff-cap",
-            "5ms",
-            "--jitter-seed",
-            "1",
-        ])
-        .env("TOP_GATEWAY", gateway)
-        .env("TOP_APP_KEY", simulator::DEMO_APP_KEY)
-        .env("TOP_APP_SECRET", simulator::DEMO_SECRET)
-        .env("TOP_SESSION", simulator::DEMO_SESSION)
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    let mut cmd = send_args(ws, inputs);
+    cmd.args([
+        "--backoff-base",
+        "1ms",
+        "--backoff-cap",
+        "5ms",
+        "--jitter-seed",
+        "1",
+    ])
+    .env("TOP_GATEWAY", gateway)
+    .env("TOP_APP_KEY", simulator::DEMO_APP_KEY)
+    .env("TOP_APP_SECRET", simulator::DEMO_SECRET)
+    .env("TOP_SESSION", simulator::DEMO_SESSION)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
     cmd
+}
+
+/// Runs `cmd`, checks it exits with `code`, and returns its stderr.
+pub fn exits_with(cmd: &mut assert_cmd::Command, code: i32) -> String {
+    let output = cmd.assert().code(code).get_output().clone();
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Polls until `done` holds or `limit` passes; false on timeout.

@@ -3,16 +3,19 @@
 //! to the platform and must reach the ledger.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::exit::Exit;
+use crate::input::InputError;
+use crate::ledger::LedgerError;
 use crate::signals::Signal;
 
 /// Why a run stopped early.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum HaltReason {
     /// A credentials, permission or clock error: nothing else can succeed.
     Fatal {
@@ -31,8 +34,17 @@ pub enum HaltReason {
     BanTooLong { ban: Duration, max: Duration },
     /// SIGINT or SIGTERM.
     Signal(Signal),
-    /// An input file could not be read, or the ledger or the result file written.
-    Io(String),
+    /// An input file could not be read to its end (it changed, or a read failed).
+    Input(Arc<InputError>),
+    /// The ledger could not be appended to.
+    LedgerWrite(Arc<LedgerError>),
+    /// The result file could not be written.
+    ResultWrite {
+        path: PathBuf,
+        error: Arc<std::io::Error>,
+    },
+    /// A thread of the run died; what it held is lost, the ledger holds whole lines.
+    Crashed(&'static str),
 }
 
 impl HaltReason {
@@ -79,7 +91,21 @@ impl fmt::Display for HaltReason {
             ),
             HaltReason::Signal(Signal::Interrupt) => f.write_str("interrupted (SIGINT)"),
             HaltReason::Signal(Signal::Terminate) => f.write_str("terminated (SIGTERM)"),
-            HaltReason::Io(message) => f.write_str(message),
+            HaltReason::Input(error) => {
+                write!(f, "{error}; the rows after it have no result")
+            }
+            HaltReason::LedgerWrite(error) => write!(
+                f,
+                "{error}; the outcomes not recorded will be sent again by the next run (the platform recognises them by req_id)"
+            ),
+            HaltReason::ResultWrite { path, error } => {
+                write!(
+                    f,
+                    "cannot write the result file {}: {error}",
+                    path.display()
+                )
+            }
+            HaltReason::Crashed(what) => write!(f, "{what} failed"),
         }
     }
 }
@@ -133,7 +159,7 @@ mod tests {
     fn the_first_reason_wins() {
         let halt = Halt::default();
         assert!(halt.trigger(HaltReason::Signal(Signal::Interrupt)));
-        assert!(!halt.trigger(HaltReason::Io("disk full".into())));
+        assert!(!halt.trigger(HaltReason::Crashed("the input reader")));
         assert_eq!(halt.reason().map(HaltReason::exit), Some(Exit::Interrupted));
     }
 

@@ -399,42 +399,23 @@ mod tests {
 
     #[test]
     fn excel_damage_to_order_numbers_has_its_own_codes() {
-        assert_eq!(
-            code_of(parse_order_number("order_no", "4.01235E+18")),
-            code::SCIENTIFIC
-        );
-        assert_eq!(
-            code_of(parse_order_number("order_no", "4.01235e18")),
-            code::SCIENTIFIC
-        );
-        assert_eq!(
-            code_of(parse_order_number("order_no", "4012345678901230000.0")),
-            code::DECIMAL
-        );
-        assert_eq!(
-            code_of(parse_order_number("order_no", "4,012,345,678,901,230,000")),
-            code::SEPARATORS
-        );
-        assert_eq!(
-            code_of(parse_order_number("order_no", "18446744073709551616")),
-            code::BAD_NUMBER
-        );
-        assert_eq!(
-            code_of(parse_order_number("order_no", "0")),
-            code::BAD_NUMBER
-        );
-        assert_eq!(
-            code_of(parse_order_number("order_no", "-12")),
-            code::BAD_NUMBER
-        );
-        assert_eq!(
-            code_of(parse_order_number("order_no", "12a")),
-            code::BAD_NUMBER
-        );
-        assert_eq!(
-            code_of(parse_order_number("order_no", "1,23")),
-            code::BAD_NUMBER
-        );
+        for (text, expected) in [
+            ("4.01235E+18", code::SCIENTIFIC),
+            ("4.01235e18", code::SCIENTIFIC),
+            ("4012345678901230000.0", code::DECIMAL),
+            ("4,012,345,678,901,230,000", code::SEPARATORS),
+            ("18446744073709551616", code::BAD_NUMBER),
+            ("0", code::BAD_NUMBER),
+            ("-12", code::BAD_NUMBER),
+            ("12a", code::BAD_NUMBER),
+            ("1,23", code::BAD_NUMBER),
+        ] {
+            assert_eq!(
+                code_of(parse_order_number("order_no", text)),
+                expected,
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::halt::HaltReason;
+use super::{SendConfig, SendError};
 use crate::exit::Exit;
-use crate::halt::HaltReason;
 use crate::results::ResultRow;
+use crate::simulator::RunningSimulator;
 use crate::status::Status;
 
 /// Rows that share an error code and sub_code.
@@ -202,6 +204,56 @@ impl RunSummary<'_> {
     }
 }
 
+/// The summary on stderr (unless quiet and all went well) and in `--summary-json`.
+pub fn report(
+    config: &SendConfig,
+    summary: &RunSummary<'_>,
+    invalid: &[String],
+    simulator: Option<RunningSimulator>,
+    quiet: bool,
+) -> Result<Exit, SendError> {
+    let exit = summary.exit();
+    if !quiet || exit != Exit::Success {
+        print_invalid(invalid, summary.tally.count(Status::Invalid));
+        eprint!("{}", summary.render());
+        if let Some(sim) = &simulator {
+            let stats = sim.stats();
+            eprintln!(
+                "simulator: {} requests, {} accepted, {} duplicates, {} rejected",
+                stats.requests, stats.accepted, stats.duplicates, stats.rejected
+            );
+        }
+    }
+    if let Some(path) = &config.summary_json {
+        write_summary_json(path, &summary.to_json())?;
+    }
+    Ok(exit)
+}
+
+fn print_invalid(examples: &[String], total: u64) {
+    if examples.is_empty() {
+        return;
+    }
+    eprintln!("invalid rows:");
+    for example in examples {
+        eprintln!("  {example}");
+    }
+    if total > examples.len() as u64 {
+        eprintln!(
+            "  … and {} more (status invalid in the result file)",
+            total - examples.len() as u64
+        );
+    }
+}
+
+fn write_summary_json(path: &Path, doc: &serde_json::Value) -> Result<(), SendError> {
+    let text = serde_json::to_string_pretty(doc).expect("JSON values serialize");
+    std::fs::write(path, text + "\n").map_err(|error| SendError::SummaryJson {
+        path: path.to_owned(),
+        error,
+    })
+}
+
 fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
@@ -214,11 +266,11 @@ fn shorten(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::RowFields;
+    use crate::columns::RowText;
     use crate::signals::Signal;
 
     fn row(status: Status, code: &str, attempts: u32) -> ResultRow {
-        let mut row = ResultRow::new(RowFields::default(), status, 0, 1)
+        let mut row = ResultRow::new(RowText::default(), status, 0, 1)
             .with_error(code, format!("msg {code}"));
         row.attempts = attempts;
         row
@@ -236,7 +288,10 @@ mod tests {
             tally.exit(Some(&HaltReason::Signal(Signal::Terminate))),
             Exit::Terminated
         );
-        assert_eq!(tally.exit(Some(&HaltReason::Io("x".into()))), Exit::Halted);
+        assert_eq!(
+            tally.exit(Some(&HaltReason::Crashed("the recorder"))),
+            Exit::Halted
+        );
     }
 
     #[test]

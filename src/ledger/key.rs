@@ -1,13 +1,11 @@
-//! The compact values dedup works with — a req_id as its 128-bit XXH3 hash, a ledger
-//! state as status plus the first 62 bits of the payload MD5 — and the checks of one
-//! ledger line. A torn last line is reported, not fatal; any other damaged line is.
+//! The compact values dedup works with: a req_id as its 128-bit XXH3 hash (`ReqKey`,
+//! and maps keyed by it), a ledger state as status plus the first 62 bits of the
+//! payload MD5 (`LedgerState`). The index built from them is the plan's.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::io::{Read, Seek, SeekFrom};
 
-use super::{HEADER, LedgerError, Settled, col};
+use super::Settled;
 
 /// A req_id as the indexes hold it. Two req_ids share a key with odds of about
 /// 2^-128 per pair: far below any other failure this job can have.
@@ -90,63 +88,6 @@ impl LedgerState {
 /// The first 62 bits of an MD5 digest.
 pub fn digest_prefix(md5: &[u8; 16]) -> u64 {
     u64::from_be_bytes(md5[..8].try_into().expect("8 of 16 bytes")) >> 2
-}
-
-/// Checks one ledger line's fields; returns its req_id, status and payload digest.
-pub(crate) fn check_fields<'a>(
-    fields: &[&'a [u8]; HEADER.len()],
-) -> Result<(&'a str, Settled, [u8; 16]), String> {
-    let req_id =
-        std::str::from_utf8(fields[col::REQ_ID]).map_err(|_| "req_id is not UTF-8".to_owned())?;
-    if req_id.is_empty() {
-        return Err("req_id is empty".into());
-    }
-    let status = match fields[col::STATUS] {
-        b"delivered" => Settled::Delivered,
-        b"rejected" => Settled::Rejected,
-        b"failed" => Settled::Failed,
-        other => {
-            return Err(format!(
-                "unknown status '{}'",
-                String::from_utf8_lossy(other)
-            ));
-        }
-    };
-    let md5 = parse_md5(fields[col::PAYLOAD_MD5])
-        .ok_or_else(|| "payload_md5 is not 32 hex digits".to_owned())?;
-    Ok((req_id, status, md5))
-}
-
-pub(crate) fn corrupt_or_read(path: &str, line: u64, error: csv::Error) -> LedgerError {
-    let line = error.position().map_or(line, |p| p.line());
-    match error.into_kind() {
-        csv::ErrorKind::Io(source) => LedgerError::Read {
-            path: path.to_owned(),
-            error: source,
-        },
-        other => LedgerError::Corrupt {
-            path: path.to_owned(),
-            line,
-            reason: format!("{other:?}"),
-        },
-    }
-}
-
-/// The length up to and including the last `\n`.
-pub(crate) fn complete_length(file: &mut File, len: u64) -> std::io::Result<u64> {
-    let mut end = len;
-    let mut chunk = vec![0u8; 64 * 1024];
-    while end > 0 {
-        let start = end.saturating_sub(chunk.len() as u64);
-        let part = &mut chunk[..(end - start) as usize];
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(part)?;
-        if let Some(pos) = part.iter().rposition(|&b| b == b'\n') {
-            return Ok(start + pos as u64 + 1);
-        }
-        end = start;
-    }
-    Ok(0)
 }
 
 /// 32 hex digits, either case.

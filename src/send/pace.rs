@@ -43,6 +43,7 @@ impl Pacer {
         }
     }
 
+    #[cfg(test)]
     pub fn period(&self) -> Duration {
         self.period
     }

@@ -1,0 +1,45 @@
+//! Beijing time (UTC+8, no daylight saving), in which the platform, the ledger and the
+//! result files all speak: the zone, and the stamps the tool writes.
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+/// China Standard Time, UTC+8 all year.
+pub fn beijing() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+}
+
+/// `2026-11-26T05:39:27.123+08:00`: the `finished_at` of results and ledger lines.
+pub fn stamp(at: DateTime<Utc>) -> String {
+    at.with_timezone(&beijing())
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// `stamp` of the present moment.
+pub fn now_stamp() -> String {
+    stamp(Utc::now())
+}
+
+/// `20261126T053927-4711`: the start of this process in Beijing time and its pid,
+/// which names a run in the ledger.
+pub fn run_stamp() -> String {
+    format!(
+        "{}-{}",
+        Utc::now().with_timezone(&beijing()).format("%Y%m%dT%H%M%S"),
+        std::process::id()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    #[test]
+    fn stamps_are_beijing_time_with_milliseconds() {
+        let utc = Utc
+            .with_ymd_and_hms(2023, 12, 31, 16, 0, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(stamp(utc), "2024-01-01T00:00:00.000+08:00");
+    }
+}

@@ -1,0 +1,77 @@
+//! The result file's columns (SPEC.md "Result CSV"), and the text of a row's input
+//! columns as a result shows it. Shared by the input reader, which recognises the
+//! outcome columns in order to ignore them, and by the result writers; it imports
+//! neither.
+
+use crate::order::Order;
+
+/// The result columns, in the fixed order.
+pub const RESULT_HEADER: [&str; 17] = [
+    "req_id",
+    "order_no",
+    "sub_order_no",
+    "success",
+    "result_code",
+    "result_desc",
+    "ext",
+    "status",
+    "error_code",
+    "error_msg",
+    "sub_code",
+    "sub_msg",
+    "top_request_id",
+    "attempts",
+    "finished_at",
+    "source",
+    "line",
+];
+
+/// The columns after the input fields: recognised and ignored when a result file is
+/// read as input, so it can be sent again without warnings.
+pub const OUTCOME_COLUMNS: &[&str] = RESULT_HEADER.split_at(7).1;
+
+/// The canonical input columns of a row as a result shows them: the values sent for
+/// a valid row, the text as found (so it can be corrected) for an invalid one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowText {
+    pub order_no: String,
+    pub sub_order_no: String,
+    pub success: String,
+    pub result_code: String,
+    pub result_desc: String,
+    pub req_id: String,
+    pub ext: String,
+}
+
+impl RowText {
+    /// The text of an order no longer needed otherwise: its strings move here.
+    pub fn from_order(order: Order) -> Self {
+        RowText {
+            order_no: order.order_no.to_string(),
+            sub_order_no: order
+                .sub_order_no
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            success: order.success.to_string(),
+            result_code: order.result_code.unwrap_or_default(),
+            result_desc: order.result_desc.unwrap_or_default(),
+            req_id: order.req_id,
+            ext: order.ext.unwrap_or_default(),
+        }
+    }
+
+    pub fn of_order(order: &Order) -> Self {
+        RowText::from_order(order.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_columns_follow_the_seven_input_columns() {
+        assert_eq!(OUTCOME_COLUMNS.first(), Some(&"status"));
+        assert_eq!(OUTCOME_COLUMNS.len(), 10);
+    }
+}

@@ -1,0 +1,405 @@
+//! Settings for `send`, checked once, here: command-line flags, then the environment,
+//! then a `--config` TOML file (`file`), then defaults — one precedence table,
+//! `layers`, that reads as data. Nothing after this sees clap or the environment.
+//! Secrets are read only from the environment or the file, and only ever held as
+//! `Secret`.
+
+mod file;
+
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use file::FileConfig;
+
+use crate::cli::SendArgs;
+use crate::input::InputOptions;
+use crate::send::policy::{Backoff, BreakerPolicy, Policy};
+use crate::send::{ClientTuning, Mode, SendConfig};
+use crate::simulator::{Scenario, ScenarioError};
+use crate::top::{Credentials, Overrides, Secret, SignMethod};
+
+/// The real gateway.
+pub const DEFAULT_GATEWAY: &str = "https://eco.taobao.com/router/rest";
+
+/// Reads an environment variable; injected so tests need not touch the process's.
+/// Every variable the tool reads goes through it.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Settings that cannot be used; nothing was read, written or sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read --config {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("--config {}{place}: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        place: String,
+        message: String,
+    },
+    #[error(
+        "no credentials: set {missing} in the environment (or app_key/secret/session in a --config file); \
+         to try the tool without them, add --simulate or --dry-run"
+    )]
+    NoCredentials { missing: String },
+    #[error("--backoff-cap ({cap:?}) is smaller than --backoff-base ({base:?})")]
+    BackoffCapBelowBase { cap: Duration, base: Duration },
+    #[error("--max-failure-rate {0} must be a percentage from 0 to 100")]
+    FailureRate(f64),
+    #[error("--timeout must be more than zero")]
+    ZeroTimeout,
+    #[error(
+        "--out and --ledger are the same file ({}); the result CSV would destroy the ledger",
+        .0.display()
+    )]
+    OutIsLedger(PathBuf),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+}
+
+/// Every setting, resolved from its layers.
+struct Layers {
+    gateway: String,
+    app_key: Option<String>,
+    secret: Option<String>,
+    session: Option<String>,
+    sign_method: SignMethod,
+    concurrency: NonZeroUsize,
+    qps: Option<NonZeroU32>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_attempts: NonZeroU32,
+    backoff_base: Duration,
+    backoff_cap: Duration,
+    max_ban_wait: Duration,
+    max_failure_rate: f64,
+}
+
+/// The precedence table: each setting's flag, environment variable, file key and
+/// default, highest first. A value absent from one layer falls to the next.
+#[rustfmt::skip]
+fn layers(args: &SendArgs, env: Env<'_>, file: &FileConfig) -> Layers {
+    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let retry = &file.retry;
+    Layers {
+        //                  flag                       environment              file                         default
+        gateway:         first([args.gateway.clone(),  var("TOP_GATEWAY"),      file.gateway.clone()])      .unwrap_or_else(|| DEFAULT_GATEWAY.into()),
+        app_key:         first([None,                  var("TOP_APP_KEY"),      file.app_key.clone()]),
+        secret:          first([None,                  var("TOP_APP_SECRET"),   file.secret.clone()]),
+        session:         first([None,                  var("TOP_SESSION"),      file.session.clone()]),
+        sign_method:     first([args.sign_method,      None,                    file.sign_method])          .unwrap_or_default(),
+        concurrency:     first([args.concurrency,      None,                    file.concurrency])          .unwrap_or(NonZeroUsize::new(8).expect("8 > 0")),
+        qps:             first([args.qps,              None,                    file.qps]),
+        timeout:         first([args.timeout,          None,                    file.timeout])              .unwrap_or(Duration::from_secs(10)),
+        connect_timeout: first([args.connect_timeout,  None,                    file.connect_timeout])      .unwrap_or(Duration::from_secs(5)),
+        max_attempts:    first([args.max_attempts,     None,                    retry.max_attempts])        .unwrap_or(NonZeroU32::new(5).expect("5 > 0")),
+        backoff_base:    first([args.backoff_base,     None,                    retry.backoff_base])        .unwrap_or(Duration::from_millis(500)),
+        backoff_cap:     first([args.backoff_cap,      None,                    retry.backoff_cap])         .unwrap_or(Duration::from_secs(30)),
+        max_ban_wait:    first([args.max_ban_wait,     None,                    retry.max_ban_wait])        .unwrap_or(Duration::from_secs(300)),
+        max_failure_rate: first([args.max_failure_rate, None,                   retry.max_failure_rate])    .unwrap_or(50.0),
+    }
+}
+
+/// The first layer that has a value.
+fn first<T, const N: usize>(layers: [Option<T>; N]) -> Option<T> {
+    layers.into_iter().flatten().next()
+}
+
+/// Builds the checked configuration of `send`.
+pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigError> {
+    let file = match &args.config {
+        Some(path) => file::load(path)?,
+        None => FileConfig::default(),
+    };
+    let set = layers(&args, env, &file);
+    let mode = mode(&args, &set)?;
+    if set.backoff_cap < set.backoff_base {
+        return Err(ConfigError::BackoffCapBelowBase {
+            cap: set.backoff_cap,
+            base: set.backoff_base,
+        });
+    }
+    if !(0.0..=100.0).contains(&set.max_failure_rate) {
+        return Err(ConfigError::FailureRate(set.max_failure_rate));
+    }
+    if set.timeout.is_zero() {
+        return Err(ConfigError::ZeroTimeout);
+    }
+    if same_file(&args.out, &args.ledger) {
+        return Err(ConfigError::OutIsLedger(args.out.clone()));
+    }
+    let policy = Policy {
+        concurrency: set.concurrency,
+        qps: set.qps,
+        max_attempts: set.max_attempts,
+        backoff: Backoff {
+            base: set.backoff_base,
+            cap: set.backoff_cap,
+        },
+        max_ban_wait: set.max_ban_wait,
+        unknown_ban: Duration::from_secs(10),
+        breaker: BreakerPolicy {
+            window: 100,
+            max_percent: set.max_failure_rate,
+        },
+        seed: args.jitter_seed,
+    };
+    Ok(SendConfig {
+        inputs: args.inputs,
+        input: InputOptions {
+            encoding: args.encoding,
+            delimiter: args.delimiter,
+            map: args.map,
+        },
+        ledger: args.ledger,
+        out: args.out,
+        summary_json: args.summary_json,
+        mode,
+        client: ClientTuning {
+            sign_method: set.sign_method,
+            timeout: set.timeout,
+            connect_timeout: set.connect_timeout,
+            overrides: Overrides::new(file.classify),
+        },
+        policy,
+        retry_rejected: args.retry_rejected,
+        progress: args.progress,
+        progress_every: args.progress_every,
+        excel: args.excel,
+    })
+}
+
+/// Where the calls go, and with which credentials.
+fn mode(args: &SendArgs, set: &Layers) -> Result<Mode, ConfigError> {
+    if args.dry_run {
+        return Ok(Mode::DryRun);
+    }
+    if args.simulate {
+        let scenario = match &args.scenario {
+            Some(path) => Scenario::load(path)?,
+            None => Scenario::default(),
+        };
+        return Ok(Mode::Simulate { scenario });
+    }
+    let (Some(app_key), Some(secret), Some(session)) = (&set.app_key, &set.secret, &set.session)
+    else {
+        let missing: Vec<&str> = [
+            ("TOP_APP_KEY", set.app_key.is_none()),
+            ("TOP_APP_SECRET", set.secret.is_none()),
+            ("TOP_SESSION", set.session.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
+        return Err(ConfigError::NoCredentials {
+            missing: missing.join(", "),
+        });
+    };
+    Ok(Mode::Live {
+        gateway: set.gateway.clone(),
+        credentials: Credentials {
+            app_key: app_key.clone(),
+            secret: Secret::new(secret.clone()),
+            session: Secret::new(session.clone()),
+        },
+    })
+}
+
+/// Whether two paths name one file (the second may not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| -> Option<PathBuf> {
+        let parent = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Some(parent.canonicalize().ok()?.join(p.file_name()?))
+    };
+    a == b || matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::send::policy::{Backoff, BreakerPolicy};
+    use clap::Parser as _;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn args(extra: &[&str]) -> SendArgs {
+        let mut argv = vec![
+            "opentrade-callback",
+            "send",
+            "in.csv",
+            "--ledger",
+            "l.csv",
+            "--out",
+            "o.csv",
+        ];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv)
+            .expect("valid args")
+            .command
+        {
+            crate::cli::Command::Send(args) => *args,
+            other => panic!("expected send, got {other:?}"),
+        }
+    }
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const CREDENTIALS: &[(&str, &str)] = &[
+        ("TOP_APP_KEY", "k"),
+        ("TOP_APP_SECRET", "s"),
+        ("TOP_SESSION", "t"),
+    ];
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = build_send(args(&[]), &env_of(CREDENTIALS)).expect("builds");
+        assert_eq!(config.policy.concurrency.get(), 8);
+        assert_eq!(config.policy.max_attempts.get(), 5);
+        assert_eq!(config.policy.qps, None);
+        assert_eq!(config.client.timeout, Duration::from_secs(10));
+        assert_eq!(config.policy.max_ban_wait, Duration::from_secs(300));
+        assert_eq!(
+            config.policy.breaker,
+            BreakerPolicy {
+                window: 100,
+                max_percent: 50.0
+            }
+        );
+        assert!(matches!(&config.mode, Mode::Live { gateway, .. } if gateway == DEFAULT_GATEWAY));
+    }
+
+    #[test]
+    fn missing_credentials_are_named() {
+        let err = build_send(args(&[]), &env_of(&[("TOP_APP_KEY", "k")])).expect_err("no secret");
+        let text = err.to_string();
+        assert!(text.contains("TOP_APP_SECRET, TOP_SESSION"), "{text}");
+        assert!(!text.contains("TOP_APP_KEY,"), "{text}");
+    }
+
+    #[test]
+    fn dry_run_and_simulate_need_no_credentials() {
+        assert!(build_send(args(&["--dry-run"]), &env_of(&[])).is_ok());
+        assert!(matches!(
+            build_send(args(&["--simulate"]), &env_of(&[]))
+                .expect("builds")
+                .mode,
+            Mode::Simulate { .. }
+        ));
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_environment_beats_the_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "app_key = \"file-key\"\nsecret = \"file-secret\"\nsession = \"file-session\"\nconcurrency = 3\ntimeout = \"2s\"\n\
+             [retry]\nmax_attempts = 9\nbackoff_base = \"5ms\"\nbackoff_cap = \"50ms\"\n[classify]\n\"isv.busy\" = \"transient\"\n",
+        )
+        .expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let config_arg = path.to_str().expect("utf-8 path");
+        let config = build_send(
+            args(&["--config", config_arg, "--concurrency", "5"]),
+            &env_of(&[("TOP_APP_KEY", "env-key")]),
+        )
+        .expect("builds");
+        assert_eq!(config.policy.concurrency.get(), 5, "flag beats file");
+        assert_eq!(config.client.timeout, Duration::from_secs(2));
+        assert_eq!(config.policy.max_attempts.get(), 9);
+        assert_eq!(
+            config.policy.backoff,
+            Backoff {
+                base: Duration::from_millis(5),
+                cap: Duration::from_millis(50)
+            }
+        );
+        match &config.mode {
+            Mode::Live { credentials, .. } => {
+                assert_eq!(credentials.app_key, "env-key", "environment beats file");
+                assert_eq!(credentials.secret.expose(), "file-secret");
+            }
+            other => panic!("expected live, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_config_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "secrett = \"x\"\n").expect("write");
+        let err = build_send(
+            args(&["--config", path.to_str().expect("utf-8")]),
+            &env_of(CREDENTIALS),
+        )
+        .expect_err("typo");
+        assert!(err.to_string().contains("secrett"), "{err}");
+    }
+
+    #[test]
+    fn config_syntax_errors_name_the_place_but_not_the_value() {
+        let dir = tempfile::tempdir().expect("dir");
+        for text in [
+            "app_key = \"k\"\nsecret = \"TOPSECRET-1\n",
+            "app_key = \"k\"\nconcurrency = \"TOPSECRET-1\"\n",
+        ] {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, text).expect("write");
+            let err = build_send(
+                args(&["--config", path.to_str().expect("utf-8")]),
+                &env_of(CREDENTIALS),
+            )
+            .expect_err("bad file");
+            let shown = format!("{err:#}");
+            assert!(shown.contains("line 2"), "{shown}");
+            assert!(!shown.contains("TOPSECRET"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn out_and_ledger_must_differ() {
+        let mut a = args(&["--dry-run"]);
+        a.out = PathBuf::from("./l.csv");
+        assert!(build_send(a, &env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn the_gateway_comes_from_the_environment_through_env() {
+        let config = build_send(
+            args(&[]),
+            &env_of(&[
+                ("TOP_APP_KEY", "k"),
+                ("TOP_APP_SECRET", "s"),
+                ("TOP_SESSION", "t"),
+                ("TOP_GATEWAY", "http://127.0.0.1:9/router/rest"),
+            ]),
+        )
+        .expect("builds");
+        assert!(
+            matches!(&config.mode, Mode::Live { gateway, .. } if gateway == "http://127.0.0.1:9/router/rest")
+        );
+    }
+
+    #[test]
+    fn failure_rate_must_be_a_percentage() {
+        assert!(
+            build_send(
+                args(&["--dry-run", "--max-failure-rate", "150"]),
+                &env_of(&[])
+            )
+            .is_err()
+        );
+    }
+}

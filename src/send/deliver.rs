@@ -1,0 +1,201 @@
+//! Delivering orders: `buffer_unordered(concurrency)` of deliveries, each of which
+//! waits out flow-control bans (one gate for all) and the QPS cap, calls, retries
+//! transient failures with backoff, feeds the failure-rate breaker and halts the run
+//! on fatal answers. An order's outcome is always data (`Delivery`), never an error.
+
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt as _;
+use rand::rngs::StdRng;
+use rand::{RngExt as _, SeedableRng as _};
+use tokio::sync::mpsc;
+
+use super::gate::BanGate;
+use super::halt::{Halt, HaltReason};
+use super::outcome::{self, Delivery};
+use super::pace::Pacer;
+use super::policy::{Breaker, Policy};
+use super::route::{Done, Job};
+use crate::top::{Payload, Reply, TopClient, Verdict};
+
+/// Sends the orders of one run through one client under one policy.
+#[derive(Debug)]
+pub struct Deliverer {
+    client: TopClient,
+    policy: Policy,
+    halt: Arc<Halt>,
+    gate: BanGate,
+    pacer: Option<Pacer>,
+    breaker: Mutex<Breaker>,
+    rng: Mutex<StdRng>,
+    /// Names the run in the ledger.
+    run_id: Arc<str>,
+}
+
+impl Deliverer {
+    pub fn new(client: TopClient, policy: Policy, halt: Arc<Halt>, run_id: Arc<str>) -> Self {
+        let pacer = policy.qps.map(Pacer::new);
+        let rng = match policy.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => rand::make_rng(),
+        };
+        Deliverer {
+            client,
+            breaker: Mutex::new(Breaker::new(policy.breaker)),
+            policy,
+            halt,
+            gate: BanGate::default(),
+            pacer,
+            rng: Mutex::new(rng),
+            run_id,
+        }
+    }
+
+    /// Delivers every job from `jobs`, `concurrency` at a time, handing outcomes to
+    /// the recorder; returns when the router is done and every call has ended.
+    pub async fn deliver_all(
+        &self,
+        mut jobs: mpsc::Receiver<Vec<Job>>,
+        recorder: mpsc::Sender<Vec<Done>>,
+    ) {
+        let mut finished = futures::stream::poll_fn(move |cx| jobs.poll_recv(cx))
+            .flat_map(futures::stream::iter)
+            .map(|job| self.settle(job))
+            .buffer_unordered(self.policy.concurrency.get())
+            .ready_chunks(512);
+        while let Some(chunk) = finished.next().await {
+            if recorder.send(chunk).await.is_err() {
+                break;
+            }
+        }
+    }
+
+    async fn settle(&self, job: Job) -> Done {
+        let delivery = self.deliver(&job.payload).await;
+        outcome::record(
+            job,
+            delivery,
+            &self.run_id,
+            self.halt.reason(),
+            crate::clock::now_stamp(),
+        )
+    }
+
+    /// Delivers one order: the same req_id and payload on every attempt.
+    pub async fn deliver(&self, payload: &Payload) -> Delivery {
+        let mut attempts = 0u32;
+        let mut failures = 0u32;
+        let mut last: Option<Reply> = None;
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.halt.halted() => return cut_short(attempts, last),
+                _ = self.ready() => {}
+            }
+            if self.halt.is_halted() {
+                return cut_short(attempts, last);
+            }
+            attempts += 1;
+            let reply = self.client.call(payload).await;
+            match reply.verdict {
+                Verdict::Delivered | Verdict::Rejected => {
+                    self.record(false);
+                    return Delivery::Answered { reply, attempts };
+                }
+                Verdict::Fatal => {
+                    self.halt.trigger(HaltReason::Fatal {
+                        code: reply.error_code.clone(),
+                        msg: reply.error_msg.clone(),
+                        sub_code: reply.sub_code.clone(),
+                        sub_msg: reply.sub_msg.clone(),
+                    });
+                    return gave_up(reply, attempts);
+                }
+                Verdict::RateLimited { ban } => {
+                    let ban = ban.unwrap_or(self.policy.unknown_ban);
+                    if ban > self.policy.max_ban_wait {
+                        self.halt.trigger(HaltReason::BanTooLong {
+                            ban,
+                            max: self.policy.max_ban_wait,
+                        });
+                        return gave_up(reply, attempts);
+                    }
+                    if self.gate.ban(ban) {
+                        tracing::warn!(
+                            "flow control: the gateway banned the app for {}; every worker pauses",
+                            humantime::format_duration(ban)
+                        );
+                    }
+                    last = Some(reply);
+                }
+                Verdict::Transient => {
+                    failures += 1;
+                    self.record(true);
+                    if failures >= self.policy.max_attempts.get() {
+                        return gave_up(reply, attempts);
+                    }
+                    let delay = self.policy.backoff.delay(failures, self.unit());
+                    tracing::debug!(
+                        "{}: {} — retry {} in {delay:?}",
+                        reply.error_code,
+                        reply.error_msg,
+                        failures + 1
+                    );
+                    last = Some(reply);
+                    tokio::select! {
+                        biased;
+                        _ = self.halt.halted() => return cut_short(attempts, last),
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until no ban is in force and the rate cap allows a call.
+    async fn ready(&self) {
+        self.gate.wait().await;
+        if let Some(pacer) = &self.pacer {
+            pacer.ready().await;
+            // A ban that began while waiting for the slot still applies.
+            self.gate.wait().await;
+        }
+    }
+
+    fn record(&self, failed: bool) {
+        let tripped = self
+            .breaker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(failed);
+        if let Some(reason) = tripped {
+            self.halt.trigger(reason);
+        }
+    }
+
+    fn unit(&self) -> f64 {
+        self.rng
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .random::<f64>()
+    }
+}
+
+fn gave_up(reply: Reply, attempts: u32) -> Delivery {
+    Delivery::GaveUp {
+        reply,
+        attempts,
+        note: None,
+    }
+}
+
+fn cut_short(attempts: u32, last: Option<Reply>) -> Delivery {
+    match last {
+        Some(reply) if attempts > 0 => Delivery::GaveUp {
+            reply,
+            attempts,
+            note: Some("the run halted before the next attempt"),
+        },
+        _ => Delivery::NotSent,
+    }
+}

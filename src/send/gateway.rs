@@ -1,0 +1,76 @@
+//! Where a run's calls go: nowhere (a dry run), an in-process simulated gateway with
+//! the demo credentials, or TOP — and the deliverer that sends them there.
+
+use std::sync::Arc;
+
+use super::deliver::Deliverer;
+use super::halt::Halt;
+use super::{Mode, SendConfig, SendError};
+use crate::ledger;
+use crate::simulator::{self, RunningSimulator, SimulatorConfig};
+use crate::top::{Credentials, Secret, TopClient};
+
+/// Where calls go: nowhere (dry run), an in-process simulator, or TOP.
+pub struct Gateway {
+    pub deliverer: Option<Deliverer>,
+    pub simulator: Option<RunningSimulator>,
+}
+
+pub async fn connect(config: &SendConfig, halt: &Arc<Halt>) -> Result<Gateway, SendError> {
+    let (gateway, credentials, simulator) = match &config.mode {
+        Mode::DryRun => {
+            return Ok(Gateway {
+                deliverer: None,
+                simulator: None,
+            });
+        }
+        Mode::Live {
+            gateway,
+            credentials,
+        } => (gateway.clone(), credentials.clone(), None),
+        Mode::Simulate { scenario } => {
+            let sim_config = SimulatorConfig::demo().with_scenario(scenario.clone());
+            let running = simulator::start(([127, 0, 0, 1], 0).into(), sim_config)
+                .await
+                .map_err(SendError::Simulator)?;
+            let credentials = Credentials {
+                app_key: simulator::DEMO_APP_KEY.into(),
+                secret: Secret::new(simulator::DEMO_SECRET),
+                session: Secret::new(simulator::DEMO_SESSION),
+            };
+            (running.url(), credentials, Some(running))
+        }
+    };
+    let client = TopClient::new(config.client_settings(gateway, credentials))?;
+    let deliverer = Deliverer::new(
+        client,
+        config.policy.clone(),
+        Arc::clone(halt),
+        run_id(config.is_simulated()),
+    );
+    Ok(Gateway {
+        deliverer: Some(deliverer),
+        simulator,
+    })
+}
+
+/// Identifies the run in the ledger; `sim-` for simulations, which live runs ignore.
+fn run_id(simulated: bool) -> Arc<str> {
+    let prefix = if simulated {
+        ledger::SIMULATED_RUN_PREFIX
+    } else {
+        ""
+    };
+    Arc::from(format!("{prefix}{}", crate::clock::run_stamp()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_runs_are_marked_in_the_ledger() {
+        assert!(run_id(true).starts_with(ledger::SIMULATED_RUN_PREFIX));
+        assert!(!run_id(false).starts_with(ledger::SIMULATED_RUN_PREFIX));
+    }
+}

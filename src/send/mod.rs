@@ -1,0 +1,331 @@
+//! `send`, the job: read the exports, plan against the ledger, deliver what the plan
+//! sends, record every outcome, report. `run` is the script; each step is a function
+//! below it, and each part of the pipeline a module beside it:
+//!
+//! ```text
+//! input ─▶ route (pass two, in order) ─┬─ decided rows ──────────────▶ recorder ─▶ ledger, results
+//!                                      └─ jobs ─▶ deliver (N at once) ─▶ recorder
+//! ```
+
+pub mod deliver;
+mod gate;
+mod gateway;
+pub mod halt;
+pub mod outcome;
+mod pace;
+pub mod policy;
+pub mod progress;
+mod recorder;
+pub mod route;
+pub mod settings;
+pub mod summary;
+mod window;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use self::deliver::Deliverer;
+use self::halt::{Halt, HaltReason};
+use self::progress::{Progress, ProgressMode};
+use self::recorder::{Outputs, Recorder};
+pub use self::settings::{ClientTuning, Mode, SendConfig};
+use self::summary::RunSummary;
+use self::window::{WINDOW, Window};
+use crate::exit::Exit;
+use crate::input::{InputError, InputSet};
+use crate::ledger::scan::Shape;
+use crate::ledger::writer::SyncPolicy;
+use crate::ledger::{self, LedgerError, LedgerLock, LedgerWriter, LockError};
+use crate::plan::{InputIndex, Plan};
+use crate::results::ResultWriter;
+use crate::signals::Signals;
+use crate::top::ClientError;
+
+/// Why a run could not start (nothing was sent) or could not be reported.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("cannot create the result file beside {path}: {error}")]
+    Results {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot write --summary-json {path}: {error}")]
+    SummaryJson {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot start the simulated gateway: {0}")]
+    Simulator(std::io::Error),
+    #[error("cannot listen for SIGINT/SIGTERM: {0}")]
+    Signals(std::io::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+    #[error("{0} panicked; the ledger holds whole lines")]
+    Panicked(&'static str),
+}
+
+/// Runs the job of `config`; `quiet` prints nothing when every row went well.
+pub async fn run(config: SendConfig, quiet: bool) -> Result<Exit, SendError> {
+    let started = Instant::now();
+    let inputs = Arc::new(InputSet::open(&config.inputs, &config.input)?);
+    let _lock = lock_ledger(&config)?;
+    let (plan, shape) = plan(&config, &inputs).await?;
+    let outputs = open_outputs(&config, &shape, inputs.names())?;
+    let halt = Arc::new(Halt::default());
+    let gateway = gateway::connect(&config, &halt).await?;
+    let watcher = watch_signals(Arc::clone(&halt))?;
+    let progress = Arc::new(Progress::start(
+        if quiet {
+            ProgressMode::Off
+        } else {
+            config.progress
+        },
+        if config.is_dry_run() { 0 } else { plan.sends() },
+        config.progress_every,
+    ));
+    let recorder = deliver(
+        &config,
+        &inputs,
+        plan,
+        outputs,
+        gateway.deliverer,
+        &halt,
+        &progress,
+    )
+    .await?;
+    watcher.abort();
+    progress.finish();
+    let finished = finish(recorder, &halt);
+    let summary = RunSummary {
+        tally: &finished.recorder_tally,
+        elapsed: started.elapsed(),
+        halt: halt.reason(),
+        dry_run: config.is_dry_run(),
+        out: &finished.out,
+        ledger: &config.ledger,
+        ledger_appended: finished.ledger_appended,
+    };
+    summary::report(
+        &config,
+        &summary,
+        &finished.invalid,
+        gateway.simulator,
+        quiet,
+    )
+}
+
+/// One run per ledger; taken before the ledger is read, so the plan cannot go stale
+/// under another run. A dry run reads only, and takes none.
+fn lock_ledger(config: &SendConfig) -> Result<Option<LedgerLock>, LockError> {
+    match config.is_dry_run() {
+        true => Ok(None),
+        false => ledger::acquire(&config.ledger).map(Some),
+    }
+}
+
+/// Indexes the input (pass one), then streams the ledger through that index.
+async fn plan(
+    config: &SendConfig,
+    inputs: &Arc<InputSet>,
+) -> Result<(Arc<Plan>, Shape), SendError> {
+    let path = config.ledger.clone();
+    let include_simulated = config.is_simulated();
+    let scan = Arc::clone(inputs);
+    let (index, pass, ledger, took) = tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        let (mut index, pass) = InputIndex::build_from(&scan)?;
+        let indexed = start.elapsed();
+        let ledger = index.absorb_ledger(&path, include_simulated)?;
+        Ok::<_, SendError>((index, pass, ledger, (indexed, start.elapsed() - indexed)))
+    })
+    .await
+    .map_err(|_| SendError::Panicked("the planner"))??;
+    let shape = ledger.shape;
+    tracing::info!(
+        "input: {} rows ({} invalid), {} distinct req_ids, indexed in {:.2?}; \
+         ledger {}: {} lines, {} about this input, read in {:.2?}",
+        pass.rows,
+        pass.invalid,
+        index.len(),
+        took.0,
+        config.ledger.display(),
+        shape.lines,
+        ledger.matched,
+        took.1,
+    );
+    if shape.torn_bytes() > 0 {
+        tracing::warn!(
+            "ledger {}: the last line is incomplete ({} bytes, left by an interrupted run); it is ignored{}",
+            config.ledger.display(),
+            shape.torn_bytes(),
+            if config.is_dry_run() {
+                ""
+            } else {
+                " and cut off"
+            }
+        );
+    }
+    if ledger.simulated_ignored > 0 {
+        tracing::warn!(
+            "ledger {}: ignoring {} lines written by --simulate runs",
+            config.ledger.display(),
+            ledger.simulated_ignored
+        );
+    }
+    let plan = Plan::new(index, inputs.names().to_vec(), config.retry_rejected);
+    tracing::info!("plan: {} calls to make", plan.sends());
+    Ok((Arc::new(plan), shape))
+}
+
+/// Every output is opened before the first call: if one cannot be written, nothing
+/// is sent.
+fn open_outputs(
+    config: &SendConfig,
+    shape: &Shape,
+    sources: &[String],
+) -> Result<Outputs, SendError> {
+    let ledger = match config.is_dry_run() {
+        true => None,
+        false => Some(LedgerWriter::open(
+            &config.ledger,
+            shape,
+            SyncPolicy::default(),
+        )?),
+    };
+    let results =
+        ResultWriter::create(&config.out, Arc::from(sources), config.excel).map_err(|error| {
+            SendError::Results {
+                path: config.out.clone(),
+                error,
+            }
+        })?;
+    Ok(Outputs { results, ledger })
+}
+
+/// First signal: stop starting calls. Second: quit at once (the ledger holds whole lines).
+fn watch_signals(halt: Arc<Halt>) -> Result<tokio::task::JoinHandle<()>, SendError> {
+    let mut signals = Signals::install().map_err(SendError::Signals)?;
+    crate::signals::survive_file_size_limit();
+    Ok(tokio::spawn(async move {
+        let first = signals.next().await;
+        halt.trigger(HaltReason::Signal(first));
+        eprintln!(
+            "stopping: letting calls in flight finish, then writing the results (signal again to quit at once)"
+        );
+        let second = signals.next().await;
+        eprintln!("quitting at once: the ledger is intact; the result file was not written");
+        std::process::exit(i32::from(second.exit().code()));
+    }))
+}
+
+/// Runs the pipeline to its end: the router reads and decides every row on threads
+/// of its own, the deliverer sends (if there is one), the recorder writes.
+async fn deliver(
+    config: &SendConfig,
+    inputs: &Arc<InputSet>,
+    plan: Arc<Plan>,
+    outputs: Outputs,
+    deliverer: Option<Deliverer>,
+    halt: &Arc<Halt>,
+    progress: &Arc<Progress>,
+) -> Result<Recorder, SendError> {
+    let window = Arc::new(Window::new(WINDOW));
+    let recorder = Recorder::new(
+        outputs,
+        Arc::clone(progress),
+        Arc::clone(halt),
+        Arc::clone(&window),
+        Arc::from(inputs.names()),
+    );
+    let (to_recorder, recorder) = recorder.spawn().map_err(SendError::Thread)?;
+    let (to_send, jobs) = mpsc::channel(job_queue(config.policy.concurrency.get()));
+    let router = {
+        let (inputs, to_recorder) = (Arc::clone(inputs), to_recorder.clone());
+        let dry_run = config.is_dry_run();
+        tokio::task::spawn_blocking(move || {
+            route::route_all(&inputs, &plan, dry_run, &window, &to_send, &to_recorder)
+        })
+    };
+    match &deliverer {
+        Some(deliverer) => deliverer.deliver_all(jobs, to_recorder).await,
+        None => drop((jobs, to_recorder)),
+    }
+    match router.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            halt.trigger(HaltReason::Input(Arc::new(error)));
+        }
+        Err(_) => {
+            halt.trigger(HaltReason::Crashed("the input reader"));
+        }
+    }
+    recorder
+        .join()
+        .map_err(|_| SendError::Panicked("the recorder thread"))
+}
+
+/// Batches of jobs queued for delivery: enough to keep `concurrency` calls busy.
+fn job_queue(concurrency: usize) -> usize {
+    4 + 2 * concurrency / 256
+}
+
+/// What is left to report once the outputs are closed.
+struct Finished {
+    recorder_tally: summary::Tally,
+    invalid: Vec<String>,
+    out: PathBuf,
+    ledger_appended: u64,
+}
+
+/// Syncs the ledger and puts the result file in place; a failure halts the run.
+fn finish(recorder: Recorder, halt: &Halt) -> Finished {
+    let Recorder {
+        outputs,
+        tally,
+        invalid,
+        ..
+    } = recorder;
+    let ledger_appended = outputs.ledger.as_ref().map_or(0, LedgerWriter::appended);
+    if let Some(Err(error)) = outputs.ledger.map(LedgerWriter::finish) {
+        halt.trigger(HaltReason::LedgerWrite(Arc::new(error)));
+    }
+    let path = outputs.results.out().to_owned();
+    let out = match outputs.results.finish() {
+        Ok(path) => path,
+        Err(error) => {
+            halt.trigger(HaltReason::ResultWrite {
+                path: path.clone(),
+                error: Arc::new(error),
+            });
+            path
+        }
+    };
+    Finished {
+        recorder_tally: tally,
+        invalid,
+        out,
+        ledger_appended,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_job_queue_grows_with_the_concurrency() {
+        assert_eq!(job_queue(8), 4);
+        assert_eq!(job_queue(512), 8);
+    }
+}

@@ -1,0 +1,157 @@
+//! Pass two: every row decided in input order. Rows decided without a call go
+//! straight to the recorder as `Done`; rows to send go to delivery as `Job`s. Both
+//! travel in batches, and reading waits for room in the window.
+
+use tokio::sync::mpsc;
+
+use super::window::{BATCH, Window};
+use crate::columns::RowText;
+use crate::input::{InputError, InputRow, InputSet, parallel};
+use crate::ledger::LedgerEntry;
+use crate::order::Order;
+use crate::plan::{Decision, Plan};
+use crate::results::ResultRow;
+use crate::status::Status;
+use crate::top::Payload;
+
+/// A row to send.
+#[derive(Debug)]
+pub struct Job {
+    /// Position in input order, from 0.
+    pub seq: u64,
+    pub source: u32,
+    pub line: u64,
+    pub file_line: u64,
+    pub order: Order,
+    pub payload: Payload,
+}
+
+/// A row with its outcome, for the recorder.
+#[derive(Debug)]
+pub struct Done {
+    pub seq: u64,
+    pub file_line: u64,
+    pub row: ResultRow,
+    pub entry: Option<LedgerEntry>,
+    /// Counted by the progress display (a planned call).
+    pub planned: bool,
+}
+
+impl Done {
+    /// A row with no ledger line.
+    pub fn decided(seq: u64, file_line: u64, row: ResultRow, planned: bool) -> Self {
+        Done {
+            seq,
+            file_line,
+            row,
+            entry: None,
+            planned,
+        }
+    }
+}
+
+/// Decides every row (on every core, `input::parallel`) and hands the rows on in input
+/// order, in batches: sends to `sends`, the rest to `decided`.
+pub fn route_all(
+    inputs: &InputSet,
+    plan: &Plan,
+    dry_run: bool,
+    window: &Window,
+    sends: &mpsc::Sender<Vec<Job>>,
+    decided: &mpsc::Sender<Vec<Done>>,
+) -> Result<(), InputError> {
+    let mut seq = 0;
+    parallel::map_in_order(
+        inputs,
+        BATCH,
+        // Room for a whole batch first: never wait while holding rows not handed on.
+        |batch| window.acquire(batch),
+        |record| {
+            let row = inputs.finish(record)?;
+            Some(route(row, plan, dry_run))
+        },
+        |batch| {
+            let (mut to_send, mut done) = (Vec::new(), Vec::with_capacity(batch.len()));
+            for mut routed in batch.into_iter().flatten() {
+                routed.number(seq);
+                seq += 1;
+                match routed {
+                    Routed::Send(job) => to_send.push(job),
+                    Routed::Done(finished) => done.push(finished),
+                }
+            }
+            window.release(BATCH - to_send.len() - done.len());
+            let handed = (to_send.is_empty() || sends.blocking_send(to_send).is_ok())
+                && (done.is_empty() || decided.blocking_send(done).is_ok());
+            if !handed {
+                // Nobody takes rows any more: let the reading thread run to its end.
+                window.close();
+            }
+            handed
+        },
+    )
+}
+
+#[allow(
+    clippy::large_enum_variant,
+    reason = "short-lived: built and moved once into a batch"
+)]
+enum Routed {
+    Send(Job),
+    Done(Done),
+}
+
+impl Routed {
+    fn number(&mut self, seq: u64) {
+        match self {
+            Routed::Send(job) => job.seq = seq,
+            Routed::Done(done) => done.seq = seq,
+        }
+    }
+}
+
+/// Routes one row; its `seq` is set by `Routed::number`, in input order.
+fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
+    let InputRow {
+        source,
+        line,
+        file_line,
+        order,
+    } = row;
+    let done = |text: RowText, status: Status, code: &str, message: String| {
+        let row = ResultRow::new(text, status, source, line).with_error(code, message);
+        Routed::Done(Done::decided(0, file_line, row, false))
+    };
+    let order = match order {
+        Ok(order) => order,
+        Err(invalid) => {
+            return done(
+                invalid.fields,
+                Status::Invalid,
+                invalid.error.code,
+                invalid.error.message,
+            );
+        }
+    };
+    match plan.decide(source, line, &order.req_id, || order.payload_md5()) {
+        Decision::Skip {
+            status,
+            code,
+            message,
+        } => done(RowText::from_order(order), status, code, message),
+        Decision::Send if dry_run => done(
+            RowText::from_order(order),
+            Status::WouldSend,
+            "",
+            String::new(),
+        ),
+        Decision::Send => Routed::Send(Job {
+            seq: 0,
+            source,
+            line,
+            file_line,
+            payload: order.payload(),
+            order,
+        }),
+    }
+}

@@ -1,0 +1,75 @@
+//! What a `send` run is told: the checked settings `config` builds from the flags,
+//! the environment and a config file. Plain values; nothing here reads anything.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::policy::Policy;
+use super::progress::ProgressMode;
+use crate::input::InputOptions;
+use crate::simulator::Scenario;
+use crate::top::{ClientSettings, Credentials, Overrides, SignMethod};
+
+/// Where the callbacks go.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// `--dry-run`: nowhere.
+    DryRun,
+    /// `--simulate`: an in-process simulated gateway, demo credentials.
+    Simulate { scenario: Scenario },
+    /// The gateway.
+    Live {
+        gateway: String,
+        credentials: Credentials,
+    },
+}
+
+/// How calls are made, whatever the gateway.
+#[derive(Debug, Clone)]
+pub struct ClientTuning {
+    pub sign_method: SignMethod,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub overrides: Overrides,
+}
+
+/// Everything `send` needs, checked.
+#[derive(Debug, Clone)]
+pub struct SendConfig {
+    pub inputs: Vec<PathBuf>,
+    pub input: InputOptions,
+    pub ledger: PathBuf,
+    pub out: PathBuf,
+    pub summary_json: Option<PathBuf>,
+    pub mode: Mode,
+    pub client: ClientTuning,
+    pub policy: Policy,
+    pub retry_rejected: bool,
+    pub progress: ProgressMode,
+    pub progress_every: Duration,
+    pub excel: bool,
+}
+
+impl SendConfig {
+    pub fn is_dry_run(&self) -> bool {
+        matches!(self.mode, Mode::DryRun)
+    }
+
+    pub fn is_simulated(&self) -> bool {
+        matches!(self.mode, Mode::Simulate { .. })
+    }
+
+    /// Client settings for `gateway` with `credentials`.
+    pub fn client_settings(&self, gateway: String, credentials: Credentials) -> ClientSettings {
+        ClientSettings {
+            gateway,
+            credentials,
+            sign_method: self.client.sign_method,
+            connect_timeout: self.client.connect_timeout,
+            request_timeout: self.client.timeout,
+            pool_size: self.policy.concurrency.get(),
+            overrides: self.client.overrides.clone(),
+            clock: crate::top::system_clock(),
+        }
+    }
+}

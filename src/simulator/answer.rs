@@ -1,0 +1,150 @@
+//! The simulated gateway's answers, in the platform's shapes: the result wrapper,
+//! `error_response`, the flow-control ban, a proxy's 502 page, a dropped connection.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::verify::TopError;
+
+/// How the server answers one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    /// How long to wait before answering (latency, jitter, slow faults).
+    pub delay: Duration,
+    pub answer: Answer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// HTTP 200 with a TOP JSON body.
+    Json(String),
+    /// HTTP 502 with an HTML page, as a proxy in front of the gateway sends.
+    BadGatewayHtml,
+    /// Close the connection without answering.
+    Drop,
+}
+
+/// A business outcome the gateway records for a req_id.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    Accepted,
+    Rejected {
+        error_code: String,
+        error_msg: String,
+    },
+}
+
+/// Code 7, "This ban will last for N more seconds", N rounded up: a client must not
+/// come back early.
+pub fn ban_error(remaining: Duration) -> TopError {
+    let seconds = remaining.as_millis().div_ceil(1000);
+    TopError {
+        code: 7,
+        msg: "App Call Limited",
+        sub_code: "accesscontrol.limited-by-app-access-count".into(),
+        sub_msg: format!("This ban will last for {seconds} more seconds"),
+    }
+}
+
+#[derive(Serialize)]
+struct ResultEnvelope<'a> {
+    wt_trade_opentrade_resultcallback_response: ResultWrapper<'a>,
+}
+
+#[derive(Serialize)]
+struct ResultWrapper<'a> {
+    result: ResultBody<'a>,
+    request_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct ResultBody<'a> {
+    success: bool,
+    req_id: &'a str,
+    error_code: &'a str,
+    error_msg: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    error_response: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: u32,
+    msg: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_msg: Option<&'a str>,
+    request_id: &'a str,
+}
+
+/// `{"wt_trade_opentrade_resultcallback_response":{"result":{…},"request_id":…}}`.
+pub fn result_json(req_id: &str, verdict: &Verdict, request_id: &str) -> String {
+    let result = match verdict {
+        Verdict::Accepted => ResultBody {
+            success: true,
+            req_id,
+            error_code: "0000",
+            error_msg: "消息处理成功",
+        },
+        Verdict::Rejected {
+            error_code,
+            error_msg,
+        } => ResultBody {
+            success: false,
+            req_id,
+            error_code,
+            error_msg,
+        },
+    };
+    let envelope = ResultEnvelope {
+        wt_trade_opentrade_resultcallback_response: ResultWrapper { result, request_id },
+    };
+    serde_json::to_string(&envelope).expect("answers serialize")
+}
+
+/// `{"error_response":{"code":…,"msg":…,"sub_code":…,"sub_msg":…,"request_id":…}}`.
+pub fn error_json(error: &TopError, request_id: &str) -> String {
+    let sub = !error.sub_code.is_empty();
+    let body = ErrorBody {
+        code: error.code,
+        msg: error.msg,
+        sub_code: sub.then_some(error.sub_code.as_str()),
+        sub_msg: sub.then_some(error.sub_msg.as_str()),
+        request_id,
+    };
+    serde_json::to_string(&ErrorEnvelope {
+        error_response: body,
+    })
+    .expect("answers serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_have_the_platform_shapes() {
+        assert_eq!(
+            result_json("R1", &Verdict::Accepted, "sim1"),
+            r#"{"wt_trade_opentrade_resultcallback_response":{"result":{"success":true,"req_id":"R1","error_code":"0000","error_msg":"消息处理成功"},"request_id":"sim1"}}"#
+        );
+        let error = TopError::invalid_parameter("x");
+        assert_eq!(
+            error_json(&error, "sim2"),
+            r#"{"error_response":{"code":50,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"非法参数: x","request_id":"sim2"}}"#
+        );
+    }
+
+    #[test]
+    fn a_ban_is_announced_in_whole_seconds_rounded_up() {
+        assert_eq!(
+            ban_error(Duration::from_millis(2001)).sub_msg,
+            "This ban will last for 3 more seconds"
+        );
+    }
+}
