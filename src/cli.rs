@@ -24,10 +24,9 @@ use crate::top::SignMethod;
     args_override_self = true
 )]
 #[command(after_help = "\
-Try it with the built-in simulated gateway and the sample data:
-  opentrade-callback send samples/orders.csv --ledger samples/ledger.csv --out results.csv \\
-      --simulate --scenario samples/scenario.json
-  opentrade-callback report results.csv
+Try it with the built-in simulated gateway and the sample data (writes only under demo/):
+  opentrade-callback demo
+  opentrade-callback report demo/results.csv
 
 Credentials come from TOP_APP_KEY, TOP_APP_SECRET and TOP_SESSION (or a --config file);
 the secret and the session are never accepted on the command line.
@@ -50,10 +49,30 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Demo(DemoArgs),
     Send(Box<SendArgs>),
     Report(ReportArgs),
     Simulate(SimulateArgs),
     Ledger(LedgerArgs),
+}
+
+/// Try the tool: send the sample export to the built-in simulated gateway, writing
+/// only under DIR (ignored by git).
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Runs, from the project's directory:
+  opentrade-callback send samples/orders.csv --ledger demo/ledger.csv --out demo/results.csv \\
+      --simulate --scenario samples/scenario.json
+after seeding demo/ledger.csv with samples/ledger.csv (\"last night's\" ledger) on first use.
+A second run sends nothing: the ledger now has tonight's outcomes. Remove demo/ to start over.
+
+Examples:
+  opentrade-callback demo
+  opentrade-callback report demo/results.csv")]
+pub struct DemoArgs {
+    /// Where the demo's ledger and results go.
+    #[arg(long, value_name = "DIR", default_value = "demo")]
+    pub dir: PathBuf,
 }
 
 /// Maintain a ledger.
@@ -128,7 +147,7 @@ rerun skips what the ledger has delivered and resends what failed.
 
 Examples:
   # Try it: the built-in simulated gateway with demo credentials
-  opentrade-callback send samples/orders.csv --ledger samples/ledger.csv --out results.csv \\
+  opentrade-callback send samples/orders.csv --ledger demo/ledger.csv --out demo/results.csv \\
       --simulate --scenario samples/scenario.json
   # Check an export without sending anything
   opentrade-callback send export.csv --ledger ledger.csv --out check.csv --dry-run

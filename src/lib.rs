@@ -28,6 +28,7 @@ use exit::Exit;
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let env = |name: &str| std::env::var(name).ok();
     match cli.command {
+        Command::Demo(args) => cmd::demo::run(args, &env, cli.quiet).await,
         Command::Send(args) => cmd::send::run(*args, &env, cli.quiet).await,
         Command::Report(args) => cmd::report::run(args),
         Command::Ledger(args) => cmd::ledger::run(args),

@@ -466,6 +466,7 @@ fn ledger_compact_waits_for_no_one_while_a_run_holds_the_lock() {
 fn every_command_has_help_with_examples() {
     for args in [
         &["--help"][..],
+        &["demo", "--help"],
         &["send", "--help"],
         &["report", "--help"],
         &["simulate", "--help"],

@@ -428,10 +428,7 @@ fn missing_credentials_are_a_usage_error() {
     let sim = simulator("{}");
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders(&["a"]));
-    let stderr = exits_with(
-        send_cmd(&ws, &sim, &[&input]).env_remove("TOP_SESSION"),
-        2,
-    );
+    let stderr = exits_with(send_cmd(&ws, &sim, &[&input]).env_remove("TOP_SESSION"), 2);
     assert!(stderr.contains("TOP_SESSION"));
     assert_eq!(sim.stats().requests, 0);
 }

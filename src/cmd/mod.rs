@@ -1,6 +1,7 @@
 //! One file per subcommand; each turns its arguments into work and an `Exit`. Only
 //! here (and in `main`) do errors become exit codes.
 
+pub mod demo;
 pub mod ledger;
 pub mod report;
 pub mod send;
