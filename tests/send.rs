@@ -29,7 +29,7 @@ fn every_status_of_a_live_run_is_reported_row_by_row() {
     let a_changed = line(1, "A").replace("true,0000", "false,E1");
     let g_changed = line(3, "G").replace("充值成功", "充值成功(补)");
     let tonight = format!(
-        "{HEADER}\n{}\n{}\n{}\nabc,,true,,,D,\n{}\n{}\n{}\n{g_changed}\n{a_changed}\n{}\n",
+        "{HEADER}\n{}\n{}\n{}\nabc,,true,,,D,\n{}\n{}\n{}\n{g_changed}\n{a_changed}\n{}\n{}\n{}\n",
         line(1, "A"),
         line(2, "B"),
         line(3, "C"),
@@ -37,6 +37,8 @@ fn every_status_of_a_live_run_is_reported_row_by_row() {
         line(2, "F"),
         line(1, "A"),
         line(4, "H"),
+        line(5, "I"),
+        line(5, "I"),
     );
     let input = ws.write("tonight.csv", tonight);
     let stderr = exits_with(
@@ -48,24 +50,33 @@ fn every_status_of_a_live_run_is_reported_row_by_row() {
     assert_eq!(
         columns(&ws.out(), ["req_id", "status", "error_code", "attempts"]),
         [
-            ["A", "delivered", "0000", "1"],
+            // A's rows contradict each other: none of them is sent.
+            ["A", "conflict", "dedup.input_conflict", "0"],
             ["B", "rejected", "B0107", "1"],
             ["C", "failed", "15", "3"],
             ["D", "invalid", "input.bad_number", "0"],
             ["E", "skipped_delivered", "dedup.already_delivered", "0"],
             ["F", "skipped_rejected", "dedup.already_rejected", "0"],
-            ["A", "duplicate_in_input", "dedup.duplicate_in_input", "0"],
+            ["A", "conflict", "dedup.input_conflict", "0"],
             ["G", "conflict", "dedup.ledger_conflict", "0"],
             ["A", "conflict", "dedup.input_conflict", "0"],
             ["H", "delivered", "0000", "3"],
+            ["I", "delivered", "0000", "1"],
+            ["I", "duplicate_in_input", "dedup.duplicate_in_input", "0"],
         ]
     );
     assert_eq!(rows[1]["error_msg"], "订单已退款");
     assert_eq!(rows[2]["sub_code"], "isp.remote-service-error");
     assert!(
-        rows[6]["error_msg"].contains("tonight.csv row 1"),
+        rows[0]["error_msg"].contains("tonight.csv row 7 (same content), ")
+            && rows[0]["error_msg"].contains("tonight.csv row 9 (success, result_code differ)"),
         "{}",
-        rows[6]["error_msg"]
+        rows[0]["error_msg"]
+    );
+    assert!(
+        rows[11]["error_msg"].contains("tonight.csv row 11"),
+        "{}",
+        rows[11]["error_msg"]
     );
     for (i, row) in rows.iter().enumerate() {
         assert_eq!(
@@ -74,10 +85,11 @@ fn every_status_of_a_live_run_is_reported_row_by_row() {
         );
     }
     assert!(
-        rows[0]["top_request_id"].starts_with("sim") && rows[0]["finished_at"].ends_with("+08:00")
+        rows[10]["top_request_id"].starts_with("sim")
+            && rows[10]["finished_at"].ends_with("+08:00")
     );
 
-    // The ledger: last night's three lines, then tonight's outcomes A, B, C, H.
+    // The ledger: last night's three lines, then tonight's outcomes B, C, H, I.
     let ledger = read_csv(&ws.ledger());
     let lines = columns(&ws.ledger(), ["req_id", "status"]);
     assert_eq!(lines.len(), 7, "{lines:?}");
@@ -86,10 +98,10 @@ fn every_status_of_a_live_run_is_reported_row_by_row() {
     assert_eq!(
         tonight_lines,
         [
-            ["A", "delivered"],
             ["B", "rejected"],
             ["C", "failed"],
-            ["H", "delivered"]
+            ["H", "delivered"],
+            ["I", "delivered"]
         ]
     );
     let c = ledger

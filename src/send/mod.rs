@@ -142,12 +142,19 @@ async fn plan(
     let path = config.ledger.clone();
     let include_simulated = config.is_simulated();
     let scan = Arc::clone(inputs);
-    let (index, pass, ledger, took) = tokio::task::spawn_blocking(move || {
+    let (index, conflicts, pass, ledger, took) = tokio::task::spawn_blocking(move || {
         let start = Instant::now();
         let (mut index, pass) = InputIndex::build_from(&scan)?;
         let indexed = start.elapsed();
+        let conflicts = index.conflicts(&scan)?;
         let ledger = index.absorb_ledger(&path, include_simulated)?;
-        Ok::<_, SendError>((index, pass, ledger, (indexed, start.elapsed() - indexed)))
+        Ok::<_, SendError>((
+            index,
+            conflicts,
+            pass,
+            ledger,
+            (indexed, start.elapsed() - indexed),
+        ))
     })
     .await
     .map_err(|_| SendError::Panicked("the planner"))??;
@@ -183,7 +190,12 @@ async fn plan(
             ledger.simulated_ignored
         );
     }
-    let plan = Plan::new(index, inputs.names().to_vec(), config.retry_rejected);
+    let plan = Plan::new(
+        index,
+        conflicts,
+        inputs.names().to_vec(),
+        config.retry_rejected,
+    );
     tracing::info!("plan: {} calls to make", plan.sends());
     Ok((Arc::new(plan), shape))
 }

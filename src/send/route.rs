@@ -133,7 +133,7 @@ fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
             );
         }
     };
-    match plan.decide(source, line, &order.req_id, || order.payload_md5()) {
+    match plan.decide(source, line, &order.req_id) {
         Decision::Skip {
             status,
             code,

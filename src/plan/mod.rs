@@ -1,11 +1,16 @@
 //! The plan: which rows to send. Pass one indexes the first valid occurrence of every
-//! req_id in the input; the ledger is then streamed through that index, each line
-//! of a req_id in this input leaving its state there (the latest line wins) and the
-//! rest passing by. Each row of pass two is decided against the entry (SPEC.md status
-//! table), payloads compared by MD5 of the canonical `param0`. Memory follows the
-//! input, not the ledger's history; rows are never held.
+//! req_id in the input, and notes req_ids whose rows disagree (`conflicts`); the ledger
+//! is then streamed through that index, each line of a req_id in this input leaving its
+//! state there (the latest line wins) and the rest passing by. Each row of pass two is
+//! decided against the entry (SPEC.md status table), payloads compared by MD5 of the
+//! canonical `param0`. Memory follows the input, not the ledger's history; rows are
+//! never held (but those of contradictory req_ids).
+
+mod conflicts;
 
 use std::path::Path;
+
+pub use conflicts::Conflicts;
 
 use crate::input::{InputError, InputRow, InputSet, parallel};
 use crate::ledger::key::{KeyMap, digest_prefix};
@@ -17,12 +22,28 @@ use crate::status::Status;
 /// ledger says of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
+    /// `digest_prefix` of the payload (62 bits), and `CONTRADICTED` when another row of
+    /// the req_id has another payload.
     digest: u64,
     source: u32,
     line: u32,
     /// `LedgerState::NONE` when the ledger has no line about it (an `Option` would
     /// make every slot of the index 8 bytes larger).
     ledger: LedgerState,
+}
+
+/// The bit of `Entry::digest` that marks a req_id whose rows disagree (a digest
+/// prefix leaves the top two bits free).
+const CONTRADICTED: u64 = 1 << 63;
+
+impl Entry {
+    fn contradicted(&self) -> bool {
+        self.digest & CONTRADICTED != 0
+    }
+
+    fn payload(&self) -> u64 {
+        self.digest & !CONTRADICTED
+    }
 }
 
 /// The dedup `error_code`s (SPEC.md: `dedup.*`).
@@ -122,7 +143,21 @@ impl InputIndex {
             pass.invalid += 1;
             return;
         };
-        self.0.entry(key).or_insert(entry);
+        let first = self.0.entry(key).or_insert(entry);
+        if first.payload() != entry.digest {
+            first.digest |= CONTRADICTED;
+        }
+    }
+
+    /// Every row of the req_ids whose rows disagree (one more pass over the input, and
+    /// only when there are such req_ids).
+    pub fn conflicts(&self, inputs: &InputSet) -> Result<Conflicts, InputError> {
+        if !self.0.values().any(Entry::contradicted) {
+            return Ok(Conflicts::default());
+        }
+        Conflicts::collect(inputs, |key| {
+            self.0.get(key).is_some_and(Entry::contradicted)
+        })
     }
 
     /// Streams the ledger at `path` (absent means empty) through the index.
@@ -195,66 +230,67 @@ impl InputIndex {
     }
 }
 
-/// The indexed input and the policy for rejected rows.
+/// The indexed input, its contradictory rows and the policy for rejected rows.
 #[derive(Debug)]
 pub struct Plan {
     input: KeyMap<Entry>,
+    conflicts: Conflicts,
     sources: Vec<String>,
     retry_rejected: bool,
 }
 
 impl Plan {
     /// `sources` names the files, for messages.
-    pub fn new(input: InputIndex, sources: Vec<String>, retry_rejected: bool) -> Plan {
+    pub fn new(
+        input: InputIndex,
+        conflicts: Conflicts,
+        sources: Vec<String>,
+        retry_rejected: bool,
+    ) -> Plan {
         Plan {
             input: input.0,
+            conflicts,
             sources,
             retry_rejected,
         }
     }
 
-    /// How many calls the plan makes: one per distinct req_id the ledger does not settle.
+    /// How many calls the plan makes: one per distinct, consistent req_id the ledger
+    /// does not settle.
     pub fn sends(&self) -> u64 {
         self.input
             .values()
-            .filter(|entry| self.against_ledger(entry.ledger, entry.digest) == Decision::Send)
+            .filter(|entry| {
+                !entry.contradicted()
+                    && self.against_ledger(entry.ledger, entry.digest) == Decision::Send
+            })
             .count() as u64
     }
 
-    /// Decides a valid row of pass two, found at `line` of input `source`.
-    /// `payload_md5` is called only when the row is not the req_id's first occurrence:
-    /// the first one's digest is in the index already (the files are unchanged since
-    /// pass one — `InputSet` checks).
-    pub fn decide(
-        &self,
-        source: u32,
-        line: u64,
-        req_id: &str,
-        payload_md5: impl FnOnce() -> [u8; 16],
-    ) -> Decision {
+    /// Decides a valid row of pass two, found at `line` of input `source`. The files
+    /// are unchanged since pass one (`InputSet` checks), so a row that is not its
+    /// req_id's first occurrence has the first one's payload unless the req_id is
+    /// marked contradicted.
+    pub fn decide(&self, source: u32, line: u64, req_id: &str) -> Decision {
         let Some(first) = self.input.get(&ReqKey::of(req_id)) else {
             // Unreachable while the files are unchanged; send rather than lose the row.
             return Decision::Send;
         };
-        let line = u32::try_from(line).unwrap_or(u32::MAX);
-        if (first.source, first.line) == (source, line) {
-            return self.against_ledger(first.ledger, first.digest);
-        }
-        let place = format!("{} row {}", self.sources[first.source as usize], first.line);
-        if first.digest == digest_prefix(&payload_md5()) {
-            Decision::Skip {
-                status: Status::DuplicateInInput,
-                code: code::DUPLICATE_IN_INPUT,
-                message: format!("same req_id and payload as {place}, which is sent once"),
-            }
-        } else {
-            Decision::Skip {
+        if first.contradicted() {
+            return Decision::Skip {
                 status: Status::Conflict,
                 code: code::INPUT_CONFLICT,
-                message: format!(
-                    "req_id also at {place} with different content; a req_id identifies one callback — correct one of the two rows"
-                ),
-            }
+                message: self.conflicts.message(req_id, source, line, &self.sources),
+            };
+        }
+        if (first.source, first.line) == (source, u32::try_from(line).unwrap_or(u32::MAX)) {
+            return self.against_ledger(first.ledger, first.payload());
+        }
+        let place = format!("{} row {}", self.sources[first.source as usize], first.line);
+        Decision::Skip {
+            status: Status::DuplicateInInput,
+            code: code::DUPLICATE_IN_INPUT,
+            message: format!("same req_id and payload as {place}, which is sent once"),
         }
     }
 
@@ -328,7 +364,15 @@ mod tests {
             let req_id = &row.order.as_ref().expect("valid").req_id;
             input.set_ledger(req_id, LedgerState::new(*status, &md5_of(row)));
         }
-        Plan::new(input, vec!["a.csv".into(), "b.csv".into()], retry_rejected)
+        let conflicts = Conflicts::of_rows(rows, |key| {
+            input.0.get(key).is_some_and(Entry::contradicted)
+        });
+        Plan::new(
+            input,
+            conflicts,
+            vec!["a.csv".into(), "b.csv".into()],
+            retry_rejected,
+        )
     }
 
     fn decide(plan: &Plan, row: &InputRow) -> Decision {
@@ -336,7 +380,6 @@ mod tests {
             row.source,
             row.line,
             &row.order.as_ref().expect("valid").req_id,
-            || md5_of(row),
         )
     }
 
@@ -364,25 +407,42 @@ mod tests {
     }
 
     #[test]
-    fn a_later_row_with_other_content_is_a_conflict_naming_the_first() {
-        let rows = [row(0, 7, "a", true), row(1, 3, "a", false)];
+    fn every_row_of_a_contradicted_req_id_is_a_conflict_naming_the_others() {
+        let rows = [
+            row(0, 7, "a", true),
+            row(1, 3, "a", false),
+            row(1, 4, "a", true),
+            row(1, 5, "b", true),
+        ];
         let plan = plan(&[], &rows, false);
-        match decide(&plan, &rows[1]) {
-            Decision::Skip {
-                status: Status::Conflict,
-                code,
-                message,
-            } => {
-                assert_eq!(code, code::INPUT_CONFLICT);
-                assert!(message.contains("a.csv row 7"), "{message}");
+        for (i, others) in [
+            (
+                0,
+                "b.csv row 3 (success differs), b.csv row 4 (same content)",
+            ),
+            (
+                1,
+                "a.csv row 7 (success differs), b.csv row 4 (success differs)",
+            ),
+            (
+                2,
+                "a.csv row 7 (same content), b.csv row 3 (success differs)",
+            ),
+        ] {
+            match decide(&plan, &rows[i]) {
+                Decision::Skip {
+                    status: Status::Conflict,
+                    code,
+                    message,
+                } => {
+                    assert_eq!(code, code::INPUT_CONFLICT);
+                    assert!(message.contains(others), "row {i}: {message}");
+                }
+                other => panic!("row {i}: expected a conflict, got {other:?}"),
             }
-            other => panic!("expected a conflict, got {other:?}"),
         }
-        assert_eq!(
-            decide(&plan, &rows[0]),
-            Decision::Send,
-            "the first occurrence is still sent"
-        );
+        assert_eq!(decide(&plan, &rows[3]), Decision::Send);
+        assert_eq!(plan.sends(), 1, "only b is sent");
     }
 
     #[test]
@@ -476,7 +536,7 @@ mod tests {
             (pass.shape.lines, pass.matched, pass.simulated_ignored),
             (4, 2, 1)
         );
-        let plan = Plan::new(input, vec!["a.csv".into()], false);
+        let plan = Plan::new(input, Conflicts::default(), vec!["a.csv".into()], false);
         assert_eq!(
             status(decide(&plan, &rows[0])),
             Some((Status::SkippedDelivered, code::ALREADY_DELIVERED))
