@@ -13,6 +13,7 @@ pub mod exit;
 pub mod input;
 pub mod ledger;
 pub mod order;
+pub mod outfile;
 pub mod plan;
 pub mod results;
 pub mod send;

@@ -8,11 +8,11 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::columns::{RESULT_HEADER, RowText};
+use crate::outfile::Replacement;
 use crate::status::Status;
 
 /// One result line.
@@ -73,8 +73,7 @@ pub fn guard(cell: &str) -> Cow<'_, str> {
 /// Writes the result CSV in input order.
 #[derive(Debug)]
 pub struct ResultWriter {
-    out: PathBuf,
-    temp: Option<tempfile::TempPath>,
+    replacement: Replacement,
     csv: csv::Writer<BufWriter<File>>,
     sources: Arc<[String]>,
     pending: BTreeMap<u64, ResultRow>,
@@ -85,17 +84,7 @@ pub struct ResultWriter {
 impl ResultWriter {
     /// Starts a result file for `out`; `excel` writes a UTF-8 BOM first.
     pub fn create(out: &Path, sources: Arc<[String]>, excel: bool) -> std::io::Result<Self> {
-        let dir = match out.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let temp = tempfile::Builder::new()
-            .prefix(".opentrade-results-")
-            .suffix(".tmp")
-            // Like any new file: 0666 less the umask (tempfile's default is 0600).
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(dir)?;
-        let (file, path) = temp.into_parts();
+        let (replacement, file) = Replacement::create(out)?;
         let mut sink = BufWriter::with_capacity(256 * 1024, file);
         if excel {
             sink.write_all(b"\xEF\xBB\xBF")?;
@@ -104,8 +93,7 @@ impl ResultWriter {
         csv.write_record(RESULT_HEADER)
             .map_err(std::io::Error::other)?;
         Ok(ResultWriter {
-            out: out.to_owned(),
-            temp: Some(path),
+            replacement,
             csv,
             sources,
             pending: BTreeMap::new(),
@@ -134,7 +122,7 @@ impl ResultWriter {
 
     /// Where the file goes.
     pub fn out(&self) -> &Path {
-        &self.out
+        self.replacement.out()
     }
 
     /// Rows waiting for an earlier one.
@@ -193,10 +181,7 @@ impl ResultWriter {
         }
         let sink = self.csv.into_inner().map_err(|e| e.into_error())?;
         let file = sink.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        let temp = self.temp.take().expect("finish runs once");
-        temp.persist(&self.out).map_err(|e| e.error)?;
-        Ok(self.out)
+        self.replacement.commit(file)
     }
 }
 

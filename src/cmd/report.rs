@@ -12,9 +12,11 @@ use anyhow::{Context as _, bail};
 
 use crate::cli::ReportArgs;
 use crate::columns::RESULT_HEADER;
+use crate::csvio::{RawRecord, RecordReader};
 use crate::exit::Exit;
 use crate::input::values::{amount_cents, unguard};
 use crate::ledger;
+use crate::outfile::Replacement;
 use crate::status::Status;
 
 /// How many req_ids needing attention are listed before "… and N more".
@@ -125,26 +127,38 @@ fn kind_of(path: &Path) -> anyhow::Result<Kind> {
 
 fn report_results(path: &Path, failed_out: Option<&Path>) -> anyhow::Result<Report> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader = BufReader::new(file);
-    skip_bom(&mut reader)?;
-    let mut csv = crate::csvio::reader(b',', reader);
+    let mut input = BufReader::new(file);
+    skip_bom(&mut input)?;
+    let mut records = RecordReader::new(b',', input);
     let mut writer = match failed_out {
         Some(out) => {
-            let mut w = crate::csvio::report_writer(
-                File::create(out).with_context(|| format!("cannot create {}", out.display()))?,
-            );
-            w.write_record(RESULT_HEADER)?;
-            Some(w)
+            let (replacement, file) = Replacement::create(out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let mut csv = crate::csvio::report_writer(std::io::BufWriter::new(file));
+            csv.write_record(RESULT_HEADER)?;
+            Some((replacement, csv))
         }
         None => None,
     };
     let mut report = Report::default();
-    for (i, record) in csv.records().enumerate() {
-        let record = record.with_context(|| format!("{} row {}", path.display(), i + 1))?;
-        let get = |column: usize| unguard(record.get(column).unwrap_or(""));
+    let mut record = RawRecord::default();
+    let read_error = |e| anyhow::anyhow!("cannot read {}: {e}", path.display());
+    records.read(&mut record).map_err(read_error)?;
+    let mut row = 0;
+    while records.read(&mut record).map_err(read_error)? {
+        row += 1;
+        if record.oversize.is_some() {
+            bail!(
+                "{} row {row} is longer than a result row can be; is this a result CSV?",
+                path.display()
+            );
+        }
+        let cells: Vec<std::borrow::Cow<'_, str>> =
+            record.iter().map(String::from_utf8_lossy).collect();
+        let get = |column: usize| unguard(cells.get(column).map_or("", |c| c.as_ref()));
         let status: Status = get(7)
             .parse()
-            .map_err(|e| anyhow::anyhow!("{} row {}: {e}", path.display(), i + 1))?;
+            .map_err(|e| anyhow::anyhow!("{} row {row}: {e}", path.display()))?;
         let message = [get(9), get(11)]
             .iter()
             .filter(|m| !m.is_empty())
@@ -159,12 +173,16 @@ fn report_results(path: &Path, failed_out: Option<&Path>) -> anyhow::Result<Repo
             &message,
             first_charge_cents(get(6)),
         );
-        if let Some(writer) = writer.as_mut().filter(|_| status.needs_attention()) {
-            writer.write_record(&record)?;
+        if let Some((_, csv)) = writer.as_mut().filter(|_| status.needs_attention()) {
+            csv.write_record(record.iter())?;
         }
     }
-    if let Some(mut writer) = writer {
-        writer.flush()?;
+    if let Some((replacement, csv)) = writer {
+        let sink = csv.into_inner().map_err(|e| e.into_error())?;
+        let file = sink.into_inner().map_err(|e| e.into_error())?;
+        replacement
+            .commit(file)
+            .with_context(|| format!("cannot write {}", failed_out.unwrap_or(path).display()))?;
     }
     Ok(report)
 }

@@ -43,6 +43,19 @@ pub enum InputError {
     Open { name: String, error: std::io::Error },
     #[error("cannot read {name}: {error}")]
     Read { name: String, error: std::io::Error },
+    #[error("{name} is {kind}; give an export file, or '-' for standard input")]
+    NotAFile { name: String, kind: &'static str },
+    #[error(
+        "{name} is larger than {} MiB, the most read from standard input or a pipe; give it as a file",
+        limit >> 20
+    )]
+    TooLarge { name: String, limit: u64 },
+    #[error(
+        "{name}: the header line is longer than {} KiB or has more than {} columns; is this an export?",
+        crate::csvio::MAX_RECORD_BYTES / 1024,
+        crate::csvio::MAX_FIELDS
+    )]
+    HeaderTooWide { name: String },
     #[error("{name}: {message}")]
     Csv { name: String, message: String },
     #[error("{name} is empty: a header line with the column names is required")]
@@ -73,22 +86,6 @@ pub struct InputSet {
     pub sources: Vec<Source>,
     /// The sources' names, for `source` columns and messages.
     names: Vec<String>,
-}
-
-impl InputError {
-    /// A CSV reader's error about the file `name`.
-    fn csv(name: &str, error: csv::Error) -> InputError {
-        match error.into_kind() {
-            csv::ErrorKind::Io(source) => InputError::Read {
-                name: name.to_owned(),
-                error: source,
-            },
-            other => InputError::Csv {
-                name: name.to_owned(),
-                message: format!("{other:?}"),
-            },
-        }
-    }
 }
 
 /// One data row.
@@ -140,7 +137,7 @@ impl InputSet {
 
     /// The row a record holds; `None` for a blank one.
     pub fn finish(&self, record: &Record) -> Option<InputRow> {
-        let order = self.sources[record.source as usize].row(&record.bytes)?;
+        let order = self.sources[record.source as usize].row(&record.raw)?;
         Some(InputRow {
             source: record.source,
             line: record.line,

@@ -1,83 +1,201 @@
 //! One input file: opened and checked (encoding, delimiter, header), then read as
 //! many times as the plan asks, each CSV record turned into an order or the reasons
-//! it is not one. A file that changes between passes is refused.
+//! it is not one. A file that changes between passes is refused; standard input and
+//! pipes are copied once to an unnamed temporary file, which no exit can leave behind.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
+use std::os::unix::fs::{FileExt as _, FileTypeExt as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::cursor::LineCounter;
 use super::encoding::{self, Detected};
 use super::header::ColumnMap;
 use super::row::{Cells, Invalid, build_order};
 use super::values::{self, RowError};
 use super::{InputError, InputOptions, STDIN};
 use crate::columns::RowText;
+use crate::csvio::{Oversize, RawRecord, RecordReader};
 use crate::order::Order;
+
+/// The most bytes read from standard input or a pipe (a regular file may be larger).
+pub const MAX_SPOOL_BYTES: u64 = 1 << 30;
 
 /// One input file, checked and ready to be read.
 #[derive(Debug)]
 pub struct Source {
     /// As the user named it; `<stdin>` for `-`. Used in `source` and messages.
     pub name: String,
-    path: PathBuf,
-    /// Keeps a spooled copy of stdin alive.
-    _spool: Option<tempfile::NamedTempFile>,
+    origin: Origin,
     pub detected: Detected,
     pub delimiter: u8,
     columns: ColumnMap,
     header_len: usize,
-    fingerprint: (u64, Option<SystemTime>),
+}
+
+/// Where a source's bytes are, to be read from the start for each pass.
+#[derive(Debug)]
+enum Origin {
+    /// A regular file, reopened for each pass and refused if it changed.
+    Path {
+        path: PathBuf,
+        fingerprint: (u64, Option<SystemTime>),
+    },
+    /// Standard input or a pipe, copied to an unnamed temporary file.
+    Spool(Arc<File>),
+}
+
+/// A source's bytes from the start.
+pub(super) struct Bytes(Box<dyn Read + Send>);
+
+impl Read for Bytes {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bytes")
+    }
+}
+
+/// The records of a source, after its header.
+pub(super) type SourceRecords = RecordReader<BufReader<Bytes>>;
+
+impl Origin {
+    /// Where `path` (as given, `-` for stdin) can be read again and again.
+    fn of(path: &Path) -> Result<(String, Origin), InputError> {
+        if path.as_os_str() == "-" {
+            let spool = spool(std::io::stdin().lock(), STDIN)?;
+            return Ok((STDIN.to_owned(), spool));
+        }
+        let name = path.display().to_string();
+        let open_error = |error| InputError::Open {
+            name: name.clone(),
+            error,
+        };
+        let meta = std::fs::metadata(path).map_err(open_error)?;
+        let kind = meta.file_type();
+        if kind.is_file() {
+            let file = File::open(path).map_err(open_error)?;
+            let fingerprint = fingerprint(&file).map_err(|error| InputError::Read {
+                name: name.clone(),
+                error,
+            })?;
+            let origin = Origin::Path {
+                path: path.to_owned(),
+                fingerprint,
+            };
+            return Ok((name, origin));
+        }
+        if kind.is_fifo() {
+            let spool = spool(File::open(path).map_err(open_error)?, &name)?;
+            return Ok((name, spool));
+        }
+        Err(InputError::NotAFile {
+            name,
+            kind: if kind.is_dir() {
+                "a directory"
+            } else if kind.is_char_device() || kind.is_block_device() {
+                "a device"
+            } else {
+                "not a regular file"
+            },
+        })
+    }
+
+    fn open(&self, name: &str) -> Result<Bytes, InputError> {
+        match self {
+            Origin::Path { path, fingerprint } => {
+                let file = File::open(path).map_err(|error| InputError::Open {
+                    name: name.to_owned(),
+                    error,
+                })?;
+                let now = self::fingerprint(&file).map_err(|error| InputError::Read {
+                    name: name.to_owned(),
+                    error,
+                })?;
+                if now != *fingerprint {
+                    return Err(InputError::Changed {
+                        name: name.to_owned(),
+                    });
+                }
+                Ok(Bytes(Box::new(file)))
+            }
+            Origin::Spool(file) => Ok(Bytes(Box::new(At {
+                file: Arc::clone(file),
+                at: 0,
+            }))),
+        }
+    }
+}
+
+/// Copies `input` to an unnamed temporary file, at most `MAX_SPOOL_BYTES`.
+fn spool(input: impl Read, name: &str) -> Result<Origin, InputError> {
+    let read_error = |error| InputError::Read {
+        name: name.to_owned(),
+        error,
+    };
+    let mut file = tempfile::tempfile().map_err(read_error)?;
+    let copied =
+        std::io::copy(&mut input.take(MAX_SPOOL_BYTES + 1), &mut file).map_err(read_error)?;
+    if copied > MAX_SPOOL_BYTES {
+        return Err(InputError::TooLarge {
+            name: name.to_owned(),
+            limit: MAX_SPOOL_BYTES,
+        });
+    }
+    Ok(Origin::Spool(Arc::new(file)))
+}
+
+/// Reads a shared file from its own position, so passes never disturb each other.
+struct At {
+    file: Arc<File>,
+    at: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 impl Source {
     pub(super) fn open(path: &Path, options: &InputOptions) -> Result<Self, InputError> {
-        let (name, path, spool) = if path.as_os_str() == "-" {
-            let spool = spool_stdin().map_err(|error| InputError::Read {
-                name: STDIN.into(),
-                error,
-            })?;
-            (STDIN.to_owned(), spool.path().to_owned(), Some(spool))
-        } else {
-            (path.display().to_string(), path.to_owned(), None)
-        };
-        let open_error = |source| InputError::Open {
+        let (name, origin) = Origin::of(path)?;
+        let read_error = |error| InputError::Read {
             name: name.clone(),
-            error: source,
+            error,
         };
-        let read_error = |source| InputError::Read {
-            name: name.clone(),
-            error: source,
-        };
-        let mut file = File::open(&path).map_err(open_error)?;
-        let fingerprint = fingerprint(&file).map_err(read_error)?;
-        let detected = encoding::detect(&mut BufReader::new(&mut file), options.encoding)
+        let detected = encoding::detect(&mut BufReader::new(origin.open(&name)?), options.encoding)
             .map_err(read_error)?
             .map_err(|source| InputError::Utf16 {
                 name: name.clone(),
                 error: source,
             })?;
-        file.seek(SeekFrom::Start(detected.bom_len as u64))
-            .map_err(read_error)?;
         let mut first_line = Vec::new();
-        (&mut file)
+        after_bom(origin.open(&name)?, detected)
+            .map_err(read_error)?
             .take(64 * 1024)
             .read_to_end(&mut first_line)
             .map_err(read_error)?;
         let delimiter = options
             .delimiter
             .unwrap_or_else(|| sniff_delimiter(&first_line));
-
-        file.seek(SeekFrom::Start(detected.bom_len as u64))
-            .map_err(read_error)?;
-        let mut reader = crate::csvio::reader(delimiter, BufReader::new(file));
-        let raw = reader
-            .byte_headers()
-            .map_err(|e| InputError::csv(&name, e))?
-            .clone();
-        if raw.is_empty() || (raw.len() == 1 && raw[0].is_empty()) {
+        let bytes = after_bom(origin.open(&name)?, detected).map_err(read_error)?;
+        let mut reader = RecordReader::new(delimiter, BufReader::new(bytes));
+        let mut raw = RawRecord::default();
+        if !reader.read(&mut raw).map_err(read_error)?
+            || (raw.len() == 1 && raw.get(0).is_some_and(<[u8]>::is_empty))
+        {
             return Err(InputError::Empty { name });
+        }
+        if raw.oversize.is_some() {
+            return Err(InputError::HeaderTooWide { name });
         }
         let headers = raw
             .iter()
@@ -100,57 +218,38 @@ impl Source {
         }
         Ok(Source {
             name,
-            path,
-            _spool: spool,
+            origin,
             detected,
             delimiter,
             columns,
             header_len: headers.len(),
-            fingerprint,
         })
     }
 
-    pub(super) fn line_counter(&self) -> Result<LineCounter, InputError> {
-        let file = File::open(&self.path).map_err(|source| InputError::Open {
+    /// A fresh pass over the records after the header.
+    pub(super) fn records(&self) -> Result<SourceRecords, InputError> {
+        let read_error = |error| InputError::Read {
             name: self.name.clone(),
-            error: source,
-        })?;
-        LineCounter::new(file, self.detected.bom_len as u64).map_err(|source| InputError::Read {
-            name: self.name.clone(),
-            error: source,
-        })
-    }
-
-    pub(super) fn reader(&self) -> Result<csv::Reader<BufReader<File>>, InputError> {
-        let read_error = |source| InputError::Read {
-            name: self.name.clone(),
-            error: source,
+            error,
         };
-        let mut file = File::open(&self.path).map_err(|source| InputError::Open {
-            name: self.name.clone(),
-            error: source,
-        })?;
-        if fingerprint(&file).map_err(read_error)? != self.fingerprint {
-            return Err(InputError::Changed {
-                name: self.name.clone(),
-            });
-        }
-        file.seek(SeekFrom::Start(self.detected.bom_len as u64))
-            .map_err(read_error)?;
+        let bytes = after_bom(self.origin.open(&self.name)?, self.detected).map_err(read_error)?;
         let mut reader =
-            crate::csvio::reader(self.delimiter, BufReader::with_capacity(256 * 1024, file));
-        reader
-            .byte_headers()
-            .map_err(|e| InputError::csv(&self.name, e))?;
+            RecordReader::new(self.delimiter, BufReader::with_capacity(256 * 1024, bytes));
+        reader.read(&mut RawRecord::default()).map_err(read_error)?;
         Ok(reader)
     }
 
     /// Turns one CSV record into a row.
-    pub(super) fn row(&self, record: &csv::ByteRecord) -> Option<Result<Order, Box<Invalid>>> {
+    pub(super) fn row(&self, record: &RawRecord) -> Option<Result<Order, Box<Invalid>>> {
         let mut cells = Cells::default();
         let mut undecodable = Vec::new();
+        let mut too_long = Vec::new();
         for (field, index) in self.columns.iter() {
-            let bytes = record.get(index).unwrap_or_default();
+            let mut bytes = record.get(index).unwrap_or_default();
+            if bytes.len() > values::MAX_CELL_BYTES {
+                too_long.push(field);
+                bytes = &bytes[..values::MAX_CELL_BYTES];
+            }
             let text = match encoding::decode(self.detected, bytes) {
                 Some(text) => text,
                 None => {
@@ -161,15 +260,21 @@ impl Source {
             };
             cells.set(field, cleaned(text));
         }
-        if cells.is_blank() && undecodable.is_empty() {
+        if cells.is_blank() && undecodable.is_empty() && record.oversize.is_none() {
             return None;
         }
         let built = build_order(&cells);
-        // A row refused for its encoding or shape shows its cells as found.
+        // A row refused for its encoding, size or shape shows its cells as found.
         let shown = |built: Result<Order, Box<Invalid>>| match built {
             Ok(order) => RowText::of_order(&order),
             Err(invalid) => invalid.fields,
         };
+        if let Some(error) = oversize(record.oversize, &too_long) {
+            return Some(Err(Box::new(Invalid {
+                error,
+                fields: shown(built),
+            })));
+        }
         if !undecodable.is_empty() {
             let names: Vec<&str> = undecodable.iter().map(|f| f.name()).collect();
             let error = RowError::new(
@@ -207,11 +312,44 @@ impl Source {
     }
 }
 
-/// Standard input, copied to a temporary file so it can be read twice.
-fn spool_stdin() -> std::io::Result<tempfile::NamedTempFile> {
-    let mut spool = tempfile::NamedTempFile::new()?;
-    std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())?;
-    Ok(spool)
+/// Why a row broke a size limit, if it did: the whole row, or some of its cells.
+fn oversize(record: Option<Oversize>, cells: &[super::header::Field]) -> Option<RowError> {
+    let kib = |bytes: usize| bytes / 1024;
+    match record {
+        Some(Oversize::Bytes) => Some(RowError::new(
+            values::code::ROW_TOO_LONG,
+            format!(
+                "the row is longer than {} KiB; no callback row is that long — a quote is probably not closed, or the file is not an export",
+                kib(crate::csvio::MAX_RECORD_BYTES)
+            ),
+        )),
+        Some(Oversize::Fields) => Some(RowError::new(
+            values::code::ROW_TOO_LONG,
+            format!(
+                "the row has more than {} fields; a delimiter is probably wrong",
+                crate::csvio::MAX_FIELDS
+            ),
+        )),
+        None if !cells.is_empty() => {
+            let names: Vec<&str> = cells.iter().map(|f| f.name()).collect();
+            Some(RowError::new(
+                values::code::CELL_TOO_LONG,
+                format!(
+                    "{} is longer than {} KiB; only its start is shown",
+                    names.join(", "),
+                    kib(values::MAX_CELL_BYTES)
+                ),
+            ))
+        }
+        None => None,
+    }
+}
+
+/// A source's bytes after the BOM `detected` found.
+fn after_bom(mut bytes: Bytes, detected: Detected) -> std::io::Result<Bytes> {
+    let mut bom = vec![0; detected.bom_len];
+    bytes.read_exact(&mut bom)?;
+    Ok(bytes)
 }
 
 /// A cell without the white space around it, still borrowed where it was.

@@ -46,7 +46,12 @@ pub mod code {
     pub const BAD_TIME: &str = "input.bad_time";
     pub const FIELD_COUNT: &str = "input.field_count";
     pub const BAD_ENCODING: &str = "input.bad_encoding";
+    pub const ROW_TOO_LONG: &str = "input.row_too_long";
+    pub const CELL_TOO_LONG: &str = "input.cell_too_long";
 }
+
+/// The longest cell read; the rest of a longer one is dropped and the row is invalid.
+pub const MAX_CELL_BYTES: usize = 16 * 1024;
 
 /// The longest req_id accepted; the platform's idempotency keys are short serials.
 pub const MAX_REQ_ID_CHARS: usize = 64;
