@@ -189,6 +189,11 @@ pub struct SendArgs {
     #[arg(long, value_name = "URL")]
     pub gateway: Option<String>,
 
+    /// Allow a plain http:// gateway on another machine (the session key travels in
+    /// every request; http to this machine is always allowed).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+
     /// md5, hmac or hmac-sha256 [default: hmac].
     #[arg(long, value_name = "METHOD")]
     pub sign_method: Option<SignMethod>,

@@ -16,6 +16,7 @@ pub mod order;
 pub mod outfile;
 pub mod plan;
 pub mod results;
+pub mod roles;
 pub mod send;
 pub mod signals;
 pub mod simulator;
@@ -28,6 +29,9 @@ use exit::Exit;
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let env = |name: &str| std::env::var(name).ok();
+    // A file-size limit (`ulimit -f`) must be a write error with a message, wherever
+    // a command writes.
+    signals::survive_file_size_limit();
     match cli.command {
         Command::Demo(args) => cmd::demo::run(args, &env, cli.quiet).await,
         Command::Send(args) => cmd::send::run(*args, &env, cli.quiet).await,

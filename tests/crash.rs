@@ -271,7 +271,16 @@ fn a_file_that_is_not_a_ledger_is_refused() {
     let input = ws.write("in.csv", orders_of(&ids(2)));
     std::fs::copy(&input, ws.ledger()).expect("copy");
     let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
-    assert!(stderr.contains("is not a ledger: its header is"));
+    assert!(
+        stderr.contains("is not a ledger: its first line is"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(ws.ledger()).expect("ledger"),
+        std::fs::read(&input).expect("input"),
+        "left byte for byte"
+    );
+    assert_eq!(sim.stats().requests, 0);
 }
 
 #[test]
@@ -376,12 +385,34 @@ fn a_full_disk_for_the_ledger_stops_before_sending() {
     let sim = simulator("{}");
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
-    std::os::unix::fs::symlink("/dev/full", ws.ledger()).expect("symlink");
-    let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
+    // Room for nothing (ulimit -f): the new ledger's header cannot be written.
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.arg("--fsize=10").arg("--").arg(common::binary());
+    let base = send_process(&ws, &sim.url(), &[&input]);
+    cmd.args(base.get_args())
+        .envs(base.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    let output = cmd.output().expect("runs under prlimit");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("cannot write ledger") && stderr.contains("No space left on device"),
+        stderr.contains("cannot write ledger") && stderr.contains("File too large"),
         "{stderr}"
     );
+    assert_eq!(sim.stats().requests, 0);
+}
+
+#[test]
+fn a_device_is_never_a_ledger() {
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(3)));
+    for device in ["/dev/null", "/dev/full", "/dev/zero"] {
+        let stderr = exits_with(send_cmd(&ws, &sim, &[&input]).args(["--ledger", device]), 2);
+        assert!(
+            stderr.contains("is not a regular file"),
+            "{device}: {stderr}"
+        );
+    }
     assert_eq!(sim.stats().requests, 0);
 }
 

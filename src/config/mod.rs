@@ -7,13 +7,14 @@
 mod file;
 
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use file::FileConfig;
 
 use crate::cli::SendArgs;
 use crate::input::InputOptions;
+use crate::roles::{RoleError, Roles};
 use crate::send::policy::{Backoff, BreakerPolicy, Policy};
 use crate::send::{ClientTuning, Mode, SendConfig};
 use crate::simulator::{Scenario, ScenarioError};
@@ -51,21 +52,29 @@ pub enum ConfigError {
     FailureRate(f64),
     #[error("--timeout must be more than zero")]
     ZeroTimeout,
+    #[error(transparent)]
+    Roles(#[from] RoleError),
+    #[error("{0} is set but empty; set it to the value, or remove it")]
+    Empty(&'static str),
+    #[error("--gateway '{url}' is not a usable URL: {reason}")]
+    Gateway { url: String, reason: String },
     #[error(
-        "--out and --ledger are the same file ({}); the result CSV would destroy the ledger",
-        .0.display()
+        "--gateway '{0}' is plain http to another machine: the session key would travel unencrypted; use https, or add --allow-insecure-http if this network is trusted"
     )]
-    OutIsLedger(PathBuf),
+    InsecureHttp(String),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
 }
 
+/// A text setting and the layer it came from (for messages).
+type Named = Option<(String, &'static str)>;
+
 /// Every setting, resolved from its layers.
 struct Layers {
-    gateway: String,
-    app_key: Option<String>,
-    secret: Option<String>,
-    session: Option<String>,
+    gateway: Named,
+    app_key: Named,
+    secret: Named,
+    session: Named,
     sign_method: SignMethod,
     concurrency: NonZeroUsize,
     qps: Option<NonZeroU32>,
@@ -82,14 +91,15 @@ struct Layers {
 /// default, highest first. A value absent from one layer falls to the next.
 #[rustfmt::skip]
 fn layers(args: &SendArgs, env: Env<'_>, file: &FileConfig) -> Layers {
-    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let var = |name: &'static str| env(name).map(|v| (v, name));
+    let key = |value: &Option<String>, name: &'static str| value.clone().map(|v| (v, name));
     let retry = &file.retry;
     Layers {
-        //                  flag                       environment              file                         default
-        gateway:         first([args.gateway.clone(),  var("TOP_GATEWAY"),      file.gateway.clone()])      .unwrap_or_else(|| DEFAULT_GATEWAY.into()),
-        app_key:         first([None,                  var("TOP_APP_KEY"),      file.app_key.clone()]),
-        secret:          first([None,                  var("TOP_APP_SECRET"),   file.secret.clone()]),
-        session:         first([None,                  var("TOP_SESSION"),      file.session.clone()]),
+        //                  flag                       environment              file                                     default
+        gateway:         first([key(&args.gateway, "--gateway"), var("TOP_GATEWAY"), key(&file.gateway, "gateway in --config")]).or(Some((DEFAULT_GATEWAY.into(), "the default"))),
+        app_key:         first([None,                  var("TOP_APP_KEY"),      key(&file.app_key, "app_key in --config")]),
+        secret:          first([None,                  var("TOP_APP_SECRET"),   key(&file.secret, "secret in --config")]),
+        session:         first([None,                  var("TOP_SESSION"),      key(&file.session, "session in --config")]),
         sign_method:     first([args.sign_method,      None,                    file.sign_method])          .unwrap_or_default(),
         concurrency:     first([args.concurrency,      None,                    file.concurrency])          .unwrap_or(NonZeroUsize::new(8).expect("8 > 0")),
         qps:             first([args.qps,              None,                    file.qps]),
@@ -110,6 +120,7 @@ fn first<T, const N: usize>(layers: [Option<T>; N]) -> Option<T> {
 
 /// Builds the checked configuration of `send`.
 pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigError> {
+    claim_roles(&args)?;
     let file = match &args.config {
         Some(path) => file::load(path)?,
         None => FileConfig::default(),
@@ -127,9 +138,6 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
     }
     if set.timeout.is_zero() {
         return Err(ConfigError::ZeroTimeout);
-    }
-    if same_file(&args.out, &args.ledger) {
-        return Err(ConfigError::OutIsLedger(args.out.clone()));
     }
     let policy = Policy {
         concurrency: set.concurrency,
@@ -198,26 +206,68 @@ fn mode(args: &SendArgs, set: &Layers) -> Result<Mode, ConfigError> {
             missing: missing.join(", "),
         });
     };
+    let gateway = set.gateway.clone().expect("the gateway has a default");
+    for (value, origin) in [&gateway, app_key, secret, session] {
+        if value.trim().is_empty() {
+            return Err(ConfigError::Empty(origin));
+        }
+    }
+    check_transport(&gateway.0, args.allow_insecure_http)?;
     Ok(Mode::Live {
-        gateway: set.gateway.clone(),
+        gateway: gateway.0,
         credentials: Credentials {
-            app_key: app_key.clone(),
-            secret: Secret::new(secret.clone()),
-            session: Secret::new(session.clone()),
+            app_key: app_key.0.clone(),
+            secret: Secret::new(secret.0.clone()),
+            session: Secret::new(session.0.clone()),
         },
     })
 }
 
-/// Whether two paths name one file (the second may not exist yet).
-fn same_file(a: &Path, b: &Path) -> bool {
-    let resolve = |p: &Path| -> Option<PathBuf> {
-        let parent = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        Some(parent.canonicalize().ok()?.join(p.file_name()?))
+/// The session key travels in every request: plain `http://` only to this machine,
+/// unless `--allow-insecure-http` says otherwise.
+fn check_transport(gateway: &str, allow_insecure_http: bool) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::Gateway {
+        url: gateway.to_owned(),
+        reason: reason.to_owned(),
     };
-    a == b || matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
+    let url = reqwest::Url::parse(gateway).map_err(|e| bad(&e.to_string()))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(bad("it has no host")),
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback || allow_insecure_http => Ok(()),
+        "http" => Err(ConfigError::InsecureHttp(gateway.to_owned())),
+        _ => Err(bad("the scheme must be https (or http to this machine)")),
+    }
+}
+
+/// Every file `send` reads or writes, in its one role; found before any is touched.
+fn claim_roles(args: &SendArgs) -> Result<(), RoleError> {
+    let mut roles = Roles::default();
+    for input in args.inputs.iter().filter(|p| p.as_os_str() != "-") {
+        roles.claim("INPUT", input)?;
+    }
+    roles.claim("--ledger", &args.ledger)?;
+    roles.claim(
+        "--ledger's lock",
+        &crate::ledger::lock::lock_path(&args.ledger),
+    )?;
+    roles.claim("--out", &args.out)?;
+    let optional = [
+        ("--summary-json", &args.summary_json),
+        ("--config", &args.config),
+        ("--scenario", &args.scenario),
+    ];
+    for (role, path) in optional {
+        if let Some(path) = path {
+            roles.claim(role, path)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -390,6 +440,67 @@ mod tests {
         assert!(
             matches!(&config.mode, Mode::Live { gateway, .. } if gateway == "http://127.0.0.1:9/router/rest")
         );
+    }
+
+    #[test]
+    fn an_empty_credential_from_any_source_is_refused() {
+        for (name, empty) in [
+            ("TOP_APP_KEY", "TOP_APP_KEY"),
+            ("TOP_APP_SECRET", "TOP_APP_SECRET"),
+            ("TOP_SESSION", "TOP_SESSION"),
+        ] {
+            let env = |var: &str| {
+                CREDENTIALS.iter().find(|(k, _)| *k == var).map(|(k, v)| {
+                    if *k == name {
+                        " ".to_owned()
+                    } else {
+                        v.to_string()
+                    }
+                })
+            };
+            let err = build_send(args(&[]), &env).expect_err("empty");
+            assert!(err.to_string().starts_with(empty), "{err}");
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "app_key = \"k\"\nsecret = \"\"\nsession = \"s\"\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let err = build_send(
+            args(&["--config", path.to_str().expect("utf-8")]),
+            &env_of(&[]),
+        )
+        .expect_err("empty secret in the file");
+        assert!(err.to_string().contains("secret in --config"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine_unless_allowed() {
+        let with = |gateway: &'static str, extra: &[&str]| {
+            let env = move |var: &str| {
+                if var == "TOP_GATEWAY" {
+                    return Some(gateway.to_owned());
+                }
+                CREDENTIALS
+                    .iter()
+                    .find(|(k, _)| *k == var)
+                    .map(|(_, v)| v.to_string())
+            };
+            build_send(args(extra), &env)
+        };
+        assert!(with("http://127.0.0.1:8080/router/rest", &[]).is_ok());
+        assert!(with("http://localhost/router/rest", &[]).is_ok());
+        assert!(with("http://[::1]:9/router/rest", &[]).is_ok());
+        assert!(with("https://eco.taobao.com/router/rest", &[]).is_ok());
+        let err = with("http://gw.example.com/router/rest", &[]).expect_err("insecure");
+        assert!(err.to_string().contains("--allow-insecure-http"), "{err}");
+        assert!(
+            with(
+                "http://gw.example.com/router/rest",
+                &["--allow-insecure-http"]
+            )
+            .is_ok()
+        );
+        assert!(with("ftp://gw.example.com/", &[]).is_err());
     }
 
     #[test]

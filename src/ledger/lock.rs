@@ -1,6 +1,8 @@
-//! One run per ledger: an exclusive `flock` on `<ledger>.lock`, which the kernel
-//! drops when the holder dies, so a dead run never blocks the next. The lock file
-//! names its holder for the message the next run prints.
+//! One run per ledger: exclusive `flock`s, which the kernel drops when the holder
+//! dies, so a dead run never blocks the next. Two locks: on `<ledger>.lock` beside the
+//! ledger's real path (whatever symlink reaches it; it also names the holder for the
+//! message the next run prints, and outlives `ledger compact`'s rename), and on the
+//! ledger file itself, which every hard link shares.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
@@ -8,15 +10,29 @@ use std::path::{Path, PathBuf};
 
 use crate::clock::beijing;
 
-/// Held until dropped.
+/// Held until dropped. A ledger this lock created and nobody wrote is removed then.
 #[derive(Debug)]
 pub struct LedgerLock {
-    _file: File,
+    _sidecar: File,
+    _ledger: File,
     pub path: PathBuf,
+    created: Option<PathBuf>,
 }
 
-/// The sidecar lock file of a ledger.
+impl Drop for LedgerLock {
+    fn drop(&mut self) {
+        if let Some(ledger) = &self.created
+            && std::fs::metadata(ledger).is_ok_and(|m| m.len() == 0)
+        {
+            let _ = std::fs::remove_file(ledger);
+        }
+    }
+}
+
+/// The sidecar lock file of a ledger: beside the file itself, whatever symlink
+/// reaches it.
 pub fn lock_path(ledger: &Path) -> PathBuf {
+    let ledger = crate::roles::resolve(ledger);
     let mut name = ledger
         .file_name()
         .map(|n| n.to_os_string())
@@ -69,6 +85,7 @@ pub fn acquire(ledger: &Path) -> Result<LedgerLock, LockError> {
         }
         Err(TryLockError::Error(e)) => return Err(io(e)),
     }
+    let (ledger_file, created) = lock_ledger_itself(ledger)?;
     let started = chrono::Utc::now().with_timezone(&beijing());
     let note = format!(
         "pid {} (started {})\n",
@@ -80,7 +97,46 @@ pub fn acquire(ledger: &Path) -> Result<LedgerLock, LockError> {
         .set_len(0)
         .and_then(|()| file.seek(SeekFrom::Start(0)))
         .and_then(|_| file.write_all(note.as_bytes()));
-    Ok(LedgerLock { _file: file, path })
+    Ok(LedgerLock {
+        _sidecar: file,
+        _ledger: ledger_file,
+        path,
+        created: created.then(|| ledger.to_owned()),
+    })
+}
+
+/// Locks the ledger's inode (creating an empty ledger if there is none); says whether
+/// it was created.
+fn lock_ledger_itself(ledger: &Path) -> Result<(File, bool), LockError> {
+    let io = |error| LockError::Io {
+        path: ledger.display().to_string(),
+        error,
+    };
+    let (file, created) = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(ledger)
+    {
+        Ok(file) => (file, true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(ledger)
+                .map_err(io)?;
+            (file, false)
+        }
+        Err(e) => return Err(io(e)),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok((file, created)),
+        Err(TryLockError::WouldBlock) => Err(LockError::Held {
+            ledger: ledger.display().to_string(),
+            holder: "another process (through another name of the same file)".into(),
+        }),
+        Err(TryLockError::Error(e)) => Err(io(e)),
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +157,35 @@ mod tests {
         );
         drop(held);
         assert!(acquire(&ledger).is_ok(), "released on drop");
+    }
+
+    #[test]
+    fn a_hard_link_or_a_symlink_to_a_held_ledger_is_held_too() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ledger = dir.path().join("ledger.csv");
+        let _held = acquire(&ledger).expect("first lock");
+        let hard = dir.path().join("hard.csv");
+        std::fs::hard_link(&ledger, &hard).expect("hard link");
+        let soft = dir.path().join("soft.csv");
+        std::os::unix::fs::symlink(&ledger, &soft).expect("symlink");
+        for other in [hard, soft] {
+            assert!(
+                matches!(acquire(&other), Err(LockError::Held { .. })),
+                "{}",
+                other.display()
+            );
+        }
+    }
+
+    #[test]
+    fn a_ledger_created_for_the_lock_and_never_written_is_removed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ledger = dir.path().join("ledger.csv");
+        drop(acquire(&ledger).expect("lock"));
+        assert!(!ledger.exists());
+        std::fs::write(&ledger, "").expect("an empty ledger of the user's");
+        drop(acquire(&ledger).expect("lock"));
+        assert!(ledger.exists(), "not created by the lock: left alone");
     }
 
     #[test]

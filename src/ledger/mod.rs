@@ -109,8 +109,13 @@ pub enum LedgerError {
     Read { path: String, error: std::io::Error },
     #[error("cannot write ledger {path}: {error}")]
     Write { path: String, error: std::io::Error },
-    #[error("{path} is not a ledger: its header is '{found}', expected '{}'", HEADER.join(","))]
+    #[error(
+        "{path} is not a ledger: its first line is '{found}', not the ledger header '{}'; it was left as it is — give --ledger a ledger, or a path where one can be created",
+        HEADER.join(",")
+    )]
     Header { path: String, found: String },
+    #[error("{path} is not a regular file; a ledger must be one (or not exist yet)")]
+    NotAFile { path: String },
     #[error(
         "ledger {path} line {line} is damaged ({reason}); fix or remove that line by hand — nothing was sent"
     )]

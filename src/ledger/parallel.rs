@@ -4,10 +4,12 @@
 //! `scan::walk`, which reports exact line numbers.
 
 use std::fs::File;
-use std::io::{BufRead as _, BufReader, Read as _, Seek as _, SeekFrom};
+use std::io::{BufReader, Read as _, Seek as _, SeekFrom};
 use std::path::Path;
 
-use super::scan::{FIELDS, Line, Shape, Split, check_fields, open, split_fields, trim_end};
+use super::scan::{
+    FIELDS, Line, Shape, Split, check_fields, open, read_bounded_line, split_fields, trim_end,
+};
 use super::{HEADER, LedgerError};
 
 /// What a part of a parallel walk found.
@@ -56,13 +58,19 @@ pub(super) fn walk_parallel_from<T: Send>(
     };
     let (file_len, complete_len) = (opened.file_len, opened.complete_len);
     let file = &mut opened.file;
-    if threads < 2 || complete_len < min_bytes {
+    // A last line without its line break is judged by the sequential walk.
+    if threads < 2 || complete_len < min_bytes || complete_len != file_len {
         return Ok(None);
     }
     file.seek(SeekFrom::Start(0)).map_err(read_error)?;
     let mut reader = BufReader::new(file);
     let mut header = Vec::new();
-    reader.read_until(b'\n', &mut header).map_err(read_error)?;
+    if read_bounded_line(&mut reader, &mut header)
+        .map_err(read_error)?
+        .is_none()
+    {
+        return Ok(None);
+    }
     if trim_end(&header) != HEADER.join(",").as_bytes() {
         return Ok(None);
     }
@@ -74,7 +82,10 @@ pub(super) fn walk_parallel_from<T: Send>(
         let mut reader = BufReader::new(File::open(path).map_err(read_error)?);
         reader.seek(SeekFrom::Start(guess)).map_err(read_error)?;
         let mut skipped = Vec::new();
-        let at = guess + reader.read_until(b'\n', &mut skipped).map_err(read_error)? as u64;
+        let Some(skip) = read_bounded_line(&mut reader, &mut skipped).map_err(read_error)? else {
+            return Ok(None);
+        };
+        let at = guess + skip as u64;
         bounds.push(at.min(complete_len).max(*bounds.last().unwrap_or(&body)));
     }
     bounds.push(complete_len);
@@ -109,6 +120,7 @@ pub(super) fn walk_parallel_from<T: Send>(
             lines,
             complete_len,
             file_len,
+            newline_missing: false,
         },
         found,
     )))
@@ -127,7 +139,10 @@ fn walk_part<T>(
     let (mut lines, mut found) = (0, Vec::new());
     loop {
         buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
+        let Some(read) = read_bounded_line(&mut reader, &mut buf)? else {
+            return Ok(PartWalk::GiveUp);
+        };
+        if read == 0 {
             return Ok(PartWalk::Done { lines, found });
         }
         let text = trim_end(&buf);

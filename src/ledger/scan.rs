@@ -1,6 +1,9 @@
 //! Walking a ledger's complete lines, checked: the one reader behind the dedup index
-//! (with `parallel`), `report` and `ledger compact`. A torn last line is left out; a
-//! wrong header or a damaged line stops the walk with the line's number.
+//! (with `parallel`), `report` and `ledger compact`. A file whose first line is not
+//! the header is not a ledger and stops the walk (it is never written to); so does a
+//! damaged line, with its number. A last line without its line break is complete if
+//! it reads as a whole line, and torn — left out, and cut off before the next
+//! append — if not.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -9,16 +12,21 @@ use std::path::Path;
 use super::key::{KeyMap, ReqKey, parse_md5};
 use super::{HEADER, LedgerError, Settled, col};
 
+/// The longest ledger line read; a longer one is damage.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
 /// A ledger file's layout.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Shape {
-    /// The file exists with at least a complete header line.
+    /// The file exists with its header.
     pub has_header: bool,
     /// Complete data lines.
     pub lines: u64,
     /// Bytes up to the end of the last complete line.
     pub complete_len: u64,
     pub file_len: u64,
+    /// The last complete line has no line break: the next append adds one first.
+    pub newline_missing: bool,
 }
 
 impl Shape {
@@ -60,24 +68,33 @@ pub fn walk(path: &Path, mut visit: impl FnMut(Line<'_>)) -> Result<Shape, Ledge
         return Ok(Shape::default());
     };
     let (file_len, complete_len) = (opened.file_len, opened.complete_len);
-    let file = &mut opened.file;
     let mut shape = Shape {
         has_header: false,
         lines: 0,
         complete_len,
         file_len,
+        newline_missing: false,
     };
-    if complete_len == 0 {
+    if file_len == 0 {
         return Ok(shape);
     }
-    file.seek(SeekFrom::Start(0)).map_err(read_error)?;
+    let tail = read_tail(&mut opened.file, complete_len, file_len).map_err(read_error)?;
+    opened.file.seek(SeekFrom::Start(0)).map_err(read_error)?;
     let mut lines = LineReader {
-        reader: BufReader::with_capacity(1 << 20, file.take(complete_len)),
+        reader: BufReader::with_capacity(1 << 20, (&mut opened.file).take(complete_len)),
         buf: Vec::with_capacity(1024),
         record: csv::ByteRecord::new(),
         number: 0,
         path: &shown,
     };
+    if complete_len == 0 {
+        // One line and no line break: a ledger only if it is the header.
+        check_header(&shown, tail.as_deref().unwrap_or_default())?;
+        shape.has_header = true;
+        shape.complete_len = file_len;
+        shape.newline_missing = true;
+        return Ok(shape);
+    }
     lines.header()?;
     shape.has_header = true;
     while let Some((number, fields)) = lines.next()? {
@@ -92,7 +109,90 @@ pub fn walk(path: &Path, mut visit: impl FnMut(Line<'_>)) -> Result<Shape, Ledge
             fields: &fields,
         });
     }
+    // A last line without its line break counts if it reads as a whole line.
+    if let Some(tail) = tail
+        && let Some(fields) = whole_line(&tail)
+        && let Ok((req_id, status, payload_md5)) = check_fields(&fields)
+    {
+        shape.lines += 1;
+        shape.complete_len = file_len;
+        shape.newline_missing = true;
+        visit(Line {
+            number: lines.number + 1,
+            req_id,
+            status,
+            payload_md5,
+            fields: &fields,
+        });
+    }
     Ok(shape)
+}
+
+/// The bytes after the last line break (`None` when there are none, or too many to
+/// be one line).
+fn read_tail(
+    file: &mut File,
+    complete_len: u64,
+    file_len: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let len = file_len - complete_len;
+    if len == 0 || len > MAX_LINE_BYTES as u64 {
+        return Ok(None);
+    }
+    let mut tail = vec![0; len as usize];
+    file.seek(SeekFrom::Start(complete_len))?;
+    file.read_exact(&mut tail)?;
+    Ok(Some(tail))
+}
+
+/// The fields of a line that has no line break, if it holds exactly a ledger line.
+fn whole_line(line: &[u8]) -> Option<Fields<'_>> {
+    let mut fields: Fields<'_> = [&[]; FIELDS];
+    match split_fields(trim_end(line), &mut fields).ok()? {
+        Split::Done => Some(fields),
+        // A quoted last line: rare enough to take the long way.
+        Split::Quoted => None,
+    }
+}
+
+/// Appends one line (with its `\n`) to `buf`: `Some(bytes read)`, 0 at the end, or
+/// `None` when the line goes on past `MAX_LINE_BYTES`.
+pub(super) fn read_bounded_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<usize>> {
+    let start = buf.len();
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(Some(buf.len() - start));
+        }
+        let (take, done) = match memchr::memchr(b'\n', available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        if buf.len() - start + take > MAX_LINE_BYTES + 2 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&available[..take]);
+        reader.consume(take);
+        if done {
+            return Ok(Some(buf.len() - start));
+        }
+    }
+}
+
+fn check_header(path: &str, line: &[u8]) -> Result<(), LedgerError> {
+    if trim_end(line) == HEADER.join(",").as_bytes() {
+        return Ok(());
+    }
+    Err(LedgerError::Header {
+        path: path.to_owned(),
+        found: String::from_utf8_lossy(trim_end(line))
+            .chars()
+            .take(200)
+            .collect(),
+    })
 }
 
 /// A ledger file, open for reading.
@@ -114,7 +214,13 @@ pub(super) fn open(path: &Path) -> Result<Option<Opened>, LedgerError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(read_error(e)),
     };
-    let file_len = file.metadata().map_err(read_error)?.len();
+    let meta = file.metadata().map_err(read_error)?;
+    if !meta.is_file() {
+        return Err(LedgerError::NotAFile {
+            path: path.display().to_string(),
+        });
+    }
+    let file_len = meta.len();
     let complete_len = complete_length(&mut file, file_len).map_err(read_error)?;
     Ok(Some(Opened {
         file,
@@ -143,32 +249,33 @@ struct LineReader<'p, R> {
 }
 
 impl<R: BufRead> LineReader<'_, R> {
+    /// Appends the next line to `buf`, within `MAX_LINE_BYTES`; false at the end.
     fn read_line(&mut self) -> Result<bool, LedgerError> {
-        let read = self
-            .reader
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|error| LedgerError::Read {
+        let read = read_bounded_line(&mut self.reader, &mut self.buf).map_err(|error| {
+            LedgerError::Read {
                 path: self.path.to_owned(),
                 error,
-            })?;
-        self.number += u64::from(read > 0);
-        Ok(read > 0)
+            }
+        })?;
+        match read {
+            Some(0) => Ok(false),
+            Some(_) => {
+                self.number += 1;
+                Ok(true)
+            }
+            None => Err(corrupt(
+                self.path,
+                self.number + 1,
+                format!("longer than {} KiB", MAX_LINE_BYTES / 1024),
+            )),
+        }
     }
 
     /// Reads and checks the header line.
     fn header(&mut self) -> Result<(), LedgerError> {
         self.buf.clear();
         self.read_line()?;
-        if trim_end(&self.buf) == HEADER.join(",").as_bytes() {
-            return Ok(());
-        }
-        Err(LedgerError::Header {
-            path: self.path.to_owned(),
-            found: String::from_utf8_lossy(trim_end(&self.buf))
-                .chars()
-                .take(200)
-                .collect(),
-        })
+        check_header(self.path, &self.buf)
     }
 
     /// The next record that is not a blank line: the line it starts on, its fields.
@@ -508,11 +615,33 @@ mod tests {
     }
 
     #[test]
-    fn a_torn_header_means_a_new_ledger() {
+    fn a_file_whose_only_line_is_not_the_header_is_not_a_ledger() {
         let dir = tempfile::tempdir().expect("dir");
-        let (shape, _) = statuses(&write(&dir, "req_id,ord")).expect("reads");
+        for text in ["remember to call the bank", "req_id,ord", "notes\n"] {
+            let err = statuses(&write(&dir, text)).expect_err("not a ledger");
+            assert!(matches!(err, LedgerError::Header { .. }), "{text}: {err}");
+        }
+        let (shape, _) = statuses(&write(&dir, "")).expect("an empty file is a new ledger");
         assert!(!shape.has_header);
-        assert_eq!(shape.complete_len, 0);
+    }
+
+    #[test]
+    fn a_last_line_without_its_line_break_is_kept_when_whole() {
+        let dir = tempfile::tempdir().expect("dir");
+        let whole = line("b", "delivered", "x");
+        let text = header() + &line("a", "failed", "x") + whole.trim_end();
+        let (shape, seen) = statuses(&write(&dir, &text)).expect("reads");
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[1].0, "b");
+        assert!(shape.newline_missing);
+        assert_eq!(
+            (shape.complete_len, shape.torn_bytes()),
+            (text.len() as u64, 0)
+        );
+        let header_only = header();
+        let (shape, seen) =
+            statuses(&write(&dir, header_only.trim_end())).expect("a header without its break");
+        assert!(shape.has_header && shape.newline_missing && seen.is_empty());
     }
 
     #[test]

@@ -43,15 +43,15 @@ pub struct LedgerWriter {
 }
 
 impl LedgerWriter {
-    /// Opens `path` for appending after a scan found it `shape`d so: creates it with a header,
-    /// or cuts a torn last line off.
+    /// Opens `path` for appending after a scan found it `shape`d so: starts an empty
+    /// (or new) ledger with its header, ends a last line that lacks its line break, or
+    /// cuts a torn last line off. A non-empty file without the header is never touched.
     pub fn open(path: &Path, shape: &Shape, policy: SyncPolicy) -> Result<Self, LedgerError> {
         let shown = path.display().to_string();
         let write_error = |source| LedgerError::Write {
             path: shown.clone(),
             error: source,
         };
-        let created = !path.exists();
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -59,37 +59,38 @@ impl LedgerWriter {
             .open(path)
             .map_err(write_error)?;
         let actual_len = file.metadata().map_err(write_error)?.len();
-        let good_len = if shape.has_header {
-            shape.complete_len
-        } else {
-            0
-        };
-        if actual_len > good_len {
+        if !shape.has_header && actual_len > 0 {
+            return Err(LedgerError::Header {
+                path: shown,
+                found: "(changed since it was read)".into(),
+            });
+        }
+        if actual_len > shape.complete_len {
             // Only a torn tail may be here: the lock kept other writers out since load.
-            if shape.torn_bytes() > 0 {
-                tracing::warn!(
-                    "ledger {shown}: cutting off a torn last line ({} bytes) left by an interrupted run",
-                    shape.torn_bytes()
-                );
-            }
-            file.set_len(good_len).map_err(write_error)?;
+            tracing::warn!(
+                "ledger {shown}: cutting off a torn last line ({} bytes) left by an interrupted run",
+                actual_len - shape.complete_len
+            );
+            file.set_len(shape.complete_len).map_err(write_error)?;
         }
         let mut writer = LedgerWriter {
             path: path.to_owned(),
             file,
-            good_len,
+            good_len: shape.complete_len.min(actual_len),
             buf: Vec::with_capacity(64 * 1024),
             syncer: None,
             appended: 0,
         };
-        if good_len == 0 {
+        if writer.good_len == 0 {
             writer
                 .write_lines(|w| w.write_record(HEADER))
                 .map_err(write_error)?;
             writer.file.sync_all().map_err(write_error)?;
-        }
-        if created {
+            // A new file's name is durable only once its directory is synced.
             sync_parent(path).map_err(write_error)?;
+        } else if shape.newline_missing {
+            writer.file.write_all(b"\n").map_err(write_error)?;
+            writer.good_len += 1;
         }
         let clone = writer.file.try_clone().map_err(write_error)?;
         writer.syncer = Some(Syncer::spawn(clone, policy).map_err(write_error)?);

@@ -1,6 +1,7 @@
-//! `send`, the job: read the exports, plan against the ledger, deliver what the plan
-//! sends, record every outcome, report. `run` is the script; each step is a function
-//! below it, and each part of the pipeline a module beside it:
+//! `send`, the job: read the exports, plan against the ledger, connect, open the
+//! outputs, deliver what the plan sends, record every outcome, report. `run` is the
+//! script; each step is a function below it, and each part of the pipeline a module
+//! beside it:
 //!
 //! ```text
 //! input ─▶ route (pass two, in order) ─┬─ decided rows ──────────────▶ recorder ─▶ ledger, results
@@ -55,12 +56,12 @@ pub enum SendError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("cannot create the result file beside {path}: {error}")]
+    #[error("cannot write the result file --out {}: {error}", path.display())]
     Results {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("cannot write --summary-json {path}: {error}")]
+    #[error("cannot write --summary-json {}: {error}", path.display())]
     SummaryJson {
         path: PathBuf,
         error: std::io::Error,
@@ -81,10 +82,10 @@ pub async fn run(config: SendConfig, quiet: bool) -> Result<Exit, SendError> {
     let inputs = Arc::new(InputSet::open(&config.inputs, &config.input)?);
     let _lock = lock_ledger(&config)?;
     let (plan, shape) = plan(&config, &inputs).await?;
-    let outputs = open_outputs(&config, &shape, inputs.names())?;
     let halt = Arc::new(Halt::default());
     let gateway = gateway::connect(&config, &halt).await?;
     let watcher = watch_signals(Arc::clone(&halt))?;
+    let (outputs, summary_json) = open_outputs(&config, &shape, inputs.names())?;
     let progress = Arc::new(Progress::start(
         if quiet {
             ProgressMode::Off
@@ -116,13 +117,13 @@ pub async fn run(config: SendConfig, quiet: bool) -> Result<Exit, SendError> {
         ledger: &config.ledger,
         ledger_appended: finished.ledger_appended,
     };
-    summary::report(
-        &config,
+    Ok(summary::report(
         &summary,
         &finished.invalid,
         gateway.simulator,
+        summary_json,
         quiet,
-    )
+    ))
 }
 
 /// One run per ledger; taken before the ledger is read, so the plan cannot go stale
@@ -201,12 +202,25 @@ async fn plan(
 }
 
 /// Every output is opened before the first call: if one cannot be written, nothing
-/// is sent.
+/// is sent. The ledger comes last, as the only one opening changes (a header for a
+/// new ledger, a torn line cut off).
 fn open_outputs(
     config: &SendConfig,
     shape: &Shape,
     sources: &[String],
-) -> Result<Outputs, SendError> {
+) -> Result<(Outputs, Option<summary::SummaryJson>), SendError> {
+    let results =
+        ResultWriter::create(&config.out, Arc::from(sources), config.excel).map_err(|error| {
+            SendError::Results {
+                path: config.out.clone(),
+                error,
+            }
+        })?;
+    let summary_json = config
+        .summary_json
+        .as_deref()
+        .map(summary::SummaryJson::create)
+        .transpose()?;
     let ledger = match config.is_dry_run() {
         true => None,
         false => Some(LedgerWriter::open(
@@ -215,20 +229,12 @@ fn open_outputs(
             SyncPolicy::default(),
         )?),
     };
-    let results =
-        ResultWriter::create(&config.out, Arc::from(sources), config.excel).map_err(|error| {
-            SendError::Results {
-                path: config.out.clone(),
-                error,
-            }
-        })?;
-    Ok(Outputs { results, ledger })
+    Ok((Outputs { results, ledger }, summary_json))
 }
 
 /// First signal: stop starting calls. Second: quit at once (the ledger holds whole lines).
 fn watch_signals(halt: Arc<Halt>) -> Result<tokio::task::JoinHandle<()>, SendError> {
     let mut signals = Signals::install().map_err(SendError::Signals)?;
-    crate::signals::survive_file_size_limit();
     Ok(tokio::spawn(async move {
         let first = signals.next().await;
         halt.trigger(HaltReason::Signal(first));

@@ -3,14 +3,17 @@
 //! `--summary-json` document, and the exit code they imply.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::SendError;
 use super::halt::HaltReason;
-use super::{SendConfig, SendError};
 use crate::exit::Exit;
+use crate::outfile::Replacement;
 use crate::results::ResultRow;
 use crate::simulator::RunningSimulator;
 use crate::status::Status;
@@ -206,13 +209,13 @@ impl RunSummary<'_> {
 
 /// The summary on stderr (unless quiet and all went well) and in `--summary-json`.
 pub fn report(
-    config: &SendConfig,
     summary: &RunSummary<'_>,
     invalid: &[String],
     simulator: Option<RunningSimulator>,
+    summary_json: Option<SummaryJson>,
     quiet: bool,
-) -> Result<Exit, SendError> {
-    let exit = summary.exit();
+) -> Exit {
+    let mut exit = summary.exit();
     if !quiet || exit != Exit::Success {
         print_invalid(invalid, summary.tally.count(Status::Invalid));
         eprint!("{}", summary.render());
@@ -224,10 +227,42 @@ pub fn report(
             );
         }
     }
-    if let Some(path) = &config.summary_json {
-        write_summary_json(path, &summary.to_json())?;
+    if let Some(json) = summary_json
+        && let Err(error) = json.write(&summary.to_json())
+    {
+        // The calls are made: a write error now is exit 3, not a usage error.
+        eprintln!("error: {error}");
+        exit = exit.max(Exit::Halted);
     }
-    Ok(exit)
+    exit
+}
+
+/// `--summary-json`, opened before the first call and written at the end.
+#[derive(Debug)]
+pub struct SummaryJson {
+    replacement: Replacement,
+    file: File,
+}
+
+impl SummaryJson {
+    pub fn create(path: &Path) -> Result<Self, SendError> {
+        let (replacement, file) =
+            Replacement::create(path).map_err(|error| SendError::SummaryJson {
+                path: path.to_owned(),
+                error,
+            })?;
+        Ok(SummaryJson { replacement, file })
+    }
+
+    fn write(mut self, doc: &serde_json::Value) -> Result<(), SendError> {
+        let path = self.replacement.out().to_owned();
+        let text = serde_json::to_string_pretty(doc).expect("JSON values serialize");
+        self.file
+            .write_all(text.as_bytes())
+            .and_then(|()| self.file.write_all(b"\n"))
+            .and_then(|()| self.replacement.commit(self.file).map(drop))
+            .map_err(|error| SendError::SummaryJson { path, error })
+    }
 }
 
 fn print_invalid(examples: &[String], total: u64) {
@@ -244,14 +279,6 @@ fn print_invalid(examples: &[String], total: u64) {
             total - examples.len() as u64
         );
     }
-}
-
-fn write_summary_json(path: &Path, doc: &serde_json::Value) -> Result<(), SendError> {
-    let text = serde_json::to_string_pretty(doc).expect("JSON values serialize");
-    std::fs::write(path, text + "\n").map_err(|error| SendError::SummaryJson {
-        path: path.to_owned(),
-        error,
-    })
 }
 
 fn shorten(text: &str, max: usize) -> String {
