@@ -226,7 +226,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub backoff_cap: Option<Duration>,
 
-    /// A flow-control ban longer than this halts the run (exit 3) [default: 5m].
+    /// The most time the run may wait out flow-control bans, all bans together; more
+    /// halts the run (exit 3) [default: 5m].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub max_ban_wait: Option<Duration>,
 

@@ -21,6 +21,8 @@ pub mod send;
 pub mod signals;
 pub mod simulator;
 pub mod status;
+pub mod text;
+pub mod textfile;
 pub mod top;
 
 use cli::{Cli, Command};

@@ -25,7 +25,11 @@ fn main() -> ExitCode {
     let exit = match runtime.block_on(opentrade_callback::run(cli)) {
         Ok(exit) => exit,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // The error may quote an input or the gateway: shown, never obeyed.
+            eprintln!(
+                "error: {}",
+                opentrade_callback::text::visible(&format!("{err:#}"))
+            );
             exit_for(&err)
         }
     };

@@ -38,7 +38,7 @@ impl Order {
 
     /// Encodes `param0`, its digest and its form encoding: everything a send needs.
     pub fn payload(&self) -> Payload {
-        Payload::of_json(self.param0_json())
+        Payload::new(&self.req_id, self.param0_json())
     }
 }
 

@@ -18,6 +18,7 @@ use crate::input::values::{amount_cents, unguard};
 use crate::ledger;
 use crate::outfile::Replacement;
 use crate::status::Status;
+use crate::text::visible;
 
 /// How many req_ids needing attention are listed before "… and N more".
 const ATTENTION_LISTED: usize = 20;
@@ -78,6 +79,11 @@ impl Report {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<Exit> {
+    let mut roles = crate::roles::Roles::default();
+    roles.claim("PATH", &args.path)?;
+    if let Some(out) = &args.out {
+        roles.claim("--out", out)?;
+    }
     let kind = kind_of(&args.path)?;
     if args.failed_only && kind == Kind::Ledger {
         bail!("--failed-only needs a result CSV: a ledger does not keep the orders' contents");
@@ -292,7 +298,11 @@ fn render(path: &Path, kind: Kind, report: &Report) -> String {
             } else {
                 format!("{code} {sub_code}")
             };
-            text.push_str(&format!("  {count:>8}  {code}  {message}\n"));
+            text.push_str(&format!(
+                "  {count:>8}  {}  {}\n",
+                visible(&code),
+                visible(message)
+            ));
             if let Some(advice) =
                 crate::top::response::advice(code.split(' ').next().unwrap_or(""), sub_code)
             {
@@ -308,7 +318,11 @@ fn render(path: &Path, kind: Kind, report: &Report) -> String {
             } else {
                 req_id
             };
-            text.push_str(&format!("  {req_id}  {status}  {code}\n"));
+            text.push_str(&format!(
+                "  {}  {status}  {}\n",
+                visible(req_id),
+                visible(code)
+            ));
         }
         if report.attention_total > report.attention.len() as u64 {
             text.push_str(&format!(

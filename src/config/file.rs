@@ -52,7 +52,7 @@ pub struct RetryFile {
 
 /// Reads a `--config` file, warning when others can read the secret in it.
 pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+    let text = crate::textfile::read(path).map_err(|error| ConfigError::Read {
         path: path.to_owned(),
         error,
     })?;

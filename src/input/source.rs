@@ -213,7 +213,7 @@ impl Source {
         if !columns.unknown.is_empty() {
             tracing::warn!(
                 "{name}: ignoring columns the API does not use: {}",
-                columns.unknown.join(", ")
+                crate::text::visible(&columns.unknown.join(", "))
             );
         }
         Ok(Source {

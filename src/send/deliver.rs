@@ -10,12 +10,13 @@ use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 use tokio::sync::mpsc;
 
-use super::gate::BanGate;
+use super::gate::{Ban, BanGate};
 use super::halt::{Halt, HaltReason};
 use super::outcome::{self, Delivery};
 use super::pace::Pacer;
 use super::policy::{Breaker, Policy};
 use super::route::{Done, Job};
+use crate::text::visible;
 use crate::top::{Payload, Reply, TopClient, Verdict};
 
 /// Sends the orders of one run through one client under one policy.
@@ -35,6 +36,7 @@ pub struct Deliverer {
 impl Deliverer {
     pub fn new(client: TopClient, policy: Policy, halt: Arc<Halt>, run_id: Arc<str>) -> Self {
         let pacer = policy.qps.map(Pacer::new);
+        let gate = BanGate::new(policy.max_ban_wait);
         let rng = match policy.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => rand::make_rng(),
@@ -44,7 +46,7 @@ impl Deliverer {
             breaker: Mutex::new(Breaker::new(policy.breaker)),
             policy,
             halt,
-            gate: BanGate::default(),
+            gate,
             pacer,
             rng: Mutex::new(rng),
             run_id,
@@ -112,19 +114,23 @@ impl Deliverer {
                     return gave_up(reply, attempts);
                 }
                 Verdict::RateLimited { ban } => {
+                    // A ban of unstated length (or a negative one) is taken as
+                    // `unknown_ban`; the gate waits at least a second.
                     let ban = ban.unwrap_or(self.policy.unknown_ban);
-                    if ban > self.policy.max_ban_wait {
-                        self.halt.trigger(HaltReason::BanTooLong {
-                            ban,
-                            max: self.policy.max_ban_wait,
-                        });
-                        return gave_up(reply, attempts);
-                    }
-                    if self.gate.ban(ban) {
-                        tracing::warn!(
+                    match self.gate.ban(ban) {
+                        Ban::Exceeded { total } => {
+                            self.halt.trigger(HaltReason::BanTooLong {
+                                ban,
+                                total,
+                                max: self.policy.max_ban_wait,
+                            });
+                            return gave_up(reply, attempts);
+                        }
+                        Ban::Started => tracing::warn!(
                             "flow control: the gateway banned the app for {}; every worker pauses",
-                            humantime::format_duration(ban)
-                        );
+                            humantime::format_duration(ban.max(super::gate::MIN_BAN))
+                        ),
+                        Ban::Same => {}
                     }
                     last = Some(reply);
                 }
@@ -137,8 +143,8 @@ impl Deliverer {
                     let delay = self.policy.backoff.delay(failures, self.unit());
                     tracing::debug!(
                         "{}: {} — retry {} in {delay:?}",
-                        reply.error_code,
-                        reply.error_msg,
+                        visible(&reply.error_code),
+                        visible(&reply.error_msg),
                         failures + 1
                     );
                     last = Some(reply);

@@ -30,8 +30,12 @@ pub enum HaltReason {
         window: usize,
         max_percent: f64,
     },
-    /// Flow control banned the app for longer than `--max-ban-wait`.
-    BanTooLong { ban: Duration, max: Duration },
+    /// Flow control banned the app for longer, all bans together, than `--max-ban-wait`.
+    BanTooLong {
+        ban: Duration,
+        total: Duration,
+        max: Duration,
+    },
     /// SIGINT or SIGTERM.
     Signal(Signal),
     /// An input file could not be read to its end (it changed, or a read failed).
@@ -83,10 +87,11 @@ impl fmt::Display for HaltReason {
                 "{failed} of the last {window} calls failed (more than {max_percent}%): the gateway looks down; \
                  resubmit later (--max-failure-rate to change the threshold)"
             ),
-            HaltReason::BanTooLong { ban, max } => write!(
+            HaltReason::BanTooLong { ban, total, max } => write!(
                 f,
-                "flow control banned the app for {}, longer than --max-ban-wait {}; the quota is probably spent — run again after the ban",
-                humantime::format_duration(*ban),
+                "flow control bans would keep the app waiting {} in all (the last: {}), more than --max-ban-wait {}; the quota is probably spent — run again after the ban",
+                long_duration(*total),
+                long_duration(*ban),
                 humantime::format_duration(*max)
             ),
             HaltReason::Signal(Signal::Interrupt) => f.write_str("interrupted (SIGINT)"),
@@ -107,6 +112,15 @@ impl fmt::Display for HaltReason {
             }
             HaltReason::Crashed(what) => write!(f, "{what} failed"),
         }
+    }
+}
+
+/// A duration for people; "for ever" past a century (a gateway's absurd ban).
+fn long_duration(d: Duration) -> String {
+    if d > Duration::from_secs(100 * 365 * 86_400) {
+        "for ever".to_owned()
+    } else {
+        humantime::format_duration(d).to_string()
     }
 }
 

@@ -242,6 +242,7 @@ fn watch_signals(halt: Arc<Halt>) -> Result<tokio::task::JoinHandle<()>, SendErr
             "stopping: letting calls in flight finish, then writing the results (signal again to quit at once)"
         );
         let second = signals.next().await;
+        crate::outfile::remove_temporaries();
         eprintln!("quitting at once: the ledger is intact; the result file was not written");
         std::process::exit(i32::from(second.exit().code()));
     }))

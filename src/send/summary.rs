@@ -17,6 +17,7 @@ use crate::outfile::Replacement;
 use crate::results::ResultRow;
 use crate::simulator::RunningSimulator;
 use crate::status::Status;
+use crate::text::visible;
 
 /// Rows that share an error code and sub_code.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -153,27 +154,26 @@ impl RunSummary<'_> {
                     format!("{} {}", group.error_code, group.sub_code)
                 };
                 text.push_str(&format!(
-                    "  {:>6}  {code}  {}\n",
+                    "  {:>6}  {}  {}\n",
                     group.count,
-                    shorten(&group.message, 110)
+                    visible(&code),
+                    visible(&shorten(&group.message, 110))
                 ));
             }
         }
-        text.push_str(&format!("results: {}", self.out.display()));
+        let path = |p: &Path| visible(&p.display().to_string()).into_owned();
+        text.push_str(&format!("results: {}", path(self.out)));
         if self.dry_run {
-            text.push_str(&format!(
-                "   ledger: {} (read only)\n",
-                self.ledger.display()
-            ));
+            text.push_str(&format!("   ledger: {} (read only)\n", path(self.ledger)));
         } else {
             text.push_str(&format!(
                 "   ledger: {} (+{} lines)\n",
-                self.ledger.display(),
+                path(self.ledger),
                 self.ledger_appended
             ));
         }
         if let Some(reason) = self.halt {
-            text.push_str(&format!("halted: {reason}\n"));
+            text.push_str(&format!("halted: {}\n", visible(&reason.to_string())));
         }
         text
     }
@@ -271,7 +271,7 @@ fn print_invalid(examples: &[String], total: u64) {
     }
     eprintln!("invalid rows:");
     for example in examples {
-        eprintln!("  {example}");
+        eprintln!("  {}", visible(example));
     }
     if total > examples.len() as u64 {
         eprintln!(

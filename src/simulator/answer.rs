@@ -23,6 +23,8 @@ pub enum Answer {
     BadGatewayHtml,
     /// Close the connection without answering.
     Drop,
+    /// HTTP 200 with `bytes` bytes of body, streamed (a hostile gateway).
+    Huge(u64),
 }
 
 /// A business outcome the gateway records for a req_id.

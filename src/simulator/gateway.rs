@@ -24,6 +24,7 @@ pub struct Gateway {
     expected: Expected,
     scenario: Scenario,
     state: Mutex<State>,
+    huge_served: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
@@ -59,11 +60,20 @@ impl Gateway {
                 next_request: 0,
                 stats: Stats::default(),
             }),
+            huge_served: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     pub fn stats(&self) -> Stats {
-        self.lock().stats.clone()
+        let mut stats = self.lock().stats.clone();
+        stats.huge_bytes_served = self.huge_served.load(std::sync::atomic::Ordering::Relaxed);
+        stats
+    }
+
+    /// `bytes` more of a huge answer were produced.
+    pub fn note_served(&self, bytes: u64) {
+        self.huge_served
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -163,6 +173,22 @@ impl Gateway {
                 Answer::Json(body.to_string())
             }
             Fired::Business(business) => Answer::Json(settle(state, &param0, business, request_id)),
+            Fired::WrongReqId => {
+                state.stats.count("wrong_req_id");
+                let other = format!("{}-other", param0.req_id);
+                Answer::Json(result_json(&other, &Verdict::Accepted, request_id))
+            }
+            Fired::EchoRequest => {
+                let echoed: String = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(params.iter())
+                    .finish();
+                let error = TopError::invalid_parameter(echoed);
+                refuse(&mut state.stats, "echo_request", &error)
+            }
+            Fired::HugeAnswer { bytes } => {
+                state.stats.count("huge_answer");
+                Answer::Huge(bytes)
+            }
         }
     }
 }

@@ -28,6 +28,12 @@ pub enum Fired<'r> {
     },
     /// The call reaches the business layer, which decides as told.
     Business(Business<'r>),
+    /// Hostile: a success about another req_id.
+    WrongReqId,
+    /// Hostile: the request echoed back in an error.
+    EchoRequest,
+    /// Hostile: an endless-looking answer.
+    HugeAnswer { bytes: u64 },
 }
 
 /// What the business layer does with a call that reaches it.
@@ -131,6 +137,9 @@ impl Budget {
                 Fault::Invalid { sub_code, sub_msg } => {
                     return Fired::Business(Business::Invalid { sub_code, sub_msg });
                 }
+                Fault::WrongReqId => return Fired::WrongReqId,
+                Fault::EchoRequest => return Fired::EchoRequest,
+                Fault::HugeAnswer { bytes } => return Fired::HugeAnswer { bytes: *bytes },
                 _ => {}
             }
         }

@@ -104,6 +104,13 @@ pub enum Fault {
         #[serde(default = "default_invalid_sub_msg")]
         sub_msg: String,
     },
+    /// A hostile gateway: `result.success = true` about another req_id than the call's.
+    WrongReqId,
+    /// A hostile gateway: an `isv.*` error whose `sub_msg` echoes the request back,
+    /// session key and all.
+    EchoRequest,
+    /// A hostile gateway: HTTP 200 with a body of `bytes` bytes, streamed.
+    HugeAnswer { bytes: u64 },
     /// Any TOP error, e.g. code 27 to revoke the session mid-run; `times` per req_id,
     /// or every time when absent.
     Error {
@@ -161,7 +168,7 @@ impl Scenario {
     /// Reads a `.toml` file as TOML and anything else as JSON.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let text = crate::textfile::read(path).map_err(|source| ScenarioError::Read {
             path: shown.clone(),
             error: source,
         })?;

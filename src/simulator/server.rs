@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
@@ -153,7 +154,7 @@ impl std::error::Error for DropConnection {}
 async fn respond(
     served: Arc<Served>,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, DropConnection> {
+) -> Result<Response<Body>, DropConnection> {
     let gateway = &served.gateway;
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/__stats") => {
@@ -192,6 +193,7 @@ async fn respond(
                     BAD_GATEWAY_PAGE.into(),
                 )),
                 Answer::Drop => Err(DropConnection),
+                Answer::Huge(bytes) => Ok(huge(bytes, Arc::clone(gateway))),
             }
         }
         _ => Ok(reply(
@@ -204,8 +206,35 @@ async fn respond(
 
 const BAD_GATEWAY_PAGE: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n";
 
-fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+/// Every answer's body: a whole one, or a stream.
+type Body = BoxBody<Bytes, std::convert::Infallible>;
+
+/// `bytes` bytes of JSON-looking garbage, made only as fast as the client reads;
+/// what is made is counted in the stats.
+fn huge(bytes: u64, gateway: Arc<Gateway>) -> Response<Body> {
+    const CHUNK: usize = 64 * 1024;
+    let chunk = Bytes::from(vec![b' '; CHUNK]);
+    let mut left = bytes;
+    let frames = futures::stream::poll_fn(move |_| {
+        if left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = left.min(CHUNK as u64);
+        left -= n;
+        gateway.note_served(n);
+        let frame = hyper::body::Frame::data(chunk.slice(..n as usize));
+        std::task::Poll::Ready(Some(Ok::<_, std::convert::Infallible>(frame)))
+    });
+    let mut response = Response::new(BodyExt::boxed(StreamBody::new(frames)));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    response
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)).boxed());
     *response.status_mut() = status;
     response
         .headers_mut()

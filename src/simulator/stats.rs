@@ -29,8 +29,12 @@ pub struct Stats {
     /// Milliseconds from the first call to the last.
     pub arrival_span_ms: u64,
     /// Calls by what they got: delivered, duplicate, rejected, conflict, invalid,
-    /// transient, banned, html_502, dropped, slow, error_<code>.
+    /// transient, banned, html_502, dropped, slow, error_<code>, and the hostile
+    /// wrong_req_id, echo_request, huge_answer.
     pub by_outcome: BTreeMap<String, u64>,
+    /// Bytes of `huge_answer` bodies actually produced: as much as clients read.
+    #[serde(default)]
+    pub huge_bytes_served: u64,
 }
 
 impl Stats {

@@ -12,8 +12,13 @@ use chrono::{DateTime, Utc};
 use super::credentials::Credentials;
 use super::payload::Payload;
 use super::request::{RequestEncoder, format_timestamp};
-use super::response::{Overrides, Reply, TransportFailure, classify_answer, classify_transport};
+use super::response::{
+    Overrides, Reply, TransportFailure, answer_too_large, classify_answer_to, classify_transport,
+};
 use super::sign::SignMethod;
+
+/// The largest answer read; a larger one is dropped unread (no TOP answer comes near).
+pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// The time used to stamp requests. Injected so tests can be 11 minutes off.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -64,6 +69,8 @@ pub struct TopClient {
     gateway: reqwest::Url,
     settings: Arc<ClientSettings>,
     encoder: Arc<RequestEncoder>,
+    /// The secret and the session as they could come back in an answer: redacted.
+    secrets: Arc<[String]>,
     /// The formatted timestamp of the current second.
     stamp: Arc<std::sync::Mutex<(i64, String)>>,
 }
@@ -98,11 +105,13 @@ impl TopClient {
             &settings.credentials,
             settings.sign_method,
         ));
+        let secrets = secret_forms(&settings.credentials);
         Ok(TopClient {
             http,
             gateway,
             settings: Arc::new(settings),
             encoder,
+            secrets,
             stamp: Arc::new(std::sync::Mutex::new((i64::MIN, String::new()))),
         })
     }
@@ -123,16 +132,61 @@ impl TopClient {
             .body(body)
             .send()
             .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(err) => return transport_reply(&err),
-        };
-        let status = response.status().as_u16();
-        match response.bytes().await {
-            Ok(bytes) => classify_answer(status, &bytes, &settings.overrides),
+        let mut reply = match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match read_body(response).await {
+                    Ok(Some(body)) => classify_answer_to(
+                        status,
+                        &body,
+                        &settings.overrides,
+                        Some(&payload.req_id),
+                    ),
+                    Ok(None) => answer_too_large(MAX_ANSWER_BYTES),
+                    Err(err) => transport_reply(&err),
+                }
+            }
             Err(err) => transport_reply(&err),
+        };
+        reply.redact(&self.secrets);
+        reply
+    }
+}
+
+/// The answer's body, or `None` past `MAX_ANSWER_BYTES` (then the connection is
+/// dropped with the rest unread).
+async fn read_body(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    let declared = response.content_length().unwrap_or(0);
+    if declared > MAX_ANSWER_BYTES as u64 {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(declared as usize);
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// The secret and the session, raw and form-encoded: how an echo could carry them.
+fn secret_forms(credentials: &Credentials) -> Arc<[String]> {
+    let mut forms = Vec::new();
+    for secret in [&credentials.secret, &credentials.session] {
+        let raw = secret.expose();
+        if raw.is_empty() {
+            continue;
+        }
+        forms.push(raw.to_owned());
+        let encoded = super::payload::form_value(raw);
+        if encoded != raw {
+            forms.push(encoded);
         }
     }
+    // Longest first, so a form that contains another is replaced whole.
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    Arc::from(forms)
 }
 
 impl TopClient {

@@ -6,6 +6,8 @@ use md5::{Digest, Md5};
 /// `param0` as JSON, as form-encoded, and its MD5.
 #[derive(Debug, Clone)]
 pub struct Payload {
+    /// The call's req_id: an answer must be about it.
+    pub req_id: String,
     /// Compact `param0` JSON.
     pub json: String,
     /// `json` form-urlencoded, as it goes into the request body.
@@ -15,16 +17,16 @@ pub struct Payload {
 }
 
 impl Payload {
-    /// A payload from its JSON and digest; form-encodes it for sending.
-    pub fn new(json: String, md5: [u8; 16]) -> Self {
-        let form = form_value(&json);
-        Payload { json, form, md5 }
-    }
-
-    /// A payload from its JSON alone.
-    pub fn of_json(json: String) -> Self {
+    /// The payload of the call about `req_id` whose `param0` is `json`.
+    pub fn new(req_id: &str, json: String) -> Self {
         let md5 = payload_md5(&json);
-        Payload::new(json, md5)
+        let form = form_value(&json);
+        Payload {
+            req_id: req_id.to_owned(),
+            json,
+            form,
+            md5,
+        }
     }
 }
 
@@ -44,7 +46,7 @@ mod tests {
 
     #[test]
     fn a_payload_carries_its_form_and_digest() {
-        let payload = Payload::of_json(r#"{"a":"订 &"}"#.to_owned());
+        let payload = Payload::new("R", r#"{"a":"订 &"}"#.to_owned());
         assert_eq!(payload.form, "%7B%22a%22%3A%22%E8%AE%A2+%26%22%7D");
         assert_eq!(
             payload.md5,

@@ -102,6 +102,25 @@ impl Reply {
             top_request_id: String::new(),
         }
     }
+
+    /// Replaces every occurrence of each of `secrets` in the gateway's words with
+    /// `***`: a gateway that echoes the request must not carry the session key into
+    /// results, logs or the ledger.
+    pub fn redact(&mut self, secrets: &[String]) {
+        for text in [
+            &mut self.error_code,
+            &mut self.error_msg,
+            &mut self.sub_code,
+            &mut self.sub_msg,
+            &mut self.top_request_id,
+        ] {
+            for secret in secrets.iter().filter(|s| !s.is_empty()) {
+                if text.contains(secret.as_str()) {
+                    *text = text.replace(secret.as_str(), "***");
+                }
+            }
+        }
+    }
 }
 
 /// Why no answer came back.
@@ -133,6 +152,17 @@ pub fn classify_transport(failure: TransportFailure, detail: &str) -> Reply {
 
 /// Classifies an HTTP answer: status first, then the TOP JSON body.
 pub fn classify_answer(status: u16, body: &[u8], overrides: &Overrides) -> Reply {
+    classify_answer_to(status, body, overrides, None)
+}
+
+/// `classify_answer` for the call about `req_id`: a result about another req_id is no
+/// answer to this call (a proxy's mix-up, a replayed or forged answer) — transient.
+pub fn classify_answer_to(
+    status: u16,
+    body: &[u8],
+    overrides: &Overrides,
+    req_id: Option<&str>,
+) -> Reply {
     match status {
         200..=299 => {}
         // Timeout, throttling and server-side trouble, typically an HTML page from a
@@ -178,6 +208,17 @@ pub fn classify_answer(status: u16, body: &[u8], overrides: &Overrides) -> Reply
     let Some(result) = wrapper.result else {
         return invalid_response(body);
     };
+    if let (Some(sent), Some(named)) = (req_id, result.req_id.as_deref())
+        && sent != named
+    {
+        return Reply::own(
+            Verdict::Transient,
+            code::WRONG_REQ_ID,
+            format!(
+                "the answer is about req_id '{named}', not '{sent}', the one sent: not an answer to this call"
+            ),
+        );
+    }
     let error_code = text(&result.error_code).to_owned();
     let verdict = match result.success.as_ref().map(truthy) {
         Some(Some(true)) => Verdict::Delivered,
@@ -257,7 +298,10 @@ fn builtin_verdict(code: &str, sub_code: &str, sub_msg: &str) -> Verdict {
     }
 }
 
-/// Reads "This ban will last for 3 more seconds" (the gateway's wording).
+/// Reads "This ban will last for 3 more seconds" (the gateway's wording): the whole
+/// seconds stated, `Duration::MAX` for a number too large to hold, `None` when no
+/// length is stated (or a negative one). What a zero or an absent length means is the
+/// caller's policy (`send::deliver`).
 pub fn parse_ban(sub_msg: &str) -> Option<Duration> {
     let lower = sub_msg.to_ascii_lowercase();
     let rest = &lower[lower.find("last for")? + "last for".len()..];
@@ -266,7 +310,10 @@ pub fn parse_ban(sub_msg: &str) -> Option<Duration> {
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    digits.parse().ok().map(Duration::from_secs)
+    if digits.is_empty() {
+        return None;
+    }
+    Some(digits.parse().map_or(Duration::MAX, Duration::from_secs))
 }
 
 /// What to do about a fatal or recurring platform code, for the summary.
@@ -298,8 +345,11 @@ pub fn advice(error_code: &str, sub_code: &str) -> Option<&'static str> {
         "net.reset" => {
             "connections are being cut: check proxies between this machine and the gateway"
         }
-        "net.invalid_response" => {
+        "net.invalid_response" | "net.answer_too_large" => {
             "the gateway answered with something that is not TOP JSON: check --gateway and proxies"
+        }
+        "net.wrong_req_id" => {
+            "answers name other req_ids than the calls: a proxy mixes up answers, or something answers in the gateway's place; check --gateway and proxies"
         }
         _ if sub_code.starts_with("isp.") => {
             "platform-side trouble: resubmit the failed rows later"
@@ -320,8 +370,30 @@ pub fn advice(error_code: &str, sub_code: &str) -> Option<&'static str> {
 fn invalid_response(body: &[u8]) -> Reply {
     Reply::own(
         Verdict::Transient,
-        "net.invalid_response",
+        code::INVALID_RESPONSE,
         format!("answer is not TOP JSON: {}", snippet(body)),
+    )
+}
+
+/// The tool's own codes for answers that are not usable.
+pub mod code {
+    /// Not TOP JSON, or not the shape of this API's answer.
+    pub const INVALID_RESPONSE: &str = "net.invalid_response";
+    /// A result about another req_id.
+    pub const WRONG_REQ_ID: &str = "net.wrong_req_id";
+    /// A body over the size limit.
+    pub const ANSWER_TOO_LARGE: &str = "net.answer_too_large";
+}
+
+/// An answer body over `limit` bytes: not read further, and never a TOP answer.
+pub fn answer_too_large(limit: usize) -> Reply {
+    Reply::own(
+        Verdict::Transient,
+        code::ANSWER_TOO_LARGE,
+        format!(
+            "the answer is larger than {} KiB, which no TOP answer is; it was not read",
+            limit / 1024
+        ),
     )
 }
 
@@ -386,6 +458,8 @@ struct Wrapper<'a> {
 struct ResultBody<'a> {
     #[serde(default)]
     success: Option<serde_json::Value>,
+    #[serde(borrow, default)]
+    req_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     error_code: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -559,6 +633,46 @@ mod tests {
     #[test]
     fn flow_control_without_a_length_is_still_rate_limited() {
         assert_eq!(verdict_of(7, ""), Verdict::RateLimited { ban: None });
+    }
+
+    #[test]
+    fn a_result_about_another_req_id_is_not_a_delivery() {
+        let body = br#"{"wt_trade_opentrade_resultcallback_response":{"result":{"success":true,"req_id":"OTHER","error_code":"0000","error_msg":"ok"},"request_id":"r"}}"#;
+        let reply = classify_answer_to(200, body, &none(), Some("MINE"));
+        assert_eq!(reply.verdict, Verdict::Transient);
+        assert_eq!(reply.error_code, code::WRONG_REQ_ID);
+        assert!(
+            reply.error_msg.contains("'OTHER'") && reply.error_msg.contains("'MINE'"),
+            "{}",
+            reply.error_msg
+        );
+        assert_eq!(
+            classify_answer_to(200, body, &none(), Some("OTHER")).verdict,
+            Verdict::Delivered
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_from_every_word_of_the_gateway() {
+        let mut reply = Reply::own(Verdict::Rejected, "E sess-123", "echo: session=sess-123&x");
+        reply.sub_msg = "sign with TOPSECRET".into();
+        reply.redact(&["sess-123".into(), "TOPSECRET".into(), String::new()]);
+        assert_eq!(reply.error_code, "E ***");
+        assert_eq!(reply.error_msg, "echo: session=***&x");
+        assert_eq!(reply.sub_msg, "sign with ***");
+    }
+
+    #[test]
+    fn ban_lengths_out_of_range_are_stated_not_guessed() {
+        assert_eq!(
+            parse_ban("This ban will last for 0 more seconds"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_ban("This ban will last for 999999999999999999999999999999 more seconds"),
+            Some(Duration::MAX)
+        );
+        assert_eq!(parse_ban("This ban will last for -5 more seconds"), None);
     }
 
     #[test]
