@@ -5,6 +5,7 @@
 //! crash mid-write) is cut off.
 
 pub mod key;
+mod line;
 pub mod lock;
 pub mod parallel;
 pub mod scan;

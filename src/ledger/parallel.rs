@@ -7,9 +7,8 @@ use std::fs::File;
 use std::io::{BufReader, Read as _, Seek as _, SeekFrom};
 use std::path::Path;
 
-use super::scan::{
-    FIELDS, Line, Shape, Split, check_fields, open, read_bounded_line, split_fields, trim_end,
-};
+use super::line::{FIELDS, Split, check_fields, read_bounded_line, split_fields, trim_end};
+use super::scan::{Line, Shape, open};
 use super::{HEADER, LedgerError};
 
 /// What a part of a parallel walk found.

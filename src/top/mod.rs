@@ -5,6 +5,7 @@
 pub mod client;
 pub mod credentials;
 pub mod payload;
+pub mod reply;
 pub mod request;
 pub mod response;
 pub mod sign;
