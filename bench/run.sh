@@ -18,9 +18,11 @@ mkdir -p "$OUT"
 if [ $SMOKE = 1 ]; then
   PROFILE=debug; RUNS=1
   N_LATENCY=300; N_THROUGHPUT=500; N_QPS=100; QPS=50; N_LEDGER=20000; N_INPUT=2000; LATENCY_MS=20
+  N_BATCH_SINGLE=200; N_BATCH=1000; N_BATCH_CPU=1000
 else
   PROFILE=release
   N_LATENCY=20000; N_THROUGHPUT=200000; N_QPS=10000; QPS=200; N_LEDGER=10000000; N_INPUT=1000000; LATENCY_MS=50
+  N_BATCH_SINGLE=4000; N_BATCH=40000; N_BATCH_CPU=100000
 fi
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -50,7 +52,7 @@ GEN=target/$PROFILE/examples/bench_data
 
 say "generating data in $OUT"
 gen_orders() { [ -s "$OUT/orders-$1.csv" ] || $GEN orders "$1" "$OUT/orders-$1.csv"; }
-for n in $N_LATENCY $N_THROUGHPUT $N_QPS $N_INPUT $((N_INPUT / 4)); do gen_orders "$n"; done
+for n in $N_LATENCY $N_THROUGHPUT $N_QPS $N_INPUT $((N_INPUT / 4)) $N_BATCH_SINGLE $N_BATCH $N_BATCH_CPU; do gen_orders "$n"; done
 LEDGER_BIG="$OUT/ledger-$N_LEDGER.csv"
 [ -s "$LEDGER_BIG" ] || $GEN ledger "$N_LEDGER" $((N_INPUT / 2)) "$LEDGER_BIG"
 
@@ -169,6 +171,42 @@ send "$OUT/orders-$((N_INPUT / 4)).csv" --ledger "$LEDGER_BIG" --dry-run
 read -r _ _ _ kb_quarter < "$OUT/run.time"
 row "dedup: peak RSS with a quarter of the input (MiB)" "$((kb_quarter / 1024))" "growth per input row: $(python3 -c "print(round(($(printf '%s\n' "${rss[@]}" | median) - $kb_quarter / 1024) * 1048576 / ($N_INPUT * 3 / 4)))") bytes"
 grep -q "skipped_delivered" "$OUT/run.err" || { echo "dedup run did not skip anything:" >&2; cat "$OUT/run.err" >&2; exit 1; }
+
+# 5. The batch API: calls/s at 50 ms latency, and CPU per call at 0 ms, against single
+#    calls measured in the same run, same simulator.
+say "batch API: --batch 20 against --batch 1, ${LATENCY_MS} ms latency, concurrency 16"
+calls_per_s() { python3 -c "print(round($1 / $2))"; }
+singles=(); batches=()
+for _ in $(seq "$RUNS"); do
+  start_sim "{\"latency_ms\": $LATENCY_MS}"
+  send "$OUT/orders-$N_BATCH_SINGLE.csv" --ledger "$OUT/ledger-run.csv" --gateway "$SIM_URL" --concurrency 16 --batch 1
+  singles+=("$(calls_per_s "$N_BATCH_SINGLE" "$(cut -d' ' -f1 "$OUT/run.time")")"); stop_sim
+  start_sim "{\"latency_ms\": $LATENCY_MS}"
+  send "$OUT/orders-$N_BATCH.csv" --ledger "$OUT/ledger-run.csv" --gateway "$SIM_URL" --concurrency 16 --batch 20
+  grep -q "exit 0" "$OUT/run.err" || { echo "batch run failed:" >&2; cat "$OUT/run.err" >&2; exit 1; }
+  batches+=("$(calls_per_s "$N_BATCH" "$(cut -d' ' -f1 "$OUT/run.time")")"); stop_sim
+done
+single=$(printf '%s\n' "${singles[@]}" | median)
+batched=$(printf '%s\n' "${batches[@]}" | median)
+row "batch, ${LATENCY_MS} ms, concurrency 16: --batch 1 callbacks/s" "$single" "runs: ${singles[*]}"
+row "batch, ${LATENCY_MS} ms, concurrency 16: --batch 20 callbacks/s" "$batched" "batch/single $(ratio "$batched" "$single")  runs: ${batches[*]}"
+
+say "batch API: CPU per 10,000 callbacks at latency 0, --batch 20 against single calls"
+cpu_single=(); cpu_batch=()
+for _ in $(seq "$RUNS"); do
+  for b in 1 20; do
+    start_sim '{}'
+    send "$OUT/orders-$N_BATCH_CPU.csv" --ledger "$OUT/ledger-run.csv" --gateway "$SIM_URL" --concurrency 16 --batch "$b"
+    read -r _ user sys _ < "$OUT/run.time"
+    cpu=$(python3 -c "print(round(($user + $sys) / $N_BATCH_CPU * 10000, 3))")
+    if [ "$b" = 1 ]; then cpu_single+=("$cpu"); else cpu_batch+=("$cpu"); fi
+    stop_sim
+  done
+done
+cs=$(printf '%s\n' "${cpu_single[@]}" | median)
+cb=$(printf '%s\n' "${cpu_batch[@]}" | median)
+row "batch, latency 0: CPU s per 10,000 callbacks, single calls" "$cs" "runs: ${cpu_single[*]}"
+row "batch, latency 0: CPU s per 10,000 callbacks, --batch 20" "$cb" "single/batch $(ratio "$cs" "$cb")  runs: ${cpu_batch[*]}"
 
 printf '\n%-62s %14s   %s\n' "measurement (median of $RUNS)" "value" "ratio / runs"
 printf '%s\n' "${ROWS[@]}"

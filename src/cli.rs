@@ -198,9 +198,14 @@ pub struct SendArgs {
     #[arg(long, value_name = "METHOD")]
     pub sign_method: Option<SignMethod>,
 
-    /// Calls in flight at once [default: 8].
+    /// HTTP requests in flight at once [default: 8].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<NonZeroUsize>,
+
+    /// Calls per HTTP request, through TOP's batch API (/router/batch), 1 to 50; for
+    /// high latency and large files (see README) [default: 1, one request per call].
+    #[arg(long, value_name = "N")]
+    pub batch: Option<NonZeroUsize>,
 
     /// At most N calls per second, evenly spaced [default: no cap].
     #[arg(long, value_name = "N")]

@@ -29,18 +29,35 @@ fn ledger_lines(ws: &Workspace) -> Vec<(String, String)> {
 fn sigkill_at_random_moments_never_loses_or_duplicates_an_outcome() {
     // Enough orders that twelve rounds can never finish the work (at most ~30 outcomes
     // a round), so every round is killed mid-way, however fast the machine.
-    const ORDERS: usize = 400;
+    kill_at_random_moments(400, 1);
+}
+
+#[test]
+fn sigkill_mid_batch_never_loses_or_duplicates_an_outcome() {
+    // Batches of ten answer ten outcomes at once: more orders, so work is left.
+    kill_at_random_moments(2000, 10);
+}
+
+/// Twelve runs killed at random moments, then one to the end: every req_id delivered
+/// exactly once in the ledger, and no more calls accepted twice than were in flight.
+fn kill_at_random_moments(orders: usize, batch: usize) {
     const CONCURRENCY: usize = 8;
     let sim = simulator(r#"{"latency_ms":15,"jitter_ms":10,"seed":3}"#);
     let ws = Workspace::new();
-    let all = ids(ORDERS);
+    let all = ids(orders);
     let input = ws.write("in.csv", orders_of(&all));
+    let flags = [
+        "--concurrency".to_owned(),
+        CONCURRENCY.to_string(),
+        "--batch".to_owned(),
+        batch.to_string(),
+    ];
     let mut rng = StdRng::seed_from_u64(20_261_125);
     let mut kills = 0;
     let mut previous: Vec<(String, String)> = Vec::new();
     for round in 0..12 {
         let mut child = send_process(&ws, &sim.url(), &[&input])
-            .args(["--concurrency", &CONCURRENCY.to_string()])
+            .args(&flags)
             .spawn()
             .expect("starts");
         if round % 4 == 0 {
@@ -70,15 +87,12 @@ fn sigkill_at_random_moments_never_loses_or_duplicates_an_outcome() {
     }
     assert!(kills >= 10, "only {kills} runs were killed mid-way");
     assert!(
-        previous.len() < ORDERS,
+        previous.len() < orders,
         "work was left for the final run ({} lines)",
         previous.len()
     );
 
-    send_cmd(&ws, &sim, &[&input])
-        .args(["--concurrency", &CONCURRENCY.to_string()])
-        .assert()
-        .code(0);
+    send_cmd(&ws, &sim, &[&input]).args(&flags).assert().code(0);
     let lines = ledger_lines(&ws);
     assert!(
         lines.starts_with(&previous),
@@ -89,7 +103,7 @@ fn sigkill_at_random_moments_never_loses_or_duplicates_an_outcome() {
         assert_eq!(status, "delivered", "{req_id}");
         *delivered.entry(req_id.clone()).or_default() += 1;
     }
-    assert_eq!(delivered.len(), ORDERS, "every req_id ends delivered");
+    assert_eq!(delivered.len(), orders, "every req_id ends delivered");
     assert!(
         delivered.values().all(|&n| n == 1),
         "each delivered exactly once in the ledger"
@@ -98,11 +112,12 @@ fn sigkill_at_random_moments_never_loses_or_duplicates_an_outcome() {
     assert!(text.ends_with('\n'), "no torn tail left behind");
 
     let stats = sim.stats();
-    assert_eq!(stats.accepted, ORDERS as u64);
+    assert_eq!(stats.accepted, orders as u64);
     // A call in flight at a kill may have been accepted without being recorded; the
-    // rerun sends it again and the gateway recognises it. Nothing beyond that window.
+    // rerun sends it again and the gateway recognises it. Nothing beyond that window:
+    // `concurrency` requests of `batch` calls.
     assert!(
-        stats.duplicates <= (kills * CONCURRENCY) as u64,
+        stats.duplicates <= (kills * CONCURRENCY * batch) as u64,
         "{} duplicates after {kills} kills",
         stats.duplicates
     );

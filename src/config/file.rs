@@ -24,6 +24,7 @@ pub struct FileConfig {
     #[serde(default, deserialize_with = "sign_method")]
     pub sign_method: Option<SignMethod>,
     pub concurrency: Option<NonZeroUsize>,
+    pub batch: Option<NonZeroUsize>,
     pub qps: Option<NonZeroU32>,
     #[serde(default, deserialize_with = "duration")]
     pub timeout: Option<Duration>,

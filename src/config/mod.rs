@@ -50,6 +50,8 @@ pub enum ConfigError {
     BackoffCapBelowBase { cap: Duration, base: Duration },
     #[error("--max-failure-rate {0} must be a percentage from 0 to 100")]
     FailureRate(f64),
+    #[error("--batch {0}: a batch request carries at most 50 calls")]
+    Batch(usize),
     #[error("--timeout must be more than zero")]
     ZeroTimeout,
     #[error(transparent)]
@@ -77,6 +79,7 @@ struct Layers {
     session: Named,
     sign_method: SignMethod,
     concurrency: NonZeroUsize,
+    batch: NonZeroUsize,
     qps: Option<NonZeroU32>,
     timeout: Duration,
     connect_timeout: Duration,
@@ -102,6 +105,7 @@ fn layers(args: &SendArgs, env: Env<'_>, file: &FileConfig) -> Layers {
         session:         first([None,                  var("TOP_SESSION"),      key(&file.session, "session in --config")]),
         sign_method:     first([args.sign_method,      None,                    file.sign_method])          .unwrap_or_default(),
         concurrency:     first([args.concurrency,      None,                    file.concurrency])          .unwrap_or(NonZeroUsize::new(8).expect("8 > 0")),
+        batch:           first([args.batch,            None,                    file.batch])                .unwrap_or(NonZeroUsize::MIN),
         qps:             first([args.qps,              None,                    file.qps]),
         timeout:         first([args.timeout,          None,                    file.timeout])              .unwrap_or(Duration::from_secs(10)),
         connect_timeout: first([args.connect_timeout,  None,                    file.connect_timeout])      .unwrap_or(Duration::from_secs(5)),
@@ -139,8 +143,12 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
     if set.timeout.is_zero() {
         return Err(ConfigError::ZeroTimeout);
     }
+    if set.batch.get() > crate::top::batch::MAX_CALLS {
+        return Err(ConfigError::Batch(set.batch.get()));
+    }
     let policy = Policy {
         concurrency: set.concurrency,
+        batch: set.batch,
         qps: set.qps,
         max_attempts: set.max_attempts,
         backoff: Backoff {

@@ -5,11 +5,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 use tokio::sync::mpsc;
 
+use super::batcher::{BatchPolicy, Batcher};
 use super::gate::{Ban, BanGate};
 use super::halt::{Halt, HaltReason};
 use super::outcome::{self, Delivery};
@@ -19,10 +20,13 @@ use super::route::{Done, Job};
 use crate::text::visible;
 use crate::top::{Payload, Reply, TopClient, Verdict};
 
+/// The most outcomes handed to the recorder at once.
+const HAND_OVER: usize = 512;
+
 /// Sends the orders of one run through one client under one policy.
 #[derive(Debug)]
 pub struct Deliverer {
-    client: TopClient,
+    caller: Caller,
     policy: Policy,
     halt: Arc<Halt>,
     gate: BanGate,
@@ -33,16 +37,38 @@ pub struct Deliverer {
     run_id: Arc<str>,
 }
 
+/// How a delivery's calls reach the gateway.
+#[derive(Debug)]
+enum Caller {
+    /// One HTTP request per call.
+    Single(Box<TopClient>),
+    /// Calls gathered into batch requests (`--batch`).
+    Batch(Batcher),
+}
+
 impl Deliverer {
     pub fn new(client: TopClient, policy: Policy, halt: Arc<Halt>, run_id: Arc<str>) -> Self {
-        let pacer = policy.qps.map(Pacer::new);
+        // Batches are paced as wholes by the batcher; single calls one by one here.
+        let (caller, pacer) = if policy.batch.get() > 1 {
+            let batch = BatchPolicy {
+                size: policy.batch.get(),
+                concurrency: policy.concurrency.get(),
+                qps: policy.qps,
+            };
+            (
+                Caller::Batch(Batcher::start(client, batch, Arc::clone(&halt))),
+                None,
+            )
+        } else {
+            (Caller::Single(Box::new(client)), policy.qps.map(Pacer::new))
+        };
         let gate = BanGate::new(policy.max_ban_wait);
         let rng = match policy.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => rand::make_rng(),
         };
         Deliverer {
-            client,
+            caller,
             breaker: Mutex::new(Breaker::new(policy.breaker)),
             policy,
             halt,
@@ -63,9 +89,19 @@ impl Deliverer {
         let mut finished = futures::stream::poll_fn(move |cx| jobs.poll_recv(cx))
             .flat_map(futures::stream::iter)
             .map(|job| self.settle(job))
-            .buffer_unordered(self.policy.concurrency.get())
-            .ready_chunks(512);
-        while let Some(chunk) = finished.next().await {
+            // Orders in flight: `concurrency` requests of up to `batch` calls each.
+            .buffer_unordered(self.policy.concurrency.get() * self.policy.batch.get());
+        // Whatever has finished goes to the recorder in one hand-over: the chunk grows
+        // as needed (`ready_chunks` would allocate room for its largest every time).
+        while let Some(first) = finished.next().await {
+            let mut chunk = Vec::with_capacity(16);
+            chunk.push(first);
+            while chunk.len() < HAND_OVER {
+                match finished.next().now_or_never() {
+                    Some(Some(done)) => chunk.push(done),
+                    _ => break,
+                }
+            }
             if recorder.send(chunk).await.is_err() {
                 break;
             }
@@ -84,21 +120,31 @@ impl Deliverer {
     }
 
     /// Delivers one order: the same req_id and payload on every attempt.
-    pub async fn deliver(&self, payload: &Payload) -> Delivery {
+    pub async fn deliver(&self, payload: &Arc<Payload>) -> Delivery {
         let mut attempts = 0u32;
         let mut failures = 0u32;
         let mut last: Option<Reply> = None;
         loop {
-            tokio::select! {
-                biased;
-                _ = self.halt.halted() => return cut_short(attempts, last),
-                _ = self.ready() => {}
+            // Most calls need not wait: no ban in force and no rate cap here.
+            if self.pacer.is_some() || !self.gate.is_open() {
+                tokio::select! {
+                    biased;
+                    _ = self.halt.halted() => return cut_short(attempts, last),
+                    _ = self.ready() => {}
+                }
             }
             if self.halt.is_halted() {
                 return cut_short(attempts, last);
             }
+            let reply = match &self.caller {
+                Caller::Single(client) => client.call(payload).await,
+                Caller::Batch(batcher) => match batcher.call(payload).await {
+                    Some(reply) => reply,
+                    // Still queued when the run halted: never sent.
+                    None => return cut_short(attempts, last),
+                },
+            };
             attempts += 1;
-            let reply = self.client.call(payload).await;
             match reply.verdict {
                 Verdict::Delivered | Verdict::Rejected => {
                     self.record(false);

@@ -73,6 +73,12 @@ impl BanGate {
         Ban::Started
     }
 
+    /// True when no ban is in force now.
+    pub fn is_open(&self) -> bool {
+        let until = self.state.lock().unwrap_or_else(|p| p.into_inner()).until;
+        until.is_none_or(|until| until <= Instant::now())
+    }
+
     pub async fn wait(&self) {
         loop {
             let until = self.state.lock().unwrap_or_else(|p| p.into_inner()).until;

@@ -8,6 +8,7 @@
 //!                                      └─ jobs ─▶ deliver (N at once) ─▶ recorder
 //! ```
 
+mod batcher;
 pub mod deliver;
 mod gate;
 mod gateway;

@@ -44,8 +44,10 @@ pub fn record(
         order,
         payload,
     } = job;
+    let (order_no, sub_order_no) = (order.order_no, order.sub_order_no);
+    // The order's strings move into the row; the ledger line copies the one it needs.
     let mut row = ResultRow::new(
-        RowText::of_order(&order),
+        RowText::from_order(order),
         Status::NotAttempted,
         source,
         line,
@@ -85,9 +87,9 @@ pub fn record(
     row.attempts = attempts;
     row.finished_at = finished_at;
     let entry = LedgerEntry {
-        req_id: order.req_id,
-        order_no: order.order_no,
-        sub_order_no: order.sub_order_no,
+        req_id: row.fields.req_id.clone(),
+        order_no,
+        sub_order_no,
         status: settled,
         error_code: row.error_code.clone(),
         sub_code: row.sub_code.clone(),
@@ -127,7 +129,7 @@ mod tests {
             source: 1,
             line: 9,
             file_line: 10,
-            payload: order.payload(),
+            payload: Arc::new(order.payload()),
             order,
         }
     }

@@ -10,7 +10,10 @@ use super::halt::HaltReason;
 /// Retry, rate and halting policy, from `config`.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// HTTP requests in flight at once.
     pub concurrency: NonZeroUsize,
+    /// Calls per HTTP request (`--batch`; 1 is one request per call).
+    pub batch: NonZeroUsize,
     /// Calls per second, evenly spaced (no bursts: the platform bans bursting apps).
     pub qps: Option<NonZeroU32>,
     /// Calls per order, not counting calls refused by flow control.

@@ -2,6 +2,8 @@
 //! straight to the recorder as `Done`; rows to send go to delivery as `Job`s. Both
 //! travel in batches, and reading waits for room in the window.
 
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 
 use super::window::{BATCH, Window};
@@ -23,7 +25,7 @@ pub struct Job {
     pub line: u64,
     pub file_line: u64,
     pub order: Order,
-    pub payload: Payload,
+    pub payload: Arc<Payload>,
 }
 
 /// A row with its outcome, for the recorder.
@@ -150,7 +152,7 @@ fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
             source,
             line,
             file_line,
-            payload: order.payload(),
+            payload: Arc::new(order.payload()),
             order,
         }),
     }

@@ -16,7 +16,10 @@ use super::answer::{Answer, Reaction, Verdict, ban_error, error_json, result_jso
 use super::rules::{Budget, Business, Fired};
 use super::scenario::Scenario;
 use super::stats::{Arrivals, Stats};
-use super::verify::{Expected, Param0, Params, TopError, parse_param0, verify_request};
+use super::verify::{
+    Expected, Param0, Params, TopError, check_method, check_session, parse_param0, verify_batch,
+    verify_request,
+};
 
 /// The state of one simulated gateway.
 #[derive(Debug)]
@@ -89,13 +92,9 @@ impl Gateway {
         let mut state = self.lock();
         let state = &mut *state;
         state.stats.requests += 1;
-        state.next_request += 1;
         state.arrivals.record(now, &mut state.stats);
-        let request_id = format!("sim{:08x}", state.next_request);
-        let mut delay = self.scenario.latency();
-        if self.scenario.jitter_ms > 0 {
-            delay += Duration::from_millis(state.rng.random_range(0..=self.scenario.jitter_ms));
-        }
+        let request_id = next_request_id(state);
+        let mut delay = self.latency(state);
         let answer = self.answer(state, params, wall, now, &request_id, &mut delay);
         Reaction { delay, answer }
     }
@@ -109,23 +108,123 @@ impl Gateway {
         request_id: &str,
         delay: &mut Duration,
     ) -> Answer {
-        let banned_for = state
-            .ban_until
-            .and_then(|until| until.checked_duration_since(now))
-            .filter(|d| !d.is_zero());
-        if banned_for.is_some() {
+        if let Err(error) = verify_request(params, &self.expected, wall) {
+            return refuse(
+                &mut state.stats,
+                &format!("error_{}", error.code),
+                &error,
+                request_id,
+            );
+        }
+        self.call(state, params, now, request_id, delay)
+    }
+
+    /// Decides a batch request made at `now`: checked as a whole (signature with the
+    /// body, a ban in force, the number of calls), then call by call as `handle` would,
+    /// the answers joined by `separator`. A fault that can only be the whole HTTP
+    /// answer (a 502 page, a dropped connection, a huge body) is the whole answer.
+    pub fn handle_batch(
+        &self,
+        query: &Params<'_>,
+        body: &[u8],
+        separator: &str,
+        wall: DateTime<Utc>,
+        now: Instant,
+    ) -> Reaction {
+        let mut state = self.lock();
+        let state = &mut *state;
+        state.stats.batches += 1;
+        let mut delay = self.latency(state);
+        let request_id = next_request_id(state);
+        let whole = |state: &mut State, outcome: &str, error: &TopError| {
+            refuse(&mut state.stats, outcome, error, &request_id)
+        };
+        if let Err(error) = verify_batch(query, body, &self.expected, wall) {
+            let answer = whole(state, &format!("error_{}", error.code), &error);
+            return Reaction { delay, answer };
+        }
+        if let Some(remaining) = banned_for(state, now) {
             state.stats.calls_during_ban += 1;
+            let answer = whole(state, "banned", &ban_error(remaining));
+            return Reaction { delay, answer };
+        }
+        let (public, calls) = split_batch(body, separator);
+        if calls.is_empty() || calls.len() > self.scenario.max_batch {
+            let error = TopError::invalid_arguments(&format!(
+                "a batch carries 1 to {} calls, not {}",
+                self.scenario.max_batch,
+                calls.len()
+            ));
+            let answer = whole(state, "error_41", &error);
+            return Reaction { delay, answer };
+        }
+        let mut answers = Vec::with_capacity(calls.len());
+        for part in calls {
+            state.stats.requests += 1;
+            state.stats.batch_calls += 1;
+            state.arrivals.record(now, &mut state.stats);
+            let request_id = next_request_id(state);
+            let mut params = public.clone();
+            params.extend(form_urlencoded::parse(part.as_bytes()));
+            let checked = check_method(params.get("method").map(|v| v.as_ref())).and_then(|()| {
+                check_session(params.get("session").map(|v| v.as_ref()), &self.expected)
+            });
+            let answer = match checked {
+                Err(error) => refuse(
+                    &mut state.stats,
+                    &format!("error_{}", error.code),
+                    &error,
+                    &request_id,
+                ),
+                Ok(()) => self.call(state, &params, now, &request_id, &mut delay),
+            };
+            match answer {
+                Answer::Json(json) => answers.push(json),
+                whole => {
+                    return Reaction {
+                        delay,
+                        answer: whole,
+                    };
+                }
+            }
+        }
+        Reaction {
+            delay,
+            answer: Answer::Json(answers.join(separator)),
+        }
+    }
+
+    /// The scenario's latency with its jitter.
+    fn latency(&self, state: &mut State) -> Duration {
+        let mut delay = self.scenario.latency();
+        if self.scenario.jitter_ms > 0 {
+            delay += Duration::from_millis(state.rng.random_range(0..=self.scenario.jitter_ms));
+        }
+        delay
+    }
+
+    /// One verified call: a ban in force, the `param0` schema, the scenario's faults,
+    /// the business layer.
+    fn call(
+        &self,
+        state: &mut State,
+        params: &Params<'_>,
+        now: Instant,
+        request_id: &str,
+        delay: &mut Duration,
+    ) -> Answer {
+        if let Some(remaining) = banned_for(state, now) {
+            state.stats.calls_during_ban += 1;
+            return refuse(
+                &mut state.stats,
+                "banned",
+                &ban_error(remaining),
+                request_id,
+            );
         }
         let refuse = |stats: &mut Stats, outcome: &str, error: &TopError| {
-            stats.count(outcome);
-            Answer::Json(error_json(error, request_id))
+            refuse(stats, outcome, error, request_id)
         };
-        if let Err(error) = verify_request(params, &self.expected, wall) {
-            return refuse(&mut state.stats, &format!("error_{}", error.code), &error);
-        }
-        if let Some(remaining) = banned_for {
-            return refuse(&mut state.stats, "banned", &ban_error(remaining));
-        }
         let param0 = match parse_param0(params.get("param0").map(|v| v.as_ref())) {
             Ok(param0) => param0,
             Err(error) => return refuse(&mut state.stats, "invalid", &error),
@@ -191,6 +290,40 @@ impl Gateway {
             }
         }
     }
+}
+
+/// A TOP error answer, counted under `outcome`.
+fn refuse(stats: &mut Stats, outcome: &str, error: &TopError, request_id: &str) -> Answer {
+    stats.count(outcome);
+    Answer::Json(error_json(error, request_id))
+}
+
+fn next_request_id(state: &mut State) -> String {
+    state.next_request += 1;
+    format!("sim{:08x}", state.next_request)
+}
+
+/// How long the ban in force still lasts, if one is.
+fn banned_for(state: &State, now: Instant) -> Option<Duration> {
+    state
+        .ban_until
+        .and_then(|until| until.checked_duration_since(now))
+        .filter(|d| !d.is_zero())
+}
+
+/// A batch body's `#PUBLIC#` parameters and its call parts.
+fn split_batch<'b>(body: &'b [u8], separator: &str) -> (Params<'b>, Vec<&'b str>) {
+    let text = std::str::from_utf8(body).unwrap_or("");
+    let mut parts: Vec<&str> = text.split(separator).collect();
+    let mut public = Params::new();
+    if let Some(first) = parts.first()
+        && let Some(shared) = first.strip_prefix("#PUBLIC#")
+    {
+        public.extend(form_urlencoded::parse(shared.as_bytes()));
+        parts.remove(0);
+    }
+    parts.retain(|p| !p.is_empty());
+    (public, parts)
 }
 
 /// The business layer: idempotent by req_id.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// A whole scenario file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Added to every answer.
@@ -22,6 +22,13 @@ pub struct Scenario {
     pub seed: u64,
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// The most calls a batch request may carry; more is refused with code 41.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+}
+
+fn default_max_batch() -> usize {
+    crate::top::batch::MAX_CALLS
 }
 
 /// Which calls a rule applies to; every given condition must hold.
@@ -162,6 +169,18 @@ pub enum ScenarioError {
         "scenario file {path}: rule {index} matches every call; give req_id, req_id_prefix or order_no"
     )]
     MatchesEverything { path: String, index: usize },
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            latency_ms: 0,
+            jitter_ms: 0,
+            seed: 0,
+            rules: Vec::new(),
+            max_batch: default_max_batch(),
+        }
+    }
 }
 
 impl Scenario {

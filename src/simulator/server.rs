@@ -1,7 +1,9 @@
 //! HTTP/1.1 for the simulated gateway (hyper): `/router/rest` (form body and query
-//! string, as TOP accepts both), `GET /__stats`. A dropped connection is a service
+//! string, as TOP accepts both), `/router/batch` (system parameters in the query, the
+//! calls in the body), `GET /__stats`. A dropped connection is a service
 //! error, which makes hyper close the socket without an answer.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -19,11 +21,16 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
-use super::answer::Answer;
+use super::answer::{Answer, Reaction};
 use super::delay::Delays;
 use super::gateway::Gateway;
 use super::stats::Stats;
 use super::verify::Params;
+
+/// The batch API's separator and the header naming another (SPEC.md "The batch API");
+/// written here apart from the client's, like the rest of the simulator.
+const SEPARATOR: &str = "\r\n-S-\r\n";
+const SEPARATOR_HEADER: &str = "top-api-separator";
 
 /// A body larger than this is refused: no real callback comes near it.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -164,37 +171,18 @@ async fn respond(
         (&Method::POST | &Method::GET, "/router/rest") => {
             // Latency runs from arrival, as a gateway's does: queueing here is part of it.
             let arrived = Instant::now();
-            let query = request.uri().query().map(str::to_owned);
-            let Ok(body) = Limited::new(request.into_body(), MAX_BODY_BYTES)
-                .collect()
-                .await
-            else {
-                return Err(DropConnection);
-            };
-            let body = body.to_bytes();
-            let mut params = Params::new();
-            if let Some(query) = &query {
-                params.extend(form_urlencoded::parse(query.as_bytes()));
-            }
+            let (query, _, body) = read(request).await?;
+            let mut params = query;
             params.extend(form_urlencoded::parse(&body));
             let reaction = gateway.handle(&params, chrono::Utc::now(), arrived);
-            if !reaction.delay.is_zero() {
-                served.delays.until(arrived + reaction.delay).await;
-            }
-            match reaction.answer {
-                Answer::Json(body) => Ok(reply(
-                    StatusCode::OK,
-                    "application/json;charset=UTF-8",
-                    body,
-                )),
-                Answer::BadGatewayHtml => Ok(reply(
-                    StatusCode::BAD_GATEWAY,
-                    "text/html",
-                    BAD_GATEWAY_PAGE.into(),
-                )),
-                Answer::Drop => Err(DropConnection),
-                Answer::Huge(bytes) => Ok(huge(bytes, Arc::clone(gateway))),
-            }
+            answer(&served, arrived, reaction, None).await
+        }
+        (&Method::POST, "/router/batch") => {
+            let arrived = Instant::now();
+            let (query, separator, body) = read(request).await?;
+            let used = separator.as_deref().unwrap_or(SEPARATOR);
+            let reaction = gateway.handle_batch(&query, &body, used, chrono::Utc::now(), arrived);
+            answer(&served, arrived, reaction, separator).await
         }
         _ => Ok(reply(
             StatusCode::NOT_FOUND,
@@ -202,6 +190,58 @@ async fn respond(
             "not found\n".into(),
         )),
     }
+}
+
+/// A request's query parameters, its `top-api-separator` header, and its body.
+async fn read(
+    request: Request<Incoming>,
+) -> Result<(Params<'static>, Option<String>, Bytes), DropConnection> {
+    let mut query = Params::new();
+    if let Some(text) = request.uri().query() {
+        query.extend(
+            form_urlencoded::parse(text.as_bytes())
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned()))),
+        );
+    }
+    let separator = request
+        .headers()
+        .get(SEPARATOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    let Ok(body) = Limited::new(request.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    else {
+        return Err(DropConnection);
+    };
+    Ok((query, separator, body.to_bytes()))
+}
+
+/// Waits out the reaction's delay (from arrival), then answers as it says.
+async fn answer(
+    served: &Served,
+    arrived: Instant,
+    reaction: Reaction,
+    separator: Option<String>,
+) -> Result<Response<Body>, DropConnection> {
+    if !reaction.delay.is_zero() {
+        served.delays.until(arrived + reaction.delay).await;
+    }
+    let mut response = match reaction.answer {
+        Answer::Json(body) => reply(StatusCode::OK, "application/json;charset=UTF-8", body),
+        Answer::BadGatewayHtml => reply(
+            StatusCode::BAD_GATEWAY,
+            "text/html",
+            BAD_GATEWAY_PAGE.into(),
+        ),
+        Answer::Drop => return Err(DropConnection),
+        Answer::Huge(bytes) => huge(bytes, Arc::clone(&served.gateway)),
+    };
+    if let Some(separator) = separator.and_then(|s| HeaderValue::from_str(&s).ok()) {
+        response.headers_mut().insert(SEPARATOR_HEADER, separator);
+    }
+    Ok(response)
 }
 
 const BAD_GATEWAY_PAGE: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n";

@@ -32,6 +32,11 @@ pub struct Stats {
     /// transient, banned, html_502, dropped, slow, error_<code>, and the hostile
     /// wrong_req_id, echo_request, huge_answer.
     pub by_outcome: BTreeMap<String, u64>,
+    /// Requests to `/router/batch`, and the calls they carried (counted in `requests` too).
+    #[serde(default)]
+    pub batches: u64,
+    #[serde(default)]
+    pub batch_calls: u64,
     /// Bytes of `huge_answer` bodies actually produced: as much as clients read.
     #[serde(default)]
     pub huge_bytes_served: u64,

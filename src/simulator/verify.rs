@@ -43,6 +43,11 @@ impl TopError {
         self
     }
 
+    /// A malformed top-level argument (SPEC.md: code 41 `Invalid arguments:…`).
+    pub fn invalid_arguments(detail: &str) -> Self {
+        TopError::new(41, "Invalid Arguments").with_sub("isv.invalid-parameter", detail.to_owned())
+    }
+
     /// The business layer's refusal of bad data (SPEC.md's example answer).
     pub fn invalid_parameter(detail: impl Into<String>) -> Self {
         TopError::new(50, "Remote service error").with_sub(
@@ -67,17 +72,54 @@ pub fn verify_request(
     expected: &Expected,
     now: DateTime<Utc>,
 ) -> Result<(), TopError> {
+    check_method(params.get("method").map(|v| v.as_ref()))?;
+    verify_system(params, expected, now, b"")
+}
+
+/// Checks a batch request's URL parameters, its signature covering `body` too.
+pub fn verify_batch(
+    params: &Params<'_>,
+    body: &[u8],
+    expected: &Expected,
+    now: DateTime<Utc>,
+) -> Result<(), TopError> {
+    verify_system(params, expected, now, body)
+}
+
+/// The method of a call: only this API is served.
+pub fn check_method(method: Option<&str>) -> Result<(), TopError> {
+    match method.filter(|m| !m.is_empty()) {
+        None => Err(TopError::new(21, "Missing Method")),
+        Some(SERVED_METHOD) => Ok(()),
+        Some(_) => Err(TopError::new(22, "Invalid Method")),
+    }
+}
+
+/// A call's own `session` in a batch, when it names one: it must be the app's.
+pub fn check_session(session: Option<&str>, expected: &Expected) -> Result<(), TopError> {
+    match session.filter(|s| !s.is_empty()) {
+        None => Ok(()),
+        Some(session) if session == expected.session => Ok(()),
+        Some(_) => Err(TopError::new(27, "Invalid Session").with_sub(
+            "isv.invalid-sessionkey",
+            "session key is invalid or expired",
+        )),
+    }
+}
+
+/// The system parameters, the clock and the signature over `params` (then `appended`).
+fn verify_system(
+    params: &Params<'_>,
+    expected: &Expected,
+    now: DateTime<Utc>,
+    appended: &[u8],
+) -> Result<(), TopError> {
     let get = |name: &str| {
         params
             .get(name)
             .map(|v| v.as_ref())
             .filter(|v| !v.is_empty())
     };
-    match get("method") {
-        None => return Err(TopError::new(21, "Missing Method")),
-        Some(SERVED_METHOD) => {}
-        Some(_) => return Err(TopError::new(22, "Invalid Method")),
-    }
     match get("app_key") {
         None => return Err(TopError::new(28, "Missing App Key")),
         Some(key) if key == expected.app_key => {}
@@ -104,7 +146,7 @@ pub fn verify_request(
     let Some(sign) = get("sign") else {
         return Err(TopError::new(24, "Missing Signature"));
     };
-    let Some(wanted) = expected_sign(sign_method, &expected.secret, params) else {
+    let Some(wanted) = expected_sign(sign_method, &expected.secret, params, appended) else {
         return Err(TopError::new(25, "Invalid Signature").with_sub(
             "isv.invalid-sign-method",
             format!("unsupported sign_method '{sign_method}'"),
@@ -145,13 +187,23 @@ fn check_timestamp(
     Ok(())
 }
 
-/// The sign the gateway computes, or `None` for an unknown method.
-fn expected_sign(method: &str, secret: &str, params: &Params<'_>) -> Option<String> {
+/// The sign the gateway computes, or `None` for an unknown method: the parameters
+/// but `sign` (empty values skipped) sorted by name, then `appended` (a batch's body).
+fn expected_sign(
+    method: &str,
+    secret: &str,
+    params: &Params<'_>,
+    appended: &[u8],
+) -> Option<String> {
     let mut text = Vec::new();
-    for (name, value) in params.iter().filter(|(name, _)| name.as_ref() != "sign") {
+    for (name, value) in params
+        .iter()
+        .filter(|(name, value)| name.as_ref() != "sign" && !value.is_empty())
+    {
         text.extend_from_slice(name.as_bytes());
         text.extend_from_slice(value.as_bytes());
     }
+    text.extend_from_slice(appended);
     let digest = match method {
         "md5" => {
             let mut wrapped = secret.as_bytes().to_vec();
@@ -304,7 +356,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (Cow::Owned(k.to_owned()), Cow::Owned(v.to_owned())))
         .collect();
-        let sign = expected_sign(method, "helloworld", &params).expect("known method");
+        let sign = expected_sign(method, "helloworld", &params, b"").expect("known method");
         params.insert("sign".into(), sign.into());
         params
     }
@@ -326,13 +378,13 @@ mod tests {
         .map(|(k, v)| (Cow::Owned(k.to_owned()), Cow::Owned(v.to_owned())))
         .collect();
         assert_eq!(
-            expected_sign("md5", "helloworld", &params).as_deref(),
+            expected_sign("md5", "helloworld", &params, b"").as_deref(),
             Some("66987CB115214E59E6EC978214934FB8")
         );
         let mut hmac = params.clone();
         hmac.insert("sign_method".into(), "hmac".into());
         assert_eq!(
-            expected_sign("hmac", "helloworld", &hmac).as_deref(),
+            expected_sign("hmac", "helloworld", &hmac, b"").as_deref(),
             Some("D56D7858309C31B6251083A874D48273")
         );
     }

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::batch::{
+    BatchEncoder, SEPARATOR, SEPARATOR_HEADER, batch_url, split_answer, whole_request,
+};
 use super::credentials::Credentials;
 use super::payload::Payload;
 use super::request::{RequestEncoder, format_timestamp};
@@ -69,6 +72,9 @@ pub struct TopClient {
     gateway: reqwest::Url,
     settings: Arc<ClientSettings>,
     encoder: Arc<RequestEncoder>,
+    /// `/router/batch` beside the gateway, and the batch layout of this app.
+    batch_url: reqwest::Url,
+    batch_encoder: Arc<BatchEncoder>,
     /// The secret and the session as they could come back in an answer: redacted.
     secrets: Arc<[String]>,
     /// The formatted timestamp of the current second.
@@ -106,8 +112,14 @@ impl TopClient {
             settings.sign_method,
         ));
         let secrets = secret_forms(&settings.credentials);
+        let batch_encoder = Arc::new(BatchEncoder::new(
+            &settings.credentials,
+            settings.sign_method,
+        ));
         Ok(TopClient {
             http,
+            batch_url: batch_url(&gateway),
+            batch_encoder,
             gateway,
             settings: Arc::new(settings),
             encoder,
@@ -150,6 +162,58 @@ impl TopClient {
         };
         reply.redact(&self.secrets);
         reply
+    }
+
+    /// Makes `calls` in one batch request; returns each call's reply, in order.
+    pub async fn call_batch(&self, calls: &[&Payload]) -> Vec<Reply> {
+        let settings = &*self.settings;
+        let (query, body) = self.batch_encoder.encode(&self.timestamp(), calls);
+        let mut url = self.batch_url.clone();
+        url.set_query(Some(&query));
+        let sent = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "text/plain;charset=UTF-8")
+            .body(body)
+            .send()
+            .await;
+        let whole = |reply: Reply| vec![whole_request(reply, calls.len()); calls.len()];
+        let mut replies = match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let separator = response
+                    .headers()
+                    .get(SEPARATOR_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or(SEPARATOR)
+                    .to_owned();
+                match read_body(response).await {
+                    Ok(Some(body)) => match split_answer(&body, &separator, calls.len()) {
+                        Some(parts) if (200..300).contains(&status) => parts
+                            .iter()
+                            .zip(calls)
+                            .map(|(part, call)| {
+                                classify_answer_to(
+                                    status,
+                                    part,
+                                    &settings.overrides,
+                                    Some(&call.req_id),
+                                )
+                            })
+                            .collect(),
+                        _ => whole(classify_answer_to(status, &body, &settings.overrides, None)),
+                    },
+                    Ok(None) => whole(answer_too_large(MAX_ANSWER_BYTES)),
+                    Err(err) => whole(transport_reply(&err)),
+                }
+            }
+            Err(err) => whole(transport_reply(&err)),
+        };
+        for reply in &mut replies {
+            reply.redact(&self.secrets);
+        }
+        replies
     }
 }
 

@@ -2,6 +2,7 @@
 //! encoding, answer classification and the HTTP client. Knows nothing of CSV files,
 //! ledgers or retries.
 
+pub mod batch;
 pub mod client;
 pub mod credentials;
 pub mod payload;

@@ -1,0 +1,72 @@
+//! Property: the simulator answers a batch exactly as it answers the same calls sent
+//! one by one — the same verdict, code and words for every call, the same counts —
+//! under any mix of business faults, repeated req_ids and sign methods.
+
+mod common;
+
+use common::{block_on, client, order, settings, simulator};
+use opentrade_callback::top::{Payload, SignMethod};
+use proptest::prelude::*;
+
+/// Rules a call-by-call and a batched gateway treat alike (faults of the whole HTTP
+/// answer — a 502 page, a dropped connection — are the whole batch's by design).
+const RULES: [&str; 6] = [
+    r#"{"req_id":"r0","fault":"reject","error_code":"B0107"}"#,
+    r#"{"req_id":"r1","fault":"transient","times":2}"#,
+    r#"{"req_id":"r2","fault":"invalid","sub_code":"isv.bad"}"#,
+    r#"{"req_id":"r3","fault":"error","code":27,"msg":"Invalid session","times":1}"#,
+    r#"{"req_id":"r4","fault":"wrong_req_id"}"#,
+    r#"{"req_id":"r5","fault":"ban","seconds":60}"#,
+];
+
+fn payload(req_id: usize, success: bool) -> Payload {
+    let mut order = order(&format!("r{req_id}"));
+    order.success = success;
+    order.payload()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn a_batch_and_the_same_calls_one_by_one_get_the_same_answers(
+        rules in proptest::sample::subsequence(RULES.to_vec(), 0..=RULES.len()),
+        calls in proptest::collection::vec((0..8usize, any::<bool>()), 1..=20),
+        method in prop_oneof![Just(SignMethod::Md5), Just(SignMethod::Hmac), Just(SignMethod::HmacSha256)],
+    ) {
+        let scenario = format!(r#"{{"rules":[{}]}}"#, rules.join(","));
+        let payloads: Vec<Payload> = calls.iter().map(|&(r, s)| payload(r, s)).collect();
+        let (one_by_one, batched) = (simulator(&scenario), simulator(&scenario));
+
+        let mut single = settings(&one_by_one.url());
+        single.sign_method = method;
+        let single = client(single);
+        let each = block_on(async {
+            let mut replies = Vec::new();
+            for payload in &payloads {
+                replies.push(single.call(payload).await);
+            }
+            replies
+        });
+
+        let mut batch = settings(&batched.url());
+        batch.sign_method = method;
+        let refs: Vec<&Payload> = payloads.iter().collect();
+        let together = block_on(client(batch).call_batch(&refs));
+
+        prop_assert_eq!(each.len(), together.len());
+        for (i, (a, b)) in each.iter().zip(&together).enumerate() {
+            prop_assert_eq!(
+                (a.verdict, &a.error_code, &a.error_msg, &a.sub_code, &a.sub_msg),
+                (b.verdict, &b.error_code, &b.error_msg, &b.sub_code, &b.sub_msg),
+                "call {} ({:?})", i, calls[i]
+            );
+        }
+        let (a, b) = (one_by_one.stats(), batched.stats());
+        prop_assert_eq!(
+            (a.requests, a.accepted, a.rejected, a.duplicates, a.conflicts, a.bans_started),
+            (b.requests, b.accepted, b.rejected, b.duplicates, b.conflicts, b.bans_started)
+        );
+        prop_assert_eq!((b.batches, b.batch_calls), (1, payloads.len() as u64));
+    }
+}
