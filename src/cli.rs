@@ -157,7 +157,8 @@ Examples:
   # Resubmit corrected rejected rows from a filtered result file
   opentrade-callback send fixed.csv --ledger ledger.csv --out results-2.csv --retry-rejected")]
 pub struct SendArgs {
-    /// CSV exports to send (UTF-8, UTF-8 with BOM, GBK/GB18030); `-` reads stdin.
+    /// Exports to send: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) or Excel workbooks
+    /// (.xlsx); `-` reads CSV from stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
@@ -267,6 +268,10 @@ pub struct SendArgs {
     /// Input delimiter: comma, tab or semicolon [default: sniffed from the header].
     #[arg(long, value_name = "DELIMITER", value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
+
+    /// The sheet of .xlsx inputs to read [default: the first].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
 
     /// Use the column HEADER for FIELD (repeatable), e.g. --map order_no=订单编号.
     #[arg(long = "map", value_name = "FIELD=HEADER", value_parser = parse_map)]

@@ -24,6 +24,7 @@ pub mod status;
 pub mod text;
 pub mod textfile;
 pub mod top;
+pub mod xlsx;
 
 use cli::{Cli, Command};
 use exit::Exit;

@@ -169,6 +169,7 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
             encoding: args.encoding,
             delimiter: args.delimiter,
             map: args.map,
+            sheet: args.sheet,
         },
         ledger: args.ledger,
         out: args.out,

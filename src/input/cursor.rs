@@ -1,9 +1,8 @@
 //! Walking the input files record by record, with each record's place: its file,
 //! its data-row number and the physical line it starts on.
 
-use super::source::SourceRecords;
+use super::source::{RecordData, SourceRecords};
 use super::{InputError, InputRow, InputSet};
-use crate::csvio::RawRecord;
 
 /// Rows of every file in order; stops after the first file-level error.
 #[derive(Debug)]
@@ -24,7 +23,7 @@ pub struct Record {
     pub(super) source: u32,
     pub(super) line: u64,
     pub(super) file_line: u64,
-    pub(super) raw: RawRecord,
+    pub(super) data: RecordData,
 }
 
 /// Walks the files record by record; shared by `Rows` and `Records`.
@@ -53,8 +52,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Reads the next record into `raw`; returns its place.
-    fn advance(&mut self, raw: &mut RawRecord) -> Option<Result<(u32, u64, u64), InputError>> {
+    /// The next record and its place (source, line, file line).
+    fn advance(&mut self) -> Option<Result<Record, InputError>> {
         if self.failed {
             return None;
         }
@@ -77,16 +76,21 @@ impl<'a> Cursor<'a> {
                 }
             }
             let file = self.current.as_mut().expect("set just above");
-            match file.reader.read(raw) {
-                Ok(true) => {
+            let name = &self.set.sources[file.source as usize].name;
+            match file.reader.next(name) {
+                Ok(Some(read)) => {
                     file.data_row += 1;
-                    return Some(Ok((file.source, file.data_row, raw.line)));
+                    return Some(Ok(Record {
+                        source: file.source,
+                        line: read.line.unwrap_or(file.data_row),
+                        file_line: read.file_line,
+                        data: read.data,
+                    }));
                 }
-                Ok(false) => self.current = None,
+                Ok(None) => self.current = None,
                 Err(error) => {
                     self.failed = true;
-                    let name = self.set.sources[file.source as usize].name.clone();
-                    return Some(Err(InputError::Read { name, error }));
+                    return Some(Err(error));
                 }
             }
         }
@@ -97,20 +101,13 @@ impl Iterator for Rows<'_> {
     type Item = Result<InputRow, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut raw = RawRecord::default();
         loop {
-            let (source, line, file_line) = match self.records.advance(&mut raw)? {
-                Ok(place) => place,
+            let record = match self.records.advance()? {
+                Ok(record) => record,
                 Err(e) => return Some(Err(e)),
             };
-            let set = self.records.set;
-            if let Some(order) = set.sources[source as usize].row(&raw) {
-                return Some(Ok(InputRow {
-                    source,
-                    line,
-                    file_line,
-                    order,
-                }));
+            if let Some(row) = self.records.set.finish(&record) {
+                return Some(Ok(row));
             }
         }
     }
@@ -120,16 +117,6 @@ impl Iterator for Records<'_> {
     type Item = Result<Record, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut raw = RawRecord::default();
-        let (source, line, file_line) = match self.records.advance(&mut raw)? {
-            Ok(place) => place,
-            Err(e) => return Some(Err(e)),
-        };
-        Some(Ok(Record {
-            source,
-            line,
-            file_line,
-            raw,
-        }))
+        self.records.advance()
     }
 }

@@ -3,13 +3,16 @@
 //! files are read once per pass (the plan reads them twice) and never held in memory.
 //! File-level problems are `InputError`s (exit 2); row-level ones are data.
 
+mod csv;
 mod cursor;
 pub mod encoding;
 pub mod header;
+mod origin;
 pub mod parallel;
 pub mod row;
 mod source;
 pub mod values;
+mod workbook;
 
 use std::path::PathBuf;
 
@@ -23,6 +26,8 @@ pub use values::RowError;
 
 use crate::order::Order;
 
+pub use source::RecordData;
+
 /// The name of standard input in `source` and messages.
 pub const STDIN: &str = "<stdin>";
 
@@ -34,6 +39,8 @@ pub struct InputOptions {
     pub delimiter: Option<u8>,
     /// `--map field=Header`.
     pub map: Vec<(Field, String)>,
+    /// The sheet of a workbook input; the first when `None`.
+    pub sheet: Option<String>,
 }
 
 /// A problem with a whole input file.
@@ -58,6 +65,8 @@ pub enum InputError {
     HeaderTooWide { name: String },
     #[error("{name}: {message}")]
     Csv { name: String, message: String },
+    #[error("{name}: {message}")]
+    Workbook { name: String, message: String },
     #[error("{name} is empty: a header line with the column names is required")]
     Empty { name: String },
     #[error("{name}: {error}")]
@@ -137,7 +146,7 @@ impl InputSet {
 
     /// The row a record holds; `None` for a blank one.
     pub fn finish(&self, record: &Record) -> Option<InputRow> {
-        let order = self.sources[record.source as usize].row(&record.raw)?;
+        let order = self.sources[record.source as usize].row(&record.data)?;
         Some(InputRow {
             source: record.source,
             line: record.line,

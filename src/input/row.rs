@@ -124,9 +124,18 @@ fn build_ext(cells: &Cells<'_>) -> (String, Result<Option<String>, RowError>) {
     let raw_ext = unguard(cells.get(Field::Ext));
     let raw_amount = cells.get(Field::FirstChargeAmount);
     let raw_time = cells.get(Field::FirstChargeTime);
-    if raw_amount.is_empty() && raw_time.is_empty() && values::is_canonical_ext(raw_ext) {
+    if raw_amount.is_empty()
+        && raw_time.is_empty()
+        && let Some(pairs) = values::canonical_ext(raw_ext)
+    {
         // Already what parse-and-serialize would give: keep the text.
-        return (raw_ext.to_owned(), Ok(Some(raw_ext.to_owned())));
+        let checked = pairs
+            .iter()
+            .try_for_each(|(key, value)| values::check_ext_value(key, value));
+        return (
+            raw_ext.to_owned(),
+            checked.map(|()| Some(raw_ext.to_owned())),
+        );
     }
     let mut map = match raw_ext {
         "" => Map::new(),
@@ -184,8 +193,13 @@ fn build_ext(cells: &Cells<'_>) -> (String, Result<Option<String>, RowError>) {
             .join("; ");
         return (shown, Err(RowError::new(first.code, message)));
     }
+    let checked = map.iter().try_for_each(|(key, value)| match value {
+        Value::String(text) => values::check_ext_value(key, text),
+        Value::Number(n) => values::check_ext_value(key, &n.to_string()),
+        _ => Ok(()),
+    });
     let json = Value::Object(map).to_string();
-    (json.clone(), Ok(Some(json)))
+    (json.clone(), checked.map(|()| Some(json)))
 }
 
 fn merge(
@@ -334,6 +348,24 @@ mod tests {
             invalid.fields.ext,
             r#"{"firstChargeAmount":"abc","firstChargeTime":"1704038400000"}"#
         );
+    }
+
+    #[test]
+    fn the_ext_of_an_invalid_row_sent_back_uncorrected_is_still_invalid() {
+        for (ext, code) in [
+            (
+                r#"{"firstChargeAmount":"abc","firstChargeTime":"1704038400000"}"#,
+                code::BAD_AMOUNT,
+            ),
+            (r#"{"firstChargeAmount":"12.345"}"#, code::BAD_AMOUNT),
+            (r#"{"firstChargeTime":"2024-01-01"}"#, code::BAD_TIME),
+            (r#"{"firstChargeAmount": 12.345}"#, code::BAD_AMOUNT),
+        ] {
+            let mut pairs = base();
+            pairs.push((Field::Ext, ext));
+            let invalid = build_order(&cells(&pairs)).expect_err(ext);
+            assert_eq!(invalid.error.code, code, "{ext}");
+        }
     }
 
     #[test]

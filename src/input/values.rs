@@ -48,6 +48,8 @@ pub mod code {
     pub const BAD_ENCODING: &str = "input.bad_encoding";
     pub const ROW_TOO_LONG: &str = "input.row_too_long";
     pub const CELL_TOO_LONG: &str = "input.cell_too_long";
+    /// A workbook number cell that cannot hold the order number exactly.
+    pub const INEXACT_NUMBER: &str = "input.inexact_number";
 }
 
 /// The longest cell read; the rest of a longer one is dropped and the row is invalid.
@@ -62,6 +64,16 @@ pub fn clean(text: &str) -> &str {
     text.trim_matches(|c: char| {
         c.is_whitespace() || matches!(c, '\u{00A0}' | '\u{3000}' | '\u{200B}' | '\u{FEFF}')
     })
+}
+
+/// `clean` of a cell that may be owned, still borrowed where it was.
+pub fn clean_cow(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(clean(text)),
+        Cow::Owned(text) if clean(&text).len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(clean(&text).to_owned()),
+    }
 }
 
 /// Undoes this tool's own CSV-injection guard (a `'` before `=`, `+`, `-`, `@`, tab,
@@ -196,50 +208,67 @@ pub fn check_req_id(text: &str) -> Result<(), RowError> {
     Ok(())
 }
 
-/// Whether `text` is a flat JSON object of strings already in the canonical form
-/// (what parsing and compact serialization would give back unchanged): no white
-/// space, escapes, numbers, literals, nesting or repeated keys. Exports almost always
-/// carry ext like this; other forms take the parse-and-serialize path.
-pub fn is_canonical_ext(text: &str) -> bool {
+/// The pairs of `text` when it is a flat JSON object of strings already in the
+/// canonical form (what parsing and compact serialization would give back unchanged):
+/// no white space, escapes, numbers, literals, nesting or repeated keys. Exports
+/// almost always carry ext like this; other forms take the parse-and-serialize path.
+pub fn canonical_ext(text: &str) -> Option<Vec<(&str, &str)>> {
     let bytes = text.as_bytes();
     let (Some(b'{'), Some(b'}')) = (bytes.first(), bytes.last()) else {
-        return false;
+        return None;
     };
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
     if bytes.len() == 2 {
-        return true;
+        return Some(pairs);
     }
-    let inner = &bytes[1..bytes.len() - 1];
-    let mut keys: Vec<&[u8]> = Vec::new();
+    let inner = &text[1..text.len() - 1];
+    let raw = inner.as_bytes();
     let mut at = 0;
     // One string; returns where it ends (just past the closing quote).
     let string = |from: usize| -> Option<usize> {
-        if inner.get(from) != Some(&b'"') {
+        if raw.get(from) != Some(&b'"') {
             return None;
         }
-        let close = from + 1 + inner[from + 1..].iter().position(|&b| b == b'"')?;
-        let body = &inner[from + 1..close];
+        let close = from + 1 + raw[from + 1..].iter().position(|&b| b == b'"')?;
+        let body = &raw[from + 1..close];
         (!body.iter().any(|&b| b == b'\\' || b < 0x20)).then_some(close + 1)
     };
     loop {
-        let Some(key_end) = string(at) else {
-            return false;
-        };
+        let key_end = string(at)?;
         let key = &inner[at + 1..key_end - 1];
-        if keys.contains(&key) {
-            return false;
+        if pairs.iter().any(|(k, _)| *k == key) || raw.get(key_end) != Some(&b':') {
+            return None;
         }
-        keys.push(key);
-        if inner.get(key_end) != Some(&b':') {
-            return false;
-        }
-        let Some(value_end) = string(key_end + 1) else {
-            return false;
-        };
-        match inner.get(value_end) {
-            None => return true,
+        let value_end = string(key_end + 1)?;
+        pairs.push((key, &inner[key_end + 2..value_end - 1]));
+        match raw.get(value_end) {
+            None => return Some(pairs),
             Some(b',') => at = value_end + 1,
-            Some(_) => return false,
+            Some(_) => return None,
         }
+    }
+}
+
+/// Whether `text` is ext already in the canonical form (see `canonical_ext`).
+pub fn is_canonical_ext(text: &str) -> bool {
+    canonical_ext(text).is_some()
+}
+
+/// Checks the value of an ext key this tool knows: `firstChargeAmount` must be an
+/// amount to the cent, `firstChargeTime` epoch milliseconds. (An invalid row shows what
+/// was given in ext form; sent back uncorrected, it must still be refused.)
+pub fn check_ext_value(key: &str, value: &str) -> Result<(), RowError> {
+    match key {
+        "firstChargeAmount" => parse_amount(value)
+            .map(drop)
+            .map_err(|e| RowError::new(e.code, format!("ext's {key}: {}", e.message))),
+        "firstChargeTime" if value.len() < 11 || !value.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(RowError::new(
+                code::BAD_TIME,
+                format!("ext's {key} '{value}' is not epoch milliseconds (13 digits)"),
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

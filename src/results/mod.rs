@@ -1,18 +1,21 @@
-//! The result CSV (SPEC.md "Result CSV"): one row per input row, in input order,
-//! fixed columns. Rows finish out of order, so they wait in a reorder buffer until
-//! their turn. Written to a temporary file beside `--out` and renamed at the end, so
-//! `--out` is either the previous complete file or the new complete one. Cells that
-//! Excel would run as formulas are defused with a leading `'` (OWASP CSV injection).
+//! The result file (SPEC.md "Result CSV", "Workbooks"): one row per input row, in
+//! input order, fixed columns — a CSV, or a workbook when `--out` ends in `.xlsx`
+//! (`table`). Rows finish out of order, so they wait in a reorder buffer until their
+//! turn. Written beside `--out` and renamed at the end, so `--out` is either the
+//! previous complete file or the new complete one. Cells that Excel would run as
+//! formulas are defused with a leading `'` (OWASP CSV injection); `tally` counts rows
+//! for summaries.
+
+pub mod table;
+pub mod tally;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::columns::{RESULT_HEADER, RowText};
-use crate::outfile::Replacement;
+use self::table::TableWriter;
+use crate::columns::RowText;
 use crate::status::Status;
 
 /// One result line.
@@ -70,11 +73,10 @@ pub fn guard(cell: &str) -> Cow<'_, str> {
     }
 }
 
-/// Writes the result CSV in input order.
+/// Writes the result table in input order.
 #[derive(Debug)]
 pub struct ResultWriter {
-    replacement: Replacement,
-    csv: csv::Writer<BufWriter<File>>,
+    table: TableWriter,
     sources: Arc<[String]>,
     pending: BTreeMap<u64, ResultRow>,
     next: u64,
@@ -82,19 +84,11 @@ pub struct ResultWriter {
 }
 
 impl ResultWriter {
-    /// Starts a result file for `out`; `excel` writes a UTF-8 BOM first.
+    /// Starts a result table for `out` — a workbook when its name ends in `.xlsx`;
+    /// `excel` starts a CSV with a UTF-8 BOM.
     pub fn create(out: &Path, sources: Arc<[String]>, excel: bool) -> std::io::Result<Self> {
-        let (replacement, file) = Replacement::create(out)?;
-        let mut sink = BufWriter::with_capacity(256 * 1024, file);
-        if excel {
-            sink.write_all(b"\xEF\xBB\xBF")?;
-        }
-        let mut csv = crate::csvio::report_writer(sink);
-        csv.write_record(RESULT_HEADER)
-            .map_err(std::io::Error::other)?;
         Ok(ResultWriter {
-            replacement,
-            csv,
+            table: TableWriter::create(out, excel)?,
             sources,
             pending: BTreeMap::new(),
             next: 0,
@@ -120,9 +114,9 @@ impl ResultWriter {
         Ok(written)
     }
 
-    /// Where the file goes.
+    /// Where the table goes.
     pub fn out(&self) -> &Path {
-        self.replacement.out()
+        self.table.out()
     }
 
     /// Rows waiting for an earlier one.
@@ -161,27 +155,18 @@ impl ResultWriter {
             source,
             line.format(row.line),
         ];
-        for cell in cells {
-            self.csv
-                .write_field(guard(cell).as_bytes())
-                .map_err(std::io::Error::other)?;
-        }
-        self.csv
-            .write_record(None::<&[u8]>)
-            .map_err(std::io::Error::other)?;
+        self.table.write(&cells)?;
         self.written += 1;
         Ok(())
     }
 
-    /// Flushes, syncs and renames the file onto `out`. Rows still waiting for an
+    /// Finishes the table and renames it onto `out`. Rows still waiting for an
     /// earlier one (only possible after a crash of the pipeline) are written last.
     pub fn finish(mut self) -> std::io::Result<PathBuf> {
         for (_, row) in std::mem::take(&mut self.pending) {
             self.write(&row)?;
         }
-        let sink = self.csv.into_inner().map_err(|e| e.into_error())?;
-        let file = sink.into_inner().map_err(|e| e.into_error())?;
-        self.replacement.commit(file)
+        self.table.finish()
     }
 }
 
@@ -227,7 +212,7 @@ mod tests {
         writer.finish().expect("finish");
         let text = std::fs::read_to_string(&out).expect("read");
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], RESULT_HEADER.join(","));
+        assert_eq!(lines[0], crate::columns::RESULT_HEADER.join(","));
         assert!(
             lines[1].starts_with("a,")
                 && lines[2].starts_with("'=b,")

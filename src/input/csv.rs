@@ -1,0 +1,256 @@
+//! CSV exports: the encoding and the delimiter of a file found once (from its start),
+//! then each record's cells decoded, trimmed and checked into an order — a cell in
+//! the wrong encoding, a row of the wrong width or past the size limits is a row-level
+//! refusal, never the end of the run.
+
+use std::io::{BufReader, Read};
+
+use super::encoding::{self, Detected};
+use super::header::{ColumnMap, Field};
+use super::origin::{Bytes, Origin};
+use super::row::{Cells, Invalid, build_order};
+use super::values::{self, RowError};
+use super::{InputError, InputOptions};
+use crate::columns::RowText;
+use crate::csvio::{Oversize, RawRecord, RecordReader};
+use crate::order::Order;
+
+/// How a CSV file is read.
+#[derive(Debug, Clone, Copy)]
+pub struct CsvFormat {
+    pub detected: Detected,
+    pub delimiter: u8,
+    header_len: usize,
+}
+
+/// The records of a CSV source, after its header.
+pub type CsvRecords = RecordReader<BufReader<Bytes>>;
+
+impl CsvFormat {
+    /// Finds the encoding and the delimiter and reads the header line.
+    pub(super) fn open(
+        origin: &Origin,
+        name: &str,
+        options: &InputOptions,
+    ) -> Result<(CsvFormat, Vec<String>), InputError> {
+        let read_error = |error| InputError::Read {
+            name: name.to_owned(),
+            error,
+        };
+        let detected = encoding::detect(&mut BufReader::new(origin.open(name)?), options.encoding)
+            .map_err(read_error)?
+            .map_err(|source| InputError::Utf16 {
+                name: name.to_owned(),
+                error: source,
+            })?;
+        let mut first_line = Vec::new();
+        after_bom(origin.open(name)?, detected)
+            .map_err(read_error)?
+            .take(64 * 1024)
+            .read_to_end(&mut first_line)
+            .map_err(read_error)?;
+        let delimiter = options
+            .delimiter
+            .unwrap_or_else(|| sniff_delimiter(&first_line));
+        let bytes = after_bom(origin.open(name)?, detected).map_err(read_error)?;
+        let mut reader = RecordReader::new(delimiter, BufReader::new(bytes));
+        let mut raw = RawRecord::default();
+        if !reader.read(&mut raw).map_err(read_error)?
+            || (raw.len() == 1 && raw.get(0).is_some_and(<[u8]>::is_empty))
+        {
+            return Err(InputError::Empty {
+                name: name.to_owned(),
+            });
+        }
+        if raw.oversize.is_some() {
+            return Err(InputError::HeaderTooWide {
+                name: name.to_owned(),
+            });
+        }
+        let headers = raw
+            .iter()
+            .map(|cell| encoding::decode(detected, cell).map(|c| c.into_owned()))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| InputError::HeaderEncoding {
+                name: name.to_owned(),
+                encoding: detected.encoding,
+            })?;
+        let format = CsvFormat {
+            detected,
+            delimiter,
+            header_len: headers.len(),
+        };
+        Ok((format, headers))
+    }
+
+    /// A fresh pass over the records after the header.
+    pub(super) fn records(&self, origin: &Origin, name: &str) -> Result<CsvRecords, InputError> {
+        let read_error = |error| InputError::Read {
+            name: name.to_owned(),
+            error,
+        };
+        let bytes = after_bom(origin.open(name)?, self.detected).map_err(read_error)?;
+        let mut reader =
+            RecordReader::new(self.delimiter, BufReader::with_capacity(256 * 1024, bytes));
+        reader.read(&mut RawRecord::default()).map_err(read_error)?;
+        Ok(reader)
+    }
+
+    /// Turns one record into a row; `None` for a blank one.
+    pub(super) fn row(
+        &self,
+        columns: &ColumnMap,
+        record: &RawRecord,
+    ) -> Option<Result<Order, Box<Invalid>>> {
+        let mut cells = Cells::default();
+        let mut undecodable = Vec::new();
+        let mut too_long = Vec::new();
+        for (field, index) in columns.iter() {
+            let mut bytes = record.get(index).unwrap_or_default();
+            if bytes.len() > values::MAX_CELL_BYTES {
+                too_long.push(field);
+                bytes = &bytes[..values::MAX_CELL_BYTES];
+            }
+            let text = match encoding::decode(self.detected, bytes) {
+                Some(text) => text,
+                None => {
+                    undecodable.push(field);
+                    // Shown in the result file: likely the text as the other encoding reads it.
+                    encoding::decode_for_display(self.detected.encoding, bytes)
+                }
+            };
+            cells.set(field, values::clean_cow(text));
+        }
+        if cells.is_blank() && undecodable.is_empty() && record.oversize.is_none() {
+            return None;
+        }
+        let built = build_order(&cells);
+        // A row refused for its encoding, size or shape shows its cells as found.
+        let shown = |built: Result<Order, Box<Invalid>>| match built {
+            Ok(order) => RowText::of_order(&order),
+            Err(invalid) => invalid.fields,
+        };
+        if let Some(error) = oversize(record.oversize, &too_long) {
+            return Some(Err(Box::new(Invalid {
+                error,
+                fields: shown(built),
+            })));
+        }
+        if !undecodable.is_empty() {
+            let names: Vec<&str> = undecodable.iter().map(|f| f.name()).collect();
+            let error = RowError::new(
+                values::code::BAD_ENCODING,
+                format!(
+                    "{} contains bytes that are not valid {} (the encoding of this file); re-save the export in one encoding, or pass --encoding",
+                    names.join(", "),
+                    self.detected.encoding
+                ),
+            );
+            return Some(Err(Box::new(Invalid {
+                error,
+                fields: shown(built),
+            })));
+        }
+        let extra_filled = record
+            .iter()
+            .skip(self.header_len)
+            .any(|cell| !cell.iter().all(u8::is_ascii_whitespace));
+        if record.len() < self.header_len || extra_filled {
+            let error = RowError::new(
+                values::code::FIELD_COUNT,
+                format!(
+                    "the row has {} fields but the header has {}: a delimiter is missing or extra, or a quote is not closed",
+                    record.len(),
+                    self.header_len
+                ),
+            );
+            return Some(Err(Box::new(Invalid {
+                error,
+                fields: shown(built),
+            })));
+        }
+        Some(built)
+    }
+}
+
+/// Why a row broke a size limit, if it did: the whole row, or some of its cells.
+pub(super) fn oversize(record: Option<Oversize>, cells: &[Field]) -> Option<RowError> {
+    let kib = |bytes: usize| bytes / 1024;
+    match record {
+        Some(Oversize::Bytes) => Some(RowError::new(
+            values::code::ROW_TOO_LONG,
+            format!(
+                "the row is longer than {} KiB; no callback row is that long — a quote is probably not closed, or the file is not an export",
+                kib(crate::csvio::MAX_RECORD_BYTES)
+            ),
+        )),
+        Some(Oversize::Fields) => Some(RowError::new(
+            values::code::ROW_TOO_LONG,
+            format!(
+                "the row has more than {} fields; a delimiter is probably wrong",
+                crate::csvio::MAX_FIELDS
+            ),
+        )),
+        None if !cells.is_empty() => {
+            let names: Vec<&str> = cells.iter().map(|f| f.name()).collect();
+            Some(RowError::new(
+                values::code::CELL_TOO_LONG,
+                format!(
+                    "{} is longer than {} KiB; only its start is shown",
+                    names.join(", "),
+                    kib(values::MAX_CELL_BYTES)
+                ),
+            ))
+        }
+        None => None,
+    }
+}
+
+/// A source's bytes after the BOM `detected` found.
+fn after_bom(mut bytes: Bytes, detected: Detected) -> std::io::Result<Bytes> {
+    let mut bom = vec![0; detected.bom_len];
+    bytes.read_exact(&mut bom)?;
+    Ok(bytes)
+}
+
+/// The most frequent of `,` tab `;` in the header line outside quotes; `,` on a tie.
+fn sniff_delimiter(head: &[u8]) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for &b in head {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => break,
+            b',' if !quoted => counts[0] += 1,
+            b'\t' if !quoted => counts[1] += 1,
+            b';' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let candidates = [b',', b'\t', b';'];
+    let best = (0..3)
+        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
+        .unwrap_or(0);
+    if counts[best] == 0 {
+        b','
+    } else {
+        candidates[best]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters_are_sniffed_from_the_header() {
+        assert_eq!(
+            sniff_delimiter(b"order_no,success,req_id\n1;2;3;4;5\n"),
+            b','
+        );
+        assert_eq!(sniff_delimiter(b"order_no\tsuccess\treq_id\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"order_no;success;req_id\r\n"), b';');
+        assert_eq!(sniff_delimiter(b"\"a,b\";c;d\n"), b';');
+        assert_eq!(sniff_delimiter(b"order_no\n"), b',');
+    }
+}

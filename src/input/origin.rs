@@ -1,0 +1,177 @@
+//! Where an input's bytes are, to be read from the start for each pass: a regular
+//! file (reopened each time, and refused if it changed in between), or standard input
+//! and pipes, copied once to an unnamed temporary file that no exit can leave behind.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{FileExt as _, FileTypeExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::{InputError, STDIN};
+
+/// The most bytes read from standard input or a pipe (a regular file may be larger).
+pub const MAX_SPOOL_BYTES: u64 = 1 << 30;
+
+/// Where a source's bytes are, to be read from the start for each pass.
+#[derive(Debug)]
+pub(super) enum Origin {
+    /// A regular file, reopened for each pass and refused if it changed.
+    Path {
+        path: PathBuf,
+        fingerprint: (u64, Option<SystemTime>),
+    },
+    /// Standard input or a pipe, copied to an unnamed temporary file.
+    Spool(Arc<File>),
+}
+
+/// A source's bytes from the start.
+pub(super) struct Bytes(Box<dyn Read + Send>);
+
+impl Read for Bytes {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bytes")
+    }
+}
+
+impl Origin {
+    /// Where `path` (as given, `-` for stdin) can be read again and again.
+    pub(super) fn of(path: &Path) -> Result<(String, Origin), InputError> {
+        if path.as_os_str() == "-" {
+            let spool = spool(std::io::stdin().lock(), STDIN)?;
+            return Ok((STDIN.to_owned(), spool));
+        }
+        let name = path.display().to_string();
+        let open_error = |error| InputError::Open {
+            name: name.clone(),
+            error,
+        };
+        let meta = std::fs::metadata(path).map_err(open_error)?;
+        let kind = meta.file_type();
+        if kind.is_file() {
+            let file = File::open(path).map_err(open_error)?;
+            let fingerprint = fingerprint(&file).map_err(|error| InputError::Read {
+                name: name.clone(),
+                error,
+            })?;
+            let origin = Origin::Path {
+                path: path.to_owned(),
+                fingerprint,
+            };
+            return Ok((name, origin));
+        }
+        if kind.is_fifo() {
+            let spool = spool(File::open(path).map_err(open_error)?, &name)?;
+            return Ok((name, spool));
+        }
+        Err(InputError::NotAFile {
+            name,
+            kind: if kind.is_dir() {
+                "a directory"
+            } else if kind.is_char_device() || kind.is_block_device() {
+                "a device"
+            } else {
+                "not a regular file"
+            },
+        })
+    }
+
+    pub(super) fn open(&self, name: &str) -> Result<Bytes, InputError> {
+        match self {
+            Origin::Path { path, fingerprint } => {
+                let file = File::open(path).map_err(|error| InputError::Open {
+                    name: name.to_owned(),
+                    error,
+                })?;
+                let now = self::fingerprint(&file).map_err(|error| InputError::Read {
+                    name: name.to_owned(),
+                    error,
+                })?;
+                if now != *fingerprint {
+                    return Err(InputError::Changed {
+                        name: name.to_owned(),
+                    });
+                }
+                Ok(Bytes(Box::new(file)))
+            }
+            Origin::Spool(file) => Ok(Bytes(Box::new(At {
+                file: Arc::clone(file),
+                at: 0,
+            }))),
+        }
+    }
+}
+
+impl Origin {
+    /// The file itself, for a reader that must seek (a workbook): a regular file only.
+    pub(super) fn open_file(&self, name: &str) -> Result<File, InputError> {
+        match self {
+            Origin::Path { path, fingerprint } => {
+                let file = File::open(path).map_err(|error| InputError::Open {
+                    name: name.to_owned(),
+                    error,
+                })?;
+                let now = self::fingerprint(&file).map_err(|error| InputError::Read {
+                    name: name.to_owned(),
+                    error,
+                })?;
+                if now != *fingerprint {
+                    return Err(InputError::Changed {
+                        name: name.to_owned(),
+                    });
+                }
+                Ok(file)
+            }
+            Origin::Spool(_) => Err(InputError::Workbook {
+                name: name.to_owned(),
+                message: "a workbook is read from a file, not from standard input or a pipe".into(),
+            }),
+        }
+    }
+}
+
+/// Copies `input` to an unnamed temporary file, at most `MAX_SPOOL_BYTES`.
+fn spool(input: impl Read, name: &str) -> Result<Origin, InputError> {
+    let read_error = |error| InputError::Read {
+        name: name.to_owned(),
+        error,
+    };
+    let mut file = tempfile::tempfile().map_err(read_error)?;
+    let copied =
+        std::io::copy(&mut input.take(MAX_SPOOL_BYTES + 1), &mut file).map_err(read_error)?;
+    if copied > MAX_SPOOL_BYTES {
+        return Err(InputError::TooLarge {
+            name: name.to_owned(),
+            limit: MAX_SPOOL_BYTES,
+        });
+    }
+    Ok(Origin::Spool(Arc::new(file)))
+}
+
+/// Reads a shared file from its own position, so passes never disturb each other.
+struct At {
+    file: Arc<File>,
+    at: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// Size and modification time: a file that changes between the plan's two passes
+/// must not be sent.
+fn fingerprint(file: &File) -> std::io::Result<(u64, Option<SystemTime>)> {
+    let meta = file.metadata()?;
+    Ok((meta.len(), meta.modified().ok()))
+}

@@ -1,0 +1,328 @@
+//! Workbook exports (`.xlsx`, SPEC.md "Workbooks"): a sheet read cell by cell, each
+//! cell taken for what Excel holds in it. Text is taken as it is; a number is an order
+//! number (or a req_id) only when it holds that number exactly — Excel keeps 15
+//! significant digits, so a 19-digit order number stored as a number is refused, never
+//! guessed; booleans are `success` values, date-times first-charge times (Beijing time),
+//! and a number amount is kept to the cent without float noise. Then the row is
+//! checked like any other (`row::build_order`).
+
+use std::borrow::Cow;
+
+use super::csv::oversize;
+use super::header::{ColumnMap, Field};
+use super::origin::Origin;
+use super::row::{Cells, Invalid, build_order};
+use super::values::{self, RowError};
+use super::{InputError, InputOptions};
+use crate::columns::RowText;
+use crate::csvio::Oversize;
+use crate::order::Order;
+use crate::xlsx::read::{Cell, SheetRow, SheetRows};
+
+/// Numbers from this one on may have lost digits in Excel (15 significant digits).
+const EXACT_BELOW: f64 = 1e15;
+
+/// How a workbook is read.
+#[derive(Debug, Clone)]
+pub struct WorkbookFormat {
+    sheet: Option<String>,
+    /// The sheet row of the header: the first row with a value.
+    header_row: u32,
+    header_len: usize,
+}
+
+impl WorkbookFormat {
+    /// Opens the sheet and reads its header row.
+    pub(super) fn open(
+        origin: &Origin,
+        name: &str,
+        options: &InputOptions,
+    ) -> Result<(WorkbookFormat, Vec<String>), InputError> {
+        let mut rows = open_sheet(origin, name, options.sheet.as_deref())?;
+        let header = rows
+            .next_row()
+            .map_err(|error| workbook_error(name, &error))?
+            .ok_or_else(|| InputError::Empty {
+                name: name.to_owned(),
+            })?;
+        if header.too_wide {
+            return Err(InputError::HeaderTooWide {
+                name: name.to_owned(),
+            });
+        }
+        let headers: Vec<String> = header.cells.iter().map(|c| shown(c).into_owned()).collect();
+        let format = WorkbookFormat {
+            sheet: options.sheet.clone(),
+            header_row: header.number,
+            header_len: headers.len(),
+        };
+        Ok((format, headers))
+    }
+
+    /// A fresh pass over the rows after the header.
+    pub(super) fn records(&self, origin: &Origin, name: &str) -> Result<SheetRows, InputError> {
+        let mut rows = open_sheet(origin, name, self.sheet.as_deref())?;
+        // The header is the first row with a value: skip it.
+        let header = rows
+            .next_row()
+            .map_err(|error| workbook_error(name, &error))?;
+        if header.is_some_and(|h| h.number != self.header_row) {
+            return Err(InputError::Changed {
+                name: name.to_owned(),
+            });
+        }
+        Ok(rows)
+    }
+
+    /// Turns one sheet row into an order, or into every reason it is not one.
+    pub(super) fn row(
+        &self,
+        columns: &ColumnMap,
+        row: &SheetRow,
+    ) -> Option<Result<Order, Box<Invalid>>> {
+        let mut cells = Cells::default();
+        let mut typed_errors = Vec::new();
+        let mut too_long = Vec::new();
+        for (field, index) in columns.iter() {
+            let cell = row.get(index);
+            let text = match as_text(field, cell) {
+                Ok(text) => text,
+                Err(error) => {
+                    typed_errors.push(error);
+                    shown(cell)
+                }
+            };
+            let text = if text.len() > values::MAX_CELL_BYTES {
+                too_long.push(field);
+                let mut end = values::MAX_CELL_BYTES;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                Cow::Owned(text[..end].to_owned())
+            } else {
+                text
+            };
+            cells.set(field, values::clean_cow(text));
+        }
+        if cells.is_blank() && typed_errors.is_empty() && !row.too_wide {
+            return None;
+        }
+        let built = build_order(&cells);
+        let fields = |built: Result<Order, Box<Invalid>>| match built {
+            Ok(order) => RowText::of_order(&order),
+            Err(invalid) => invalid.fields,
+        };
+        let width = row.too_wide.then_some(Oversize::Fields);
+        if let Some(error) = oversize(width, &too_long).or_else(|| first_of(typed_errors)) {
+            let fields = fields(built);
+            return Some(Err(Box::new(Invalid { error, fields })));
+        }
+        let extra_filled = row
+            .cells
+            .iter()
+            .skip(self.header_len)
+            .any(|c| !c.is_empty());
+        if extra_filled {
+            let error = RowError::new(
+                values::code::FIELD_COUNT,
+                format!(
+                    "the row has a value past the last titled column ({} columns): give the column a title, or remove the value",
+                    self.header_len
+                ),
+            );
+            let fields = fields(built);
+            return Some(Err(Box::new(Invalid { error, fields })));
+        }
+        Some(built)
+    }
+}
+
+/// The workbook of `origin`, its sheet opened for streaming.
+fn open_sheet(origin: &Origin, name: &str, sheet: Option<&str>) -> Result<SheetRows, InputError> {
+    let file = origin.open_file(name)?;
+    SheetRows::open(file, sheet).map_err(|error| workbook_error(name, &error))
+}
+
+fn workbook_error(name: &str, error: &crate::xlsx::read::SheetError) -> InputError {
+    InputError::Workbook {
+        name: name.to_owned(),
+        message: error.to_string(),
+    }
+}
+
+/// The errors of one row as one: the first code, every message.
+fn first_of(errors: Vec<RowError>) -> Option<RowError> {
+    let first = errors.first()?.code;
+    let message = errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(RowError::new(first, message))
+}
+
+/// What a cell stands for as the text of `field`, or why it cannot.
+fn as_text(field: Field, cell: &Cell) -> Result<Cow<'_, str>, RowError> {
+    Ok(match (field, cell) {
+        (_, Cell::Empty) => Cow::Borrowed(""),
+        (_, Cell::Text(text) | Cell::Error(text)) => Cow::Borrowed(text),
+        (Field::OrderNo | Field::SubOrderNo | Field::ReqId, Cell::Number(n)) => {
+            Cow::Owned(exact_integer(field, *n)?)
+        }
+        (Field::FirstChargeAmount, Cell::Number(n)) => Cow::Owned(amount(*n)),
+        (_, Cell::Number(n)) => Cow::Owned(number(*n)),
+        (_, Cell::Bool(b)) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        (_, Cell::DateTime(at)) => Cow::Owned(date_time(at)),
+    })
+}
+
+/// A number cell as an order number: only when it holds the number exactly.
+fn exact_integer(field: Field, n: f64) -> Result<String, RowError> {
+    if n.fract() == 0.0 && (0.0..EXACT_BELOW).contains(&n) {
+        return Ok(format!("{n:.0}"));
+    }
+    Err(RowError::new(
+        values::code::INEXACT_NUMBER,
+        format!(
+            "{field} is a number cell ({}): Excel keeps only 15 digits of a number, so this is not the order's number any more. \
+             Format the column as Text, then enter or paste the numbers again",
+            general(n)
+        ),
+    ))
+}
+
+/// An amount to the cent, without float noise: 49.900000000000006 is "49.9".
+fn amount(n: f64) -> String {
+    let cents = (n * 100.0).round();
+    if (n * 100.0 - cents).abs() < 1e-6 && cents.abs() < 1e17 {
+        let cents = cents as i64;
+        let (whole, part) = (cents / 100, (cents % 100).abs());
+        let sign = if cents < 0 && whole == 0 { "-" } else { "" };
+        return match part {
+            0 => format!("{sign}{whole}"),
+            p if p % 10 == 0 => format!("{sign}{whole}.{}", p / 10),
+            p => format!("{sign}{whole}.{p:02}"),
+        };
+    }
+    number(n)
+}
+
+/// Any other number: whole numbers without a decimal point.
+fn number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < EXACT_BELOW {
+        format!("{n:.0}")
+    } else {
+        n.to_string()
+    }
+}
+
+/// A number as Excel's General format shows a large one: 4.01234567890123E+18.
+fn general(n: f64) -> String {
+    if n.abs() >= EXACT_BELOW {
+        let shown = format!("{n:.14E}");
+        // 4.01234567890123E18 → 4.01234567890123E+18, trailing zeros of the mantissa dropped.
+        match shown.split_once('E') {
+            Some((mantissa, exponent)) => {
+                let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+                format!("{mantissa}E+{exponent}")
+            }
+            None => shown,
+        }
+    } else {
+        n.to_string()
+    }
+}
+
+/// A date-time cell as `YYYY-MM-DD HH:MM:SS` (with milliseconds when it has them).
+fn date_time(at: &[u16; 7]) -> String {
+    let [y, mo, d, h, mi, s, ms] = *at;
+    let base = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}");
+    if ms == 0 {
+        base
+    } else {
+        format!("{base}.{ms:03}")
+    }
+}
+
+/// A cell as shown in a result when it cannot be used: what Excel displays.
+fn shown(cell: &Cell) -> Cow<'_, str> {
+    match cell {
+        Cell::Empty => Cow::Borrowed(""),
+        Cell::Text(text) | Cell::Error(text) => Cow::Borrowed(text),
+        Cell::Number(n) => Cow::Owned(general(*n)),
+        Cell::Bool(b) => Cow::Borrowed(if *b { "TRUE" } else { "FALSE" }),
+        Cell::DateTime(at) => Cow::Owned(date_time(at)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exact_numbers_are_order_numbers() {
+        assert_eq!(
+            exact_integer(Field::OrderNo, 123_456_789_012_345.0).as_deref(),
+            Ok("123456789012345")
+        );
+        for inexact in [4.012_345_678_901_234_5e18, 1e15, 12.5, -3.0] {
+            let err = exact_integer(Field::OrderNo, inexact).expect_err("inexact");
+            assert_eq!(err.code, values::code::INEXACT_NUMBER);
+            assert!(
+                err.message.contains("Format the column as Text"),
+                "{}",
+                err.message
+            );
+        }
+        assert!(
+            exact_integer(Field::OrderNo, 4.012_345_678_901_234_5e18)
+                .expect_err("19 digits")
+                .message
+                .contains("4.01234567890123E+18")
+        );
+    }
+
+    #[test]
+    fn amounts_keep_their_cents_and_lose_their_noise() {
+        assert_eq!(amount(100.0), "100");
+        assert_eq!(amount(49.9), "49.9");
+        assert_eq!(amount(49.900000000000006), "49.9");
+        assert_eq!(amount(0.1 + 0.2), "0.3");
+        assert_eq!(amount(12.34), "12.34");
+        assert_eq!(
+            amount(0.005),
+            "0.005",
+            "not a cent amount: left to be refused"
+        );
+        assert_eq!(amount(12.345678), "12.345678", "left to be refused");
+    }
+
+    #[test]
+    fn typed_cells_become_the_text_of_their_field() {
+        let text = |field, cell: Cell| as_text(field, &cell).map(Cow::into_owned);
+        assert_eq!(
+            text(Field::Success, Cell::Bool(true)).as_deref(),
+            Ok("true")
+        );
+        assert_eq!(
+            text(
+                Field::FirstChargeTime,
+                Cell::DateTime([2024, 1, 1, 0, 0, 0, 0])
+            )
+            .as_deref(),
+            Ok("2024-01-01 00:00:00")
+        );
+        assert_eq!(
+            text(Field::FirstChargeTime, Cell::Number(1_704_038_400_000.0)).as_deref(),
+            Ok("1704038400000")
+        );
+        assert_eq!(
+            text(Field::ResultCode, Cell::Number(0.0)).as_deref(),
+            Ok("0")
+        );
+        assert_eq!(
+            text(Field::ReqId, Cell::Number(20_261_124.0)).as_deref(),
+            Ok("20261124")
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! Excel workbooks (`.xlsx`), the files finance works in: a sheet read row by row with
+//! its cells typed (`read`), a result workbook written with a summary (`write`). Knows
+//! nothing of orders or ledgers.
+
+pub mod read;
+pub mod write;
+
+use std::path::Path;
+
+/// Whether `path` names a workbook: its name ends in `.xlsx` (any case).
+pub fn is_workbook(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workbooks_are_known_by_their_name() {
+        assert!(is_workbook(Path::new("a/failed.XLSX")));
+        assert!(!is_workbook(Path::new("results.csv")));
+        assert!(!is_workbook(Path::new("-")));
+    }
+}

@@ -1,0 +1,215 @@
+//! Writing a result workbook (SPEC.md "Workbooks"): a sheet of the result columns,
+//! every cell text (order numbers and req_ids stay exact), a frozen header, an
+//! autofilter, widths that fit, the rows that need attention shaded — then a summary
+//! sheet, labelled in English and Chinese. Rows are streamed to disk as written
+//! (rust_xlsxwriter's constant-memory mode): memory stays flat in the row count.
+
+use std::io::Write;
+
+use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
+
+use crate::results::guard;
+use crate::status::Status;
+
+/// The results sheet's name, and the summary's.
+pub const RESULTS_SHEET: &str = "results 结果";
+pub const SUMMARY_SHEET: &str = "summary 汇总";
+
+/// What the summary sheet shows; filled row by row by the writer's owner.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SheetSummary {
+    /// Rows and first-charge cents per status.
+    pub by_status: Vec<(Status, u64, u128)>,
+    /// (error_code, sub_code, rows, first message), most frequent first.
+    pub errors: Vec<(String, String, u64, String)>,
+}
+
+/// A workbook being written: the results sheet first.
+pub struct ResultSheet {
+    workbook: Workbook,
+    columns: usize,
+    /// Rows written, the header included.
+    rows: u32,
+    widths: Vec<usize>,
+    plain: Format,
+    attention: Format,
+}
+
+impl std::fmt::Debug for ResultSheet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultSheet")
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResultSheet {
+    /// A workbook whose results sheet has `header` as its first row.
+    pub fn new(header: &[&str]) -> Result<Self, XlsxError> {
+        let mut workbook = Workbook::new();
+        let sheet = workbook.add_worksheet_with_constant_memory()?;
+        sheet.set_name(RESULTS_SHEET)?;
+        sheet.set_freeze_panes(1, 0)?;
+        let bold = Format::new()
+            .set_bold()
+            .set_background_color(Color::RGB(0xDDEBF7))
+            .set_border_bottom(FormatBorder::Thin);
+        for (col, name) in header.iter().enumerate() {
+            sheet.write_string_with_format(0, col as u16, *name, &bold)?;
+        }
+        Ok(ResultSheet {
+            workbook,
+            columns: header.len(),
+            rows: 1,
+            widths: header.iter().map(|h| h.chars().count() + 2).collect(),
+            plain: Format::new(),
+            attention: Format::new().set_background_color(Color::RGB(0xFCE4D6)),
+        })
+    }
+
+    /// Appends a row of text cells (guarded against formulas), shaded when it needs
+    /// attention.
+    pub fn write_row<'c>(
+        &mut self,
+        cells: impl IntoIterator<Item = &'c str>,
+        attention: bool,
+    ) -> Result<(), XlsxError> {
+        let format = if attention {
+            &self.attention
+        } else {
+            &self.plain
+        };
+        let sheet = self.workbook.worksheet_from_index(0)?;
+        for (col, text) in cells.into_iter().enumerate().take(self.columns) {
+            let text = guard(text);
+            if !text.is_empty() || attention {
+                sheet.write_string_with_format(self.rows, col as u16, text.as_ref(), format)?;
+            }
+            let width = display_width(&text);
+            if width > self.widths[col] {
+                self.widths[col] = width;
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Data rows written.
+    pub fn rows(&self) -> u32 {
+        self.rows - 1
+    }
+
+    /// Finishes the results sheet, adds the summary sheet, writes the file to `sink`.
+    pub fn finish(
+        mut self,
+        summary: &SheetSummary,
+        sink: impl Write + Send,
+    ) -> Result<(), XlsxError> {
+        let sheet = self.workbook.worksheet_from_index(0)?;
+        let last_col = self.columns.saturating_sub(1) as u16;
+        sheet.autofilter(0, 0, self.rows.saturating_sub(1).max(1), last_col)?;
+        for (col, width) in self.widths.iter().enumerate() {
+            // Wide enough for the text, not for whole messages.
+            sheet.set_column_width(col as u16, (*width).clamp(6, 60) as f64)?;
+        }
+        write_summary(&mut self.workbook, summary)?;
+        self.workbook.save_to_writer(sink)
+    }
+}
+
+/// The summary sheet: counts and amounts by status, then the errors.
+fn write_summary(workbook: &mut Workbook, summary: &SheetSummary) -> Result<(), XlsxError> {
+    let bold = Format::new().set_bold();
+    let money = Format::new().set_num_format("#,##0.00");
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(SUMMARY_SHEET)?;
+    let heads = [
+        "status",
+        "状态",
+        "rows 行数",
+        "first-charge amount 首充金额",
+    ];
+    for (col, head) in heads.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *head, &bold)?;
+    }
+    let mut row = 1;
+    let (mut total_rows, mut total_cents) = (0u64, 0u128);
+    for (status, rows, cents) in &summary.by_status {
+        sheet.write_string(row, 0, status.as_str())?;
+        sheet.write_string(row, 1, chinese(*status))?;
+        sheet.write_number(row, 2, *rows as f64)?;
+        sheet.write_number_with_format(row, 3, *cents as f64 / 100.0, &money)?;
+        total_rows += rows;
+        total_cents += cents;
+        row += 1;
+    }
+    sheet.write_string_with_format(row, 0, "total", &bold)?;
+    sheet.write_string_with_format(row, 1, "合计", &bold)?;
+    sheet.write_number_with_format(row, 2, total_rows as f64, &bold)?;
+    sheet.write_number_with_format(row, 3, total_cents as f64 / 100.0, &money)?;
+    row += 2;
+    if !summary.errors.is_empty() {
+        let heads = [
+            "error_code 错误码",
+            "sub_code 子错误码",
+            "rows 行数",
+            "message 说明",
+        ];
+        for (col, head) in heads.iter().enumerate() {
+            sheet.write_string_with_format(row, col as u16, *head, &bold)?;
+        }
+        for (code, sub_code, rows, message) in &summary.errors {
+            row += 1;
+            sheet.write_string(row, 0, guard(code).as_ref())?;
+            sheet.write_string(row, 1, guard(sub_code).as_ref())?;
+            sheet.write_number(row, 2, *rows as f64)?;
+            sheet.write_string(row, 3, guard(message).as_ref())?;
+        }
+    }
+    sheet.set_column_width(0, 24)?;
+    sheet.set_column_width(1, 16)?;
+    sheet.set_column_width(2, 10)?;
+    sheet.set_column_width(3, 60)?;
+    Ok(())
+}
+
+/// The Chinese label of a status, for finance.
+pub fn chinese(status: Status) -> &'static str {
+    match status {
+        Status::Delivered => "已送达",
+        Status::Rejected => "被拒绝",
+        Status::Failed => "失败",
+        Status::NotAttempted => "未发送",
+        Status::Invalid => "无效",
+        Status::Conflict => "冲突",
+        Status::SkippedDelivered => "已送达(跳过)",
+        Status::SkippedRejected => "已拒绝(跳过)",
+        Status::DuplicateInInput => "输入重复",
+        Status::WouldSend => "将发送",
+    }
+}
+
+/// Columns a text takes: a CJK character is two.
+fn display_width(text: &str) -> usize {
+    text.chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_has_a_chinese_label() {
+        let labels: std::collections::BTreeSet<&str> =
+            Status::ALL.iter().map(|s| chinese(*s)).collect();
+        assert_eq!(labels.len(), Status::ALL.len());
+    }
+
+    #[test]
+    fn chinese_text_is_twice_as_wide() {
+        assert_eq!(display_width("订单"), 4);
+        assert_eq!(display_width("ab"), 2);
+    }
+}

@@ -1,0 +1,274 @@
+//! Workbooks in and out: exports as `.xlsx` built in code (typed cells, Chinese
+//! headers, an empty row), result workbooks read back with calamine, and the finance
+//! loop results.xlsx → report --failed-only → failed.xlsx → send.
+
+mod common;
+
+use std::path::Path;
+
+use calamine::{Data, DataType as _, Reader as _, Xlsx, open_workbook};
+use common::{Workspace, binary, columns, dry_run, read_csv, send_cmd, simulator};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+/// An export as finance would type it in Excel.
+fn export(path: &Path) {
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    let header = [
+        "天猫交易订单号",
+        "子订单号",
+        "商家处理结果是否成功标志",
+        "结果码",
+        "结果描述",
+        "外部请求流水",
+        "首充金额",
+        "首充时间",
+    ];
+    for (col, name) in header.iter().enumerate() {
+        sheet.write_string(0, col as u16, *name).expect("header");
+    }
+    let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let at = ExcelDateTime::parse_from_str("2024-01-01 00:00:00").expect("date");
+    // Row 2: order number as text, a boolean, an amount and a date-time as numbers.
+    sheet
+        .write_string(1, 0, "4012345678901234567")
+        .expect("cell");
+    sheet.write_boolean(1, 2, true).expect("cell");
+    sheet.write_string(1, 4, "订购成功").expect("cell");
+    sheet.write_string(1, 5, "wb-1").expect("cell");
+    sheet.write_number(1, 6, 49.9).expect("cell");
+    sheet
+        .write_datetime_with_format(1, 7, &at, &date)
+        .expect("cell");
+    // Row 3: a 15-digit order number stored as a number: exact.
+    sheet
+        .write_number(2, 0, 123_456_789_012_345.0)
+        .expect("cell");
+    sheet.write_string(2, 2, "是").expect("cell");
+    sheet.write_string(2, 5, "wb-2").expect("cell");
+    // Row 4: a 19-digit order number stored as a number: digits lost.
+    sheet
+        .write_number(3, 0, 4_012_345_678_901_234_567.0)
+        .expect("cell");
+    sheet.write_boolean(3, 2, true).expect("cell");
+    sheet.write_string(3, 5, "wb-3").expect("cell");
+    // Row 5 is empty. Row 6: false as a boolean, a whole amount.
+    sheet
+        .write_string(5, 0, "4012345678901234600")
+        .expect("cell");
+    sheet.write_boolean(5, 2, false).expect("cell");
+    sheet.write_string(5, 3, "E01").expect("cell");
+    sheet.write_string(5, 5, "wb-6").expect("cell");
+    sheet.write_number(5, 6, 100.0).expect("cell");
+    // Row 7: an amount with more than cents.
+    sheet
+        .write_string(6, 0, "4012345678901234700")
+        .expect("cell");
+    sheet.write_boolean(6, 2, true).expect("cell");
+    sheet.write_string(6, 5, "wb-7").expect("cell");
+    sheet.write_number(6, 6, 12.345).expect("cell");
+    // Row 8: a sub-order number that is not whole.
+    sheet
+        .write_string(7, 0, "4012345678901234800")
+        .expect("cell");
+    sheet.write_number(7, 1, 1.5).expect("cell");
+    sheet.write_boolean(7, 2, true).expect("cell");
+    sheet.write_string(7, 5, "wb-8").expect("cell");
+    workbook.save(path).expect("save");
+}
+
+#[test]
+fn typed_cells_are_read_for_what_they_hold() {
+    let ws = Workspace::new();
+    let input = ws.path("export.xlsx");
+    export(&input);
+    dry_run(&ws, &[&input]).assert().code(1);
+    assert_eq!(
+        columns(&ws.out(), ["req_id", "status", "error_code", "line"]),
+        [
+            ["wb-1", "would_send", "", "2"],
+            ["wb-2", "would_send", "", "3"],
+            ["wb-3", "invalid", "input.inexact_number", "4"],
+            ["wb-6", "would_send", "", "6"],
+            ["wb-7", "invalid", "input.bad_amount", "7"],
+            ["wb-8", "invalid", "input.inexact_number", "8"],
+        ]
+    );
+    let rows = read_csv(&ws.out());
+    assert_eq!(rows[0]["order_no"], "4012345678901234567");
+    assert_eq!(rows[0]["success"], "true");
+    assert_eq!(
+        rows[0]["ext"],
+        r#"{"firstChargeAmount":"49.9","firstChargeTime":"1704038400000"}"#
+    );
+    assert_eq!(rows[1]["order_no"], "123456789012345");
+    assert_eq!(rows[2]["order_no"], "4.01234567890123E+18");
+    assert!(
+        rows[2]["error_msg"].contains("Format the column as Text"),
+        "{}",
+        rows[2]["error_msg"]
+    );
+    assert_eq!(
+        (rows[3]["success"].as_str(), rows[3]["ext"].as_str()),
+        ("false", r#"{"firstChargeAmount":"100"}"#)
+    );
+}
+
+#[test]
+fn a_named_sheet_is_read_and_a_missing_one_is_named() {
+    let ws = Workspace::new();
+    let input = ws.path("two.xlsx");
+    let mut workbook = Workbook::new();
+    workbook
+        .add_worksheet()
+        .set_name("notes")
+        .expect("name")
+        .write_string(0, 0, "nothing here")
+        .expect("cell");
+    let sheet = workbook.add_worksheet().set_name("订单").expect("name");
+    for (col, name) in ["order_no", "success", "req_id"].iter().enumerate() {
+        sheet.write_string(0, col as u16, *name).expect("header");
+    }
+    sheet.write_string(1, 0, "7").expect("cell");
+    sheet.write_string(1, 1, "true").expect("cell");
+    sheet.write_string(1, 2, "n-1").expect("cell");
+    workbook.save(&input).expect("save");
+    dry_run(&ws, &[&input])
+        .args(["--sheet", "订单"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        columns(&ws.out(), ["req_id", "status"]),
+        [["n-1", "would_send"]]
+    );
+    let stderr = common::exits_with(dry_run(&ws, &[&input]).args(["--sheet", "missing"]), 2);
+    assert!(
+        stderr.contains("no sheet named 'missing'; its sheets: notes, 订单"),
+        "{stderr}"
+    );
+}
+
+/// The cells of a sheet, by row.
+fn sheet(path: &Path, name: &str) -> Vec<Vec<Data>> {
+    let mut workbook: Xlsx<_> = open_workbook(path).expect("a workbook");
+    let range = workbook.worksheet_range(name).expect("the sheet");
+    range.rows().map(<[Data]>::to_vec).collect()
+}
+
+#[test]
+fn a_result_workbook_holds_text_numbers_and_a_summary_equal_to_the_run() {
+    let sim = simulator(r#"{"rules":[{"req_id":"wb-6","fault":"reject","error_code":"B0107"}]}"#);
+    let ws = Workspace::new();
+    let input = ws.path("export.xlsx");
+    export(&input);
+    let out = ws.path("results.xlsx");
+    let summary = ws.path("summary.json");
+    send_cmd(&ws, &sim, &[&input])
+        .arg("--out")
+        .arg(&out)
+        .arg("--summary-json")
+        .arg(&summary)
+        .assert()
+        .code(1);
+    let results = sheet(&out, "results 结果");
+    let header: Vec<String> = results[0].iter().map(ToString::to_string).collect();
+    assert_eq!(header, opentrade_callback::columns::RESULT_HEADER);
+    for row in &results[1..] {
+        assert!(matches!(row[0], Data::String(_)), "req_id as text: {row:?}");
+        assert!(
+            matches!(row[1], Data::String(_)),
+            "order_no as text: {row:?}"
+        );
+    }
+    assert_eq!(results[1][1], Data::String("4012345678901234567".into()));
+
+    let counts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).expect("json")).expect("parses");
+    let summed = sheet(&out, "summary 汇总");
+    let mut listed = 0;
+    for row in &summed[1..] {
+        let status = row[0].to_string();
+        if status == "total" {
+            break;
+        }
+        let rows = row[2].as_f64().expect("a count");
+        assert_eq!(
+            Some(rows as u64),
+            counts["counts"][&status].as_u64(),
+            "{status}"
+        );
+        listed += rows as u64;
+    }
+    assert_eq!(Some(listed), counts["rows"].as_u64());
+    assert!(
+        summed
+            .iter()
+            .any(|row| row[0] == Data::String("B0107".into())),
+        "the errors are listed"
+    );
+}
+
+#[test]
+fn the_finance_loop_sends_exactly_the_failed_rows_again_with_the_same_payloads() {
+    let sim = simulator(
+        r#"{"rules":[
+            {"req_id":"wb-1","fault":"reject","error_code":"B0107"},
+            {"req_id":"wb-2","fault":"transient","times":1}
+        ]}"#,
+    );
+    let ws = Workspace::new();
+    let input = ws.path("export.xlsx");
+    export(&input);
+    let results = ws.path("results.xlsx");
+    send_cmd(&ws, &sim, &[&input])
+        .arg("--out")
+        .arg(&results)
+        .args(["--max-attempts", "1"])
+        .assert()
+        .code(1);
+    let failed = ws.path("failed.xlsx");
+    let report = std::process::Command::new(binary())
+        .arg("report")
+        .arg(&results)
+        .args(["--failed-only", "--out"])
+        .arg(&failed)
+        .output()
+        .expect("report");
+    assert_eq!(report.status.code(), Some(0), "{report:?}");
+    let first = sim.stats();
+    let again = ws.path("again.csv");
+    send_cmd(&ws, &sim, &[&failed])
+        .arg("--out")
+        .arg(&again)
+        .arg("--retry-rejected")
+        .assert()
+        .code(1);
+    assert_eq!(
+        columns(&again, ["req_id", "status"]),
+        [
+            ["wb-1", "rejected"],
+            ["wb-2", "delivered"],
+            ["wb-3", "invalid"],
+            ["wb-7", "invalid"],
+            ["wb-8", "invalid"],
+        ]
+    );
+    let second = sim.stats();
+    // Exactly the two valid rows were sent; the same payloads, so the gateway sees the
+    // rejected one again as a duplicate and never a conflict.
+    assert_eq!(second.requests - first.requests, 2);
+    assert_eq!(second.duplicates - first.duplicates, 1);
+    assert_eq!(second.conflicts, 0);
+    let ledger = read_csv(&ws.ledger());
+    for req_id in ["wb-1", "wb-2"] {
+        let digests: Vec<&str> = ledger
+            .iter()
+            .filter(|l| l["req_id"] == req_id)
+            .map(|l| l["payload_md5"].as_str())
+            .collect();
+        assert!(
+            digests.len() >= 2 && digests.windows(2).all(|w| w[0] == w[1]),
+            "{req_id}: {digests:?}"
+        );
+    }
+}
