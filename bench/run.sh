@@ -18,11 +18,11 @@ mkdir -p "$OUT"
 if [ $SMOKE = 1 ]; then
   PROFILE=debug; RUNS=1
   N_LATENCY=300; N_THROUGHPUT=500; N_QPS=100; QPS=50; N_LEDGER=20000; N_INPUT=2000; LATENCY_MS=20
-  N_BATCH_SINGLE=200; N_BATCH=1000; N_BATCH_CPU=1000
+  N_BATCH_SINGLE=200; N_BATCH=1000; N_BATCH_CPU=1000; N_SHEET=2000
 else
   PROFILE=release
   N_LATENCY=20000; N_THROUGHPUT=200000; N_QPS=10000; QPS=200; N_LEDGER=10000000; N_INPUT=1000000; LATENCY_MS=50
-  N_BATCH_SINGLE=4000; N_BATCH=40000; N_BATCH_CPU=100000
+  N_BATCH_SINGLE=4000; N_BATCH=40000; N_BATCH_CPU=100000; N_SHEET=100000
 fi
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -52,7 +52,8 @@ GEN=target/$PROFILE/examples/bench_data
 
 say "generating data in $OUT"
 gen_orders() { [ -s "$OUT/orders-$1.csv" ] || $GEN orders "$1" "$OUT/orders-$1.csv"; }
-for n in $N_LATENCY $N_THROUGHPUT $N_QPS $N_INPUT $((N_INPUT / 4)) $N_BATCH_SINGLE $N_BATCH $N_BATCH_CPU; do gen_orders "$n"; done
+for n in $N_LATENCY $N_THROUGHPUT $N_QPS $N_INPUT $((N_INPUT / 4)) $N_BATCH_SINGLE $N_BATCH $N_BATCH_CPU $N_SHEET; do gen_orders "$n"; done
+[ -s "$OUT/orders-$N_SHEET.xlsx" ] || $GEN orders "$N_SHEET" "$OUT/orders-$N_SHEET.xlsx"
 LEDGER_BIG="$OUT/ledger-$N_LEDGER.csv"
 [ -s "$LEDGER_BIG" ] || $GEN ledger "$N_LEDGER" $((N_INPUT / 2)) "$LEDGER_BIG"
 
@@ -74,10 +75,10 @@ stat_of() { curl -s "$SIM_BASE/__stats" | python3 -c "import json,sys; print(jso
 send() {
   rm -f "$OUT"/ledger-run.csv*
   if [ -n "$TIME" ]; then
-    $TIME -o "$OUT/run.time" -f "%e %U %S %M" "$BIN" send "$@" --out "$OUT/results.csv" --progress off 2> "$OUT/run.err" || true
+    $TIME -o "$OUT/run.time" -f "%e %U %S %M" "$BIN" send "$@" --out "${RESULTS:-$OUT/results.csv}" --progress off 2> "$OUT/run.err" || true
   else
         local t0; t0=$(date +%s%N)
-    "$BIN" send "$@" --out "$OUT/results.csv" --progress off 2> "$OUT/run.err" || true
+    "$BIN" send "$@" --out "${RESULTS:-$OUT/results.csv}" --progress off 2> "$OUT/run.err" || true
     python3 -c "print(($(date +%s%N) - $t0) / 1e9, 0, 0, 0)" > "$OUT/run.time"
   fi
 }
@@ -172,7 +173,27 @@ read -r _ _ _ kb_quarter < "$OUT/run.time"
 row "dedup: peak RSS with a quarter of the input (MiB)" "$((kb_quarter / 1024))" "growth per input row: $(python3 -c "print(round(($(printf '%s\n' "${rss[@]}" | median) - $kb_quarter / 1024) * 1048576 / ($N_INPUT * 3 / 4)))") bytes"
 grep -q "skipped_delivered" "$OUT/run.err" || { echo "dedup run did not skip anything:" >&2; cat "$OUT/run.err" >&2; exit 1; }
 
-# 5. The batch API: calls/s at 50 ms latency, and CPU per call at 0 ms, against single
+# 5. Workbooks: reading a workbook export (dry run) and writing a result workbook,
+#    each against the same work in CSV, same run.
+say "workbooks: $N_SHEET rows, dry run, .xlsx against .csv (input, then results)"
+declare -A wall sheet_rss
+for kind in csv-in xlsx-in csv-out xlsx-out; do
+  walls=(); peaks=()
+  for _ in $(seq "$RUNS"); do
+    case $kind in
+      csv-in)  send "$OUT/orders-$N_SHEET.csv" --ledger "$OUT/ledger-run.csv" --dry-run ;;
+      xlsx-in) send "$OUT/orders-$N_SHEET.xlsx" --ledger "$OUT/ledger-run.csv" --dry-run ;;
+      csv-out) send "$OUT/orders-$N_SHEET.csv" --ledger "$OUT/ledger-run.csv" --dry-run ;;
+      xlsx-out) RESULTS="$OUT/results.xlsx" send "$OUT/orders-$N_SHEET.csv" --ledger "$OUT/ledger-run.csv" --dry-run ;;
+    esac
+    read -r w _ _ kb < "$OUT/run.time"; walls+=("$w"); peaks+=("$((kb / 1024))")
+  done
+  wall[$kind]=$(printf '%s\n' "${walls[@]}" | median); sheet_rss[$kind]=$(printf '%s\n' "${peaks[@]}" | median)
+done
+row "workbook input, dry run: wall (.xlsx / .csv)" "${wall[xlsx-in]}s" "xlsx/csv $(ratio "${wall[xlsx-in]}" "${wall[csv-in]}")  csv ${wall[csv-in]}s; RSS ${sheet_rss[xlsx-in]} / ${sheet_rss[csv-in]} MiB"
+row "result workbook written: wall (.xlsx / .csv results)" "${wall[xlsx-out]}s" "xlsx/csv $(ratio "${wall[xlsx-out]}" "${wall[csv-out]}")  csv ${wall[csv-out]}s; RSS ${sheet_rss[xlsx-out]} / ${sheet_rss[csv-out]} MiB"
+
+# 6. The batch API: calls/s at 50 ms latency, and CPU per call at 0 ms, against single
 #    calls measured in the same run, same simulator.
 say "batch API: --batch 20 against --batch 1, ${LATENCY_MS} ms latency, concurrency 16"
 calls_per_s() { python3 -c "print(round($1 / $2))"; }

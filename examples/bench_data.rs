@@ -1,5 +1,6 @@
-//! Generates benchmark data: `orders N OUT` writes N orders; `ledger N OVERLAP OUT`
-//! writes an N-line ledger whose first OVERLAP lines record orders 0..OVERLAP as
+//! Generates benchmark data: `orders N OUT` writes N orders (a workbook when OUT ends
+//! in `.xlsx`, order numbers as text cells, as finance keeps them); `ledger N OVERLAP
+//! OUT` writes an N-line ledger whose first OVERLAP lines record orders 0..OVERLAP as
 //! delivered with their real payload digests (so a dry run skips them), the rest other
 //! req_ids. Deterministic: order i is always the same.
 
@@ -43,6 +44,7 @@ fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number = |i: usize| -> u64 { args.get(i).and_then(|a| a.parse().ok()).expect("a count") };
     match args.first().map(String::as_str) {
+        Some("orders") if args[2].ends_with(".xlsx") => workbook(number(1), &args[2]),
         Some("orders") => {
             let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&args[2])?);
             writeln!(
@@ -91,6 +93,48 @@ fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     }
+}
+
+/// The orders as a workbook: the canonical header, every cell text but `success`
+/// (a boolean cell).
+fn workbook(orders: u64, out: &str) -> std::io::Result<()> {
+    let fail = |e: rust_xlsxwriter::XlsxError| std::io::Error::other(e.to_string());
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet_with_constant_memory().map_err(fail)?;
+    let header = [
+        "order_no",
+        "sub_order_no",
+        "success",
+        "result_code",
+        "result_desc",
+        "req_id",
+        "ext",
+    ];
+    for (col, name) in header.iter().enumerate() {
+        sheet.write_string(0, col as u16, *name).map_err(fail)?;
+    }
+    for i in 0..orders {
+        let o = order(i);
+        let row = u32::try_from(i + 1).expect("rows fit a sheet");
+        sheet
+            .write_string(row, 0, o.order_no.to_string())
+            .map_err(fail)?;
+        if let Some(sub) = o.sub_order_no {
+            sheet.write_string(row, 1, sub.to_string()).map_err(fail)?;
+        }
+        sheet.write_boolean(row, 2, o.success).map_err(fail)?;
+        sheet
+            .write_string(row, 3, o.result_code.unwrap_or_default())
+            .map_err(fail)?;
+        sheet
+            .write_string(row, 4, o.result_desc.unwrap_or_default())
+            .map_err(fail)?;
+        sheet.write_string(row, 5, o.req_id).map_err(fail)?;
+        sheet
+            .write_string(row, 6, o.ext.unwrap_or_default())
+            .map_err(fail)?;
+    }
+    book.save(out).map_err(fail)
 }
 
 fn hex(bytes: &[u8; 16]) -> String {

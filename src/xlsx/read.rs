@@ -92,10 +92,15 @@ pub enum SheetError {
     Read(String),
 }
 
+/// Rows handed from the reading thread at a time (a wake-up per row costs more than
+/// reading it).
+const CHUNK: usize = 128;
+
 /// The rows of one sheet, in order, blank rows left out.
 #[derive(Debug)]
 pub struct SheetRows {
-    rows: Receiver<Result<SheetRow, SheetError>>,
+    chunks: Receiver<Result<Vec<SheetRow>, SheetError>>,
+    ready: std::vec::IntoIter<SheetRow>,
 }
 
 impl SheetRows {
@@ -116,30 +121,47 @@ impl SheetRows {
                     found: names.join(", "),
                 })?,
         };
-        let (to_reader, rows) = sync_channel(256);
+        let (to_reader, chunks) = sync_channel(4);
         std::thread::Builder::new()
             .name("sheet-read".into())
             .spawn(move || {
-                if let Err(e) = stream(&mut workbook, &name, &to_reader) {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                let streamed = stream(&mut workbook, &name, &to_reader, &mut chunk);
+                // The rows read before an error still arrive, then the error.
+                if to_reader.send(Ok(chunk)).is_ok()
+                    && let Err(e) = streamed
+                {
                     let _ = to_reader.send(Err(e));
                 }
             })
             .map_err(|e| SheetError::Read(e.to_string()))?;
-        Ok(SheetRows { rows })
+        Ok(SheetRows {
+            chunks,
+            ready: Vec::new().into_iter(),
+        })
     }
 
     /// The next row with a value; `None` at the end of the sheet.
     pub fn next_row(&mut self) -> Result<Option<SheetRow>, SheetError> {
-        self.rows.recv().ok().transpose()
+        loop {
+            if let Some(row) = self.ready.next() {
+                return Ok(Some(row));
+            }
+            match self.chunks.recv() {
+                Ok(chunk) => self.ready = chunk?.into_iter(),
+                Err(_) => return Ok(None),
+            }
+        }
     }
 }
 
-/// Reads the sheet's cells and sends them row by row until the end or until nobody
-/// listens.
+/// Reads the sheet's cells and sends them in chunks of rows until the end or until
+/// nobody listens.
 fn stream(
     workbook: &mut Xlsx<BufReader<File>>,
     name: &str,
-    rows: &std::sync::mpsc::SyncSender<Result<SheetRow, SheetError>>,
+    chunks: &std::sync::mpsc::SyncSender<Result<Vec<SheetRow>, SheetError>>,
+    chunk: &mut Vec<SheetRow>,
 ) -> Result<(), SheetError> {
     let read = |e: calamine::XlsxError| SheetError::Read(e.to_string());
     let mut cells = workbook.worksheet_cells_reader(name).map_err(read)?;
@@ -147,8 +169,14 @@ fn stream(
     while let Some(cell) = cells.next_cell().map_err(read)? {
         let (r, c) = cell.get_position();
         if r + 1 != row.number {
-            if !row.is_blank() && rows.send(Ok(std::mem::take(&mut row))).is_err() {
-                return Ok(());
+            if !row.is_blank() {
+                chunk.push(std::mem::take(&mut row));
+                if chunk.len() == CHUNK {
+                    let full = std::mem::replace(chunk, Vec::with_capacity(CHUNK));
+                    if chunks.send(Ok(full)).is_err() {
+                        return Ok(());
+                    }
+                }
             }
             row = SheetRow {
                 number: r + 1,
@@ -170,7 +198,7 @@ fn stream(
         row.cells[column] = value;
     }
     if !row.is_blank() {
-        let _ = rows.send(Ok(row));
+        chunk.push(row);
     }
     Ok(())
 }
