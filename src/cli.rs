@@ -15,7 +15,7 @@ use crate::send::progress::ProgressMode;
 use crate::top::SignMethod;
 
 /// Reports Tmall recharge-and-get order outcomes to the Taobao Open Platform
-/// (taobao.wt.trade.opentrade.resultcallback) from CSV exports, exactly once per req_id.
+/// (taobao.wt.trade.opentrade.resultcallback) from CSV or Excel (.xlsx) exports, exactly once per req_id.
 #[derive(Debug, Parser)]
 #[command(
     name = "opentrade-callback",
@@ -109,7 +109,7 @@ pub struct CompactArgs {
     pub before: Option<chrono::NaiveDate>,
 }
 
-/// Summarize a result CSV or a ledger: counts by status and error code, amounts, the
+/// Summarize a result file (CSV or .xlsx) or a ledger: counts by status and error code, amounts, the
 /// rows that need attention.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -119,15 +119,18 @@ in its latest state.
 Examples:
   opentrade-callback report results.csv
   opentrade-callback report /var/lib/opentrade/ledger.csv
-  # The rows finance must look at, as a CSV that `send` takes back:
+  # The rows finance must look at, as a workbook that `send` takes back:
+  opentrade-callback report results.xlsx --failed-only --out to-fix.xlsx
+  # ... or as a CSV
   opentrade-callback report results.csv --failed-only --out to-fix.csv")]
 pub struct ReportArgs {
-    /// A result CSV (from send --out) or a ledger.
+    /// A result file (from send --out: CSV or .xlsx) or a ledger.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
     /// Write only the rows that need attention (rejected, failed, not_attempted,
-    /// invalid, conflict) to --out, in the result CSV format.
+    /// invalid, conflict) to --out, with the result file's columns: a workbook when
+    /// --out ends in .xlsx, else CSV.
     #[arg(long, requires = "out")]
     pub failed_only: bool,
 
@@ -136,7 +139,7 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Send one callback per order in the CSV exports, deduplicated against the ledger.
+/// Send one callback per order in the exports (CSV or .xlsx), deduplicated against the ledger.
 #[derive(Debug, clap::Args)]
 #[command(args_override_self = true)]
 #[command(after_help = "\
@@ -154,8 +157,10 @@ Examples:
   # The nightly job (credentials in the environment or --config)
   opentrade-callback send /data/export/*.csv --ledger /var/lib/opentrade/ledger.csv \\
       --out /var/lib/opentrade/results-$(date +%F).csv --qps 50
-  # Resubmit corrected rejected rows from a filtered result file
-  opentrade-callback send fixed.csv --ledger ledger.csv --out results-2.csv --retry-rejected")]
+  # Finance: results as a workbook, the failed rows corrected in Excel and sent back
+  opentrade-callback send export.xlsx --ledger ledger.csv --out results.xlsx
+  opentrade-callback report results.xlsx --failed-only --out to-fix.xlsx
+  opentrade-callback send to-fix.xlsx --ledger ledger.csv --out results-2.xlsx --retry-rejected")]
 pub struct SendArgs {
     /// Exports to send: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) or Excel workbooks
     /// (.xlsx); `-` reads CSV from stdin.
@@ -166,7 +171,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "PATH")]
     pub ledger: PathBuf,
 
-    /// Where to write the result CSV (replaced atomically at the end).
+    /// Where to write the results: a workbook when PATH ends in .xlsx, else CSV
+    /// (replaced atomically at the end).
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
 

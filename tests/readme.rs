@@ -4,6 +4,7 @@
 
 mod common;
 
+use calamine::Reader;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -102,8 +103,20 @@ fn the_quick_start_and_the_resubmission_work_as_written_and_write_only_under_dem
         ),
         (27, 1, 3, 8)
     );
-    let resent = common::read_csv(&dir.path().join("demo/results-2.csv"));
-    let statuses: Vec<&str> = resent.iter().map(|r| r["status"].as_str()).collect();
+    // The resubmission goes through workbooks: to-fix.xlsx in, results-2.xlsx out.
+    let mut resent: calamine::Xlsx<_> =
+        calamine::open_workbook(dir.path().join("demo/results-2.xlsx")).expect("a workbook");
+    let sheet = resent
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable");
+    let mut rows = sheet.rows();
+    let header = rows.next().expect("a header");
+    let status = header
+        .iter()
+        .position(|cell| cell.to_string() == "status")
+        .expect("a status column");
+    let statuses: Vec<String> = rows.map(|row| row[status].to_string()).collect();
     assert_eq!(statuses, ["delivered", "invalid", "invalid", "invalid"]);
 
     // The demo again, as the README says: nothing is sent, every valid row is skipped.

@@ -1,4 +1,4 @@
-//! Reading the CSV exports: files or stdin, encoding and delimiter detection, header
+//! Reading the exports — CSV files or stdin, or `.xlsx` workbooks: encoding and delimiter detection, header
 //! mapping, and a stream of rows, each an `Order` or the reasons it is not one. The
 //! files are read once per pass (the plan reads them twice) and never held in memory.
 //! File-level problems are `InputError`s (exit 2); row-level ones are data.
