@@ -114,7 +114,7 @@ fn the_quick_start_and_the_resubmission_work_as_written_and_write_only_under_dem
     let header = rows.next().expect("a header");
     let status = header
         .iter()
-        .position(|cell| cell.to_string() == "status")
+        .position(|cell| *cell == "status")
         .expect("a status column");
     let statuses: Vec<String> = rows.map(|row| row[status].to_string()).collect();
     assert_eq!(statuses, ["delivered", "invalid", "invalid", "invalid"]);
