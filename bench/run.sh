@@ -54,14 +54,17 @@ say "generating data in $OUT"
 gen_orders() { [ -s "$OUT/orders-$1.csv" ] || $GEN orders "$1" "$OUT/orders-$1.csv"; }
 for n in $N_LATENCY $N_THROUGHPUT $N_QPS $N_INPUT $((N_INPUT / 4)) $N_BATCH_SINGLE $N_BATCH $N_BATCH_CPU $N_SHEET; do gen_orders "$n"; done
 [ -s "$OUT/orders-$N_SHEET.xlsx" ] || $GEN orders "$N_SHEET" "$OUT/orders-$N_SHEET.xlsx"
+[ -s "$OUT/tls/root.pem" ] || $GEN certs "$OUT/tls"
 LEDGER_BIG="$OUT/ledger-$N_LEDGER.csv"
 [ -s "$LEDGER_BIG" ] || $GEN ledger "$N_LEDGER" $((N_INPUT / 2)) "$LEDGER_BIG"
 
 export TOP_APP_KEY=12345678 TOP_APP_SECRET=helloworld TOP_SESSION=demo-session
 SIM_PID=""
-start_sim() { # $1: scenario JSON text
+start_sim() { # $1: scenario JSON text; SIM_TLS=1 serves HTTPS (then send needs --ca-cert "$CA")
   printf '%s' "$1" > "$OUT/scenario.json"
-  $BIN simulate --listen 127.0.0.1:0 --scenario "$OUT/scenario.json" > "$OUT/sim.out" 2>&1 &
+  local tls=()
+  [ "${SIM_TLS:-0}" = 1 ] && tls=(--tls-cert "$OUT/tls/server.pem" --tls-key "$OUT/tls/server-key.pem")
+  $BIN simulate --listen 127.0.0.1:0 --scenario "$OUT/scenario.json" "${tls[@]}" > "$OUT/sim.out" 2>&1 &
   SIM_PID=$!
   for _ in $(seq 100); do grep -q '^listening on' "$OUT/sim.out" 2>/dev/null && break; sleep 0.05; done
   SIM_BASE=$(head -1 "$OUT/sim.out" | sed 's/^listening on //')
@@ -115,6 +118,23 @@ done
 rate=$(printf '%s\n' "${rates[@]}" | median)
 row "throughput: callbacks/s" "$rate" "runs: ${rates[*]}"
 row "throughput: CPU seconds of our process per 10,000 callbacks" "$(printf '%s\n' "${cpus[@]}" | median)" "runs: ${cpus[*]}"
+
+# The same over HTTPS (the real gateway's transport): the simulator serves TLS with a
+# certificate made for this run, the job trusts its root with --ca-cert.
+say "throughput over TLS: $N_THROUGHPUT orders, latency 0, concurrency 64"
+tls_rates=(); tls_cpus=()
+for _ in $(seq "$RUNS"); do
+  SIM_TLS=1 start_sim '{}'
+  send "$OUT/orders-$N_THROUGHPUT.csv" --ledger "$OUT/ledger-run.csv" --gateway "$SIM_URL" --concurrency 64 --ca-cert "$OUT/tls/root.pem"
+  grep -q "exit 0" "$OUT/run.err" || { cat "$OUT/run.err" >&2; exit 1; }
+  read -r wall user sys _ < "$OUT/run.time"
+  tls_rates+=("$(python3 -c "print(round($N_THROUGHPUT / $wall))")")
+  tls_cpus+=("$(python3 -c "print(round(($user + $sys) / $N_THROUGHPUT * 10000, 3))")")
+  stop_sim
+done
+tls_rate=$(printf '%s\n' "${tls_rates[@]}" | median)
+row "throughput over TLS: callbacks/s" "$tls_rate" "tls/plain $(ratio "$tls_rate" "$rate")  runs: ${tls_rates[*]}"
+row "throughput over TLS: CPU s of our process per 10,000 callbacks" "$(printf '%s\n' "${tls_cpus[@]}" | median)" "runs: ${tls_cpus[*]}"
 
 if have wrk; then
   say "the simulator's ceiling under wrk (same machine, same request shape)"

@@ -2,9 +2,13 @@
 //! in `.xlsx`, order numbers as text cells, as finance keeps them); `ledger N OVERLAP
 //! OUT` writes an N-line ledger whose first OVERLAP lines record orders 0..OVERLAP as
 //! delivered with their real payload digests (so a dry run skips them), the rest other
-//! req_ids. Deterministic: order i is always the same.
+//! req_ids; `certs DIR` writes a root and a server certificate for 127.0.0.1 (the TLS
+//! rows). Deterministic: order i is always the same.
 
 use std::io::{BufWriter, Write};
+
+#[path = "../tests/common/certs.rs"]
+mod certs;
 
 use opentrade_callback::order::Order;
 
@@ -88,8 +92,16 @@ fn main() -> std::io::Result<()> {
             }
             out.flush()
         }
+        Some("certs") if args.len() == 2 => {
+            let dir = std::path::Path::new(&args[1]);
+            std::fs::create_dir_all(dir)?;
+            certs::issue(dir, &["127.0.0.1", "localhost"]);
+            Ok(())
+        }
         _ => {
-            eprintln!("usage: bench_data orders N OUT | bench_data ledger N OVERLAP OUT");
+            eprintln!(
+                "usage: bench_data orders N OUT | bench_data ledger N OVERLAP OUT | bench_data certs DIR"
+            );
             std::process::exit(2);
         }
     }

@@ -201,6 +201,12 @@ pub struct SendArgs {
     #[arg(long)]
     pub allow_insecure_http: bool,
 
+    /// Also trust the root certificate(s) in this PEM file, e.g. a TLS-inspecting
+    /// proxy's or a rehearsal gateway's; also TOP_CA_CERT. Certificates are always
+    /// verified.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
     /// md5, hmac or hmac-sha256 [default: hmac].
     #[arg(long, value_name = "METHOD")]
     pub sign_method: Option<SignMethod>,
@@ -312,14 +318,17 @@ fn parse_map(text: &str) -> Result<(Field, String), String> {
 /// Serve the simulated TOP gateway (for rehearsals, load tests and other tools).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-The first line on stdout is `listening on http://HOST:PORT`, so --listen 127.0.0.1:0
-picks a free port. The API is served at /router/rest, counters at GET /__stats.
-Credentials are TOP_APP_KEY / TOP_APP_SECRET / TOP_SESSION when set, else the demo
-credentials, which are printed at start.
+The first line on stdout is `listening on http://HOST:PORT` (https with --tls-cert), so
+--listen 127.0.0.1:0 picks a free port. The API is served at /router/rest (and the batch
+API at /router/batch), counters at GET /__stats. Credentials are TOP_APP_KEY /
+TOP_APP_SECRET / TOP_SESSION when set, else the demo credentials, which are printed at
+start.
 
 Examples:
   opentrade-callback simulate --listen 127.0.0.1:8080
-  opentrade-callback simulate --listen 127.0.0.1:0 --scenario samples/scenario.json")]
+  opentrade-callback simulate --listen 127.0.0.1:0 --scenario samples/scenario.json
+  # HTTPS, as the real gateway; the client then needs --ca-cert with the root
+  opentrade-callback simulate --listen 127.0.0.1:8443 --tls-cert cert.pem --tls-key key.pem")]
 pub struct SimulateArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
     #[arg(long, value_name = "ADDR")]
@@ -328,6 +337,14 @@ pub struct SimulateArgs {
     /// Latency and fault rules, JSON or TOML (see README "Scenario files").
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 
     /// Worker threads; 1 leaves the other cores to a client on the same machine
     /// (faster on 2 cores, see bench/README.md).

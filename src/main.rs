@@ -55,10 +55,12 @@ fn runtime_for(command: &Command) -> tokio::runtime::Builder {
 
 /// Logs go to stderr; quiet by default so cron mails only trouble.
 fn init_logging(verbose: u8, quiet: bool) {
+    // rustls logs a refused certificate as an ERROR of its own; the run reports it
+    // (`net.tls`, with the fix), so rustls speaks only at -vv.
     let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
+        (true, _) => "error,rustls=off",
+        (false, 0) => "warn,rustls=off",
+        (false, 1) => "info,rustls=off",
         (false, _) => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

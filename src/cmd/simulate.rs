@@ -32,13 +32,16 @@ pub async fn run(args: SimulateArgs, env: Env<'_>) -> anyhow::Result<Exit> {
     if let Some(path) = &args.scenario {
         config.scenario = Scenario::load(path)?;
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(simulator::tls::server_config(cert, key)?);
+    }
     let running = simulator::start(args.listen, config.clone())
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
 
     // The first line is the contract (SPEC.md): scripts read the port from it.
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on http://{}", running.addr())?;
+    writeln!(stdout, "listening on {}", running.origin())?;
     if custom {
         writeln!(
             stdout,
@@ -56,9 +59,9 @@ pub async fn run(args: SimulateArgs, env: Env<'_>) -> anyhow::Result<Exit> {
     }
     writeln!(
         stdout,
-        "API: {}   counters: http://{}/__stats",
+        "API: {}   counters: {}/__stats",
         running.url(),
-        running.addr()
+        running.origin()
     )?;
     stdout.flush()?;
     drop(stdout);

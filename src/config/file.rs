@@ -18,6 +18,7 @@ use crate::top::{ErrorClass, SignMethod};
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub gateway: Option<String>,
+    pub ca_cert: Option<std::path::PathBuf>,
     pub app_key: Option<String>,
     pub secret: Option<String>,
     pub session: Option<String>,

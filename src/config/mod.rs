@@ -66,6 +66,12 @@ pub enum ConfigError {
     InsecureHttp(String),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    #[error("{origin} {}: {error}", path.display())]
+    CaCert {
+        origin: &'static str,
+        path: PathBuf,
+        error: crate::top::tls::CaCertError,
+    },
 }
 
 /// A text setting and the layer it came from (for messages).
@@ -74,6 +80,7 @@ type Named = Option<(String, &'static str)>;
 /// Every setting, resolved from its layers.
 struct Layers {
     gateway: Named,
+    ca_cert: Option<(PathBuf, &'static str)>,
     app_key: Named,
     secret: Named,
     session: Named,
@@ -97,9 +104,12 @@ fn layers(args: &SendArgs, env: Env<'_>, file: &FileConfig) -> Layers {
     let var = |name: &'static str| env(name).map(|v| (v, name));
     let key = |value: &Option<String>, name: &'static str| value.clone().map(|v| (v, name));
     let retry = &file.retry;
+    let path = |value: &Option<PathBuf>, name: &'static str| value.clone().map(|v| (v, name));
+    let path_var = |name: &'static str| env(name).filter(|v| !v.is_empty()).map(|v| (PathBuf::from(v), name));
     Layers {
         //                  flag                       environment              file                                     default
         gateway:         first([key(&args.gateway, "--gateway"), var("TOP_GATEWAY"), key(&file.gateway, "gateway in --config")]).or(Some((DEFAULT_GATEWAY.into(), "the default"))),
+        ca_cert:         first([path(&args.ca_cert, "--ca-cert"), path_var("TOP_CA_CERT"), path(&file.ca_cert, "ca_cert in --config")]),
         app_key:         first([None,                  var("TOP_APP_KEY"),      key(&file.app_key, "app_key in --config")]),
         secret:          first([None,                  var("TOP_APP_SECRET"),   key(&file.secret, "secret in --config")]),
         session:         first([None,                  var("TOP_SESSION"),      key(&file.session, "session in --config")]),
@@ -124,13 +134,24 @@ fn first<T, const N: usize>(layers: [Option<T>; N]) -> Option<T> {
 
 /// Builds the checked configuration of `send`.
 pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigError> {
-    claim_roles(&args)?;
+    let mut roles = claim_roles(&args)?;
     let file = match &args.config {
         Some(path) => file::load(path)?,
         None => FileConfig::default(),
     };
     let set = layers(&args, env, &file);
     let mode = mode(&args, &set)?;
+    let extra_roots = match (&set.ca_cert, &mode) {
+        (Some((path, origin)), Mode::Live { .. }) => {
+            roles.claim(origin, path)?;
+            crate::top::tls::load_roots(path).map_err(|error| ConfigError::CaCert {
+                origin,
+                path: path.clone(),
+                error,
+            })?
+        }
+        _ => Vec::new(),
+    };
     if set.backoff_cap < set.backoff_base {
         return Err(ConfigError::BackoffCapBelowBase {
             cap: set.backoff_cap,
@@ -180,6 +201,7 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
             timeout: set.timeout,
             connect_timeout: set.connect_timeout,
             overrides: Overrides::new(file.classify),
+            extra_roots,
         },
         policy,
         retry_rejected: args.retry_rejected,
@@ -255,7 +277,7 @@ fn check_transport(gateway: &str, allow_insecure_http: bool) -> Result<(), Confi
 }
 
 /// Every file `send` reads or writes, in its one role; found before any is touched.
-fn claim_roles(args: &SendArgs) -> Result<(), RoleError> {
+fn claim_roles(args: &SendArgs) -> Result<Roles, RoleError> {
     let mut roles = Roles::default();
     for input in args.inputs.iter().filter(|p| p.as_os_str() != "-") {
         roles.claim("INPUT", input)?;
@@ -276,7 +298,7 @@ fn claim_roles(args: &SendArgs) -> Result<(), RoleError> {
             roles.claim(role, path)?;
         }
     }
-    Ok(())
+    Ok(roles)
 }
 
 #[cfg(test)]
@@ -392,6 +414,51 @@ mod tests {
             }
             other => panic!("expected live, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_ca_file_comes_from_the_flag_then_the_environment_then_the_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "ca_cert = \"/nonexistent/file.pem\"\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let config = path.to_str().expect("utf-8 path");
+        const CREDS: &[(&str, &str)] = &[
+            ("TOP_APP_KEY", "k"),
+            ("TOP_APP_SECRET", "s"),
+            ("TOP_SESSION", "x"),
+        ];
+        const WITH_ENV: &[(&str, &str)] = &[
+            ("TOP_APP_KEY", "k"),
+            ("TOP_APP_SECRET", "s"),
+            ("TOP_SESSION", "x"),
+            ("TOP_CA_CERT", "/nonexistent/env.pem"),
+        ];
+        let cases: [(&[&str], &'static [(&'static str, &'static str)], &str); 3] = [
+            (
+                &["--config", config],
+                CREDS,
+                "ca_cert in --config /nonexistent/file.pem",
+            ),
+            (
+                &["--config", config],
+                WITH_ENV,
+                "TOP_CA_CERT /nonexistent/env.pem",
+            ),
+            (
+                &["--config", config, "--ca-cert", "/nonexistent/flag.pem"],
+                WITH_ENV,
+                "--ca-cert /nonexistent/flag.pem",
+            ),
+        ];
+        for (extra, env, expected) in cases {
+            let err = build_send(args(extra), &env_of(env)).expect_err("no such file");
+            assert!(err.to_string().starts_with(expected), "{err}");
+        }
+        // Not read at all when no call goes out.
+        let mut dry = vec!["--dry-run"];
+        dry.extend(["--ca-cert", "/nonexistent/flag.pem"]);
+        build_send(args(&dry), &env_of(&[])).expect("a dry run needs no CA file");
     }
 
     #[test]

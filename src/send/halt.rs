@@ -69,7 +69,11 @@ impl fmt::Display for HaltReason {
                 sub_code,
                 sub_msg,
             } => {
-                write!(f, "the gateway answered {code} {msg}")?;
+                if code.starts_with("net.") {
+                    write!(f, "no call can reach the gateway: {code} {msg}")?;
+                } else {
+                    write!(f, "the gateway answered {code} {msg}")?;
+                }
                 if !sub_code.is_empty() || !sub_msg.is_empty() {
                     write!(f, " ({sub_code} {sub_msg})")?;
                 }

@@ -31,6 +31,8 @@ pub struct ClientTuning {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub overrides: Overrides,
+    /// Roots trusted beside the system's (`--ca-cert`).
+    pub extra_roots: Vec<crate::top::tls::Root>,
 }
 
 /// Everything `send` needs, checked.
@@ -70,6 +72,7 @@ impl SendConfig {
             pool_size: self.policy.concurrency.get(),
             overrides: self.client.overrides.clone(),
             clock: crate::top::system_clock(),
+            extra_roots: self.client.extra_roots.clone(),
         }
     }
 }

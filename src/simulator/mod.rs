@@ -10,6 +10,7 @@ mod rules;
 pub mod scenario;
 mod server;
 pub mod stats;
+pub mod tls;
 pub mod verify;
 
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub struct SimulatorConfig {
     /// The gateway refuses timestamps further off than this (TOP: 10 minutes).
     pub max_skew: Duration,
     pub scenario: Scenario,
+    /// Serve HTTPS with these settings (`tls::server_config`); plain HTTP when `None`.
+    pub tls: server::Tls,
 }
 
 impl SimulatorConfig {
@@ -47,6 +50,7 @@ impl SimulatorConfig {
             session: DEMO_SESSION.into(),
             max_skew: Duration::from_secs(600),
             scenario: Scenario::default(),
+            tls: None,
         }
     }
 
@@ -65,8 +69,8 @@ impl SimulatorConfig {
         }
     }
 
-    fn gateway(self) -> Arc<Gateway> {
-        Arc::new(Gateway::new(self.expected(), self.scenario))
+    fn gateway(&self) -> Arc<Gateway> {
+        Arc::new(Gateway::new(self.expected(), self.scenario.clone()))
     }
 }
 
@@ -75,11 +79,11 @@ pub async fn start(
     listen: SocketAddr,
     config: SimulatorConfig,
 ) -> std::io::Result<RunningSimulator> {
-    server::start(listen, config.gateway()).await
+    server::start(listen, config.gateway(), config.tls).await
 }
 
 /// Starts a simulator on 127.0.0.1 (an ephemeral port) on a thread of its own, for
 /// callers without a runtime (integration tests).
 pub fn spawn_background(config: SimulatorConfig) -> std::io::Result<BackgroundSimulator> {
-    server::spawn_background(config.gateway())
+    server::spawn_background(config.gateway(), config.tls)
 }

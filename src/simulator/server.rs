@@ -1,4 +1,5 @@
-//! HTTP/1.1 for the simulated gateway (hyper): `/router/rest` (form body and query
+//! HTTP/1.1 for the simulated gateway (hyper), over TLS when given a certificate:
+//! `/router/rest` (form body and query
 //! string, as TOP accepts both), `/router/batch` (system parameters in the query, the
 //! calls in the body), `GET /__stats`. A dropped connection is a service
 //! error, which makes hyper close the socket without an answer.
@@ -35,11 +36,18 @@ const SEPARATOR_HEADER: &str = "top-api-separator";
 /// A body larger than this is refused: no real callback comes near it.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
+/// A TLS handshake that takes longer is dropped.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The simulator's TLS settings, when it serves HTTPS.
+pub type Tls = Option<Arc<rustls::ServerConfig>>;
+
 /// Where a simulator listens, and its gateway's state.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     addr: SocketAddr,
     gateway: Arc<Gateway>,
+    https: bool,
 }
 
 impl Endpoint {
@@ -47,9 +55,15 @@ impl Endpoint {
         self.addr
     }
 
+    /// `https://HOST:PORT` or `http://HOST:PORT`.
+    pub fn origin(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
     /// The gateway URL to give the client.
     pub fn url(&self) -> String {
-        format!("http://{}/router/rest", self.addr)
+        format!("{}/router/rest", self.origin())
     }
 
     pub fn stats(&self) -> Stats {
@@ -81,6 +95,7 @@ impl Drop for RunningSimulator {
 pub(super) async fn start(
     listen: SocketAddr,
     gateway: Arc<Gateway>,
+    tls: Tls,
 ) -> std::io::Result<RunningSimulator> {
     // A deep accept queue, as a real gateway has: std's default backlog of 128
     // overflowed when 512 connections opened at once, and each dropped handshake
@@ -99,9 +114,15 @@ pub(super) async fn start(
         gateway: Arc::clone(&gateway),
         delays: Delays::start()?,
     });
-    tokio::spawn(accept_loop(listener, served, stopped));
+    let https = tls.is_some();
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+    tokio::spawn(accept_loop(listener, served, tls, stopped));
     Ok(RunningSimulator {
-        endpoint: Endpoint { addr, gateway },
+        endpoint: Endpoint {
+            addr,
+            gateway,
+            https,
+        },
         stop,
     })
 }
@@ -116,6 +137,7 @@ struct Served {
 async fn accept_loop(
     listener: TcpListener,
     served: Arc<Served>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
@@ -134,15 +156,36 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let served = Arc::clone(&served);
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| respond(Arc::clone(&served), request));
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = connection => {}
-                _ = stopped.wait_for(|stop| *stop) => {}
+        let stopped = stopped.clone();
+        match &tls {
+            None => {
+                tokio::spawn(serve(stream, served, stopped));
             }
-        });
+            Some(acceptor) => {
+                let handshake = acceptor.accept(stream);
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                        Ok(Ok(stream)) => serve(stream, served, stopped).await,
+                        // An untrusting client hangs up mid-handshake: nothing to serve.
+                        Ok(Err(err)) => tracing::debug!("simulator: TLS handshake failed: {err}"),
+                        Err(_) => tracing::debug!("simulator: TLS handshake timed out"),
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on one connection until it closes or the simulator stops.
+async fn serve<S>(stream: S, served: Arc<Served>, mut stopped: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| respond(Arc::clone(&served), request));
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = connection => {}
+        _ = stopped.wait_for(|stop| *stop) => {}
     }
 }
 
@@ -309,7 +352,11 @@ impl Drop for BackgroundSimulator {
     }
 }
 
-pub(super) fn spawn_background(gateway: Arc<Gateway>) -> std::io::Result<BackgroundSimulator> {
+pub(super) fn spawn_background(
+    gateway: Arc<Gateway>,
+    tls: Tls,
+) -> std::io::Result<BackgroundSimulator> {
+    let https = tls.is_some();
     let (started, ready) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = Arc::clone(&gateway);
@@ -328,7 +375,7 @@ pub(super) fn spawn_background(gateway: Arc<Gateway>) -> std::io::Result<Backgro
             };
             runtime.block_on(async move {
                 let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-                match start(listen, served).await {
+                match start(listen, served, tls).await {
                     Ok(running) => {
                         let _ = started.send(Ok(running.addr()));
                         let _ = stopped.await;
@@ -344,7 +391,11 @@ pub(super) fn spawn_background(gateway: Arc<Gateway>) -> std::io::Result<Backgro
         .recv()
         .map_err(|_| std::io::Error::other("the simulator thread ended before listening"))??;
     Ok(BackgroundSimulator {
-        endpoint: Endpoint { addr, gateway },
+        endpoint: Endpoint {
+            addr,
+            gateway,
+            https,
+        },
         stop: Some(stop),
         thread: Some(thread),
     })

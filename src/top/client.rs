@@ -43,6 +43,8 @@ pub struct ClientSettings {
     pub pool_size: usize,
     pub overrides: Overrides,
     pub clock: Clock,
+    /// Roots trusted beside the system's (`--ca-cert`).
+    pub extra_roots: Vec<super::tls::Root>,
 }
 
 impl fmt::Debug for ClientSettings {
@@ -63,6 +65,8 @@ pub enum ClientError {
     BadGateway { url: String, reason: String },
     #[error("cannot set up the HTTP client: {0}")]
     Build(reqwest::Error),
+    #[error("cannot set up TLS: {0}")]
+    Tls(rustls::Error),
 }
 
 /// Calls `taobao.wt.trade.opentrade.resultcallback` on one gateway.
@@ -94,7 +98,9 @@ impl TopClient {
                 reason: "the scheme must be http or https".into(),
             });
         }
+        let tls = super::tls::client_config(&settings.extra_roots).map_err(ClientError::Tls)?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
             .pool_max_idle_per_host(settings.pool_size)
@@ -266,6 +272,9 @@ impl TopClient {
 }
 
 fn transport_reply(err: &reqwest::Error) -> Reply {
+    if let Some(reason) = super::tls::handshake_failure(err) {
+        return classify_transport(TransportFailure::Tls, &reason);
+    }
     let failure = if err.is_timeout() {
         TransportFailure::Timeout
     } else if err.is_connect() {

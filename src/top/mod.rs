@@ -10,6 +10,7 @@ pub mod reply;
 pub mod request;
 pub mod response;
 pub mod sign;
+pub mod tls;
 
 pub use client::{ClientError, ClientSettings, Clock, TopClient, system_clock};
 pub use credentials::{Credentials, Secret};

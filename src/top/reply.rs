@@ -130,6 +130,9 @@ pub enum TransportFailure {
     Connect,
     /// The connection broke (reset, closed early, truncated answer).
     Reset,
+    /// The TLS handshake failed: an untrusted or wrong certificate, no CA certificates,
+    /// or no TLS at all. Nothing changes by trying again.
+    Tls,
 }
 
 impl fmt::Display for TransportFailure {
@@ -138,6 +141,7 @@ impl fmt::Display for TransportFailure {
             TransportFailure::Timeout => "net.timeout",
             TransportFailure::Connect => "net.connect",
             TransportFailure::Reset => "net.reset",
+            TransportFailure::Tls => "net.tls",
         })
     }
 }
@@ -168,6 +172,9 @@ pub fn advice(error_code: &str, sub_code: &str) -> Option<&'static str> {
             "no answer in time: the gateway is slow or unreachable; raise --timeout or lower --concurrency"
         }
         "net.connect" => "cannot connect: check --gateway, DNS and the firewall",
+        "net.tls" => {
+            "the gateway's TLS certificate cannot be trusted: the message says why; --ca-cert FILE (or TOP_CA_CERT) adds a trusted root"
+        }
         "net.reset" => {
             "connections are being cut: check proxies between this machine and the gateway"
         }

@@ -11,10 +11,15 @@ use serde::Deserialize;
 
 pub use super::reply::{ErrorClass, Overrides, Reply, TransportFailure, Verdict, advice};
 
-/// A call that got no answer: always worth another try with the same req_id — the
-/// gateway is idempotent by req_id, so a call that did arrive is answered again.
+/// A call that got no answer: worth another try with the same req_id — the gateway is
+/// idempotent by req_id, so a call that did arrive is answered again — except when the
+/// TLS handshake failed: no call can get through until the certificate is trusted.
 pub fn classify_transport(failure: TransportFailure, detail: &str) -> Reply {
-    Reply::own(Verdict::Transient, failure.to_string(), detail)
+    let verdict = match failure {
+        TransportFailure::Tls => Verdict::Fatal,
+        _ => Verdict::Transient,
+    };
+    Reply::own(verdict, failure.to_string(), detail)
 }
 
 /// Classifies an HTTP answer: status first, then the TOP JSON body.
@@ -575,5 +580,10 @@ mod tests {
                 (Verdict::Transient, code)
             );
         }
+        let tls = classify_transport(TransportFailure::Tls, "untrusted");
+        assert_eq!(
+            (tls.verdict, tls.error_code.as_str()),
+            (Verdict::Fatal, "net.tls")
+        );
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod certs;
+
 use std::time::Duration;
 
 use opentrade_callback::order::Order;
@@ -32,6 +34,7 @@ pub fn settings(url: &str) -> ClientSettings {
         pool_size: 8,
         overrides: Default::default(),
         clock: top::system_clock(),
+        extra_roots: Vec::new(),
     }
 }
 
