@@ -434,7 +434,8 @@ mod tests {
             ("TOP_SESSION", "x"),
             ("TOP_CA_CERT", "/nonexistent/env.pem"),
         ];
-        let cases: [(&[&str], &'static [(&'static str, &'static str)], &str); 3] = [
+        type Vars = &'static [(&'static str, &'static str)];
+        let cases: [(&[&str], Vars, &str); 3] = [
             (
                 &["--config", config],
                 CREDS,
