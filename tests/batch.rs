@@ -115,7 +115,7 @@ fn mixed_outcomes_inside_one_batch_are_recorded_per_order() {
         [
             ["r0000", "delivered", "0000", ""],
             ["r0001", "rejected", "B1", ""],
-            ["r0002", "rejected", "50", "isv.bad-order"],
+            ["r0002", "rejected", "15", "isv.bad-order"],
             ["r0003", "failed", "net.wrong_req_id", ""],
             ["r0004", "delivered", "0000", ""],
         ]

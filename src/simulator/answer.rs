@@ -43,7 +43,7 @@ pub fn ban_error(remaining: Duration) -> TopError {
     let seconds = remaining.as_millis().div_ceil(1000);
     TopError {
         code: 7,
-        msg: "App Call Limited",
+        msg: "App Call Limited".into(),
         sub_code: "accesscontrol.limited-by-app-access-count".into(),
         sub_msg: format!("This ban will last for {seconds} more seconds"),
     }
@@ -114,7 +114,7 @@ pub fn error_json(error: &TopError, request_id: &str) -> String {
     let sub = !error.sub_code.is_empty();
     let body = ErrorBody {
         code: error.code,
-        msg: error.msg,
+        msg: &error.msg,
         sub_code: sub.then_some(error.sub_code.as_str()),
         sub_msg: sub.then_some(error.sub_msg.as_str()),
         request_id,
@@ -138,7 +138,7 @@ mod tests {
         let error = TopError::invalid_parameter("x");
         assert_eq!(
             error_json(&error, "sim2"),
-            r#"{"error_response":{"code":50,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"非法参数: x","request_id":"sim2"}}"#
+            r#"{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"非法参数: x","request_id":"sim2"}}"#
         );
     }
 

@@ -150,11 +150,14 @@ impl Gateway {
         }
         let (public, calls) = split_batch(body, separator);
         if calls.is_empty() || calls.len() > self.scenario.max_batch {
-            let error = TopError::invalid_arguments(&format!(
-                "a batch carries 1 to {} calls, not {}",
-                self.scenario.max_batch,
-                calls.len()
-            ));
+            let error = TopError::invalid_argument("batch").with_sub(
+                "isv.invalid-parameter",
+                format!(
+                    "a batch carries 1 to {} calls, not {}",
+                    self.scenario.max_batch,
+                    calls.len()
+                ),
+            );
             let answer = whole(state, "error_41", &error);
             return Reaction { delay, answer };
         }
@@ -240,7 +243,7 @@ impl Gateway {
             Fired::Transient { code, sub_code } => {
                 let error = TopError {
                     code,
-                    msg: "Remote service error",
+                    msg: "Remote service error".into(),
                     sub_code: sub_code.to_owned(),
                     sub_msg: "服务暂时不可用,请稍后重试".into(),
                 };
@@ -347,8 +350,8 @@ fn settle(state: &mut State, param0: &Param0, business: Business<'_>, request_id
         Business::Invalid { sub_code, sub_msg } => {
             state.stats.count("invalid");
             let error = TopError {
-                code: 50,
-                msg: "Remote service error",
+                code: 15,
+                msg: "Remote service error".into(),
                 sub_code: sub_code.to_owned(),
                 sub_msg: sub_msg.to_owned(),
             };

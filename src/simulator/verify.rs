@@ -22,35 +22,41 @@ pub type Params<'a> = BTreeMap<Cow<'a, str>, Cow<'a, str>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopError {
     pub code: u32,
-    pub msg: &'static str,
+    pub msg: Cow<'static, str>,
     pub sub_code: String,
     pub sub_msg: String,
 }
 
 impl TopError {
-    fn new(code: u32, msg: &'static str) -> Self {
+    fn new(code: u32, msg: impl Into<Cow<'static, str>>) -> Self {
         TopError {
             code,
-            msg,
+            msg: msg.into(),
             sub_code: String::new(),
             sub_msg: String::new(),
         }
     }
 
-    fn with_sub(mut self, sub_code: &str, sub_msg: impl Into<String>) -> Self {
+    pub fn with_sub(mut self, sub_code: &str, sub_msg: impl Into<String>) -> Self {
         self.sub_code = sub_code.to_owned();
         self.sub_msg = sub_msg.into();
         self
     }
 
-    /// A malformed top-level argument (SPEC.md: code 41 `Invalid arguments:…`).
-    pub fn invalid_arguments(detail: &str) -> Self {
-        TopError::new(41, "Invalid Arguments").with_sub("isv.invalid-parameter", detail.to_owned())
+    /// A missing top-level argument, as TOP words it: code 40 `Missing required arguments:NAME`.
+    pub fn missing_argument(name: &str) -> Self {
+        TopError::new(40, format!("Missing required arguments:{name}"))
     }
 
-    /// The business layer's refusal of bad data (SPEC.md's example answer).
+    /// A malformed top-level argument, as TOP words it: code 41 `Invalid arguments:NAME`.
+    pub fn invalid_argument(name: &str) -> Self {
+        TopError::new(41, format!("Invalid arguments:{name}"))
+    }
+
+    /// The business layer's refusal of bad data: code 15 with an `isv.*` sub_code
+    /// (SPEC.md's example answer).
     pub fn invalid_parameter(detail: impl Into<String>) -> Self {
-        TopError::new(50, "Remote service error").with_sub(
+        TopError::new(15, "Remote service error").with_sub(
             "isv.invalid-parameter",
             format!("非法参数: {}", detail.into()),
         )
@@ -173,18 +179,25 @@ fn check_timestamp(
     let invalid = |detail: &str| {
         Err(TopError::new(31, "Invalid Timestamp").with_sub("isv.invalid-timestamp", detail))
     };
-    let Ok(naive) = NaiveDateTime::parse_from_str(timestamp, "%Y-%m-%d %H:%M:%S") else {
-        return invalid("timestamp must be yyyy-MM-dd HH:mm:ss in GMT+8");
+    let Some(sent) = parse_timestamp(timestamp) else {
+        return invalid("timestamp must be yyyy-MM-dd HH:mm:ss in GMT+8, or epoch milliseconds");
     };
-    let gmt8 = FixedOffset::east_opt(28_800).expect("valid offset");
-    let Some(sent) = naive.and_local_timezone(gmt8).single() else {
-        return invalid("timestamp must be yyyy-MM-dd HH:mm:ss in GMT+8");
-    };
-    let skew = (now - sent.with_timezone(&Utc)).abs();
+    let skew = (now - sent).abs();
     if skew.to_std().unwrap_or(Duration::MAX) > max_skew {
         return invalid("timestamp is more than 10 minutes away from the gateway's clock");
     }
     Ok(())
+}
+
+/// A timestamp in either form TOP accepts: `yyyy-MM-dd HH:mm:ss` in GMT+8 (as the Java
+/// SDK and this tool send it) or epoch milliseconds (as the Python SDK sends it).
+fn parse_timestamp(timestamp: &str) -> Option<DateTime<Utc>> {
+    if !timestamp.is_empty() && timestamp.bytes().all(|b| b.is_ascii_digit()) {
+        return DateTime::from_timestamp_millis(timestamp.parse().ok()?);
+    }
+    let naive = NaiveDateTime::parse_from_str(timestamp, "%Y-%m-%d %H:%M:%S").ok()?;
+    let gmt8 = FixedOffset::east_opt(28_800).expect("valid offset");
+    Some(naive.and_local_timezone(gmt8).single()?.with_timezone(&Utc))
 }
 
 /// The sign the gateway computes, or `None` for an unknown method: the parameters
@@ -256,12 +269,10 @@ pub struct Param0 {
 /// Checks `param0` against the `OrderResultDto` schema of SPEC.md.
 pub fn parse_param0(raw: Option<&str>) -> Result<Param0, TopError> {
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-        return Err(TopError::new(40, "Missing Required Arguments")
-            .with_sub("isv.missing-parameter", "param0 is required"));
+        return Err(TopError::missing_argument("param0"));
     };
     let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(raw) else {
-        return Err(TopError::new(41, "Invalid Arguments")
-            .with_sub("isv.invalid-parameter", "param0 must be a JSON object"));
+        return Err(TopError::invalid_argument("param0"));
     };
     for (name, value) in &fields {
         let ok = match name.as_str() {
@@ -455,6 +466,37 @@ mod tests {
     }
 
     #[test]
+    fn epoch_milliseconds_are_a_timestamp_too_with_the_same_skew() {
+        // The Python SDK's form: str(int(time.time() * 1000)).
+        let mut params = signed("md5");
+        params.insert(
+            "timestamp".into(),
+            noon().timestamp_millis().to_string().into(),
+        );
+        params.remove("sign");
+        let sign = expected_sign("md5", "helloworld", &params, b"").expect("known method");
+        params.insert("sign".into(), sign.into());
+        let at = |minutes| noon() + chrono::Duration::minutes(minutes);
+        assert_eq!(verify_request(&params, &expected(), at(-9)), Ok(()));
+        assert_eq!(verify_request(&params, &expected(), at(9)), Ok(()));
+        for off in [-11, 11] {
+            assert_eq!(
+                verify_request(&params, &expected(), at(off)).map_err(|e| e.code),
+                Err(31)
+            );
+        }
+        for bad in [
+            "",
+            "12:00",
+            "1451620800000.5",
+            "-1451620800000",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn each_missing_system_parameter_has_its_code() {
         for (name, code) in [
             ("method", 21),
@@ -489,7 +531,7 @@ mod tests {
         let check = |json: &str| parse_param0(Some(json)).map_err(|e| (e.code, e.sub_code));
         assert!(check(r#"{"order_no":1,"success":true,"req_id":"r"}"#).is_ok());
         assert!(check(r#"{"order_no":12345678901234567890,"success":true,"req_id":"r","ext":"{\"a\":\"1\"}"}"#).is_ok());
-        let invalid = Err((50, "isv.invalid-parameter".to_owned()));
+        let invalid = Err((15, "isv.invalid-parameter".to_owned()));
         assert_eq!(
             check(r#"{"order_no":"1","success":true,"req_id":"r"}"#),
             invalid
@@ -519,8 +561,20 @@ mod tests {
             check(r#"{"orderNo":1,"success":true,"req_id":"r"}"#),
             invalid
         );
-        assert_eq!(check("[1]").map_err(|e| e.0), Err(41));
-        assert_eq!(parse_param0(None).map_err(|e| e.code), Err(40));
+        // Top-level argument errors as TOP words them: no sub_code, the name in `msg`.
+        let shape = |e: TopError| (e.code, e.msg.into_owned(), e.sub_code);
+        assert_eq!(
+            parse_param0(Some("[1]")).map_err(shape),
+            Err((41, "Invalid arguments:param0".to_owned(), String::new()))
+        );
+        assert_eq!(
+            parse_param0(None).map_err(shape),
+            Err((
+                40,
+                "Missing required arguments:param0".to_owned(),
+                String::new()
+            ))
+        );
     }
 
     #[test]
