@@ -54,6 +54,35 @@ pub enum Command {
     Report(ReportArgs),
     Simulate(SimulateArgs),
     Ledger(LedgerArgs),
+    Completions(CompletionsArgs),
+    Man(ManArgs),
+}
+
+/// Print a shell completion script for this tool on stdout.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  opentrade-callback completions bash > /etc/bash_completion.d/opentrade-callback
+  opentrade-callback completions zsh > \"${fpath[1]}/_opentrade-callback\"
+  opentrade-callback completions fish > ~/.config/fish/completions/opentrade-callback.fish")]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Print the manual page (roff) on stdout, or write one page per command into a
+/// directory.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  opentrade-callback man | man -l -
+  opentrade-callback man --dir /usr/local/share/man/man1")]
+pub struct ManArgs {
+    /// Write opentrade-callback.1 and one page per subcommand
+    /// (opentrade-callback-send.1, ...) into DIR instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Try the tool: send the sample export to the built-in simulated gateway, writing

@@ -41,5 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Report(args) => cmd::report::run(args),
         Command::Ledger(args) => cmd::ledger::run(args),
         Command::Simulate(args) => cmd::simulate::run(args, &env).await,
+        Command::Completions(args) => cmd::docs::completions(&args),
+        Command::Man(args) => cmd::docs::man(&args),
     }
 }

@@ -24,6 +24,8 @@ fn main() -> ExitCode {
     };
     let exit = match runtime.block_on(opentrade_callback::run(cli)) {
         Ok(exit) => exit,
+        // A reader that stopped early (`man | head`) is not a failure of ours.
+        Err(err) if is_broken_pipe(&err) => opentrade_callback::exit::Exit::Success,
         Err(err) => {
             // The error may quote an input or the gateway: shown, never obeyed.
             eprintln!(
@@ -37,6 +39,14 @@ fn main() -> ExitCode {
     // of idle connections and tasks one by one (measured ~0.1 s after 512-way runs).
     let _ = std::io::Write::flush(&mut std::io::stdout());
     std::process::exit(i32::from(exit.code()))
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The batch commands run on one thread: the pipeline is one stream with the reading

@@ -2,6 +2,7 @@
 //! here (and in `main`) do errors become exit codes.
 
 pub mod demo;
+pub mod docs;
 pub mod ledger;
 pub mod report;
 pub mod send;

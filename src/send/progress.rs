@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::status::Status;
 
@@ -74,11 +74,32 @@ impl Counters {
             "?".into()
         };
         format!(
-            "progress: {done}/{} ({:.0}%) — {self} — {rate:.1} orders/s, ETA {eta}",
+            "progress: {done}/{} ({:.0}%) — {self} — {} orders/s, ETA {eta}",
             self.total,
-            100.0 * done as f64 / self.total.max(1) as f64
+            100.0 * done as f64 / self.total.max(1) as f64,
+            rate_text(rate)
         )
     }
+}
+
+/// A rate as people read it: whole numbers with thousands separators (`14,523`), one
+/// decimal only below 1 (`0.4`), where a whole number would say nothing.
+fn rate_text(per_second: f64) -> String {
+    if !per_second.is_finite() || per_second <= 0.0 {
+        return "0".into();
+    }
+    if per_second < 1.0 {
+        return format!("{per_second:.1}");
+    }
+    let digits = format!("{:.0}", per_second.round());
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
 }
 
 /// The progress display of one run.
@@ -119,9 +140,12 @@ impl Progress {
                 let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {per_sec} ETA {eta} {msg}",
+                        "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {rate} ETA {eta} {msg}",
                     )
                     .expect("valid template")
+                    .with_key("rate", |state: &ProgressState, w: &mut dyn fmt::Write| {
+                        let _ = write!(w, "{}/s", rate_text(state.per_sec()));
+                    })
                     .progress_chars("=> "),
                 );
                 bar.set_message(counters.to_string());
@@ -182,6 +206,18 @@ mod tests {
     fn modes_parse() {
         assert_eq!("log".parse(), Ok(ProgressMode::Log));
         assert!("loud".parse::<ProgressMode>().is_err());
+    }
+
+    #[test]
+    fn rates_are_whole_numbers_people_can_read() {
+        assert_eq!(rate_text(300.3193), "300");
+        assert_eq!(rate_text(14_523.6), "14,524");
+        assert_eq!(rate_text(1_234_567.0), "1,234,567");
+        assert_eq!(rate_text(999.5), "1,000");
+        assert_eq!(rate_text(1.0), "1");
+        assert_eq!(rate_text(0.44), "0.4");
+        assert_eq!(rate_text(0.0), "0");
+        assert_eq!(rate_text(f64::NAN), "0");
     }
 
     #[test]
