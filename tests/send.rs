@@ -248,6 +248,25 @@ fn a_ban_pauses_every_worker_not_just_the_banned_one() {
 }
 
 #[test]
+fn after_a_ban_a_rate_capped_run_resumes_at_its_cap_not_in_a_burst() {
+    let sim = simulator(r#"{"rules":[{"req_id":"r05","fault":"ban","seconds":1}]}"#);
+    let ws = Workspace::new();
+    let ids: Vec<String> = (1..=50).map(|i| format!("r{i:02}")).collect();
+    let input = ws.write(
+        "in.csv",
+        orders(&ids.iter().map(String::as_str).collect::<Vec<_>>()),
+    );
+    send_cmd(&ws, &sim, &[&input])
+        .args(["--concurrency", "16", "--qps", "20"])
+        .assert()
+        .code(0);
+    let stats = sim.stats();
+    assert_eq!((stats.accepted, stats.bans_started), (50, 1), "{stats:?}");
+    // The calls that held slots when the ban began take new ones after it.
+    assert!(stats.max_calls_in_one_second <= 20, "{stats:?}");
+}
+
+#[test]
 fn a_ban_longer_than_max_ban_wait_halts_with_exit_3() {
     let sim = simulator(r#"{"rules":[{"req_id":"r2","fault":"ban","seconds":3600}]}"#);
     let ws = Workspace::new();

@@ -206,11 +206,18 @@ impl Deliverer {
 
     /// Waits until no ban is in force and the rate cap allows a call.
     async fn ready(&self) {
-        self.gate.wait().await;
-        if let Some(pacer) = &self.pacer {
-            pacer.ready().await;
-            // A ban that began while waiting for the slot still applies.
+        loop {
             self.gate.wait().await;
+            let Some(pacer) = &self.pacer else {
+                return;
+            };
+            pacer.ready().await;
+            // A ban that began while this call waited for its slot took the slot with
+            // it: after the ban, every waiter takes a new one, or they would all leave
+            // at once.
+            if self.gate.is_open() {
+                return;
+            }
         }
     }
 

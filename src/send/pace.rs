@@ -6,7 +6,10 @@
 //! waiter actually wakes, so every timer overshoot is added to every later interval —
 //! measured at 189 calls/s for a cap of 200. Here slots follow `first + k·period`;
 //! a slot missed by less than `JITTER` is kept, a longer gap (nothing to send, a ban)
-//! restarts the timeline without a catch-up burst. Pure apart from the clock.
+//! restarts the timeline without a catch-up burst. A waiter that comes to its slot
+//! more than `JITTER` late (its task was not polled in time) gives the slot up and
+//! takes the next free one: calls held up together must not leave together. Pure
+//! apart from the clock.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -59,10 +62,23 @@ impl Pacer {
         slot
     }
 
-    /// Waits for the next slot.
+    /// Waits for the next slot; returns within `JITTER` of a slot of its own.
     pub async fn ready(&self) {
-        let slot = self.reserve(Instant::now());
-        tokio::time::sleep_until(slot).await;
+        let mut slot = self.reserve(Instant::now());
+        loop {
+            tokio::time::sleep_until(slot).await;
+            let now = Instant::now();
+            if !self.missed(slot, now) {
+                return;
+            }
+            slot = self.reserve(now);
+        }
+    }
+
+    /// Whether a call at `now` is too late for `slot`: sent now, it could share a
+    /// second with the calls of the slots after it.
+    fn missed(&self, slot: Instant, now: Instant) -> bool {
+        now > slot + JITTER
     }
 }
 
@@ -91,6 +107,33 @@ mod tests {
         let span = slots[999] - slots[0];
         assert_eq!(span, pacer.period() * 999);
         assert!(span < Duration::from_millis(5075), "{span:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_held_up_past_its_slot_takes_a_new_one() {
+        let pacer = pacer(200);
+        let start = Instant::now();
+        // 64 calls reserve their slots; all are held up 100 ms (a stalled task), then
+        // each is polled: none may leave in the slot it missed.
+        let slots: Vec<Instant> = (0..64).map(|_| pacer.reserve(start)).collect();
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let now = Instant::now();
+        let missed = slots.iter().filter(|&&s| pacer.missed(s, now)).count();
+        assert_eq!(missed, 17, "the slots of the first 85 ms are gone");
+        assert!(!pacer.missed(slots[20], now));
+        // A late waiter is given the next free slot, after every slot still held.
+        let again = pacer.reserve(now);
+        assert_eq!(again, slots[63] + pacer.period());
+        // And `ready` itself returns on time for a fresh waiter.
+        let due = again + pacer.period();
+        pacer.ready().await;
+        let woke = Instant::now();
+        // (tokio's timer fires on whole milliseconds)
+        assert!(
+            woke >= due && woke < due + Duration::from_millis(1),
+            "{:?}",
+            woke - due
+        );
     }
 
     #[test]
