@@ -159,11 +159,13 @@ fn looks_scientific(upper: &str) -> bool {
 /// `1,234,567` (also with `.` decimals, which `parse_order_number` refuses anyway).
 fn is_grouped(text: &str) -> bool {
     let integer = text.split('.').next().unwrap_or(text);
-    let groups: Vec<&str> = integer.split(',').collect();
-    groups.len() > 1
-        && (1..=3).contains(&groups[0].len())
-        && groups[1..].iter().all(|g| g.len() == 3)
-        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()))
+    let mut groups = integer.split(',');
+    let first = groups.next().unwrap_or_default();
+    let mut rest = groups.peekable();
+    rest.peek().is_some()
+        && (1..=3).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_digit())
+        && rest.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The merchant's success flag: true/false, 1/0, yes/no, y/n, 是/否, 成功/失败, in any case.
@@ -212,18 +214,56 @@ pub fn check_req_id(text: &str) -> Result<(), RowError> {
 /// canonical form (what parsing and compact serialization would give back unchanged):
 /// no white space, escapes, numbers, literals, nesting or repeated keys. Exports
 /// almost always carry ext like this; other forms take the parse-and-serialize path.
-pub fn canonical_ext(text: &str) -> Option<Vec<(&str, &str)>> {
+pub fn canonical_ext(text: &str) -> Option<ExtPairs<'_>> {
+    const MAX_CANONICAL_PAIRS: usize = 16;
     let bytes = text.as_bytes();
     let (Some(b'{'), Some(b'}')) = (bytes.first(), bytes.last()) else {
         return None;
     };
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
-    if bytes.len() == 2 {
-        return Some(pairs);
+    let pairs = ExtPairs {
+        inner: &text[1..text.len() - 1],
+    };
+    // The keys so far, to refuse a repeated one (compacting keeps the last); past a
+    // few pairs the general path (a real JSON parse) is the cheaper one.
+    let mut keys = [""; MAX_CANONICAL_PAIRS];
+    let mut seen = 0;
+    let mut at = (!pairs.inner.is_empty()).then_some(0);
+    while let Some(from) = at {
+        let ((key, _), next) = next_pair(pairs.inner, from)?;
+        if seen == MAX_CANONICAL_PAIRS || keys[..seen].contains(&key) {
+            return None;
+        }
+        keys[seen] = key;
+        seen += 1;
+        at = next;
     }
-    let inner = &text[1..text.len() - 1];
+    Some(pairs)
+}
+
+/// The pairs of a canonical ext (`canonical_ext`), found in the text on each pass
+/// rather than collected: this runs for every row, twice.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtPairs<'a> {
+    /// The text between the braces.
+    inner: &'a str,
+}
+
+impl<'a> ExtPairs<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let inner = self.inner;
+        let mut at = (!inner.is_empty()).then_some(0);
+        std::iter::from_fn(move || {
+            let (pair, next) = next_pair(inner, at?)?;
+            at = next;
+            Some(pair)
+        })
+    }
+}
+
+/// The `"key":"value"` pair starting at `from` in `inner`, and where the next one
+/// starts (`None` at the end); `None` when the text there is not canonical.
+fn next_pair(inner: &str, from: usize) -> Option<((&str, &str), Option<usize>)> {
     let raw = inner.as_bytes();
-    let mut at = 0;
     // One string; returns where it ends (just past the closing quote).
     let string = |from: usize| -> Option<usize> {
         if raw.get(from) != Some(&b'"') {
@@ -233,19 +273,19 @@ pub fn canonical_ext(text: &str) -> Option<Vec<(&str, &str)>> {
         let body = &raw[from + 1..close];
         (!body.iter().any(|&b| b == b'\\' || b < 0x20)).then_some(close + 1)
     };
-    loop {
-        let key_end = string(at)?;
-        let key = &inner[at + 1..key_end - 1];
-        if pairs.iter().any(|(k, _)| *k == key) || raw.get(key_end) != Some(&b':') {
-            return None;
-        }
-        let value_end = string(key_end + 1)?;
-        pairs.push((key, &inner[key_end + 2..value_end - 1]));
-        match raw.get(value_end) {
-            None => return Some(pairs),
-            Some(b',') => at = value_end + 1,
-            Some(_) => return None,
-        }
+    let key_end = string(from)?;
+    if raw.get(key_end) != Some(&b':') {
+        return None;
+    }
+    let value_end = string(key_end + 1)?;
+    let pair = (
+        &inner[from + 1..key_end - 1],
+        &inner[key_end + 2..value_end - 1],
+    );
+    match raw.get(value_end) {
+        None => Some((pair, None)),
+        Some(b',') => Some((pair, Some(value_end + 1))),
+        Some(_) => None,
     }
 }
 
@@ -259,7 +299,7 @@ pub fn is_canonical_ext(text: &str) -> bool {
 /// was given in ext form; sent back uncorrected, it must still be refused.)
 pub fn check_ext_value(key: &str, value: &str) -> Result<(), RowError> {
     match key {
-        "firstChargeAmount" => parse_amount(value)
+        "firstChargeAmount" => check_amount(value)
             .map(drop)
             .map_err(|e| RowError::new(e.code, format!("ext's {key}: {}", e.message))),
         "firstChargeTime" if value.len() < 11 || !value.bytes().all(|b| b.is_ascii_digit()) => {
@@ -293,20 +333,29 @@ pub fn parse_ext(text: &str) -> Result<Map<String, Value>, RowError> {
 /// A money amount: a non-negative decimal with at most two decimals, kept as text so
 /// it is exact to the cent. `¥`, `￥` and correct thousands separators are removed.
 pub fn parse_amount(text: &str) -> Result<String, RowError> {
-    let bare = text.trim_start_matches(['¥', '￥']).trim();
-    let plain = if is_grouped(bare) {
+    let (bare, grouped) = check_amount(text)?;
+    Ok(if grouped {
         bare.replace(',', "")
     } else {
         bare.to_owned()
-    };
-    let (integer, fraction) = plain.split_once('.').unwrap_or((&plain, ""));
+    })
+}
+
+/// `parse_amount`'s check alone, without building the amount: the text without its
+/// currency sign, and whether it has thousands separators to remove.
+fn check_amount(text: &str) -> Result<(&str, bool), RowError> {
+    let bare = text.trim_start_matches(['¥', '￥']).trim();
+    let grouped = is_grouped(bare);
+    let (integer, fraction) = bare.split_once('.').unwrap_or((bare, ""));
     let valid = !integer.is_empty()
-        && integer.bytes().all(|b| b.is_ascii_digit())
+        && integer
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (grouped && b == b','))
         && fraction.len() <= 2
         && fraction.bytes().all(|b| b.is_ascii_digit())
-        && !(plain.contains('.') && fraction.is_empty());
+        && !(bare.contains('.') && fraction.is_empty());
     if valid {
-        Ok(plain)
+        Ok((bare, grouped))
     } else {
         Err(RowError::new(
             code::BAD_AMOUNT,
@@ -503,12 +552,33 @@ mod tests {
         assert_eq!(parse_amount("100"), Ok("100".into()));
         assert_eq!(parse_amount("99.5"), Ok("99.5".into()));
         assert_eq!(parse_amount("¥1,000.00"), Ok("1000.00".into()));
-        for bad in ["-1", "1.234", "abc", "1.", ".5", "1,00"] {
+        for bad in [
+            "-1", "1.234", "abc", "1.", ".5", "1,00", "1,000,00", ",100", "1,0a0",
+        ] {
             assert_eq!(code_of(parse_amount(bad)), code::BAD_AMOUNT, "{bad}");
         }
+        assert_eq!(parse_amount("12,345,678.9"), Ok("12345678.9".into()));
+        assert_eq!(check_ext_value("firstChargeAmount", "1,000"), Ok(()));
+        assert!(check_ext_value("firstChargeAmount", "1,00").is_err());
         assert_eq!(amount_cents("99.5"), Some(9950));
         assert_eq!(amount_cents("1000.00"), Some(100_000));
         assert_eq!(amount_cents("0.07"), Some(7));
+    }
+
+    #[test]
+    fn a_long_ext_takes_the_general_path() {
+        let ext = |n: usize| {
+            let pairs: Vec<String> = (0..n).map(|i| format!("\"k{i}\":\"v\"")).collect();
+            format!("{{{}}}", pairs.join(","))
+        };
+        let sixteen = ext(16);
+        let pairs = canonical_ext(&sixteen).expect("canonical");
+        assert_eq!(pairs.iter().count(), 16);
+        assert_eq!(pairs.iter().nth(15), Some(("k15", "v")));
+        assert!(canonical_ext(&ext(17)).is_none());
+        assert!(parse_ext(&ext(17)).is_ok(), "still a valid ext");
+        assert!(canonical_ext(r#"{"a":"1","b":"2","a":"3"}"#).is_none());
+        assert_eq!(canonical_ext("{}").map(|p| p.iter().count()), Some(0));
     }
 
     #[test]

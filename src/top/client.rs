@@ -224,20 +224,35 @@ impl TopClient {
 }
 
 /// The answer's body, or `None` past `MAX_ANSWER_BYTES` (then the connection is
-/// dropped with the rest unread).
-async fn read_body(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
+/// dropped with the rest unread). An answer that arrives in one piece, as nearly all
+/// do, is kept as it came, without a copy.
+async fn read_body(
+    mut response: reqwest::Response,
+) -> Result<Option<bytes::Bytes>, reqwest::Error> {
     let declared = response.content_length().unwrap_or(0);
     if declared > MAX_ANSWER_BYTES as u64 {
         return Ok(None);
     }
-    let mut body = Vec::with_capacity(declared as usize);
-    while let Some(chunk) = response.chunk().await? {
+    let Some(first) = response.chunk().await? else {
+        return Ok(Some(bytes::Bytes::new()));
+    };
+    if first.len() > MAX_ANSWER_BYTES {
+        return Ok(None);
+    }
+    let Some(second) = response.chunk().await? else {
+        return Ok(Some(first));
+    };
+    let mut body = Vec::with_capacity((declared as usize).max(first.len() + second.len()));
+    body.extend_from_slice(&first);
+    let mut next = Some(second);
+    while let Some(chunk) = next {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
             return Ok(None);
         }
         body.extend_from_slice(&chunk);
+        next = response.chunk().await?;
     }
-    Ok(Some(body))
+    Ok(Some(body.into()))
 }
 
 /// The secret and the session, raw and form-encoded: how an echo could carry them.
