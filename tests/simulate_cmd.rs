@@ -2,29 +2,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{binary, block_on, client, order, settings, signal};
 use opentrade_callback::top::{Secret, Verdict};
 
 fn start(envs: &[(&str, &str)]) -> (std::process::Child, String, Vec<String>) {
-    let mut child = Command::new(binary())
-        .args(["simulate", "--listen", "127.0.0.1:0"])
-        .env_remove("TOP_APP_KEY")
-        .env_remove("TOP_APP_SECRET")
-        .env_remove("TOP_SESSION")
-        .envs(envs.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("simulate starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a first line").expect("utf-8");
-    let base = first
-        .strip_prefix("listening on ")
-        .expect("first line announces the address")
-        .to_owned();
+    let (child, base, lines) = common::start_simulate(&[], envs);
     let rest: Vec<String> = lines.take(2).map(|l| l.expect("utf-8")).collect();
     (child, base, rest)
 }

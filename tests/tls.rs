@@ -4,12 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use common::certs::{Pki, issue};
-use common::{Workspace, binary, columns, exits_with, ids, orders_of, signal};
+use common::{Workspace, columns, exits_with, ids, orders_of, signal};
 use opentrade_callback::simulator::{self, BackgroundSimulator, SimulatorConfig};
 
 /// A simulator on 127.0.0.1 serving HTTPS with `pki`'s server certificate.
@@ -45,24 +43,16 @@ fn statuses(path: &Path) -> Vec<(String, String, String)> {
 fn simulate_serves_https_and_send_trusts_its_root_with_ca_cert() {
     let ws = Workspace::new();
     let pki = issue(ws.dir.path(), &["127.0.0.1", "localhost"]);
-    let mut child = Command::new(binary())
-        .args(["simulate", "--listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(&pki.cert)
-        .arg("--tls-key")
-        .arg(&pki.key)
-        .env_remove("TOP_APP_KEY")
-        .env_remove("TOP_APP_SECRET")
-        .env_remove("TOP_SESSION")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("simulate starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a first line").expect("utf-8");
-    let origin = first
-        .strip_prefix("listening on ")
-        .expect("the first line announces the address");
-    assert!(origin.starts_with("https://127.0.0.1:"), "{first}");
+    let (mut child, origin, _stdout) = common::start_simulate(
+        &[
+            "--tls-cert".as_ref(),
+            pki.cert.as_os_str(),
+            "--tls-key".as_ref(),
+            pki.key.as_os_str(),
+        ],
+        &[],
+    );
+    assert!(origin.starts_with("https://127.0.0.1:"), "{origin}");
 
     let gateway = format!("{origin}/router/rest");
     let stderr = exits_with(send(&ws, &gateway, 20).arg("--ca-cert").arg(&pki.root), 0);

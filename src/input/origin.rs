@@ -11,6 +11,9 @@ use std::time::SystemTime;
 
 use super::{InputError, STDIN};
 
+/// A file's size and modification time: a file that changed between passes differs.
+type Fingerprint = (u64, Option<SystemTime>);
+
 /// The most bytes read from standard input or a pipe (a regular file may be larger).
 pub const MAX_SPOOL_BYTES: u64 = 1 << 30;
 
@@ -20,7 +23,7 @@ pub(super) enum Origin {
     /// A regular file, reopened for each pass and refused if it changed.
     Path {
         path: PathBuf,
-        fingerprint: (u64, Option<SystemTime>),
+        fingerprint: Fingerprint,
     },
     /// Standard input or a pipe, copied to an unnamed temporary file.
     Spool(Arc<File>),
@@ -86,20 +89,7 @@ impl Origin {
     pub(super) fn open(&self, name: &str) -> Result<Bytes, InputError> {
         match self {
             Origin::Path { path, fingerprint } => {
-                let file = File::open(path).map_err(|error| InputError::Open {
-                    name: name.to_owned(),
-                    error,
-                })?;
-                let now = self::fingerprint(&file).map_err(|error| InputError::Read {
-                    name: name.to_owned(),
-                    error,
-                })?;
-                if now != *fingerprint {
-                    return Err(InputError::Changed {
-                        name: name.to_owned(),
-                    });
-                }
-                Ok(Bytes(Box::new(file)))
+                Ok(Bytes(Box::new(reopen(path, fingerprint, name)?)))
             }
             Origin::Spool(file) => Ok(Bytes(Box::new(At {
                 file: Arc::clone(file),
@@ -107,34 +97,35 @@ impl Origin {
             }))),
         }
     }
-}
 
-impl Origin {
     /// The file itself, for a reader that must seek (a workbook): a regular file only.
     pub(super) fn open_file(&self, name: &str) -> Result<File, InputError> {
         match self {
-            Origin::Path { path, fingerprint } => {
-                let file = File::open(path).map_err(|error| InputError::Open {
-                    name: name.to_owned(),
-                    error,
-                })?;
-                let now = self::fingerprint(&file).map_err(|error| InputError::Read {
-                    name: name.to_owned(),
-                    error,
-                })?;
-                if now != *fingerprint {
-                    return Err(InputError::Changed {
-                        name: name.to_owned(),
-                    });
-                }
-                Ok(file)
-            }
+            Origin::Path { path, fingerprint } => reopen(path, fingerprint, name),
             Origin::Spool(_) => Err(InputError::Workbook {
                 name: name.to_owned(),
                 message: "a workbook is read from a file, not from standard input or a pipe".into(),
             }),
         }
     }
+}
+
+/// `path` opened again for another pass, refused if it is not the file first read.
+fn reopen(path: &Path, fingerprint: &Fingerprint, name: &str) -> Result<File, InputError> {
+    let file = File::open(path).map_err(|error| InputError::Open {
+        name: name.to_owned(),
+        error,
+    })?;
+    let now = self::fingerprint(&file).map_err(|error| InputError::Read {
+        name: name.to_owned(),
+        error,
+    })?;
+    if now != *fingerprint {
+        return Err(InputError::Changed {
+            name: name.to_owned(),
+        });
+    }
+    Ok(file)
 }
 
 /// Copies `input` to an unnamed temporary file, at most `MAX_SPOOL_BYTES`.
@@ -171,7 +162,7 @@ impl Read for At {
 
 /// Size and modification time: a file that changes between the plan's two passes
 /// must not be sent.
-fn fingerprint(file: &File) -> std::io::Result<(u64, Option<SystemTime>)> {
+fn fingerprint(file: &File) -> std::io::Result<Fingerprint> {
     let meta = file.metadata()?;
     Ok((meta.len(), meta.modified().ok()))
 }

@@ -236,6 +236,39 @@ pub fn exits_with(cmd: &mut assert_cmd::Command, code: i32) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Starts `simulate --listen 127.0.0.1:0` with `extra` arguments and `envs` (the
+/// credential variables removed first); returns the process, the origin from its first
+/// line (`http://…` or `https://…`) and its stdout lines after that — keep those alive
+/// while it runs: it prints more lines at start, and a closed stdout ends it.
+pub fn start_simulate(
+    extra: &[&std::ffi::OsStr],
+    envs: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    String,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(binary())
+        .args(["simulate", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env_remove("TOP_APP_KEY")
+        .env_remove("TOP_APP_SECRET")
+        .env_remove("TOP_SESSION")
+        .envs(envs.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("simulate starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a first line").expect("utf-8");
+    let origin = first
+        .strip_prefix("listening on ")
+        .expect("the first line announces the address")
+        .to_owned();
+    (child, origin, lines)
+}
+
 /// Polls until `done` holds or `limit` passes; false on timeout.
 pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let started = std::time::Instant::now();
