@@ -60,7 +60,7 @@ LEDGER_BIG="$OUT/ledger-$N_LEDGER.csv"
 
 export TOP_APP_KEY=12345678 TOP_APP_SECRET=helloworld TOP_SESSION=demo-session
 SIM_PID=""
-start_sim() { # $1: scenario JSON text; SIM_TLS=1 serves HTTPS (then send needs --ca-cert "$CA")
+start_sim() { # $1: scenario JSON text; SIM_TLS=1 serves HTTPS (then send needs --ca-cert "$OUT/tls/root.pem")
   printf '%s' "$1" > "$OUT/scenario.json"
   local tls=()
   [ "${SIM_TLS:-0}" = 1 ] && tls=(--tls-cert "$OUT/tls/server.pem" --tls-key "$OUT/tls/server-key.pem")
@@ -105,16 +105,22 @@ for c in 64 512; do
 done
 
 # 2. Throughput at latency 0, CPU of our process, and the simulator's own ceiling.
+# throughput_runs [send options...]: RUNS runs into rates=() and cpus=() (callbacks/s,
+# CPU seconds per 10,000 callbacks); SIM_TLS=1 serves HTTPS.
+throughput_runs() {
+  rates=(); cpus=()
+  for _ in $(seq "$RUNS"); do
+    start_sim '{}'
+    send "$OUT/orders-$N_THROUGHPUT.csv" --ledger "$OUT/ledger-run.csv" --gateway "$SIM_URL" --concurrency 64 "$@"
+    grep -q "exit 0" "$OUT/run.err" || { cat "$OUT/run.err" >&2; exit 1; }
+    read -r wall user sys _ < "$OUT/run.time"
+    rates+=("$(python3 -c "print(round($N_THROUGHPUT / $wall))")")
+    cpus+=("$(python3 -c "print(round(($user + $sys) / $N_THROUGHPUT * 10000, 3))")")
+    stop_sim
+  done
+}
 say "throughput: $N_THROUGHPUT orders, latency 0, concurrency 64"
-rates=(); cpus=()
-for _ in $(seq "$RUNS"); do
-  start_sim '{}'
-  send "$OUT/orders-$N_THROUGHPUT.csv" --ledger "$OUT/ledger-run.csv" --gateway "$SIM_URL" --concurrency 64
-  read -r wall user sys _ < "$OUT/run.time"
-  rates+=("$(python3 -c "print(round($N_THROUGHPUT / $wall))")")
-  cpus+=("$(python3 -c "print(round(($user + $sys) / $N_THROUGHPUT * 10000, 3))")")
-  stop_sim
-done
+throughput_runs
 rate=$(printf '%s\n' "${rates[@]}" | median)
 row "throughput: callbacks/s" "$rate" "runs: ${rates[*]}"
 row "throughput: CPU seconds of our process per 10,000 callbacks" "$(printf '%s\n' "${cpus[@]}" | median)" "runs: ${cpus[*]}"
@@ -122,19 +128,10 @@ row "throughput: CPU seconds of our process per 10,000 callbacks" "$(printf '%s\
 # The same over HTTPS (the real gateway's transport): the simulator serves TLS with a
 # certificate made for this run, the job trusts its root with --ca-cert.
 say "throughput over TLS: $N_THROUGHPUT orders, latency 0, concurrency 64"
-tls_rates=(); tls_cpus=()
-for _ in $(seq "$RUNS"); do
-  SIM_TLS=1 start_sim '{}'
-  send "$OUT/orders-$N_THROUGHPUT.csv" --ledger "$OUT/ledger-run.csv" --gateway "$SIM_URL" --concurrency 64 --ca-cert "$OUT/tls/root.pem"
-  grep -q "exit 0" "$OUT/run.err" || { cat "$OUT/run.err" >&2; exit 1; }
-  read -r wall user sys _ < "$OUT/run.time"
-  tls_rates+=("$(python3 -c "print(round($N_THROUGHPUT / $wall))")")
-  tls_cpus+=("$(python3 -c "print(round(($user + $sys) / $N_THROUGHPUT * 10000, 3))")")
-  stop_sim
-done
-tls_rate=$(printf '%s\n' "${tls_rates[@]}" | median)
-row "throughput over TLS: callbacks/s" "$tls_rate" "tls/plain $(ratio "$tls_rate" "$rate")  runs: ${tls_rates[*]}"
-row "throughput over TLS: CPU s of our process per 10,000 callbacks" "$(printf '%s\n' "${tls_cpus[@]}" | median)" "runs: ${tls_cpus[*]}"
+SIM_TLS=1 throughput_runs --ca-cert "$OUT/tls/root.pem"
+tls_rate=$(printf '%s\n' "${rates[@]}" | median)
+row "throughput over TLS: callbacks/s" "$tls_rate" "tls/plain $(ratio "$tls_rate" "$rate")  runs: ${rates[*]}"
+row "throughput over TLS: CPU s of our process per 10,000 callbacks" "$(printf '%s\n' "${cpus[@]}" | median)" "runs: ${cpus[*]}"
 
 if have wrk; then
   say "the simulator's ceiling under wrk (same machine, same request shape)"

@@ -54,17 +54,6 @@ impl RawRecord {
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
         (0..self.len).filter_map(|i| self.get(i))
     }
-
-    /// A record from fields (tests, and sources that are not CSV).
-    pub fn from_fields<'a>(fields: impl IntoIterator<Item = &'a [u8]>) -> Self {
-        let mut record = RawRecord::default();
-        for field in fields {
-            record.bytes.extend_from_slice(field);
-            record.ends.push(record.bytes.len());
-            record.len += 1;
-        }
-        record
-    }
 }
 
 /// Reads records from `input` within `MAX_RECORD_BYTES` and `MAX_FIELDS`, counting

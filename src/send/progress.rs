@@ -91,15 +91,7 @@ fn rate_text(per_second: f64) -> String {
     if per_second < 1.0 {
         return format!("{per_second:.1}");
     }
-    let digits = format!("{:.0}", per_second.round());
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
+    indicatif::HumanCount(per_second.round() as u64).to_string()
 }
 
 /// The progress display of one run.
