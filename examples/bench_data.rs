@@ -5,6 +5,11 @@
 //! req_ids; `certs DIR` writes a root and a server certificate for 127.0.0.1 (the TLS
 //! rows). Deterministic: order i is always the same.
 
+#![allow(
+    clippy::print_stderr,
+    reason = "a benchmark helper run by bench/run.sh"
+)]
+
 use std::io::{BufWriter, Write};
 
 #[path = "../tests/common/certs.rs"]

@@ -17,12 +17,7 @@ use crate::top::SignMethod;
 /// Reports Tmall recharge-and-get order outcomes to the Taobao Open Platform
 /// (taobao.wt.trade.opentrade.resultcallback) from CSV or Excel (.xlsx) exports, exactly once per req_id.
 #[derive(Debug, Parser)]
-#[command(
-    name = "opentrade-callback",
-    version,
-    propagate_version = true,
-    args_override_self = true
-)]
+#[command(name = "opentrade-callback", version, propagate_version = true)]
 #[command(after_help = "\
 Try it with the built-in simulated gateway and the sample data (writes only under demo/):
   opentrade-callback demo
@@ -33,7 +28,7 @@ the secret and the session are never accepted on the command line.
 
 Exit codes: 0 all delivered or skipped, 1 some rows need attention, 2 usage or
 configuration error (nothing sent), 3 halted early, 4 another run holds the ledger,
-130/143 interrupted by SIGINT/SIGTERM.")]
+130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (in-flight calls finished, outputs written).")]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = ArgAction::Count)]
@@ -170,7 +165,6 @@ pub struct ReportArgs {
 
 /// Send one callback per order in the exports (CSV or .xlsx), deduplicated against the ledger.
 #[derive(Debug, clap::Args)]
-#[command(args_override_self = true)]
 #[command(after_help = "\
 Every input row gets one result row (in input order) with a status: delivered, rejected,
 failed, not_attempted, invalid, skipped_delivered, skipped_rejected, duplicate_in_input,

@@ -26,6 +26,35 @@ pub const RESULT_HEADER: [&str; 17] = [
     "line",
 ];
 
+/// The ledger's header (SPEC.md "Ledger"): a file whose first line is this is a ledger
+/// wherever it is named, and never an output.
+pub const LEDGER_HEADER: [&str; 11] = [
+    "req_id",
+    "order_no",
+    "sub_order_no",
+    "status",
+    "error_code",
+    "sub_code",
+    "payload_md5",
+    "top_request_id",
+    "attempts",
+    "finished_at",
+    "run_id",
+];
+
+/// Whether `head` (a file's first bytes) starts with the ledger header line.
+pub fn starts_as_ledger(head: &[u8]) -> bool {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    // Compared field by field, so no joined copy is made.
+    let mut fields = line.split(|&b| b == b',');
+    LEDGER_HEADER
+        .iter()
+        .all(|name| fields.next() == Some(name.as_bytes()))
+        && fields.next().is_none()
+}
+
 /// The columns after the input fields: recognised and ignored when a result file is
 /// read as input, so it can be sent again without warnings.
 pub const OUTCOME_COLUMNS: &[&str] = RESULT_HEADER.split_at(7).1;

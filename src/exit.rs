@@ -21,6 +21,8 @@ pub enum Exit {
     Interrupted,
     /// Interrupted by SIGTERM.
     Terminated,
+    /// Interrupted by SIGHUP (the terminal closed).
+    HungUp,
 }
 
 impl Exit {
@@ -33,6 +35,7 @@ impl Exit {
             Exit::Locked => 4,
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
+            Exit::HungUp => 129,
         }
     }
 }

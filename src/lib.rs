@@ -7,6 +7,7 @@ pub mod clock;
 pub mod cmd;
 pub mod columns;
 pub mod config;
+pub mod console;
 pub mod cores;
 pub mod csvio;
 pub mod exit;

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     let runtime = match runtime_for(&cli.command).enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            opentrade_callback::errln!("error: cannot start the async runtime: {err}");
             return ExitCode::from(2);
         }
     };
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => opentrade_callback::exit::Exit::Success,
         Err(err) => {
             // The error may quote an input or the gateway: shown, never obeyed.
-            eprintln!(
+            opentrade_callback::errln!(
                 "error: {}",
                 opentrade_callback::text::visible(&format!("{err:#}"))
             );

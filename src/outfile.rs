@@ -1,65 +1,143 @@
-//! Output files replaced whole: written to a temporary file beside the target and
-//! renamed over it once complete, so the target is always either the previous file or
-//! the new one. Created before any work, so an output that cannot be written is found
-//! before the first call. Temporary files still open are listed here, so the one exit
-//! that skips destructors (a second signal) can remove them too.
+//! Output files, written so that nothing is lost (SPEC.md "Files: one role each, never
+//! clobbered"). A regular file — or the regular file a symlink names — is replaced
+//! whole: written to a temporary file beside it and renamed over it once complete, so
+//! it is always either the previous file or the new one. A stream the user named (a
+//! pipe, `/dev/stdout`, a terminal, `/dev/null`) is written in place at the end and
+//! never replaced. A ledger is never an output, wherever it is named; any other kind of
+//! file (a directory, a socket, a disk) is refused. All of this is decided before any
+//! work, so an output that cannot be written is found before the first call. Temporary
+//! files still open are listed here, so the one exit that skips destructors (a second
+//! signal) can remove them too.
 
-use std::fs::File;
-use std::os::unix::fs::PermissionsExt as _;
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::columns::starts_as_ledger;
+
 /// Temporary files not yet renamed or removed.
 static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// What the file being replaced may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaces {
+    /// Anything but a ledger: an output of a command.
+    Output,
+    /// A ledger, and only a ledger (`ledger compact`): its owner and mode are kept.
+    Ledger,
+}
 
 /// A file being written in place of `out`.
 #[derive(Debug)]
 pub struct Replacement {
     out: PathBuf,
-    temp: Option<tempfile::TempPath>,
+    target: Target,
+}
+
+#[derive(Debug)]
+enum Target {
+    /// A temporary file beside `path` (the regular file `out` names), renamed over it.
+    Rename {
+        path: PathBuf,
+        temp: Option<tempfile::TempPath>,
+        /// Owner, group and mode to give the new file (a ledger's).
+        keep: Option<Keep>,
+        /// The directory is synced after the rename (a ledger's).
+        sync_dir: bool,
+    },
+    /// A stream opened for writing; what is written goes to an unnamed temporary file
+    /// first and is copied into the stream on commit (a workbook needs to seek).
+    Stream { stream: File },
 }
 
 impl Replacement {
-    /// Starts replacing `out`: refuses a directory, creates the temporary file.
+    /// Starts replacing `out`, an output: refuses a ledger and anything that is not a
+    /// regular file or a stream.
     pub fn create(out: &Path) -> std::io::Result<(Replacement, File)> {
-        if out.is_dir() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::IsADirectory,
-                "it is a directory",
-            ));
-        }
-        let dir = match out.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let temp = tempfile::Builder::new()
-            .prefix(".opentrade-")
-            .suffix(".tmp")
-            // Like any new file: 0666 less the umask (tempfile's default is 0600).
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(dir)?;
-        let (file, path) = temp.into_parts();
-        lock().push(path.to_path_buf());
-        let replacement = Replacement {
-            out: out.to_owned(),
-            temp: Some(path),
-        };
-        Ok((replacement, file))
+        Replacement::create_for(out, Replaces::Output)
     }
 
-    /// The file being replaced.
+    /// Starts replacing `out`, which must be what `replaces` says.
+    pub fn create_for(out: &Path, replaces: Replaces) -> std::io::Result<(Replacement, File)> {
+        let (target, file) = match existing(out)? {
+            Existing::Stream => {
+                let stream = OpenOptions::new().write(true).open(out)?;
+                (Target::Stream { stream }, tempfile::tempfile()?)
+            }
+            Existing::Regular(path) => {
+                let is_ledger = is_ledger(&path)?;
+                match (replaces, is_ledger) {
+                    (Replaces::Output, true) => return Err(refused(IS_A_LEDGER)),
+                    (Replaces::Ledger, false) => return Err(refused(NOT_A_LEDGER)),
+                    _ => {}
+                }
+                let keep = match replaces {
+                    Replaces::Ledger => {
+                        let meta = std::fs::metadata(&path)?;
+                        Some(Keep {
+                            uid: meta.uid(),
+                            gid: meta.gid(),
+                            mode: meta.mode() & 0o7777,
+                        })
+                    }
+                    Replaces::Output => None,
+                };
+                rename_target(path, keep)?
+            }
+            Existing::None(_) if replaces == Replaces::Ledger => {
+                return Err(refused(NOT_A_LEDGER));
+            }
+            Existing::None(path) => rename_target(path, None)?,
+        };
+        Ok((
+            Replacement {
+                out: out.to_owned(),
+                target,
+            },
+            file,
+        ))
+    }
+
+    /// The file being replaced, as named.
     pub fn out(&self) -> &Path {
         &self.out
     }
 
-    /// Syncs `file` (the one `create` gave) and renames it over the target.
-    pub fn commit(mut self, file: File) -> std::io::Result<PathBuf> {
-        file.sync_all()?;
-        let temp = self.temp.take().expect("committed once");
-        let path = temp.to_path_buf();
-        let persisted = temp.persist(&self.out).map_err(|e| e.error);
-        forget(&path);
-        persisted?;
+    /// Syncs `file` (the one `create` gave) and renames it over the target, or copies
+    /// it into the stream.
+    pub fn commit(mut self, mut file: File) -> std::io::Result<PathBuf> {
+        match &mut self.target {
+            Target::Stream { stream } => {
+                file.seek(SeekFrom::Start(0))?;
+                match std::io::copy(&mut file, stream) {
+                    Ok(_) => {}
+                    // A reader that stopped early (`| head`) is not a failure of ours.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Target::Rename {
+                path,
+                temp,
+                keep,
+                sync_dir,
+            } => {
+                if let Some(meta) = keep {
+                    keep_owner_and_mode(&file, meta)?;
+                }
+                file.sync_all()?;
+                let temp = temp.take().expect("committed once");
+                let temp_path = temp.to_path_buf();
+                let persisted = temp.persist(&*path).map_err(|e| e.error);
+                forget(&temp_path);
+                persisted?;
+                if *sync_dir {
+                    File::open(parent_of(path))?.sync_all()?;
+                }
+            }
+        }
         Ok(std::mem::take(&mut self.out))
     }
 }
@@ -67,9 +145,115 @@ impl Replacement {
 impl Drop for Replacement {
     fn drop(&mut self) {
         // The temporary file itself is removed by `TempPath`'s own drop.
-        if let Some(temp) = &self.temp {
+        if let Target::Rename {
+            temp: Some(temp), ..
+        } = &self.target
+        {
             forget(temp);
         }
+    }
+}
+
+/// Why an output path is refused; the caller names the flag and the path.
+const IS_A_LEDGER: &str = "it is a ledger (its first line is the ledger header): a ledger is never replaced by an output — name another file";
+const NOT_A_LEDGER: &str = "it is not a ledger (its first line is not the ledger header)";
+
+fn refused(why: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+}
+
+/// A replaced file's owner, group and mode.
+#[derive(Debug, Clone, Copy)]
+struct Keep {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+}
+
+/// What a path names now.
+enum Existing {
+    /// A regular file, at this path with every symlink resolved.
+    Regular(PathBuf),
+    /// A pipe or a character device (`/dev/stdout`, a terminal, `/dev/null`).
+    Stream,
+    /// Nothing yet; where it would be created (a dangling symlink followed).
+    None(PathBuf),
+}
+
+fn existing(out: &Path) -> std::io::Result<Existing> {
+    let meta = match std::fs::metadata(out) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Existing::None(crate::roles::resolve(out)));
+        }
+        Err(e) => return Err(e),
+    };
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Ok(Existing::Regular(out.canonicalize()?));
+    }
+    if kind.is_fifo() || kind.is_char_device() {
+        return Ok(Existing::Stream);
+    }
+    let what = if kind.is_dir() {
+        "it is a directory"
+    } else if kind.is_block_device() {
+        "it is a disk device"
+    } else if kind.is_socket() {
+        "it is a socket"
+    } else {
+        "it is not a regular file"
+    };
+    Err(std::io::Error::new(
+        if kind.is_dir() {
+            std::io::ErrorKind::IsADirectory
+        } else {
+            std::io::ErrorKind::InvalidInput
+        },
+        format!("{what}: name a file"),
+    ))
+}
+
+/// Whether the regular file at `path` starts with the ledger header.
+fn is_ledger(path: &Path) -> std::io::Result<bool> {
+    let mut head = Vec::with_capacity(256);
+    File::open(path)?.take(256).read_to_end(&mut head)?;
+    Ok(starts_as_ledger(&head))
+}
+
+fn rename_target(path: PathBuf, keep: Option<Keep>) -> std::io::Result<(Target, File)> {
+    let sync_dir = keep.is_some();
+    let temp = tempfile::Builder::new()
+        .prefix(".opentrade-")
+        .suffix(".tmp")
+        // Like any new file: 0666 less the umask (tempfile's default is 0600).
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(parent_of(&path))?;
+    let (file, temp) = temp.into_parts();
+    lock().push(temp.to_path_buf());
+    let target = Target::Rename {
+        path,
+        temp: Some(temp),
+        keep,
+        sync_dir,
+    };
+    Ok((target, file))
+}
+
+/// The new file gets the old one's owner, group and mode (a root cron job must not
+/// leave a ledger its service user cannot open).
+fn keep_owner_and_mode(file: &File, old: &Keep) -> std::io::Result<()> {
+    let now = file.metadata()?;
+    if (now.uid(), now.gid()) != (old.uid, old.gid) {
+        std::os::unix::fs::fchown(file, Some(old.uid), Some(old.gid))?;
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(old.mode))
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     }
 }
 
@@ -93,6 +277,8 @@ mod tests {
     use super::*;
     use std::io::Write as _;
 
+    const LEDGER: &str = "req_id,order_no,sub_order_no,status,error_code,sub_code,payload_md5,top_request_id,attempts,finished_at,run_id\n";
+
     #[test]
     fn the_target_changes_only_on_commit() {
         let dir = tempfile::tempdir().expect("dir");
@@ -115,6 +301,68 @@ mod tests {
         let (replacement, _file) = Replacement::create(&out).expect("create");
         drop(replacement);
         assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+    }
+
+    #[test]
+    fn a_ledger_is_never_an_output_however_it_is_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ledger = dir.path().join("other-ledger.csv");
+        std::fs::write(&ledger, format!("{LEDGER}a,1,,delivered,,,x,,1,t,r\n")).expect("write");
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&ledger, &link).expect("symlink");
+        for named in [&ledger, &link] {
+            let err = Replacement::create(named).expect_err("a ledger");
+            assert!(err.to_string().contains("it is a ledger"), "{err}");
+        }
+        assert!(
+            std::fs::read_to_string(&ledger)
+                .expect("read")
+                .contains("a,1")
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 2);
+    }
+
+    #[test]
+    fn a_symlink_to_a_file_keeps_the_link_and_replaces_the_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let real = dir.path().join("real.csv");
+        std::fs::write(&real, "old").expect("write");
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink("real.csv", &link).expect("symlink");
+        let (replacement, mut file) = Replacement::create(&link).expect("create");
+        file.write_all(b"new").expect("write");
+        replacement.commit(file).expect("commit");
+        assert!(std::fs::symlink_metadata(&link).expect("meta").is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).expect("read"), "new");
+    }
+
+    #[test]
+    fn a_stream_is_written_in_place_and_stays_a_stream() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (replacement, mut file) = Replacement::create(Path::new("/dev/null")).expect("null");
+        file.write_all(b"anything").expect("write");
+        replacement.commit(file).expect("commit");
+        let meta = std::fs::metadata("/dev/null").expect("meta");
+        assert!(meta.file_type().is_char_device());
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+    }
+
+    #[test]
+    fn compaction_replaces_only_a_ledger_and_keeps_its_mode() {
+        let dir = tempfile::tempdir().expect("dir");
+        let plain = dir.path().join("plain.csv");
+        std::fs::write(&plain, "a,b\n").expect("write");
+        let err = Replacement::create_for(&plain, Replaces::Ledger).expect_err("not a ledger");
+        assert!(err.to_string().contains("not a ledger"), "{err}");
+        let ledger = dir.path().join("ledger.csv");
+        std::fs::write(&ledger, LEDGER).expect("write");
+        std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let (replacement, mut file) =
+            Replacement::create_for(&ledger, Replaces::Ledger).expect("a ledger");
+        file.write_all(LEDGER.as_bytes()).expect("write");
+        replacement.commit(file).expect("commit");
+        let mode = std::fs::metadata(&ledger).expect("meta").mode() & 0o777;
+        assert_eq!(mode, 0o640);
     }
 
     #[test]

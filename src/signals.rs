@@ -1,4 +1,6 @@
-//! SIGINT and SIGTERM as values: which one arrived and the exit code it means.
+//! SIGINT, SIGTERM and SIGHUP as values: which one arrived and the exit code it means.
+//! A closed terminal (SIGHUP, a run started without `nohup`) stops a run as SIGTERM
+//! does: calls in flight finish, the ledger, results and summary are written.
 
 use crate::exit::Exit;
 
@@ -9,23 +11,27 @@ pub enum Signal {
     Interrupt,
     /// SIGTERM (kill, systemd, cron's timeout).
     Terminate,
+    /// SIGHUP (the terminal closed).
+    Hangup,
 }
 
 impl Signal {
-    /// 130 or 143 (SPEC.md "Exit codes").
+    /// 130, 143 (SPEC.md "Exit codes") or 129: 128 + the signal's number.
     pub fn exit(self) -> Exit {
         match self {
             Signal::Interrupt => Exit::Interrupted,
             Signal::Terminate => Exit::Terminated,
+            Signal::Hangup => Exit::HungUp,
         }
     }
 }
 
-/// Listens for SIGINT and SIGTERM from the moment it is created.
+/// Listens for SIGINT, SIGTERM and SIGHUP from the moment it is created.
 #[derive(Debug)]
 pub struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -34,14 +40,16 @@ impl Signals {
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
         })
     }
 
-    /// Waits for the next SIGINT or SIGTERM.
+    /// Waits for the next SIGINT, SIGTERM or SIGHUP.
     pub async fn next(&mut self) -> Signal {
         tokio::select! {
             _ = self.interrupt.recv() => Signal::Interrupt,
             _ = self.terminate.recv() => Signal::Terminate,
+            _ = self.hangup.recv() => Signal::Hangup,
         }
     }
 }
@@ -57,7 +65,7 @@ pub fn survive_file_size_limit() {
     }
 }
 
-/// Waits for the first SIGINT or SIGTERM.
+/// Waits for the first SIGINT, SIGTERM or SIGHUP.
 pub async fn next_stop() -> std::io::Result<Signal> {
     Ok(Signals::install()?.next().await)
 }

@@ -229,3 +229,47 @@ fn the_rate_cap_counts_calls_not_requests() {
     assert!(stats.max_calls_in_one_second <= 20, "{stats:?}");
     assert!(stats.batches <= 5, "{stats:?}");
 }
+
+#[test]
+fn reordered_answer_parts_without_req_ids_are_never_taken_for_another_calls() {
+    // A proxy that reverses the parts of each batch answer and strips their req_ids:
+    // matched by position, rejections and deliveries would land on other calls, and
+    // the next run would skip those rows for good.
+    let sim = simulator(
+        r#"{"batch_answers":"reversed_unnamed","rules":[
+            {"req_id_prefix":"r000","fault":"reject","error_code":"B0107"},
+            {"req_id_prefix":"r001","fault":"invalid"}
+        ]}"#,
+    );
+    let ws = Workspace::new();
+    let all = ids(40);
+    let input = ws.write("in.csv", orders_of(&all));
+    send_cmd(&ws, &sim, &[&input])
+        .args(["--batch", "10", "--max-attempts", "3"])
+        .assert()
+        .code(1);
+    let rows = columns(&ws.out(), ["req_id", "status", "error_code"]);
+    assert_eq!(rows.len(), 40);
+    for [req_id, status, code] in &rows {
+        let expected = if req_id.starts_with("r000") {
+            ("rejected", "B0107")
+        } else if req_id.starts_with("r001") {
+            ("rejected", "15")
+        } else {
+            ("delivered", "0000")
+        };
+        assert_eq!((status.as_str(), code.as_str()), expected, "{req_id}");
+    }
+    let ledger = common::ledger_state(&ws.ledger());
+    assert_eq!(ledger.len(), 40);
+    for (req_id, status) in &ledger {
+        let own = if req_id.starts_with("r000") || req_id.starts_with("r001") {
+            "rejected"
+        } else {
+            "delivered"
+        };
+        assert_eq!(status, own, "{req_id} recorded on another call's answer");
+    }
+    // Each was accepted once at the gateway, whatever the answers' order.
+    assert_eq!(sim.stats().accepted, 20);
+}

@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use common::{
@@ -422,7 +423,10 @@ fn a_device_is_never_a_ledger() {
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     for device in ["/dev/null", "/dev/full", "/dev/zero"] {
-        let stderr = exits_with(send_cmd(&ws, &sim, &[&input]).args(["--ledger", device]), 2);
+        let stderr = exits_with(
+            &mut common::send_cmd_with(&sim, &[&input], Path::new(device), &ws.out()),
+            2,
+        );
         assert!(
             stderr.contains("is not a regular file"),
             "{device}: {stderr}"

@@ -78,12 +78,21 @@ fn two_roles_on_one_file_are_refused_before_anything_is_touched() {
                 other => other.to_owned(),
             })
             .collect();
-        let stderr = exits_with(
-            send_cmd(&ws, &sim, &[&input])
-                .args(&args)
-                .current_dir(ws.dir.path()),
-            2,
-        );
+        // `--out` may be given once: the row's own replaces the workspace's.
+        let mut cmd = match args.split_first() {
+            Some((flag, rest)) if flag == "--out" => {
+                let mut cmd =
+                    common::send_cmd_with(&sim, &[&input], &ws.ledger(), Path::new(&rest[0]));
+                cmd.args(&rest[1..]);
+                cmd
+            }
+            _ => {
+                let mut cmd = send_cmd(&ws, &sim, &[&input]);
+                cmd.args(&args);
+                cmd
+            }
+        };
+        let stderr = exits_with(cmd.current_dir(ws.dir.path()), 2);
         assert!(
             stderr.contains(&format!("{first} (")) && stderr.contains(&format!("{second} (")),
             "{args:?}: {stderr}"
@@ -137,11 +146,7 @@ fn two_runs_through_a_symlink_or_a_hard_link_share_one_lock() {
     for other in [&soft, &hard] {
         let second_out = ws.path("second.csv");
         let stderr = exits_with(
-            send_cmd(&ws, &sim, &[&input])
-                .arg("--ledger")
-                .arg(other)
-                .arg("--out")
-                .arg(&second_out),
+            &mut common::send_cmd_with(&sim, &[&input], other, &second_out),
             4,
         );
         assert!(stderr.contains("is in use by"), "{stderr}");
@@ -159,7 +164,7 @@ fn a_file_that_is_not_a_ledger_is_never_modified() {
         let ledger = ws.write("notes.txt", notes);
         let before = contents(&[&ledger]);
         let stderr = exits_with(
-            send_cmd(&ws, &sim, &[&input]).arg("--ledger").arg(&ledger),
+            &mut common::send_cmd_with(&sim, &[&input], &ledger, &ws.out()),
             2,
         );
         assert!(stderr.contains("is not a ledger"), "{stderr}");
@@ -198,7 +203,15 @@ fn outputs_that_cannot_be_written_are_found_before_the_first_call() {
         ("--summary-json", ws.path("missing/dir/summary.json")),
         ("--out", dir.clone()),
     ] {
-        let stderr = exits_with(send_cmd(&ws, &sim, &[&input]).arg(flag).arg(&path), 2);
+        let mut cmd = match flag {
+            "--out" => common::send_cmd_with(&sim, &[&input], &ws.ledger(), &path),
+            _ => {
+                let mut cmd = send_cmd(&ws, &sim, &[&input]);
+                cmd.arg(flag).arg(&path);
+                cmd
+            }
+        };
+        let stderr = exits_with(&mut cmd, 2);
         assert!(stderr.contains(flag), "{flag} {}: {stderr}", path.display());
     }
     assert_eq!(sim.stats().requests, 0, "nothing sent");

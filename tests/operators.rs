@@ -427,22 +427,47 @@ fn ledger_compact_keeps_one_line_per_req_id_and_a_backup() {
             .iter()
             .all(|[_, s]| s == "skipped_delivered")
     );
-    // --before drops states older than the date.
+    // A date in the future would drop every line: refused, the ledger untouched.
     let future = (chrono::Utc::now() + chrono::Duration::days(2))
         .format("%Y-%m-%d")
         .to_string();
+    let compacted = std::fs::read(ws.ledger()).expect("ledger");
     let output = std::process::Command::new(binary())
         .args(["ledger", "compact"])
         .arg(ws.ledger())
         .args(["--before", &future])
         .output()
         .expect("runs");
-    assert!(String::from_utf8_lossy(&output.stdout).contains("20 older than"));
-    assert_eq!(
-        common::count_lines(&ws.ledger()),
-        1,
-        "only the header is left"
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is in the future"),
+        "{output:?}"
     );
+    assert_eq!(std::fs::read(ws.ledger()).expect("ledger"), compacted);
+    // --before drops states older than the date (Beijing time).
+    let mut old = std::fs::OpenOptions::new()
+        .append(true)
+        .open(ws.ledger())
+        .expect("ledger");
+    for n in 1..=3 {
+        std::io::Write::write_all(
+            &mut old,
+            format!("old{n},1,,delivered,0000,,0123456789abcdef0123456789abcdef,,1,2020-06-01T10:00:00+08:00,r\n").as_bytes(),
+        )
+        .expect("append");
+    }
+    drop(old);
+    let output = std::process::Command::new(binary())
+        .args(["ledger", "compact"])
+        .arg(ws.ledger())
+        .args(["--before", "2021-01-01"])
+        .output()
+        .expect("runs");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("3 older than 2021-01-01 dropped"),
+        "{output:?}"
+    );
+    assert_eq!(common::count_lines(&ws.ledger()), 1 + 20);
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use calamine::{Data, DataType as _, Reader as _, Xlsx, open_workbook};
-use common::{Workspace, binary, columns, dry_run, read_csv, send_cmd, simulator};
+use common::{Workspace, binary, columns, dry_run, read_csv, simulator};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
 /// An export as finance would type it in Excel.
@@ -163,9 +163,7 @@ fn a_result_workbook_holds_text_numbers_and_a_summary_equal_to_the_run() {
     export(&input);
     let out = ws.path("results.xlsx");
     let summary = ws.path("summary.json");
-    send_cmd(&ws, &sim, &[&input])
-        .arg("--out")
-        .arg(&out)
+    common::send_cmd_with(&sim, &[&input], &ws.ledger(), &out)
         .arg("--summary-json")
         .arg(&summary)
         .assert()
@@ -220,9 +218,7 @@ fn the_finance_loop_sends_exactly_the_failed_rows_again_with_the_same_payloads()
     let input = ws.path("export.xlsx");
     export(&input);
     let results = ws.path("results.xlsx");
-    send_cmd(&ws, &sim, &[&input])
-        .arg("--out")
-        .arg(&results)
+    common::send_cmd_with(&sim, &[&input], &ws.ledger(), &results)
         .args(["--max-attempts", "1"])
         .assert()
         .code(1);
@@ -237,9 +233,7 @@ fn the_finance_loop_sends_exactly_the_failed_rows_again_with_the_same_payloads()
     assert_eq!(report.status.code(), Some(0), "{report:?}");
     let first = sim.stats();
     let again = ws.path("again.csv");
-    send_cmd(&ws, &sim, &[&failed])
-        .arg("--out")
-        .arg(&again)
+    common::send_cmd_with(&sim, &[&failed], &ws.ledger(), &again)
         .arg("--retry-rejected")
         .assert()
         .code(1);

@@ -30,14 +30,14 @@ pub async fn run(args: DemoArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
     if !ledger.exists() {
         std::fs::copy(LAST_NIGHT, &ledger)
             .with_context(|| format!("demo: cannot seed {} from {LAST_NIGHT}", ledger.display()))?;
-        eprintln!(
+        crate::errln!(
             "demo: {} starts as a copy of {LAST_NIGHT}, last night's ledger",
             ledger.display()
         );
     }
     let out = dir.join("results.csv");
     let argv = send_argv(&ledger, &out);
-    eprintln!("demo: opentrade-callback {}", shown(&argv));
+    crate::errln!("demo: opentrade-callback {}", shown(&argv));
     let cli = Cli::try_parse_from(std::iter::once("opentrade-callback".to_owned()).chain(argv))
         .context("demo: the send command line")?;
     let Command::Send(send) = cli.command else {

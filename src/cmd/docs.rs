@@ -14,8 +14,11 @@ use crate::outfile::Replacement;
 pub fn completions(args: &CompletionsArgs) -> anyhow::Result<Exit> {
     let mut command = Cli::command();
     let name = command.get_name().to_owned();
+    // Generated whole first: clap_complete panics on a failed write (`| head`).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, name, &mut script);
     let mut stdout = std::io::stdout().lock();
-    clap_complete::generate(args.shell, &mut command, name, &mut stdout);
+    stdout.write_all(&script)?;
     stdout.flush()?;
     Ok(Exit::Success)
 }
@@ -35,7 +38,7 @@ pub fn man(args: &ManArgs) -> anyhow::Result<Exit> {
             let mut written = Vec::new();
             write_pages(&command, dir, &mut written)?;
             for path in written {
-                println!("{}", path.display());
+                crate::outln!("{}", path.display());
             }
         }
     }

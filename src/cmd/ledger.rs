@@ -13,6 +13,7 @@ use crate::cli::{CompactArgs, LedgerArgs, LedgerCommand};
 use crate::clock::beijing;
 use crate::exit::Exit;
 use crate::ledger::{self, HEADER, col};
+use crate::outfile::{Replacement, Replaces};
 
 pub fn run(args: LedgerArgs) -> anyhow::Result<Exit> {
     match args.command {
@@ -30,38 +31,37 @@ struct Compacted {
 }
 
 fn compact(args: &CompactArgs) -> anyhow::Result<Exit> {
-    let path = &args.path;
+    // A symlink's target is compacted and the link kept: every step below works on
+    // the real file (a hard link to a symlink would back up the link, not the ledger).
+    let path = &args
+        .path
+        .canonicalize()
+        .with_context(|| format!("cannot open ledger {}", args.path.display()))?;
     if !path.is_file() {
-        bail!("{} is not a ledger file", path.display());
+        bail!("{} is not a ledger file", args.path.display());
+    }
+    let today = chrono::Utc::now().with_timezone(&beijing()).date_naive();
+    if let Some(before) = args.before
+        && before > today
+    {
+        bail!(
+            "--before {before} is in the future (today is {today}, Beijing time): it would drop every line of the ledger; give a past date"
+        );
     }
     let _lock = ledger::acquire(path).map_err(super::lock_error)?;
     let cutoff = args.before.map(start_of_day);
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let temp = tempfile::Builder::new()
-        .prefix(".opentrade-ledger-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let (file, temp_path) = temp.into_parts();
+    let (replacement, file) = Replacement::create_for(path, Replaces::Ledger)
+        .with_context(|| format!("cannot compact {}", args.path.display()))?;
     let (done, file) = write_compacted(path, cutoff, file)?;
-    file.sync_all()
-        .context("cannot sync the compacted ledger")?;
-
     let backup = keep_backup(path)?;
-    temp_path
-        .persist(path)
-        .map_err(|e| anyhow::anyhow!("cannot put the compacted ledger in place: {}", e.error))?;
-    std::fs::File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .context("cannot sync the ledger's directory")?;
+    replacement
+        .commit(file)
+        .context("cannot put the compacted ledger in place")?;
 
     let total = done.kept + done.superseded + done.expired;
-    println!(
+    crate::outln!(
         "compacted {}: {total} lines → {} (one per req_id; {} superseded{})",
-        path.display(),
+        args.path.display(),
         done.kept,
         done.superseded,
         match cutoff {
@@ -74,12 +74,12 @@ fn compact(args: &CompactArgs) -> anyhow::Result<Exit> {
         }
     );
     if done.torn_bytes > 0 {
-        println!(
+        crate::outln!(
             "the torn last line ({} bytes) was left out",
             done.torn_bytes
         );
     }
-    println!("old ledger kept as {}", backup.display());
+    crate::outln!("old ledger kept as {}", backup.display());
     Ok(Exit::Success)
 }
 

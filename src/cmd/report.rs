@@ -55,9 +55,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         Kind::Results => report_results(&args.path, args.out.as_deref())?,
         Kind::Ledger => report_ledger(&args.path)?,
     };
-    print!("{}", render(&args.path, kind, &report));
+    crate::out!("{}", render(&args.path, kind, &report));
     if let Some(out) = &args.out {
-        println!(
+        crate::outln!(
             "wrote {} rows that need attention to {}",
             report.tally.attention_total,
             out.display()

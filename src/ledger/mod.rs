@@ -20,20 +20,8 @@ pub use lock::{LedgerLock, LockError, acquire};
 pub use scan::{for_each_line, latest_lines};
 pub use writer::LedgerWriter;
 
-/// The header, in the order SPEC.md fixes.
-pub const HEADER: [&str; 11] = [
-    "req_id",
-    "order_no",
-    "sub_order_no",
-    "status",
-    "error_code",
-    "sub_code",
-    "payload_md5",
-    "top_request_id",
-    "attempts",
-    "finished_at",
-    "run_id",
-];
+/// The header, in the order SPEC.md fixes (kept in `columns`, where outputs look for it).
+pub use crate::columns::LEDGER_HEADER as HEADER;
 
 /// Column positions the index reads.
 pub mod col {

@@ -27,6 +27,9 @@ pub struct Batcher {
 struct Call {
     payload: Arc<Payload>,
     answer: oneshot::Sender<Reply>,
+    /// Sent as a request of its own: its answer in a batch named no req_id, and only
+    /// an answer nothing else shares can be matched to it.
+    alone: bool,
 }
 
 /// How batches are formed and sent.
@@ -66,12 +69,14 @@ impl Batcher {
         Batcher { calls }
     }
 
-    /// Makes one call as part of a batch; `None` when the run halted before it was sent.
-    pub async fn call(&self, payload: &Arc<Payload>) -> Option<Reply> {
+    /// Makes one call as part of a batch (or, when `alone`, as a request of its own);
+    /// `None` when the run halted before it was sent.
+    pub async fn call(&self, payload: &Arc<Payload>, alone: bool) -> Option<Reply> {
         let (answer, answered) = oneshot::channel();
         let call = Call {
             payload: Arc::clone(payload),
             answer,
+            alone,
         };
         self.calls.send(call).ok()?;
         answered.await.ok()
@@ -89,20 +94,38 @@ struct Dispatcher {
 impl Dispatcher {
     /// Sends batches until every `Batcher` is gone.
     async fn run(self, mut queue: mpsc::UnboundedReceiver<Call>) {
+        // Calls to send alone, met while filling a batch.
+        let mut held = std::collections::VecDeque::new();
         loop {
             let Ok(slot) = Arc::clone(&self.slots).acquire_owned().await else {
                 return;
             };
-            let Some(first) = queue.recv().await else {
-                return;
+            let first = match held.pop_front() {
+                Some(call) => call,
+                None => match queue.recv().await {
+                    Some(call) => call,
+                    None => return,
+                },
             };
             if let Some(pacer) = &self.pacer {
                 pacer.ready().await;
+            }
+            if first.alone {
+                if !self.halt.is_halted() {
+                    let client = self.client.clone();
+                    tokio::spawn(async move {
+                        let reply = client.call(&first.payload).await;
+                        let _ = first.answer.send(reply);
+                        drop(slot);
+                    });
+                }
+                continue;
             }
             let mut batch = vec![first];
             for _ in 0..=FILL_YIELDS {
                 while batch.len() < self.size {
                     match queue.try_recv() {
+                        Ok(call) if call.alone => held.push_back(call),
                         Ok(call) => batch.push(call),
                         Err(_) => break,
                     }

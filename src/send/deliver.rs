@@ -124,6 +124,9 @@ impl Deliverer {
         let mut attempts = 0u32;
         let mut failures = 0u32;
         let mut last: Option<Reply> = None;
+        // A batch answer that could not be matched to this call: the next attempt
+        // goes alone, so its answer can be.
+        let mut alone = false;
         loop {
             // Most calls need not wait: no ban in force and no rate cap here.
             if self.pacer.is_some() || !self.gate.is_open() {
@@ -138,7 +141,7 @@ impl Deliverer {
             }
             let reply = match &self.caller {
                 Caller::Single(client) => client.call(payload).await,
-                Caller::Batch(batcher) => match batcher.call(payload).await {
+                Caller::Batch(batcher) => match batcher.call(payload, alone).await {
                     Some(reply) => reply,
                     // Still queued when the run halted: never sent.
                     None => return cut_short(attempts, last),
@@ -181,8 +184,13 @@ impl Deliverer {
                     last = Some(reply);
                 }
                 Verdict::Transient => {
+                    alone = reply.error_code == crate::top::response::code::UNNAMED_ANSWER;
                     failures += 1;
-                    self.record(true);
+                    // An answer not matched to its call says nothing of the gateway's
+                    // health (the breaker's concern): it is asked again, alone.
+                    if !alone {
+                        self.record(true);
+                    }
                     if failures >= self.policy.max_attempts.get() {
                         return gave_up(reply, attempts);
                     }

@@ -100,6 +100,9 @@ impl fmt::Display for HaltReason {
             ),
             HaltReason::Signal(Signal::Interrupt) => f.write_str("interrupted (SIGINT)"),
             HaltReason::Signal(Signal::Terminate) => f.write_str("terminated (SIGTERM)"),
+            HaltReason::Signal(Signal::Hangup) => f.write_str(
+                "hung up (SIGHUP: the terminal closed; run it with nohup, or from cron or systemd)",
+            ),
             HaltReason::Input(error) => {
                 write!(f, "{error}; the rows after it have no result")
             }

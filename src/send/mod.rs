@@ -239,12 +239,12 @@ fn watch_signals(halt: Arc<Halt>) -> Result<tokio::task::JoinHandle<()>, SendErr
     Ok(tokio::spawn(async move {
         let first = signals.next().await;
         halt.trigger(HaltReason::Signal(first));
-        eprintln!(
+        crate::errln!(
             "stopping: letting calls in flight finish, then writing the results (signal again to quit at once)"
         );
         let second = signals.next().await;
         crate::outfile::remove_temporaries();
-        eprintln!("quitting at once: the ledger is intact; the result file was not written");
+        crate::errln!("quitting at once: the ledger is intact; the result file was not written");
         std::process::exit(i32::from(second.exit().code()));
     }))
 }

@@ -152,7 +152,7 @@ impl Progress {
                     loop {
                         every.tick().await;
                         if counters.done.load(Ordering::Relaxed) < counters.total {
-                            eprintln!("{}", counters.log_line());
+                            crate::errln!("{}", counters.log_line());
                         }
                     }
                 }));

@@ -218,12 +218,15 @@ pub fn report(
     let mut exit = summary.exit();
     if !quiet || exit != Exit::Success {
         print_invalid(invalid, summary.tally.count(Status::Invalid));
-        eprint!("{}", summary.render());
+        crate::err!("{}", summary.render());
         if let Some(sim) = &simulator {
             let stats = sim.stats();
-            eprintln!(
+            crate::errln!(
                 "simulator: {} requests, {} accepted, {} duplicates, {} rejected",
-                stats.requests, stats.accepted, stats.duplicates, stats.rejected
+                stats.requests,
+                stats.accepted,
+                stats.duplicates,
+                stats.rejected
             );
         }
     }
@@ -231,7 +234,7 @@ pub fn report(
         && let Err(error) = json.write(&summary.to_json())
     {
         // The calls are made: a write error now is exit 3, not a usage error.
-        eprintln!("error: {error}");
+        crate::errln!("error: {error}");
         exit = exit.max(Exit::Halted);
     }
     exit
@@ -269,12 +272,12 @@ fn print_invalid(examples: &[String], total: u64) {
     if examples.is_empty() {
         return;
     }
-    eprintln!("invalid rows:");
+    crate::errln!("invalid rows:");
     for example in examples {
-        eprintln!("  {}", visible(example));
+        crate::errln!("  {}", visible(example));
     }
     if total > examples.len() as u64 {
-        eprintln!(
+        crate::errln!(
             "  … and {} more (status invalid in the result file)",
             total - examples.len() as u64
         );

@@ -14,7 +14,7 @@ use rand::{RngExt as _, SeedableRng as _};
 
 use super::answer::{Answer, Reaction, Verdict, ban_error, error_json, result_json};
 use super::rules::{Budget, Business, Fired};
-use super::scenario::Scenario;
+use super::scenario::{BatchAnswers, Scenario};
 use super::stats::{Arrivals, Stats};
 use super::verify::{
     Expected, Param0, Params, TopError, check_method, check_session, parse_param0, verify_batch,
@@ -191,6 +191,12 @@ impl Gateway {
                 }
             }
         }
+        if self.scenario.batch_answers == BatchAnswers::ReversedUnnamed {
+            answers.reverse();
+            for answer in &mut answers {
+                *answer = without_req_id(answer);
+            }
+        }
         Reaction {
             delay,
             answer: Answer::Json(answers.join(separator)),
@@ -312,6 +318,27 @@ fn banned_for(state: &State, now: Instant) -> Option<Duration> {
         .ban_until
         .and_then(|until| until.checked_duration_since(now))
         .filter(|d| !d.is_zero())
+}
+
+/// An answer's JSON with every `req_id` member removed.
+fn without_req_id(json: &str) -> String {
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("req_id");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(mut value) => {
+            strip(&mut value);
+            value.to_string()
+        }
+        Err(_) => json.to_owned(),
+    }
 }
 
 /// A batch body's `#PUBLIC#` parameters and its call parts.

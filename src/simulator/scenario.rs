@@ -25,6 +25,21 @@ pub struct Scenario {
     /// The most calls a batch request may carry; more is refused with code 41.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
+    /// How a batch answer's parts come back.
+    #[serde(default)]
+    pub batch_answers: BatchAnswers,
+}
+
+/// How the parts of a batch answer come back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchAnswers {
+    /// In request order, each result naming its req_id, as the platform answers.
+    #[default]
+    InOrder,
+    /// A hostile proxy: the parts in reverse order, the results' req_ids removed, so
+    /// only their position (now wrong) ties them to a call.
+    ReversedUnnamed,
 }
 
 fn default_max_batch() -> usize {
@@ -179,6 +194,7 @@ impl Default for Scenario {
             seed: 0,
             rules: Vec::new(),
             max_batch: default_max_batch(),
+            batch_answers: BatchAnswers::default(),
         }
     }
 }

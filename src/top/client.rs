@@ -14,9 +14,11 @@ use super::batch::{
 };
 use super::credentials::Credentials;
 use super::payload::Payload;
+use super::redact::Redactor;
 use super::request::{RequestEncoder, format_timestamp};
 use super::response::{
-    Overrides, Reply, TransportFailure, answer_too_large, classify_answer_to, classify_transport,
+    Expected, Overrides, Reply, TransportFailure, answer_too_large, classify_answer_to,
+    classify_transport,
 };
 use super::sign::SignMethod;
 
@@ -79,8 +81,8 @@ pub struct TopClient {
     /// `/router/batch` beside the gateway, and the batch layout of this app.
     batch_url: reqwest::Url,
     batch_encoder: Arc<BatchEncoder>,
-    /// The secret and the session as they could come back in an answer: redacted.
-    secrets: Arc<[String]>,
+    /// The secret and the session in every form an answer could echo them: masked.
+    redactor: Arc<Redactor>,
     /// The formatted timestamp of the current second.
     stamp: Arc<std::sync::Mutex<(i64, String)>>,
 }
@@ -117,7 +119,10 @@ impl TopClient {
             &settings.credentials,
             settings.sign_method,
         ));
-        let secrets = secret_forms(&settings.credentials);
+        let redactor = Arc::new(Redactor::new([
+            settings.credentials.secret.expose(),
+            settings.credentials.session.expose(),
+        ]));
         let batch_encoder = Arc::new(BatchEncoder::new(
             &settings.credentials,
             settings.sign_method,
@@ -129,7 +134,7 @@ impl TopClient {
             gateway,
             settings: Arc::new(settings),
             encoder,
-            secrets,
+            redactor,
             stamp: Arc::new(std::sync::Mutex::new((i64::MIN, String::new()))),
         })
     }
@@ -158,7 +163,11 @@ impl TopClient {
                         status,
                         &body,
                         &settings.overrides,
-                        Some(&payload.req_id),
+                        Expected {
+                            req_id: Some(&payload.req_id),
+                            named: false,
+                            redactor: Some(&self.redactor),
+                        },
                     ),
                     Ok(None) => answer_too_large(MAX_ANSWER_BYTES),
                     Err(err) => transport_reply(&err),
@@ -166,7 +175,7 @@ impl TopClient {
             }
             Err(err) => transport_reply(&err),
         };
-        reply.redact(&self.secrets);
+        reply.redact(&self.redactor);
         reply
     }
 
@@ -200,15 +209,29 @@ impl TopClient {
                             .iter()
                             .zip(calls)
                             .map(|(part, call)| {
+                                // Parts are matched to calls by position: a part
+                                // must name its call to be its outcome.
                                 classify_answer_to(
                                     status,
                                     part,
                                     &settings.overrides,
-                                    Some(&call.req_id),
+                                    Expected {
+                                        req_id: Some(&call.req_id),
+                                        named: true,
+                                        redactor: Some(&self.redactor),
+                                    },
                                 )
                             })
                             .collect(),
-                        _ => whole(classify_answer_to(status, &body, &settings.overrides, None)),
+                        _ => whole(classify_answer_to(
+                            status,
+                            &body,
+                            &settings.overrides,
+                            Expected {
+                                redactor: Some(&self.redactor),
+                                ..Expected::default()
+                            },
+                        )),
                     },
                     Ok(None) => whole(answer_too_large(MAX_ANSWER_BYTES)),
                     Err(err) => whole(transport_reply(&err)),
@@ -217,7 +240,7 @@ impl TopClient {
             Err(err) => whole(transport_reply(&err)),
         };
         for reply in &mut replies {
-            reply.redact(&self.secrets);
+            reply.redact(&self.redactor);
         }
         replies
     }
@@ -253,25 +276,6 @@ async fn read_body(
         next = response.chunk().await?;
     }
     Ok(Some(body.into()))
-}
-
-/// The secret and the session, raw and form-encoded: how an echo could carry them.
-fn secret_forms(credentials: &Credentials) -> Arc<[String]> {
-    let mut forms = Vec::new();
-    for secret in [&credentials.secret, &credentials.session] {
-        let raw = secret.expose();
-        if raw.is_empty() {
-            continue;
-        }
-        forms.push(raw.to_owned());
-        let encoded = super::payload::form_value(raw);
-        if encoded != raw {
-            forms.push(encoded);
-        }
-    }
-    // Longest first, so a form that contains another is replaced whole.
-    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-    Arc::from(forms)
 }
 
 impl TopClient {

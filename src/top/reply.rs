@@ -104,7 +104,7 @@ impl Reply {
     /// Replaces every occurrence of each of `secrets` in the gateway's words with
     /// `***`: a gateway that echoes the request must not carry the session key into
     /// results, logs or the ledger.
-    pub fn redact(&mut self, secrets: &[String]) {
+    pub fn redact(&mut self, redactor: &super::redact::Redactor) {
         for text in [
             &mut self.error_code,
             &mut self.error_msg,
@@ -112,11 +112,7 @@ impl Reply {
             &mut self.sub_msg,
             &mut self.top_request_id,
         ] {
-            for secret in secrets.iter().filter(|s| !s.is_empty()) {
-                if text.contains(secret.as_str()) {
-                    *text = text.replace(secret.as_str(), "***");
-                }
-            }
+            redactor.text(text);
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::redact::Redactor;
 pub use super::reply::{ErrorClass, Overrides, Reply, TransportFailure, Verdict, advice};
 
 /// A call that got no answer: worth another try with the same req_id — the gateway is
@@ -24,17 +25,33 @@ pub fn classify_transport(failure: TransportFailure, detail: &str) -> Reply {
 
 /// Classifies an HTTP answer: status first, then the TOP JSON body.
 pub fn classify_answer(status: u16, body: &[u8], overrides: &Overrides) -> Reply {
-    classify_answer_to(status, body, overrides, None)
+    classify_answer_to(status, body, overrides, Expected::default())
 }
 
-/// `classify_answer` for the call about `req_id`: a result about another req_id is no
-/// answer to this call (a proxy's mix-up, a replayed or forged answer) — transient.
+/// What an answer must be to count as one call's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Expected<'a> {
+    /// The call's req_id: a result about another req_id is no answer to this call (a
+    /// proxy's mix-up, a replayed or forged answer) — transient.
+    pub req_id: Option<&'a str>,
+    /// A delivery or a rejection must name `req_id` (a part of a batch answer, which is
+    /// otherwise matched to its call by position only): one that does not is transient.
+    pub named: bool,
+    /// Masks the secrets in text quoted from the body.
+    pub redactor: Option<&'a Redactor>,
+}
+
+/// `classify_answer` for the call `expected` describes.
 pub fn classify_answer_to(
     status: u16,
     body: &[u8],
     overrides: &Overrides,
-    req_id: Option<&str>,
+    expected: Expected<'_>,
 ) -> Reply {
+    let shown = |body: &[u8]| match expected.redactor {
+        Some(redactor) => snippet(&redactor.bytes(body)),
+        None => snippet(body),
+    };
     match status {
         200..=299 => {}
         // Timeout, throttling and server-side trouble, typically an HTML page from a
@@ -43,7 +60,7 @@ pub fn classify_answer_to(
             return Reply::own(
                 Verdict::Transient,
                 format!("http.{status}"),
-                format!("HTTP {status}: {}", snippet(body)),
+                format!("HTTP {status}: {}", shown(body)),
             );
         }
         // Any other status means the URL or the request is wrong for every order.
@@ -53,19 +70,20 @@ pub fn classify_answer_to(
                 format!("http.{status}"),
                 format!(
                     "HTTP {status} from the gateway (check --gateway): {}",
-                    snippet(body)
+                    shown(body)
                 ),
             );
         }
     }
+    let invalid = || invalid_response(&shown(body));
     let envelope: Envelope<'_> = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
         // A 200 carrying HTML or garbage: a misbehaving proxy; try again.
-        Err(_) => return invalid_response(body),
+        Err(_) => return invalid(),
     };
     if let Some(error) = envelope.error_response {
         let code = error.code.map(|c| c.to_string()).unwrap_or_default();
-        return classify_error(
+        let reply = classify_error(
             &code,
             text(&error.msg),
             text(&error.sub_code),
@@ -73,14 +91,16 @@ pub fn classify_answer_to(
             text(&error.request_id),
             overrides,
         );
+        // An error part names no req_id: a batch part's rejection may be another call's.
+        return unnamed_unless(reply, expected, false);
     }
     let Some(wrapper) = envelope.wt_trade_opentrade_resultcallback_response else {
-        return invalid_response(body);
+        return invalid();
     };
     let Some(result) = wrapper.result else {
-        return invalid_response(body);
+        return invalid();
     };
-    if let (Some(sent), Some(named)) = (req_id, result.req_id.as_deref())
+    if let (Some(sent), Some(named)) = (expected.req_id, result.req_id.as_deref())
         && sent != named
     {
         return Reply::own(
@@ -91,21 +111,51 @@ pub fn classify_answer_to(
             ),
         );
     }
+    let names_it = result.req_id.is_some();
     let error_code = text(&result.error_code).to_owned();
     let verdict = match result.success.as_ref().map(truthy) {
         Some(Some(true)) => Verdict::Delivered,
         // The platform processed the order and said no: permanent, unless the merchant
         // knows this `error_code` means "try later".
         Some(Some(false)) => overrides.get(&error_code).unwrap_or(Verdict::Rejected),
-        _ => return invalid_response(body),
+        _ => return invalid(),
     };
-    Reply {
+    let reply = Reply {
         verdict,
         error_code,
         error_msg: text(&result.error_msg).to_owned(),
         sub_code: String::new(),
         sub_msg: String::new(),
         top_request_id: text(&wrapper.request_id).to_owned(),
+    };
+    unnamed_unless(reply, expected, names_it)
+}
+
+/// `reply`, unless `expected` needs a delivery or a rejection to name its req_id and
+/// the answer does not: then no outcome, but a transient failure, retried on its own.
+fn unnamed_unless(reply: Reply, expected: Expected<'_>, names_it: bool) -> Reply {
+    if !expected.named
+        || names_it
+        || !matches!(reply.verdict, Verdict::Delivered | Verdict::Rejected)
+    {
+        return reply;
+    }
+    Reply {
+        verdict: Verdict::Transient,
+        error_code: code::UNNAMED_ANSWER.to_owned(),
+        error_msg: format!(
+            "a batch answer part that names no req_id ({} {}{}) may be another call's: not taken as an outcome",
+            reply.error_code,
+            reply.error_msg,
+            if reply.sub_code.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", reply.sub_code)
+            }
+        ),
+        sub_code: String::new(),
+        sub_msg: String::new(),
+        top_request_id: reply.top_request_id,
     }
 }
 
@@ -188,11 +238,11 @@ pub fn parse_ban(sub_msg: &str) -> Option<Duration> {
     Some(digits.parse().map_or(Duration::MAX, Duration::from_secs))
 }
 
-fn invalid_response(body: &[u8]) -> Reply {
+fn invalid_response(shown: &str) -> Reply {
     Reply::own(
         Verdict::Transient,
         code::INVALID_RESPONSE,
-        format!("answer is not TOP JSON: {}", snippet(body)),
+        format!("answer is not TOP JSON: {shown}"),
     )
 }
 
@@ -202,6 +252,8 @@ pub mod code {
     pub const INVALID_RESPONSE: &str = "net.invalid_response";
     /// A result about another req_id.
     pub const WRONG_REQ_ID: &str = "net.wrong_req_id";
+    /// A batch answer part that names no req_id, so cannot be matched to its call.
+    pub const UNNAMED_ANSWER: &str = "net.unnamed_answer";
     /// A body over the size limit.
     pub const ANSWER_TOO_LARGE: &str = "net.answer_too_large";
 }
@@ -308,6 +360,70 @@ mod tests {
 
     fn none() -> Overrides {
         Overrides::default()
+    }
+
+    fn expect(req_id: &str) -> Expected<'_> {
+        Expected {
+            req_id: Some(req_id),
+            ..Expected::default()
+        }
+    }
+
+    #[test]
+    fn a_batch_part_that_names_no_req_id_is_no_outcome() {
+        let named = Expected {
+            req_id: Some("R"),
+            named: true,
+            redactor: None,
+        };
+        let unnamed_result = br#"{"wt_trade_opentrade_resultcallback_response":{"result":{"success":true,"error_code":"0000"},"request_id":"q"}}"#;
+        let reply = classify_answer_to(200, unnamed_result, &none(), named);
+        assert_eq!(reply.verdict, Verdict::Transient);
+        assert_eq!(reply.error_code, code::UNNAMED_ANSWER);
+        let rejection = error_body(15, "isv.invalid-parameter", "bad");
+        let reply = classify_answer_to(200, &rejection, &none(), named);
+        assert_eq!(
+            (reply.verdict, reply.error_code.as_str()),
+            (Verdict::Transient, code::UNNAMED_ANSWER)
+        );
+        // A ban or a platform fault is about the app, not a call: taken as it is.
+        let ban = error_body(
+            7,
+            "accesscontrol.limited-by-api-access-count",
+            "This ban will last for 3 more seconds",
+        );
+        assert!(matches!(
+            classify_answer_to(200, &ban, &none(), named).verdict,
+            Verdict::RateLimited { .. }
+        ));
+        // A part that names its own req_id, and a single call's answer, are outcomes.
+        let own = br#"{"wt_trade_opentrade_resultcallback_response":{"result":{"success":true,"req_id":"R","error_code":"0000"},"request_id":"q"}}"#;
+        assert_eq!(
+            classify_answer_to(200, own, &none(), named).verdict,
+            Verdict::Delivered
+        );
+        assert_eq!(
+            classify_answer_to(200, &rejection, &none(), expect("R")).verdict,
+            Verdict::Rejected
+        );
+    }
+
+    #[test]
+    fn a_quoted_body_is_masked_before_it_is_cut() {
+        let redactor = Redactor::new(["SESSION-SECRET-VALUE"]);
+        let mut body = vec![b'x'; 110];
+        body.extend_from_slice(b"SESSION-SECRET-VALUE and more");
+        let reply = classify_answer_to(
+            502,
+            &body,
+            &none(),
+            Expected {
+                redactor: Some(&redactor),
+                ..Expected::default()
+            },
+        );
+        assert!(!reply.error_msg.contains("SESSION"), "{}", reply.error_msg);
+        assert!(reply.error_msg.contains("***"), "{}", reply.error_msg);
     }
 
     fn error_body(code: i64, sub_code: &str, sub_msg: &str) -> Vec<u8> {
@@ -460,7 +576,7 @@ mod tests {
     #[test]
     fn a_result_about_another_req_id_is_not_a_delivery() {
         let body = br#"{"wt_trade_opentrade_resultcallback_response":{"result":{"success":true,"req_id":"OTHER","error_code":"0000","error_msg":"ok"},"request_id":"r"}}"#;
-        let reply = classify_answer_to(200, body, &none(), Some("MINE"));
+        let reply = classify_answer_to(200, body, &none(), expect("MINE"));
         assert_eq!(reply.verdict, Verdict::Transient);
         assert_eq!(reply.error_code, code::WRONG_REQ_ID);
         assert!(
@@ -469,7 +585,7 @@ mod tests {
             reply.error_msg
         );
         assert_eq!(
-            classify_answer_to(200, body, &none(), Some("OTHER")).verdict,
+            classify_answer_to(200, body, &none(), expect("OTHER")).verdict,
             Verdict::Delivered
         );
     }
@@ -478,7 +594,7 @@ mod tests {
     fn secrets_are_redacted_from_every_word_of_the_gateway() {
         let mut reply = Reply::own(Verdict::Rejected, "E sess-123", "echo: session=sess-123&x");
         reply.sub_msg = "sign with TOPSECRET".into();
-        reply.redact(&["sess-123".into(), "TOPSECRET".into(), String::new()]);
+        reply.redact(&Redactor::new(["sess-123", "TOPSECRET", ""]));
         assert_eq!(reply.error_code, "E ***");
         assert_eq!(reply.error_msg, "echo: session=***&x");
         assert_eq!(reply.sub_msg, "sign with ***");

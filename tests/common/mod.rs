@@ -138,7 +138,18 @@ pub fn send_cmd(
     sim: &BackgroundSimulator,
     inputs: &[&std::path::Path],
 ) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::from_std(send_process(ws, &sim.url(), inputs));
+    send_cmd_with(sim, inputs, &ws.ledger(), &ws.out())
+}
+
+/// `send_cmd` with another `--ledger` and `--out` (each flag may be given once).
+pub fn send_cmd_with(
+    sim: &BackgroundSimulator,
+    inputs: &[&std::path::Path],
+    ledger: &std::path::Path,
+    out: &std::path::Path,
+) -> assert_cmd::Command {
+    let mut cmd =
+        assert_cmd::Command::from_std(with_credentials(send_args(inputs, ledger, out), &sim.url()));
     cmd.timeout(Duration::from_secs(120));
     cmd
 }
@@ -180,21 +191,25 @@ pub fn ledger_state(path: &std::path::Path) -> std::collections::BTreeMap<String
 
 /// `send --dry-run` of `inputs`: no gateway, no credentials needed.
 pub fn dry_run(ws: &Workspace, inputs: &[&std::path::Path]) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::from_std(send_args(ws, inputs));
+    let mut cmd = assert_cmd::Command::from_std(send_args(inputs, &ws.ledger(), &ws.out()));
     cmd.arg("--dry-run").timeout(Duration::from_secs(60));
     cmd
 }
 
-/// `send INPUTS --ledger … --out …` in the workspace, quiet, no log filter inherited.
-fn send_args(ws: &Workspace, inputs: &[&std::path::Path]) -> std::process::Command {
+/// `send INPUTS --ledger … --out …` in the workspace, no log filter inherited. Progress
+/// is left to `auto` (a line every 10 s off a terminal), so a test may ask for its own.
+fn send_args(
+    inputs: &[&std::path::Path],
+    ledger: &std::path::Path,
+    out: &std::path::Path,
+) -> std::process::Command {
     let mut cmd = std::process::Command::new(binary());
     cmd.arg("send")
         .args(inputs)
         .arg("--ledger")
-        .arg(ws.ledger())
+        .arg(ledger)
         .arg("--out")
-        .arg(ws.out())
-        .args(["--progress", "off"])
+        .arg(out)
         .env_remove("RUST_LOG");
     cmd
 }
@@ -212,7 +227,11 @@ pub fn send_process(
     gateway: &str,
     inputs: &[&std::path::Path],
 ) -> std::process::Command {
-    let mut cmd = send_args(ws, inputs);
+    with_credentials(send_args(inputs, &ws.ledger(), &ws.out()), gateway)
+}
+
+/// Quick retries, a fixed jitter seed, `gateway` and the demo credentials.
+fn with_credentials(mut cmd: std::process::Command, gateway: &str) -> std::process::Command {
     cmd.args([
         "--backoff-base",
         "1ms",
