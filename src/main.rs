@@ -78,6 +78,9 @@ fn init_logging(verbose: u8, quiet: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Its own complaint about a failed write is an `eprintln!`, which panics on a
+        // closed stderr: a log line that cannot be written is dropped instead.
+        .log_internal_errors(false)
         .with_target(false);
     // A person at a terminal wants the words; a cron log wants the time of each line.
     if std::io::stderr().is_terminal() {

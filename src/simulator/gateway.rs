@@ -287,11 +287,10 @@ impl Gateway {
                 Answer::Json(result_json(&other, &Verdict::Accepted, request_id))
             }
             Fired::EchoRequest => {
-                let echoed: String = form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(params.iter())
-                    .finish();
-                let error = TopError::invalid_parameter(echoed);
-                refuse(&mut state.stats, "echo_request", &error)
+                let error = TopError::invalid_parameter(echo(params));
+                state.stats.count("echo_request");
+                // As Python's json.dumps writes it: every non-ASCII character escaped.
+                Answer::Json(ascii_json(&error_json(&error, request_id)))
             }
             Fired::HugeAnswer { bytes } => {
                 state.stats.count("huge_answer");
@@ -299,6 +298,52 @@ impl Gateway {
             }
         }
     }
+}
+
+/// The request echoed back in every way a careless gateway or proxy might: form-encoded
+/// with `+` and with `%20`, decoded, as JSON text (escaped again, so `\u00e9` stays in
+/// the words), and each value once more percent-decoded.
+fn echo(params: &Params<'_>) -> String {
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
+    let raw: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let json: serde_json::Map<String, serde_json::Value> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(v.as_ref())))
+        .collect();
+    let decoded: Vec<String> = params
+        .iter()
+        .map(|(k, v)| {
+            let again: String = form_urlencoded::parse(format!("x={v}").as_bytes())
+                .map(|(_, v)| v.into_owned())
+                .collect();
+            format!("{k}={again}")
+        })
+        .collect();
+    format!(
+        "request: {form} | {} | {} | {} | {}",
+        form.replace('+', "%20"),
+        raw.join("&"),
+        ascii_json(&serde_json::Value::Object(json).to_string()),
+        decoded.join("&"),
+    )
+}
+
+/// JSON text with every non-ASCII character as `\uXXXX`.
+fn ascii_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 /// A TOP error answer, counted under `outcome`.
