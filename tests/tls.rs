@@ -120,6 +120,28 @@ fn a_certificate_for_another_host_is_refused_for_that_reason() {
 }
 
 #[test]
+fn plain_http_to_a_tls_port_halts_saying_the_gateway_speaks_https() {
+    let ws = Workspace::new();
+    let pki = issue(ws.dir.path(), &["127.0.0.1"]);
+    let sim = https_simulator(&pki);
+    let gateway = sim.url().replacen("https://", "http://", 1);
+    assert!(gateway.starts_with("http://127.0.0.1:"), "{gateway}");
+    let stderr = exits_with(send(&ws, &gateway, 50).args(["--concurrency", "2"]), 3);
+    assert!(stderr.contains("speaks HTTPS"), "{stderr}");
+    assert!(
+        stderr.contains("use https://"),
+        "the fix is named: {stderr}"
+    );
+    let rows = statuses(&ws.out());
+    assert!(
+        rows.iter()
+            .all(|(_, _, attempts)| attempts == "0" || attempts == "1"),
+        "never retried: {rows:?}"
+    );
+    assert!(rows.iter().any(|(s, _, _)| s == "not_attempted"));
+}
+
+#[test]
 fn https_to_a_plain_http_port_is_named_as_such() {
     let ws = Workspace::new();
     let sim = common::simulator("{}");

@@ -66,6 +66,8 @@ pub enum ConfigError {
     InsecureHttp(String),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Proxy(#[from] crate::top::proxy::ProxyError),
     #[error("{origin} {}: {error}", path.display())]
     CaCert {
         origin: &'static str,
@@ -152,6 +154,13 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
         }
         _ => Vec::new(),
     };
+    let proxy = match &mode {
+        Mode::Live { gateway, .. } => match reqwest::Url::parse(gateway) {
+            Ok(url) => crate::top::proxy::tunnel_for(&url, env)?,
+            Err(_) => None,
+        },
+        _ => None,
+    };
     if set.backoff_cap < set.backoff_base {
         return Err(ConfigError::BackoffCapBelowBase {
             cap: set.backoff_cap,
@@ -202,6 +211,7 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
             connect_timeout: set.connect_timeout,
             overrides: Overrides::new(file.classify),
             extra_roots,
+            proxy,
         },
         policy,
         retry_rejected: args.retry_rejected,

@@ -33,6 +33,8 @@ pub struct ClientTuning {
     pub overrides: Overrides,
     /// Roots trusted beside the system's (`--ca-cert`).
     pub extra_roots: Vec<crate::top::tls::Root>,
+    /// The proxy an HTTPS gateway is reached through (`HTTPS_PROXY`), as a tunnel.
+    pub proxy: Option<crate::top::proxy::Tunnel>,
 }
 
 /// Everything `send` needs, checked.
@@ -73,6 +75,7 @@ impl SendConfig {
             overrides: self.client.overrides.clone(),
             clock: crate::top::system_clock(),
             extra_roots: self.client.extra_roots.clone(),
+            proxy: self.client.proxy.clone(),
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct ClientSettings {
     pub clock: Clock,
     /// Roots trusted beside the system's (`--ca-cert`).
     pub extra_roots: Vec<super::tls::Root>,
+    /// A proxy to tunnel through (`top::proxy`); no other proxy is ever used.
+    pub proxy: Option<super::proxy::Tunnel>,
 }
 
 impl fmt::Debug for ClientSettings {
@@ -83,6 +85,10 @@ pub struct TopClient {
     batch_encoder: Arc<BatchEncoder>,
     /// The secret and the session in every form an answer could echo them: masked.
     redactor: Arc<Redactor>,
+    /// The TLS settings, kept for the one probe of a plain-http gateway's port.
+    tls: Arc<rustls::ClientConfig>,
+    /// Whether a plain-http gateway's port turned out to speak TLS (probed once).
+    speaks_tls: Arc<tokio::sync::OnceCell<bool>>,
     /// The formatted timestamp of the current second.
     stamp: Arc<std::sync::Mutex<(i64, String)>>,
 }
@@ -101,7 +107,23 @@ impl TopClient {
             });
         }
         let tls = super::tls::client_config(&settings.extra_roots).map_err(ClientError::Tls)?;
-        let http = reqwest::Client::builder()
+        let probe_tls = Arc::new(tls.clone());
+        let mut http = reqwest::Client::builder()
+            // Never the proxies of the environment as reqwest reads them: a plain-http
+            // gateway through `http_proxy` would hand the session to the proxy in clear.
+            .no_proxy();
+        if let Some(tunnel) = &settings.proxy {
+            let proxy = reqwest::Proxy::https(tunnel.url.as_str())
+                .map_err(ClientError::Build)?
+                .no_proxy(
+                    tunnel
+                        .no_proxy
+                        .as_deref()
+                        .and_then(reqwest::NoProxy::from_string),
+                );
+            http = http.proxy(proxy);
+        }
+        let http = http
             .tls_backend_preconfigured(tls)
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
@@ -135,6 +157,8 @@ impl TopClient {
             settings: Arc::new(settings),
             encoder,
             redactor,
+            tls: probe_tls,
+            speaks_tls: Arc::new(tokio::sync::OnceCell::new()),
             stamp: Arc::new(std::sync::Mutex::new((i64::MIN, String::new()))),
         })
     }
@@ -170,10 +194,10 @@ impl TopClient {
                         },
                     ),
                     Ok(None) => answer_too_large(MAX_ANSWER_BYTES),
-                    Err(err) => transport_reply(&err),
+                    Err(err) => self.transport_reply(&err).await,
                 }
             }
-            Err(err) => transport_reply(&err),
+            Err(err) => self.transport_reply(&err).await,
         };
         reply.redact(&self.redactor);
         reply
@@ -234,10 +258,10 @@ impl TopClient {
                         )),
                     },
                     Ok(None) => whole(answer_too_large(MAX_ANSWER_BYTES)),
-                    Err(err) => whole(transport_reply(&err)),
+                    Err(err) => whole(self.transport_reply(&err).await),
                 }
             }
-            Err(err) => whole(transport_reply(&err)),
+            Err(err) => whole(self.transport_reply(&err).await),
         };
         for reply in &mut replies {
             reply.redact(&self.redactor);
@@ -287,6 +311,40 @@ impl TopClient {
             *stamp = (now.timestamp(), format_timestamp(now));
         }
         stamp.1.clone()
+    }
+}
+
+impl TopClient {
+    /// A failed call's reply; when a plain-http gateway broke the connection, its port
+    /// is asked once whether it speaks TLS: then no call can succeed, and the run halts
+    /// saying so instead of retrying resets.
+    async fn transport_reply(&self, err: &reqwest::Error) -> Reply {
+        let reply = transport_reply(err);
+        if self.gateway.scheme() != "http" || err.is_connect() || err.is_timeout() {
+            return reply;
+        }
+        let (Some(host), Some(port)) = (
+            self.gateway.host_str(),
+            self.gateway.port_or_known_default(),
+        ) else {
+            return reply;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let within = self.settings.connect_timeout;
+        let tls = Arc::clone(&self.tls);
+        let speaks = *self
+            .speaks_tls
+            .get_or_init(|| super::tls::speaks_tls(host, port, tls, within))
+            .await;
+        if !speaks {
+            return reply;
+        }
+        classify_transport(
+            TransportFailure::Tls,
+            &format!(
+                "the gateway speaks HTTPS at {host}:{port}: use https:// in --gateway (it is http:// now)"
+            ),
+        )
     }
 }
 

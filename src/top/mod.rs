@@ -6,6 +6,7 @@ pub mod batch;
 pub mod client;
 pub mod credentials;
 pub mod payload;
+pub mod proxy;
 pub mod redact;
 pub mod reply;
 pub mod request;

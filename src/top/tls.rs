@@ -145,10 +145,15 @@ impl ServerCertVerifier for NoRoots {
 /// What went wrong, with the fix, when `error` (or one of its causes) is a failed TLS
 /// handshake; `None` for any other failure.
 pub fn handshake_failure(error: &(dyn StdError + 'static)) -> Option<String> {
+    rustls_error(error).map(explain)
+}
+
+/// The rustls error behind `error`, if one is.
+fn rustls_error<'e>(error: &'e (dyn StdError + 'static)) -> Option<&'e rustls::Error> {
     let mut cause = Some(error);
     while let Some(current) = cause {
         if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            return Some(explain(tls));
+            return Some(tls);
         }
         // std's io::Error skips the error it wraps in `source()`: step into it instead
         // (the connector nests one io::Error in another around the rustls error).
@@ -166,41 +171,125 @@ pub fn handshake_failure(error: &(dyn StdError + 'static)) -> Option<String> {
 fn explain(error: &rustls::Error) -> String {
     use rustls::Error as E;
     let what = match error {
-        E::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            "the gateway's certificate is not signed by a root this machine trusts: if a proxy \
-             or a rehearsal gateway presents it, pass its root with --ca-cert FILE (or TOP_CA_CERT)"
-        }
-        E::InvalidCertificate(
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-        ) => {
-            "the gateway's certificate is for another host: check --gateway names the host the certificate is for"
-        }
-        E::InvalidCertificate(
-            CertificateError::Expired
-            | CertificateError::ExpiredContext { .. }
-            | CertificateError::NotValidYet
-            | CertificateError::NotValidYetContext { .. },
-        ) => {
-            "the gateway's certificate is expired or not yet valid: check this machine's clock (NTP)"
-        }
-        // A self-signed certificate made with `openssl req -x509` is a CA certificate
-        // unless told otherwise, and a CA certificate cannot be a server's.
-        E::InvalidCertificate(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
-            "the gateway presents a CA certificate as its own: a self-signed server certificate \
-             needs basicConstraints CA:FALSE (openssl req -x509 ... -addext basicConstraints=critical,CA:FALSE), \
-             or a server certificate signed by that CA"
-        }
-        E::InvalidCertificate(_) => "the gateway's certificate is refused",
+        E::InvalidCertificate(certificate) => certificate_words(certificate),
         E::General(text) if text.starts_with(NO_ROOTS) => {
             "this machine has no CA certificates to check the gateway's with: install them \
              (e.g. the ca-certificates package), or pass a root with --ca-cert FILE"
         }
-        E::InvalidMessage(_) | E::InappropriateMessage { .. } => {
+        E::InvalidMessage(_)
+        | E::InappropriateMessage { .. }
+        | E::InappropriateHandshakeMessage { .. }
+        | E::PeerSentOversizedRecord => {
             "the gateway does not speak TLS at this address: check --gateway (https:// to a plain http port?)"
+        }
+        E::PeerIncompatible(_) | E::AlertReceived(_) | E::NoApplicationProtocol => {
+            "the gateway and this tool share no TLS version or cipher (or it refused the handshake): \
+             the gateway needs TLS 1.2 or 1.3 with modern ciphers; a TLS-inspecting proxy may be in the way"
+        }
+        E::NoCertificatesPresented => "the gateway presented no certificate: check --gateway",
+        E::PeerMisbehaved(_) | E::DecryptError | E::InvalidEncryptedClientHello(_) => {
+            "the gateway broke the TLS protocol: something between this machine and the gateway \
+             (a proxy, a load balancer) is tampering with the connection"
+        }
+        E::FailedToGetCurrentTime => {
+            "this machine's clock cannot be read, so no certificate can be checked"
         }
         _ => "the TLS handshake with the gateway failed",
     };
-    format!("{what} ({error})")
+    format!("{what} [{}]", kind_name(error))
+}
+
+/// Whether the server at `host:port` answers a TLS handshake: asked once a plain-http
+/// gateway broke a connection, to tell "the gateway speaks HTTPS" from a network fault.
+/// A certificate this machine does not trust still counts: the server spoke TLS.
+pub async fn speaks_tls(
+    host: &str,
+    port: u16,
+    config: Arc<rustls::ClientConfig>,
+    within: std::time::Duration,
+) -> bool {
+    let Ok(name) = ServerName::try_from(host.to_owned()) else {
+        return false;
+    };
+    let probe = async {
+        let tcp = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        Some(match connector.connect(name, tcp).await {
+            Ok(_) => true,
+            // The server answered the hello: it speaks TLS, whatever else went wrong.
+            Err(error) => rustls_error(&error).is_some_and(|tls| {
+                matches!(
+                    tls,
+                    rustls::Error::InvalidCertificate(_)
+                        | rustls::Error::General(_)
+                        | rustls::Error::AlertReceived(_)
+                        | rustls::Error::PeerIncompatible(_)
+                        | rustls::Error::NoCertificatesPresented
+                )
+            }),
+        })
+    };
+    matches!(tokio::time::timeout(within, probe).await, Ok(Some(true)))
+}
+
+/// Why a certificate is refused, with the fix.
+fn certificate_words(error: &CertificateError) -> &'static str {
+    use CertificateError as C;
+    match error {
+        C::UnknownIssuer => {
+            "the gateway's certificate is not signed by a root this machine trusts: if a proxy \
+             or a rehearsal gateway presents it, pass its root with --ca-cert FILE (or TOP_CA_CERT)"
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "the gateway's certificate is for another host: check --gateway names the host the certificate is for"
+        }
+        C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
+            "the gateway's certificate is expired or not yet valid: check this machine's clock (NTP)"
+        }
+        C::BadSignature
+        | C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "the gateway's certificate is signed with an algorithm that does not match its key or \
+             is not accepted (e.g. SHA-1, or a key type the signature does not fit): the certificate \
+             must be reissued with SHA-256 or better"
+        }
+        C::Revoked
+        | C::UnknownRevocationStatus
+        | C::ExpiredRevocationList
+        | C::ExpiredRevocationListContext { .. } => {
+            "the gateway's certificate is revoked, or its revocation status cannot be checked: it must be reissued"
+        }
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "the gateway's certificate is not issued for a TLS server (its extended key usage): it must be reissued"
+        }
+        C::BadEncoding | C::UnhandledCriticalExtension => {
+            "the gateway's certificate is malformed or uses an extension this tool cannot check: it must be reissued"
+        }
+        // A self-signed certificate made with `openssl req -x509` is a CA certificate
+        // unless told otherwise, and a CA certificate cannot be a server's.
+        other if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+            "the gateway presents a CA certificate as its own: a self-signed server certificate \
+             needs basicConstraints CA:FALSE (openssl req -x509 ... -addext basicConstraints=critical,CA:FALSE), \
+             or a server certificate signed by that CA"
+        }
+        _ => {
+            "the gateway's certificate is refused: check it is a server certificate for the gateway's host, signed by a trusted root"
+        }
+    }
+}
+
+/// The error's kind, one word (its variant's name), for a person asking for help;
+/// never its fields, which print as debug structures.
+fn kind_name(error: &rustls::Error) -> String {
+    let shown = match error {
+        rustls::Error::InvalidCertificate(certificate) => format!("{certificate:?}"),
+        other => format!("{other:?}"),
+    };
+    let name: String = shown
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    format!("TLS {name}")
 }
 
 #[cfg(test)]
@@ -247,6 +336,19 @@ mod tests {
         let no_roots = rustls::Error::General(format!("{NO_ROOTS}: none loaded"));
         let text = handshake_failure(&no_roots).expect("a TLS failure");
         assert!(text.contains("ca-certificates"), "{text}");
+
+        let odd = rustls::Error::InvalidCertificate(
+            CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                signature_algorithm_id: vec![1, 2, 3],
+                public_key_algorithm_id: vec![4, 5],
+            },
+        );
+        let text = handshake_failure(&odd).expect("a TLS failure");
+        assert!(text.contains("reissued"), "{text}");
+        assert!(
+            !text.contains('{') && !text.contains("algorithm_id"),
+            "{text}"
+        );
 
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         assert_eq!(handshake_failure(&refused), None);

@@ -35,6 +35,7 @@ pub fn settings(url: &str) -> ClientSettings {
         overrides: Default::default(),
         clock: top::system_clock(),
         extra_roots: Vec::new(),
+        proxy: None,
     }
 }
 
