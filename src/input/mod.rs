@@ -85,6 +85,11 @@ pub enum InputError {
     },
     #[error("{name} changed while it was being read; run again when the export is complete")]
     Changed { name: String },
+    #[error(
+        "{name} row {line} is not the row the first read found: the file changed while it was being read. \
+         Nothing the first read did not plan was sent; run again when the export is complete"
+    )]
+    ChangedRow { name: String, line: u64 },
     #[error("stdin ('-') can be given only once")]
     StdinTwice,
 }

@@ -7,12 +7,13 @@ use std::io::Read;
 use std::os::unix::fs::{FileExt as _, FileTypeExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use super::{InputError, STDIN};
 
-/// A file's size and modification time: a file that changed between passes differs.
-type Fingerprint = (u64, Option<SystemTime>);
+/// What tells a file apart from itself changed: which file it is (device, inode), its
+/// size, and when its contents (mtime) and its inode (ctime, which no tool can set
+/// back) last changed. A file overwritten in place or replaced between passes differs.
+type Fingerprint = (u64, u64, u64, i64, i64, i64, i64);
 
 /// The most bytes read from standard input or a pipe (a regular file may be larger).
 pub const MAX_SPOOL_BYTES: u64 = 1 << 30;
@@ -160,9 +161,63 @@ impl Read for At {
     }
 }
 
-/// Size and modification time: a file that changes between the plan's two passes
-/// must not be sent.
+/// A file that changes between the plan's two passes must not be sent.
 fn fingerprint(file: &File) -> std::io::Result<Fingerprint> {
+    use std::os::unix::fs::MetadataExt as _;
     let meta = file.metadata()?;
-    Ok((meta.len(), meta.modified().ok()))
+    Ok((
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_overwritten_in_place_with_its_size_and_time_kept_is_changed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, "req_id\na\n").expect("write");
+        let (name, origin) = Origin::of(&path).expect("a file");
+        assert!(origin.open(&name).is_ok(), "unchanged: reopened");
+        let modified = std::fs::metadata(&path)
+            .expect("meta")
+            .modified()
+            .expect("mtime");
+        // Same size, same modification time: only the inode's change time tells.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        std::io::Write::write_all(&mut &file, b"req_id\nb\n").expect("overwrite");
+        file.set_modified(modified).expect("set mtime back");
+        drop(file);
+        assert!(matches!(
+            origin.open(&name),
+            Err(InputError::Changed { .. })
+        ));
+    }
+
+    #[test]
+    fn a_file_replaced_by_another_is_changed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, "req_id\na\n").expect("write");
+        let (name, origin) = Origin::of(&path).expect("a file");
+        let other = dir.path().join("other.csv");
+        std::fs::write(&other, "req_id\na\n").expect("write");
+        std::fs::rename(&other, &path).expect("replace");
+        assert!(matches!(
+            origin.open(&name),
+            Err(InputError::Changed { .. })
+        ));
+    }
 }

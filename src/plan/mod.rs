@@ -59,6 +59,9 @@ pub mod code {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Send,
+    /// The row is not what pass one read (the file changed under the run): nothing
+    /// pass one did not plan may be sent.
+    Changed,
     Skip {
         status: Status,
         code: &'static str,
@@ -267,15 +270,18 @@ impl Plan {
             .count() as u64
     }
 
-    /// Decides a valid row of pass two, found at `line` of input `source`. The files
-    /// are unchanged since pass one (`InputSet` checks), so a row that is not its
-    /// req_id's first occurrence has the first one's payload unless the req_id is
-    /// marked contradicted.
-    pub fn decide(&self, source: u32, line: u64, req_id: &str) -> Decision {
+    /// Decides a valid row of pass two, found at `line` of input `source`, whose
+    /// payload has `digest` (`digest_prefix` of its MD5). The row must be what pass one
+    /// read: its req_id indexed, and its payload the one pass one found (at its first
+    /// occurrence, and at every other row of a req_id whose rows agree); anything else
+    /// means the file changed under the run: `Changed`.
+    pub fn decide(&self, source: u32, line: u64, req_id: &str, digest: u64) -> Decision {
         let Some(first) = self.input.get(&ReqKey::of(req_id)) else {
-            // Unreachable while the files are unchanged; send rather than lose the row.
-            return Decision::Send;
+            return Decision::Changed;
         };
+        if !first.contradicted() && first.payload() != digest {
+            return Decision::Changed;
+        }
         if first.contradicted() {
             return Decision::Skip {
                 status: Status::Conflict,
@@ -376,16 +382,28 @@ mod tests {
     }
 
     fn decide(plan: &Plan, row: &InputRow) -> Decision {
+        let order = row.order.as_ref().expect("valid");
         plan.decide(
             row.source,
             row.line,
-            &row.order.as_ref().expect("valid").req_id,
+            &order.req_id,
+            digest_prefix(&order.payload_md5()),
         )
+    }
+
+    #[test]
+    fn a_row_pass_one_did_not_read_is_never_sent() {
+        let rows = [row(0, 1, "a", true), row(0, 2, "b", true)];
+        let plan = plan(&[], &rows, false);
+        assert_eq!(decide(&plan, &rows[0]), Decision::Send);
+        // Another req_id, or the same req_id with another payload, in pass two.
+        assert_eq!(decide(&plan, &row(0, 2, "c", true)), Decision::Changed);
+        assert_eq!(decide(&plan, &row(0, 1, "a", false)), Decision::Changed);
     }
 
     fn status(decision: Decision) -> Option<(Status, &'static str)> {
         match decision {
-            Decision::Send => None,
+            Decision::Send | Decision::Changed => None,
             Decision::Skip { status, code, .. } => Some((status, code)),
         }
     }

@@ -273,8 +273,17 @@ async fn deliver(
     let router = {
         let (inputs, to_recorder) = (Arc::clone(inputs), to_recorder.clone());
         let dry_run = config.is_dry_run();
+        let halt = Arc::clone(halt);
         tokio::task::spawn_blocking(move || {
-            route::route_all(&inputs, &plan, dry_run, &window, &to_send, &to_recorder)
+            route::route_all(
+                &inputs,
+                &plan,
+                dry_run,
+                &window,
+                &to_send,
+                &to_recorder,
+                &halt,
+            )
         })
     };
     match &deliverer {

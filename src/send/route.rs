@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::halt::{Halt, HaltReason};
 use super::window::{BATCH, Window};
 use crate::columns::RowText;
 use crate::input::{InputError, InputRow, InputSet, parallel};
 use crate::ledger::LedgerEntry;
+use crate::ledger::key::digest_prefix;
 use crate::order::Order;
 use crate::plan::{Decision, Plan};
 use crate::results::ResultRow;
@@ -61,9 +63,11 @@ pub fn route_all(
     window: &Window,
     sends: &mpsc::Sender<Vec<Job>>,
     decided: &mpsc::Sender<Vec<Done>>,
+    halt: &Halt,
 ) -> Result<(), InputError> {
     let mut seq = 0;
-    parallel::map_in_order(
+    let mut changed = None;
+    let read = parallel::map_in_order(
         inputs,
         BATCH,
         // Room for a whole batch first: never wait while holding rows not handed on.
@@ -80,18 +84,36 @@ pub fn route_all(
                 match routed {
                     Routed::Send(job) => to_send.push(job),
                     Routed::Done(finished) => done.push(finished),
+                    // The rows before it go on; nothing from it on is handed over.
+                    Routed::Changed { source, line } => {
+                        changed.get_or_insert((source, line));
+                        break;
+                    }
                 }
             }
             window.release(BATCH - to_send.len() - done.len());
             let handed = (to_send.is_empty() || sends.blocking_send(to_send).is_ok())
                 && (done.is_empty() || decided.blocking_send(done).is_ok());
-            if !handed {
+            if !handed || changed.is_some() {
                 // Nobody takes rows any more: let the reading thread run to its end.
                 window.close();
+                return false;
             }
-            handed
+            true
         },
-    )
+    );
+    match changed {
+        Some((source, line)) => {
+            let error = || InputError::ChangedRow {
+                name: inputs.names()[source as usize].clone(),
+                line,
+            };
+            // At once: the rows queued but not yet sent are not sent either.
+            halt.trigger(HaltReason::Input(Arc::new(error())));
+            Err(error())
+        }
+        None => read,
+    }
 }
 
 #[allow(
@@ -101,6 +123,11 @@ pub fn route_all(
 enum Routed {
     Send(Job),
     Done(Done),
+    /// Not the row pass one read at this place.
+    Changed {
+        source: u32,
+        line: u64,
+    },
 }
 
 impl Routed {
@@ -108,6 +135,7 @@ impl Routed {
         match self {
             Routed::Send(job) => job.seq = seq,
             Routed::Done(done) => done.seq = seq,
+            Routed::Changed { .. } => {}
         }
     }
 }
@@ -135,7 +163,12 @@ fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
             );
         }
     };
-    match plan.decide(source, line, &order.req_id) {
+    // The payload is encoded once: its digest is checked against pass one's, and
+    // the same bytes are what is sent.
+    let json = order.param0_json();
+    let md5 = crate::top::payload_md5(&json);
+    match plan.decide(source, line, &order.req_id, digest_prefix(&md5)) {
+        Decision::Changed => Routed::Changed { source, line },
         Decision::Skip {
             status,
             code,
@@ -152,7 +185,7 @@ fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
             source,
             line,
             file_line,
-            payload: Arc::new(order.payload()),
+            payload: Arc::new(Payload::with_digest(&order.req_id, json, md5)),
             order,
         }),
     }

@@ -1,0 +1,68 @@
+//! An export that changes under the run: pass two must read what pass one planned, row
+//! by row, or stop before sending anything pass one did not plan.
+
+mod common;
+
+use std::io::{Seek as _, SeekFrom, Write as _};
+use std::time::Duration;
+
+use common::{HEADER, Workspace, line};
+
+#[test]
+fn rows_overwritten_during_the_run_are_never_sent() {
+    // Paced sends hold pass two back (it reads ahead a bounded queue of calls and a
+    // 256 KiB buffer: a few thousand rows here), so the rows past row 10,000 are read
+    // after the file has changed.
+    let sim = common::simulator("{}");
+    let ws = Workspace::new();
+    let rows = 20_000u64;
+    let from = 10_000u64;
+    let mut text = format!("{HEADER}\n");
+    for n in 0..rows {
+        text.push_str(&line(n, &format!("r{n:06}")));
+        text.push('\n');
+    }
+    let input = ws.write("export.csv", &text);
+    let child = common::send_process(&ws, &sim.url(), &[&input])
+        .args(["--qps", "2000", "--concurrency", "8"])
+        .spawn()
+        .expect("starts");
+    assert!(
+        common::wait_until(Duration::from_secs(60), || common::count_lines(
+            &ws.ledger()
+        ) > 20),
+        "sending started"
+    );
+    // Overwrite the last rows in place, same length: other req_ids.
+    let at = text.find(&line(from, &format!("r{from:06}"))).expect("row");
+    let changed = text[at..].replace("true,0000,充值成功,r", "true,0000,充值成功,x");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&input)
+        .expect("open");
+    file.seek(SeekFrom::Start(at as u64)).expect("seek");
+    file.write_all(changed.as_bytes()).expect("overwrite");
+    drop(file);
+    let output = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("changed while it was being read"),
+        "{stderr}"
+    );
+    let ledger = common::ledger_state(&ws.ledger());
+    assert!(!ledger.is_empty());
+    assert!(
+        ledger.keys().all(|req_id| req_id.starts_with('r')),
+        "a row pass one never read was sent"
+    );
+    let accepted = sim.stats().accepted;
+    assert!(accepted <= from, "only rows pass one planned: {accepted}");
+    // It stopped at once: the calls queued behind the changed row were not made.
+    let statuses = common::columns(&ws.out(), ["status"]);
+    assert!(
+        statuses.iter().any(|[s]| s == "not_attempted"),
+        "{}",
+        statuses.len()
+    );
+}
