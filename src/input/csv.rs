@@ -37,6 +37,18 @@ impl CsvFormat {
             name: name.to_owned(),
             error,
         };
+        let mut magic = Vec::with_capacity(8);
+        origin
+            .open(name)?
+            .take(8)
+            .read_to_end(&mut magic)
+            .map_err(read_error)?;
+        if let Some(what) = not_text(&magic) {
+            return Err(InputError::Csv {
+                name: name.to_owned(),
+                message: what.to_owned(),
+            });
+        }
         let detected = encoding::detect(&mut BufReader::new(origin.open(name)?), options.encoding)
             .map_err(read_error)?
             .map_err(|source| InputError::Utf16 {
@@ -235,6 +247,21 @@ fn sniff_delimiter(head: &[u8]) -> u8 {
         b','
     } else {
         candidates[best]
+    }
+}
+
+/// What a file that is not text at all is, by its first bytes.
+fn not_text(magic: &[u8]) -> Option<&'static str> {
+    if magic.starts_with(b"PK\x03\x04") {
+        Some(
+            "it is a zip archive, not CSV text (an Excel workbook named otherwise?): if it is a workbook, rename it to .xlsx",
+        )
+    } else if magic.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
+        Some(
+            "it is an Excel file (.xls, or a password-protected workbook), not CSV text: save it from Excel as .xlsx or as CSV",
+        )
+    } else {
+        None
     }
 }
 

@@ -50,6 +50,10 @@ pub mod code {
     pub const CELL_TOO_LONG: &str = "input.cell_too_long";
     /// A workbook number cell that cannot hold the order number exactly.
     pub const INEXACT_NUMBER: &str = "input.inexact_number";
+    /// A workbook error value (`#N/A`, `#REF!`, ...) in a column the tool uses.
+    pub const EXCEL_ERROR: &str = "input.excel_error";
+    /// A workbook date cell where a text or a number belongs.
+    pub const DATE_CELL: &str = "input.date_cell";
 }
 
 /// The longest cell read; the rest of a longer one is dropped and the row is invalid.

@@ -17,7 +17,8 @@ use super::{InputError, InputOptions};
 use crate::columns::RowText;
 use crate::csvio::Oversize;
 use crate::order::Order;
-use crate::xlsx::read::{Cell, SheetRow, SheetRows};
+use crate::xlsx::column_name;
+use crate::xlsx::read::{Cell, Inspection, SheetRow, SheetRows, inspect};
 
 /// Numbers from this one on may have lost digits in Excel (15 significant digits).
 const EXACT_BELOW: f64 = 1e15;
@@ -25,7 +26,9 @@ const EXACT_BELOW: f64 = 1e15;
 /// How a workbook is read.
 #[derive(Debug, Clone)]
 pub struct WorkbookFormat {
-    sheet: Option<String>,
+    /// The checks made when it was first opened: the file cannot change since
+    /// (`Origin` refuses one that did), so each pass reuses them.
+    inspection: Inspection,
     /// The sheet row of the header: the first row with a value.
     header_row: u32,
     header_len: usize,
@@ -38,7 +41,11 @@ impl WorkbookFormat {
         name: &str,
         options: &InputOptions,
     ) -> Result<(WorkbookFormat, Vec<String>), InputError> {
-        let mut rows = open_sheet(origin, name, options.sheet.as_deref())?;
+        let mut file = origin.open_file(name)?;
+        let inspection =
+            inspect(&mut file, options.sheet.as_deref()).map_err(|e| workbook_error(name, &e))?;
+        let mut rows = SheetRows::open_inspected(file, &inspection)
+            .map_err(|error| workbook_error(name, &error))?;
         let header = rows
             .next_row()
             .map_err(|error| workbook_error(name, &error))?
@@ -52,7 +59,7 @@ impl WorkbookFormat {
         }
         let headers: Vec<String> = header.cells.iter().map(|c| shown(c).into_owned()).collect();
         let format = WorkbookFormat {
-            sheet: options.sheet.clone(),
+            inspection,
             header_row: header.number,
             header_len: headers.len(),
         };
@@ -61,7 +68,9 @@ impl WorkbookFormat {
 
     /// A fresh pass over the rows after the header.
     pub(super) fn records(&self, origin: &Origin, name: &str) -> Result<SheetRows, InputError> {
-        let mut rows = open_sheet(origin, name, self.sheet.as_deref())?;
+        let file = origin.open_file(name)?;
+        let mut rows = SheetRows::open_inspected(file, &self.inspection)
+            .map_err(|error| workbook_error(name, &error))?;
         // The header is the first row with a value: skip it.
         let header = rows
             .next_row()
@@ -85,7 +94,8 @@ impl WorkbookFormat {
         let mut too_long = Vec::new();
         for (field, index) in columns.iter() {
             let cell = row.get(index);
-            let text = match as_text(field, cell) {
+            let place = || format!("{}{}", column_name(index as u32), row.number);
+            let text = match as_text(field, cell, place) {
                 Ok(text) => text,
                 Err(error) => {
                     typed_errors.push(error);
@@ -137,12 +147,6 @@ impl WorkbookFormat {
     }
 }
 
-/// The workbook of `origin`, its sheet opened for streaming.
-fn open_sheet(origin: &Origin, name: &str, sheet: Option<&str>) -> Result<SheetRows, InputError> {
-    let file = origin.open_file(name)?;
-    SheetRows::open(file, sheet).map_err(|error| workbook_error(name, &error))
-}
-
 fn workbook_error(name: &str, error: &crate::xlsx::read::SheetError) -> InputError {
     InputError::Workbook {
         name: name.to_owned(),
@@ -161,11 +165,35 @@ fn first_of(errors: Vec<RowError>) -> Option<RowError> {
     Some(RowError::new(first, message))
 }
 
-/// What a cell stands for as the text of `field`, or why it cannot.
-fn as_text(field: Field, cell: &Cell) -> Result<Cow<'_, str>, RowError> {
+/// What a cell stands for as the text of `field`, or why it cannot; `place` names the
+/// cell (`C5`) for a message.
+fn as_text(
+    field: Field,
+    cell: &Cell,
+    place: impl Fn() -> String,
+) -> Result<Cow<'_, str>, RowError> {
     Ok(match (field, cell) {
         (_, Cell::Empty) => Cow::Borrowed(""),
-        (_, Cell::Text(text) | Cell::Error(text)) => Cow::Borrowed(text),
+        (_, Cell::Text(text)) => Cow::Borrowed(text),
+        (_, Cell::Error(code)) => {
+            return Err(RowError::new(
+                values::code::EXCEL_ERROR,
+                format!(
+                    "{field} (cell {}) holds the Excel error {code}, not a value: correct the formula, or type the value in its place",
+                    place()
+                ),
+            ));
+        }
+        (field, Cell::DateTime(at)) if field != Field::FirstChargeTime => {
+            return Err(RowError::new(
+                values::code::DATE_CELL,
+                format!(
+                    "{field} (cell {}) is a date cell ({}): Excel took the value for a date. Format the column as Text, then type the value again",
+                    place(),
+                    date_time(at)
+                ),
+            ));
+        }
         (Field::OrderNo | Field::SubOrderNo | Field::ReqId, Cell::Number(n)) => {
             Cow::Owned(exact_integer(field, *n)?)
         }
@@ -299,7 +327,7 @@ mod tests {
 
     #[test]
     fn typed_cells_become_the_text_of_their_field() {
-        let text = |field, cell: Cell| as_text(field, &cell).map(Cow::into_owned);
+        let text = |field, cell: Cell| as_text(field, &cell, || "B2".into()).map(Cow::into_owned);
         assert_eq!(
             text(Field::Success, Cell::Bool(true)).as_deref(),
             Ok("true")
@@ -323,6 +351,17 @@ mod tests {
         assert_eq!(
             text(Field::ReqId, Cell::Number(20_261_124.0)).as_deref(),
             Ok("20261124")
+        );
+        let error = text(Field::ReqId, Cell::Error("#N/A".into())).expect_err("an error value");
+        assert_eq!(error.code, values::code::EXCEL_ERROR);
+        assert!(error.message.contains("cell B2") && error.message.contains("#N/A"));
+        let date =
+            text(Field::OrderNo, Cell::DateTime([2024, 1, 1, 0, 0, 0, 0])).expect_err("a date");
+        assert_eq!(date.code, values::code::DATE_CELL);
+        assert!(
+            date.message.contains("Format the column as Text"),
+            "{}",
+            date.message
         );
     }
 }

@@ -67,6 +67,12 @@ pub enum SendError {
         path: PathBuf,
         error: std::io::Error,
     },
+    #[error(
+        "--out {}: this run has {rows} rows and a workbook sheet holds at most {} under its header; nothing was sent — write the results as CSV (--out ….csv), or split the input",
+        path.display(),
+        crate::xlsx::MAX_DATA_ROWS
+    )]
+    TooManyRowsForWorkbook { path: PathBuf, rows: u64 },
     #[error("cannot start the simulated gateway: {0}")]
     Simulator(std::io::Error),
     #[error("cannot listen for SIGINT/SIGTERM: {0}")]
@@ -161,6 +167,14 @@ async fn plan(
     .await
     .map_err(|_| SendError::Panicked("the planner"))??;
     let shape = ledger.shape;
+    // One result row per input row: a workbook that cannot hold them all is refused
+    // before the first call, not found full after the last.
+    if crate::xlsx::is_workbook(&config.out) && pass.rows > crate::xlsx::MAX_DATA_ROWS {
+        return Err(SendError::TooManyRowsForWorkbook {
+            path: config.out.clone(),
+            rows: pass.rows,
+        });
+    }
     tracing::info!(
         "input: {} rows ({} invalid), {} distinct req_ids, indexed in {:.2?}; \
          ledger {}: {} lines, {} about this input, read in {:.2?}",

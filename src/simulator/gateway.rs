@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 
-use super::answer::{Answer, Reaction, Verdict, ban_error, error_json, result_json};
+use super::answer::{
+    Answer, Reaction, Verdict, ascii_json, ban_error, echo, error_json, result_json, without_req_id,
+};
 use super::rules::{Budget, Business, Fired};
 use super::scenario::{BatchAnswers, Scenario};
 use super::stats::{Arrivals, Stats};
@@ -300,52 +302,6 @@ impl Gateway {
     }
 }
 
-/// The request echoed back in every way a careless gateway or proxy might: form-encoded
-/// with `+` and with `%20`, decoded, as JSON text (escaped again, so `\u00e9` stays in
-/// the words), and each value once more percent-decoded.
-fn echo(params: &Params<'_>) -> String {
-    let form: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params.iter())
-        .finish();
-    let raw: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let json: serde_json::Map<String, serde_json::Value> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), serde_json::Value::from(v.as_ref())))
-        .collect();
-    let decoded: Vec<String> = params
-        .iter()
-        .map(|(k, v)| {
-            let again: String = form_urlencoded::parse(format!("x={v}").as_bytes())
-                .map(|(_, v)| v.into_owned())
-                .collect();
-            format!("{k}={again}")
-        })
-        .collect();
-    format!(
-        "request: {form} | {} | {} | {} | {}",
-        form.replace('+', "%20"),
-        raw.join("&"),
-        ascii_json(&serde_json::Value::Object(json).to_string()),
-        decoded.join("&"),
-    )
-}
-
-/// JSON text with every non-ASCII character as `\uXXXX`.
-fn ascii_json(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-    }
-    out
-}
-
 /// A TOP error answer, counted under `outcome`.
 fn refuse(stats: &mut Stats, outcome: &str, error: &TopError, request_id: &str) -> Answer {
     stats.count(outcome);
@@ -363,27 +319,6 @@ fn banned_for(state: &State, now: Instant) -> Option<Duration> {
         .ban_until
         .and_then(|until| until.checked_duration_since(now))
         .filter(|d| !d.is_zero())
-}
-
-/// An answer's JSON with every `req_id` member removed.
-fn without_req_id(json: &str) -> String {
-    fn strip(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::Object(map) => {
-                map.remove("req_id");
-                map.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    match serde_json::from_str::<serde_json::Value>(json) {
-        Ok(mut value) => {
-            strip(&mut value);
-            value.to_string()
-        }
-        Err(_) => json.to_owned(),
-    }
 }
 
 /// A batch body's `#PUBLIC#` parameters and its call parts.

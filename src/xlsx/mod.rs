@@ -2,10 +2,17 @@
 //! its cells typed (`read`), a result workbook written with a summary (`write`). Knows
 //! nothing of orders or ledgers.
 
+mod error;
+mod inspect;
 pub mod read;
+
+pub use inspect::column_name;
 pub mod write;
 
 use std::path::Path;
+
+/// The most rows of data one sheet holds under its header (Excel's 1,048,576 rows).
+pub const MAX_DATA_ROWS: u64 = 1_048_575;
 
 /// Whether `path` names a workbook: its name ends in `.xlsx` (any case).
 pub fn is_workbook(path: &Path) -> bool {

@@ -1,17 +1,18 @@
 //! Reading one sheet of a workbook row by row, its cells typed as Excel holds them.
-//! calamine streams the sheet's XML on a thread of its own, which hands rows over a
-//! bounded channel: memory stays flat in the number of rows (the shared-string table
-//! aside). A workbook that would decompress to more than `MAX_UNPACKED_BYTES` is
-//! refused before it is opened.
+//! The workbook is checked first (`inspect`: what it really is, which sheet, bounded
+//! inflation, error cells); then calamine streams the sheet's XML on a thread of its
+//! own, which hands rows over a bounded channel: memory stays flat in the number of
+//! rows (the shared-string table aside, itself bounded).
 
 use std::fs::File;
-use std::io::{BufReader, Seek as _, SeekFrom};
+use std::io::BufReader;
 use std::sync::mpsc::{Receiver, sync_channel};
 
-use calamine::{DataRef, Reader as _, Xlsx};
+use calamine::{DataRef, Reader as _, Xlsx, XlsxError};
 
-/// The most a workbook may unpack to (its XML parts together).
-pub const MAX_UNPACKED_BYTES: u64 = 1 << 30;
+pub use super::error::SheetError;
+use super::inspect::ErrorCell;
+pub use super::inspect::{Inspection, MAX_UNPACKED_BYTES, inspect};
 /// Columns past this are not read.
 pub const MAX_COLUMNS: u32 = crate::csvio::MAX_FIELDS as u32;
 
@@ -74,24 +75,6 @@ impl SheetRow {
     }
 }
 
-/// Why a workbook cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SheetError {
-    #[error("not a readable .xlsx workbook: {0}")]
-    NotAWorkbook(String),
-    #[error("it has no sheet named '{wanted}'; its sheets: {found}")]
-    NoSheet { wanted: String, found: String },
-    #[error("it has no sheet")]
-    Empty,
-    #[error(
-        "it would unpack to more than {} MiB; save it again in Excel, or export CSV",
-        MAX_UNPACKED_BYTES >> 20
-    )]
-    TooLarge,
-    #[error("cannot read it: {0}")]
-    Read(String),
-}
-
 /// Rows handed from the reading thread at a time (a wake-up per row costs more than
 /// reading it).
 const CHUNK: usize = 128;
@@ -104,29 +87,31 @@ pub struct SheetRows {
 }
 
 impl SheetRows {
-    /// Streams `sheet` (the first one when `None`) of the workbook in `file`.
+    /// Checks the workbook in `file` and streams `sheet` (the first one when `None`).
     pub fn open(mut file: File, sheet: Option<&str>) -> Result<SheetRows, SheetError> {
-        check_size(&mut file)?;
+        let inspection = inspect(&mut file, sheet)?;
+        SheetRows::open_inspected(file, &inspection)
+    }
+
+    /// Streams the sheet `inspection` chose of the workbook in `file`, which it checked.
+    pub fn open_inspected(file: File, inspection: &Inspection) -> Result<SheetRows, SheetError> {
         let mut workbook: Xlsx<BufReader<File>> =
             Xlsx::new(BufReader::new(file)).map_err(|e| SheetError::NotAWorkbook(e.to_string()))?;
-        let names = workbook.sheet_names();
-        let name = match sheet {
-            None => names.first().cloned().ok_or(SheetError::Empty)?,
-            Some(wanted) => names
-                .iter()
-                .find(|n| n.as_str() == wanted)
-                .cloned()
-                .ok_or_else(|| SheetError::NoSheet {
-                    wanted: wanted.to_owned(),
-                    found: names.join(", "),
-                })?,
-        };
+        let name = inspection.sheet.clone();
+        // Error cells calamine cannot type stop its reading; they are put in their
+        // places from the inspection, in document order.
+        let untyped: Vec<ErrorCell> = inspection
+            .errors
+            .iter()
+            .filter(|e| e.code.parse::<calamine::CellErrorType>().is_err())
+            .cloned()
+            .collect();
         let (to_reader, chunks) = sync_channel(4);
         std::thread::Builder::new()
             .name("sheet-read".into())
             .spawn(move || {
                 let mut chunk = Vec::with_capacity(CHUNK);
-                let streamed = stream(&mut workbook, &name, &to_reader, &mut chunk);
+                let streamed = stream(&mut workbook, &name, untyped, &to_reader, &mut chunk);
                 // The rows read before an error still arrive, then the error.
                 if to_reader.send(Ok(chunk)).is_ok()
                     && let Err(e) = streamed
@@ -160,14 +145,45 @@ impl SheetRows {
 fn stream(
     workbook: &mut Xlsx<BufReader<File>>,
     name: &str,
+    untyped: Vec<ErrorCell>,
     chunks: &std::sync::mpsc::SyncSender<Result<Vec<SheetRow>, SheetError>>,
     chunk: &mut Vec<SheetRow>,
 ) -> Result<(), SheetError> {
-    let read = |e: calamine::XlsxError| SheetError::Read(e.to_string());
+    let read = |e: XlsxError| SheetError::Read(e.to_string());
     let mut cells = workbook.worksheet_cells_reader(name).map_err(read)?;
+    let mut untyped = untyped.into_iter();
     let mut row = SheetRow::default();
-    while let Some(cell) = cells.next_cell().map_err(read)? {
-        let (r, c) = cell.get_position();
+    loop {
+        let (r, c, value) = match cells.next_cell() {
+            Ok(Some(cell)) => {
+                let (r, c) = cell.get_position();
+                (r, c, typed(cell.get_value()))
+            }
+            Ok(None) => break,
+            // An error code newer than calamine (#SPILL!, #CALC!, ...): the cell read
+            // stops there and the next read goes on after it.
+            Err(XlsxError::CellError(code)) => match untyped.next() {
+                Some(cell) if cell.code == code.trim() => (
+                    cell.row.saturating_sub(1),
+                    cell.column,
+                    Cell::Error(cell.code),
+                ),
+                _ => {
+                    return Err(SheetError::Read(format!(
+                        "an error cell {code} out of place"
+                    )));
+                }
+            },
+            Err(XlsxError::Unexpected(what)) if what.contains("shared strings") => {
+                return Err(SheetError::MissingString {
+                    near: match row.number {
+                        0 => "at the start of the sheet".to_owned(),
+                        n => format!("in or after row {n}"),
+                    },
+                });
+            }
+            Err(e) => return Err(read(e)),
+        };
         if r + 1 != row.number {
             if !row.is_blank() {
                 chunk.push(std::mem::take(&mut row));
@@ -187,7 +203,6 @@ fn stream(
             row.too_wide = true;
             continue;
         }
-        let value = typed(cell.get_value());
         if value == Cell::Empty {
             continue;
         }
@@ -225,29 +240,7 @@ fn typed(value: &DataRef<'_>) -> Cell {
         }
         DataRef::DateTime(at) => Cell::Number(at.as_f64()),
         DataRef::DateTimeIso(text) | DataRef::DurationIso(text) => Cell::Text(text.clone()),
-        DataRef::Error(e) => Cell::Error(format!("#{e}")),
+        // Shown as Excel shows it: `#N/A` (its Display has the `#` already).
+        DataRef::Error(e) => Cell::Error(e.to_string()),
     }
-}
-
-/// Refuses a workbook whose parts would unpack to more than the limit (a zip bomb, or
-/// far more than any export), before calamine reads it into memory.
-fn check_size(file: &mut File) -> Result<(), SheetError> {
-    let mut archive =
-        zip::ZipArchive::new(&mut *file).map_err(|e| SheetError::NotAWorkbook(e.to_string()))?;
-    // The central directory's sizes: what each part may unpack to (the zip reader
-    // holds an entry to its declared size).
-    let mut declared = 0u64;
-    for index in 0..archive.len() {
-        let entry = archive
-            .by_index_raw(index)
-            .map_err(|e| SheetError::NotAWorkbook(e.to_string()))?;
-        declared = declared.saturating_add(entry.size());
-    }
-    drop(archive);
-    if declared > MAX_UNPACKED_BYTES {
-        return Err(SheetError::TooLarge);
-    }
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| SheetError::Read(e.to_string()))?;
-    Ok(())
 }
