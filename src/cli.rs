@@ -24,7 +24,9 @@ Try it with the built-in simulated gateway and the sample data (writes only unde
   opentrade-callback report demo/results.csv
 
 Credentials come from TOP_APP_KEY, TOP_APP_SECRET and TOP_SESSION (or a --config file);
-the secret and the session are never accepted on the command line.
+the secret and the session are never accepted on the command line. An https:// gateway
+goes through HTTPS_PROXY (or https_proxy, ALL_PROXY) as a CONNECT tunnel unless NO_PROXY
+names its host; a plain http:// gateway never goes through a proxy.
 
 Exit codes: 0 all delivered or skipped, 1 some rows need attention, 2 usage or
 configuration error (nothing sent), 3 halted early, 4 another run holds the ledger,
@@ -128,7 +130,8 @@ pub struct CompactArgs {
     #[arg(value_name = "LEDGER")]
     pub path: PathBuf,
 
-    /// Also drop req_ids whose latest outcome finished before this day (YYYY-MM-DD, Beijing time).
+    /// Also drop req_ids whose latest outcome finished before this day (YYYY-MM-DD,
+    /// Beijing time; not a day in the future).
     #[arg(long, value_name = "DATE")]
     pub before: Option<chrono::NaiveDate>,
 }
@@ -195,7 +198,8 @@ pub struct SendArgs {
     pub ledger: PathBuf,
 
     /// Where to write the results: a workbook when PATH ends in .xlsx, else CSV
-    /// (replaced atomically at the end).
+    /// (replaced atomically at the end; a pipe or /dev/stdout is written in place; a
+    /// ledger is never an output).
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
 
