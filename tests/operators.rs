@@ -510,3 +510,59 @@ fn every_command_has_help_with_examples() {
         );
     }
 }
+
+#[test]
+fn ledger_compact_keeps_owner_and_mode_follows_links_and_refuses_what_is_no_ledger() {
+    use std::os::unix::fs::MetadataExt as _;
+    let sim = simulator("{}");
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(3)));
+    send_cmd(&ws, &sim, &[&input]).assert().code(0);
+    send_cmd(&ws, &sim, &[&input])
+        .arg("--retry-rejected")
+        .assert()
+        .code(0);
+    let ledger = ws.ledger();
+    // A service user's ledger, compacted by root's cron through a symlink.
+    std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let owner = std::process::Command::new("chown")
+        .args(["65534:65534"])
+        .arg(&ledger)
+        .status()
+        .expect("chown");
+    let link = ws.path("current-ledger.csv");
+    std::os::unix::fs::symlink(&ledger, &link).expect("symlink");
+    let compact = |path: &std::path::Path| {
+        std::process::Command::new(binary())
+            .args(["ledger", "compact"])
+            .arg(path)
+            .output()
+            .expect("runs")
+    };
+    let output = compact(&link);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        std::fs::symlink_metadata(&link).expect("link").is_symlink(),
+        "the link is kept"
+    );
+    let meta = std::fs::metadata(&ledger).expect("ledger");
+    assert_eq!(meta.mode() & 0o777, 0o640);
+    if owner.success() {
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (65534, 65534),
+            "the owner is kept"
+        );
+    }
+    assert_eq!(common::ledger_state(&ledger).len(), 3);
+    // Neither an empty file nor one that is not a ledger is touched.
+    for (name, text) in [
+        ("empty.csv", ""),
+        ("notes.csv", "req_id,status\na,delivered\n"),
+    ] {
+        let path = ws.write(name, text);
+        let output = compact(&path);
+        assert_eq!(output.status.code(), Some(2), "{name}: {output:?}");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+    }
+}
