@@ -3,6 +3,8 @@
 //! outcome columns in order to ignore them, and by the result writers; it imports
 //! neither.
 
+use std::borrow::Cow;
+
 use crate::order::Order;
 
 /// The result columns, in the fixed order.
@@ -94,8 +96,65 @@ impl RowText {
     }
 }
 
+/// The injection guard and its inverse, one pair: a cell that a spreadsheet would run
+/// as a formula is written with a leading apostrophe, and read back without it.
+/// Prefixes `'` to text Excel would treat as a formula or control.
+pub fn guard(cell: &str) -> Cow<'_, str> {
+    if matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\n')
+    ) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// Undoes this tool's own CSV-injection guard (a `'` before `=`, `+`, `-`, `@`, tab,
+/// CR or LF in result files), so a result file sent again keeps its payload.
+pub fn unguard(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) => rest,
+        _ => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn guard_defuses_formulas_only() {
+        assert_eq!(guard("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(guard("+1"), "'+1");
+        assert_eq!(guard("-1"), "'-1");
+        assert_eq!(guard("@SUM"), "'@SUM");
+        assert_eq!(guard("\tx"), "'\tx");
+        assert_eq!(guard("订购成功"), "订购成功");
+        assert_eq!(guard("{\"a\":1}"), "{\"a\":1}");
+    }
+
+    #[test]
+    fn unguard_undoes_only_the_injection_guard() {
+        assert_eq!(unguard("'=SUM(A1)"), "=SUM(A1)");
+        assert_eq!(unguard("'-5"), "-5");
+        assert_eq!(unguard("'abc"), "'abc");
+        assert_eq!(unguard("plain"), "plain");
+    }
+
+    #[test]
+    fn unguard_reads_back_whatever_guard_wrote() {
+        for cell in [
+            "=SUM(A1)",
+            "+1",
+            "-5",
+            "@x",
+            "\tx",
+            "'abc",
+            "plain",
+            "订购成功",
+        ] {
+            assert_eq!(unguard(&guard(cell)), cell);
+        }
+    }
     use super::*;
 
     #[test]

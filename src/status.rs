@@ -47,6 +47,22 @@ impl Status {
         }
     }
 
+    /// The Chinese name of the status, for finance (unique, so it reads back).
+    pub fn chinese(self) -> &'static str {
+        match self {
+            Status::Delivered => "已送达",
+            Status::Rejected => "被拒绝",
+            Status::Failed => "失败",
+            Status::NotAttempted => "未发送",
+            Status::Invalid => "无效",
+            Status::Conflict => "冲突",
+            Status::SkippedDelivered => "已送达(跳过)",
+            Status::SkippedRejected => "已拒绝(跳过)",
+            Status::DuplicateInInput => "输入重复",
+            Status::WouldSend => "将发送",
+        }
+    }
+
     /// Rows someone must look at; any of them makes the exit code 1.
     pub fn needs_attention(self) -> bool {
         matches!(
@@ -84,6 +100,13 @@ impl FromStr for Status {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_status_has_its_own_chinese_name() {
+        let names: std::collections::BTreeSet<&str> =
+            super::Status::ALL.iter().map(|s| s.chinese()).collect();
+        assert_eq!(names.len(), super::Status::ALL.len());
+    }
+
     use super::*;
 
     #[test]

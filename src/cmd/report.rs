@@ -12,8 +12,8 @@ use anyhow::{Context as _, bail};
 
 use crate::cli::ReportArgs;
 use crate::columns::RESULT_HEADER;
+use crate::columns::unguard;
 use crate::exit::Exit;
-use crate::input::values::unguard;
 use crate::ledger;
 use crate::results::table::{TableReader, TableWriter};
 use crate::results::tally::{Counted, ResultTally, first_charge_cents, message};

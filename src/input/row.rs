@@ -6,8 +6,9 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use super::header::Field;
-use super::values::{self, RowError, clean, code, unguard};
+use super::values::{self, RowError, clean, code};
 use crate::columns::RowText;
+use crate::columns::unguard;
 use crate::order::Order;
 
 /// The decoded, trimmed cells of one row, by field; `None` when the file has no

@@ -80,15 +80,6 @@ pub fn clean_cow(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Undoes this tool's own CSV-injection guard (a `'` before `=`, `+`, `-`, `@`, tab,
-/// CR or LF in result files), so a result file sent again keeps its payload.
-pub fn unguard(text: &str) -> &str {
-    match text.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) => rest,
-        _ => text,
-    }
-}
-
 /// An order or sub-order number: digits only, 1 ..= u64::MAX. Anything Excel did to
 /// a long number is refused, because Excel keeps 15 significant digits and a 19-digit
 /// Tmall order number that went through it is a different order.
@@ -458,14 +449,6 @@ mod tests {
     fn clean_trims_export_whitespace() {
         assert_eq!(clean(" \u{3000}12\u{00A0}\t"), "12");
         assert_eq!(clean("\u{FEFF}order_no"), "order_no");
-    }
-
-    #[test]
-    fn unguard_undoes_only_the_injection_guard() {
-        assert_eq!(unguard("'=SUM(A1)"), "=SUM(A1)");
-        assert_eq!(unguard("'-5"), "-5");
-        assert_eq!(unguard("'abc"), "'abc");
-        assert_eq!(unguard("plain"), "plain");
     }
 
     #[test]

@@ -248,7 +248,7 @@ mod tests {
     fn line(req_id: &str, status: &str, run_id: &str) -> String {
         format!(
             "{req_id},1,,{status},0000,,{},rid,1,2026-01-01T00:00:00.000+08:00,{run_id}\n",
-            hex::encode([1u8; 16])
+            faster_hex::hex_string(&[1u8; 16])
         )
     }
 
@@ -423,7 +423,7 @@ mod tests {
     #[test]
     fn a_damaged_line_in_the_middle_names_its_line() {
         let dir = tempfile::tempdir().expect("dir");
-        let a = hex::encode([1u8; 16]);
+        let a = faster_hex::hex_string(&[1u8; 16]);
         for (bad, reason) in [
             (
                 format!("r2,1,,shipped,0000,,{a},rid,1,t,x\n"),

@@ -176,7 +176,7 @@ fn write_entry<W: std::io::Write>(w: &mut csv::Writer<W>, entry: &LedgerEntry) -
     let mut sub_order_no = itoa::Buffer::new();
     let mut attempts = itoa::Buffer::new();
     let mut md5 = [0u8; 32];
-    hex::encode_to_slice(entry.payload_md5, &mut md5).expect("32 hex digits for 16 bytes");
+    faster_hex::hex_encode(&entry.payload_md5, &mut md5).expect("32 hex digits for 16 bytes");
     w.write_field(&entry.req_id)?;
     w.write_field(order_no.format(entry.order_no))?;
     w.write_field(entry.sub_order_no.map_or("", |n| sub_order_no.format(n)))?;

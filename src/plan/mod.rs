@@ -535,7 +535,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("ledger.csv");
         let rows = [row(0, 1, "a", true)];
-        let md5 = hex::encode(md5_of(&rows[0]));
+        let md5 = faster_hex::hex_string(&md5_of(&rows[0]));
         let line = |req_id: &str, status: &str, run: &str| {
             format!("{req_id},1,,{status},,,{md5},,1,t,{run}\n")
         };

@@ -8,8 +8,8 @@
 
 pub mod table;
 pub mod tally;
+pub mod workbook;
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,18 +58,6 @@ impl ResultRow {
         self.error_code = code.to_owned();
         self.error_msg = message.into();
         self
-    }
-}
-
-/// Prefixes `'` to text Excel would treat as a formula or control.
-pub fn guard(cell: &str) -> Cow<'_, str> {
-    if matches!(
-        cell.as_bytes().first(),
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\n')
-    ) {
-        Cow::Owned(format!("'{cell}"))
-    } else {
-        Cow::Borrowed(cell)
     }
 }
 
@@ -184,17 +172,6 @@ mod tests {
             0,
             1,
         )
-    }
-
-    #[test]
-    fn guard_defuses_formulas_only() {
-        assert_eq!(guard("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(guard("+1"), "'+1");
-        assert_eq!(guard("-1"), "'-1");
-        assert_eq!(guard("@SUM"), "'@SUM");
-        assert_eq!(guard("\tx"), "'\tx");
-        assert_eq!(guard("订购成功"), "订购成功");
-        assert_eq!(guard("{\"a\":1}"), "{\"a\":1}");
     }
 
     #[test]

@@ -8,15 +8,14 @@ use std::fs::File;
 use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::guard;
 use super::tally::{Counted, ResultTally, first_charge_cents, message};
+use super::workbook::ResultSheet;
 use crate::columns::RESULT_HEADER;
+use crate::columns::{guard, unguard};
 use crate::csvio::{RawRecord, RecordReader};
-use crate::input::values::unguard;
 use crate::outfile::Replacement;
 use crate::status::Status;
 use crate::xlsx::read::{Cell, SheetRows};
-use crate::xlsx::write::ResultSheet;
 
 /// Where result rows go.
 #[derive(Debug)]

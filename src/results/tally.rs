@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use super::workbook::SheetSummary;
 use crate::input::values::amount_cents;
 use crate::status::Status;
-use crate::xlsx::write::SheetSummary;
 
 /// How many rows needing attention are kept by req_id, for a listing.
 const ATTENTION_KEPT: usize = 20;

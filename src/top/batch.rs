@@ -201,20 +201,20 @@ mod tests {
             let text: String = pairs.iter().map(|(k, v)| format!("{k}{v}")).collect();
             let signed = format!("{text}{body}");
             let expected = match method {
-                SignMethod::Md5 => {
-                    hex::encode_upper(Md5::digest(format!("helloworld{signed}helloworld")))
-                }
+                SignMethod::Md5 => faster_hex::hex_string_upper(&Md5::digest(format!(
+                    "helloworld{signed}helloworld"
+                ))),
                 SignMethod::Hmac => {
                     let mut mac =
                         <Hmac<Md5> as KeyInit>::new_from_slice(b"helloworld").expect("key");
                     mac.update(signed.as_bytes());
-                    hex::encode_upper(mac.finalize().into_bytes())
+                    faster_hex::hex_string_upper(&mac.finalize().into_bytes())
                 }
                 SignMethod::HmacSha256 => {
                     let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"helloworld")
                         .expect("key");
                     mac.update(signed.as_bytes());
-                    hex::encode_upper(mac.finalize().into_bytes())
+                    faster_hex::hex_string_upper(&mac.finalize().into_bytes())
                 }
             };
             assert_eq!(sign, Some(expected), "{method}");

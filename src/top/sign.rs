@@ -67,7 +67,7 @@ pub fn sign_params(method: SignMethod, secret: &str, params: &[(&str, &str)]) ->
             digest.update(secret.as_bytes());
             parts.for_each(|p| digest.update(p));
             digest.update(secret.as_bytes());
-            hex::encode_upper(digest.finalize())
+            faster_hex::hex_string_upper(&digest.finalize())
         }
         SignMethod::Hmac => mac_hex::<Hmac<Md5>>(secret, parts),
         SignMethod::HmacSha256 => mac_hex::<Hmac<Sha256>>(secret, parts),
@@ -133,15 +133,15 @@ impl PrefixSigner {
             PrefixState::Md5(mut digest) => {
                 rest.iter().for_each(|p| digest.update(p));
                 digest.update(self.secret.expose().as_bytes());
-                hex::encode_upper(digest.finalize())
+                faster_hex::hex_string_upper(&digest.finalize())
             }
             PrefixState::HmacMd5(mut mac) => {
                 rest.iter().for_each(|p| Mac::update(&mut mac, p));
-                hex::encode_upper(mac.finalize().into_bytes())
+                faster_hex::hex_string_upper(&mac.finalize().into_bytes())
             }
             PrefixState::HmacSha256(mut mac) => {
                 rest.iter().for_each(|p| Mac::update(&mut mac, p));
-                hex::encode_upper(mac.finalize().into_bytes())
+                faster_hex::hex_string_upper(&mac.finalize().into_bytes())
             }
         }
     }
@@ -151,7 +151,7 @@ fn mac_hex<'a, M: Mac + KeyInit>(secret: &str, parts: impl Iterator<Item = &'a [
     let mut mac =
         <M as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     parts.for_each(|p| mac.update(p));
-    hex::encode_upper(mac.finalize().into_bytes())
+    faster_hex::hex_string_upper(&mac.finalize().into_bytes())
 }
 
 #[cfg(test)]
@@ -204,7 +204,10 @@ mod tests {
         let text: String = params.iter().map(|(k, v)| format!("{k}{v}")).collect();
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(b"helloworld").expect("any key");
         mac.update(text.as_bytes());
-        assert_eq!(sign, hex::encode_upper(mac.finalize().into_bytes()));
+        assert_eq!(
+            sign,
+            faster_hex::hex_string_upper(&mac.finalize().into_bytes())
+        );
     }
 
     #[test]
@@ -224,7 +227,7 @@ mod tests {
         digest.update("sapp_key1result_desc订购成功s".as_bytes());
         assert_eq!(
             sign_params(SignMethod::Md5, "s", &params),
-            hex::encode_upper(digest.finalize())
+            faster_hex::hex_string_upper(&digest.finalize())
         );
     }
 

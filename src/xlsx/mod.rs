@@ -1,13 +1,13 @@
-//! Excel workbooks (`.xlsx`), the files finance works in: a sheet read row by row with
-//! its cells typed (`read`), a result workbook written with a summary (`write`). Knows
-//! nothing of orders or ledgers.
+//! Excel workbooks (`.xlsx`), the files finance works in: a workbook checked before it
+//! is read (`inspect`), then a sheet read row by row with its cells typed (`read`).
+//! Generic: knows nothing of orders, results or ledgers (the result workbook is
+//! written in `results::workbook`).
 
 mod error;
 mod inspect;
 pub mod read;
 
 pub use inspect::column_name;
-pub mod write;
 
 use std::path::Path;
 
