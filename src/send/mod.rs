@@ -9,6 +9,7 @@
 //! ```
 
 mod batcher;
+mod error;
 pub mod deliver;
 mod gate;
 mod gateway;
@@ -33,55 +34,18 @@ use self::deliver::Deliverer;
 use self::halt::{Halt, HaltReason};
 use self::progress::{Progress, ProgressMode};
 use self::recorder::{Outputs, Recorder};
+pub use self::error::SendError;
 pub use self::settings::{ClientTuning, Mode, SendConfig};
 use self::summary::RunSummary;
 use self::window::{WINDOW, Window};
 use crate::exit::Exit;
-use crate::input::{InputError, InputSet};
+use crate::input::InputSet;
 use crate::ledger::scan::Shape;
 use crate::ledger::writer::SyncPolicy;
-use crate::ledger::{self, LedgerError, LedgerLock, LedgerWriter, LockError};
+use crate::ledger::{self, LedgerLock, LedgerWriter, LockError};
 use crate::plan::{InputIndex, Plan};
 use crate::results::ResultWriter;
 use crate::signals::Signals;
-use crate::top::ClientError;
-
-/// Why a run could not start (nothing was sent) or could not be reported.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    #[error(transparent)]
-    Input(#[from] InputError),
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    #[error(transparent)]
-    Lock(#[from] LockError),
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error("cannot write the result file --out {}: {error}", path.display())]
-    Results {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error("cannot write --summary-json {}: {error}", path.display())]
-    SummaryJson {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error(
-        "--out {}: this run has {rows} rows and a workbook sheet holds at most {} under its header; nothing was sent — write the results as CSV (--out ….csv), or split the input",
-        path.display(),
-        crate::xlsx::MAX_DATA_ROWS
-    )]
-    TooManyRowsForWorkbook { path: PathBuf, rows: u64 },
-    #[error("cannot start the simulated gateway: {0}")]
-    Simulator(std::io::Error),
-    #[error("cannot listen for SIGINT/SIGTERM: {0}")]
-    Signals(std::io::Error),
-    #[error("cannot start a thread: {0}")]
-    Thread(std::io::Error),
-    #[error("{0} panicked; the ledger holds whole lines")]
-    Panicked(&'static str),
-}
 
 /// Runs the job of `config`; `quiet` prints nothing when every row went well.
 pub async fn run(config: SendConfig, quiet: bool) -> Result<Exit, SendError> {

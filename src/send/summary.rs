@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::SendError;
+use super::error::SendError;
 use super::halt::HaltReason;
 use crate::exit::Exit;
 use crate::outfile::Replacement;

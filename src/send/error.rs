@@ -1,0 +1,45 @@
+//! Why a run could not start (nothing was sent) or could not be reported: the one error
+//! type of `send`, below every step that returns it.
+
+use std::path::PathBuf;
+
+use crate::input::InputError;
+use crate::ledger::{LedgerError, LockError};
+use crate::top::ClientError;
+
+/// Why a run could not start (nothing was sent) or could not be reported.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("cannot write the result file --out {}: {error}", path.display())]
+    Results {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot write --summary-json {}: {error}", path.display())]
+    SummaryJson {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "--out {}: this run has {rows} rows and a workbook sheet holds at most {} under its header; nothing was sent — write the results as CSV (--out ….csv), or split the input",
+        path.display(),
+        crate::xlsx::MAX_DATA_ROWS
+    )]
+    TooManyRowsForWorkbook { path: PathBuf, rows: u64 },
+    #[error("cannot start the simulated gateway: {0}")]
+    Simulator(std::io::Error),
+    #[error("cannot listen for SIGINT/SIGTERM: {0}")]
+    Signals(std::io::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+    #[error("{0} panicked; the ledger holds whole lines")]
+    Panicked(&'static str),
+}
