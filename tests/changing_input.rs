@@ -10,6 +10,17 @@ use common::{HEADER, Workspace, line};
 
 #[test]
 fn rows_overwritten_during_the_run_are_never_sent() {
+    // Other req_ids in the later rows.
+    overwritten_rows_are_never_sent(|text| text.replace("充值成功,r", "充值成功,x"));
+}
+
+#[test]
+fn rows_whose_content_changed_under_the_same_req_id_are_never_sent() {
+    // The same req_ids, another result: the same length in bytes.
+    overwritten_rows_are_never_sent(|text| text.replace("充值成功", "充值失败"));
+}
+
+fn overwritten_rows_are_never_sent(change: impl Fn(&str) -> String) {
     // Paced sends hold pass two back (it reads ahead a bounded queue of calls and a
     // 256 KiB buffer: a few thousand rows here), so the rows past row 10,000 are read
     // after the file has changed.
@@ -35,7 +46,8 @@ fn rows_overwritten_during_the_run_are_never_sent() {
     );
     // Overwrite the last rows in place, same length: other req_ids.
     let at = text.find(&line(from, &format!("r{from:06}"))).expect("row");
-    let changed = text[at..].replace("true,0000,充值成功,r", "true,0000,充值成功,x");
+    let changed = change(&text[at..]);
+    assert_eq!(changed.len(), text.len() - at, "overwritten in place, same length");
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .open(&input)
@@ -55,6 +67,11 @@ fn rows_overwritten_during_the_run_are_never_sent() {
     assert!(
         ledger.keys().all(|req_id| req_id.starts_with('r')),
         "a row pass one never read was sent"
+    );
+    let first_changed = format!("r{from:06}");
+    assert!(
+        ledger.keys().all(|req_id| *req_id < first_changed),
+        "a changed row was sent"
     );
     let accepted = sim.stats().accepted;
     assert!(accepted <= from, "only rows pass one planned: {accepted}");

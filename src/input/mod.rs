@@ -6,6 +6,7 @@
 mod csv;
 mod cursor;
 pub mod encoding;
+pub mod fingerprint;
 pub mod header;
 mod origin;
 pub mod parallel;
@@ -86,7 +87,7 @@ pub enum InputError {
     #[error("{name} changed while it was being read; run again when the export is complete")]
     Changed { name: String },
     #[error(
-        "{name} row {line} is not the row the first read found: the file changed while it was being read. \
+        "{name} changed while it was being read: from row {line} on it is not what the first read found. \
          Nothing the first read did not plan was sent; run again when the export is complete"
     )]
     ChangedRow { name: String, line: u64 },

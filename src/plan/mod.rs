@@ -12,6 +12,7 @@ use std::path::Path;
 
 pub use conflicts::Conflicts;
 
+use crate::input::fingerprint::{self, Fingerprints, Groups};
 use crate::input::{InputError, InputRow, InputSet, parallel};
 use crate::ledger::key::{KeyMap, digest_prefix};
 use crate::ledger::scan::{self, Shape};
@@ -103,9 +104,10 @@ pub struct LedgerPass {
     pub simulated_ignored: u64,
 }
 
-/// The first valid occurrence of every req_id in the input, with its ledger state.
+/// The first valid occurrence of every req_id in the input, with its ledger state, and
+/// what pass one read (`fingerprint`), when it read the files themselves.
 #[derive(Debug, Default)]
-pub struct InputIndex(KeyMap<Entry>);
+pub struct InputIndex(KeyMap<Entry>, Option<Fingerprints>);
 
 impl InputIndex {
     /// Pass one over `rows`, sequentially (the reference `build_from` must match).
@@ -125,18 +127,27 @@ impl InputIndex {
     pub fn build_from(inputs: &InputSet) -> Result<(InputIndex, FirstPass), InputError> {
         let mut index = InputIndex::default();
         let mut pass = FirstPass::default();
+        let (mut groups, mut read) = (Groups::default(), Vec::new());
         parallel::map_in_order(
             inputs,
             512,
             |_| {},
-            |record| inputs.finish(record).map(|row| Built::of(&row)),
+            |record| {
+                let built = inputs.finish(record).map(|row| Built::of(&row));
+                (fingerprint::of_record(record), built)
+            },
             |batch| {
-                for built in batch.into_iter().flatten() {
-                    index.insert(built, &mut pass);
+                for (record, built) in batch {
+                    read.extend(groups.add(record));
+                    if let Some(built) = built {
+                        index.insert(built, &mut pass);
+                    }
                 }
                 true
             },
         )?;
+        read.extend(groups.finish());
+        index.1 = Some(Fingerprints(read));
         Ok((index, pass))
     }
 
@@ -237,6 +248,9 @@ impl InputIndex {
 #[derive(Debug)]
 pub struct Plan {
     input: KeyMap<Entry>,
+    /// What pass one read, for pass two to be checked against (`None`: not checked,
+    /// for plans built from rows rather than files).
+    read: Option<Fingerprints>,
     conflicts: Conflicts,
     sources: Vec<String>,
     retry_rejected: bool,
@@ -252,6 +266,7 @@ impl Plan {
     ) -> Plan {
         Plan {
             input: input.0,
+            read: input.1,
             conflicts,
             sources,
             retry_rejected,
@@ -270,18 +285,20 @@ impl Plan {
             .count() as u64
     }
 
-    /// Decides a valid row of pass two, found at `line` of input `source`, whose
-    /// payload has `digest` (`digest_prefix` of its MD5). The row must be what pass one
-    /// read: its req_id indexed, and its payload the one pass one found (at its first
-    /// occurrence, and at every other row of a req_id whose rows agree); anything else
-    /// means the file changed under the run: `Changed`.
-    pub fn decide(&self, source: u32, line: u64, req_id: &str, digest: u64) -> Decision {
+    /// What pass one read, group by group (`input::fingerprint`).
+    pub fn read(&self) -> Option<&Fingerprints> {
+        self.read.as_ref()
+    }
+
+    /// Decides a valid row of pass two, found at `line` of input `source`. Pass two
+    /// reads what pass one read (its records are checked against `read`, group by
+    /// group, before any is handed on), so a row that is not its req_id's first
+    /// occurrence has the first one's payload unless the req_id is marked
+    /// contradicted; a req_id pass one never saw means the file changed: `Changed`.
+    pub fn decide(&self, source: u32, line: u64, req_id: &str) -> Decision {
         let Some(first) = self.input.get(&ReqKey::of(req_id)) else {
             return Decision::Changed;
         };
-        if !first.contradicted() && first.payload() != digest {
-            return Decision::Changed;
-        }
         if first.contradicted() {
             return Decision::Skip {
                 status: Status::Conflict,
@@ -383,12 +400,7 @@ mod tests {
 
     fn decide(plan: &Plan, row: &InputRow) -> Decision {
         let order = row.order.as_ref().expect("valid");
-        plan.decide(
-            row.source,
-            row.line,
-            &order.req_id,
-            digest_prefix(&order.payload_md5()),
-        )
+        plan.decide(row.source, row.line, &order.req_id)
     }
 
     #[test]
@@ -396,9 +408,8 @@ mod tests {
         let rows = [row(0, 1, "a", true), row(0, 2, "b", true)];
         let plan = plan(&[], &rows, false);
         assert_eq!(decide(&plan, &rows[0]), Decision::Send);
-        // Another req_id, or the same req_id with another payload, in pass two.
+        // A req_id pass one never read.
         assert_eq!(decide(&plan, &row(0, 2, "c", true)), Decision::Changed);
-        assert_eq!(decide(&plan, &row(0, 1, "a", false)), Decision::Changed);
     }
 
     fn status(decision: Decision) -> Option<(Status, &'static str)> {

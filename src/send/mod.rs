@@ -9,8 +9,8 @@
 //! ```
 
 mod batcher;
-mod error;
 pub mod deliver;
+mod error;
 mod gate;
 mod gateway;
 pub mod halt;
@@ -31,10 +31,10 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use self::deliver::Deliverer;
+pub use self::error::SendError;
 use self::halt::{Halt, HaltReason};
 use self::progress::{Progress, ProgressMode};
 use self::recorder::{Outputs, Recorder};
-pub use self::error::SendError;
 pub use self::settings::{ClientTuning, Mode, SendConfig};
 use self::summary::RunSummary;
 use self::window::{WINDOW, Window};

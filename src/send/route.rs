@@ -9,9 +9,9 @@ use tokio::sync::mpsc;
 use super::halt::{Halt, HaltReason};
 use super::window::{BATCH, Window};
 use crate::columns::RowText;
+use crate::input::fingerprint::{self, Fingerprints, GROUP, Groups};
 use crate::input::{InputError, InputRow, InputSet, parallel};
 use crate::ledger::LedgerEntry;
-use crate::ledger::key::digest_prefix;
 use crate::order::Order;
 use crate::plan::{Decision, Plan};
 use crate::results::ResultRow;
@@ -67,18 +67,28 @@ pub fn route_all(
 ) -> Result<(), InputError> {
     let mut seq = 0;
     let mut changed = None;
+    let mut check = Check::default();
     let read = parallel::map_in_order(
         inputs,
         BATCH,
         // Room for a whole batch first: never wait while holding rows not handed on.
         |batch| window.acquire(batch),
         |record| {
-            let row = inputs.finish(record)?;
-            Some(route(row, plan, dry_run))
+            let routed = inputs.finish(record).map(|row| route(row, plan, dry_run));
+            (fingerprint::of_record(record), routed)
         },
         |batch| {
+            // Nothing of a batch is handed on before it is known to be what pass one
+            // read (a batch is one group of records, but the last).
+            if let Some(read) = plan.read()
+                && !check.batch_as_read(&batch, read)
+            {
+                changed.get_or_insert(check.place());
+                window.close();
+                return false;
+            }
             let (mut to_send, mut done) = (Vec::new(), Vec::with_capacity(batch.len()));
-            for mut routed in batch.into_iter().flatten() {
+            for mut routed in batch.into_iter().filter_map(|(_, routed)| routed) {
                 routed.number(seq);
                 seq += 1;
                 match routed {
@@ -102,6 +112,13 @@ pub fn route_all(
             true
         },
     );
+    if changed.is_none()
+        && read.is_ok()
+        && let Some(expected) = plan.read()
+        && !check.all_read(expected)
+    {
+        changed = Some(check.place());
+    }
     match changed {
         Some((source, line)) => {
             let error = || InputError::ChangedRow {
@@ -113,6 +130,54 @@ pub fn route_all(
             Err(error())
         }
         None => read,
+    }
+}
+
+// A batch of pass two is one group of pass one's fingerprints.
+const _: () = assert!(BATCH == GROUP);
+
+/// Pass two's records checked against pass one's, group by group.
+#[derive(Debug, Default)]
+struct Check {
+    groups: Groups,
+    /// Groups checked so far.
+    checked: usize,
+    /// The place of the first record of the group being checked (file, data row).
+    place: (u32, u64),
+}
+
+impl Check {
+    /// Whether `batch` — a whole group, or the last records — is what pass one read.
+    fn batch_as_read(&mut self, batch: &[(u64, Option<Routed>)], read: &Fingerprints) -> bool {
+        if let Some(place) = batch
+            .iter()
+            .find_map(|(_, routed)| routed.as_ref().map(Routed::place))
+        {
+            self.place = place;
+        }
+        let mut hashes = batch
+            .iter()
+            .filter_map(|(record, _)| self.groups.add(*record))
+            .collect::<Vec<_>>();
+        if batch.len() < GROUP {
+            hashes.extend(self.groups.finish());
+        }
+        hashes.into_iter().all(|group| {
+            let same = read.0.get(self.checked) == Some(&group);
+            self.checked += 1;
+            same
+        })
+    }
+
+    /// Whether pass two read every group pass one did (none missing at the end).
+    fn all_read(&mut self, read: &Fingerprints) -> bool {
+        let last = self.groups.finish();
+        let groups = self.checked + usize::from(last.is_some());
+        last.is_none_or(|group| read.0.get(self.checked) == Some(&group)) && groups == read.0.len()
+    }
+
+    fn place(&self) -> (u32, u64) {
+        self.place
     }
 }
 
@@ -131,6 +196,15 @@ enum Routed {
 }
 
 impl Routed {
+    /// The file and data row it came from.
+    fn place(&self) -> (u32, u64) {
+        match self {
+            Routed::Send(job) => (job.source, job.line),
+            Routed::Done(done) => (done.row.source, done.row.line),
+            Routed::Changed { source, line } => (*source, *line),
+        }
+    }
+
     fn number(&mut self, seq: u64) {
         match self {
             Routed::Send(job) => job.seq = seq,
@@ -163,11 +237,7 @@ fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
             );
         }
     };
-    // The payload is encoded once: its digest is checked against pass one's, and
-    // the same bytes are what is sent.
-    let json = order.param0_json();
-    let md5 = crate::top::payload_md5(&json);
-    match plan.decide(source, line, &order.req_id, digest_prefix(&md5)) {
+    match plan.decide(source, line, &order.req_id) {
         Decision::Changed => Routed::Changed { source, line },
         Decision::Skip {
             status,
@@ -185,7 +255,7 @@ fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
             source,
             line,
             file_line,
-            payload: Arc::new(Payload::with_digest(&order.req_id, json, md5)),
+            payload: Arc::new(order.payload()),
             order,
         }),
     }
