@@ -47,7 +47,11 @@ fn overwritten_rows_are_never_sent(change: impl Fn(&str) -> String) {
     // Overwrite the last rows in place, same length: other req_ids.
     let at = text.find(&line(from, &format!("r{from:06}"))).expect("row");
     let changed = change(&text[at..]);
-    assert_eq!(changed.len(), text.len() - at, "overwritten in place, same length");
+    assert_eq!(
+        changed.len(),
+        text.len() - at,
+        "overwritten in place, same length"
+    );
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .open(&input)
