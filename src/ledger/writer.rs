@@ -381,8 +381,15 @@ mod tests {
         let mut writer =
             LedgerWriter::open(&path, &walk(&path, |_| {}).expect("scan"), policy).expect("open");
         writer.append(&[entry("a")]).expect("append");
-        std::thread::sleep(Duration::from_millis(50));
-        let pending = writer.syncer.as_ref().map(|s| s.shared.lock().pending);
+        // No further append: the syncer must get there on its own, well within 10 s.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let pending = loop {
+            let pending = writer.syncer.as_ref().map(|s| s.shared.lock().pending);
+            if pending == Some(0) || std::time::Instant::now() > deadline {
+                break pending;
+            }
+            std::thread::yield_now();
+        };
         assert_eq!(pending, Some(0), "the syncer ran on its own deadline");
         writer.finish().expect("finish");
     }

@@ -68,14 +68,23 @@ mod tests {
         let window = Arc::new(Window::new(BATCH * 2));
         window.acquire(BATCH);
         window.acquire(BATCH);
+        let (acquired, signal) = std::sync::mpsc::channel();
         let reader = std::thread::spawn({
             let window = Arc::clone(&window);
-            move || window.acquire(BATCH)
+            move || {
+                window.acquire(BATCH);
+                let _ = acquired.send(());
+            }
         });
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(!reader.is_finished(), "the window is full");
+        assert!(
+            signal.recv_timeout(Duration::from_millis(50)).is_err(),
+            "the window is full: no room until a release"
+        );
         window.release(BATCH);
-        reader.join().expect("acquired after a release");
+        signal
+            .recv_timeout(Duration::from_secs(10))
+            .expect("acquired after a release");
+        reader.join().expect("reader");
     }
 
     #[test]
