@@ -13,6 +13,7 @@ pub mod csvio;
 pub mod exit;
 pub mod input;
 pub mod ledger;
+pub mod money;
 pub mod order;
 pub mod outfile;
 pub mod plan;

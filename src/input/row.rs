@@ -9,6 +9,7 @@ use super::header::Field;
 use super::values::{self, RowError, clean, code};
 use crate::columns::RowText;
 use crate::columns::unguard;
+use crate::money::Cents;
 use crate::order::Order;
 
 /// The decoded, trimmed cells of one row, by field; `None` when the file has no
@@ -228,7 +229,7 @@ fn same_amount(existing: &Value, amount: &str) -> bool {
         Value::Number(n) => n.to_string(),
         _ => return false,
     };
-    matches!((values::amount_cents(&text), values::amount_cents(amount)), (Some(a), Some(b)) if a == b)
+    matches!((Cents::parse(&text), Cents::parse(amount)), (Some(a), Some(b)) if a == b)
 }
 
 fn same_integer(existing: &Value, ms: &str) -> bool {

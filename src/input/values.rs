@@ -361,21 +361,6 @@ fn check_amount(text: &str) -> Result<(&str, bool), RowError> {
     }
 }
 
-/// Cents of an amount accepted by `parse_amount` (for exact comparisons and totals).
-pub fn amount_cents(amount: &str) -> Option<u128> {
-    let (integer, fraction) = amount.split_once('.').unwrap_or((amount, ""));
-    if fraction.len() > 2
-        || integer.is_empty()
-        || !integer.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let whole: u128 = integer.parse().ok()?;
-    let cents: u128 = format!("{fraction:0<2}").parse().ok()?;
-    whole.checked_mul(100)?.checked_add(cents)
-}
-
 /// The first charge's time as epoch milliseconds: given as milliseconds, or as a
 /// Beijing date and time (`2024-01-01 00:00:00`, or Excel's `2024/1/1 0:00`).
 pub fn parse_charge_time(text: &str) -> Result<i64, RowError> {
@@ -547,9 +532,6 @@ mod tests {
         assert_eq!(parse_amount("12,345,678.9"), Ok("12345678.9".into()));
         assert_eq!(check_ext_value("firstChargeAmount", "1,000"), Ok(()));
         assert!(check_ext_value("firstChargeAmount", "1,00").is_err());
-        assert_eq!(amount_cents("99.5"), Some(9950));
-        assert_eq!(amount_cents("1000.00"), Some(100_000));
-        assert_eq!(amount_cents("0.07"), Some(7));
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod line;
 pub mod lock;
 pub mod parallel;
 pub mod scan;
+pub mod states;
 pub mod writer;
 
 use std::fmt;

@@ -6,6 +6,7 @@
 //! formulas are defused with a leading `'` (OWASP CSV injection); `tally` counts rows
 //! for summaries.
 
+pub mod report;
 pub mod table;
 pub mod tally;
 pub mod workbook;
@@ -117,33 +118,11 @@ impl ResultWriter {
     }
 
     fn write(&mut self, row: &ResultRow) -> std::io::Result<()> {
-        let mut attempts = itoa::Buffer::new();
-        let mut line = itoa::Buffer::new();
         let source = self
             .sources
             .get(row.source as usize)
             .map_or("", String::as_str);
-        let f = &row.fields;
-        let cells: [&str; 17] = [
-            &f.req_id,
-            &f.order_no,
-            &f.sub_order_no,
-            &f.success,
-            &f.result_code,
-            &f.result_desc,
-            &f.ext,
-            row.status.as_str(),
-            &row.error_code,
-            &row.error_msg,
-            &row.sub_code,
-            &row.sub_msg,
-            &row.top_request_id,
-            attempts.format(row.attempts),
-            &row.finished_at,
-            source,
-            line.format(row.line),
-        ];
-        self.table.write(&cells)?;
+        self.table.write(row, source)?;
         self.written += 1;
         Ok(())
     }

@@ -1,103 +1,136 @@
-//! Counting result rows: rows and first-charge amounts (to the cent) by status, the
-//! errors of the rows that need attention, and the first of those rows. Shared by
-//! `report` and the summary sheet of a result workbook, so both say the same.
+//! Counting result rows, one way for everyone: rows and first-charge amounts by status,
+//! calls made, the errors of the rows that need attention (with the first message of
+//! each), and the first of those rows. Fed by `ResultRow`s — a run's as they are
+//! recorded, a result file's or a ledger's as they are read back — and read by the
+//! stderr summary and `--summary-json`, by `report`, and by a result workbook's
+//! summary sheet, so all of them say the same.
 
 use std::collections::BTreeMap;
 
-use super::workbook::SheetSummary;
-use crate::input::values::amount_cents;
+use super::ResultRow;
+use crate::money::Cents;
 use crate::status::Status;
 
 /// How many rows needing attention are kept by req_id, for a listing.
 const ATTENTION_KEPT: usize = 20;
 
-/// The counts of a result file (or of a ledger's latest states).
-#[derive(Debug, Default, Clone)]
-pub struct ResultTally {
-    pub rows: u64,
-    /// Rows and first-charge cents per status.
-    pub by_status: BTreeMap<Status, (u64, u128)>,
-    /// (error_code, sub_code) → rows and the first row's message.
-    pub by_error: BTreeMap<(String, String), (u64, String)>,
-    /// The first rows that need attention: req_id, status, error_code.
-    pub attention: Vec<(String, Status, String)>,
-    pub attention_total: u64,
-    /// Rows with a first-charge amount.
-    pub amount_rows: u64,
+/// Rows that share an error code and sub_code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorGroup {
+    pub error_code: String,
+    pub sub_code: String,
+    pub count: u64,
+    /// The message of the first such row: `error_msg — sub_msg`.
+    pub message: String,
 }
 
-/// (error_code, sub_code) and (rows, first message).
-pub type ErrorGroup<'a> = (&'a (String, String), &'a (u64, String));
-
-/// One result row, as the tally reads it.
-#[derive(Debug, Clone, Copy)]
-pub struct Counted<'a> {
-    pub req_id: &'a str,
+/// A row that needs attention, as a listing names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attention {
+    pub req_id: String,
     pub status: Status,
-    pub error_code: &'a str,
-    pub sub_code: &'a str,
-    pub message: &'a str,
-    pub cents: Option<u128>,
+    pub error_code: String,
 }
 
-impl ResultTally {
-    pub fn add(&mut self, row: Counted<'_>) {
-        self.rows += 1;
-        let entry = self.by_status.entry(row.status).or_default();
-        entry.0 += 1;
-        if let Some(cents) = row.cents {
-            entry.1 += cents;
+/// The counts of a set of result rows.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// Rows and first-charge amounts, by `Status::index`.
+    by_status: [(u64, Cents); Status::ALL.len()],
+    calls: u64,
+    errors: BTreeMap<(String, String), ErrorGroup>,
+    attention: Vec<Attention>,
+    attention_total: u64,
+    amount_rows: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, row: &ResultRow) {
+        let slot = &mut self.by_status[row.status.index()];
+        slot.0 += 1;
+        if let Some(cents) = Cents::first_charge(&row.fields.ext) {
+            slot.1 += cents;
             self.amount_rows += 1;
         }
-        if row.status.needs_attention() {
-            if !row.error_code.is_empty() {
-                let error = self
-                    .by_error
-                    .entry((row.error_code.to_owned(), row.sub_code.to_owned()))
-                    .or_insert_with(|| (0, row.message.to_owned()));
-                error.0 += 1;
-            }
-            self.attention_total += 1;
-            if self.attention.len() < ATTENTION_KEPT {
-                self.attention
-                    .push((row.req_id.to_owned(), row.status, row.error_code.to_owned()));
-            }
+        self.calls += u64::from(row.attempts);
+        if !row.status.needs_attention() {
+            return;
         }
+        self.attention_total += 1;
+        if !row.error_code.is_empty() {
+            self.errors
+                .entry((row.error_code.clone(), row.sub_code.clone()))
+                .or_insert_with(|| ErrorGroup {
+                    error_code: row.error_code.clone(),
+                    sub_code: row.sub_code.clone(),
+                    count: 0,
+                    message: message(&row.error_msg, &row.sub_msg),
+                })
+                .count += 1;
+        }
+        if self.attention.len() < ATTENTION_KEPT {
+            self.attention.push(Attention {
+                req_id: row.fields.req_id.clone(),
+                status: row.status,
+                error_code: row.error_code.clone(),
+            });
+        }
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.by_status.iter().map(|(rows, _)| rows).sum()
+    }
+
+    pub fn count(&self, status: Status) -> u64 {
+        self.by_status[status.index()].0
+    }
+
+    /// The first-charge amounts of the rows of `status`.
+    pub fn amount(&self, status: Status) -> Cents {
+        self.by_status[status.index()].1
+    }
+
+    /// The statuses that have rows, in `Status::ALL` order, with rows and amounts.
+    pub fn by_status(&self) -> impl Iterator<Item = (Status, u64, Cents)> + '_ {
+        Status::ALL
+            .into_iter()
+            .map(|status| (status, self.count(status), self.amount(status)))
+            .filter(|(_, rows, _)| *rows > 0)
+    }
+
+    /// Rows that carry a first-charge amount.
+    pub fn amount_rows(&self) -> u64 {
+        self.amount_rows
+    }
+
+    /// Calls made (attempts, all rows together).
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
+    /// Whether any row needs attention (exit code 1).
+    pub fn needs_attention(&self) -> bool {
+        self.attention_total > 0
     }
 
     /// The error groups, most frequent first.
-    pub fn errors(&self) -> Vec<ErrorGroup<'_>> {
-        let mut errors: Vec<_> = self.by_error.iter().collect();
-        errors.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(b.0)));
-        errors
+    pub fn errors(&self) -> Vec<&ErrorGroup> {
+        let mut groups: Vec<&ErrorGroup> = self.errors.values().collect();
+        groups.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| (&a.error_code, &a.sub_code).cmp(&(&b.error_code, &b.sub_code)))
+        });
+        groups
     }
 
-    /// What a result workbook's summary sheet shows.
-    pub fn sheet_summary(&self) -> SheetSummary {
-        SheetSummary {
-            by_status: self
-                .by_status
-                .iter()
-                .map(|(status, (rows, cents))| (*status, *rows, *cents))
-                .collect(),
-            errors: self
-                .errors()
-                .into_iter()
-                .map(|((code, sub), (rows, message))| {
-                    (code.clone(), sub.clone(), *rows, message.clone())
-                })
-                .collect(),
-        }
+    /// The first rows that need attention.
+    pub fn attention(&self) -> &[Attention] {
+        &self.attention
     }
-}
 
-/// `firstChargeAmount` of an ext JSON text, in cents.
-pub fn first_charge_cents(ext: &str) -> Option<u128> {
-    let value: serde_json::Value = serde_json::from_str(ext).ok()?;
-    match value.get("firstChargeAmount")? {
-        serde_json::Value::String(s) => amount_cents(s.trim()),
-        serde_json::Value::Number(n) => amount_cents(&n.to_string()),
-        _ => None,
+    pub fn attention_total(&self) -> u64 {
+        self.attention_total
     }
 }
 
@@ -114,40 +147,51 @@ pub fn message(error_msg: &str, sub_msg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::columns::RowText;
 
-    #[test]
-    fn amounts_are_read_from_ext_to_the_cent() {
-        assert_eq!(
-            first_charge_cents(r#"{"firstChargeAmount":"49.90"}"#),
-            Some(4990)
-        );
-        assert_eq!(
-            first_charge_cents(r#"{"firstChargeAmount":100}"#),
-            Some(10000)
-        );
-        assert_eq!(first_charge_cents(r#"{"other":1}"#), None);
-        assert_eq!(first_charge_cents(""), None);
+    fn row(req_id: &str, status: Status, code: &str, ext: &str, attempts: u32) -> ResultRow {
+        let mut row = ResultRow::new(
+            RowText {
+                req_id: req_id.into(),
+                ext: ext.into(),
+                ..RowText::default()
+            },
+            status,
+            0,
+            1,
+        )
+        .with_error(code, format!("message of {code}"));
+        row.attempts = attempts;
+        row
     }
 
     #[test]
-    fn rows_needing_attention_are_grouped_by_their_codes() {
-        let mut tally = ResultTally::default();
-        let row = |req_id, status, code: &'static str| Counted {
-            req_id,
-            status,
-            error_code: code,
-            sub_code: "",
-            message: "m",
-            cents: Some(100),
-        };
-        tally.add(row("a", Status::Delivered, "0000"));
-        tally.add(row("b", Status::Rejected, "B1"));
-        tally.add(row("c", Status::Rejected, "B1"));
-        tally.add(row("d", Status::Failed, "net.timeout"));
-        assert_eq!(tally.by_status[&Status::Rejected], (2, 200));
-        assert_eq!(tally.attention_total, 3);
-        let summary = tally.sheet_summary();
-        assert_eq!(summary.errors[0].0, "B1");
-        assert_eq!(summary.errors[0].2, 2);
+    fn rows_amounts_calls_and_errors_are_counted_once_each() {
+        let mut tally = Tally::default();
+        let amount = r#"{"firstChargeAmount":"49.90"}"#;
+        for row in [
+            row("a", Status::Delivered, "", amount, 1),
+            row("b", Status::Rejected, "B0107", amount, 1),
+            row("c", Status::Rejected, "B0107", "", 2),
+            row("d", Status::Failed, "15", amount, 5),
+            row("e", Status::Invalid, "input.bad_number", "", 0),
+        ] {
+            tally.add(&row);
+        }
+        assert_eq!(tally.rows(), 5);
+        assert_eq!(tally.calls(), 9);
+        assert_eq!(tally.count(Status::Rejected), 2);
+        assert_eq!(tally.amount(Status::Rejected), Cents(4990));
+        assert_eq!(tally.amount_rows(), 3);
+        assert_eq!(tally.attention_total(), 4);
+        let errors = tally.errors();
+        assert_eq!(
+            (errors[0].error_code.as_str(), errors[0].count),
+            ("B0107", 2),
+            "most frequent first"
+        );
+        assert_eq!(errors[0].message, "message of B0107");
+        assert_eq!(tally.attention()[0].req_id, "b");
+        assert!(tally.needs_attention());
     }
 }

@@ -8,21 +8,13 @@ use std::io::Write;
 
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
 
+use super::tally::Tally;
 use crate::columns::guard;
-use crate::status::Status;
+use crate::money::Cents;
 
 /// The results sheet's name, and the summary's.
 pub const RESULTS_SHEET: &str = "results 结果";
 pub const SUMMARY_SHEET: &str = "summary 汇总";
-
-/// What the summary sheet shows; filled row by row by the writer's owner.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SheetSummary {
-    /// Rows and first-charge cents per status.
-    pub by_status: Vec<(Status, u64, u128)>,
-    /// (error_code, sub_code, rows, first message), most frequent first.
-    pub errors: Vec<(String, String, u64, String)>,
-}
 
 /// A workbook being written: the results sheet first.
 pub struct ResultSheet {
@@ -100,11 +92,7 @@ impl ResultSheet {
     }
 
     /// Finishes the results sheet, adds the summary sheet, writes the file to `sink`.
-    pub fn finish(
-        mut self,
-        summary: &SheetSummary,
-        sink: impl Write + Send,
-    ) -> Result<(), XlsxError> {
+    pub fn finish(mut self, summary: &Tally, sink: impl Write + Send) -> Result<(), XlsxError> {
         let sheet = self.workbook.worksheet_from_index(0)?;
         let last_col = self.columns.saturating_sub(1) as u16;
         sheet.autofilter(0, 0, self.rows.saturating_sub(1).max(1), last_col)?;
@@ -118,7 +106,7 @@ impl ResultSheet {
 }
 
 /// The summary sheet: counts and amounts by status, then the errors.
-fn write_summary(workbook: &mut Workbook, summary: &SheetSummary) -> Result<(), XlsxError> {
+fn write_summary(workbook: &mut Workbook, summary: &Tally) -> Result<(), XlsxError> {
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");
     let sheet = workbook.add_worksheet();
@@ -133,12 +121,12 @@ fn write_summary(workbook: &mut Workbook, summary: &SheetSummary) -> Result<(), 
         sheet.write_string_with_format(0, col as u16, *head, &bold)?;
     }
     let mut row = 1;
-    let (mut total_rows, mut total_cents) = (0u64, 0u128);
-    for (status, rows, cents) in &summary.by_status {
+    let (mut total_rows, mut total_cents) = (0u64, Cents::default());
+    for (status, rows, cents) in summary.by_status() {
         sheet.write_string(row, 0, status.as_str())?;
         sheet.write_string(row, 1, status.chinese())?;
-        sheet.write_number(row, 2, *rows as f64)?;
-        sheet.write_number_with_format(row, 3, *cents as f64 / 100.0, &money)?;
+        sheet.write_number(row, 2, rows as f64)?;
+        sheet.write_number_with_format(row, 3, cents.as_yuan_f64(), &money)?;
         total_rows += rows;
         total_cents += cents;
         row += 1;
@@ -146,9 +134,10 @@ fn write_summary(workbook: &mut Workbook, summary: &SheetSummary) -> Result<(), 
     sheet.write_string_with_format(row, 0, "total", &bold)?;
     sheet.write_string_with_format(row, 1, "合计", &bold)?;
     sheet.write_number_with_format(row, 2, total_rows as f64, &bold)?;
-    sheet.write_number_with_format(row, 3, total_cents as f64 / 100.0, &money)?;
+    sheet.write_number_with_format(row, 3, total_cents.as_yuan_f64(), &money)?;
     row += 2;
-    if !summary.errors.is_empty() {
+    let errors = summary.errors();
+    if !errors.is_empty() {
         let heads = [
             "error_code 错误码",
             "sub_code 子错误码",
@@ -158,12 +147,12 @@ fn write_summary(workbook: &mut Workbook, summary: &SheetSummary) -> Result<(), 
         for (col, head) in heads.iter().enumerate() {
             sheet.write_string_with_format(row, col as u16, *head, &bold)?;
         }
-        for (code, sub_code, rows, message) in &summary.errors {
+        for group in errors {
             row += 1;
-            sheet.write_string(row, 0, guard(code).as_ref())?;
-            sheet.write_string(row, 1, guard(sub_code).as_ref())?;
-            sheet.write_number(row, 2, *rows as f64)?;
-            sheet.write_string(row, 3, guard(message).as_ref())?;
+            sheet.write_string(row, 0, guard(&group.error_code).as_ref())?;
+            sheet.write_string(row, 1, guard(&group.sub_code).as_ref())?;
+            sheet.write_number(row, 2, group.count as f64)?;
+            sheet.write_string(row, 3, guard(&group.message).as_ref())?;
         }
     }
     sheet.set_column_width(0, 24)?;

@@ -289,7 +289,7 @@ fn job_queue(concurrency: usize) -> usize {
 
 /// What is left to report once the outputs are closed.
 struct Finished {
-    recorder_tally: summary::Tally,
+    recorder_tally: crate::results::tally::Tally,
     invalid: Vec<String>,
     out: PathBuf,
     ledger_appended: u64,

@@ -10,10 +10,10 @@ use tokio::sync::mpsc;
 use super::halt::{Halt, HaltReason};
 use super::progress::Progress;
 use super::route::Done;
-use super::summary::Tally;
 use super::window::Window;
 use crate::ledger::{LedgerEntry, LedgerWriter};
 use crate::results::ResultWriter;
+use crate::results::tally::Tally;
 use crate::status::Status;
 
 /// How many invalid rows are quoted on stderr before "… and N more".

@@ -2,7 +2,6 @@
 //! status, the most frequent errors with their messages, elapsed, calls/s), the
 //! `--summary-json` document, and the exit code they imply.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
@@ -14,89 +13,18 @@ use super::error::SendError;
 use super::halt::HaltReason;
 use crate::exit::Exit;
 use crate::outfile::Replacement;
-use crate::results::ResultRow;
+use crate::results::tally::Tally;
 use crate::simulator::RunningSimulator;
 use crate::status::Status;
 use crate::text::visible;
 
-/// Rows that share an error code and sub_code.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ErrorGroup {
-    pub error_code: String,
-    pub sub_code: String,
-    pub count: u64,
-    /// The message of the first such row.
-    pub message: String,
-}
-
-/// Running counts of a run.
-#[derive(Debug, Clone, Default)]
-pub struct Tally {
-    counts: [u64; Status::ALL.len()],
-    calls: u64,
-    errors: HashMap<(String, String), ErrorGroup>,
-}
-
-impl Tally {
-    pub fn add(&mut self, row: &ResultRow) {
-        self.counts[row.status.index()] += 1;
-        self.calls += u64::from(row.attempts);
-        if row.status.needs_attention() && !row.error_code.is_empty() {
-            let group = self
-                .errors
-                .entry((row.error_code.clone(), row.sub_code.clone()))
-                .or_insert_with(|| ErrorGroup {
-                    error_code: row.error_code.clone(),
-                    sub_code: row.sub_code.clone(),
-                    count: 0,
-                    message: [row.error_msg.as_str(), row.sub_msg.as_str()]
-                        .iter()
-                        .filter(|m| !m.is_empty())
-                        .copied()
-                        .collect::<Vec<_>>()
-                        .join(" — "),
-                });
-            group.count += 1;
-        }
-    }
-
-    pub fn count(&self, status: Status) -> u64 {
-        self.counts[status.index()]
-    }
-
-    pub fn rows(&self) -> u64 {
-        self.counts.iter().sum()
-    }
-
-    /// HTTP calls made.
-    pub fn calls(&self) -> u64 {
-        self.calls
-    }
-
-    /// The error groups, most frequent first.
-    pub fn top_errors(&self, n: usize) -> Vec<&ErrorGroup> {
-        let mut groups: Vec<&ErrorGroup> = self.errors.values().collect();
-        groups.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
-                .then_with(|| a.error_code.cmp(&b.error_code))
-        });
-        groups.truncate(n);
-        groups
-    }
-
-    /// The exit code: a halt's, else 1 when any row needs attention, else 0.
-    pub fn exit(&self, halt: Option<&HaltReason>) -> Exit {
-        match halt {
-            Some(reason) => reason.exit(),
-            None if Status::ALL
-                .iter()
-                .any(|s| s.needs_attention() && self.count(*s) > 0) =>
-            {
-                Exit::Attention
-            }
-            None => Exit::Success,
-        }
+/// The exit code a run's rows and halt imply: a halt's, else 1 when any row needs
+/// attention, else 0.
+pub fn exit_of(tally: &Tally, halt: Option<&HaltReason>) -> Exit {
+    match halt {
+        Some(reason) => reason.exit(),
+        None if tally.needs_attention() => Exit::Attention,
+        None => Exit::Success,
     }
 }
 
@@ -114,7 +42,7 @@ pub struct RunSummary<'a> {
 
 impl RunSummary<'_> {
     pub fn exit(&self) -> Exit {
-        self.tally.exit(self.halt)
+        exit_of(self.tally, self.halt)
     }
 
     fn rate(&self) -> f64 {
@@ -144,7 +72,7 @@ impl RunSummary<'_> {
                 text.push_str(&format!("  {:<20}{count:>8}\n", status.as_str()));
             }
         }
-        let top = tally.top_errors(5);
+        let top: Vec<_> = tally.errors().into_iter().take(5).collect();
         if !top.is_empty() {
             text.push_str("errors:\n");
             for group in top {
@@ -186,7 +114,7 @@ impl RunSummary<'_> {
             .collect();
         let errors: Vec<Value> = self
             .tally
-            .top_errors(usize::MAX)
+            .errors()
             .into_iter()
             .map(|g| json!({"error_code": g.error_code, "sub_code": g.sub_code, "count": g.count, "message": g.message}))
             .collect();
@@ -297,6 +225,7 @@ fn shorten(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::columns::RowText;
+    use crate::results::ResultRow;
     use crate::signals::Signal;
 
     fn row(status: Status, code: &str, attempts: u32) -> ResultRow {
@@ -311,15 +240,15 @@ mod tests {
         let mut tally = Tally::default();
         tally.add(&row(Status::Delivered, "0000", 1));
         tally.add(&row(Status::SkippedDelivered, "dedup.already_delivered", 0));
-        assert_eq!(tally.exit(None), Exit::Success);
+        assert_eq!(exit_of(&tally, None), Exit::Success);
         tally.add(&row(Status::Invalid, "input.bad_number", 0));
-        assert_eq!(tally.exit(None), Exit::Attention);
+        assert_eq!(exit_of(&tally, None), Exit::Attention);
         assert_eq!(
-            tally.exit(Some(&HaltReason::Signal(Signal::Terminate))),
+            exit_of(&tally, Some(&HaltReason::Signal(Signal::Terminate))),
             Exit::Terminated
         );
         assert_eq!(
-            tally.exit(Some(&HaltReason::Crashed("the recorder"))),
+            exit_of(&tally, Some(&HaltReason::Crashed("the recorder"))),
             Exit::Halted
         );
     }
@@ -333,7 +262,7 @@ mod tests {
         tally.add(&row(Status::Failed, "net.timeout", 5));
         tally.add(&row(Status::Delivered, "0000", 1));
         let top: Vec<(&str, u64)> = tally
-            .top_errors(5)
+            .errors()
             .iter()
             .map(|g| (g.error_code.as_str(), g.count))
             .collect();

@@ -1,0 +1,243 @@
+//! `report PATH`: what a result file (CSV or workbook) or a ledger says — counts by
+//! status and by error code with their messages and advice, first-charge amounts to
+//! the cent, the req_ids that need attention — and, for a result file, the rows that
+//! need attention written to another table (`--failed-only --out`), ready to be
+//! corrected and sent again. Reads typed rows (`table`) and typed ledger states
+//! (`ledger::states`), counts them with the one `Tally`.
+
+use std::fs::File;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use super::ResultRow;
+use super::table::{TableError, TableReader, TableWriter};
+use super::tally::Tally;
+use crate::columns::{RESULT_HEADER, RowText, starts_as_ledger};
+use crate::ledger::{LedgerError, Settled, states};
+use crate::status::Status;
+use crate::text::visible;
+
+/// What kind of file a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Results,
+    Ledger,
+}
+
+/// Why a report cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot open {}: {error}", path.display())]
+    Open {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{} is neither a result CSV nor a ledger: its first line is '{first}'", path.display())]
+    Unknown { path: PathBuf, first: String },
+    #[error("{}: {error}", path.display())]
+    Table { path: PathBuf, error: TableError },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("cannot write {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("--failed-only needs a result file: a ledger does not keep the orders' contents")]
+    FailedOfLedger,
+}
+
+/// What one file says.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub tally: Tally,
+    /// Lines of a ledger (its req_ids are the tally's rows).
+    pub ledger_lines: Option<u64>,
+    /// req_ids whose latest line came from a `--simulate` run (ledger only).
+    pub simulated: u64,
+    /// Rows written by `--failed-only`.
+    pub written: u64,
+}
+
+/// A workbook is a result workbook; any other file is told by its first line.
+pub fn kind_of(path: &Path) -> Result<Kind, ReportError> {
+    if crate::xlsx::is_workbook(path) {
+        return Ok(Kind::Results);
+    }
+    let open = |error| ReportError::Open {
+        path: path.to_owned(),
+        error,
+    };
+    let mut head = Vec::with_capacity(4096);
+    File::open(path)
+        .map_err(open)?
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(open)?;
+    if starts_as_ledger(&head) {
+        return Ok(Kind::Ledger);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let first = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end();
+    if first.split(',').any(|name| name == RESULT_HEADER[7]) {
+        return Ok(Kind::Results);
+    }
+    Err(ReportError::Unknown {
+        path: path.to_owned(),
+        first: visible(first).into_owned(),
+    })
+}
+
+/// Reads a result file; with `failed_out`, writes its rows that need attention there.
+pub fn of_results(path: &Path, failed_out: Option<&Path>) -> Result<Report, ReportError> {
+    let table_error = |error| ReportError::Table {
+        path: path.to_owned(),
+        error,
+    };
+    let mut table = TableReader::open(path).map_err(table_error)?;
+    let write_error = |out: &Path, error| ReportError::Write {
+        path: out.to_owned(),
+        error,
+    };
+    let mut failed = match failed_out {
+        Some(out) => Some(TableWriter::create(out, false).map_err(|e| write_error(out, e))?),
+        None => None,
+    };
+    let mut report = Report::default();
+    while let Some(row) = table.next_row().map_err(table_error)? {
+        report.tally.add(&row);
+        if let Some(writer) = failed.as_mut().filter(|_| row.status.needs_attention()) {
+            writer
+                .write(&row, table.source(&row))
+                .map_err(|e| write_error(writer.out(), e))?;
+            report.written += 1;
+        }
+    }
+    if let Some(writer) = failed {
+        let out = writer.out().to_owned();
+        writer.finish().map_err(|e| write_error(&out, e))?;
+    }
+    Ok(report)
+}
+
+/// Reads a ledger: the latest state of each req_id, as rows of its status.
+pub fn of_ledger(path: &Path) -> Result<Report, ReportError> {
+    let mut report = Report::default();
+    let lines = states::for_each_latest(path, |state| {
+        if state.simulated {
+            report.simulated += 1;
+            return;
+        }
+        let status = match state.status {
+            Settled::Delivered => Status::Delivered,
+            Settled::Rejected => Status::Rejected,
+            Settled::Failed => Status::Failed,
+        };
+        let fields = RowText {
+            req_id: state.req_id,
+            ..RowText::default()
+        };
+        let mut row = ResultRow::new(fields, status, 0, 0);
+        row.error_code = state.error_code;
+        row.sub_code = state.sub_code;
+        report.tally.add(&row);
+    })?;
+    report.ledger_lines = Some(lines);
+    Ok(report)
+}
+
+/// The report as text.
+pub fn render(path: &Path, report: &Report) -> String {
+    let tally = &report.tally;
+    let mut text = match report.ledger_lines {
+        Some(lines) => {
+            let simulated = match report.simulated {
+                0 => String::new(),
+                n => format!("; {n} more from --simulate runs, not counted"),
+            };
+            format!(
+                "{}: ledger, {lines} lines, {} req_ids (latest state of each below{simulated})\n",
+                path.display(),
+                tally.rows()
+            )
+        }
+        None => format!(
+            "{}: result {}, {} rows\n",
+            path.display(),
+            if crate::xlsx::is_workbook(path) {
+                "workbook"
+            } else {
+                "CSV"
+            },
+            tally.rows()
+        ),
+    };
+    let show_amounts = tally.amount_rows() > 0;
+    let unit = if report.ledger_lines.is_some() {
+        "req_ids"
+    } else {
+        "rows"
+    };
+    text.push_str(&format!("  {:<20}{unit:>8}", "status"));
+    text.push_str(if show_amounts {
+        "   first-charge amount\n"
+    } else {
+        "\n"
+    });
+    for (status, count, cents) in tally.by_status() {
+        text.push_str(&format!("  {:<20}{count:>8}", status.as_str()));
+        if show_amounts {
+            text.push_str(&format!("   {cents:>19}"));
+        }
+        text.push('\n');
+    }
+    let errors = tally.errors();
+    if !errors.is_empty() {
+        text.push_str("errors of the rows that need attention:\n");
+        for group in errors {
+            let code = if group.sub_code.is_empty() {
+                group.error_code.clone()
+            } else {
+                format!("{} {}", group.error_code, group.sub_code)
+            };
+            text.push_str(&format!(
+                "  {:>8}  {}  {}\n",
+                group.count,
+                visible(&code),
+                visible(&group.message)
+            ));
+            if let Some(advice) = crate::top::response::advice(&group.error_code, &group.sub_code) {
+                text.push_str(&format!("            → {advice}\n"));
+            }
+        }
+    }
+    if tally.attention_total() > 0 {
+        text.push_str(&format!("need attention ({}):\n", tally.attention_total()));
+        for row in tally.attention() {
+            let req_id = if row.req_id.is_empty() {
+                "(no req_id)"
+            } else {
+                &row.req_id
+            };
+            text.push_str(&format!(
+                "  {}  {}  {}\n",
+                visible(req_id),
+                row.status,
+                visible(&row.error_code)
+            ));
+        }
+        let listed = tally.attention().len() as u64;
+        if tally.attention_total() > listed {
+            text.push_str(&format!(
+                "  … and {} more\n",
+                tally.attention_total() - listed
+            ));
+        }
+    }
+    text
+}
