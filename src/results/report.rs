@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use super::ResultRow;
+use super::row::ResultRow;
 use super::table::{TableError, TableReader, TableWriter};
 use super::tally::Tally;
 use crate::columns::{RESULT_HEADER, RowText, starts_as_ledger};

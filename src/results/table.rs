@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::ResultRow;
+use super::row::ResultRow;
 use super::tally::Tally;
 use super::workbook::ResultSheet;
 use crate::columns::{RESULT_HEADER, RowText, guard, unguard};

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ResultRow;
+use super::row::ResultRow;
 use crate::money::Cents;
 use crate::status::Status;
 
