@@ -7,13 +7,13 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::error::SendError;
 use super::halt::HaltReason;
 use crate::exit::Exit;
 use crate::outfile::Replacement;
-use crate::results::tally::Tally;
+use crate::results::tally::{ErrorGroup, Tally};
 use crate::simulator::RunningSimulator;
 use crate::status::Status;
 use crate::text::visible;
@@ -107,32 +107,81 @@ impl RunSummary<'_> {
     }
 
     /// The `--summary-json` document.
-    pub fn to_json(&self) -> Value {
-        let counts: serde_json::Map<String, Value> = Status::ALL
-            .iter()
-            .map(|s| (s.as_str().to_owned(), json!(self.tally.count(*s))))
-            .collect();
-        let errors: Vec<Value> = self
-            .tally
-            .errors()
-            .into_iter()
-            .map(|g| json!({"error_code": g.error_code, "sub_code": g.sub_code, "count": g.count, "message": g.message}))
-            .collect();
-        json!({
-            "exit_code": self.exit().code(),
-            "dry_run": self.dry_run,
-            "rows": self.tally.rows(),
-            "calls": self.tally.calls(),
-            "elapsed_seconds": (self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-            "calls_per_second": (self.rate() * 10.0).round() / 10.0,
-            "counts": counts,
-            "errors": errors,
-            "halted": self.halt.map(|r| r.to_string()),
-            "results": self.out.display().to_string(),
-            "ledger": self.ledger.display().to_string(),
-            "ledger_lines_appended": self.ledger_appended,
-        })
+    pub fn to_doc(&self) -> SummaryDoc<'_> {
+        SummaryDoc {
+            exit_code: self.exit().code(),
+            dry_run: self.dry_run,
+            rows: self.tally.rows(),
+            calls: self.tally.calls(),
+            elapsed_seconds: (self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            calls_per_second: (self.rate() * 10.0).round() / 10.0,
+            counts: StatusCounts(self.tally),
+            errors: self.tally.errors(),
+            halted: self.halt.map(|r| r.to_string()),
+            results: self.out.display().to_string(),
+            ledger: self.ledger.display().to_string(),
+            ledger_lines_appended: self.ledger_appended,
+        }
     }
+}
+
+/// The `--summary-json` document, field by field.
+#[derive(Debug, Serialize)]
+pub struct SummaryDoc<'a> {
+    pub exit_code: u8,
+    pub dry_run: bool,
+    pub rows: u64,
+    pub calls: u64,
+    pub elapsed_seconds: f64,
+    pub calls_per_second: f64,
+    /// Rows of every status, in the order SPEC.md lists them (zeros included).
+    pub counts: StatusCounts<'a>,
+    /// The errors of the rows that need attention, most frequent first.
+    #[serde(serialize_with = "error_groups")]
+    pub errors: Vec<&'a ErrorGroup>,
+    pub halted: Option<String>,
+    pub results: String,
+    pub ledger: String,
+    pub ledger_lines_appended: u64,
+}
+
+/// Every status with its rows, as a JSON object in `Status::ALL` order.
+#[derive(Debug)]
+pub struct StatusCounts<'a>(&'a Tally);
+
+impl Serialize for StatusCounts<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(Status::ALL.len()))?;
+        for status in Status::ALL {
+            map.serialize_entry(status.as_str(), &self.0.count(status))?;
+        }
+        map.end()
+    }
+}
+
+fn error_groups<S: serde::Serializer>(
+    groups: &[&ErrorGroup],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq as _;
+    #[derive(Serialize)]
+    struct Group<'g> {
+        error_code: &'g str,
+        sub_code: &'g str,
+        count: u64,
+        message: &'g str,
+    }
+    let mut seq = serializer.serialize_seq(Some(groups.len()))?;
+    for g in groups {
+        seq.serialize_element(&Group {
+            error_code: &g.error_code,
+            sub_code: &g.sub_code,
+            count: g.count,
+            message: &g.message,
+        })?;
+    }
+    seq.end()
 }
 
 /// The summary on stderr (unless quiet and all went well) and in `--summary-json`.
@@ -159,7 +208,7 @@ pub fn report(
         }
     }
     if let Some(json) = summary_json
-        && let Err(error) = json.write(&summary.to_json())
+        && let Err(error) = json.write(&summary.to_doc())
     {
         // The calls are made: a write error now is exit 3, not a usage error.
         crate::errln!("error: {error}");
@@ -185,9 +234,9 @@ impl SummaryJson {
         Ok(SummaryJson { replacement, file })
     }
 
-    fn write(mut self, doc: &serde_json::Value) -> Result<(), SendError> {
+    fn write(mut self, doc: &SummaryDoc<'_>) -> Result<(), SendError> {
         let path = self.replacement.out().to_owned();
-        let text = serde_json::to_string_pretty(doc).expect("JSON values serialize");
+        let text = serde_json::to_string_pretty(doc).expect("the summary serializes");
         self.file
             .write_all(text.as_bytes())
             .and_then(|()| self.file.write_all(b"\n"))
@@ -283,7 +332,7 @@ mod tests {
             ledger: Path::new("l.csv"),
             ledger_appended: 1,
         };
-        let doc = summary.to_json();
+        let doc = serde_json::to_value(summary.to_doc()).expect("serializes");
         assert_eq!(doc["exit_code"], 0);
         assert_eq!(doc["counts"]["delivered"], 1);
         assert_eq!(doc["counts"]["would_send"], 0);
