@@ -4,6 +4,7 @@
 //! keeps one run per ledger. Lines are never rewritten; only a torn last line (a
 //! crash mid-write) is cut off.
 
+pub mod compact;
 pub mod key;
 mod line;
 pub mod lock;
