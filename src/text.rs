@@ -60,3 +60,13 @@ mod tests {
         ));
     }
 }
+
+/// `text` cut to `max` characters, with `…` when something was cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}

@@ -16,7 +16,7 @@ use crate::outfile::Replacement;
 use crate::results::tally::{ErrorGroup, Tally};
 use crate::simulator::RunningSimulator;
 use crate::status::Status;
-use crate::text::visible;
+use crate::text::{shorten, visible};
 
 /// The exit code a run's rows and halt imply: a halt's, else 1 when any row needs
 /// attention, else 0.
@@ -259,15 +259,6 @@ fn print_invalid(examples: &[String], total: u64) {
             total - examples.len() as u64
         );
     }
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut short: String = text.chars().take(max - 1).collect();
-    short.push('…');
-    short
 }
 
 #[cfg(test)]

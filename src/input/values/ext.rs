@@ -1,209 +1,13 @@
-//! Reading one cell's text as the value it stands for — order numbers, booleans,
-//! amounts, times, ext JSON — and recognising what Excel does to them. Every refusal
-//! is a `RowError` with an `input.*` code and a message that says how to fix the
-//! export. Pure.
-
-use std::fmt;
+//! `ext` and the first charge: a JSON object kept in its canonical form (recognised
+//! in the text without parsing when it already is), amounts to the cent, and times as
+//! Beijing epoch milliseconds. Pure.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
 
-/// Why a row cannot be sent (SPEC.md status `invalid`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowError {
-    /// `input.*`.
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl RowError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        RowError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for RowError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-/// The codes, in one place so the README table and the tests agree.
-pub mod code {
-    pub const MISSING_FIELD: &str = "input.missing_field";
-    pub const SCIENTIFIC: &str = "input.scientific_notation";
-    pub const DECIMAL: &str = "input.decimal_number";
-    pub const SEPARATORS: &str = "input.thousands_separator";
-    pub const BAD_NUMBER: &str = "input.bad_number";
-    pub const BAD_SUCCESS: &str = "input.bad_success";
-    pub const BAD_REQ_ID: &str = "input.bad_req_id";
-    pub const BAD_EXT: &str = "input.bad_ext";
-    pub const EXT_MISMATCH: &str = "input.ext_mismatch";
-    pub const BAD_AMOUNT: &str = "input.bad_amount";
-    pub const BAD_TIME: &str = "input.bad_time";
-    pub const FIELD_COUNT: &str = "input.field_count";
-    pub const BAD_ENCODING: &str = "input.bad_encoding";
-    pub const ROW_TOO_LONG: &str = "input.row_too_long";
-    pub const CELL_TOO_LONG: &str = "input.cell_too_long";
-    /// A workbook number cell that cannot hold the order number exactly.
-    pub const INEXACT_NUMBER: &str = "input.inexact_number";
-    /// A workbook error value (`#N/A`, `#REF!`, ...) in a column the tool uses.
-    pub const EXCEL_ERROR: &str = "input.excel_error";
-    /// A workbook date cell where a text or a number belongs.
-    pub const DATE_CELL: &str = "input.date_cell";
-}
-
-/// The longest cell read; the rest of a longer one is dropped and the row is invalid.
-pub const MAX_CELL_BYTES: usize = 16 * 1024;
-
-/// The longest req_id accepted; the platform's idempotency keys are short serials.
-pub const MAX_REQ_ID_CHARS: usize = 64;
-
-/// Trims what exports leave around values: ASCII white space, no-break and
-/// full-width spaces, zero-width characters and stray BOMs.
-pub fn clean(text: &str) -> &str {
-    text.trim_matches(|c: char| {
-        c.is_whitespace() || matches!(c, '\u{00A0}' | '\u{3000}' | '\u{200B}' | '\u{FEFF}')
-    })
-}
-
-/// `clean` of a cell that may be owned, still borrowed where it was.
-pub fn clean_cow(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
-    use std::borrow::Cow;
-    match text {
-        Cow::Borrowed(text) => Cow::Borrowed(clean(text)),
-        Cow::Owned(text) if clean(&text).len() == text.len() => Cow::Owned(text),
-        Cow::Owned(text) => Cow::Owned(clean(&text).to_owned()),
-    }
-}
-
-/// An order or sub-order number: digits only, 1 ..= u64::MAX. Anything Excel did to
-/// a long number is refused, because Excel keeps 15 significant digits and a 19-digit
-/// Tmall order number that went through it is a different order.
-pub fn parse_order_number(field: &str, text: &str) -> Result<u64, RowError> {
-    // A leading apostrophe is Excel's "this is text" marker: the digits are intact.
-    let digits = text.strip_prefix('\'').map(clean).unwrap_or(text);
-    if digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty() {
-        return match digits.parse::<u64>() {
-            Ok(0) => Err(RowError::new(
-                code::BAD_NUMBER,
-                format!("{field} is 0; a Tmall order number is positive"),
-            )),
-            Ok(n) => Ok(n),
-            Err(_) => Err(RowError::new(
-                code::BAD_NUMBER,
-                format!(
-                    "{field} '{digits}' is longer than any Tmall order number (max 20 digits, 18446744073709551615)"
-                ),
-            )),
-        };
-    }
-    let upper = digits.to_ascii_uppercase();
-    if looks_scientific(&upper) {
-        return Err(RowError::new(
-            code::SCIENTIFIC,
-            format!(
-                "{field} '{digits}' is in scientific notation: Excel turned the number into a float and lost its last digits. \
-                 Format the column as Text before pasting or export from the source system again"
-            ),
-        ));
-    }
-    if let Some(int) = digits
-        .strip_suffix(".0")
-        .or_else(|| digits.strip_suffix(".00"))
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && !int.is_empty()
-    {
-        return Err(RowError::new(
-            code::DECIMAL,
-            format!(
-                "{field} '{digits}' has a decimal part: it was stored as a number, which keeps only 15 digits. \
-                 Format the column as Text in Excel (or re-export it) so the number is written as digits only"
-            ),
-        ));
-    }
-    if is_grouped(digits) {
-        return Err(RowError::new(
-            code::SEPARATORS,
-            format!(
-                "{field} '{digits}' has thousands separators: Excel formatted it as a number and may have rounded it. \
-                 Format the column as Text and export again"
-            ),
-        ));
-    }
-    Err(RowError::new(
-        code::BAD_NUMBER,
-        format!("{field} '{digits}' is not a whole number; it must be digits only"),
-    ))
-}
-
-fn looks_scientific(upper: &str) -> bool {
-    let Some((mantissa, exponent)) = upper.split_once('E') else {
-        return false;
-    };
-    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
-    !mantissa.is_empty()
-        && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && !exponent.is_empty()
-        && exponent.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `1,234,567` (also with `.` decimals, which `parse_order_number` refuses anyway).
-fn is_grouped(text: &str) -> bool {
-    let integer = text.split('.').next().unwrap_or(text);
-    let mut groups = integer.split(',');
-    let first = groups.next().unwrap_or_default();
-    let mut rest = groups.peekable();
-    rest.peek().is_some()
-        && (1..=3).contains(&first.len())
-        && first.bytes().all(|b| b.is_ascii_digit())
-        && rest.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// The merchant's success flag: true/false, 1/0, yes/no, y/n, 是/否, 成功/失败, in any case.
-pub fn parse_success(text: &str) -> Result<bool, RowError> {
-    match text.to_lowercase().as_str() {
-        "true" | "1" | "yes" | "y" | "是" | "成功" | "t" => Ok(true),
-        "false" | "0" | "no" | "n" | "否" | "失败" | "f" => Ok(false),
-        _ => Err(RowError::new(
-            code::BAD_SUCCESS,
-            format!(
-                "success '{text}' is not a yes/no value; write true or false (1/0, yes/no, 是/否, 成功/失败 also work)"
-            ),
-        )),
-    }
-}
-
-/// A req_id: the idempotency key, sent verbatim.
-pub fn check_req_id(text: &str) -> Result<(), RowError> {
-    if looks_scientific(&text.to_ascii_uppercase()) && text.contains('.') {
-        return Err(RowError::new(
-            code::SCIENTIFIC,
-            format!(
-                "req_id '{text}' is in scientific notation: Excel converted a numeric serial. Format the column as Text and export again"
-            ),
-        ));
-    }
-    if text.chars().count() > MAX_REQ_ID_CHARS {
-        return Err(RowError::new(
-            code::BAD_REQ_ID,
-            format!(
-                "req_id is {} characters long; at most {MAX_REQ_ID_CHARS} are accepted",
-                text.chars().count()
-            ),
-        ));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(RowError::new(
-            code::BAD_REQ_ID,
-            "req_id contains a control character (tab or line break)",
-        ));
-    }
-    Ok(())
-}
+use super::number::{is_grouped, looks_scientific};
+use super::{RowError, code};
+use crate::text::shorten;
 
 /// The pairs of `text` when it is a flat JSON object of strings already in the
 /// canonical form (what parsing and compact serialization would give back unchanged):
@@ -315,12 +119,12 @@ pub fn parse_ext(text: &str) -> Result<Map<String, Value>, RowError> {
             code::BAD_EXT,
             format!(
                 "ext must be a JSON object like {{\"firstChargeAmount\":\"100\"}}, not '{}'",
-                shorten(text)
+                shorten(text, 60)
             ),
         )),
         Err(e) => Err(RowError::new(
             code::BAD_EXT,
-            format!("ext is not valid JSON ({e}): '{}'", shorten(text)),
+            format!("ext is not valid JSON ({e}): '{}'", shorten(text, 60)),
         )),
     }
 }
@@ -414,98 +218,12 @@ pub fn parse_charge_time(text: &str) -> Result<i64, RowError> {
     }
 }
 
-fn shorten(text: &str) -> String {
-    let mut short: String = text.chars().take(60).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    short
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn code_of<T: fmt::Debug>(result: Result<T, RowError>) -> &'static str {
+    fn code_of<T: std::fmt::Debug>(result: Result<T, RowError>) -> &'static str {
         result.expect_err("should be refused").code
-    }
-
-    #[test]
-    fn clean_trims_export_whitespace() {
-        assert_eq!(clean(" \u{3000}12\u{00A0}\t"), "12");
-        assert_eq!(clean("\u{FEFF}order_no"), "order_no");
-    }
-
-    #[test]
-    fn order_numbers_accept_digits_and_an_excel_text_apostrophe() {
-        assert_eq!(
-            parse_order_number("order_no", "4012345678901234567"),
-            Ok(4_012_345_678_901_234_567)
-        );
-        assert_eq!(
-            parse_order_number("order_no", "'4012345678901234567"),
-            Ok(4_012_345_678_901_234_567)
-        );
-        assert_eq!(
-            parse_order_number("order_no", "18446744073709551615"),
-            Ok(u64::MAX)
-        );
-    }
-
-    #[test]
-    fn excel_damage_to_order_numbers_has_its_own_codes() {
-        for (text, expected) in [
-            ("4.01235E+18", code::SCIENTIFIC),
-            ("4.01235e18", code::SCIENTIFIC),
-            ("4012345678901230000.0", code::DECIMAL),
-            ("4,012,345,678,901,230,000", code::SEPARATORS),
-            ("18446744073709551616", code::BAD_NUMBER),
-            ("0", code::BAD_NUMBER),
-            ("-12", code::BAD_NUMBER),
-            ("12a", code::BAD_NUMBER),
-            ("1,23", code::BAD_NUMBER),
-        ] {
-            assert_eq!(
-                code_of(parse_order_number("order_no", text)),
-                expected,
-                "{text}"
-            );
-        }
-    }
-
-    #[test]
-    fn messages_name_the_field_and_the_fix() {
-        let err = parse_order_number("sub_order_no", "1.2E+18").expect_err("refused");
-        assert!(
-            err.message.starts_with("sub_order_no '1.2E+18'"),
-            "{}",
-            err.message
-        );
-        assert!(err.message.contains("Text"), "{}", err.message);
-    }
-
-    #[test]
-    fn success_accepts_the_usual_spellings() {
-        for yes in ["true", "TRUE", "True", "1", "yes", "Y", "是", "成功"] {
-            assert_eq!(parse_success(yes), Ok(true), "{yes}");
-        }
-        for no in ["false", "FALSE", "0", "no", "N", "否", "失败"] {
-            assert_eq!(parse_success(no), Ok(false), "{no}");
-        }
-        assert_eq!(code_of(parse_success("maybe")), code::BAD_SUCCESS);
-        assert_eq!(code_of(parse_success("2")), code::BAD_SUCCESS);
-    }
-
-    #[test]
-    fn req_ids_are_checked_for_excel_and_length() {
-        assert!(check_req_id("channel_1212312").is_ok());
-        assert!(
-            check_req_id("12E3").is_ok(),
-            "not Excel output: no decimal point"
-        );
-        assert_eq!(code_of(check_req_id("1.21231E+14")), code::SCIENTIFIC);
-        assert_eq!(code_of(check_req_id(&"x".repeat(65))), code::BAD_REQ_ID);
-        assert_eq!(code_of(check_req_id("a\tb")), code::BAD_REQ_ID);
     }
 
     #[test]
