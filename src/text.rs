@@ -39,6 +39,16 @@ fn hidden(c: char) -> bool {
         )
 }
 
+/// `text` cut to `max` characters, with `…` when something was cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,14 +69,4 @@ mod tests {
             Cow::Borrowed(_)
         ));
     }
-}
-
-/// `text` cut to `max` characters, with `…` when something was cut.
-pub fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
-    short.push('…');
-    short
 }

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{BatchAnswers, Fault, Matcher, Scenario};
+
 use common::{
     HEADER, Workspace, columns, exits_with, ids, line, orders, orders_of, read_csv, send_cmd,
     simulator,
@@ -12,12 +14,14 @@ use common::{
 #[test]
 fn every_status_is_reachable_in_batch_mode() {
     let sim = simulator(
-        r#"{"rules":[
-            {"req_id":"B","fault":"reject","error_code":"B0107","error_msg":"订单已退款"},
-            {"req_id":"C","fault":"transient","times":99},
-            {"req_id":"F","fault":"reject"},
-            {"req_id":"H","fault":"transient","times":2}
-        ]}"#,
+        Scenario::default()
+            .on(Matcher::req_id("B"), Fault::reject("B0107", "订单已退款"))
+            .on(Matcher::req_id("C"), Fault::transient(99))
+            .on(
+                Matcher::req_id("F"),
+                Fault::reject("BIZ_REJECTED", "订单状态不允许回调"),
+            )
+            .on(Matcher::req_id("H"), Fault::transient(2)),
     );
     let ws = Workspace::new();
     let last_night = ws.write("last.csv", orders(&["E", "F", "G"]));
@@ -71,7 +75,9 @@ fn every_status_is_reachable_in_batch_mode() {
 #[test]
 fn retries_re_batch_only_the_calls_that_need_one() {
     let sim = simulator(
-        r#"{"rules":[{"req_id":"r0003","fault":"transient","times":1},{"req_id":"r0011","fault":"transient","times":1}]}"#,
+        Scenario::default()
+            .on(Matcher::req_id("r0003"), Fault::transient(1))
+            .on(Matcher::req_id("r0011"), Fault::transient(1)),
     );
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(20)));
@@ -98,11 +104,16 @@ fn retries_re_batch_only_the_calls_that_need_one() {
 #[test]
 fn mixed_outcomes_inside_one_batch_are_recorded_per_order() {
     let sim = simulator(
-        r#"{"rules":[
-            {"req_id":"r0001","fault":"reject","error_code":"B1"},
-            {"req_id":"r0002","fault":"invalid","sub_code":"isv.bad-order"},
-            {"req_id":"r0003","fault":"wrong_req_id"}
-        ]}"#,
+        Scenario::default()
+            .on(
+                Matcher::req_id("r0001"),
+                Fault::reject("B1", "订单状态不允许回调"),
+            )
+            .on(
+                Matcher::req_id("r0002"),
+                Fault::invalid("isv.bad-order", "非法参数"),
+            )
+            .on(Matcher::req_id("r0003"), Fault::WrongReqId),
     );
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(5)));
@@ -137,7 +148,7 @@ fn mixed_outcomes_inside_one_batch_are_recorded_per_order() {
 
 #[test]
 fn a_ban_of_the_whole_batch_pauses_and_every_call_is_answered_after_it() {
-    let sim = simulator(r#"{"rules":[{"req_id":"r0002","fault":"ban","seconds":1}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::req_id("r0002"), Fault::ban(1)));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(30)));
     let started = std::time::Instant::now();
@@ -157,7 +168,7 @@ fn a_ban_of_the_whole_batch_pauses_and_every_call_is_answered_after_it() {
 
 #[test]
 fn a_bad_signature_of_the_batch_is_fatal_for_the_run() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(25)));
     let stderr = exits_with(
@@ -182,7 +193,7 @@ fn a_bad_signature_of_the_batch_is_fatal_for_the_run() {
 
 #[test]
 fn a_batch_over_the_gateway_limit_halts_with_advice() {
-    let sim = simulator(r#"{"max_batch": 5}"#);
+    let sim = simulator(Scenario::default().max_batch(5));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(12)));
     let stderr = exits_with(
@@ -195,7 +206,7 @@ fn a_batch_over_the_gateway_limit_halts_with_advice() {
 
 #[test]
 fn a_reset_mid_batch_retries_every_call_and_each_is_accepted_once() {
-    let sim = simulator(r#"{"rules":[{"req_id":"r0005","fault":"drop","times":1}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::req_id("r0005"), Fault::drop(1)));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(10)));
     send_cmd(&ws, &sim, &[&input])
@@ -217,7 +228,7 @@ fn a_reset_mid_batch_retries_every_call_and_each_is_accepted_once() {
 
 #[test]
 fn the_rate_cap_counts_calls_not_requests() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(40)));
     send_cmd(&ws, &sim, &[&input])
@@ -236,10 +247,16 @@ fn reordered_answer_parts_without_req_ids_are_never_taken_for_another_calls() {
     // matched by position, rejections and deliveries would land on other calls, and
     // the next run would skip those rows for good.
     let sim = simulator(
-        r#"{"batch_answers":"reversed_unnamed","rules":[
-            {"req_id_prefix":"r000","fault":"reject","error_code":"B0107"},
-            {"req_id_prefix":"r001","fault":"invalid"}
-        ]}"#,
+        Scenario::default()
+            .batch_answers(BatchAnswers::ReversedUnnamed)
+            .on(
+                Matcher::prefix("r000"),
+                Fault::reject("B0107", "订单状态不允许回调"),
+            )
+            .on(
+                Matcher::prefix("r001"),
+                Fault::invalid("isv.invalid-parameter", "非法参数"),
+            ),
     );
     let ws = Workspace::new();
     let all = ids(40);

@@ -5,20 +5,36 @@
 
 mod common;
 
+use common::{Fault, Matcher, Scenario};
+
 use common::{block_on, client, order, settings, simulator};
 use opentrade_callback::top::{Payload, SignMethod, Verdict};
 use proptest::prelude::*;
 
 /// Rules a call-by-call and a batched gateway treat alike (faults of the whole HTTP
 /// answer — a 502 page, a dropped connection — are the whole batch's by design).
-const RULES: [&str; 6] = [
-    r#"{"req_id":"r0","fault":"reject","error_code":"B0107"}"#,
-    r#"{"req_id":"r1","fault":"transient","times":2}"#,
-    r#"{"req_id":"r2","fault":"invalid","sub_code":"isv.bad"}"#,
-    r#"{"req_id":"r3","fault":"error","code":27,"msg":"Invalid session","times":1}"#,
-    r#"{"req_id":"r4","fault":"wrong_req_id"}"#,
-    r#"{"req_id":"r5","fault":"ban","seconds":60}"#,
-];
+fn rules() -> Vec<(Matcher, Fault)> {
+    vec![
+        (
+            Matcher::req_id("r0"),
+            Fault::reject("B0107", "订单状态不允许回调"),
+        ),
+        (Matcher::req_id("r1"), Fault::transient(2)),
+        (Matcher::req_id("r2"), Fault::invalid("isv.bad", "非法参数")),
+        (
+            Matcher::req_id("r3"),
+            Fault::Error {
+                code: 27,
+                msg: "Invalid session".into(),
+                sub_code: String::new(),
+                sub_msg: String::new(),
+                times: Some(1),
+            },
+        ),
+        (Matcher::req_id("r4"), Fault::WrongReqId),
+        (Matcher::req_id("r5"), Fault::ban(60)),
+    ]
+}
 
 fn payload(req_id: usize, success: bool) -> Payload {
     let mut order = order(&format!("r{req_id}"));
@@ -31,13 +47,17 @@ proptest! {
 
     #[test]
     fn a_batch_and_the_same_calls_one_by_one_get_the_same_answers(
-        rules in proptest::sample::subsequence(RULES.to_vec(), 0..=RULES.len()),
+        rules in proptest::sample::subsequence((0..6usize).collect::<Vec<_>>(), 0..=6),
         calls in proptest::collection::vec((0..8usize, any::<bool>()), 1..=20),
         method in prop_oneof![Just(SignMethod::Md5), Just(SignMethod::Hmac), Just(SignMethod::HmacSha256)],
     ) {
-        let scenario = format!(r#"{{"rules":[{}]}}"#, rules.join(","));
+        let all = self::rules();
+        let scenario = rules.iter().fold(Scenario::default(), |scenario, &i| {
+            let (matcher, fault) = all[i].clone();
+            scenario.on(matcher, fault)
+        });
         let payloads: Vec<Payload> = calls.iter().map(|&(r, s)| payload(r, s)).collect();
-        let (one_by_one, batched) = (simulator(&scenario), simulator(&scenario));
+        let (one_by_one, batched) = (simulator(scenario.clone()), simulator(scenario));
 
         let mut single = settings(&one_by_one.url());
         single.sign_method = method;

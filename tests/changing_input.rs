@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::Scenario;
+
 use std::io::{Seek as _, SeekFrom, Write as _};
 use std::time::Duration;
 
@@ -24,7 +26,7 @@ fn overwritten_rows_are_never_sent(change: impl Fn(&str) -> String) {
     // Paced sends hold pass two back (it reads ahead a bounded queue of calls and a
     // 256 KiB buffer: a few thousand rows here), so the rows past row 10,000 are read
     // after the file has changed.
-    let sim = common::simulator("{}");
+    let sim = common::simulator(Scenario::default());
     let ws = Workspace::new();
     let rows = 20_000u64;
     let from = 10_000u64;

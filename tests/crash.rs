@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{Fault, Matcher, Scenario};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -43,7 +45,7 @@ fn sigkill_mid_batch_never_loses_or_duplicates_an_outcome() {
 /// exactly once in the ledger, and no more calls accepted twice than were in flight.
 fn kill_at_random_moments(orders: usize, batch: usize) {
     const CONCURRENCY: usize = 8;
-    let sim = simulator(r#"{"latency_ms":15,"jitter_ms":10,"seed":3}"#);
+    let sim = simulator(Scenario::default().latency_ms(15).jitter_ms(10, 3));
     let ws = Workspace::new();
     let all = ids(orders);
     let input = ws.write("in.csv", orders_of(&all));
@@ -130,7 +132,7 @@ fn kill_at_random_moments(orders: usize, batch: usize) {
 }
 
 fn interrupt_mid_run(sig: &str, expected: i32) {
-    let sim = simulator(r#"{"latency_ms":400}"#);
+    let sim = simulator(Scenario::default().latency_ms(400));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(40)));
     let child = send_process(&ws, &sim.url(), &[&input])
@@ -194,7 +196,7 @@ fn sigterm_finishes_calls_in_flight_flushes_and_exits_143() {
 
 #[test]
 fn a_second_ctrl_c_quits_at_once_and_the_ledger_stays_readable() {
-    let sim = simulator(r#"{"latency_ms":5000}"#);
+    let sim = simulator(Scenario::default().latency_ms(5000));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(10)));
     let started = std::time::Instant::now();
@@ -224,7 +226,7 @@ fn a_second_ctrl_c_quits_at_once_and_the_ledger_stays_readable() {
 
 #[test]
 fn a_second_run_on_the_same_ledger_exits_4_naming_the_first() {
-    let sim = simulator(r#"{"latency_ms":300}"#);
+    let sim = simulator(Scenario::default().latency_ms(300));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(30)));
     let mut first = send_process(&ws, &sim.url(), &[&input])
@@ -257,7 +259,7 @@ fn a_second_run_on_the_same_ledger_exits_4_naming_the_first() {
 
 #[test]
 fn a_damaged_ledger_line_stops_the_run_naming_the_line() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     send_cmd(&ws, &sim, &[&input]).assert().code(0);
@@ -282,7 +284,7 @@ fn a_damaged_ledger_line_stops_the_run_naming_the_line() {
 
 #[test]
 fn a_file_that_is_not_a_ledger_is_refused() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(2)));
     std::fs::copy(&input, ws.ledger()).expect("copy");
@@ -301,7 +303,7 @@ fn a_file_that_is_not_a_ledger_is_refused() {
 
 #[test]
 fn a_torn_last_line_is_ignored_cut_off_and_its_order_resent() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let all = ids(4);
     send_cmd(&ws, &sim, &[&ws.write("first.csv", orders_of(&all[..3]))])
@@ -335,7 +337,7 @@ fn a_torn_last_line_is_ignored_cut_off_and_its_order_resent() {
 
 #[test]
 fn the_failure_breaker_halts_a_run_against_a_dead_gateway() {
-    let sim = simulator(r#"{"rules":[{"req_id_prefix":"r","fault":"transient","times":1000}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::prefix("r"), Fault::transient(1000)));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(200)));
     let stderr = exits_with(
@@ -363,7 +365,7 @@ fn the_failure_breaker_halts_a_run_against_a_dead_gateway() {
 
 #[test]
 fn the_breaker_threshold_is_configurable() {
-    let sim = simulator(r#"{"rules":[{"req_id_prefix":"r","fault":"transient","times":1000}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::prefix("r"), Fault::transient(1000)));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(40)));
     send_cmd(&ws, &sim, &[&input])
@@ -387,7 +389,7 @@ fn the_breaker_threshold_is_configurable() {
 
 #[test]
 fn an_unwritable_ledger_stops_before_sending() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     std::fs::create_dir(ws.ledger()).expect("a directory where the ledger should be");
@@ -398,7 +400,7 @@ fn an_unwritable_ledger_stops_before_sending() {
 
 #[test]
 fn a_full_disk_for_the_ledger_stops_before_sending() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     // Room for nothing (ulimit -f): the new ledger's header cannot be written.
@@ -419,7 +421,7 @@ fn a_full_disk_for_the_ledger_stops_before_sending() {
 
 #[test]
 fn a_device_is_never_a_ledger() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     for device in ["/dev/null", "/dev/full", "/dev/zero"] {
@@ -437,7 +439,7 @@ fn a_device_is_never_a_ledger() {
 
 #[test]
 fn a_write_failure_mid_run_halts_with_exit_3_and_keeps_the_ledger_whole() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     // Last night's ledger: about 60 KB of lines.
     let old = ids(500);

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::{Fault, Matcher, Scenario};
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -34,7 +36,7 @@ fn assert_unchanged(before: &[(PathBuf, Option<Vec<u8>>)]) {
 
 /// A ledger with one delivered line for `a`, written by a first run.
 fn ledger_with_one_line(ws: &Workspace) -> PathBuf {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let input = ws.write("first.csv", orders_of(&["a".to_owned()]));
     send_cmd(ws, &sim, &[&input]).assert().code(0);
     ws.ledger()
@@ -42,7 +44,7 @@ fn ledger_with_one_line(ws: &Workspace) -> PathBuf {
 
 #[test]
 fn two_roles_on_one_file_are_refused_before_anything_is_touched() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let ledger = ledger_with_one_line(&ws);
     let input = ws.write("in.csv", orders_of(&ids(3)));
@@ -106,7 +108,10 @@ fn two_roles_on_one_file_are_refused_before_anything_is_touched() {
 #[test]
 fn report_refuses_to_write_over_the_file_it_reads() {
     let ws = Workspace::new();
-    let sim = simulator(r#"{"rules":[{"req_id":"r0001","fault":"reject"}]}"#);
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("r0001"),
+        Fault::reject("BIZ_REJECTED", "订单状态不允许回调"),
+    ));
     let input = ws.write("in.csv", orders_of(&ids(3)));
     send_cmd(&ws, &sim, &[&input]).assert().code(1);
     let results = ws.out();
@@ -128,7 +133,7 @@ fn report_refuses_to_write_over_the_file_it_reads() {
 
 #[test]
 fn two_runs_through_a_symlink_or_a_hard_link_share_one_lock() {
-    let sim = simulator(r#"{"latency_ms": 100}"#);
+    let sim = simulator(Scenario::default().latency_ms(100));
     let ws = Workspace::new();
     ledger_with_one_line(&ws);
     let input = ws.write("in.csv", orders_of(&ids(60)));
@@ -157,7 +162,7 @@ fn two_runs_through_a_symlink_or_a_hard_link_share_one_lock() {
 
 #[test]
 fn a_file_that_is_not_a_ledger_is_never_modified() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(2)));
     for notes in ["remember: call the bank", "remember\n", "req_id,order_no"] {
@@ -175,7 +180,7 @@ fn a_file_that_is_not_a_ledger_is_never_modified() {
 
 #[test]
 fn a_whole_last_line_without_its_line_break_is_kept() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let ledger = ledger_with_one_line(&ws);
     let text = std::fs::read_to_string(&ledger).expect("ledger");
@@ -193,7 +198,7 @@ fn a_whole_last_line_without_its_line_break_is_kept() {
 
 #[test]
 fn outputs_that_cannot_be_written_are_found_before_the_first_call() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     let dir = ws.path("a-directory");
@@ -220,7 +225,7 @@ fn outputs_that_cannot_be_written_are_found_before_the_first_call() {
 
 #[test]
 fn an_answer_about_another_req_id_is_not_a_delivery() {
-    let sim = simulator(r#"{"rules":[{"req_id":"r0001","fault":"wrong_req_id"}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::req_id("r0001"), Fault::WrongReqId));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     send_cmd(&ws, &sim, &[&input])
@@ -256,8 +261,15 @@ fn bans_add_up_and_no_ban_length_makes_a_run_wait_for_ever() {
         ("-5", "9s"),
         ("999999999999999999999999999999", "1h"),
     ] {
-        let sim = simulator(&format!(
-            r#"{{"rules":[{{"req_id_prefix":"r","fault":"error","code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-app-access-count","sub_msg":"This ban will last for {length} more seconds"}}]}}"#
+        let sim = simulator(Scenario::default().on(
+            Matcher::prefix("r"),
+            Fault::Error {
+                code: 7,
+                msg: "App Call Limited".into(),
+                sub_code: "accesscontrol.limited-by-app-access-count".into(),
+                sub_msg: format!("This ban will last for {length} more seconds"),
+                times: None,
+            },
         ));
         let ws = Workspace::new();
         let input = ws.write("in.csv", orders_of(&ids(4)));
@@ -277,8 +289,10 @@ fn bans_add_up_and_no_ban_length_makes_a_run_wait_for_ever() {
 
 #[test]
 fn a_huge_answer_is_not_read_whole() {
-    let sim =
-        simulator(r#"{"rules":[{"req_id":"r0000","fault":"huge_answer","bytes":300000000}]}"#);
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("r0000"),
+        Fault::HugeAnswer { bytes: 300000000 },
+    ));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(2)));
     let started = Instant::now();
@@ -300,9 +314,10 @@ fn a_huge_answer_is_not_read_whole() {
 
 #[test]
 fn gateway_text_is_shown_with_its_control_characters_visible() {
-    let sim = simulator(
-        r#"{"rules":[{"req_id":"r0000","fault":"reject","error_code":"B\u001b[2J","error_msg":"bad\r\nexit 0\u001b]0;owned\u0007"}]}"#,
-    );
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("r0000"),
+        Fault::reject("B\u{1b}[2J", "bad\r\nexit 0\u{1b}]0;owned\u{07}"),
+    ));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(2)));
     let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 1);
@@ -330,7 +345,7 @@ fn gateway_text_is_shown_with_its_control_characters_visible() {
 
 #[test]
 fn a_gateway_echoing_the_request_never_carries_the_secrets_anywhere() {
-    let sim = simulator(r#"{"rules":[{"req_id":"r0000","fault":"echo_request"}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::req_id("r0000"), Fault::EchoRequest));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(2)));
     let summary = ws.path("summary.json");
@@ -369,7 +384,7 @@ fn a_gateway_echoing_the_request_never_carries_the_secrets_anywhere() {
 
 #[test]
 fn endless_or_oversize_inputs_end_with_a_message() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(2)));
     for (args, expected) in [
@@ -422,7 +437,7 @@ fn endless_or_oversize_inputs_end_with_a_message() {
 
 #[test]
 fn an_empty_secret_in_the_config_file_is_refused() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(1)));
     let config = ws.write(
@@ -448,7 +463,7 @@ fn an_empty_secret_in_the_config_file_is_refused() {
 #[test]
 fn plain_http_to_another_machine_is_refused() {
     let ws = Workspace::new();
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let input = ws.write("in.csv", orders_of(&ids(1)));
     let stderr = exits_with(
         send_cmd(&ws, &sim, &[&input])
@@ -456,11 +471,14 @@ fn plain_http_to_another_machine_is_refused() {
         2,
     );
     assert!(stderr.contains("--allow-insecure-http"), "{stderr}");
+    // The simulator only gives send_cmd its other settings: it is never the gateway.
+    sim.unused();
+    assert!(!ws.ledger().exists(), "nothing written");
 }
 
 #[test]
 fn a_second_signal_leaves_no_temporary_file_behind() {
-    let sim = simulator(r#"{"latency_ms": 200}"#);
+    let sim = simulator(Scenario::default().latency_ms(200));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(40)));
     let mut child = common::send_process(&ws, &sim.url(), &[&input])

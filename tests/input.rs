@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{Fault, Matcher, Scenario};
+
 use common::{Workspace, columns, dry_run, exits_with, fixture, read_csv, send_cmd, simulator};
 
 fn would_send(ids: &[&str]) -> Vec<[String; 3]> {
@@ -162,7 +164,7 @@ fn map_names_custom_headers_and_unknown_columns_are_warned_once() {
 
 #[test]
 fn a_missing_required_column_lists_found_and_expected_names_and_sends_nothing() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = fixture("headers-missing.csv");
     let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
@@ -341,7 +343,7 @@ fn a_forced_delimiter_wins_over_sniffing() {
 
 #[test]
 fn formula_like_text_is_defused_in_results_and_sent_verbatim() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write(
         "in.csv",
@@ -377,7 +379,12 @@ fn formula_like_text_is_defused_in_results_and_sent_verbatim() {
 #[test]
 fn a_filtered_result_file_is_sent_again_under_the_ledger_rules() {
     let sim = simulator(
-        r#"{"rules":[{"req_id":"r2","fault":"transient","times":2},{"req_id":"r4","fault":"reject"}]}"#,
+        Scenario::default()
+            .on(Matcher::req_id("r2"), Fault::transient(2))
+            .on(
+                Matcher::req_id("r4"),
+                Fault::reject("BIZ_REJECTED", "订单状态不允许回调"),
+            ),
     );
     let ws = Workspace::new();
     let input = ws.write("in.csv", common::orders(&["r1", "r2", "r3", "r4"]));

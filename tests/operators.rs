@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{Fault, Matcher};
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Output;
 
@@ -34,10 +36,13 @@ fn all_text(outputs: &[Output], ws: &Workspace) -> String {
 
 #[test]
 fn the_secret_and_session_never_appear_in_any_output_log_or_file() {
-    let scenario: Scenario = serde_json::from_str(
-        r#"{"latency_ms":30,"rules":[{"req_id":"r0001","fault":"reject"},{"req_id":"r0002","fault":"transient","times":2}]}"#,
-    )
-    .expect("scenario");
+    let scenario = Scenario::default()
+        .latency_ms(30)
+        .on(
+            Matcher::req_id("r0001"),
+            Fault::reject("BIZ_REJECTED", "订单状态不允许回调"),
+        )
+        .on(Matcher::req_id("r0002"), Fault::transient(2));
     let config = SimulatorConfig {
         app_key: "777".into(),
         secret: SECRET.into(),
@@ -126,7 +131,7 @@ fn the_secret_and_session_never_appear_in_any_output_log_or_file() {
 
 #[test]
 fn a_config_file_readable_by_others_is_warned_about() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(2)));
     let config = ws.write(
@@ -152,9 +157,8 @@ fn a_config_file_readable_by_others_is_warned_about() {
 
 #[test]
 fn the_summary_json_carries_counts_errors_and_the_exit_code() {
-    let sim = simulator(
-        r#"{"rules":[{"req_id":"r0001","fault":"reject","error_code":"B9","error_msg":"no"}]}"#,
-    );
+    let sim =
+        simulator(Scenario::default().on(Matcher::req_id("r0001"), Fault::reject("B9", "no")));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(5)));
     send_cmd(&ws, &sim, &[&input])
@@ -178,7 +182,7 @@ fn the_summary_json_carries_counts_errors_and_the_exit_code() {
 
 #[test]
 fn under_cron_a_successful_run_prints_only_its_summary() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(5)));
     // No --progress: auto, and stderr is not a terminal here.
@@ -212,7 +216,7 @@ fn under_cron_a_successful_run_prints_only_its_summary() {
 
 #[test]
 fn quiet_is_silent_on_success_and_verbose_logs_the_plan() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     let quiet = send_cmd(&ws, &sim, &[&input])
@@ -257,7 +261,7 @@ fn quiet_is_silent_on_success_and_verbose_logs_the_plan() {
 
 #[test]
 fn log_progress_prints_a_plain_line_every_interval() {
-    let sim = simulator(r#"{"latency_ms":40}"#);
+    let sim = simulator(Scenario::default().latency_ms(40));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(12)));
     let stderr = exits_with(
@@ -288,7 +292,7 @@ fn log_progress_prints_a_plain_line_every_interval() {
 #[test]
 fn report_counts_amounts_errors_and_attention_of_a_result_file() {
     let sim = simulator(
-        r#"{"rules":[{"req_id":"r0001","fault":"reject","error_code":"B0107","error_msg":"已退款"}]}"#,
+        Scenario::default().on(Matcher::req_id("r0001"), Fault::reject("B0107", "已退款")),
     );
     let ws = Workspace::new();
     let mut text = orders_of(&ids(3));
@@ -380,7 +384,7 @@ fn report_refuses_what_it_cannot_read() {
 
 #[test]
 fn ledger_compact_keeps_one_line_per_req_id_and_a_backup() {
-    let sim = simulator(r#"{"rules":[{"req_id_prefix":"r000","fault":"transient","times":1}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::prefix("r000"), Fault::transient(1)));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(20)));
     // Failures first, then deliveries: two lines for r0000..r0009.
@@ -513,7 +517,7 @@ fn every_command_has_help_with_examples() {
 #[test]
 fn ledger_compact_keeps_owner_and_mode_follows_links_and_refuses_what_is_no_ledger() {
     use std::os::unix::fs::MetadataExt as _;
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     send_cmd(&ws, &sim, &[&input]).assert().code(0);

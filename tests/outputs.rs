@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{Fault, Matcher};
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -18,7 +20,7 @@ fn bytes(path: &Path) -> Vec<u8> {
 
 /// A ledger written by a real run of its own, beside the workspace's.
 fn other_ledger(ws: &Workspace) -> PathBuf {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let input = ws.write(
         "other-in.csv",
         orders_of(&["o1".to_owned(), "o2".to_owned()]),
@@ -32,7 +34,10 @@ fn other_ledger(ws: &Workspace) -> PathBuf {
 
 #[test]
 fn no_output_of_any_command_replaces_a_ledger() {
-    let sim = simulator(r#"{"rules":[{"req_id":"r0001","fault":"reject"}]}"#);
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("r0001"),
+        Fault::reject("BIZ_REJECTED", "订单状态不允许回调"),
+    ));
     let ws = Workspace::new();
     let ledger = other_ledger(&ws);
     let before = bytes(&ledger);
@@ -99,7 +104,7 @@ fn a_flag_that_takes_one_value_given_twice_is_a_usage_error() {
 
 #[test]
 fn a_pipe_or_a_symlink_to_a_stream_is_written_in_place_never_replaced() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     // A named pipe with a reader at the other end.
@@ -154,7 +159,7 @@ fn a_pipe_or_a_symlink_to_a_stream_is_written_in_place_never_replaced() {
 
 #[test]
 fn a_symlink_to_a_regular_file_keeps_the_link() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(2)));
     std::fs::create_dir(ws.path("real")).expect("mkdir");
@@ -170,7 +175,10 @@ fn a_symlink_to_a_regular_file_keeps_the_link() {
 
 #[test]
 fn a_closed_stderr_is_no_panic_and_the_outputs_are_written() {
-    let sim = simulator(r#"{"rules":[{"req_id":"r0001","fault":"reject"}]}"#);
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("r0001"),
+        Fault::reject("BIZ_REJECTED", "订单状态不允许回调"),
+    ));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(4)));
     let summary = ws.path("summary.json");
@@ -208,7 +216,7 @@ fn a_closed_stdout_ends_generated_text_quietly() {
 
 #[test]
 fn sighup_drains_like_sigterm_and_writes_everything() {
-    let sim = simulator(r#"{"latency_ms":40}"#);
+    let sim = simulator(Scenario::default().latency_ms(40));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(400)));
     let summary = ws.path("summary.json");
@@ -270,9 +278,7 @@ fn encodings(value: &str) -> Vec<String> {
 
 #[test]
 fn the_secret_and_session_never_leave_in_any_encoding() {
-    let scenario: Scenario =
-        serde_json::from_str(r#"{"rules":[{"req_id_prefix":"r000","fault":"echo_request"}]}"#)
-            .expect("scenario");
+    let scenario = Scenario::default().on(Matcher::prefix("r000"), Fault::EchoRequest);
     let config = SimulatorConfig {
         secret: SECRET.into(),
         session: SESSION.into(),

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{Fault, Matcher, Scenario};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +13,7 @@ use opentrade_callback::top::{Secret, SignMethod, Verdict};
 
 #[test]
 fn a_valid_call_is_delivered_with_the_platform_wrapper() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let reply = block_on(client(settings(&sim.url())).call(&order("ok-1").payload()));
     assert_eq!(reply.verdict, Verdict::Delivered);
     assert_eq!(reply.error_code, "0000");
@@ -22,7 +24,7 @@ fn a_valid_call_is_delivered_with_the_platform_wrapper() {
 
 #[test]
 fn every_sign_method_is_accepted() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     for (i, method) in [SignMethod::Md5, SignMethod::Hmac, SignMethod::HmacSha256]
         .into_iter()
         .enumerate()
@@ -37,7 +39,7 @@ fn every_sign_method_is_accepted() {
 
 #[test]
 fn a_wrong_secret_is_refused_with_code_25() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let mut s = settings(&sim.url());
     s.credentials.secret = Secret::new("not-the-secret");
     let reply = block_on(client(s).call(&order("r").payload()));
@@ -51,7 +53,7 @@ fn a_wrong_secret_is_refused_with_code_25() {
 
 #[test]
 fn a_wrong_session_is_refused_with_code_27() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let mut s = settings(&sim.url());
     s.credentials.session = Secret::new("expired");
     let reply = block_on(client(s).call(&order("r").payload()));
@@ -63,7 +65,7 @@ fn a_wrong_session_is_refused_with_code_27() {
 
 #[test]
 fn a_wrong_app_key_is_refused_with_code_29() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let mut s = settings(&sim.url());
     s.credentials.app_key = "999".into();
     let reply = block_on(client(s).call(&order("r").payload()));
@@ -75,7 +77,7 @@ fn a_wrong_app_key_is_refused_with_code_29() {
 
 #[test]
 fn a_timestamp_eleven_minutes_off_is_refused_with_code_31() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     for minutes in [11, -11] {
         let mut s = settings(&sim.url());
         s.clock = Arc::new(move || chrono::Utc::now() + chrono::Duration::minutes(minutes));
@@ -96,7 +98,7 @@ fn a_timestamp_eleven_minutes_off_is_refused_with_code_31() {
 
 #[test]
 fn the_same_req_id_and_payload_is_answered_again_as_a_duplicate() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let c = client(settings(&sim.url()));
     let json = order("dup").payload();
     let first = block_on(c.call(&json));
@@ -111,7 +113,7 @@ fn the_same_req_id_and_payload_is_answered_again_as_a_duplicate() {
 
 #[test]
 fn a_different_payload_under_an_accepted_req_id_is_refused() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let c = client(settings(&sim.url()));
     block_on(c.call(&order("same").payload()));
     let mut changed = order("same");
@@ -125,7 +127,7 @@ fn a_different_payload_under_an_accepted_req_id_is_refused() {
 #[test]
 fn reject_rule_gives_a_business_rejection() {
     let sim = simulator(
-        r#"{"rules":[{"req_id":"no","fault":"reject","error_code":"B02","error_msg":"订单已关闭"}]}"#,
+        Scenario::default().on(Matcher::req_id("no"), Fault::reject("B02", "订单已关闭")),
     );
     let reply = block_on(client(settings(&sim.url())).call(&order("no").payload()));
     assert_eq!(reply.verdict, Verdict::Rejected);
@@ -138,7 +140,7 @@ fn reject_rule_gives_a_business_rejection() {
 
 #[test]
 fn transient_rule_fails_n_times_then_succeeds() {
-    let sim = simulator(r#"{"rules":[{"req_id_prefix":"flaky-","fault":"transient","times":2}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::prefix("flaky-"), Fault::transient(2)));
     let c = client(settings(&sim.url()));
     let json = order("flaky-1").payload();
     let verdicts: Vec<(Verdict, String)> = (0..3)
@@ -163,7 +165,7 @@ fn transient_rule_fails_n_times_then_succeeds() {
 #[test]
 fn ban_rule_refuses_every_call_until_it_passes() {
     let sim =
-        simulator(r#"{"rules":[{"order_no":4012345678901234567,"fault":"ban","seconds":1}]}"#);
+        simulator(Scenario::default().on(Matcher::order_no(4012345678901234567), Fault::ban(1)));
     let c = client(settings(&sim.url()));
     let started = Instant::now();
     let first = block_on(c.call(&order("ban-1").payload()));
@@ -198,7 +200,7 @@ fn ban_rule_refuses_every_call_until_it_passes() {
 
 #[test]
 fn html_502_rule_answers_a_proxy_page_then_succeeds() {
-    let sim = simulator(r#"{"rules":[{"req_id":"h","fault":"html_502","times":2}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::req_id("h"), Fault::html_502(2)));
     let c = client(settings(&sim.url()));
     let json = order("h").payload();
     for _ in 0..2 {
@@ -214,7 +216,7 @@ fn html_502_rule_answers_a_proxy_page_then_succeeds() {
 
 #[test]
 fn slow_first_attempt_times_out_and_the_retry_is_a_duplicate() {
-    let sim = simulator(r#"{"rules":[{"req_id":"slow","fault":"slow_first","delay_ms":1500}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::req_id("slow"), Fault::slow_first(1500)));
     let mut s = settings(&sim.url());
     s.request_timeout = Duration::from_millis(300);
     let c = client(s);
@@ -233,7 +235,7 @@ fn slow_first_attempt_times_out_and_the_retry_is_a_duplicate() {
 
 #[test]
 fn drop_rule_closes_the_connection_then_succeeds() {
-    let sim = simulator(r#"{"rules":[{"req_id":"d","fault":"drop"}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::req_id("d"), Fault::drop(1)));
     let c = client(settings(&sim.url()));
     let json = order("d").payload();
     let first = block_on(c.call(&json));
@@ -248,9 +250,10 @@ fn drop_rule_closes_the_connection_then_succeeds() {
 
 #[test]
 fn invalid_rule_is_a_permanent_isv_error() {
-    let sim = simulator(
-        r#"{"rules":[{"req_id":"bad","fault":"invalid","sub_code":"isv.order-not-exist","sub_msg":"订单不存在"}]}"#,
-    );
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("bad"),
+        Fault::invalid("isv.order-not-exist", "订单不存在"),
+    ));
     let c = client(settings(&sim.url()));
     for _ in 0..2 {
         let reply = block_on(c.call(&order("bad").payload()));
@@ -265,9 +268,16 @@ fn invalid_rule_is_a_permanent_isv_error() {
 
 #[test]
 fn error_rule_can_revoke_the_session() {
-    let sim = simulator(
-        r#"{"rules":[{"req_id":"revoked","fault":"error","code":27,"msg":"Invalid session","sub_code":"invalid-sessionkey"}]}"#,
-    );
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("revoked"),
+        Fault::Error {
+            code: 27,
+            msg: "Invalid session".into(),
+            sub_code: "invalid-sessionkey".into(),
+            sub_msg: "".into(),
+            times: None,
+        },
+    ));
     let reply = block_on(client(settings(&sim.url())).call(&order("revoked").payload()));
     assert_eq!(
         (reply.verdict, reply.error_code.as_str()),
@@ -277,7 +287,7 @@ fn error_rule_can_revoke_the_session() {
 
 #[test]
 fn latency_applies_to_every_answer() {
-    let sim = simulator(r#"{"latency_ms":120}"#);
+    let sim = simulator(Scenario::default().latency_ms(120));
     let c = client(settings(&sim.url()));
     let started = Instant::now();
     assert_eq!(
@@ -304,7 +314,7 @@ fn a_closed_port_is_a_connect_failure() {
 
 #[test]
 fn stats_are_served_over_http() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     block_on(client(settings(&sim.url())).call(&order("s").payload()));
     let body = block_on(async {
         reqwest::get(format!("http://{}/__stats", sim.addr()))

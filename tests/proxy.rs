@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::Scenario;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -89,7 +91,7 @@ fn serve(client: TcpStream, log: &Mutex<Vec<String>>) {
 #[test]
 fn a_plain_http_gateway_never_goes_through_a_proxy() {
     let proxy = Proxy::start();
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(6)));
     let mut cmd = common::send_cmd(&ws, &sim, &[&input]);

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{Fault, Matcher, Scenario};
+
 use std::time::{Duration, Instant};
 
 use common::{
@@ -14,12 +16,11 @@ use common::{
 #[test]
 fn every_status_of_a_live_run_is_reported_row_by_row() {
     let sim = simulator(
-        r#"{"rules":[
-            {"req_id":"B","fault":"reject","error_code":"B0107","error_msg":"订单已退款"},
-            {"req_id":"C","fault":"transient","times":99},
-            {"req_id":"F","fault":"reject","error_code":"B0101","error_msg":"订单不存在"},
-            {"req_id":"H","fault":"transient","times":2}
-        ]}"#,
+        Scenario::default()
+            .on(Matcher::req_id("B"), Fault::reject("B0107", "订单已退款"))
+            .on(Matcher::req_id("C"), Fault::transient(99))
+            .on(Matcher::req_id("F"), Fault::reject("B0101", "订单不存在"))
+            .on(Matcher::req_id("H"), Fault::transient(2)),
     );
     let ws = Workspace::new();
     // Last night: E delivered, F rejected, G delivered.
@@ -131,7 +132,7 @@ fn every_status_of_a_live_run_is_reported_row_by_row() {
 
 #[test]
 fn dry_run_sends_nothing_and_writes_no_ledger() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write(
         "in.csv",
@@ -161,12 +162,11 @@ fn dry_run_sends_nothing_and_writes_no_ledger() {
 #[test]
 fn retries_reuse_the_req_id_and_end_delivered() {
     let sim = simulator(
-        r#"{"rules":[
-            {"req_id":"t","fault":"transient","times":2},
-            {"req_id":"h","fault":"html_502","times":2},
-            {"req_id":"d","fault":"drop","times":1},
-            {"req_id":"s","fault":"slow_first","delay_ms":1500}
-        ]}"#,
+        Scenario::default()
+            .on(Matcher::req_id("t"), Fault::transient(2))
+            .on(Matcher::req_id("h"), Fault::html_502(2))
+            .on(Matcher::req_id("d"), Fault::drop(1))
+            .on(Matcher::req_id("s"), Fault::slow_first(1500)),
     );
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders(&["t", "h", "d", "s", "ok"]));
@@ -196,7 +196,7 @@ fn retries_reuse_the_req_id_and_end_delivered() {
 
 #[test]
 fn a_ban_pauses_the_run_and_the_gateway_sees_no_call_during_it() {
-    let sim = simulator(r#"{"rules":[{"req_id":"r2","fault":"ban","seconds":1}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::req_id("r2"), Fault::ban(1)));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders(&["r1", "r2", "r3", "r4", "r5", "r6"]));
     let started = Instant::now();
@@ -222,8 +222,11 @@ fn a_ban_pauses_the_run_and_the_gateway_sees_no_call_during_it() {
 
 #[test]
 fn a_ban_pauses_every_worker_not_just_the_banned_one() {
-    let sim =
-        simulator(r#"{"latency_ms":20,"rules":[{"req_id":"r03","fault":"ban","seconds":1}]}"#);
+    let sim = simulator(
+        Scenario::default()
+            .latency_ms(20)
+            .on(Matcher::req_id("r03"), Fault::ban(1)),
+    );
     let ws = Workspace::new();
     let ids: Vec<String> = (1..=40).map(|i| format!("r{i:02}")).collect();
     let input = ws.write(
@@ -249,7 +252,7 @@ fn a_ban_pauses_every_worker_not_just_the_banned_one() {
 
 #[test]
 fn after_a_ban_a_rate_capped_run_resumes_at_its_cap_not_in_a_burst() {
-    let sim = simulator(r#"{"rules":[{"req_id":"r05","fault":"ban","seconds":1}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::req_id("r05"), Fault::ban(1)));
     let ws = Workspace::new();
     let ids: Vec<String> = (1..=50).map(|i| format!("r{i:02}")).collect();
     let input = ws.write(
@@ -268,7 +271,7 @@ fn after_a_ban_a_rate_capped_run_resumes_at_its_cap_not_in_a_burst() {
 
 #[test]
 fn a_ban_longer_than_max_ban_wait_halts_with_exit_3() {
-    let sim = simulator(r#"{"rules":[{"req_id":"r2","fault":"ban","seconds":3600}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::req_id("r2"), Fault::ban(3600)));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders(&["r1", "r2", "r3"]));
     let stderr = exits_with(
@@ -289,7 +292,7 @@ fn a_ban_longer_than_max_ban_wait_halts_with_exit_3() {
 #[test]
 fn a_fatal_answer_halts_with_exit_3_and_the_rest_not_attempted() {
     let sim = simulator(
-        r#"{"rules":[{"req_id":"r05","fault":"error","code":27,"msg":"Invalid session"}]}"#,
+        Scenario::default().on(Matcher::req_id("r05"), Fault::error(27, "Invalid session")),
     );
     let ws = Workspace::new();
     let ids: Vec<String> = (1..=20).map(|i| format!("r{i:02}")).collect();
@@ -329,7 +332,7 @@ fn a_fatal_answer_halts_with_exit_3_and_the_rest_not_attempted() {
 
 #[test]
 fn wrong_credentials_halt_after_the_first_calls() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders(&["a", "b", "c", "d"]));
     send_cmd(&ws, &sim, &[&input])
@@ -351,7 +354,7 @@ fn wrong_credentials_halt_after_the_first_calls() {
 
 #[test]
 fn a_rerun_of_the_same_input_sends_nothing() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders(&["a", "b", "c", "d", "e"]));
     send_cmd(&ws, &sim, &[&input]).assert().code(0);
@@ -373,7 +376,7 @@ fn a_rerun_of_the_same_input_sends_nothing() {
 
 #[test]
 fn a_rerun_after_failures_sends_only_the_failed_rows() {
-    let sim = simulator(r#"{"rules":[{"req_id_prefix":"x","fault":"transient","times":3}]}"#);
+    let sim = simulator(Scenario::default().on(Matcher::prefix("x"), Fault::transient(3)));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders(&["a", "x1", "b", "x2", "c"]));
     send_cmd(&ws, &sim, &[&input])
@@ -414,7 +417,7 @@ fn a_rerun_after_failures_sends_only_the_failed_rows() {
 
 #[test]
 fn several_inputs_and_stdin_are_read_in_order() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let first = ws.write("first.csv", orders(&["a", "b"]));
     send_cmd(&ws, &sim, &[&first, std::path::Path::new("-")])
@@ -435,7 +438,7 @@ fn several_inputs_and_stdin_are_read_in_order() {
 
 #[test]
 fn results_are_in_input_order_under_concurrency() {
-    let sim = simulator(r#"{"latency_ms":1,"jitter_ms":30,"seed":9}"#);
+    let sim = simulator(Scenario::default().latency_ms(1).jitter_ms(30, 9));
     let ws = Workspace::new();
     let ids: Vec<String> = (0..200).map(|i| format!("o{i:03}")).collect();
     let input = ws.write(
@@ -456,7 +459,7 @@ fn results_are_in_input_order_under_concurrency() {
 
 #[test]
 fn missing_credentials_are_a_usage_error() {
-    let sim = simulator("{}");
+    let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders(&["a"]));
     let stderr = exits_with(send_cmd(&ws, &sim, &[&input]).env_remove("TOP_SESSION"), 2);

@@ -5,16 +5,20 @@
 
 mod common;
 
+use common::{Fault, Matcher, Scenario};
+
 use common::{Workspace, binary, line, send_cmd, simulator};
 
 /// A run with every kind of row: delivered, rejected, failed, invalid, duplicate.
 fn run(ws: &Workspace) -> (String, String) {
     let sim = simulator(
-        r#"{"rules":[
-            {"req_id":"B","fault":"reject","error_code":"B0107","error_msg":"订单已退款"},
-            {"req_id":"C","fault":"transient","times":99},
-            {"req_id":"D","fault":"invalid","sub_code":"isv.invalid-parameter","sub_msg":"非法参数"}
-        ]}"#,
+        Scenario::default()
+            .on(Matcher::req_id("B"), Fault::reject("B0107", "订单已退款"))
+            .on(Matcher::req_id("C"), Fault::transient(99))
+            .on(
+                Matcher::req_id("D"),
+                Fault::invalid("isv.invalid-parameter", "非法参数"),
+            ),
     );
     let input = ws.write(
         "export.csv",

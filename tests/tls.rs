@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Scenario;
+
 use std::path::Path;
 
 use common::certs::{Pki, issue};
@@ -144,10 +146,11 @@ fn plain_http_to_a_tls_port_halts_saying_the_gateway_speaks_https() {
 #[test]
 fn https_to_a_plain_http_port_is_named_as_such() {
     let ws = Workspace::new();
-    let sim = common::simulator("{}");
+    let sim = common::simulator(Scenario::default());
     let gateway = sim.url().replacen("http://", "https://", 1);
     let stderr = exits_with(&mut send(&ws, &gateway, 3), 3);
     assert!(stderr.contains("does not speak TLS"), "{stderr}");
+    assert_eq!(sim.stats().requests, 0, "no call got through");
 }
 
 #[test]
@@ -180,7 +183,7 @@ fn without_ca_certificates_https_halts_and_loopback_http_still_works() {
 
     // Plain http on loopback needs no certificate at all.
     let ws = Workspace::new();
-    let plain = common::simulator("{}");
+    let plain = common::simulator(Scenario::default());
     let mut cmd = send(&ws, &plain.url(), 3);
     no_system_roots(&mut cmd);
     exits_with(&mut cmd, 0);
@@ -189,7 +192,7 @@ fn without_ca_certificates_https_halts_and_loopback_http_still_works() {
 #[test]
 fn an_unusable_ca_file_is_a_usage_error_naming_it_before_anything_is_sent() {
     let ws = Workspace::new();
-    let sim = common::simulator("{}");
+    let sim = common::simulator(Scenario::default());
     let not_pem = ws.write("root.der", [0x30u8, 0x82, 0xff, 0xfe]);
     let stderr = exits_with(send(&ws, &sim.url(), 3).arg("--ca-cert").arg(&not_pem), 2);
     assert!(

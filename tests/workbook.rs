@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{Fault, Matcher, Scenario};
+
 use std::path::Path;
 
 use calamine::{Data, DataType as _, Reader as _, Xlsx, open_workbook};
@@ -157,7 +159,10 @@ fn sheet(path: &Path, name: &str) -> Vec<Vec<Data>> {
 
 #[test]
 fn a_result_workbook_holds_text_numbers_and_a_summary_equal_to_the_run() {
-    let sim = simulator(r#"{"rules":[{"req_id":"wb-6","fault":"reject","error_code":"B0107"}]}"#);
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("wb-6"),
+        Fault::reject("B0107", "订单状态不允许回调"),
+    ));
     let ws = Workspace::new();
     let input = ws.path("export.xlsx");
     export(&input);
@@ -209,10 +214,12 @@ fn a_result_workbook_holds_text_numbers_and_a_summary_equal_to_the_run() {
 #[test]
 fn the_finance_loop_sends_exactly_the_failed_rows_again_with_the_same_payloads() {
     let sim = simulator(
-        r#"{"rules":[
-            {"req_id":"wb-1","fault":"reject","error_code":"B0107"},
-            {"req_id":"wb-2","fault":"transient","times":1}
-        ]}"#,
+        Scenario::default()
+            .on(
+                Matcher::req_id("wb-1"),
+                Fault::reject("B0107", "订单状态不允许回调"),
+            )
+            .on(Matcher::req_id("wb-2"), Fault::transient(1)),
     );
     let ws = Workspace::new();
     let input = ws.path("export.xlsx");

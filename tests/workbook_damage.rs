@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::Scenario;
+
 use std::io::Write as _;
 
 use common::{Workspace, columns, dry_run, exits_with};
@@ -385,7 +387,7 @@ fn a_part_that_inflates_past_what_it_declares_is_refused() {
 
 #[test]
 fn more_rows_than_a_sheet_holds_are_refused_before_the_first_call() {
-    let sim = common::simulator("{}");
+    let sim = common::simulator(Scenario::default());
     let ws = Workspace::new();
     let rows = 1_048_576u64;
     let mut text = String::with_capacity(rows as usize * 24);

@@ -4,6 +4,7 @@
 //! HTTP, `verify` checks requests independently of the client's code.
 
 mod answer;
+mod builder;
 mod delay;
 pub mod gateway;
 mod rules;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use gateway::Gateway;
-pub use scenario::{Scenario, ScenarioError};
+pub use scenario::{BatchAnswers, Fault, Matcher, Scenario, ScenarioError};
 pub use server::{BackgroundSimulator, Endpoint, RunningSimulator};
 pub use stats::Stats;
 use verify::Expected;

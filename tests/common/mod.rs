@@ -8,15 +8,60 @@ pub mod certs;
 use std::time::Duration;
 
 use opentrade_callback::order::Order;
-use opentrade_callback::simulator::{self, BackgroundSimulator, Scenario, SimulatorConfig};
+use opentrade_callback::simulator::{self, BackgroundSimulator, SimulatorConfig};
 use opentrade_callback::top::{self, ClientSettings, Credentials, Secret, SignMethod, TopClient};
 
-/// A simulator with the demo credentials and the given scenario (JSON text).
-pub fn simulator(scenario_json: &str) -> BackgroundSimulator {
-    let scenario: Scenario =
-        serde_json::from_str(scenario_json).expect("test scenario is valid JSON");
-    simulator::spawn_background(SimulatorConfig::demo().with_scenario(scenario))
-        .expect("simulator starts")
+#[allow(unused_imports, reason = "each test binary uses a different subset")]
+pub use opentrade_callback::simulator::{BatchAnswers, Fault, Matcher, Scenario};
+
+/// A simulator with the demo credentials and `scenario`. A test that starts one and
+/// neither calls it nor looks at its counters fails: call `unused()` if that is meant.
+pub fn simulator(scenario: Scenario) -> TestSimulator {
+    let inner = simulator::spawn_background(SimulatorConfig::demo().with_scenario(scenario))
+        .expect("simulator starts");
+    TestSimulator {
+        inner,
+        looked: std::cell::Cell::new(false),
+    }
+}
+
+/// A simulator for one test; derefs to the `BackgroundSimulator` it wraps.
+pub struct TestSimulator {
+    inner: BackgroundSimulator,
+    looked: std::cell::Cell<bool>,
+}
+
+impl TestSimulator {
+    /// The counters, read: a test that checks them has used the simulator.
+    pub fn stats(&self) -> simulator::Stats {
+        self.looked.set(true);
+        self.inner.stats()
+    }
+
+    /// Says the test means to start a simulator it never calls.
+    pub fn unused(&self) {
+        self.looked.set(true);
+    }
+}
+
+impl std::ops::Deref for TestSimulator {
+    type Target = BackgroundSimulator;
+
+    fn deref(&self) -> &BackgroundSimulator {
+        &self.inner
+    }
+}
+
+impl Drop for TestSimulator {
+    fn drop(&mut self) {
+        if std::thread::panicking() || self.looked.get() {
+            return;
+        }
+        assert!(
+            self.inner.stats().requests > 0,
+            "the test started a simulator and never called it: a wrong --gateway? (call unused() if that is meant)"
+        );
+    }
 }
 
 /// Client settings for the demo credentials against `url`.
