@@ -6,13 +6,12 @@
 use std::io::{BufReader, Read};
 
 use super::encoding::{self, Detected};
-use super::header::{ColumnMap, Field};
+use super::header::ColumnMap;
 use super::origin::{Bytes, Origin};
-use super::row::{Cells, Invalid, build_order};
+use super::row::{Invalid, ReadRecord};
 use super::values::{self, RowError};
 use super::{InputError, InputOptions};
-use crate::columns::RowText;
-use crate::csvio::{Oversize, RawRecord, RecordReader};
+use crate::csvio::{RawRecord, RecordReader};
 use crate::order::Order;
 
 /// How a CSV file is read.
@@ -114,107 +113,49 @@ impl CsvFormat {
         columns: &ColumnMap,
         record: &RawRecord,
     ) -> Option<Result<Order, Box<Invalid>>> {
-        let mut cells = Cells::default();
+        let mut read = ReadRecord {
+            oversize: record.oversize,
+            ..ReadRecord::default()
+        };
         let mut undecodable = Vec::new();
-        let mut too_long = Vec::new();
         for (field, index) in columns.iter() {
             let mut bytes = record.get(index).unwrap_or_default();
             if bytes.len() > values::MAX_CELL_BYTES {
-                too_long.push(field);
+                read.too_long.push(field);
                 bytes = &bytes[..values::MAX_CELL_BYTES];
             }
             let text = match encoding::decode(self.detected, bytes) {
                 Some(text) => text,
                 None => {
-                    undecodable.push(field);
+                    undecodable.push(field.name());
                     // Shown in the result file: likely the text as the other encoding reads it.
                     encoding::decode_for_display(self.detected.encoding, bytes)
                 }
             };
-            cells.set(field, values::clean_cow(text));
-        }
-        if cells.is_blank() && undecodable.is_empty() && record.oversize.is_none() {
-            return None;
-        }
-        let built = build_order(&cells);
-        // A row refused for its encoding, size or shape shows its cells as found.
-        let shown = |built: Result<Order, Box<Invalid>>| match built {
-            Ok(order) => RowText::of_order(&order),
-            Err(invalid) => invalid.fields,
-        };
-        if let Some(error) = oversize(record.oversize, &too_long) {
-            return Some(Err(Box::new(Invalid {
-                error,
-                fields: shown(built),
-            })));
+            read.cells.set(field, values::clean_cow(text));
         }
         if !undecodable.is_empty() {
-            let names: Vec<&str> = undecodable.iter().map(|f| f.name()).collect();
-            let error = RowError::new(
+            read.unreadable = Some(RowError::new(
                 values::code::BAD_ENCODING,
                 format!(
                     "{} contains bytes that are not valid {} (the encoding of this file); re-save the export in one encoding, or pass --encoding",
-                    names.join(", "),
+                    undecodable.join(", "),
                     self.detected.encoding
                 ),
-            );
-            return Some(Err(Box::new(Invalid {
-                error,
-                fields: shown(built),
-            })));
+            ));
         }
         let extra_filled = record
             .iter()
             .skip(self.header_len)
             .any(|cell| !cell.iter().all(u8::is_ascii_whitespace));
         if record.len() < self.header_len || extra_filled {
-            let error = RowError::new(
-                values::code::FIELD_COUNT,
-                format!(
-                    "the row has {} fields but the header has {}: a delimiter is missing or extra, or a quote is not closed",
-                    record.len(),
-                    self.header_len
-                ),
-            );
-            return Some(Err(Box::new(Invalid {
-                error,
-                fields: shown(built),
-            })));
+            read.shape = Some(format!(
+                "the row has {} fields but the header has {}: a delimiter is missing or extra, or a quote is not closed",
+                record.len(),
+                self.header_len
+            ));
         }
-        Some(built)
-    }
-}
-
-/// Why a row broke a size limit, if it did: the whole row, or some of its cells.
-pub(super) fn oversize(record: Option<Oversize>, cells: &[Field]) -> Option<RowError> {
-    let kib = |bytes: usize| bytes / 1024;
-    match record {
-        Some(Oversize::Bytes) => Some(RowError::new(
-            values::code::ROW_TOO_LONG,
-            format!(
-                "the row is longer than {} KiB; no callback row is that long — a quote is probably not closed, or the file is not an export",
-                kib(crate::csvio::MAX_RECORD_BYTES)
-            ),
-        )),
-        Some(Oversize::Fields) => Some(RowError::new(
-            values::code::ROW_TOO_LONG,
-            format!(
-                "the row has more than {} fields; a delimiter is probably wrong",
-                crate::csvio::MAX_FIELDS
-            ),
-        )),
-        None if !cells.is_empty() => {
-            let names: Vec<&str> = cells.iter().map(|f| f.name()).collect();
-            Some(RowError::new(
-                values::code::CELL_TOO_LONG,
-                format!(
-                    "{} is longer than {} KiB; only its start is shown",
-                    names.join(", "),
-                    kib(values::MAX_CELL_BYTES)
-                ),
-            ))
-        }
-        None => None,
+        read.finish()
     }
 }
 

@@ -20,7 +20,7 @@ pub fn of_record(record: &Record) -> u64 {
     hash.update(&record.source.to_le_bytes());
     hash.update(&record.line.to_le_bytes());
     match &record.data {
-        RecordData::Csv(raw) => {
+        RecordData::Csv { raw, .. } => {
             hash.update(b"c");
             for field in raw.iter() {
                 hash.update(&(field.len() as u64).to_le_bytes());
@@ -28,7 +28,7 @@ pub fn of_record(record: &Record) -> u64 {
             }
             hash.update(&[u8::from(raw.oversize.is_some())]);
         }
-        RecordData::Sheet(row) => {
+        RecordData::Sheet { row, .. } => {
             hash.update(b"s");
             for cell in &row.cells {
                 match cell {

@@ -9,6 +9,7 @@ use super::header::Field;
 use super::values::{self, RowError, clean, code};
 use crate::columns::RowText;
 use crate::columns::unguard;
+use crate::csvio::Oversize;
 use crate::money::Cents;
 use crate::order::Order;
 
@@ -29,6 +30,81 @@ impl<'a> Cells<'a> {
     /// True when every cell is empty: an empty line or a row of bare delimiters.
     pub fn is_blank(&self) -> bool {
         self.0.iter().flatten().all(|c| c.is_empty())
+    }
+}
+
+/// What reading one record found, in any format: its fields' text, and what is wrong
+/// with the record itself. `finish` is the one way a record becomes a row.
+#[derive(Debug, Default)]
+pub struct ReadRecord<'a> {
+    pub cells: Cells<'a>,
+    /// The record broke a size limit as a whole.
+    pub oversize: Option<Oversize>,
+    /// Cells cut at `MAX_CELL_BYTES`.
+    pub too_long: Vec<Field>,
+    /// What the reader could not take for a value (bytes in the wrong encoding, an
+    /// Excel error or date cell, an inexact number).
+    pub unreadable: Option<RowError>,
+    /// How the record's shape disagrees with the header (`input.field_count`).
+    pub shape: Option<String>,
+}
+
+impl ReadRecord<'_> {
+    /// `None` for a blank record; else the order, or every reason it is not one: its
+    /// size first, then what could not be read, then its shape, then its values. A row
+    /// refused for its size, encoding or shape shows its cells as found.
+    pub fn finish(self) -> Option<Result<Order, Box<Invalid>>> {
+        if self.cells.is_blank() && self.unreadable.is_none() && self.oversize.is_none() {
+            return None;
+        }
+        let built = build_order(&self.cells);
+        let refusal = oversize(self.oversize, &self.too_long)
+            .or(self.unreadable)
+            .or_else(|| {
+                self.shape
+                    .map(|message| RowError::new(values::code::FIELD_COUNT, message))
+            });
+        let Some(error) = refusal else {
+            return Some(built);
+        };
+        let fields = match built {
+            Ok(order) => RowText::of_order(&order),
+            Err(invalid) => invalid.fields,
+        };
+        Some(Err(Box::new(Invalid { error, fields })))
+    }
+}
+
+/// Why a row broke a size limit, if it did: the whole row, or some of its cells.
+fn oversize(record: Option<Oversize>, cells: &[Field]) -> Option<RowError> {
+    let kib = |bytes: usize| bytes / 1024;
+    match record {
+        Some(Oversize::Bytes) => Some(RowError::new(
+            values::code::ROW_TOO_LONG,
+            format!(
+                "the row is longer than {} KiB; no callback row is that long — a quote is probably not closed, or the file is not an export",
+                kib(crate::csvio::MAX_RECORD_BYTES)
+            ),
+        )),
+        Some(Oversize::Fields) => Some(RowError::new(
+            values::code::ROW_TOO_LONG,
+            format!(
+                "the row has more than {} fields; a delimiter is probably wrong",
+                crate::csvio::MAX_FIELDS
+            ),
+        )),
+        None if !cells.is_empty() => {
+            let names: Vec<&str> = cells.iter().map(|f| f.name()).collect();
+            Some(RowError::new(
+                values::code::CELL_TOO_LONG,
+                format!(
+                    "{} is longer than {} KiB; only its start is shown",
+                    names.join(", "),
+                    kib(values::MAX_CELL_BYTES)
+                ),
+            ))
+        }
+        None => None,
     }
 }
 

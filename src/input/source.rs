@@ -8,7 +8,7 @@ use super::csv::{CsvFormat, CsvRecords};
 use super::header::ColumnMap;
 use super::origin::Origin;
 use super::row::Invalid;
-use super::workbook::WorkbookFormat;
+use super::workbook::{self, WorkbookFormat};
 use super::{InputError, InputOptions};
 use crate::csvio::RawRecord;
 use crate::order::Order;
@@ -31,18 +31,29 @@ enum Format {
     Workbook(WorkbookFormat),
 }
 
-/// One record of a source, as read.
+/// One record of a source, as read, with what it takes to read it as a row: a record
+/// is never paired with another source's layout.
 #[derive(Debug, Clone)]
 pub enum RecordData {
-    Csv(RawRecord),
-    Sheet(SheetRow),
+    Csv { raw: RawRecord, format: CsvFormat },
+    Sheet { row: SheetRow, header_len: usize },
+}
+
+impl RecordData {
+    /// The row this record holds; `None` for a blank one.
+    pub(super) fn row(&self, columns: &ColumnMap) -> Option<Result<Order, Box<Invalid>>> {
+        match self {
+            RecordData::Csv { raw, format } => format.row(columns, raw),
+            RecordData::Sheet { row, header_len } => workbook::row_of(columns, row, *header_len),
+        }
+    }
 }
 
 /// A pass over a source's records, after its header.
 #[derive(Debug)]
 pub(super) enum SourceRecords {
-    Csv(Box<CsvRecords>),
-    Sheet(SheetRows),
+    Csv(Box<CsvRecords>, CsvFormat),
+    Sheet(SheetRows, usize),
 }
 
 /// A record and where it is: `line` for a workbook (the sheet row; a CSV's data rows
@@ -57,7 +68,7 @@ impl SourceRecords {
     /// The next record, or `None` at the end of the source.
     pub(super) fn next(&mut self, name: &str) -> Result<Option<Read>, InputError> {
         match self {
-            SourceRecords::Csv(reader) => {
+            SourceRecords::Csv(reader, format) => {
                 let mut raw = RawRecord::default();
                 let more = reader.read(&mut raw).map_err(|error| InputError::Read {
                     name: name.to_owned(),
@@ -66,10 +77,13 @@ impl SourceRecords {
                 Ok(more.then_some(Read {
                     line: None,
                     file_line: raw.line,
-                    data: RecordData::Csv(raw),
+                    data: RecordData::Csv {
+                        raw,
+                        format: *format,
+                    },
                 }))
             }
-            SourceRecords::Sheet(rows) => {
+            SourceRecords::Sheet(rows, header_len) => {
                 let row = rows.next_row().map_err(|error| InputError::Workbook {
                     name: name.to_owned(),
                     message: error.to_string(),
@@ -78,7 +92,10 @@ impl SourceRecords {
                     line: Some(u64::from(row.number)),
                     // "row N" in messages: the sheet row is what Excel shows.
                     file_line: u64::from(row.number) + 1,
-                    data: RecordData::Sheet(row),
+                    data: RecordData::Sheet {
+                        row,
+                        header_len: *header_len,
+                    },
                 }))
             }
         }
@@ -118,22 +135,17 @@ impl Source {
     pub(super) fn records(&self) -> Result<SourceRecords, InputError> {
         Ok(match &self.format {
             Format::Csv(csv) => {
-                SourceRecords::Csv(Box::new(csv.records(&self.origin, &self.name)?))
+                SourceRecords::Csv(Box::new(csv.records(&self.origin, &self.name)?), *csv)
             }
-            Format::Workbook(workbook) => {
-                SourceRecords::Sheet(workbook.records(&self.origin, &self.name)?)
-            }
+            Format::Workbook(workbook) => SourceRecords::Sheet(
+                workbook.records(&self.origin, &self.name)?,
+                workbook.header_len(),
+            ),
         })
     }
 
     /// Turns one record into a row; `None` for a blank one.
     pub(super) fn row(&self, record: &RecordData) -> Option<Result<Order, Box<Invalid>>> {
-        match (&self.format, record) {
-            (Format::Csv(csv), RecordData::Csv(raw)) => csv.row(&self.columns, raw),
-            (Format::Workbook(workbook), RecordData::Sheet(row)) => {
-                workbook.row(&self.columns, row)
-            }
-            _ => unreachable!("a source reads records of its own format"),
-        }
+        record.row(&self.columns)
     }
 }

@@ -8,13 +8,11 @@
 
 use std::borrow::Cow;
 
-use super::csv::oversize;
 use super::header::{ColumnMap, Field};
 use super::origin::Origin;
-use super::row::{Cells, Invalid, build_order};
+use super::row::{Invalid, ReadRecord};
 use super::values::{self, RowError};
 use super::{InputError, InputOptions};
-use crate::columns::RowText;
 use crate::csvio::Oversize;
 use crate::order::Order;
 use crate::xlsx::column_name;
@@ -83,68 +81,53 @@ impl WorkbookFormat {
         Ok(rows)
     }
 
-    /// Turns one sheet row into an order, or into every reason it is not one.
-    pub(super) fn row(
-        &self,
-        columns: &ColumnMap,
-        row: &SheetRow,
-    ) -> Option<Result<Order, Box<Invalid>>> {
-        let mut cells = Cells::default();
-        let mut typed_errors = Vec::new();
-        let mut too_long = Vec::new();
-        for (field, index) in columns.iter() {
-            let cell = row.get(index);
-            let place = || format!("{}{}", column_name(index as u32), row.number);
-            let text = match as_text(field, cell, place) {
-                Ok(text) => text,
-                Err(error) => {
-                    typed_errors.push(error);
-                    shown(cell)
-                }
-            };
-            let text = if text.len() > values::MAX_CELL_BYTES {
-                too_long.push(field);
-                let mut end = values::MAX_CELL_BYTES;
-                while !text.is_char_boundary(end) {
-                    end -= 1;
-                }
-                Cow::Owned(text[..end].to_owned())
-            } else {
-                text
-            };
-            cells.set(field, values::clean_cow(text));
-        }
-        if cells.is_blank() && typed_errors.is_empty() && !row.too_wide {
-            return None;
-        }
-        let built = build_order(&cells);
-        let fields = |built: Result<Order, Box<Invalid>>| match built {
-            Ok(order) => RowText::of_order(&order),
-            Err(invalid) => invalid.fields,
-        };
-        let width = row.too_wide.then_some(Oversize::Fields);
-        if let Some(error) = oversize(width, &too_long).or_else(|| first_of(typed_errors)) {
-            let fields = fields(built);
-            return Some(Err(Box::new(Invalid { error, fields })));
-        }
-        let extra_filled = row
-            .cells
-            .iter()
-            .skip(self.header_len)
-            .any(|c| !c.is_empty());
-        if extra_filled {
-            let error = RowError::new(
-                values::code::FIELD_COUNT,
-                format!(
-                    "the row has a value past the last titled column ({} columns): give the column a title, or remove the value",
-                    self.header_len
-                ),
-            );
-            let fields = fields(built);
-            return Some(Err(Box::new(Invalid { error, fields })));
-        }
-        Some(built)
+    /// The columns of the header row, for the records to carry.
+    pub(super) fn header_len(&self) -> usize {
+        self.header_len
     }
+}
+
+/// One sheet row as a row, or every reason it is not one: each used cell taken for
+/// what it holds (`as_text`), then `ReadRecord::finish` as for any record.
+pub(super) fn row_of(
+    columns: &ColumnMap,
+    row: &SheetRow,
+    header_len: usize,
+) -> Option<Result<Order, Box<Invalid>>> {
+    let mut read = ReadRecord {
+        oversize: row.too_wide.then_some(Oversize::Fields),
+        ..ReadRecord::default()
+    };
+    let mut typed_errors = Vec::new();
+    for (field, index) in columns.iter() {
+        let cell = row.get(index);
+        let place = || format!("{}{}", column_name(index as u32), row.number);
+        let text = match as_text(field, cell, place) {
+            Ok(text) => text,
+            Err(error) => {
+                typed_errors.push(error);
+                shown(cell)
+            }
+        };
+        let text = if text.len() > values::MAX_CELL_BYTES {
+            read.too_long.push(field);
+            let mut end = values::MAX_CELL_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            Cow::Owned(text[..end].to_owned())
+        } else {
+            text
+        };
+        read.cells.set(field, values::clean_cow(text));
+    }
+    read.unreadable = first_of(typed_errors);
+    if row.cells.iter().skip(header_len).any(|c| !c.is_empty()) {
+        read.shape = Some(format!(
+            "the row has a value past the last titled column ({header_len} columns): give the column a title, or remove the value"
+        ));
+    }
+    read.finish()
 }
 
 fn workbook_error(name: &str, error: &crate::xlsx::read::SheetError) -> InputError {
