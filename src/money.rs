@@ -25,8 +25,20 @@ impl Cents {
 
     /// `firstChargeAmount` of an `ext` JSON text, when it has a readable one.
     pub fn first_charge(ext: &str) -> Option<Cents> {
+        const KEY: &str = "\"firstChargeAmount\":\"";
         // Most rows' ext has none, or no ext at all: no JSON parse for those.
-        memchr::memmem::find(ext.as_bytes(), b"firstChargeAmount")?;
+        let at = memchr::memmem::find(ext.as_bytes(), b"firstChargeAmount")?;
+        // The canonical form (`"firstChargeAmount":"99.50"`, as a valid row's ext is
+        // sent) is read in place: this runs for every row of every run.
+        if at > 0
+            && ext[at - 1..].starts_with(KEY)
+            && ext.matches("firstChargeAmount").count() == 1
+            && let Some(rest) = ext.get(at - 1 + KEY.len()..)
+            && let Some(end) = rest.find('"')
+            && !rest[..end].contains('\\')
+        {
+            return Cents::parse(rest[..end].trim());
+        }
         let value: serde_json::Value = serde_json::from_str(ext).ok()?;
         match value.get("firstChargeAmount")? {
             serde_json::Value::String(s) => Cents::parse(s.trim()),
@@ -93,5 +105,16 @@ mod tests {
         assert_eq!(of(r#"{"firstChargeAmount":100}"#), Some(Cents(10000)));
         assert_eq!(of(r#"{"other":1}"#), None);
         assert_eq!(of(""), None);
+        // In place and through JSON, the same answers.
+        assert_eq!(
+            of(r#"{"a":"1","firstChargeAmount":"0.07","b":"x"}"#),
+            Some(Cents(7))
+        );
+        assert_eq!(of(r#"{"firstChargeAmount" : " 12.5 "}"#), Some(Cents(1250)));
+        assert_eq!(of(r#"{"firstChargeAmount":"1,000"}"#), None);
+        assert_eq!(
+            of(r#"{"x":"\"firstChargeAmount\":\"5\"","firstChargeAmount":"6"}"#),
+            Some(Cents(600))
+        );
     }
 }
