@@ -141,11 +141,14 @@ pub struct CompactArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 The kind of file is recognised by its header. For a ledger, each req_id counts once,
-in its latest state.
+in its latest state. Exit status: 0 when no row needs attention, 1 when some do
+(rejected, failed, not_attempted, invalid, conflict), 2 when the file cannot be read.
 
 Examples:
   opentrade-callback report results.csv
   opentrade-callback report /var/lib/opentrade/ledger.csv
+  # For a monitor: the same as JSON on stdout
+  opentrade-callback report results.csv --json
   # The rows finance must look at, as a workbook that `send` takes back:
   opentrade-callback report results.xlsx --failed-only --out to-fix.xlsx
   # ... or as a CSV
@@ -164,6 +167,11 @@ pub struct ReportArgs {
     /// Where --failed-only writes.
     #[arg(long, value_name = "FILE", requires = "failed_only")]
     pub out: Option<PathBuf>,
+
+    /// Print the report as one JSON document on stdout (counts, amounts in yuan as
+    /// exact text, errors, the rows that need attention).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Send one callback per order in the exports (CSV or .xlsx), deduplicated against the ledger.

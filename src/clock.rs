@@ -29,10 +29,41 @@ pub fn run_stamp() -> String {
     )
 }
 
+/// How long from `at` until the next 00:00 Beijing time, when daily quotas reset.
+pub fn until_beijing_midnight(at: DateTime<Utc>) -> std::time::Duration {
+    let local = at.with_timezone(&beijing());
+    let next = (local.date_naive() + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists");
+    (next - local.naive_local()).to_std().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone as _;
+
+    #[test]
+    fn daily_quotas_reset_at_beijing_midnight() {
+        // 2024-01-01 22:30 Beijing is 14:30 UTC.
+        let at = Utc
+            .with_ymd_and_hms(2024, 1, 1, 14, 30, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(
+            until_beijing_midnight(at),
+            std::time::Duration::from_secs(90 * 60)
+        );
+        // 16:00 UTC is 00:00 Beijing: a whole day to the next reset.
+        let midnight = Utc
+            .with_ymd_and_hms(2024, 1, 1, 16, 0, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(
+            until_beijing_midnight(midnight),
+            std::time::Duration::from_secs(86_400)
+        );
+    }
 
     #[test]
     fn stamps_are_beijing_time_with_milliseconds() {

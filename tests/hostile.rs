@@ -266,7 +266,7 @@ fn bans_add_up_and_no_ban_length_makes_a_run_wait_for_ever() {
             Fault::Error {
                 code: 7,
                 msg: "App Call Limited".into(),
-                sub_code: "accesscontrol.limited-by-app-access-count".into(),
+                sub_code: "accesscontrol.limited-by-api-access-count".into(),
                 sub_msg: format!("This ban will last for {length} more seconds"),
                 times: None,
             },

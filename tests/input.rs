@@ -409,7 +409,7 @@ fn a_filtered_result_file_is_sent_again_under_the_ledger_rules() {
         .args(["--failed-only", "--out"])
         .arg(&fix)
         .assert()
-        .code(0);
+        .code(1);
     let before = sim.stats().requests;
     // Delivered or skipped only: exit 0.
     send_cmd(&ws, &sim, &[&fix]).assert().code(0);

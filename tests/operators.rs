@@ -304,7 +304,7 @@ fn report_counts_amounts_errors_and_attention_of_a_result_file() {
         .arg(ws.out())
         .output()
         .expect("runs");
-    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.status.code(), Some(1), "two rows need attention");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("result CSV, 4 rows"), "{stdout}");
     let delivered = stdout

@@ -237,7 +237,11 @@ fn the_finance_loop_sends_exactly_the_failed_rows_again_with_the_same_payloads()
         .arg(&failed)
         .output()
         .expect("report");
-    assert_eq!(report.status.code(), Some(0), "{report:?}");
+    assert_eq!(
+        report.status.code(),
+        Some(1),
+        "rows need attention: {report:?}"
+    );
     let first = sim.stats();
     let again = ws.path("again.csv");
     common::send_cmd_with(&sim, &[&failed], &ws.ledger(), &again)

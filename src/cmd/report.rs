@@ -20,13 +20,29 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         Kind::Ledger => report::of_ledger(&args.path)?,
         Kind::Results => report::of_results(&args.path, args.out.as_deref())?,
     };
-    crate::out!("{}", report::render(&args.path, &report));
+    if args.json {
+        let doc = report::to_doc(&args.path, &report);
+        crate::outln!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        crate::out!("{}", report::render(&args.path, &report));
+    }
     if let Some(out) = &args.out {
-        crate::outln!(
+        let line = format!(
             "wrote {} rows that need attention to {}",
             report.written,
             out.display()
         );
+        // With --json, stdout is the document alone.
+        if args.json {
+            crate::errln!("{line}");
+        } else {
+            crate::outln!("{line}");
+        }
     }
-    Ok(Exit::Success)
+    // A monitor (or a script) can tell a file that needs attention by the status alone.
+    Ok(if report.tally.needs_attention() {
+        Exit::Attention
+    } else {
+        Exit::Success
+    })
 }

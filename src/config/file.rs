@@ -36,6 +36,10 @@ pub struct FileConfig {
     /// sub_code (or result error_code) → rejected | transient | fatal.
     #[serde(default)]
     pub classify: HashMap<String, ErrorClass>,
+    /// Business codes (`result.error_code` of a `success:false` answer) that mean
+    /// "try again later": whole codes, or prefixes ending in `*` (`B01*`).
+    #[serde(default)]
+    pub retry_business_codes: Vec<String>,
 }
 
 /// `[retry]` of the config file.

@@ -209,7 +209,8 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
             sign_method: set.sign_method,
             timeout: set.timeout,
             connect_timeout: set.connect_timeout,
-            overrides: Overrides::new(file.classify),
+            overrides: Overrides::new(file.classify)
+                .with_retry_business_codes(file.retry_business_codes),
             extra_roots,
             proxy,
         },

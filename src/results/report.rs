@@ -151,6 +151,93 @@ pub fn of_ledger(path: &Path) -> Result<Report, ReportError> {
     Ok(report)
 }
 
+/// The report as a JSON document, for monitors: amounts as exact yuan text.
+#[derive(Debug, serde::Serialize)]
+pub struct ReportDoc<'a> {
+    pub schema_version: u32,
+    pub path: String,
+    pub kind: &'static str,
+    pub rows: u64,
+    /// Lines of a ledger (its rows are req_ids in their latest state).
+    pub ledger_lines: Option<u64>,
+    pub by_status: Vec<StatusDoc>,
+    pub errors: Vec<ErrorDoc<'a>>,
+    pub need_attention: u64,
+    /// The first rows that need attention.
+    pub attention: Vec<AttentionDoc<'a>>,
+}
+
+/// One status's rows and first-charge amount.
+#[derive(Debug, serde::Serialize)]
+pub struct StatusDoc {
+    pub status: &'static str,
+    pub rows: u64,
+    pub first_charge_amount: String,
+}
+
+/// One error group.
+#[derive(Debug, serde::Serialize)]
+pub struct ErrorDoc<'a> {
+    pub error_code: &'a str,
+    pub sub_code: &'a str,
+    pub rows: u64,
+    pub message: &'a str,
+    pub advice: Option<&'static str>,
+}
+
+/// One row that needs attention.
+#[derive(Debug, serde::Serialize)]
+pub struct AttentionDoc<'a> {
+    pub req_id: &'a str,
+    pub status: &'static str,
+    pub error_code: &'a str,
+}
+
+/// The report as a JSON document.
+pub fn to_doc<'r>(path: &Path, report: &'r Report) -> ReportDoc<'r> {
+    let tally = &report.tally;
+    ReportDoc {
+        schema_version: 1,
+        path: path.display().to_string(),
+        kind: if report.ledger_lines.is_some() {
+            "ledger"
+        } else {
+            "results"
+        },
+        rows: tally.rows(),
+        ledger_lines: report.ledger_lines,
+        by_status: tally
+            .by_status()
+            .map(|(status, rows, cents)| StatusDoc {
+                status: status.as_str(),
+                rows,
+                first_charge_amount: cents.to_string(),
+            })
+            .collect(),
+        errors: tally
+            .errors()
+            .into_iter()
+            .map(|group| ErrorDoc {
+                error_code: &group.error_code,
+                sub_code: &group.sub_code,
+                rows: group.count,
+                message: &group.message,
+                advice: crate::top::response::advice(&group.error_code, &group.sub_code),
+            })
+            .collect(),
+        need_attention: tally.attention_total(),
+        attention: tally
+            .attention()
+            .iter()
+            .map(|row| AttentionDoc {
+                req_id: &row.req_id,
+                status: row.status.as_str(),
+                error_code: &row.error_code,
+            })
+            .collect(),
+    }
+}
+
 /// The report as text.
 pub fn render(path: &Path, report: &Report) -> String {
     let tally = &report.tally;

@@ -80,6 +80,16 @@ impl fmt::Display for HaltReason {
                 if let Some(advice) = crate::top::response::advice(code, sub_code) {
                     write!(f, ": {advice}")?;
                 }
+                if code == "7" && sub_code.ends_with("limited-by-app-access-count") {
+                    let left = crate::clock::until_beijing_midnight(chrono::Utc::now());
+                    let minutes = left.as_secs().div_ceil(60);
+                    write!(
+                        f,
+                        " — that is in {}h {:02}m from now",
+                        minutes / 60,
+                        minutes % 60
+                    )?;
+                }
                 Ok(())
             }
             HaltReason::FailureRate {

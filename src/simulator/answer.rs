@@ -44,7 +44,7 @@ pub fn ban_error(remaining: Duration) -> TopError {
     TopError {
         code: 7,
         msg: "App Call Limited".into(),
-        sub_code: "accesscontrol.limited-by-app-access-count".into(),
+        sub_code: "accesscontrol.limited-by-api-access-count".into(),
         sub_msg: format!("This ban will last for {seconds} more seconds"),
     }
 }

@@ -123,6 +123,21 @@ impl Fault {
         }
     }
 
+    /// The app's daily quota spent (code 7 `limited-by-app-access-count`).
+    pub fn daily_quota() -> Self {
+        Fault::DailyQuota
+    }
+
+    /// The API not open to the app (code 7 `limited-by-app-api-access-count`).
+    pub fn api_not_open() -> Self {
+        Fault::ApiNotOpen
+    }
+
+    /// An expired session (code 27).
+    pub fn session_expired() -> Self {
+        Fault::SessionExpired
+    }
+
     /// The first call processed, then answered after `delay_ms`.
     pub fn slow_first(delay_ms: u64) -> Self {
         Fault::SlowFirst { delay_ms }

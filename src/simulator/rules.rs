@@ -139,6 +139,30 @@ impl Budget {
                 }
                 Fault::WrongReqId => return Fired::WrongReqId,
                 Fault::EchoRequest => return Fired::EchoRequest,
+                Fault::DailyQuota => {
+                    return Fired::Error {
+                        code: 7,
+                        msg: "App Call Limited",
+                        sub_code: "accesscontrol.limited-by-app-access-count",
+                        sub_msg: "This app has reached its call limit for today",
+                    };
+                }
+                Fault::ApiNotOpen => {
+                    return Fired::Error {
+                        code: 7,
+                        msg: "App Call Limited",
+                        sub_code: "accesscontrol.limited-by-app-api-access-count",
+                        sub_msg: "This API is not open to the app",
+                    };
+                }
+                Fault::SessionExpired => {
+                    return Fired::Error {
+                        code: 27,
+                        msg: "Invalid session",
+                        sub_code: "invalid-sessionkey",
+                        sub_msg: "The session has expired",
+                    };
+                }
                 Fault::HugeAnswer { bytes } => return Fired::HugeAnswer { bytes: *bytes },
                 _ => {}
             }

@@ -126,6 +126,13 @@ pub enum Fault {
         #[serde(default = "default_invalid_sub_msg")]
         sub_msg: String,
     },
+    /// The app's daily call quota is spent: code 7 `limited-by-app-access-count`, every
+    /// time (it resets at 00:00 Beijing time).
+    DailyQuota,
+    /// The API is not open to the app: code 7 `limited-by-app-api-access-count`.
+    ApiNotOpen,
+    /// The seller's authorization has expired: code 27 `Invalid session`.
+    SessionExpired,
     /// A hostile gateway: `result.success = true` about another req_id than the call's.
     WrongReqId,
     /// A hostile gateway: an `isv.*` error whose `sub_msg` echoes the request back,

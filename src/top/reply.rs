@@ -61,18 +61,44 @@ impl From<ErrorClass> for Verdict {
 
 /// Per-code classes that win over the built-in rules.
 #[derive(Debug, Clone, Default)]
-pub struct Overrides(HashMap<String, ErrorClass>);
+pub struct Overrides {
+    classes: HashMap<String, ErrorClass>,
+    /// `retry_business_codes`: a `success:false` answer whose `error_code` matches one
+    /// (`B01*`: a prefix; else the whole code) is transient, not a rejection.
+    retry_business: Vec<String>,
+}
 
 impl Overrides {
-    pub fn new(map: HashMap<String, ErrorClass>) -> Self {
-        Overrides(map)
+    pub fn new(classes: HashMap<String, ErrorClass>) -> Self {
+        Overrides {
+            classes,
+            retry_business: Vec::new(),
+        }
+    }
+
+    /// Also retries the business codes matching `patterns`.
+    pub fn with_retry_business_codes(mut self, patterns: Vec<String>) -> Self {
+        self.retry_business = patterns;
+        self
     }
 
     pub(super) fn get(&self, code: &str) -> Option<Verdict> {
         if code.is_empty() {
             return None;
         }
-        self.0.get(code).copied().map(Verdict::from)
+        self.classes.get(code).copied().map(Verdict::from)
+    }
+
+    /// Whether a business refusal with `error_code` is to be retried.
+    pub(super) fn retries_business(&self, error_code: &str) -> bool {
+        !error_code.is_empty()
+            && self
+                .retry_business
+                .iter()
+                .any(|pattern| match pattern.strip_suffix('*') {
+                    Some(prefix) => error_code.starts_with(prefix),
+                    None => pattern == error_code,
+                })
     }
 }
 
@@ -145,6 +171,12 @@ impl fmt::Display for TransportFailure {
 /// What to do about a fatal or recurring platform code, for the summary.
 pub fn advice(error_code: &str, sub_code: &str) -> Option<&'static str> {
     Some(match error_code {
+        "7" if sub_code.ends_with("limited-by-app-access-count") => {
+            "the app's daily call quota is spent: it resets at 00:00 Beijing time; run again after that (or ask the open platform for a larger quota)"
+        }
+        "7" if sub_code.ends_with("limited-by-app-api-access-count") => {
+            "this API is not open to the app yet: apply for it on the open platform console; no call can succeed until it is"
+        }
         "7" => {
             "flow control: the app exceeded its call quota; lower --qps or --concurrency, or wait for the ban to end"
         }

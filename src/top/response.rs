@@ -117,7 +117,13 @@ pub fn classify_answer_to(
         Some(Some(true)) => Verdict::Delivered,
         // The platform processed the order and said no: permanent, unless the merchant
         // knows this `error_code` means "try later".
-        Some(Some(false)) => overrides.get(&error_code).unwrap_or(Verdict::Rejected),
+        Some(Some(false)) => overrides.get(&error_code).unwrap_or_else(|| {
+            if overrides.retries_business(&error_code) {
+                Verdict::Transient
+            } else {
+                Verdict::Rejected
+            }
+        }),
         _ => return invalid(),
     };
     let reply = Reply {
@@ -184,7 +190,15 @@ pub fn classify_error(
 fn builtin_verdict(code: &str, sub_code: &str, sub_msg: &str) -> Verdict {
     let code: i64 = code.trim().parse().unwrap_or(-1);
     match code {
-        // App Call Limited: the whole app is banned; sub_msg says for how long.
+        // The app's daily quota is spent (it resets at 00:00 Beijing time), or this API
+        // is not open to the app at all: no call can succeed today, or ever — halt.
+        7 if sub_code.ends_with("limited-by-app-access-count")
+            || sub_code.ends_with("limited-by-app-api-access-count") =>
+        {
+            return Verdict::Fatal;
+        }
+        // App Call Limited (`limited-by-api-access-count` and the like): the whole app
+        // is banned for a while; sub_msg says for how long.
         7 => {
             return Verdict::RateLimited {
                 ban: parse_ban(sub_msg),
@@ -555,7 +569,7 @@ mod tests {
             200,
             &error_body(
                 7,
-                "accesscontrol.limited-by-app-access-count",
+                "accesscontrol.limited-by-api-access-count",
                 "This ban will last for 3 more seconds",
             ),
             &none(),
@@ -566,6 +580,56 @@ mod tests {
                 ban: Some(Duration::from_secs(3))
             }
         );
+    }
+
+    #[test]
+    fn the_daily_quota_and_an_api_not_open_are_fatal_a_ban_is_not() {
+        let of = |sub_code: &str| {
+            classify_answer(200, &error_body(7, sub_code, "App Call Limited"), &none()).verdict
+        };
+        assert_eq!(
+            of("accesscontrol.limited-by-app-access-count"),
+            Verdict::Fatal
+        );
+        assert_eq!(
+            of("accesscontrol.limited-by-app-api-access-count"),
+            Verdict::Fatal
+        );
+        assert_eq!(
+            of("accesscontrol.limited-by-api-access-count"),
+            Verdict::RateLimited { ban: None }
+        );
+        assert!(
+            advice("7", "accesscontrol.limited-by-app-access-count")
+                .is_some_and(|a| a.contains("00:00 Beijing"))
+        );
+        assert!(
+            advice("7", "accesscontrol.limited-by-app-api-access-count")
+                .is_some_and(|a| a.contains("not open to the app"))
+        );
+    }
+
+    #[test]
+    fn listed_business_codes_are_retried_not_rejected() {
+        let overrides = Overrides::default()
+            .with_retry_business_codes(vec!["B01*".into(), "SYSTEM_BUSY".into()]);
+        let body = |code: &str| {
+            format!(
+                r#"{{"wt_trade_opentrade_resultcallback_response":{{"result":{{"success":false,"req_id":"r","error_code":"{code}","error_msg":"x"}},"request_id":"q"}}}}"#
+            )
+        };
+        for (code, verdict) in [
+            ("B0107", Verdict::Transient),
+            ("SYSTEM_BUSY", Verdict::Transient),
+            ("B0207", Verdict::Rejected),
+            ("SYSTEM_BUSY_2", Verdict::Rejected),
+        ] {
+            assert_eq!(
+                classify_answer(200, body(code).as_bytes(), &overrides).verdict,
+                verdict,
+                "{code}"
+            );
+        }
     }
 
     #[test]
