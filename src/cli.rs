@@ -304,7 +304,8 @@ pub struct SendArgs {
     #[arg(long, hide = true)]
     pub jitter_seed: Option<u64>,
 
-    /// Also write the summary as JSON here (for monitoring).
+    /// Also write the summary as JSON here (for monitoring), on every exit: a run that
+    /// never started (exit 2, 4) writes one with zero counts and its error.
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
 

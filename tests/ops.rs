@@ -149,3 +149,81 @@ fn report_exits_1_when_rows_need_attention_and_speaks_json() {
         "the ledger has r0001 rejected"
     );
 }
+
+fn summary_of(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("a summary")).expect("JSON")
+}
+
+#[test]
+fn the_summary_json_is_written_on_every_exit() {
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("r0003"),
+        Fault::error(25, "Invalid signature"),
+    ));
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(6)));
+    let summary = ws.path("summary.json");
+    let with_summary = |cmd: &mut assert_cmd::Command| {
+        cmd.arg("--summary-json").arg(&summary);
+    };
+    // Exit 2: an input that is not there. Nothing ran; the document says why.
+    std::fs::write(&summary, "last night's").expect("stale file");
+    let mut missing =
+        common::send_cmd_with(&sim, &[&ws.path("missing.csv")], &ws.ledger(), &ws.out());
+    with_summary(&mut missing);
+    exits_with(&mut missing, 2);
+    let doc = summary_of(&summary);
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["exit_code"], 2);
+    assert_eq!(doc["rows"], 0);
+    assert!(
+        doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("missing.csv")),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["inputs"][0]["given"],
+        ws.path("missing.csv").display().to_string()
+    );
+    assert!(doc["run_id"].as_str().is_some_and(|r| !r.is_empty()));
+    assert_eq!(doc["version"], env!("CARGO_PKG_VERSION"));
+    // Exit 4: another run holds the ledger.
+    let lock = opentrade_callback::ledger::acquire(&ws.ledger()).expect("lock");
+    let mut locked = send_cmd(&ws, &sim, &[&input]);
+    with_summary(&mut locked);
+    exits_with(&mut locked, 4);
+    assert_eq!(summary_of(&summary)["exit_code"], 4);
+    drop(lock);
+    // Exit 3: a fatal answer; the document has the rows, the amounts and the error.
+    let mut fatal = send_cmd(&ws, &sim, &[&input]);
+    with_summary(&mut fatal);
+    fatal.args(["--concurrency", "1"]);
+    exits_with(&mut fatal, 3);
+    let doc = summary_of(&summary);
+    assert_eq!(doc["exit_code"], 3);
+    assert_eq!(doc["rows"], 6);
+    assert!(
+        doc["error"].as_str().is_some_and(|e| e.contains("25")),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["amounts"]["delivered"], "300.00",
+        "r0000..r0002 at 100 each: {doc}"
+    );
+    assert!(
+        doc["started_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+08:00"))
+    );
+    // Exit 1 (the rest resent): no error, amounts of what was sent.
+    let healthy = simulator(Scenario::default());
+    let mut again = send_cmd(&ws, &healthy, &[&input]);
+    with_summary(&mut again);
+    again.assert().code(0);
+    let doc = summary_of(&summary);
+    assert_eq!(
+        (doc["exit_code"].as_u64(), doc["error"].is_null()),
+        (Some(0), true)
+    );
+}

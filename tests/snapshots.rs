@@ -62,6 +62,8 @@ fn settings(ws: &Workspace) -> insta::Settings {
     );
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+08:00", "[time]");
     settings.add_filter(r"sim[0-9a-f]{8}", "[request_id]");
+    settings.add_filter(r"\d{8}T\d{6}-\d+", "[run_id]");
+    settings.add_filter(r#""version": "[^"]*""#, r#""version": "[version]""#);
     settings
 }
 

@@ -1,14 +1,71 @@
 //! `send` on the command line: flags and environment into a checked `SendConfig`,
-//! the job, and its errors into exit codes. The job itself is `crate::send`.
+//! the job, and its errors into exit codes — with `--summary-json` written even when
+//! the run never starts. The job itself is `crate::send`.
 
 use crate::cli::SendArgs;
-use crate::config::{self, Env};
+use crate::config::{self, ConfigError, Env};
 use crate::exit::Exit;
+use crate::send::summary_json::{self, Failure, RunInfo, SummaryJson};
 use crate::send::{self, SendError};
 
 pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Exit> {
-    let config = config::build_send(args, env)?;
-    send::run(config, quiet).await.map_err(exit_error)
+    let started = chrono::Utc::now();
+    let simulated = args.simulate && !args.dry_run;
+    let info = RunInfo::new(&send::run_id(simulated), &args.inputs, started);
+    let (summary, out, ledger, dry_run) = (
+        args.summary_json.clone(),
+        args.out.clone(),
+        args.ledger.clone(),
+        args.dry_run,
+    );
+    let failed = |exit: Exit, error: &dyn std::fmt::Display| {
+        if let Some(path) = &summary {
+            let failure = Failure {
+                info: &info,
+                exit,
+                error: crate::text::visible(&error.to_string()).into_owned(),
+                dry_run,
+                out: &out,
+                ledger: &ledger,
+            };
+            write_failure(path, &failure);
+        }
+    };
+    let config = match config::build_send(args, env) {
+        Ok(config) => config,
+        Err(error) => {
+            // Two roles on one file: the summary's path may be another file's.
+            if !matches!(error, ConfigError::Roles(_)) {
+                failed(Exit::Usage, &error);
+            }
+            return Err(error.into());
+        }
+    };
+    match send::run(config, &info, quiet).await {
+        Ok(exit) => Ok(exit),
+        Err(error) => {
+            let exit = match &error {
+                SendError::Lock(crate::ledger::LockError::Held { .. }) => Exit::Locked,
+                _ => Exit::Usage,
+            };
+            // The summary itself could not be opened: there is nothing to write to.
+            if !matches!(error, SendError::SummaryJson { .. }) {
+                failed(exit, &error);
+            }
+            Err(exit_error(error))
+        }
+    }
+}
+
+/// Writes the document of a run that never started; a failure to is said, not fatal
+/// (the run's own error is the one that counts).
+fn write_failure(path: &std::path::Path, failure: &Failure<'_>) {
+    let empty = crate::results::tally::Tally::default();
+    let written = SummaryJson::create(path)
+        .and_then(|json| json.write(&summary_json::of_failure(failure, &empty)));
+    if let Err(error) = written {
+        crate::errln!("error: {error}");
+    }
 }
 
 /// Another run holding the ledger is exit 4; anything else that stops a run before it

@@ -16,7 +16,11 @@ pub struct Gateway {
     pub simulator: Option<RunningSimulator>,
 }
 
-pub async fn connect(config: &SendConfig, halt: &Arc<Halt>) -> Result<Gateway, SendError> {
+pub async fn connect(
+    config: &SendConfig,
+    halt: &Arc<Halt>,
+    run_id: Arc<str>,
+) -> Result<Gateway, SendError> {
     let (gateway, credentials, simulator) = match &config.mode {
         Mode::DryRun => {
             return Ok(Gateway {
@@ -42,12 +46,7 @@ pub async fn connect(config: &SendConfig, halt: &Arc<Halt>) -> Result<Gateway, S
         }
     };
     let client = TopClient::new(config.client_settings(gateway, credentials))?;
-    let deliverer = Deliverer::new(
-        client,
-        config.policy.clone(),
-        Arc::clone(halt),
-        run_id(config.is_simulated()),
-    );
+    let deliverer = Deliverer::new(client, config.policy.clone(), Arc::clone(halt), run_id);
     Ok(Gateway {
         deliverer: Some(deliverer),
         simulator,
@@ -55,7 +54,7 @@ pub async fn connect(config: &SendConfig, halt: &Arc<Halt>) -> Result<Gateway, S
 }
 
 /// Identifies the run in the ledger; `sim-` for simulations, which live runs ignore.
-fn run_id(simulated: bool) -> Arc<str> {
+pub fn run_id(simulated: bool) -> Arc<str> {
     let prefix = if simulated {
         ledger::SIMULATED_RUN_PREFIX
     } else {

@@ -22,6 +22,7 @@ mod recorder;
 pub mod route;
 pub mod settings;
 pub mod summary;
+pub mod summary_json;
 mod window;
 
 use std::path::PathBuf;
@@ -32,11 +33,13 @@ use tokio::sync::mpsc;
 
 use self::deliver::Deliverer;
 pub use self::error::SendError;
+pub use self::gateway::run_id;
 use self::halt::{Halt, HaltReason};
 use self::progress::{Progress, ProgressMode};
 use self::recorder::{Outputs, Recorder};
 pub use self::settings::{ClientTuning, Mode, SendConfig};
 use self::summary::RunSummary;
+use self::summary_json::RunInfo;
 use self::window::{WINDOW, Window};
 use crate::exit::Exit;
 use crate::input::InputSet;
@@ -47,14 +50,15 @@ use crate::plan::{InputIndex, Plan};
 use crate::results::ResultWriter;
 use crate::signals::Signals;
 
-/// Runs the job of `config`; `quiet` prints nothing when every row went well.
-pub async fn run(config: SendConfig, quiet: bool) -> Result<Exit, SendError> {
+/// Runs the job of `config` as the run `info` names; `quiet` prints nothing when every
+/// row went well.
+pub async fn run(config: SendConfig, info: &RunInfo, quiet: bool) -> Result<Exit, SendError> {
     let started = Instant::now();
     let inputs = Arc::new(InputSet::open(&config.inputs, &config.input)?);
     let _lock = lock_ledger(&config)?;
     let (plan, shape) = plan(&config, &inputs).await?;
     let halt = Arc::new(Halt::default());
-    let gateway = gateway::connect(&config, &halt).await?;
+    let gateway = gateway::connect(&config, &halt, Arc::from(info.run_id.as_str())).await?;
     let watcher = watch_signals(Arc::clone(&halt))?;
     let (outputs, summary_json) = open_outputs(&config, &shape, inputs.names())?;
     let progress = Arc::new(Progress::start(
@@ -88,13 +92,21 @@ pub async fn run(config: SendConfig, quiet: bool) -> Result<Exit, SendError> {
         ledger: &config.ledger,
         ledger_appended: finished.ledger_appended,
     };
-    Ok(summary::report(
+    summary::print(
         &summary,
         &finished.invalid,
-        gateway.simulator,
-        summary_json,
+        gateway.simulator.as_ref(),
         quiet,
-    ))
+    );
+    let mut exit = summary.exit();
+    if let Some(json) = summary_json
+        && let Err(error) = json.write(&summary_json::of_run(&summary, info))
+    {
+        // The calls are made: a write error now is exit 3, not a usage error.
+        crate::errln!("error: {error}");
+        exit = exit.max(Exit::Halted);
+    }
+    Ok(exit)
 }
 
 /// One run per ledger; taken before the ledger is read, so the plan cannot go stale
@@ -187,7 +199,7 @@ fn open_outputs(
     config: &SendConfig,
     shape: &Shape,
     sources: &[String],
-) -> Result<(Outputs, Option<summary::SummaryJson>), SendError> {
+) -> Result<(Outputs, Option<summary_json::SummaryJson>), SendError> {
     let results =
         ResultWriter::create(&config.out, Arc::from(sources), config.excel).map_err(|error| {
             SendError::Results {
@@ -198,7 +210,7 @@ fn open_outputs(
     let summary_json = config
         .summary_json
         .as_deref()
-        .map(summary::SummaryJson::create)
+        .map(summary_json::SummaryJson::create)
         .transpose()?;
     let ledger = match config.is_dry_run() {
         true => None,

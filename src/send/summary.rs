@@ -2,18 +2,12 @@
 //! status, the most frequent errors with their messages, elapsed, calls/s), the
 //! `--summary-json` document, and the exit code they imply.
 
-use std::fs::File;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
-
-use super::error::SendError;
 use super::halt::HaltReason;
 use crate::exit::Exit;
-use crate::outfile::Replacement;
-use crate::results::tally::{ErrorGroup, Tally};
+use crate::results::tally::Tally;
 use crate::simulator::RunningSimulator;
 use crate::status::Status;
 use crate::text::{shorten, visible};
@@ -45,7 +39,7 @@ impl RunSummary<'_> {
         exit_of(self.tally, self.halt)
     }
 
-    fn rate(&self) -> f64 {
+    pub(super) fn rate(&self) -> f64 {
         let seconds = self.elapsed.as_secs_f64();
         if seconds > 0.0 {
             self.tally.calls() as f64 / seconds
@@ -105,95 +99,16 @@ impl RunSummary<'_> {
         }
         text
     }
-
-    /// The `--summary-json` document.
-    pub fn to_doc(&self) -> SummaryDoc<'_> {
-        SummaryDoc {
-            exit_code: self.exit().code(),
-            dry_run: self.dry_run,
-            rows: self.tally.rows(),
-            calls: self.tally.calls(),
-            elapsed_seconds: (self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-            calls_per_second: (self.rate() * 10.0).round() / 10.0,
-            counts: StatusCounts(self.tally),
-            errors: self.tally.errors(),
-            halted: self.halt.map(|r| r.to_string()),
-            results: self.out.display().to_string(),
-            ledger: self.ledger.display().to_string(),
-            ledger_lines_appended: self.ledger_appended,
-        }
-    }
 }
 
-/// The `--summary-json` document, field by field.
-#[derive(Debug, Serialize)]
-pub struct SummaryDoc<'a> {
-    pub exit_code: u8,
-    pub dry_run: bool,
-    pub rows: u64,
-    pub calls: u64,
-    pub elapsed_seconds: f64,
-    pub calls_per_second: f64,
-    /// Rows of every status, in the order SPEC.md lists them (zeros included).
-    pub counts: StatusCounts<'a>,
-    /// The errors of the rows that need attention, most frequent first.
-    #[serde(serialize_with = "error_groups")]
-    pub errors: Vec<&'a ErrorGroup>,
-    pub halted: Option<String>,
-    pub results: String,
-    pub ledger: String,
-    pub ledger_lines_appended: u64,
-}
-
-/// Every status with its rows, as a JSON object in `Status::ALL` order.
-#[derive(Debug)]
-pub struct StatusCounts<'a>(&'a Tally);
-
-impl Serialize for StatusCounts<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(Some(Status::ALL.len()))?;
-        for status in Status::ALL {
-            map.serialize_entry(status.as_str(), &self.0.count(status))?;
-        }
-        map.end()
-    }
-}
-
-fn error_groups<S: serde::Serializer>(
-    groups: &[&ErrorGroup],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeSeq as _;
-    #[derive(Serialize)]
-    struct Group<'g> {
-        error_code: &'g str,
-        sub_code: &'g str,
-        count: u64,
-        message: &'g str,
-    }
-    let mut seq = serializer.serialize_seq(Some(groups.len()))?;
-    for g in groups {
-        seq.serialize_element(&Group {
-            error_code: &g.error_code,
-            sub_code: &g.sub_code,
-            count: g.count,
-            message: &g.message,
-        })?;
-    }
-    seq.end()
-}
-
-/// The summary on stderr (unless quiet and all went well) and in `--summary-json`.
-pub fn report(
+/// The summary on stderr, unless quiet and all went well.
+pub fn print(
     summary: &RunSummary<'_>,
     invalid: &[String],
-    simulator: Option<RunningSimulator>,
-    summary_json: Option<SummaryJson>,
+    simulator: Option<&RunningSimulator>,
     quiet: bool,
-) -> Exit {
-    let mut exit = summary.exit();
-    if !quiet || exit != Exit::Success {
+) {
+    if !quiet || summary.exit() != Exit::Success {
         print_invalid(invalid, summary.tally.count(Status::Invalid));
         crate::err!("{}", summary.render());
         if let Some(sim) = &simulator {
@@ -206,42 +121,6 @@ pub fn report(
                 stats.rejected
             );
         }
-    }
-    if let Some(json) = summary_json
-        && let Err(error) = json.write(&summary.to_doc())
-    {
-        // The calls are made: a write error now is exit 3, not a usage error.
-        crate::errln!("error: {error}");
-        exit = exit.max(Exit::Halted);
-    }
-    exit
-}
-
-/// `--summary-json`, opened before the first call and written at the end.
-#[derive(Debug)]
-pub struct SummaryJson {
-    replacement: Replacement,
-    file: File,
-}
-
-impl SummaryJson {
-    pub fn create(path: &Path) -> Result<Self, SendError> {
-        let (replacement, file) =
-            Replacement::create(path).map_err(|error| SendError::SummaryJson {
-                path: path.to_owned(),
-                error,
-            })?;
-        Ok(SummaryJson { replacement, file })
-    }
-
-    fn write(mut self, doc: &SummaryDoc<'_>) -> Result<(), SendError> {
-        let path = self.replacement.out().to_owned();
-        let text = serde_json::to_string_pretty(doc).expect("the summary serializes");
-        self.file
-            .write_all(text.as_bytes())
-            .and_then(|()| self.file.write_all(b"\n"))
-            .and_then(|()| self.replacement.commit(self.file).map(drop))
-            .map_err(|error| SendError::SummaryJson { path, error })
     }
 }
 
@@ -323,7 +202,17 @@ mod tests {
             ledger: Path::new("l.csv"),
             ledger_appended: 1,
         };
-        let doc = serde_json::to_value(summary.to_doc()).expect("serializes");
+        use crate::send::summary_json::{self, RunInfo};
+        let info = RunInfo::new(
+            "r1",
+            &[std::path::PathBuf::from("in.csv")],
+            chrono::Utc::now(),
+        );
+        let doc = serde_json::to_value(summary_json::of_run(&summary, &info)).expect("serializes");
+        assert_eq!(doc["schema_version"], 1);
+        assert_eq!(doc["run_id"], "r1");
+        assert_eq!(doc["inputs"][0]["given"], "in.csv");
+        assert_eq!(doc["error"], serde_json::Value::Null);
         assert_eq!(doc["exit_code"], 0);
         assert_eq!(doc["counts"]["delivered"], 1);
         assert_eq!(doc["counts"]["would_send"], 0);
