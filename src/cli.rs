@@ -309,6 +309,12 @@ pub struct SendArgs {
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
 
+    /// Also write the run's metrics here in the Prometheus textfile format (for
+    /// node_exporter's textfile collector), by rename, on every exit; the last success
+    /// is kept from the previous file when this run fails.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+
     /// Input encoding: auto, utf-8, gbk or gb18030.
     #[arg(long, value_name = "ENCODING", default_value = "auto")]
     pub encoding: EncodingChoice,

@@ -227,3 +227,106 @@ fn the_summary_json_is_written_on_every_exit() {
         (Some(0), true)
     );
 }
+
+/// The samples of a Prometheus text file as a real parser reads them (the
+/// prometheus_client package's, installed under target/ on first use):
+/// `name{label="value",…} value`, one per line.
+fn parse_metrics(path: &std::path::Path) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/promparser");
+    if !dir.join("prometheus_client").exists() {
+        let installed = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--target"])
+            .arg(&dir)
+            .arg("prometheus-client==0.26.0")
+            .status()
+            .expect("pip runs");
+        assert!(installed.success(), "prometheus-client installs (PyPI)");
+    }
+    let script = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+    assert family.type == "gauge", family
+    for s in family.samples:
+        labels = ",".join('%s="%s"' % kv for kv in sorted(s.labels.items()))
+        print("%s{%s} %s" % (s.name, labels, s.value))
+"#;
+    let output = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .env("PYTHONPATH", &dir)
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "not valid Prometheus text: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn sample(samples: &[String], name: &str) -> f64 {
+    samples
+        .iter()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {samples:?}"))
+}
+
+#[test]
+fn the_metrics_file_is_valid_prometheus_text_and_keeps_the_last_success() {
+    let sim = simulator(
+        Scenario::default().on(Matcher::req_id("r0001"), Fault::reject("B\"0107\n", "x")),
+    );
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(4)));
+    let metrics = ws.path("opentrade.prom");
+    send_cmd(&ws, &sim, &[&input])
+        .arg("--metrics-file")
+        .arg(&metrics)
+        .assert()
+        .code(1);
+    let first = parse_metrics(&metrics);
+    assert_eq!(sample(&first, "opentrade_callback_exit_code{}"), 1.0);
+    assert_eq!(
+        sample(&first, r#"opentrade_callback_rows{status="delivered"}"#),
+        3.0
+    );
+    assert_eq!(
+        sample(&first, r#"opentrade_callback_rows{status="rejected"}"#),
+        1.0
+    );
+    assert_eq!(sample(&first, "opentrade_callback_calls{}"), 4.0);
+    let success = sample(
+        &first,
+        "opentrade_callback_last_success_timestamp_seconds{}",
+    );
+    assert_eq!(
+        success,
+        sample(&first, "opentrade_callback_last_run_timestamp_seconds{}")
+    );
+    assert!(
+        first
+            .iter()
+            .any(|l| l.starts_with("opentrade_callback_errors{error_code=\"B\"0107")),
+        "the gateway's code, escaped in the file, read back: {first:?}"
+    );
+    // A run that never starts: exit 2, the last success kept.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut missing =
+        common::send_cmd_with(&sim, &[&ws.path("missing.csv")], &ws.ledger(), &ws.out());
+    missing.arg("--metrics-file").arg(&metrics);
+    exits_with(&mut missing, 2);
+    let second = parse_metrics(&metrics);
+    assert_eq!(sample(&second, "opentrade_callback_exit_code{}"), 2.0);
+    assert_eq!(
+        sample(
+            &second,
+            "opentrade_callback_last_success_timestamp_seconds{}"
+        ),
+        success
+    );
+    assert!(sample(&second, "opentrade_callback_last_run_timestamp_seconds{}") > success);
+}

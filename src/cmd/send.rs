@@ -5,6 +5,7 @@
 use crate::cli::SendArgs;
 use crate::config::{self, ConfigError, Env};
 use crate::exit::Exit;
+use crate::send::metrics;
 use crate::send::summary_json::{self, Failure, RunInfo, SummaryJson};
 use crate::send::{self, SendError};
 
@@ -12,8 +13,9 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
     let started = chrono::Utc::now();
     let simulated = args.simulate && !args.dry_run;
     let info = RunInfo::new(&send::run_id(simulated), &args.inputs, started);
-    let (summary, out, ledger, dry_run) = (
+    let (summary, metrics_file, out, ledger, dry_run) = (
         args.summary_json.clone(),
+        args.metrics_file.clone(),
         args.out.clone(),
         args.ledger.clone(),
         args.dry_run,
@@ -29,6 +31,22 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
                 ledger: &ledger,
             };
             write_failure(path, &failure);
+        }
+        if let Some(path) = &metrics_file {
+            let empty = crate::results::tally::Tally::default();
+            let run = metrics::RunMetrics {
+                exit,
+                tally: &empty,
+                duration: (chrono::Utc::now() - started).to_std().unwrap_or_default(),
+                banned: std::time::Duration::ZERO,
+                finished: chrono::Utc::now(),
+            };
+            if let Err(error) = metrics::write(path, &run) {
+                crate::errln!(
+                    "error: cannot write --metrics-file {}: {error}",
+                    path.display()
+                );
+            }
         }
     };
     let config = match config::build_send(args, env) {
@@ -48,8 +66,11 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
                 SendError::Lock(crate::ledger::LockError::Held { .. }) => Exit::Locked,
                 _ => Exit::Usage,
             };
-            // The summary itself could not be opened: there is nothing to write to.
-            if !matches!(error, SendError::SummaryJson { .. }) {
+            // An output that could not be opened has nothing to be written to.
+            if !matches!(
+                error,
+                SendError::SummaryJson { .. } | SendError::Metrics { .. }
+            ) {
                 failed(exit, &error);
             }
             Err(exit_error(error))

@@ -204,6 +204,7 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
         ledger: args.ledger,
         out: args.out,
         summary_json: args.summary_json,
+        metrics_file: args.metrics_file,
         mode,
         client: ClientTuning {
             sign_method: set.sign_method,
@@ -301,6 +302,7 @@ fn claim_roles(args: &SendArgs) -> Result<Roles, RoleError> {
     roles.claim("--out", &args.out)?;
     let optional = [
         ("--summary-json", &args.summary_json),
+        ("--metrics-file", &args.metrics_file),
         ("--config", &args.config),
         ("--scenario", &args.scenario),
     ];

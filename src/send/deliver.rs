@@ -212,6 +212,11 @@ impl Deliverer {
         }
     }
 
+    /// The run's time banned by flow control.
+    pub fn banned(&self) -> std::time::Duration {
+        self.gate.banned()
+    }
+
     /// Waits until no ban is in force and the rate cap allows a call.
     async fn ready(&self) {
         loop {

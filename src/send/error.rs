@@ -23,6 +23,11 @@ pub enum SendError {
         path: PathBuf,
         error: std::io::Error,
     },
+    #[error("cannot write --metrics-file {}: {error}", path.display())]
+    Metrics {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("cannot write --summary-json {}: {error}", path.display())]
     SummaryJson {
         path: PathBuf,

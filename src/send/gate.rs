@@ -73,6 +73,11 @@ impl BanGate {
         Ban::Started
     }
 
+    /// The run's time banned so far (each ban counted in full when it began).
+    pub fn banned(&self) -> Duration {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+
     /// True when no ban is in force now.
     pub fn is_open(&self) -> bool {
         let until = self.state.lock().unwrap_or_else(|p| p.into_inner()).until;

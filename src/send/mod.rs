@@ -14,6 +14,7 @@ mod error;
 mod gate;
 mod gateway;
 pub mod halt;
+pub mod metrics;
 pub mod outcome;
 mod pace;
 pub mod policy;
@@ -75,7 +76,7 @@ pub async fn run(config: SendConfig, info: &RunInfo, quiet: bool) -> Result<Exit
         &inputs,
         plan,
         outputs,
-        gateway.deliverer,
+        gateway.deliverer.as_ref(),
         &halt,
         &progress,
     )
@@ -105,6 +106,25 @@ pub async fn run(config: SendConfig, info: &RunInfo, quiet: bool) -> Result<Exit
         // The calls are made: a write error now is exit 3, not a usage error.
         crate::errln!("error: {error}");
         exit = exit.max(Exit::Halted);
+    }
+    if let Some(path) = &config.metrics_file {
+        let run = metrics::RunMetrics {
+            exit,
+            tally: &finished.recorder_tally,
+            duration: started.elapsed(),
+            banned: gateway
+                .deliverer
+                .as_ref()
+                .map_or(std::time::Duration::ZERO, Deliverer::banned),
+            finished: chrono::Utc::now(),
+        };
+        if let Err(error) = metrics::write(path, &run) {
+            crate::errln!(
+                "error: cannot write --metrics-file {}: {error}",
+                path.display()
+            );
+            exit = exit.max(Exit::Halted);
+        }
     }
     Ok(exit)
 }
@@ -207,6 +227,13 @@ fn open_outputs(
                 error,
             }
         })?;
+    // Written at the end, but found unwritable before the first call.
+    if let Some(path) = &config.metrics_file {
+        crate::outfile::Replacement::create(path).map_err(|error| SendError::Metrics {
+            path: path.clone(),
+            error,
+        })?;
+    }
     let summary_json = config
         .summary_json
         .as_deref()
@@ -246,7 +273,7 @@ async fn deliver(
     inputs: &Arc<InputSet>,
     plan: Arc<Plan>,
     outputs: Outputs,
-    deliverer: Option<Deliverer>,
+    deliverer: Option<&Deliverer>,
     halt: &Arc<Halt>,
     progress: &Arc<Progress>,
 ) -> Result<Recorder, SendError> {
@@ -276,7 +303,7 @@ async fn deliver(
             )
         })
     };
-    match &deliverer {
+    match deliverer {
         Some(deliverer) => deliverer.deliver_all(jobs, to_recorder).await,
         None => drop((jobs, to_recorder)),
     }

@@ -45,6 +45,7 @@ pub struct SendConfig {
     pub ledger: PathBuf,
     pub out: PathBuf,
     pub summary_json: Option<PathBuf>,
+    pub metrics_file: Option<PathBuf>,
     pub mode: Mode,
     pub client: ClientTuning,
     pub policy: Policy,

@@ -1,0 +1,183 @@
+//! `--metrics-file`: the run in the Prometheus textfile-collector format (node_exporter's
+//! `--collector.textfile.directory`), written by rename on every exit, so a scrape never
+//! sees half a file. Metric names start `opentrade_callback_`; the last success (a run
+//! that finished: exit 0 or 1) is kept from the previous file when this run fails, so
+//! "no success for 26 hours" is one alert rule. Error codes are labels, at most
+//! `ERROR_SERIES` of them (the rest summed as `other`), escaped and cut short.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::exit::Exit;
+use crate::outfile::Replacement;
+use crate::results::tally::Tally;
+use crate::status::Status;
+
+/// The most error series written.
+const ERROR_SERIES: usize = 10;
+/// The longest label value written.
+const MAX_LABEL: usize = 64;
+
+/// What one run says to the metrics file.
+#[derive(Debug)]
+pub struct RunMetrics<'a> {
+    pub exit: Exit,
+    pub tally: &'a Tally,
+    pub duration: Duration,
+    pub banned: Duration,
+    pub finished: DateTime<Utc>,
+}
+
+/// Writes `metrics` to `path`, keeping the previous file's last success if this run
+/// is not one.
+pub fn write(path: &Path, metrics: &RunMetrics<'_>) -> std::io::Result<()> {
+    let previous = last_success(path);
+    let (replacement, mut file) = Replacement::create(path)?;
+    file.write_all(render(metrics, previous).as_bytes())?;
+    replacement.commit(file).map(drop)
+}
+
+/// The `last_success_timestamp_seconds` of an earlier file at `path`, if any.
+fn last_success(path: &Path) -> Option<f64> {
+    let text = crate::textfile::read(path).ok()?;
+    text.lines().find_map(|line| {
+        line.strip_prefix("opentrade_callback_last_success_timestamp_seconds ")
+            .and_then(|value| value.trim().parse().ok())
+    })
+}
+
+/// The file's text.
+pub fn render(metrics: &RunMetrics<'_>, previous_success: Option<f64>) -> String {
+    let now = metrics.finished.timestamp_millis() as f64 / 1000.0;
+    let finished_run = matches!(metrics.exit, Exit::Success | Exit::Attention);
+    let last_success = if finished_run {
+        Some(now)
+    } else {
+        previous_success
+    };
+    let mut text = String::new();
+    let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(text, "# HELP opentrade_callback_{name} {help}");
+        let _ = writeln!(text, "# TYPE opentrade_callback_{name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(text, "opentrade_callback_{name}{labels} {value}");
+        }
+    };
+    let one = |value: f64| vec![(String::new(), value)];
+    gauge(
+        "last_run_timestamp_seconds",
+        "When the last run ended (Unix time).",
+        &one(now),
+    );
+    if let Some(success) = last_success {
+        gauge(
+            "last_success_timestamp_seconds",
+            "When the last run that finished (exit 0 or 1) ended (Unix time).",
+            &one(success),
+        );
+    }
+    gauge(
+        "exit_code",
+        "The last run's exit code (0 all done, 1 rows need attention, 2 usage, 3 halted, 4 locked, 129/130/143 signals).",
+        &one(f64::from(metrics.exit.code())),
+    );
+    gauge(
+        "duration_seconds",
+        "How long the last run took.",
+        &one(metrics.duration.as_secs_f64()),
+    );
+    gauge(
+        "calls",
+        "Calls the last run made (attempts).",
+        &one(metrics.tally.calls() as f64),
+    );
+    gauge(
+        "ban_seconds",
+        "Time the last run spent banned by flow control.",
+        &one(metrics.banned.as_secs_f64()),
+    );
+    let rows: Vec<(String, f64)> = Status::ALL
+        .iter()
+        .map(|status| {
+            (
+                format!("{{status=\"{}\"}}", status.as_str()),
+                metrics.tally.count(*status) as f64,
+            )
+        })
+        .collect();
+    gauge("rows", "Rows of the last run by status.", &rows);
+    let errors = metrics.tally.errors();
+    let mut series: Vec<(String, f64)> = errors
+        .iter()
+        .take(ERROR_SERIES)
+        .map(|group| {
+            (
+                format!(
+                    "{{error_code=\"{}\",sub_code=\"{}\"}}",
+                    label(&group.error_code),
+                    label(&group.sub_code)
+                ),
+                group.count as f64,
+            )
+        })
+        .collect();
+    let other: u64 = errors.iter().skip(ERROR_SERIES).map(|g| g.count).sum();
+    if other > 0 {
+        series.push((
+            "{error_code=\"other\",sub_code=\"\"}".to_owned(),
+            other as f64,
+        ));
+    }
+    gauge(
+        "errors",
+        "Rows of the last run that need attention, by error code.",
+        &series,
+    );
+    text
+}
+
+/// A label value as the text format needs it: `\`, `"` and line breaks escaped,
+/// control characters dropped, at most `MAX_LABEL` characters.
+fn label(value: &str) -> String {
+    let mut out = String::new();
+    for c in value.chars().take(MAX_LABEL) {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_run_keeps_the_last_success_and_labels_are_escaped() {
+        let tally = Tally::default();
+        let metrics = RunMetrics {
+            exit: Exit::Halted,
+            tally: &tally,
+            duration: Duration::from_millis(1500),
+            banned: Duration::ZERO,
+            finished: DateTime::from_timestamp(1_700_000_000, 0).expect("time"),
+        };
+        let text = render(&metrics, Some(1_699_990_000.0));
+        assert!(text.contains("opentrade_callback_exit_code 3\n"), "{text}");
+        assert!(
+            text.contains("opentrade_callback_last_success_timestamp_seconds 1699990000\n"),
+            "{text}"
+        );
+        assert!(text.contains("opentrade_callback_last_run_timestamp_seconds 1700000000\n"));
+        assert!(!render(&metrics, None).contains("last_success"));
+        assert_eq!(label("a\"b\\c\nd\u{1b}"), "a\\\"b\\\\c\\nd");
+    }
+}
