@@ -315,6 +315,38 @@ pub struct SendArgs {
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
+    /// Ping a health check in the healthchecks convention: URL/start when the run starts,
+    /// URL on exit 0, URL/<exit code> otherwise, the summary as the body (a few seconds
+    /// at most; never changes the run's outcome).
+    #[arg(long, value_name = "URL")]
+    pub ping_url: Option<url::Url>,
+
+    /// Post the summary to a webhook or a group robot (see --notify-format), by default
+    /// only when rows need attention or the run failed (--notify-on).
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<url::Url>,
+
+    /// The shape of the notification: the summary JSON, or a DingTalk, WeCom or Feishu
+    /// group robot's text message.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t,
+        requires = "notify_url"
+    )]
+    pub notify_format: crate::send::hooks::NotifyFormat,
+
+    /// When to notify: problems (exit code other than 0) or always.
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        default_value_t,
+        requires = "notify_url"
+    )]
+    pub notify_on: crate::send::hooks::NotifyOn,
+
     /// Input encoding: auto, utf-8, gbk or gb18030.
     #[arg(long, value_name = "ENCODING", default_value = "auto")]
     pub encoding: EncodingChoice,

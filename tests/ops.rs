@@ -330,3 +330,136 @@ fn the_metrics_file_is_valid_prometheus_text_and_keeps_the_last_success() {
     );
     assert!(sample(&second, "opentrade_callback_last_run_timestamp_seconds{}") > success);
 }
+
+/// An HTTP server on 127.0.0.1 that answers 200 to everything and records each request
+/// as `METHOD path` and its body.
+struct Recorder {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl Recorder {
+    fn start() -> Recorder {
+        use std::io::{BufRead as _, Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                let mut length = 0usize;
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let request: Vec<&str> = first.split(' ').take(2).collect();
+                log.lock().expect("log").push((
+                    request.join(" "),
+                    String::from_utf8_lossy(&body).into_owned(),
+                ));
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK",
+                );
+            }
+        });
+        Recorder { url, seen }
+    }
+
+    fn seen(&self) -> Vec<(String, String)> {
+        self.seen.lock().expect("log").clone()
+    }
+}
+
+#[test]
+fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
+    let sim = simulator(
+        Scenario::default().on(Matcher::req_id("r0001"), Fault::reject("B0107", "已退款")),
+    );
+    let hooks = Recorder::start();
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(3)));
+    // Exit 1: start ping, end ping at /1 with the summary, a DingTalk message.
+    send_cmd(&ws, &sim, &[&input])
+        .arg("--ping-url")
+        .arg(format!("{}/ping/abc", hooks.url))
+        .arg("--notify-url")
+        .arg(format!("{}/robot/send?access_token=t", hooks.url))
+        .args(["--notify-format", "dingtalk"])
+        .assert()
+        .code(1);
+    let seen = hooks.seen();
+    let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "POST /ping/abc/start",
+            "POST /ping/abc/1",
+            "POST /robot/send?access_token=t"
+        ]
+    );
+    let summary: serde_json::Value = serde_json::from_str(&seen[1].1).expect("the summary");
+    assert_eq!(summary["exit_code"], 1);
+    let robot: serde_json::Value = serde_json::from_str(&seen[2].1).expect("a robot message");
+    assert_eq!(robot["msgtype"], "text");
+    let text = robot["text"]["content"].as_str().expect("text");
+    assert!(text.contains("exit 1") && text.contains("B0107"), "{text}");
+    for (_, body) in &seen {
+        assert!(
+            !body.contains(opentrade_callback::simulator::DEMO_SESSION),
+            "{body}"
+        );
+        assert!(
+            !body.contains(opentrade_callback::simulator::DEMO_SECRET),
+            "{body}"
+        );
+    }
+    // Exit 0: the plain ping URL; no notification (only problems, by default).
+    let before = hooks.seen().len();
+    let clean = ws.write("clean.csv", orders_of(&["z1".to_owned()]));
+    common::send_cmd_with(&sim, &[&clean], &ws.ledger(), &ws.path("clean-out.csv"))
+        .arg("--ping-url")
+        .arg(format!("{}/ping/abc", hooks.url))
+        .arg("--notify-url")
+        .arg(format!("{}/hook", hooks.url))
+        .assert()
+        .code(0);
+    let after: Vec<String> = hooks.seen()[before..]
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(after, ["POST /ping/abc/start", "POST /ping/abc"]);
+    // Exit 2: the run never started, the ping says so.
+    let before = hooks.seen().len();
+    let mut missing =
+        common::send_cmd_with(&sim, &[&ws.path("missing.csv")], &ws.ledger(), &ws.out());
+    missing
+        .arg("--ping-url")
+        .arg(format!("{}/ping/abc", hooks.url));
+    exits_with(&mut missing, 2);
+    assert_eq!(hooks.seen()[before + 1].0, "POST /ping/abc/2");
+    // A ping URL nobody answers: the run is the same, and not held up for long.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = format!("http://{}/ping", closed.local_addr().expect("addr"));
+    drop(closed);
+    let started = std::time::Instant::now();
+    let again = ws.write("again.csv", orders_of(&["z2".to_owned()]));
+    common::send_cmd_with(&sim, &[&again], &ws.ledger(), &ws.path("again-out.csv"))
+        .arg("--ping-url")
+        .arg(&dead)
+        .assert()
+        .code(0);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -1,10 +1,15 @@
-//! `send` on the command line: flags and environment into a checked `SendConfig`,
-//! the job, and its errors into exit codes — with `--summary-json` written even when
-//! the run never starts. The job itself is `crate::send`.
+//! `send` on the command line: flags and environment into a checked `SendConfig`, the
+//! job, its errors into exit codes — and what every exit tells the world, even of a run
+//! that never started: `--summary-json`, `--metrics-file`, `--ping-url`,
+//! `--notify-url`. The job itself is `crate::send`.
+
+use std::path::PathBuf;
 
 use crate::cli::SendArgs;
 use crate::config::{self, ConfigError, Env};
 use crate::exit::Exit;
+use crate::results::tally::Tally;
+use crate::send::hooks::Hooks;
 use crate::send::metrics;
 use crate::send::summary_json::{self, Failure, RunInfo, SummaryJson};
 use crate::send::{self, SendError};
@@ -13,31 +18,99 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
     let started = chrono::Utc::now();
     let simulated = args.simulate && !args.dry_run;
     let info = RunInfo::new(&send::run_id(simulated), &args.inputs, started);
-    let (summary, metrics_file, out, ledger, dry_run) = (
-        args.summary_json.clone(),
-        args.metrics_file.clone(),
-        args.out.clone(),
-        args.ledger.clone(),
-        args.dry_run,
-    );
-    let failed = |exit: Exit, error: &dyn std::fmt::Display| {
-        if let Some(path) = &summary {
-            let failure = Failure {
-                info: &info,
-                exit,
-                error: crate::text::visible(&error.to_string()).into_owned(),
-                dry_run,
-                out: &out,
-                ledger: &ledger,
-            };
-            write_failure(path, &failure);
+    let reports = Reports {
+        summary: args.summary_json.clone(),
+        metrics: args.metrics_file.clone(),
+        out: args.out.clone(),
+        ledger: args.ledger.clone(),
+        dry_run: args.dry_run,
+    };
+    let hooks = Hooks {
+        ping: args.ping_url.clone(),
+        notify: args
+            .notify_url
+            .clone()
+            .map(|url| (url, args.notify_format, args.notify_on)),
+    };
+    hooks.started().await;
+    let config = match config::build_send(args, env) {
+        Ok(config) => config,
+        Err(error) => {
+            // Two roles on one file: an output's path may be another file's.
+            let write = !matches!(error, ConfigError::Roles(_));
+            let text = reports.never_started(&info, Exit::Usage, &error, write);
+            hooks.finished(Exit::Usage.code(), &text).await;
+            return Err(error.into());
         }
-        if let Some(path) = &metrics_file {
-            let empty = crate::results::tally::Tally::default();
+    };
+    match send::run(config, &info, quiet).await {
+        Ok((exit, summary)) => {
+            hooks.finished(exit.code(), &summary).await;
+            Ok(exit)
+        }
+        Err(error) => {
+            let exit = match &error {
+                SendError::Lock(crate::ledger::LockError::Held { .. }) => Exit::Locked,
+                _ => Exit::Usage,
+            };
+            // An output that could not be opened has nothing to be written to.
+            let write = !matches!(
+                error,
+                SendError::SummaryJson { .. } | SendError::Metrics { .. }
+            );
+            let text = reports.never_started(&info, exit, &error, write);
+            hooks.finished(exit.code(), &text).await;
+            Err(exit_error(error))
+        }
+    }
+}
+
+/// The outputs that report on a run.
+struct Reports {
+    summary: Option<PathBuf>,
+    metrics: Option<PathBuf>,
+    out: PathBuf,
+    ledger: PathBuf,
+    dry_run: bool,
+}
+
+impl Reports {
+    /// The summary of a run that stopped before its first call, as JSON text; written
+    /// to `--summary-json` and `--metrics-file` when `write` (a failure to is said, not
+    /// fatal: the run's own error is the one that counts).
+    fn never_started(
+        &self,
+        info: &RunInfo,
+        exit: Exit,
+        error: &dyn std::fmt::Display,
+        write: bool,
+    ) -> String {
+        let failure = Failure {
+            info,
+            exit,
+            error: crate::text::visible(&error.to_string()).into_owned(),
+            dry_run: self.dry_run,
+            out: &self.out,
+            ledger: &self.ledger,
+        };
+        let empty = Tally::default();
+        let text = serde_json::to_string_pretty(&summary_json::of_failure(&failure, &empty))
+            .expect("the summary serializes");
+        if !write {
+            return text;
+        }
+        if let Some(path) = &self.summary
+            && let Err(error) = SummaryJson::create(path).and_then(|json| json.write(&text))
+        {
+            crate::errln!("error: {error}");
+        }
+        if let Some(path) = &self.metrics {
             let run = metrics::RunMetrics {
                 exit,
                 tally: &empty,
-                duration: (chrono::Utc::now() - started).to_std().unwrap_or_default(),
+                duration: (chrono::Utc::now() - info.started)
+                    .to_std()
+                    .unwrap_or_default(),
                 banned: std::time::Duration::ZERO,
                 finished: chrono::Utc::now(),
             };
@@ -48,44 +121,7 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
                 );
             }
         }
-    };
-    let config = match config::build_send(args, env) {
-        Ok(config) => config,
-        Err(error) => {
-            // Two roles on one file: the summary's path may be another file's.
-            if !matches!(error, ConfigError::Roles(_)) {
-                failed(Exit::Usage, &error);
-            }
-            return Err(error.into());
-        }
-    };
-    match send::run(config, &info, quiet).await {
-        Ok(exit) => Ok(exit),
-        Err(error) => {
-            let exit = match &error {
-                SendError::Lock(crate::ledger::LockError::Held { .. }) => Exit::Locked,
-                _ => Exit::Usage,
-            };
-            // An output that could not be opened has nothing to be written to.
-            if !matches!(
-                error,
-                SendError::SummaryJson { .. } | SendError::Metrics { .. }
-            ) {
-                failed(exit, &error);
-            }
-            Err(exit_error(error))
-        }
-    }
-}
-
-/// Writes the document of a run that never started; a failure to is said, not fatal
-/// (the run's own error is the one that counts).
-fn write_failure(path: &std::path::Path, failure: &Failure<'_>) {
-    let empty = crate::results::tally::Tally::default();
-    let written = SummaryJson::create(path)
-        .and_then(|json| json.write(&summary_json::of_failure(failure, &empty)));
-    if let Err(error) = written {
-        crate::errln!("error: {error}");
+        text
     }
 }
 

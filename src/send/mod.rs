@@ -14,6 +14,7 @@ mod error;
 mod gate;
 mod gateway;
 pub mod halt;
+pub mod hooks;
 pub mod metrics;
 pub mod outcome;
 mod pace;
@@ -53,7 +54,11 @@ use crate::signals::Signals;
 
 /// Runs the job of `config` as the run `info` names; `quiet` prints nothing when every
 /// row went well.
-pub async fn run(config: SendConfig, info: &RunInfo, quiet: bool) -> Result<Exit, SendError> {
+pub async fn run(
+    config: SendConfig,
+    info: &RunInfo,
+    quiet: bool,
+) -> Result<(Exit, String), SendError> {
     let started = Instant::now();
     let inputs = Arc::new(InputSet::open(&config.inputs, &config.input)?);
     let _lock = lock_ledger(&config)?;
@@ -100,8 +105,10 @@ pub async fn run(config: SendConfig, info: &RunInfo, quiet: bool) -> Result<Exit
         quiet,
     );
     let mut exit = summary.exit();
+    let doc = summary_json::of_run(&summary, info);
+    let text = serde_json::to_string_pretty(&doc).expect("the summary serializes");
     if let Some(json) = summary_json
-        && let Err(error) = json.write(&summary_json::of_run(&summary, info))
+        && let Err(error) = json.write(&text)
     {
         // The calls are made: a write error now is exit 3, not a usage error.
         crate::errln!("error: {error}");
@@ -126,7 +133,7 @@ pub async fn run(config: SendConfig, info: &RunInfo, quiet: bool) -> Result<Exit
             exit = exit.max(Exit::Halted);
         }
     }
-    Ok(exit)
+    Ok((exit, text))
 }
 
 /// One run per ledger; taken before the ledger is read, so the plan cannot go stale
