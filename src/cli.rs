@@ -40,6 +40,12 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Read KEY=VALUE lines (systemd EnvironmentFile syntax) as environment variables:
+    /// TOP_APP_KEY, TOP_APP_SECRET, TOP_SESSION, OPENTRADE_CONFIG, …; variables already
+    /// set in the environment win.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub env_file: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

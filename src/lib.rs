@@ -33,7 +33,12 @@ use exit::Exit;
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
-    let env = |name: &str| std::env::var(name).ok();
+    let file = match &cli.env_file {
+        Some(path) => config::envfile::load(path)?,
+        None => Default::default(),
+    };
+    // The process's environment first, then --env-file.
+    let env = |name: &str| std::env::var(name).ok().or_else(|| file.get(name).cloned());
     // A file-size limit (`ulimit -f`) must be a write error with a message, wherever
     // a command writes.
     signals::survive_file_size_limit();

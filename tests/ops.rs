@@ -463,3 +463,43 @@ fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
         started.elapsed()
     );
 }
+
+#[test]
+fn credentials_come_from_an_env_file_and_the_config_from_opentrade_config() {
+    let sim = simulator(Scenario::default());
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(2)));
+    let env_file = ws.write(
+        "opentrade.env",
+        format!(
+            "# as systemd's EnvironmentFile reads it\nTOP_APP_KEY={}\nexport TOP_APP_SECRET=\"{}\"\nTOP_SESSION='{}'\n",
+            opentrade_callback::simulator::DEMO_APP_KEY,
+            opentrade_callback::simulator::DEMO_SECRET,
+            opentrade_callback::simulator::DEMO_SESSION
+        ),
+    );
+    let config = ws.write(
+        "config.toml",
+        "concurrency = 1\n[retry]\nmax_attempts = 2\n",
+    );
+    let mut cmd = send_cmd(&ws, &sim, &[&input]);
+    cmd.env_remove("TOP_APP_KEY")
+        .env_remove("TOP_APP_SECRET")
+        .env_remove("TOP_SESSION")
+        .env("OPENTRADE_CONFIG", &config)
+        .arg("--env-file")
+        .arg(&env_file);
+    cmd.assert().code(0);
+    assert_eq!(sim.stats().accepted, 2);
+    // A line that is not KEY=VALUE is named, and nothing is sent.
+    let broken = ws.write("broken.env", "TOP_APP_KEY=1\nthis is not a variable\n");
+    let mut cmd = send_cmd(&ws, &sim, &[&input]);
+    cmd.arg("--env-file").arg(&broken);
+    let stderr = exits_with(&mut cmd, 2);
+    assert!(stderr.contains("broken.env line 2"), "{stderr}");
+    // OPENTRADE_CONFIG naming a file that is not there: named too.
+    let mut cmd = send_cmd(&ws, &sim, &[&input]);
+    cmd.env("OPENTRADE_CONFIG", ws.path("nowhere.toml"));
+    let stderr = exits_with(&mut cmd, 2);
+    assert!(stderr.contains("nowhere.toml"), "{stderr}");
+}

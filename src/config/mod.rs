@@ -4,6 +4,7 @@
 //! Secrets are read only from the environment or the file, and only ever held as
 //! `Secret`.
 
+pub mod envfile;
 mod file;
 
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -137,7 +138,18 @@ fn first<T, const N: usize>(layers: [Option<T>; N]) -> Option<T> {
 /// Builds the checked configuration of `send`.
 pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigError> {
     let mut roles = claim_roles(&args)?;
-    let file = match &args.config {
+    // OPENTRADE_CONFIG names the config when --config does not.
+    let config_path = args.config.clone().or_else(|| {
+        env("OPENTRADE_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if args.config.is_none()
+        && let Some(path) = &config_path
+    {
+        roles.claim("OPENTRADE_CONFIG", path)?;
+    }
+    let file = match &config_path {
         Some(path) => file::load(path)?,
         None => FileConfig::default(),
     };
