@@ -14,6 +14,16 @@ pub fn stamp(at: DateTime<Utc>) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
+/// Log lines' time: Beijing time, like everything else the tool writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BeijingTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for BeijingTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        w.write_str(&now_stamp())
+    }
+}
+
 /// `stamp` of the present moment.
 pub fn now_stamp() -> String {
     stamp(Utc::now())

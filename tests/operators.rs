@@ -275,9 +275,13 @@ fn log_progress_prints_a_plain_line_every_interval() {
         ]),
         0,
     );
+    // Each line says when, in Beijing time: `2026-12-02T15:16:58.393+08:00 progress: …`.
     let progress: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.starts_with("progress: "))
+        .filter_map(|l| {
+            let (time, rest) = l.split_once(' ')?;
+            (time.ends_with("+08:00") && rest.starts_with("progress: ")).then_some(rest)
+        })
         .collect();
     assert!(progress.len() >= 2, "{stderr}");
     assert!(

@@ -503,3 +503,34 @@ fn credentials_come_from_an_env_file_and_the_config_from_opentrade_config() {
     let stderr = exits_with(&mut cmd, 2);
     assert!(stderr.contains("nowhere.toml"), "{stderr}");
 }
+
+#[test]
+fn json_logs_are_one_object_a_line_in_beijing_time() {
+    let sim = simulator(Scenario::default().on(Matcher::req_id("r0001"), Fault::transient(1)));
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(3)));
+    let output = send_cmd(&ws, &sim, &[&input])
+        .args(["--log-format", "json", "-v"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let logs: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(logs.len() >= 2, "{stderr}");
+    for log in &logs {
+        assert!(
+            log["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("+08:00")),
+            "{log}"
+        );
+        assert!(
+            log["level"].is_string() && log["fields"]["message"].is_string(),
+            "{log}"
+        );
+    }
+}

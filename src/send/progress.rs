@@ -152,7 +152,8 @@ impl Progress {
                     loop {
                         every.tick().await;
                         if counters.done.load(Ordering::Relaxed) < counters.total {
-                            crate::errln!("{}", counters.log_line());
+                            // Off a terminal, each line says when (Beijing time).
+                            crate::errln!("{} {}", crate::clock::now_stamp(), counters.log_line());
                         }
                     }
                 }));
