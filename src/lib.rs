@@ -2,6 +2,7 @@
 //! Open Platform API `taobao.wt.trade.opentrade.resultcallback`, from CSV exports,
 //! deduplicated against a ledger of earlier runs. The contract is SPEC.md.
 
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
@@ -43,6 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     // a command writes.
     signals::survive_file_size_limit();
     match cli.command {
+        Command::Check(args) => cmd::check::run(args, &env).await,
         Command::Demo(args) => cmd::demo::run(args, &env, cli.quiet).await,
         Command::Send(args) => cmd::send::run(*args, &env, cli.quiet).await,
         Command::Report(args) => cmd::report::run(args),

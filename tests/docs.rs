@@ -74,6 +74,7 @@ fn man_dir_writes_one_page_per_command_and_nothing_else() {
         names,
         [
             "notes.txt",
+            "opentrade-callback-check.1",
             "opentrade-callback-completions.1",
             "opentrade-callback-demo.1",
             "opentrade-callback-ledger-compact.1",
@@ -85,7 +86,7 @@ fn man_dir_writes_one_page_per_command_and_nothing_else() {
             "opentrade-callback.1",
         ]
     );
-    assert_eq!(listed.lines().count(), 9, "{listed}");
+    assert_eq!(listed.lines().count(), 10, "{listed}");
     assert_eq!(std::fs::read_to_string(&mine).expect("read"), "keep me");
     let send = std::fs::read_to_string(ws.path("opentrade-callback-send.1")).expect("page");
     assert!(send.contains(".TH opentrade-callback-send 1"), "{send}");

@@ -534,3 +534,84 @@ fn json_logs_are_one_object_a_line_in_beijing_time() {
         );
     }
 }
+
+#[test]
+fn check_proves_the_setup_without_sending_anything() {
+    let sim = simulator(Scenario::default());
+    let ws = Workspace::new();
+    let check = |secret: &str, session: &str, extra: &[&str]| {
+        std::process::Command::new(binary())
+            .arg("check")
+            .args(extra)
+            .env("TOP_GATEWAY", sim.url())
+            .env("TOP_APP_KEY", opentrade_callback::simulator::DEMO_APP_KEY)
+            .env("TOP_APP_SECRET", secret)
+            .env("TOP_SESSION", session)
+            .env_remove("OPENTRADE_CONFIG")
+            .output()
+            .expect("check runs")
+    };
+    let good = check(
+        opentrade_callback::simulator::DEMO_SECRET,
+        opentrade_callback::simulator::DEMO_SESSION,
+        &[],
+    );
+    let text = String::from_utf8_lossy(&good.stdout);
+    assert_eq!(good.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("✓ credentials") && text.contains("✓ clock"),
+        "{text}"
+    );
+    // A wrong secret, a wrong session: named, exit 3.
+    for (secret, session, expected) in [
+        (
+            "wrong",
+            opentrade_callback::simulator::DEMO_SESSION,
+            "signature refused",
+        ),
+        (
+            opentrade_callback::simulator::DEMO_SECRET,
+            "expired",
+            "session refused",
+        ),
+    ] {
+        let bad = check(secret, session, &[]);
+        let text = String::from_utf8_lossy(&bad.stdout);
+        assert_eq!(bad.status.code(), Some(3), "{text}");
+        assert!(
+            text.contains("✗ credentials") && text.contains(expected),
+            "{text}"
+        );
+        assert!(!text.contains(secret) || secret == opentrade_callback::simulator::DEMO_SECRET);
+    }
+    // The session's end date from the config: warned 30 days ahead, exit 1; as JSON.
+    let soon = (chrono::Utc::now() + chrono::Duration::days(10)).format("%Y-%m-%d");
+    let config = ws.write("config.toml", format!("session_expires = \"{soon}\"\n"));
+    let warned = check(
+        opentrade_callback::simulator::DEMO_SECRET,
+        opentrade_callback::simulator::DEMO_SESSION,
+        &["--json", "--config", config.to_str().expect("utf-8")],
+    );
+    assert_eq!(warned.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&warned.stdout).expect("JSON");
+    let session = doc["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["check"] == "session")
+        .expect("a session line");
+    assert_eq!(session["outcome"], "warning");
+    assert_eq!(doc["exit_code"], 1);
+    // Nothing was sent: a probe has no param0, so no callback reached the gateway.
+    assert_eq!(sim.stats().accepted, 0);
+    // No credentials at all: exit 2.
+    let none = std::process::Command::new(binary())
+        .arg("check")
+        .env_remove("TOP_APP_KEY")
+        .env_remove("TOP_APP_SECRET")
+        .env_remove("TOP_SESSION")
+        .env_remove("OPENTRADE_CONFIG")
+        .output()
+        .expect("runs");
+    assert_eq!(none.status.code(), Some(2));
+}

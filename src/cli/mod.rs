@@ -58,6 +58,52 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Check the nightly job's setup without changing anything: config and credentials,
+/// the gateway and its certificate, the clock, the credentials and session (proven by
+/// a signed call without param0, which nothing can act on), the session's end date.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+One line per check, ✓ / ! / ✗ with the fix. Exit status: 0 all good, 1 warnings only
+(e.g. the session ends within --warn-days), 2 configuration or files, 3 the platform
+refuses (signature, session, permissions, clock, certificate, unreachable).
+
+Examples:
+  opentrade-callback --env-file /etc/opentrade/env check
+  opentrade-callback check --config /etc/opentrade/config.toml --json")]
+pub struct CheckArgs {
+    /// TOML file with credentials and settings (else OPENTRADE_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// TOP gateway URL; also TOP_GATEWAY.
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
+
+    /// Also trust the root certificate(s) in this PEM file; also TOP_CA_CERT.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// md5, hmac or hmac-sha256 (as the run will sign).
+    #[arg(long, value_name = "METHOD")]
+    pub sign_method: Option<crate::top::SignMethod>,
+
+    /// Allow a plain http:// gateway on another machine.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+
+    /// How long the probe may take.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub timeout: std::time::Duration,
+
+    /// Warn when session_expires (in the config) is this many days away or fewer.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub warn_days: i64,
+
+    /// One JSON document on stdout instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -68,6 +114,7 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Check(CheckArgs),
     Demo(DemoArgs),
     Send(Box<SendArgs>),
     Report(ReportArgs),

@@ -1,6 +1,7 @@
 //! One file per subcommand; each turns its arguments into work and an `Exit`. Only
 //! here (and in `main`) do errors become exit codes.
 
+pub mod check;
 pub mod demo;
 pub mod docs;
 pub mod ledger;

@@ -36,6 +36,9 @@ pub struct FileConfig {
     /// sub_code (or result error_code) → rejected | transient | fatal.
     #[serde(default)]
     pub classify: HashMap<String, ErrorClass>,
+    /// The day the seller's authorization (the session) ends, as the authorization page
+    /// shows it (`2027-03-01`): `check` warns ahead of it.
+    pub session_expires: Option<String>,
     /// Business codes (`result.error_code` of a `success:false` answer) that mean
     /// "try again later": whole codes, or prefixes ending in `*` (`B01*`).
     #[serde(default)]

@@ -69,6 +69,8 @@ pub enum ConfigError {
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
     Proxy(#[from] crate::top::proxy::ProxyError),
+    #[error("session_expires in --config is '{0}', not a date like 2027-03-01")]
+    SessionExpires(String),
     #[error("{origin} {}: {error}", path.display())]
     CaCert {
         origin: &'static str,
@@ -173,6 +175,13 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
         },
         _ => None,
     };
+    let session_expires = match &file.session_expires {
+        Some(text) => Some(
+            chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                .map_err(|_| ConfigError::SessionExpires(text.clone()))?,
+        ),
+        None => None,
+    };
     if set.backoff_cap < set.backoff_base {
         return Err(ConfigError::BackoffCapBelowBase {
             cap: set.backoff_cap,
@@ -232,7 +241,57 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
         progress: args.progress,
         progress_every: args.progress_every,
         excel: args.excel,
+        session_expires,
     })
+}
+
+/// The settings `check` tests: those of a live `send` with the same flags, environment
+/// and config file — built by the very same code, so a check passes or fails for the
+/// reasons a run would. (The placeholder input and outputs are never touched: `check`
+/// only connects.)
+pub fn build_check(args: &crate::cli::CheckArgs, env: Env<'_>) -> Result<SendConfig, ConfigError> {
+    use clap::FromArgMatches as _;
+    let mut argv: Vec<std::ffi::OsString> = [
+        "send",
+        "-",
+        "--ledger",
+        "/nonexistent/check-ledger.csv",
+        "--out",
+        "/nonexistent/check-results.csv",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    let mut flag = |name: &str, value: Option<std::ffi::OsString>| {
+        if let Some(value) = value {
+            argv.push(name.into());
+            argv.push(value);
+        }
+    };
+    flag("--config", args.config.clone().map(Into::into));
+    flag("--gateway", args.gateway.clone().map(Into::into));
+    flag("--ca-cert", args.ca_cert.clone().map(Into::into));
+    flag("--sign-method", args.sign_method.map(|m| m.as_str().into()));
+    flag(
+        "--timeout",
+        Some(humantime::format_duration(args.timeout).to_string().into()),
+    );
+    if args.allow_insecure_http {
+        argv.push("--allow-insecure-http".into());
+    }
+    let command = <crate::cli::SendArgs as clap::Args>::augment_args(clap::Command::new("send"));
+    let matches = command
+        .try_get_matches_from(argv)
+        .map_err(|e| ConfigError::Gateway {
+            url: args.gateway.clone().unwrap_or_default(),
+            reason: e.to_string(),
+        })?;
+    let send =
+        crate::cli::SendArgs::from_arg_matches(&matches).map_err(|e| ConfigError::Gateway {
+            url: args.gateway.clone().unwrap_or_default(),
+            reason: e.to_string(),
+        })?;
+    build_send(send, env)
 }
 
 /// Where the calls go, and with which credentials.

@@ -53,6 +53,8 @@ pub struct SendConfig {
     pub progress: ProgressMode,
     pub progress_every: Duration,
     pub excel: bool,
+    /// The day the session ends (`session_expires` in the config), for `check`.
+    pub session_expires: Option<chrono::NaiveDate>,
 }
 
 impl SendConfig {

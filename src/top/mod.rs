@@ -14,7 +14,7 @@ pub mod response;
 pub mod sign;
 pub mod tls;
 
-pub use client::{ClientError, ClientSettings, Clock, TopClient, system_clock};
+pub use client::{ClientError, ClientSettings, Clock, Probe, TopClient, system_clock};
 pub use credentials::{Credentials, Secret};
 pub use payload::{Payload, payload_md5};
 pub use request::METHOD;

@@ -82,6 +82,14 @@ impl RequestEncoder {
     }
 }
 
+/// The signed body of a call without `param0`: a probe that cannot change anything. A
+/// gateway that checks the app key, the signature, the timestamp and the session
+/// before the arguments (as TOP does) answers it 40 `Missing required arguments:param0`
+/// only when all of them passed.
+pub fn encode_probe(credentials: &Credentials, sign_method: SignMethod, timestamp: &str) -> String {
+    signed_form(credentials, sign_method, timestamp, None)
+}
+
 /// Builds the signed, form-urlencoded (UTF-8) body of one call: the reference the
 /// faster `RequestEncoder` is checked against.
 pub fn encode_form(
@@ -90,23 +98,36 @@ pub fn encode_form(
     timestamp: &str,
     param0_json: &str,
 ) -> String {
-    let mut params = [
+    signed_form(credentials, sign_method, timestamp, Some(param0_json))
+}
+
+/// Every system parameter, `param0` when given, and the sign over them, form-encoded.
+fn signed_form(
+    credentials: &Credentials,
+    sign_method: SignMethod,
+    timestamp: &str,
+    param0_json: Option<&str>,
+) -> String {
+    let mut params: Vec<(&str, &str)> = vec![
         ("app_key", credentials.app_key.as_str()),
         ("format", "json"),
         ("method", METHOD),
-        ("param0", param0_json),
         ("partner_id", PARTNER_ID),
         ("session", credentials.session.expose()),
         ("sign_method", sign_method.as_str()),
         ("timestamp", timestamp),
         ("v", "2.0"),
-        ("sign", ""),
     ];
+    if let Some(json) = param0_json {
+        params.push(("param0", json));
+    }
     let sign = sign_params(sign_method, credentials.secret.expose(), &params);
-    params[9].1 = &sign;
-    form_urlencoded::Serializer::new(String::with_capacity(512 + param0_json.len() * 2))
-        .extend_pairs(params)
-        .finish()
+    params.push(("sign", &sign));
+    form_urlencoded::Serializer::new(String::with_capacity(
+        512 + param0_json.map_or(0, |j| j.len() * 2),
+    ))
+    .extend_pairs(params)
+    .finish()
 }
 
 #[cfg(test)]

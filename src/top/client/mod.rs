@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+mod probe;
+
+pub use probe::Probe;
+
 use super::batch::{
     BatchEncoder, SEPARATOR, SEPARATOR_HEADER, batch_url, split_answer, whole_request,
 };
@@ -163,14 +167,9 @@ impl TopClient {
         })
     }
 
-    /// Makes one call with a fresh timestamp and signature.
-    pub async fn call(&self, payload: &Payload) -> Reply {
-        let settings = &*self.settings;
-        let body = self
-            .encoder
-            .encode(&self.timestamp(), &payload.json, &payload.form);
-        let sent = self
-            .http
+    /// Posts a signed form to the gateway.
+    async fn post_form(&self, body: String) -> Result<reqwest::Response, reqwest::Error> {
+        self.http
             .post(self.gateway.clone())
             .header(
                 reqwest::header::CONTENT_TYPE,
@@ -178,7 +177,16 @@ impl TopClient {
             )
             .body(body)
             .send()
-            .await;
+            .await
+    }
+
+    /// Makes one call with a fresh timestamp and signature.
+    pub async fn call(&self, payload: &Payload) -> Reply {
+        let settings = &*self.settings;
+        let body = self
+            .encoder
+            .encode(&self.timestamp(), &payload.json, &payload.form);
+        let sent = self.post_form(body).await;
         let mut reply = match sent {
             Ok(response) => {
                 let status = response.status().as_u16();

@@ -1,0 +1,30 @@
+//! `check`: the shell of `crate::check` — the configuration built as `send` builds it,
+//! then the checks, as lines or JSON.
+
+use crate::check::{self, Line, Outcome};
+use crate::cli::CheckArgs;
+use crate::config::{self, Env};
+use crate::exit::Exit;
+
+pub async fn run(args: CheckArgs, env: Env<'_>) -> anyhow::Result<Exit> {
+    let today = chrono::Utc::now()
+        .with_timezone(&crate::clock::beijing())
+        .date_naive();
+    let lines = match config::build_check(&args, env) {
+        Ok(config) => check::run(&config, args.warn_days, today).await,
+        Err(error) => vec![Line {
+            check: "config",
+            outcome: Outcome::Failed,
+            message: crate::text::visible(&error.to_string()).into_owned(),
+            exit: Exit::Usage,
+        }],
+    };
+    let exit = check::exit_of(&lines);
+    if args.json {
+        let doc = serde_json::json!({"checks": lines, "exit_code": exit.code()});
+        crate::outln!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        crate::out!("{}", check::render(&lines));
+    }
+    Ok(exit)
+}
