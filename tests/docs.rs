@@ -58,6 +58,10 @@ fn the_man_page_is_the_help_in_roff() {
         page.contains("Exit codes"),
         "the after-help text is in the page"
     );
+    for section in [".SH ENVIRONMENT", ".SH EXIT STATUS", ".SH FILES"] {
+        assert!(page.contains(section), "{section}");
+    }
+    assert!(page.contains("OPENTRADE_CONFIG") && page.contains("129, 130, 143"));
 }
 
 #[test]

@@ -14,7 +14,11 @@ pub use send::SendArgs;
 /// Reports Tmall recharge-and-get order outcomes to the Taobao Open Platform
 /// (taobao.wt.trade.opentrade.resultcallback) from CSV or Excel (.xlsx) exports, exactly once per req_id.
 #[derive(Debug, Parser)]
-#[command(name = "opentrade-callback", version, propagate_version = true)]
+#[command(
+    name = "opentrade-callback",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("OPENTRADE_BUILD"), ")"),
+    propagate_version = true
+)]
 #[command(after_help = "\
 Try it with the built-in simulated gateway and the sample data (writes only under demo/):
   opentrade-callback demo

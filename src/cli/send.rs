@@ -48,123 +48,134 @@ pub struct SendArgs {
     pub out: PathBuf,
 
     /// Validate and deduplicate only; nothing is sent or written to the ledger.
-    #[arg(long)]
+    #[arg(help_heading = "Where calls go", long)]
     pub dry_run: bool,
 
     /// Send to an in-process simulated gateway with demo credentials instead of TOP.
-    #[arg(long, conflicts_with = "dry_run")]
+    #[arg(help_heading = "Where calls go", long, conflicts_with = "dry_run")]
     pub simulate: bool,
 
     /// Latency and fault rules for --simulate (JSON or TOML).
-    #[arg(long, value_name = "FILE", requires = "simulate")]
+    #[arg(
+        help_heading = "Where calls go",
+        long,
+        value_name = "FILE",
+        requires = "simulate"
+    )]
     pub scenario: Option<PathBuf>,
 
     /// TOML file with credentials and settings (see README "Configuration").
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Where calls go", long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// TOP gateway URL; also TOP_GATEWAY [default: https://eco.taobao.com/router/rest].
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = "Where calls go", long, value_name = "URL")]
     pub gateway: Option<String>,
 
     /// Allow a plain http:// gateway on another machine (the session key travels in
     /// every request; http to this machine is always allowed).
-    #[arg(long)]
+    #[arg(help_heading = "Where calls go", long)]
     pub allow_insecure_http: bool,
 
     /// Also trust the root certificate(s) in this PEM file, e.g. a TLS-inspecting
     /// proxy's or a rehearsal gateway's; also TOP_CA_CERT. Certificates are always
     /// verified.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Where calls go", long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
     /// md5, hmac or hmac-sha256 [default: hmac].
-    #[arg(long, value_name = "METHOD")]
+    #[arg(help_heading = "Where calls go", long, value_name = "METHOD")]
     pub sign_method: Option<SignMethod>,
 
     /// HTTP requests in flight at once [default: 8].
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Pace and retries", long, value_name = "N")]
     pub concurrency: Option<NonZeroUsize>,
 
     /// Calls per HTTP request, through TOP's batch API (/router/batch), 1 to 50; for
     /// high latency and large files (see README) [default: 1, one request per call].
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Pace and retries", long, value_name = "N")]
     pub batch: Option<NonZeroUsize>,
 
     /// At most N calls per second, evenly spaced [default: no cap].
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Pace and retries", long, value_name = "N")]
     pub qps: Option<NonZeroU32>,
 
     /// Calls per order before it is `failed`, not counting flow-control refusals [default: 5].
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Pace and retries", long, value_name = "N")]
     pub max_attempts: Option<NonZeroU32>,
 
     /// Time allowed for one call, e.g. 10s [default: 10s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Pace and retries", long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub timeout: Option<Duration>,
 
     /// Time allowed to connect [default: 5s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Pace and retries", long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub connect_timeout: Option<Duration>,
 
     /// First retry delay ceiling; doubles per failure, with full jitter [default: 500ms].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Pace and retries", long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub backoff_base: Option<Duration>,
 
     /// Largest retry delay [default: 30s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Pace and retries", long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub backoff_cap: Option<Duration>,
 
     /// The most time the run may wait out flow-control bans, all bans together; more
     /// halts the run (exit 3) [default: 5m].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Pace and retries", long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub max_ban_wait: Option<Duration>,
 
     /// Halt (exit 3) when more than this percent of the last 100 calls failed [default: 50].
-    #[arg(long, value_name = "PERCENT")]
+    #[arg(help_heading = "Pace and retries", long, value_name = "PERCENT")]
     pub max_failure_rate: Option<f64>,
 
     /// Resend rows the ledger has as rejected (corrected or not).
-    #[arg(long)]
+    #[arg(help_heading = "Pace and retries", long)]
     pub retry_rejected: bool,
 
     /// auto (a bar on a terminal, else a line every 10s), bar, log or off.
-    #[arg(long, value_name = "MODE", default_value = "auto")]
+    #[arg(
+        help_heading = "Reports",
+        long,
+        value_name = "MODE",
+        default_value = "auto"
+    )]
     pub progress: ProgressMode,
 
     /// Seconds between log lines of --progress log.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s", hide = true)]
+    #[arg(help_heading = "Reports", long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s", hide = true)]
     pub progress_every: Duration,
 
     /// Seed for the retry jitter (tests).
-    #[arg(long, hide = true)]
+    #[arg(help_heading = "Pace and retries", long, hide = true)]
     pub jitter_seed: Option<u64>,
 
     /// Also write the summary as JSON here (for monitoring), on every exit: a run that
     /// never started (exit 2, 4) writes one with zero counts and its error.
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "Reports", long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
 
     /// Also write the run's metrics here in the Prometheus textfile format (for
     /// node_exporter's textfile collector), by rename, on every exit; the last success
     /// is kept from the previous file when this run fails.
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "Reports", long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
     /// Ping a health check in the healthchecks convention: URL/start when the run starts,
     /// URL on exit 0, URL/<exit code> otherwise, the summary as the body (a few seconds
     /// at most; never changes the run's outcome).
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = "Reports", long, value_name = "URL")]
     pub ping_url: Option<url::Url>,
 
     /// Post the summary to a webhook or a group robot (see --notify-format), by default
     /// only when rows need attention or the run failed (--notify-on).
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = "Reports", long, value_name = "URL")]
     pub notify_url: Option<url::Url>,
 
     /// The shape of the notification: the summary JSON, or a DingTalk, WeCom or Feishu
     /// group robot's text message.
     #[arg(
+        help_heading = "Reports",
         long,
         value_name = "FORMAT",
         value_enum,
@@ -175,6 +186,7 @@ pub struct SendArgs {
 
     /// When to notify: problems (exit code other than 0) or always.
     #[arg(
+        help_heading = "Reports",
         long,
         value_name = "WHEN",
         value_enum,
@@ -184,23 +196,28 @@ pub struct SendArgs {
     pub notify_on: crate::send::hooks::NotifyOn,
 
     /// Input encoding: auto, utf-8, gbk or gb18030.
-    #[arg(long, value_name = "ENCODING", default_value = "auto")]
+    #[arg(
+        help_heading = "Reading exports",
+        long,
+        value_name = "ENCODING",
+        default_value = "auto"
+    )]
     pub encoding: EncodingChoice,
 
     /// Input delimiter: comma, tab or semicolon [default: sniffed from the header].
-    #[arg(long, value_name = "DELIMITER", value_parser = parse_delimiter)]
+    #[arg(help_heading = "Reading exports", long, value_name = "DELIMITER", value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
 
     /// The sheet of .xlsx inputs to read [default: the first].
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "Reading exports", long, value_name = "NAME")]
     pub sheet: Option<String>,
 
     /// Use the column HEADER for FIELD (repeatable), e.g. --map order_no=订单编号.
-    #[arg(long = "map", value_name = "FIELD=HEADER", value_parser = parse_map)]
+    #[arg(help_heading = "Reading exports", long = "map", value_name = "FIELD=HEADER", value_parser = parse_map)]
     pub map: Vec<(Field, String)>,
 
     /// Write the result CSV with a UTF-8 BOM so Excel shows Chinese correctly.
-    #[arg(long)]
+    #[arg(help_heading = "Reading exports", long)]
     pub excel: bool,
 }
 
