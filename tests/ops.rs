@@ -615,3 +615,41 @@ fn check_proves_the_setup_without_sending_anything() {
         .expect("runs");
     assert_eq!(none.status.code(), Some(2));
 }
+
+#[test]
+fn the_config_may_name_the_ledger_and_the_results() {
+    let sim = simulator(Scenario::default());
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(2)));
+    let ledger = ws.path("from-config-ledger.csv");
+    let out = ws.path("from-config-results.csv");
+    let config = ws.write(
+        "config.toml",
+        format!(
+            "ledger = \"{}\"\nout = \"{}\"\n",
+            ledger.display(),
+            out.display()
+        ),
+    );
+    let mut cmd = assert_cmd::Command::new(binary());
+    cmd.arg("send")
+        .arg(&input)
+        .arg("--config")
+        .arg(&config)
+        .env("TOP_GATEWAY", sim.url())
+        .env("TOP_APP_KEY", opentrade_callback::simulator::DEMO_APP_KEY)
+        .env("TOP_APP_SECRET", opentrade_callback::simulator::DEMO_SECRET)
+        .env("TOP_SESSION", opentrade_callback::simulator::DEMO_SESSION);
+    cmd.assert().code(0);
+    assert_eq!(common::ledger_state(&ledger).len(), 2);
+    assert_eq!(columns(&out, ["status"]).len(), 2);
+    // Neither a flag nor the config: named, nothing sent.
+    let mut bare = assert_cmd::Command::new(binary());
+    bare.arg("send")
+        .arg(&input)
+        .arg("--dry-run")
+        .env_remove("OPENTRADE_CONFIG");
+    let stderr = exits_with(&mut bare, 2);
+    assert!(stderr.contains("--ledger is not given"), "{stderr}");
+    assert_eq!(sim.stats().accepted, 2);
+}

@@ -37,15 +37,16 @@ pub struct SendArgs {
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
-    /// The ledger of earlier outcomes; created if absent, appended to.
+    /// The ledger of earlier outcomes; created if absent, appended to (else `ledger` in
+    /// the config file).
     #[arg(long, value_name = "PATH")]
-    pub ledger: PathBuf,
+    pub ledger: Option<PathBuf>,
 
     /// Where to write the results: a workbook when PATH ends in .xlsx, else CSV
     /// (replaced atomically at the end; a pipe or /dev/stdout is written in place; a
-    /// ledger is never an output).
+    /// ledger is never an output). Else `out` in the config file.
     #[arg(long, value_name = "PATH")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
 
     /// Validate and deduplicate only; nothing is sent or written to the ledger.
     #[arg(help_heading = "Where calls go", long)]

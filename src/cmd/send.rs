@@ -21,8 +21,8 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
     let reports = Reports {
         summary: args.summary_json.clone(),
         metrics: args.metrics_file.clone(),
-        out: args.out.clone(),
-        ledger: args.ledger.clone(),
+        out: args.out.clone().unwrap_or_default(),
+        ledger: args.ledger.clone().unwrap_or_default(),
         dry_run: args.dry_run,
     };
     let hooks = Hooks {

@@ -36,6 +36,10 @@ pub struct FileConfig {
     /// sub_code (or result error_code) → rejected | transient | fatal.
     #[serde(default)]
     pub classify: HashMap<String, ErrorClass>,
+    /// The ledger, when `--ledger` is not given.
+    pub ledger: Option<std::path::PathBuf>,
+    /// Where the results go, when `--out` is not given.
+    pub out: Option<std::path::PathBuf>,
     /// The day the seller's authorization (the session) ends, as the authorization page
     /// shows it (`2027-03-01`): `check` warns ahead of it.
     pub session_expires: Option<String>,

@@ -8,7 +8,7 @@ pub mod envfile;
 mod file;
 
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use file::FileConfig;
@@ -69,6 +69,11 @@ pub enum ConfigError {
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
     Proxy(#[from] crate::top::proxy::ProxyError),
+    #[error("{flag} is not given, and no config file names it ({key} = \"…\")")]
+    MissingPath {
+        flag: &'static str,
+        key: &'static str,
+    },
     #[error("session_expires in --config is '{0}', not a date like 2027-03-01")]
     SessionExpires(String),
     #[error("{origin} {}: {error}", path.display())]
@@ -139,7 +144,8 @@ fn first<T, const N: usize>(layers: [Option<T>; N]) -> Option<T> {
 
 /// Builds the checked configuration of `send`.
 pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigError> {
-    let mut roles = claim_roles(&args)?;
+    // Every role the command line names is claimed before anything is read.
+    let mut roles = claim_roles(&args, args.ledger.as_deref(), args.out.as_deref())?;
     // OPENTRADE_CONFIG names the config when --config does not.
     let config_path = args.config.clone().or_else(|| {
         env("OPENTRADE_CONFIG")
@@ -151,10 +157,38 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
     {
         roles.claim("OPENTRADE_CONFIG", path)?;
     }
+    // The config may name the ledger and the results: their roles are claimed as soon
+    // as it is read, still before anything else is touched.
     let file = match &config_path {
         Some(path) => file::load(path)?,
         None => FileConfig::default(),
     };
+    let ledger =
+        args.ledger
+            .clone()
+            .or_else(|| file.ledger.clone())
+            .ok_or(ConfigError::MissingPath {
+                flag: "--ledger",
+                key: "ledger",
+            })?;
+    let out = args
+        .out
+        .clone()
+        .or_else(|| file.out.clone())
+        .ok_or(ConfigError::MissingPath {
+            flag: "--out",
+            key: "out",
+        })?;
+    if args.ledger.is_none() {
+        roles.claim("ledger in --config", &ledger)?;
+        roles.claim(
+            "ledger in --config's lock",
+            &crate::ledger::lock::lock_path(&ledger),
+        )?;
+    }
+    if args.out.is_none() {
+        roles.claim("out in --config", &out)?;
+    }
     let set = layers(&args, env, &file);
     let mode = mode(&args, &set)?;
     let extra_roots = match (&set.ca_cert, &mode) {
@@ -222,8 +256,8 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
             map: args.map,
             sheet: args.sheet,
         },
-        ledger: args.ledger,
-        out: args.out,
+        ledger,
+        out,
         summary_json: args.summary_json,
         metrics_file: args.metrics_file,
         mode,
@@ -360,17 +394,22 @@ fn check_transport(gateway: &str, allow_insecure_http: bool) -> Result<(), Confi
 }
 
 /// Every file `send` reads or writes, in its one role; found before any is touched.
-fn claim_roles(args: &SendArgs) -> Result<Roles, RoleError> {
+fn claim_roles(
+    args: &SendArgs,
+    ledger: Option<&Path>,
+    out: Option<&Path>,
+) -> Result<Roles, RoleError> {
     let mut roles = Roles::default();
     for input in args.inputs.iter().filter(|p| p.as_os_str() != "-") {
         roles.claim("INPUT", input)?;
     }
-    roles.claim("--ledger", &args.ledger)?;
-    roles.claim(
-        "--ledger's lock",
-        &crate::ledger::lock::lock_path(&args.ledger),
-    )?;
-    roles.claim("--out", &args.out)?;
+    if let Some(ledger) = ledger {
+        roles.claim("--ledger", ledger)?;
+        roles.claim("--ledger's lock", &crate::ledger::lock::lock_path(ledger))?;
+    }
+    if let Some(out) = out {
+        roles.claim("--out", out)?;
+    }
     let optional = [
         ("--summary-json", &args.summary_json),
         ("--metrics-file", &args.metrics_file),
@@ -582,7 +621,7 @@ mod tests {
     #[test]
     fn out_and_ledger_must_differ() {
         let mut a = args(&["--dry-run"]);
-        a.out = PathBuf::from("./l.csv");
+        a.out = Some(PathBuf::from("./l.csv"));
         assert!(build_send(a, &env_of(&[])).is_err());
     }
 
