@@ -47,8 +47,8 @@ if [ $PROFILE = release ]; then
 else
   cargo build --quiet --bin opentrade-callback --example bench_data
 fi
-BIN=target/$PROFILE/opentrade-callback
-GEN=target/$PROFILE/examples/bench_data
+BIN=${CARGO_TARGET_DIR:-target}/$PROFILE/opentrade-callback
+GEN=${CARGO_TARGET_DIR:-target}/$PROFILE/examples/bench_data
 
 say "generating data in $OUT"
 gen_orders() { [ -s "$OUT/orders-$1.csv" ] || $GEN orders "$1" "$OUT/orders-$1.csv"; }

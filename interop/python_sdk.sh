@@ -28,7 +28,7 @@ cargo build --quiet --bin opentrade-callback
 OUT=$(mktemp -d)
 trap 'kill "$SIM" 2>/dev/null || true; wait "$SIM" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 env -u TOP_APP_KEY -u TOP_APP_SECRET -u TOP_SESSION \
-  target/debug/opentrade-callback simulate --listen 127.0.0.1:0 > "$OUT/sim.out" 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/debug/opentrade-callback" simulate --listen 127.0.0.1:0 > "$OUT/sim.out" 2>&1 &
 SIM=$!
 for _ in $(seq 100); do grep -q '^listening on' "$OUT/sim.out" 2>/dev/null && break; sleep 0.05; done
 BASE=$(head -1 "$OUT/sim.out" | sed 's/^listening on //')
