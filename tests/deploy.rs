@@ -2,6 +2,8 @@
 //! units by `systemd-analyze verify`, the Kubernetes CronJob parsed as YAML and held to
 //! what the nightly job needs (one run at a time, Beijing time, no retry of exit 2/3).
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -54,36 +56,14 @@ fn the_systemd_units_verify_and_are_hardened() {
 
 /// The CronJob as JSON, read by PyYAML (installed under target/ when missing).
 fn cronjob() -> serde_json::Value {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyyaml");
-    let has_yaml = Command::new("python3")
-        .args(["-c", "import yaml"])
-        .env("PYTHONPATH", &dir)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_yaml {
-        let installed = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--target"])
-            .arg(&dir)
-            .arg("PyYAML==6.0.3")
-            .status()
-            .expect("pip runs");
-        assert!(installed.success(), "PyYAML installs (PyPI)");
-    }
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(deploy("kubernetes/cronjob.yaml"))
-        .env("PYTHONPATH", &dir)
-        .output()
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let path = deploy("kubernetes/cronjob.yaml");
+    let json = common::python_with(
+        "yaml",
+        "PyYAML==6.0.3",
+        "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        &[path.as_os_str()],
     );
-    serde_json::from_slice(&output.stdout).expect("JSON")
+    serde_json::from_str(&json).expect("JSON")
 }
 
 #[test]

@@ -232,16 +232,6 @@ fn the_summary_json_is_written_on_every_exit() {
 /// prometheus_client package's, installed under target/ on first use):
 /// `name{label="value",…} value`, one per line.
 fn parse_metrics(path: &std::path::Path) -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/promparser");
-    if !dir.join("prometheus_client").exists() {
-        let installed = std::process::Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--target"])
-            .arg(&dir)
-            .arg("prometheus-client==0.26.0")
-            .status()
-            .expect("pip runs");
-        assert!(installed.success(), "prometheus-client installs (PyPI)");
-    }
     let script = r#"
 import sys
 from prometheus_client.parser import text_string_to_metric_families
@@ -251,21 +241,15 @@ for family in text_string_to_metric_families(open(sys.argv[1]).read()):
         labels = ",".join('%s="%s"' % kv for kv in sorted(s.labels.items()))
         print("%s{%s} %s" % (s.name, labels, s.value))
 "#;
-    let output = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(path)
-        .env("PYTHONPATH", &dir)
-        .output()
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "not valid Prometheus text: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    common::python_with(
+        "prometheus_client",
+        "prometheus-client==0.26.0",
+        script,
+        &[path.as_os_str()],
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
 }
 
 fn sample(samples: &[String], name: &str) -> f64 {

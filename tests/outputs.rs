@@ -18,6 +18,16 @@ fn bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
+/// No temporary file left in the workspace.
+fn assert_no_temporaries(ws: &Workspace) {
+    let left: Vec<_> = std::fs::read_dir(ws.dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// A ledger written by a real run of its own, beside the workspace's.
 fn other_ledger(ws: &Workspace) -> PathBuf {
     let sim = simulator(Scenario::default());
@@ -149,12 +159,7 @@ fn a_pipe_or_a_symlink_to_a_stream_is_written_in_place_never_replaced() {
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("req_id,order_no"));
     assert!(std::fs::symlink_metadata(&link).expect("meta").is_symlink());
     // Nothing left beside them.
-    let left: Vec<_> = std::fs::read_dir(ws.dir.path())
-        .expect("dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tmp"))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_no_temporaries(&ws);
 }
 
 #[test]
@@ -236,12 +241,7 @@ fn sighup_drains_like_sigterm_and_writes_everything() {
     assert!(statuses.iter().any(|[s]| s == "not_attempted"));
     let json: serde_json::Value = serde_json::from_slice(&bytes(&summary)).expect("summary");
     assert_eq!(json["exit_code"], 129);
-    let left: Vec<_> = std::fs::read_dir(ws.dir.path())
-        .expect("dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tmp"))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_no_temporaries(&ws);
 }
 
 /// A session with a space, `+`, `=`, `é` and `%`, as a real one may hold.

@@ -362,3 +362,43 @@ pub fn ids(n: usize) -> Vec<String> {
 pub fn orders_of(ids: &[String]) -> String {
     orders(&ids.iter().map(String::as_str).collect::<Vec<_>>())
 }
+
+/// Runs `script` (Python) with `args`, the PyPI package `requirement` importable as
+/// `module` — installed under target/ on first use unless python3 already has it — and
+/// returns its stdout; the script failing fails the test, with its stderr.
+pub fn python_with(
+    module: &str,
+    requirement: &str,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/python")
+        .join(module);
+    let has = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .env("PYTHONPATH", &dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        let installed = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--target"])
+            .arg(&dir)
+            .arg(requirement)
+            .status()
+            .expect("pip runs");
+        assert!(installed.success(), "{requirement} installs (PyPI)");
+    }
+    let output = std::process::Command::new("python3")
+        .args(["-c", script])
+        .args(args)
+        .env("PYTHONPATH", &dir)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
