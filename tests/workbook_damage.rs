@@ -109,6 +109,18 @@ fn workbook(sheets: &[Sheet<'_>], shared: &[&str]) -> Vec<u8> {
     zip.finish().expect("zip").into_inner()
 }
 
+/// `export.xlsx` in the workspace: one visible sheet `name` of `rows`.
+fn one_sheet(ws: &Workspace, name: &str, rows: &str) -> std::path::PathBuf {
+    let input = ws.path("export.xlsx");
+    let sheet = Sheet {
+        name,
+        hidden: false,
+        rows,
+    };
+    std::fs::write(&input, workbook(&[sheet], &[])).expect("write");
+    input
+}
+
 /// An inline text cell.
 fn text(place: &str, value: &str) -> String {
     format!(r#"<c r="{place}" t="inlineStr"><is><t>{value}</t></is></c>"#)
@@ -161,19 +173,7 @@ fn error_values_make_a_row_invalid_only_in_a_column_the_tool_uses() {
         row(4, "r4", r#"<c r="H4" t="e"><v>#CALC!</v></c>"#),
         row(5, "r5", r#"<c r="H5" t="e"><v>#REF!</v></c>"#),
     );
-    let input = ws.path("export.xlsx");
-    std::fs::write(
-        &input,
-        workbook(
-            &[Sheet {
-                name: "订单",
-                hidden: false,
-                rows: &rows,
-            }],
-            &[],
-        ),
-    )
-    .expect("write");
+    let input = one_sheet(&ws, "订单", &rows);
     dry_run(&ws, &[&input]).assert().code(1);
     let got = statuses(&ws);
     assert_eq!(got.len(), 4, "{got:?}");
@@ -210,19 +210,7 @@ fn a_date_cell_in_a_text_column_is_named_with_the_fix() {
         r#"<row r="2"><c r="A2" t="inlineStr"><is><t>4012345678901234562</t></is></c><c r="C2" t="inlineStr"><is><t>true</t></is></c><c r="F2" s="1"><v>45292</v></c></row>"#,
         row(3, "r3", ""),
     );
-    let input = ws.path("export.xlsx");
-    std::fs::write(
-        &input,
-        workbook(
-            &[Sheet {
-                name: "S",
-                hidden: false,
-                rows: &rows,
-            }],
-            &[],
-        ),
-    )
-    .expect("write");
+    let input = one_sheet(&ws, "S", &rows);
     dry_run(&ws, &[&input]).assert().code(1);
     let got = statuses(&ws);
     assert_eq!(
