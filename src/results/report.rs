@@ -287,11 +287,7 @@ pub fn render(path: &Path, report: &Report) -> String {
     if !errors.is_empty() {
         text.push_str("errors of the rows that need attention:\n");
         for group in errors {
-            let code = if group.sub_code.is_empty() {
-                group.error_code.clone()
-            } else {
-                format!("{} {}", group.error_code, group.sub_code)
-            };
+            let code = group.code();
             text.push_str(&format!(
                 "  {:>8}  {}  {}\n",
                 group.count,

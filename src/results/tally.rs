@@ -24,6 +24,17 @@ pub struct ErrorGroup {
     pub message: String,
 }
 
+impl ErrorGroup {
+    /// The group's code as listings show it: `15 isv.invalid-parameter`, or `B0107`.
+    pub fn code(&self) -> String {
+        if self.sub_code.is_empty() {
+            self.error_code.clone()
+        } else {
+            format!("{} {}", self.error_code, self.sub_code)
+        }
+    }
+}
+
 /// A row that needs attention, as a listing names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attention {

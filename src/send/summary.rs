@@ -70,11 +70,7 @@ impl RunSummary<'_> {
         if !top.is_empty() {
             text.push_str("errors:\n");
             for group in top {
-                let code = if group.sub_code.is_empty() {
-                    group.error_code.clone()
-                } else {
-                    format!("{} {}", group.error_code, group.sub_code)
-                };
+                let code = group.code();
                 text.push_str(&format!(
                     "  {:>6}  {}  {}\n",
                     group.count,

@@ -20,11 +20,6 @@ impl Payload {
     /// The payload of the call about `req_id` whose `param0` is `json`.
     pub fn new(req_id: &str, json: String) -> Self {
         let md5 = payload_md5(&json);
-        Payload::with_digest(req_id, json, md5)
-    }
-
-    /// The payload whose `param0` is `json`, with its MD5 already computed.
-    pub fn with_digest(req_id: &str, json: String, md5: [u8; 16]) -> Self {
         let form = form_value(&json);
         Payload {
             req_id: req_id.to_owned(),

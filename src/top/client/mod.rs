@@ -180,31 +180,29 @@ impl TopClient {
             .await
     }
 
+    /// What one call's answer says: its body read within bounds and classified as
+    /// `expected` says, or the failure to read it.
+    async fn answer_of(&self, response: reqwest::Response, expected: Expected<'_>) -> Reply {
+        let status = response.status().as_u16();
+        match read_body(response).await {
+            Ok(Some(body)) => classify_answer_to(status, &body, &self.settings.overrides, expected),
+            Ok(None) => answer_too_large(MAX_ANSWER_BYTES),
+            Err(err) => self.transport_reply(&err).await,
+        }
+    }
+
     /// Makes one call with a fresh timestamp and signature.
     pub async fn call(&self, payload: &Payload) -> Reply {
-        let settings = &*self.settings;
         let body = self
             .encoder
             .encode(&self.timestamp(), &payload.json, &payload.form);
-        let sent = self.post_form(body).await;
-        let mut reply = match sent {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match read_body(response).await {
-                    Ok(Some(body)) => classify_answer_to(
-                        status,
-                        &body,
-                        &settings.overrides,
-                        Expected {
-                            req_id: Some(&payload.req_id),
-                            named: false,
-                            redactor: Some(&self.redactor),
-                        },
-                    ),
-                    Ok(None) => answer_too_large(MAX_ANSWER_BYTES),
-                    Err(err) => self.transport_reply(&err).await,
-                }
-            }
+        let expected = Expected {
+            req_id: Some(&payload.req_id),
+            named: false,
+            redactor: Some(&self.redactor),
+        };
+        let mut reply = match self.post_form(body).await {
+            Ok(response) => self.answer_of(response, expected).await,
             Err(err) => self.transport_reply(&err).await,
         };
         reply.redact(&self.redactor);

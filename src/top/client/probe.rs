@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::super::response::{Expected, Reply, answer_too_large, classify_answer_to};
-use super::{MAX_ANSWER_BYTES, TopClient, read_body};
+use super::super::response::{Expected, Reply};
+use super::TopClient;
 
 /// What a probe (a call without `param0`) found.
 #[derive(Debug, Clone)]
@@ -26,26 +26,17 @@ impl TopClient {
         let sent = self.post_form(body).await;
         let (mut reply, gateway_time) = match sent {
             Ok(response) => {
-                let status = response.status().as_u16();
                 let gateway_time = response
                     .headers()
                     .get(reqwest::header::DATE)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
                     .map(|t| t.with_timezone(&Utc));
-                let reply = match read_body(response).await {
-                    Ok(Some(body)) => classify_answer_to(
-                        status,
-                        &body,
-                        &settings.overrides,
-                        Expected {
-                            redactor: Some(&self.redactor),
-                            ..Expected::default()
-                        },
-                    ),
-                    Ok(None) => answer_too_large(MAX_ANSWER_BYTES),
-                    Err(err) => self.transport_reply(&err).await,
+                let expected = Expected {
+                    redactor: Some(&self.redactor),
+                    ..Expected::default()
                 };
+                let reply = self.answer_of(response, expected).await;
                 (reply, gateway_time)
             }
             Err(err) => (self.transport_reply(&err).await, None),
