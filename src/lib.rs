@@ -11,6 +11,7 @@ pub mod config;
 pub mod console;
 pub mod cores;
 pub mod csvio;
+pub mod desk;
 pub mod exit;
 pub mod input;
 pub mod ledger;
@@ -49,6 +50,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Send(args) => cmd::send::run(*args, &env, cli.quiet).await,
         Command::Report(args) => cmd::report::run(args),
         Command::Ledger(args) => cmd::ledger::run(args),
+        Command::Serve(args) => {
+            // The desk outlives this borrow: it gets an owned view of the same variables.
+            let file = std::sync::Arc::new(file);
+            let env: desk::SharedEnv = std::sync::Arc::new(move |name: &str| {
+                std::env::var(name).ok().or_else(|| file.get(name).cloned())
+            });
+            cmd::serve::run(*args, env).await
+        }
+        Command::Users(args) => cmd::serve::users(args),
         Command::Simulate(args) => cmd::simulate::run(args, &env).await,
         Command::Completions(args) => cmd::docs::completions(&args),
         Command::Man(args) => cmd::docs::man(&args),

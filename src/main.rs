@@ -59,6 +59,8 @@ fn runtime_for(command: &Command) -> tokio::runtime::Builder {
             builder.worker_threads(args.threads.get());
             builder
         }
+        // The desk serves pages while a send runs on a thread of its own.
+        Command::Serve(_) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     }
 }

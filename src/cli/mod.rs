@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use clap::{ArgAction, Parser, Subcommand};
 
 mod send;
+mod serve;
 
 pub use send::SendArgs;
+pub use serve::{ServeArgs, UsersArgs, UsersCommand};
 
 /// Reports Tmall recharge-and-get order outcomes to the Taobao Open Platform
 /// (taobao.wt.trade.opentrade.resultcallback) from CSV or Excel (.xlsx) exports, exactly once per req_id.
@@ -124,6 +126,8 @@ pub enum Command {
     Report(ReportArgs),
     Simulate(SimulateArgs),
     Ledger(LedgerArgs),
+    Serve(Box<ServeArgs>),
+    Users(UsersArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
 }

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod ledger;
 pub mod report;
 pub mod send;
+pub mod serve;
 pub mod simulate;
 
 use crate::exit::{Exit, ExitError};

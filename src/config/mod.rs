@@ -4,8 +4,11 @@
 //! Secrets are read only from the environment or the file, and only ever held as
 //! `Secret`.
 
+mod derived;
 pub mod envfile;
 mod file;
+
+pub use derived::{SendTemplate, build_check, build_desk_send};
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
@@ -277,55 +280,6 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
         excel: args.excel,
         session_expires,
     })
-}
-
-/// The settings `check` tests: those of a live `send` with the same flags, environment
-/// and config file — built by the very same code, so a check passes or fails for the
-/// reasons a run would. (The placeholder input and outputs are never touched: `check`
-/// only connects.)
-pub fn build_check(args: &crate::cli::CheckArgs, env: Env<'_>) -> Result<SendConfig, ConfigError> {
-    use clap::FromArgMatches as _;
-    let mut argv: Vec<std::ffi::OsString> = [
-        "send",
-        "-",
-        "--ledger",
-        "/nonexistent/check-ledger.csv",
-        "--out",
-        "/nonexistent/check-results.csv",
-    ]
-    .iter()
-    .map(Into::into)
-    .collect();
-    let mut flag = |name: &str, value: Option<std::ffi::OsString>| {
-        if let Some(value) = value {
-            argv.push(name.into());
-            argv.push(value);
-        }
-    };
-    flag("--config", args.config.clone().map(Into::into));
-    flag("--gateway", args.gateway.clone().map(Into::into));
-    flag("--ca-cert", args.ca_cert.clone().map(Into::into));
-    flag("--sign-method", args.sign_method.map(|m| m.as_str().into()));
-    flag(
-        "--timeout",
-        Some(humantime::format_duration(args.timeout).to_string().into()),
-    );
-    if args.allow_insecure_http {
-        argv.push("--allow-insecure-http".into());
-    }
-    let command = <crate::cli::SendArgs as clap::Args>::augment_args(clap::Command::new("send"));
-    let matches = command
-        .try_get_matches_from(argv)
-        .map_err(|e| ConfigError::Gateway {
-            url: args.gateway.clone().unwrap_or_default(),
-            reason: e.to_string(),
-        })?;
-    let send =
-        crate::cli::SendArgs::from_arg_matches(&matches).map_err(|e| ConfigError::Gateway {
-            url: args.gateway.clone().unwrap_or_default(),
-            reason: e.to_string(),
-        })?;
-    build_send(send, env)
 }
 
 /// Where the calls go, and with which credentials.

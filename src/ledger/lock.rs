@@ -105,6 +105,18 @@ pub fn acquire(ledger: &Path) -> Result<LedgerLock, LockError> {
     })
 }
 
+/// Who seems to hold the ledger's lock, read without touching the lock (a probe that
+/// locked, however briefly, could turn the nightly run away): the holder's own note
+/// (`pid N (started …)`), if that process is alive and is not this one. A hint for a
+/// page; `acquire` is the authority.
+pub fn holder(ledger: &Path) -> Option<String> {
+    let note = std::fs::read_to_string(lock_path(ledger)).ok()?;
+    let note = note.trim();
+    let pid: u32 = note.strip_prefix("pid ")?.split(' ').next()?.parse().ok()?;
+    (pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
+        .then(|| note.to_owned())
+}
+
 /// Locks the ledger's inode (creating an empty ledger if there is none); says whether
 /// it was created.
 fn lock_ledger_itself(ledger: &Path) -> Result<(File, bool), LockError> {
@@ -148,6 +160,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let ledger = dir.path().join("ledger.csv");
         let held = acquire(&ledger).expect("first lock");
+        assert_eq!(
+            holder(&ledger),
+            None,
+            "this process's own note is no other holder"
+        );
         let err = acquire(&ledger).expect_err("second lock must fail");
         assert!(matches!(err, LockError::Held { .. }), "{err}");
         assert!(

@@ -59,6 +59,16 @@ pub async fn run(
     info: &RunInfo,
     quiet: bool,
 ) -> Result<(Exit, String), SendError> {
+    run_watched(config, info, quiet, None).await
+}
+
+/// `run`, its progress readable through `live` while it runs (the desk).
+pub async fn run_watched(
+    config: SendConfig,
+    info: &RunInfo,
+    quiet: bool,
+    live: Option<&progress::Live>,
+) -> Result<(Exit, String), SendError> {
     let started = Instant::now();
     let inputs = Arc::new(InputSet::open(&config.inputs, &config.input)?);
     let _lock = lock_ledger(&config)?;
@@ -76,6 +86,9 @@ pub async fn run(
         if config.is_dry_run() { 0 } else { plan.sends() },
         config.progress_every,
     ));
+    if let Some(live) = live {
+        progress.publish(live);
+    }
     let recorder = deliver(
         &config,
         &inputs,

@@ -48,6 +48,8 @@ struct Counters {
     delivered: AtomicU64,
     rejected: AtomicU64,
     failed: AtomicU64,
+    /// How long the run took, once it has ended.
+    took: std::sync::OnceLock<Duration>,
 }
 
 impl fmt::Display for Counters {
@@ -94,6 +96,53 @@ fn rate_text(per_second: f64) -> String {
     indicatif::HumanCount(per_second.round() as u64).to_string()
 }
 
+/// A run's counts as another task reads them while it runs (the desk's progress page):
+/// empty until the run knows how many calls it will make.
+#[derive(Debug, Default)]
+pub struct Live {
+    counters: std::sync::Mutex<Option<Arc<Counters>>>,
+}
+
+/// What `Live` shows at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Snapshot {
+    pub total: u64,
+    pub done: u64,
+    pub delivered: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub elapsed_seconds: f64,
+    /// Calls finished per second so far.
+    pub rate: f64,
+    /// Seconds left at that rate; none before the first call ends.
+    pub eta_seconds: Option<f64>,
+}
+
+impl Live {
+    /// The counts now, once the run has started its calls.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let counters = self.counters.lock().ok()?.clone()?;
+        let done = counters.done.load(Ordering::Relaxed);
+        let elapsed = counters
+            .took
+            .get()
+            .copied()
+            .unwrap_or_else(|| counters.started.elapsed())
+            .as_secs_f64();
+        let rate = done as f64 / elapsed.max(0.001);
+        Some(Snapshot {
+            total: counters.total,
+            done,
+            delivered: counters.delivered.load(Ordering::Relaxed),
+            rejected: counters.rejected.load(Ordering::Relaxed),
+            failed: counters.failed.load(Ordering::Relaxed),
+            elapsed_seconds: elapsed,
+            rate,
+            eta_seconds: (done > 0).then(|| counters.total.saturating_sub(done) as f64 / rate),
+        })
+    }
+}
+
 /// The progress display of one run.
 #[derive(Debug)]
 pub struct Progress {
@@ -113,6 +162,7 @@ impl Progress {
             delivered: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            took: std::sync::OnceLock::new(),
         });
         let mode = match mode {
             ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
@@ -163,6 +213,13 @@ impl Progress {
         progress
     }
 
+    /// Lets `live` read this run's counts from now on.
+    pub fn publish(&self, live: &Live) {
+        if let Ok(mut slot) = live.counters.lock() {
+            *slot = Some(Arc::clone(&self.counters));
+        }
+    }
+
     /// One planned order finished with `status`.
     pub fn record(&self, status: Status) {
         let counter = match status {
@@ -182,6 +239,7 @@ impl Progress {
 
     /// Clears the bar (the summary follows) and stops the log lines.
     pub fn finish(&self) {
+        let _ = self.counters.took.set(self.counters.started.elapsed());
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -224,5 +282,21 @@ mod tests {
             "{line}"
         );
         progress.finish();
+    }
+
+    #[test]
+    fn a_published_run_is_read_while_it_runs() {
+        let live = Live::default();
+        assert_eq!(live.snapshot(), None);
+        let progress = Progress::start(ProgressMode::Off, 3, Duration::from_secs(10));
+        progress.publish(&live);
+        progress.record(Status::Delivered);
+        progress.record(Status::Rejected);
+        let now = live.snapshot().expect("published");
+        assert_eq!(
+            (now.total, now.done, now.delivered, now.rejected),
+            (3, 2, 1, 1)
+        );
+        assert!(now.eta_seconds.is_some_and(|eta| eta >= 0.0));
     }
 }

@@ -1,0 +1,103 @@
+//! `serve` (the finance desk) and `users` (its password file): their flags and help.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+/// Run the finance desk: a web page where finance staff see the runs, the outstanding
+/// orders, and upload corrected files to check and send — without a shell or the API
+/// secret.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+On 127.0.0.1 (the default) the desk prints a one-time login link on stdout: open it in
+a browser on this machine (or through an SSH tunnel). Any other address needs HTTPS
+(--tls-cert, --tls-key) and password logins (--users FILE, made with `users add`).
+
+Credentials come from TOP_APP_KEY, TOP_APP_SECRET and TOP_SESSION (or --config), as for
+send; pages, downloads and logs never show the secret or the session. Uploads, the
+desk's own result files and audit.log (JSON lines) are kept in --results-dir.
+
+Examples:
+  opentrade-callback --env-file /etc/opentrade/env serve \\
+      --ledger /var/lib/opentrade/ledger.csv --results-dir /var/lib/opentrade/results
+  opentrade-callback serve --ledger ledger.csv --results-dir results --listen 0.0.0.0:8640 \\
+      --tls-cert desk.pem --tls-key desk.key --users /etc/opentrade/desk-users --allow-host desk.example.com")]
+pub struct ServeArgs {
+    /// The ledger the nightly run keeps (sends from the desk take its lock).
+    #[arg(long, value_name = "PATH")]
+    pub ledger: PathBuf,
+
+    /// Where the nightly run writes its result files (--out): the runs listed.
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: PathBuf,
+
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8640")]
+    pub listen: SocketAddr,
+
+    /// HTTPS certificate chain (PEM); needed off loopback.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// HTTPS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// `name:argon2-hash` lines (see `users add`); logins by password instead of the link.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+
+    /// Another host name browsers use to reach the desk (a proxy's, a DNS name); may
+    /// be repeated. Requests naming any other host are refused.
+    #[arg(long, value_name = "HOST")]
+    pub allow_host: Vec<String>,
+
+    /// Largest upload, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub max_upload_mib: u64,
+
+    /// TOML file with credentials and settings (else OPENTRADE_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// TOP gateway URL; also TOP_GATEWAY.
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
+
+    /// Also trust the root certificate(s) in this PEM file; also TOP_CA_CERT.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Allow a plain http:// gateway on another machine.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+
+    /// Send to the built-in simulated gateway (to try the desk; ledger lines marked).
+    #[arg(long)]
+    pub simulate: bool,
+}
+
+/// Manage the desk's password file.
+#[derive(Debug, clap::Args)]
+pub struct UsersArgs {
+    #[command(subcommand)]
+    pub command: UsersCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user (or set a user's password): the password is read from the terminal
+    /// without echo, or from the first line of stdin; stored as an argon2id hash.
+    #[command(after_help = "\
+Examples:
+  opentrade-callback users add ana --users /etc/opentrade/desk-users
+  printf '%s\\n' \"$PASSWORD\" | opentrade-callback users add ana --users desk-users")]
+    Add {
+        /// The user's name (letters, digits, '.', '_', '-', '@').
+        name: String,
+        /// The password file (created with mode 0600 if missing).
+        #[arg(long, value_name = "FILE")]
+        users: PathBuf,
+    },
+}

@@ -1,0 +1,119 @@
+//! `serve` and `users add` on the command line: flags into a `DeskConfig`, the login
+//! link on stdout, errors into exit codes. The desk itself is `crate::desk`.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::Path;
+
+use crate::cli::{ServeArgs, UsersArgs, UsersCommand};
+use crate::config::SendTemplate;
+use crate::desk::{DeskConfig, SharedEnv};
+use crate::exit::{Exit, ExitError};
+
+pub async fn run(args: ServeArgs, env: SharedEnv) -> anyhow::Result<Exit> {
+    let config = DeskConfig {
+        ledger: args.ledger,
+        results_dir: args.results_dir,
+        listen: args.listen,
+        tls: args.tls_cert.zip(args.tls_key),
+        users: args.users,
+        allow_hosts: args.allow_host,
+        max_upload: args.max_upload_mib.saturating_mul(1 << 20),
+        template: SendTemplate {
+            config: args.config,
+            gateway: args.gateway,
+            ca_cert: args.ca_cert,
+            allow_insecure_http: args.allow_insecure_http,
+            simulate: args.simulate,
+        },
+    };
+    crate::desk::serve(config, env, |url| {
+        crate::outln!("The desk is open at {url}");
+    })
+    .await
+    .map_err(|error| ExitError::new(Exit::Usage, error.to_string()))?;
+    Ok(Exit::Success)
+}
+
+pub fn users(args: UsersArgs) -> anyhow::Result<Exit> {
+    let UsersCommand::Add { name, users } = args.command;
+    crate::desk::check_name(&name).map_err(|reason| ExitError::new(Exit::Usage, reason))?;
+    let password = read_password(&name)?;
+    if password.chars().count() < 10 {
+        return Err(
+            ExitError::new(Exit::Usage, "the password must have at least 10 characters").into(),
+        );
+    }
+    let hash = crate::desk::hash_password(&password).map_err(anyhow::Error::msg)?;
+    let replaced = write_user(&users, &name, &hash)?;
+    crate::errln!(
+        "{} {name} in {}",
+        if replaced {
+            "changed the password of"
+        } else {
+            "added"
+        },
+        users.display()
+    );
+    Ok(Exit::Success)
+}
+
+fn read_password(name: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("password for {name}: "))?;
+        let again = rpassword::prompt_password("again: ")?;
+        if first != again {
+            return Err(ExitError::new(Exit::Usage, "the two passwords differ").into());
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().take_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Reads one line of at most 4 KiB.
+trait TakeLine {
+    fn take_line(&mut self, line: &mut String) -> std::io::Result<usize>;
+}
+
+impl<R: std::io::BufRead> TakeLine for R {
+    fn take_line(&mut self, line: &mut String) -> std::io::Result<usize> {
+        use std::io::Read as _;
+        self.take(4096).read_line(line)
+    }
+}
+
+/// Sets `name`'s line in the users file (a new file is private to its owner); says
+/// whether the name was there before.
+fn write_user(path: &Path, name: &str, hash: &str) -> anyhow::Result<bool> {
+    let existing = match crate::textfile::read(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => anyhow::bail!("cannot read {}: {error}", path.display()),
+    };
+    let mut replaced = false;
+    let mut text = String::new();
+    for line in existing.lines() {
+        if line
+            .split_once(':')
+            .is_some_and(|(user, _)| user.trim() == name)
+        {
+            replaced = true;
+            text.push_str(&format!("{name}:{hash}\n"));
+        } else {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    if !replaced {
+        text.push_str(&format!("{name}:{hash}\n"));
+    }
+    let (replacement, mut file) = crate::outfile::Replacement::create(path)?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())?;
+    replacement.commit(file)?;
+    Ok(replaced)
+}

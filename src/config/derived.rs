@@ -1,0 +1,107 @@
+//! Settings of a `send` that another command makes: `check` tests the settings of a
+//! live run with the same flags; the desk (`serve`) runs previews and sends of uploaded
+//! files. Both are built by `build_send` itself, from a `send` command line, so they
+//! pass or fail for the reasons a nightly run would.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::{ConfigError, Env, build_send};
+use crate::cli::SendArgs;
+use crate::send::SendConfig;
+
+/// The flags the desk passes on to every `send` it runs.
+#[derive(Debug, Clone, Default)]
+pub struct SendTemplate {
+    pub config: Option<PathBuf>,
+    pub gateway: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub allow_insecure_http: bool,
+    /// Send to the built-in simulated gateway (a demonstration of the desk).
+    pub simulate: bool,
+}
+
+/// A `send` command line, parsed by the `send` command's own clap types.
+struct Argv(Vec<OsString>);
+
+impl Argv {
+    fn new(words: &[&str]) -> Self {
+        Argv(words.iter().map(Into::into).collect())
+    }
+
+    fn path(&mut self, flag: &str, value: &Path) {
+        self.0.push(flag.into());
+        self.0.push(value.into());
+    }
+
+    fn flag(&mut self, name: &str, value: Option<OsString>) {
+        if let Some(value) = value {
+            self.0.push(name.into());
+            self.0.push(value);
+        }
+    }
+
+    fn switch(&mut self, name: &str, on: bool) {
+        if on {
+            self.0.push(name.into());
+        }
+    }
+
+    fn parse(self, gateway: Option<&str>) -> Result<SendArgs, ConfigError> {
+        use clap::FromArgMatches as _;
+        let bad = |e: clap::Error| ConfigError::Gateway {
+            url: gateway.unwrap_or_default().to_owned(),
+            reason: e.to_string(),
+        };
+        let command = <SendArgs as clap::Args>::augment_args(clap::Command::new("send"));
+        let matches = command.try_get_matches_from(self.0).map_err(bad)?;
+        SendArgs::from_arg_matches(&matches).map_err(bad)
+    }
+}
+
+/// The settings `check` tests: those of a live `send` with the same flags, environment
+/// and config file. (The placeholder input and outputs are never touched: `check`
+/// only connects.)
+pub fn build_check(args: &crate::cli::CheckArgs, env: Env<'_>) -> Result<SendConfig, ConfigError> {
+    let mut argv = Argv::new(&[
+        "send",
+        "-",
+        "--ledger",
+        "/nonexistent/check-ledger.csv",
+        "--out",
+        "/nonexistent/check-results.csv",
+    ]);
+    argv.flag("--config", args.config.clone().map(Into::into));
+    argv.flag("--gateway", args.gateway.clone().map(Into::into));
+    argv.flag("--ca-cert", args.ca_cert.clone().map(Into::into));
+    argv.flag("--sign-method", args.sign_method.map(|m| m.as_str().into()));
+    argv.flag(
+        "--timeout",
+        Some(humantime::format_duration(args.timeout).to_string().into()),
+    );
+    argv.switch("--allow-insecure-http", args.allow_insecure_http);
+    build_send(argv.parse(args.gateway.as_deref())?, env)
+}
+
+/// The settings of one `send` the desk runs: `input` against `ledger`, results to
+/// `out`, a dry run (the preview) or live; no progress display of its own.
+pub fn build_desk_send(
+    template: &SendTemplate,
+    input: &Path,
+    ledger: &Path,
+    out: &Path,
+    dry_run: bool,
+    env: Env<'_>,
+) -> Result<SendConfig, ConfigError> {
+    let mut argv = Argv::new(&["send", "--progress", "off"]);
+    argv.0.push(input.into());
+    argv.path("--ledger", ledger);
+    argv.path("--out", out);
+    argv.flag("--config", template.config.clone().map(Into::into));
+    argv.flag("--gateway", template.gateway.clone().map(Into::into));
+    argv.flag("--ca-cert", template.ca_cert.clone().map(Into::into));
+    argv.switch("--allow-insecure-http", template.allow_insecure_http);
+    argv.switch("--simulate", template.simulate && !dry_run);
+    argv.switch("--dry-run", dry_run);
+    build_send(argv.parse(template.gateway.as_deref())?, env)
+}

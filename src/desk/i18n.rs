@@ -1,0 +1,268 @@
+//! The desk's words in Chinese and English, from one catalogue: a page asks for a key
+//! and gets the text of the visitor's language, chosen by a `lang` cookie (the switch
+//! on every page) or else the browser's `Accept-Language`.
+
+/// A page's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language, for the switch.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    pub fn param(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn from_param(param: &str) -> Option<Lang> {
+        match param {
+            "zh" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The first language of an `Accept-Language` header that the desk speaks, by
+    /// weight; Chinese when none is (finance teams read Chinese).
+    pub fn negotiate(accept: Option<&str>) -> Lang {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in accept.unwrap_or_default().split(',') {
+            let mut pieces = part.trim().split(';');
+            let tag = pieces
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            let weight = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let lang = if tag == "zh" || tag.starts_with("zh-") {
+                Lang::Zh
+            } else if tag == "en" || tag.starts_with("en-") {
+                Lang::En
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(w, _)| weight > w) {
+                best = Some((weight, lang));
+            }
+        }
+        best.map_or(Lang::Zh, |(_, lang)| lang)
+    }
+
+    /// The text of `key` in this language; the key itself if the catalogue lacks it
+    /// (a unit test makes sure it never does for the keys the pages use).
+    pub fn t(self, key: &str) -> &'static str {
+        match CATALOGUE.binary_search_by(|(k, _, _)| (*k).cmp(key)) {
+            Ok(at) => match self {
+                Lang::Zh => CATALOGUE[at].1,
+                Lang::En => CATALOGUE[at].2,
+            },
+            Err(_) => "?",
+        }
+    }
+}
+
+/// (key, Chinese, English), sorted by key.
+const CATALOGUE: &[(&str, &str, &str)] = &[
+    ("action.confirm_send", "确认发送", "Confirm and send"),
+    (
+        "action.download_attention",
+        "下载待处理行（可修改后重新提交）",
+        "Download the rows needing attention (to correct and submit)",
+    ),
+    (
+        "action.download_outstanding",
+        "导出为工作簿",
+        "Export as a workbook",
+    ),
+    (
+        "action.download_results",
+        "下载完整结果工作簿",
+        "Download the whole result workbook",
+    ),
+    ("action.login", "登录", "Log in"),
+    ("action.logout", "退出", "Log out"),
+    ("action.upload", "上传并预检", "Upload and check"),
+    ("col.advice", "处理建议", "What to do"),
+    ("col.amount", "金额（元）", "Amount (yuan)"),
+    ("col.attention", "待处理", "Need attention"),
+    ("col.code", "错误码", "Code"),
+    ("col.count", "行数", "Rows"),
+    ("col.file", "文件", "File"),
+    ("col.finished_at", "时间", "When"),
+    ("col.order_no", "订单号", "Order no."),
+    ("col.reason", "原因", "Reason"),
+    ("col.req_id", "外部请求流水", "req_id"),
+    ("col.row", "行（Excel）", "Row (Excel)"),
+    ("col.rows", "总行数", "Rows"),
+    ("col.source", "来源", "From"),
+    ("col.status", "状态", "Status"),
+    ("col.when", "时间", "When"),
+    (
+        "error.bad_csrf",
+        "表单已过期，请刷新页面后重试。",
+        "This form has expired: reload the page and try again.",
+    ),
+    (
+        "error.bad_file",
+        "无法识别此文件：请上传 Excel 工作簿（.xlsx）或 CSV 文本文件。",
+        "This file is neither an Excel workbook (.xlsx) nor a CSV text file.",
+    ),
+    (
+        "error.bad_login",
+        "用户名或密码不正确。",
+        "Wrong name or password.",
+    ),
+    ("error.empty_file", "文件为空。", "The file is empty."),
+    (
+        "error.locked",
+        "账本正被另一个任务使用（通常是夜间任务），现在不能发送；什么也没有发送，也没有排队。请等它结束后再确认。",
+        "The ledger is in use by another run (usually the nightly job), so nothing can be sent now; nothing was sent and nothing is queued. Confirm again once it has finished.",
+    ),
+    (
+        "error.login_link",
+        "登录链接无效或已使用。请让运维重新启动服务台以获取新链接。",
+        "This login link is not valid or was already used. Ask ops to restart the desk for a new one.",
+    ),
+    (
+        "error.not_found",
+        "找不到该页面。",
+        "There is no such page.",
+    ),
+    ("error.preview_failed", "预检失败", "The check failed"),
+    (
+        "error.send_running",
+        "服务台已有一个发送任务在运行。",
+        "A send from the desk is already running.",
+    ),
+    (
+        "error.too_large",
+        "文件太大：上限为",
+        "The file is too large; the limit is",
+    ),
+    ("job.done", "已完成", "Finished"),
+    ("job.eta", "预计剩余", "Time left"),
+    ("job.failed", "发送未能开始", "The send could not start"),
+    ("job.progress", "进度", "Progress"),
+    ("job.rate", "速度（笔/秒）", "Rate (orders/s)"),
+    (
+        "job.running",
+        "正在发送……可以刷新或关闭此页面，发送会继续。",
+        "Sending… you may reload or close this page; the send goes on.",
+    ),
+    ("job.title", "发送", "Send"),
+    ("lang.switch", "English", "中文"),
+    (
+        "login.hint",
+        "请使用运维提供的登录链接，或输入用户名和密码。",
+        "Use the login link ops gave you, or your name and password.",
+    ),
+    ("login.name", "用户名", "Name"),
+    ("login.password", "密码", "Password"),
+    ("login.title", "登录服务台", "Log in to the desk"),
+    ("nav.outstanding", "未完成订单", "Outstanding"),
+    ("nav.runs", "运行记录", "Runs"),
+    ("nav.submit", "提交更正", "Submit corrections"),
+    (
+        "outstanding.empty",
+        "没有未完成的订单。",
+        "No outstanding orders.",
+    ),
+    (
+        "outstanding.intro",
+        "账本中最新状态为“被拒绝”或“失败”、此后未再送达的订单，无论来自哪一晚。",
+        "Orders whose latest state in the ledger is rejected or failed and that were not delivered since, whatever night they came from.",
+    ),
+    ("outstanding.title", "未完成订单", "Outstanding orders"),
+    (
+        "preview.amount",
+        "将发送的首充金额（元）",
+        "First-charge amount to send (yuan)",
+    ),
+    ("preview.calls", "将发送的回调数", "Callbacks to send"),
+    (
+        "preview.intro",
+        "这是预检结果：还没有发送任何内容。确认后才会发送。",
+        "This is a check: nothing has been sent. Nothing is sent until you confirm.",
+    ),
+    (
+        "preview.more",
+        "仅显示前 {n} 行。",
+        "Only the first {n} rows are shown.",
+    ),
+    (
+        "preview.nothing",
+        "没有需要发送的行。",
+        "There is nothing to send.",
+    ),
+    ("preview.title", "预检", "Check"),
+    ("run.attention", "需要处理的行", "Rows needing attention"),
+    ("run.by_code", "按错误码", "By error code"),
+    ("run.by_status", "按状态", "By status"),
+    ("run.none", "没有需要处理的行。", "No rows need attention."),
+    (
+        "runs.empty",
+        "结果目录中还没有结果文件。",
+        "No result files in the results directory yet.",
+    ),
+    ("runs.title", "运行记录", "Runs"),
+    (
+        "submit.intro",
+        "上传修改后的工作簿（.xlsx）或 CSV。上传后会立即对照账本预检，确认前不会发送任何内容。",
+        "Upload a corrected workbook (.xlsx) or CSV. It is checked against the ledger at once; nothing is sent until you confirm.",
+    ),
+    ("submit.limit", "文件大小上限", "Largest file"),
+    ("submit.title", "提交更正", "Submit corrections"),
+    ("title", "回调服务台", "Callback desk"),
+    ("total", "合计", "Total"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_is_sorted_and_whole() {
+        for pair in CATALOGUE.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{} before {}", pair[0].0, pair[1].0);
+        }
+        for (key, zh, en) in CATALOGUE {
+            assert!(!zh.is_empty() && !en.is_empty(), "{key}");
+        }
+        assert_eq!(Lang::En.t("nav.runs"), "Runs");
+        assert_eq!(Lang::Zh.t("nav.runs"), "运行记录");
+        assert_eq!(Lang::Zh.t("no.such.key"), "?");
+    }
+
+    #[test]
+    fn the_browser_chooses_by_weight() {
+        assert_eq!(
+            Lang::negotiate(Some("en-US,en;q=0.9,zh-CN;q=0.8")),
+            Lang::En
+        );
+        assert_eq!(Lang::negotiate(Some("zh-CN,zh;q=0.9,en;q=0.8")), Lang::Zh);
+        assert_eq!(Lang::negotiate(Some("fr;q=1, en;q=0.5")), Lang::En);
+        assert_eq!(Lang::negotiate(Some("de")), Lang::Zh);
+        assert_eq!(Lang::negotiate(None), Lang::Zh);
+    }
+}

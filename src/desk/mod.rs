@@ -1,0 +1,226 @@
+//! The desk (`serve`): a small web application for finance over the same ledger,
+//! configuration and credentials as the nightly run — the runs in the results
+//! directory, the outstanding orders, corrected files uploaded, previewed as a dry run
+//! and sent by the same engine as `send`, under the same ledger lock. The secret and
+//! the session never reach a page, a download or a log.
+//!
+//! ```text
+//! server (TCP or TLS) ─▶ guard (Host, Origin, headers) ─▶ web (routes) ─┬─ runs, outstanding ─▶ pages, views
+//!                                                                       ├─ upload ─▶ jobs (dry run) ─▶ preview
+//!                                                                       └─ jobs (send, under the lock) ─▶ progress
+//! ```
+
+mod advice;
+mod audit;
+mod auth;
+mod download;
+mod guard;
+pub mod i18n;
+mod jobs;
+mod outstanding;
+mod pages;
+mod respond;
+mod runs;
+mod sending;
+mod server;
+mod submit;
+mod upload;
+mod views;
+mod web;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub use auth::{check_name, hash_password};
+pub use jobs::SharedEnv;
+
+use crate::config::SendTemplate;
+use crate::results::tally::Tally;
+
+/// How the desk is set up (`serve`'s flags, checked).
+#[derive(Debug, Clone)]
+pub struct DeskConfig {
+    pub ledger: PathBuf,
+    pub results_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub users: Option<PathBuf>,
+    /// Host names (beyond the listening address) browsers may use to reach the desk.
+    pub allow_hosts: Vec<String>,
+    pub max_upload: u64,
+    pub template: SendTemplate,
+}
+
+/// Why the desk does not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(
+        "--listen {0} is not a loopback address: a desk reachable from other machines needs --tls-cert, --tls-key and --users"
+    )]
+    Exposed(SocketAddr),
+    #[error("--results-dir {}: {reason}", path.display())]
+    ResultsDir { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Users(#[from] auth::UsersError),
+    #[error(transparent)]
+    Tls(#[from] crate::simulator::tls::TlsSetupError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot listen on {addr}: {error}")]
+    Listen {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("cannot open the audit log in {}: {error}", dir.display())]
+    Audit { dir: PathBuf, error: std::io::Error },
+}
+
+/// A checked upload and what its dry run said.
+#[derive(Debug)]
+pub struct Submission {
+    pub id: String,
+    pub label: String,
+    pub user: String,
+    pub stored: upload::Stored,
+    pub preview: Preview,
+    /// The send started from it, once confirmed.
+    pub job: Mutex<Option<String>>,
+}
+
+/// A dry run's outcome, as the preview page shows it.
+#[derive(Debug)]
+pub struct Preview {
+    pub ended: jobs::Ended,
+    pub tally: Tally,
+    pub rows: Vec<runs::Shown>,
+}
+
+/// Everything the desk's requests share.
+#[derive(Debug)]
+pub struct Desk {
+    config: DeskConfig,
+    env: EnvHolder,
+    auth: auth::Auth,
+    audit: audit::Audit,
+    runs: runs::Runs,
+    submissions: Mutex<HashMap<String, Arc<Submission>>>,
+    jobs: Mutex<HashMap<String, Arc<jobs::Job>>>,
+    /// The send running now, if any: one at a time.
+    sending: Mutex<Option<Arc<jobs::Job>>>,
+    hosts: Vec<String>,
+    https: bool,
+}
+
+/// The environment, owned (never printed: it holds the credentials).
+struct EnvHolder(SharedEnv);
+
+impl std::fmt::Debug for EnvHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnvHolder(..)")
+    }
+}
+
+impl Desk {
+    fn uploads(&self) -> PathBuf {
+        self.config.results_dir.join("uploads")
+    }
+}
+
+/// Starts the desk and serves until SIGINT or SIGTERM. `announce` receives the login
+/// URL (or the address, with `--users`) once it listens.
+pub async fn serve(
+    config: DeskConfig,
+    env: SharedEnv,
+    announce: impl FnOnce(&str),
+) -> Result<(), DeskError> {
+    let exposed = !config.listen.ip().is_loopback();
+    if exposed && (config.tls.is_none() || config.users.is_none()) {
+        return Err(DeskError::Exposed(config.listen));
+    }
+    let dir = &config.results_dir;
+    let bad_dir = |reason: String| DeskError::ResultsDir {
+        path: dir.clone(),
+        reason,
+    };
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(bad_dir("not a directory".into())),
+        Err(error) => return Err(bad_dir(error.to_string())),
+    }
+    std::fs::create_dir_all(dir.join("uploads")).map_err(|e| bad_dir(e.to_string()))?;
+    // The settings a send from the desk will use, checked now: a missing credential
+    // is found at start, not by the first clerk who confirms.
+    {
+        let check: crate::config::Env<'_> = &|name: &str| env(name);
+        crate::config::build_desk_send(
+            &config.template,
+            &dir.join("uploads").join("check.csv"),
+            &config.ledger,
+            &dir.join("check-results.csv"),
+            false,
+            check,
+        )?;
+    }
+    let (auth, token) = match &config.users {
+        Some(path) => (auth::Auth::with_users(auth::read_users(path)?), None),
+        None => {
+            let (auth, token) = auth::Auth::with_link();
+            (auth, Some(token))
+        }
+    };
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(crate::simulator::tls::server_config(cert, key)?),
+        None => None,
+    };
+    let audit = audit::Audit::open(dir).map_err(|error| DeskError::Audit {
+        dir: dir.clone(),
+        error,
+    })?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| DeskError::Listen {
+            addr: config.listen,
+            error,
+        })?;
+    let local = listener.local_addr().map_err(|error| DeskError::Listen {
+        addr: config.listen,
+        error,
+    })?;
+    let https = tls.is_some();
+    let desk = Arc::new(Desk {
+        hosts: guard::allowed_hosts(local, &config.allow_hosts),
+        https,
+        runs: runs::Runs::new(dir),
+        config,
+        env: EnvHolder(env),
+        auth,
+        audit,
+        submissions: Mutex::default(),
+        jobs: Mutex::default(),
+        sending: Mutex::default(),
+    });
+    let scheme = if https { "https" } else { "http" };
+    let base = format!("{scheme}://{}", guard::display_addr(local));
+    match token {
+        Some(token) => announce(&format!("{base}/login?token={token}")),
+        None => announce(&format!("{base}/login")),
+    }
+    let shutdown = {
+        let desk = Arc::clone(&desk);
+        async move {
+            let _ = crate::signals::next_stop().await;
+            // A send in progress has the signal too: it stops starting calls and
+            // writes its outputs; wait for it.
+            let running = desk.sending.lock().ok().and_then(|s| s.clone());
+            if let Some(job) = running {
+                while job.ended().is_none() {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
+    server::run(listener, tls, web::router(desk), shutdown).await;
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! The desk's pages, rendered on the server (maud: checked at compile time, escaped by
+//! default). Every page has the same frame: the navigation, the language switch, the
+//! logout button; no script but `/assets/desk.js`, which only polls a send's progress.
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::advice::advice;
+use super::i18n::Lang;
+use super::runs::{Run, Shown};
+use crate::results::tally::Tally;
+use crate::status::Status;
+
+/// Who is looking, for the frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    pub lang: Lang,
+    /// The session's CSRF token, when logged in.
+    pub csrf: Option<&'a str>,
+    pub user: Option<&'a str>,
+}
+
+/// A status as the page's language names it.
+pub fn status_name(lang: Lang, status: Status) -> String {
+    match lang {
+        Lang::Zh => status.chinese().to_owned(),
+        Lang::En => status.as_str().replace('_', " "),
+    }
+}
+
+pub fn page(frame: Frame<'_>, title: &str, body: Markup) -> Markup {
+    let t = |key| frame.lang.t(key);
+    html! {
+        (DOCTYPE)
+        html lang=(frame.lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (t("title")) }
+                link rel="stylesheet" href="/assets/desk.css";
+                script src="/assets/desk.js" defer {}
+            }
+            body {
+                header {
+                    strong.brand { (t("title")) }
+                    @if let Some(csrf) = frame.csrf {
+                        nav {
+                            a href="/" { (t("nav.runs")) }
+                            a href="/outstanding" { (t("nav.outstanding")) }
+                            a href="/submit" { (t("nav.submit")) }
+                        }
+                        span.spacer {}
+                        @if let Some(user) = frame.user { span.user { (user) } }
+                        form.inline method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button.link type="submit" { (t("action.logout")) }
+                        }
+                    } @else {
+                        span.spacer {}
+                    }
+                    a.lang href={ "/lang/" (frame.lang.other().param()) } { (t("lang.switch")) }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+/// A message box: `kind` is `error`, `warn` or `info`.
+pub fn notice(kind: &str, text: &str) -> Markup {
+    html! { p class={ "notice " (kind) } role="alert" { (text) } }
+}
+
+/// Rows and amounts by status, with the total (each row once).
+pub fn tally_table(lang: Lang, tally: &Tally) -> Markup {
+    let t = |key| lang.t(key);
+    html! {
+        table.counts {
+            thead { tr { th { (t("col.status")) } th.num { (t("col.count")) } th.num { (t("col.amount")) } } }
+            tbody {
+                @for (status, count, amount) in tally.by_status() {
+                    tr class=[status.needs_attention().then_some("attention")] {
+                        td { (status_name(lang, status)) }
+                        td.num { (count) }
+                        td.num { (amount) }
+                    }
+                }
+            }
+            tfoot { tr { th { (t("total")) } th.num { (tally.rows()) } th.num {} } }
+        }
+    }
+}
+
+/// Rows needing attention grouped by code, with the first message and the advice.
+pub fn codes_table(lang: Lang, tally: &Tally) -> Markup {
+    let t = |key| lang.t(key);
+    let groups = tally.errors();
+    html! {
+        @if !groups.is_empty() {
+            h2 { (t("run.by_code")) }
+            table.codes {
+                thead { tr { th { (t("col.code")) } th.num { (t("col.count")) } th { (t("col.reason")) } th { (t("col.advice")) } } }
+                tbody {
+                    @for group in groups {
+                        tr {
+                            td { code { (group.code()) } }
+                            td.num { (group.count) }
+                            td { (group.message) }
+                            td { (advice(lang, &group.error_code, &group.sub_code).unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The last part of a source's path: where the file sits on the server is no
+/// business of the page's.
+fn file_name(source: &str) -> &str {
+    source.rsplit('/').next().unwrap_or(source)
+}
+
+/// The row Excel shows for a result's `line`: a workbook's rows are counted as Excel
+/// counts them, a CSV's from its first data row (Excel shows the header as row 1).
+fn excel_row(source: &str, line: u64) -> u64 {
+    if crate::xlsx::is_workbook(std::path::Path::new(source)) {
+        line
+    } else {
+        line + 1
+    }
+}
+
+/// Result rows: where they are (the row Excel shows), what they are, why, what to do.
+pub fn rows_table(lang: Lang, rows: &[Shown]) -> Markup {
+    let t = |key| lang.t(key);
+    html! {
+        table.rows {
+            thead {
+                tr {
+                    th { (t("col.source")) } th.num { (t("col.row")) } th { (t("col.req_id")) }
+                    th { (t("col.order_no")) } th { (t("col.status")) } th { (t("col.code")) }
+                    th { (t("col.reason")) } th { (t("col.advice")) }
+                }
+            }
+            tbody {
+                @for shown in rows {
+                    @let row = &shown.row;
+                    tr class=[row.status.needs_attention().then_some("attention")] {
+                        td { (file_name(&shown.source)) }
+                        td.num { @if row.line > 0 { (excel_row(&shown.source, row.line)) } }
+                        td { code { (row.fields.req_id) } }
+                        td { code { (row.fields.order_no) } }
+                        td { (status_name(lang, row.status)) }
+                        td { code { (row.error_code) } @if !row.sub_code.is_empty() { " " code { (row.sub_code) } } }
+                        td { (crate::results::tally::message(&row.error_msg, &row.sub_msg)) }
+                        td { (advice(lang, &row.error_code, &row.sub_code).unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The runs list.
+pub fn runs(frame: Frame<'_>, runs: &[Run], lock: Option<&str>) -> Markup {
+    let lang = frame.lang;
+    let t = |key| lang.t(key);
+    page(
+        frame,
+        t("runs.title"),
+        html! {
+            @if let Some(holder) = lock { (notice("warn", &format!("{} ({holder})", t("error.locked")))) }
+            @if runs.is_empty() {
+                p { (t("runs.empty")) }
+            } @else {
+                table.runs {
+                    thead { tr {
+                        th { (t("col.when")) } th { (t("col.file")) } th.num { (t("col.rows")) }
+                        th.num { (status_name(lang, Status::Delivered)) } th.num { (t("col.amount")) }
+                        th.num { (t("col.attention")) }
+                    } }
+                    tbody {
+                        @for run in runs {
+                            tr {
+                                td { (run.when()) }
+                                td { a href={ "/runs/" (run.id) } { (run.name) } }
+                                td.num { (run.tally.rows()) }
+                                td.num { (run.tally.count(Status::Delivered)) }
+                                td.num { (run.tally.amount(Status::Delivered)) }
+                                td class={ "num" @if run.tally.attention_total() > 0 { " attention" } } { (run.tally.attention_total()) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// One run: what `report` shows, the rows needing attention, the downloads.
+pub fn run(frame: Frame<'_>, run: &Run, rows: &[Shown]) -> Markup {
+    let lang = frame.lang;
+    let t = |key| lang.t(key);
+    page(
+        frame,
+        &run.name,
+        html! {
+            p.meta { (run.when()) }
+            p.actions {
+                a.button href={ "/runs/" (run.id) "/results.xlsx" } download { (t("action.download_results")) }
+                @if run.tally.attention_total() > 0 {
+                    a.button.primary href={ "/runs/" (run.id) "/attention.xlsx" } download { (t("action.download_attention")) }
+                }
+            }
+            h2 { (t("run.by_status")) }
+            (tally_table(lang, &run.tally))
+            (codes_table(lang, &run.tally))
+            h2 { (t("run.attention")) }
+            @if rows.is_empty() { p { (t("run.none")) } } @else {
+                (rows_table(lang, rows))
+                @if (rows.len() as u64) < run.tally.attention_total() {
+                    p.meta { (t("preview.more").replace("{n}", &rows.len().to_string())) }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,34 @@
+//! What the desk's handlers share: an HTML answer, an error page, a fresh opaque id,
+//! the CSRF field of a form, who holds the ledger.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::Markup;
+
+use super::guard::Visitor;
+use super::{Desk, views};
+
+pub fn html(markup: Markup) -> Response {
+    Html(markup.into_string()).into_response()
+}
+
+pub fn status_page(status: StatusCode, visitor: &Visitor, text: &str) -> Response {
+    (status, html(views::error(visitor.frame(), text))).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: Option<String>,
+}
+
+/// Who holds the ledger now, if another process seems to (its note: pid and since
+/// when); read without taking the lock.
+pub fn lock_holder(desk: &Desk) -> Option<String> {
+    crate::ledger::lock::holder(&desk.config.ledger)
+}
+
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::fill(&mut bytes);
+    faster_hex::hex_string(&bytes)
+}

@@ -1,0 +1,215 @@
+//! Sending a checked upload: the confirmation (refused while another send or another
+//! process holds the ledger, never queued), the send on the engine, its progress page
+//! and the progress as JSON for the page's script.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+
+use super::guard::Visitor;
+use super::jobs::{self, Ended, EngineRun, Job};
+use super::respond::{CsrfForm, html, lock_holder, new_id, status_page};
+use super::runs;
+use super::submit::find_submission;
+use super::{Desk, Submission, views};
+
+pub async fn confirm(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let lang = visitor.lang;
+    if !visitor.csrf_ok(form.csrf.as_deref()) {
+        return status_page(StatusCode::FORBIDDEN, &visitor, lang.t("error.bad_csrf"));
+    }
+    let Some(submission) = find_submission(&desk, &id) else {
+        return status_page(StatusCode::NOT_FOUND, &visitor, lang.t("error.not_found"));
+    };
+    let conflict = |text: String| {
+        (
+            StatusCode::CONFLICT,
+            html(views::preview(visitor.frame(), &submission, Some(&text))),
+        )
+            .into_response()
+    };
+    let job = {
+        let Ok(mut sending) = desk.sending.lock() else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
+        if let Some(existing) = submission.job.lock().ok().and_then(|j| j.clone()) {
+            return Redirect::to(&format!("/jobs/{existing}")).into_response();
+        }
+        if sending.as_ref().is_some_and(|job| job.ended().is_none()) {
+            return conflict(lang.t("error.send_running").to_owned());
+        }
+        // Another process (the nightly run) seems to hold the ledger: say so, queue
+        // nothing. (The send itself takes the lock, and says so if it cannot.)
+        if let Some(holder) = lock_holder(&desk) {
+            return conflict(format!("{} ({holder})", lang.t("error.locked")));
+        }
+        let now = chrono::Utc::now().with_timezone(&crate::clock::beijing());
+        let job = Arc::new(Job {
+            id: new_id(),
+            user: visitor.session.user.clone(),
+            submission: id.clone(),
+            run_id: run_id(desk.config.template.simulate, &id),
+            out: desk
+                .config
+                .results_dir
+                .join(format!("desk-{}-{id}.xlsx", now.format("%Y%m%d-%H%M%S"))),
+            live: Arc::default(),
+            ended: std::sync::Mutex::default(),
+        });
+        *sending = Some(Arc::clone(&job));
+        if let Ok(mut slot) = submission.job.lock() {
+            *slot = Some(job.id.clone());
+        }
+        job
+    };
+    if let Ok(mut all) = desk.jobs.lock() {
+        all.insert(job.id.clone(), Arc::clone(&job));
+    }
+    desk.audit.record(&visitor.session.user, "send", serde_json::json!({
+        "submission": id, "job": job.id, "run_id": job.run_id, "sha256": submission.stored.sha256,
+        "would_send": submission.preview.tally.count(crate::status::Status::WouldSend),
+    }));
+    tokio::spawn(run_job(
+        Arc::clone(&desk),
+        Arc::clone(&job),
+        Arc::clone(&submission),
+    ));
+    // A send that cannot take the lock ends at once: the clerk sees that here, on the
+    // page they confirmed from, and the upload can be confirmed again later.
+    for _ in 0..20 {
+        match job.ended() {
+            Some(Ended::Refused {
+                message,
+                locked: true,
+            }) => {
+                forget_job(&desk, &job, &submission);
+                return conflict(format!("{} ({message})", lang.t("error.locked")));
+            }
+            Some(_) => break,
+            None if job.live.snapshot().is_some() => break,
+            None => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    Redirect::to(&format!("/jobs/{}", job.id)).into_response()
+}
+
+/// A desk send's run id: when it started and which upload, marked as a simulation's
+/// when it goes to the simulated gateway (live runs ignore such ledger lines).
+fn run_id(simulated: bool, submission: &str) -> String {
+    let prefix = if simulated {
+        crate::ledger::SIMULATED_RUN_PREFIX
+    } else {
+        ""
+    };
+    let now = chrono::Utc::now().with_timezone(&crate::clock::beijing());
+    format!("{prefix}{}-desk-{submission}", now.format("%Y%m%dT%H%M%S"))
+}
+
+/// A send that never started: the upload may be confirmed again.
+fn forget_job(desk: &Desk, job: &Job, submission: &Submission) {
+    if let Ok(mut slot) = submission.job.lock() {
+        *slot = None;
+    }
+    if let Ok(mut all) = desk.jobs.lock() {
+        all.remove(&job.id);
+    }
+}
+
+async fn run_job(desk: Arc<Desk>, job: Arc<Job>, submission: Arc<Submission>) {
+    let run = EngineRun {
+        input: submission.stored.path.clone(),
+        ledger: desk.config.ledger.clone(),
+        out: job.out.clone(),
+        dry_run: false,
+    };
+    let ended = jobs::run(
+        &desk.config.template,
+        &desk.env.0,
+        run,
+        &job.run_id,
+        Some(Arc::clone(&job.live)),
+    )
+    .await;
+    let (exit, error) = match &ended {
+        Ended::Ran { exit, .. } => (Some(exit.code()), None),
+        Ended::Refused { message, .. } => (None, Some(message.clone())),
+    };
+    let counts = job.live.snapshot();
+    desk.audit.record(&job.user, "sent", serde_json::json!({
+        "job": job.id, "run_id": job.run_id, "exit_code": exit, "error": error,
+        "delivered": counts.map(|c| c.delivered), "rejected": counts.map(|c| c.rejected), "failed": counts.map(|c| c.failed),
+        "results": job.out.file_name().map(|n| n.to_string_lossy().into_owned()),
+    }));
+    if let Ok(mut slot) = job.ended.lock() {
+        *slot = Some(ended);
+    }
+}
+
+fn find_job(desk: &Desk, id: &str) -> Option<Arc<Job>> {
+    if !runs::is_id(id) {
+        return None;
+    }
+    desk.jobs.lock().ok()?.get(id).cloned()
+}
+
+pub async fn job_page(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(job) = find_job(&desk, &id) else {
+        return status_page(
+            StatusCode::NOT_FOUND,
+            &visitor,
+            visitor.lang.t("error.not_found"),
+        );
+    };
+    let result = match job.ended() {
+        Some(Ended::Ran { .. }) => job
+            .out
+            .file_name()
+            .and_then(|name| desk.runs.find(&runs::id_of(&name.to_string_lossy()))),
+        _ => None,
+    };
+    html(views::job(visitor.frame(), &job, result.as_ref()))
+}
+
+#[derive(serde::Serialize)]
+struct JobStatus {
+    running: bool,
+    progress: Option<crate::send::progress::Snapshot>,
+    exit_code: Option<u8>,
+    error: Option<String>,
+}
+
+pub async fn job_status(
+    State(desk): State<Arc<Desk>>,
+    _visitor: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(job) = find_job(&desk, &id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let ended = job.ended();
+    Json(JobStatus {
+        running: ended.is_none(),
+        progress: job.live.snapshot(),
+        exit_code: match &ended {
+            Some(Ended::Ran { exit, .. }) => Some(exit.code()),
+            _ => None,
+        },
+        error: match ended {
+            Some(Ended::Refused { message, .. }) => Some(message),
+            _ => None,
+        },
+    })
+    .into_response()
+}

@@ -1,0 +1,165 @@
+//! The desk's working pages: logging in, the outstanding orders, submitting a file,
+//! its preview, a send's progress and end, and the error page. The frame and the
+//! tables they share are in `pages`.
+
+use maud::{Markup, html};
+
+use super::i18n::Lang;
+use super::jobs::{Ended, Job};
+use super::outstanding::Outstanding;
+use super::pages::{Frame, codes_table, notice, page, rows_table, tally_table};
+use super::runs::Shown;
+use super::{Preview, Submission};
+use crate::status::Status;
+
+pub fn login(frame: Frame<'_>, passwords: bool, error: Option<&str>) -> Markup {
+    let t = |key| frame.lang.t(key);
+    page(
+        frame,
+        t("login.title"),
+        html! {
+            @if let Some(error) = error { (notice("error", error)) }
+            @if passwords {
+                form.login method="post" action="/login" {
+                    label { (t("login.name")) input type="text" name="name" autocomplete="username" required; }
+                    label { (t("login.password")) input type="password" name="password" autocomplete="current-password" required; }
+                    button.primary type="submit" { (t("action.login")) }
+                }
+            } @else {
+                p { (t("login.hint")) }
+            }
+        },
+    )
+}
+
+pub fn error(frame: Frame<'_>, text: &str) -> Markup {
+    page(frame, frame.lang.t("title"), notice("error", text))
+}
+
+pub fn outstanding(frame: Frame<'_>, orders: &[Outstanding], shown: &[Shown]) -> Markup {
+    let t = |key| frame.lang.t(key);
+    page(
+        frame,
+        t("outstanding.title"),
+        html! {
+            p { (t("outstanding.intro")) }
+            @if orders.is_empty() { p { (t("outstanding.empty")) } } @else {
+                p.actions { a.button.primary href="/outstanding.xlsx" download { (t("action.download_outstanding")) } }
+                p.meta { (t("col.count")) ": " (orders.len()) }
+                (rows_table(frame.lang, shown))
+            }
+        },
+    )
+}
+
+pub fn submit(frame: Frame<'_>, limit: u64, error: Option<&str>) -> Markup {
+    let t = |key| frame.lang.t(key);
+    page(
+        frame,
+        t("submit.title"),
+        html! {
+            @if let Some(error) = error { (notice("error", error)) }
+            p { (t("submit.intro")) }
+            form.upload method="post" action="/submit" enctype="multipart/form-data" {
+                input type="hidden" name="csrf" value=(frame.csrf.unwrap_or_default());
+                input type="file" name="file" accept=".xlsx,.csv,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" required;
+                button.primary type="submit" { (t("action.upload")) }
+            }
+            p.meta { (t("submit.limit")) ": " (limit / (1 << 20)) " MiB" }
+        },
+    )
+}
+
+pub fn preview(frame: Frame<'_>, submission: &Submission, problem: Option<&str>) -> Markup {
+    let lang = frame.lang;
+    let t = |key| lang.t(key);
+    let preview: &Preview = &submission.preview;
+    html! {
+        (page(frame, &format!("{} · {}", t("preview.title"), submission.label), html! {
+            @if let Some(problem) = problem { (notice("error", problem)) }
+            @match &preview.ended {
+                Ended::Refused { message, .. } => {
+                    (notice("error", &format!("{}: {message}", t("error.preview_failed"))))
+                }
+                Ended::Ran { .. } => {
+                    (notice("info", t("preview.intro")))
+                    dl.figures {
+                        dt { (t("preview.calls")) } dd id="calls" { (preview.tally.count(Status::WouldSend)) }
+                        dt { (t("preview.amount")) } dd id="amount" { (preview.tally.amount(Status::WouldSend)) }
+                    }
+                    @if preview.tally.count(Status::WouldSend) > 0 {
+                        form method="post" action={ "/submissions/" (submission.id) "/send" } {
+                            input type="hidden" name="csrf" value=(frame.csrf.unwrap_or_default());
+                            button.primary id="confirm" type="submit" { (t("action.confirm_send")) }
+                        }
+                    } @else {
+                        p { (t("preview.nothing")) }
+                    }
+                    h2 { (t("run.by_status")) }
+                    (tally_table(lang, &preview.tally))
+                    (codes_table(lang, &preview.tally))
+                    (rows_table(lang, &preview.rows))
+                    @if (preview.rows.len() as u64) < preview.tally.rows() {
+                        p.meta { (t("preview.more").replace("{n}", &preview.rows.len().to_string())) }
+                    }
+                }
+            }
+        }))
+    }
+}
+
+pub fn job(frame: Frame<'_>, job: &Job, result: Option<&super::runs::Run>) -> Markup {
+    let lang = frame.lang;
+    let t = |key| lang.t(key);
+    let now = job.live.snapshot();
+    let ended = job.ended();
+    page(
+        frame,
+        t("job.title"),
+        html! {
+            @match &ended {
+                None => {
+                    (notice("info", t("job.running")))
+                }
+                Some(Ended::Refused { message, .. }) => {
+                    (notice("error", &format!("{}: {message}", t("job.failed"))))
+                }
+                Some(Ended::Ran { .. }) => {
+                    (notice("info", t("job.done")))
+                }
+            }
+            section id="progress" data-status={ "/jobs/" (job.id) "/status" } data-running=(if ended.is_none() { "1" } else { "0" }) {
+                progress id="bar" max=(now.map_or(1, |n| n.total.max(1))) value=(now.map_or(0, |n| n.done)) {}
+                dl.figures {
+                    dt { (t("job.progress")) } dd id="done" { (now.map_or(0, |n| n.done)) " / " (now.map_or(0, |n| n.total)) }
+                    dt { (t("job.rate")) } dd id="rate" { (format!("{:.0}", now.map_or(0.0, |n| n.rate))) }
+                    dt { (t("job.eta")) } dd id="eta" { (now.and_then(|n| n.eta_seconds).map_or("—".to_owned(), |s| format!("{s:.0} s"))) }
+                    dt { (super::pages::status_name(lang, Status::Delivered)) } dd id="delivered" { (now.map_or(0, |n| n.delivered)) }
+                    dt { (super::pages::status_name(lang, Status::Rejected)) } dd id="rejected" { (now.map_or(0, |n| n.rejected)) }
+                    dt { (super::pages::status_name(lang, Status::Failed)) } dd id="failed" { (now.map_or(0, |n| n.failed)) }
+                }
+            }
+            p.meta { a href={ "/submissions/" (job.submission) } { (t("preview.title")) } }
+            @if let Some(run) = result {
+                p.actions {
+                    a.button href={ "/runs/" (run.id) } { (run.name) }
+                    a.button href={ "/runs/" (run.id) "/results.xlsx" } download { (t("action.download_results")) }
+                    @if run.tally.attention_total() > 0 {
+                        a.button.primary href={ "/runs/" (run.id) "/attention.xlsx" } download { (t("action.download_attention")) }
+                    }
+                }
+                (tally_table(lang, &run.tally))
+                (codes_table(lang, &run.tally))
+            }
+        },
+    )
+}
+
+/// `Lang` for pages rendered before anyone is known.
+pub fn anonymous(lang: Lang) -> Frame<'static> {
+    Frame {
+        lang,
+        csrf: None,
+        user: None,
+    }
+}

@@ -1,0 +1,289 @@
+//! The desk's routes, and the pages that only read: log in and out, the language
+//! switch, the runs, one run and its downloads, the outstanding orders. Submitting is
+//! `submit`, sending `sending`. Every id in a URL is checked for its shape and looked
+//! up; none is a path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+
+use super::guard::{self, LANG_COOKIE, SESSION_COOKIE, Visitor};
+use super::respond::{CsrfForm, html, lock_holder, status_page};
+use super::runs::{self, Shown};
+use super::server::Peer;
+use super::{Desk, download, outstanding, pages, sending, submit, views};
+
+pub fn router(desk: Arc<Desk>) -> Router {
+    let upload_limit = usize::try_from(desk.config.max_upload)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20);
+    Router::new()
+        .route("/", get(runs_page))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/lang/{lang}", get(switch_lang))
+        .route("/runs/{id}", get(run_page))
+        .route("/runs/{id}/results.xlsx", get(run_results))
+        .route("/runs/{id}/attention.xlsx", get(run_attention))
+        .route("/outstanding", get(outstanding_page))
+        .route("/outstanding.xlsx", get(outstanding_workbook))
+        .route(
+            "/submit",
+            get(submit::submit_page)
+                .post(submit::submit)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/submissions/{id}", get(submit::submission_page))
+        .route("/submissions/{id}/send", post(sending::confirm))
+        .route("/jobs/{id}", get(sending::job_page))
+        .route("/jobs/{id}/status", get(sending::job_status))
+        .route("/assets/desk.css", get(css))
+        .route("/assets/desk.js", get(js))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&desk),
+            guard::check,
+        ))
+        .with_state(desk)
+}
+
+async fn not_found(headers: axum::http::HeaderMap) -> Response {
+    let lang = guard::lang_of(&headers);
+    (
+        StatusCode::NOT_FOUND,
+        html(views::error(
+            views::anonymous(lang),
+            lang.t("error.not_found"),
+        )),
+    )
+        .into_response()
+}
+
+async fn css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("assets/desk.css"),
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("assets/desk.js"),
+    )
+        .into_response()
+}
+
+async fn login_page(
+    State(desk): State<Arc<Desk>>,
+    headers: axum::http::HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = guard::lang_of(&headers);
+    let frame = views::anonymous(lang);
+    let Some(token) = query.get("token") else {
+        return html(views::login(frame, desk.auth.uses_passwords(), None));
+    };
+    match desk.auth.redeem(token) {
+        Some(session) => {
+            desk.audit
+                .record("desk", "login", serde_json::json!({"by": "link"}));
+            logged_in(&desk, &session)
+        }
+        None => (
+            StatusCode::FORBIDDEN,
+            html(views::login(frame, false, Some(lang.t("error.login_link")))),
+        )
+            .into_response(),
+    }
+}
+
+fn logged_in(desk: &Desk, session: &str) -> Response {
+    let cookie = guard::set_cookie(SESSION_COOKIE, session, desk.https, None);
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    name: String,
+    password: String,
+}
+
+async fn login(
+    State(desk): State<Arc<Desk>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let lang = guard::lang_of(&headers);
+    let name = form.name.trim();
+    match desk
+        .auth
+        .login(name, &form.password, &peer.ip().to_string())
+        .await
+    {
+        Some(session) => {
+            desk.audit.record(
+                name,
+                "login",
+                serde_json::json!({"from": peer.ip().to_string()}),
+            );
+            logged_in(&desk, &session)
+        }
+        None => {
+            desk.audit.record(
+                &crate::text::shorten(&crate::text::visible(name), 64),
+                "login_failed",
+                serde_json::json!({"from": peer.ip().to_string()}),
+            );
+            (
+                StatusCode::UNAUTHORIZED,
+                html(views::login(
+                    views::anonymous(lang),
+                    true,
+                    Some(lang.t("error.bad_login")),
+                )),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn logout(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !visitor.csrf_ok(form.csrf.as_deref()) {
+        return status_page(
+            StatusCode::FORBIDDEN,
+            &visitor,
+            visitor.lang.t("error.bad_csrf"),
+        );
+    }
+    desk.auth.close(&visitor.session_id);
+    desk.audit
+        .record(&visitor.session.user, "logout", serde_json::json!({}));
+    let cookie = guard::set_cookie(SESSION_COOKIE, "", desk.https, Some(0));
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+async fn switch_lang(State(desk): State<Arc<Desk>>, Path(lang): Path<String>) -> Response {
+    let Some(lang) = super::i18n::Lang::from_param(&lang) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let cookie = guard::set_cookie(LANG_COOKIE, lang.param(), desk.https, Some(365 * 86400));
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}
+
+async fn runs_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response {
+    let runs = desk.runs.list();
+    html(pages::runs(
+        visitor.frame(),
+        &runs,
+        lock_holder(&desk).as_deref(),
+    ))
+}
+
+fn find_run(desk: &Desk, visitor: &Visitor, id: &str) -> Result<runs::Run, Box<Response>> {
+    desk.runs.find(id).ok_or_else(|| {
+        Box::new(status_page(
+            StatusCode::NOT_FOUND,
+            visitor,
+            visitor.lang.t("error.not_found"),
+        ))
+    })
+}
+
+async fn run_page(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    let run = match find_run(&desk, &visitor, &id) {
+        Ok(run) => run,
+        Err(response) => return *response,
+    };
+    let rows = runs::attention(&run.path).unwrap_or_default();
+    html(pages::run(visitor.frame(), &run, &rows))
+}
+
+fn stem(name: &str) -> &str {
+    name.rsplit_once('.').map_or(name, |(stem, _)| stem)
+}
+
+async fn run_results(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    let run = match find_run(&desk, &visitor, &id) {
+        Ok(run) => run,
+        Err(response) => return *response,
+    };
+    desk.audit.record(
+        &visitor.session.user,
+        "download",
+        serde_json::json!({"run": run.name, "what": "results"}),
+    );
+    download::table_workbook(&run.path, &format!("{}.xlsx", stem(&run.name)))
+}
+
+async fn run_attention(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    let run = match find_run(&desk, &visitor, &id) {
+        Ok(run) => run,
+        Err(response) => return *response,
+    };
+    desk.audit.record(&visitor.session.user, "download", serde_json::json!({"run": run.name, "what": "attention", "rows": run.tally.attention_total()}));
+    download::attention_workbook(&run.path, &format!("{}-attention.xlsx", stem(&run.name)))
+}
+
+fn outstanding_orders(desk: &Desk) -> Result<Vec<outstanding::Outstanding>, String> {
+    let runs = desk.runs.list();
+    outstanding::list(&desk.config.ledger, &runs, desk.config.template.simulate)
+        .map_err(|e| e.to_string())
+}
+
+async fn outstanding_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response {
+    match outstanding_orders(&desk) {
+        Ok(orders) => {
+            let shown: Vec<Shown> = orders
+                .iter()
+                .take(runs::ATTENTION_SHOWN)
+                .map(Shown::from)
+                .collect();
+            html(views::outstanding(visitor.frame(), &orders, &shown))
+        }
+        Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
+    }
+}
+
+async fn outstanding_workbook(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response {
+    match outstanding_orders(&desk) {
+        Ok(orders) => {
+            desk.audit.record(
+                &visitor.session.user,
+                "download",
+                serde_json::json!({"what": "outstanding", "rows": orders.len()}),
+            );
+            let name = format!(
+                "outstanding-{}.xlsx",
+                chrono::Utc::now()
+                    .with_timezone(&crate::clock::beijing())
+                    .format("%Y%m%d")
+            );
+            download::rows_workbook(orders.iter().map(Shown::from), &name)
+        }
+        Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
+    }
+}
