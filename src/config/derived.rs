@@ -84,7 +84,9 @@ pub fn build_check(args: &crate::cli::CheckArgs, env: Env<'_>) -> Result<SendCon
 }
 
 /// The settings of one `send` the desk runs: `input` against `ledger`, results to
-/// `out`, a dry run (the preview) or live; no progress display of its own.
+/// `out`, a dry run (the preview) or live; no progress display of its own. A file
+/// finance submits holds corrected rows: rejected req_ids in it are sent again
+/// (`--retry-rejected`), which the preview shows before anything is sent.
 pub fn build_desk_send(
     template: &SendTemplate,
     input: &Path,
@@ -103,5 +105,6 @@ pub fn build_desk_send(
     argv.switch("--allow-insecure-http", template.allow_insecure_http);
     argv.switch("--simulate", template.simulate && !dry_run);
     argv.switch("--dry-run", dry_run);
+    argv.switch("--retry-rejected", true);
     build_send(argv.parse(template.gateway.as_deref())?, env)
 }

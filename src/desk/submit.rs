@@ -57,6 +57,13 @@ pub async fn submit(
     {
         Ok(stored) => stored,
         Err(upload::UploadError::TooLarge { limit }) => {
+            // Read the rest (bounded by the route's body limit) and drop it, so the
+            // browser, still sending, gets this answer rather than a broken pipe.
+            while let Ok(Some(_)) = field.chunk().await {}
+            drop(field);
+            while let Ok(Some(mut rest)) = form.next_field().await {
+                while let Ok(Some(_)) = rest.chunk().await {}
+            }
             return refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("{} {} MiB", lang.t("error.too_large"), limit / (1 << 20)),

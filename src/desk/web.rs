@@ -19,9 +19,12 @@ use super::server::Peer;
 use super::{Desk, download, outstanding, pages, sending, submit, views};
 
 pub fn router(desk: Arc<Desk>) -> Router {
+    // A request body may be larger than an upload (the form's other fields, and an
+    // upload over the limit is read to its end before the refusal), up to four times.
     let upload_limit = usize::try_from(desk.config.max_upload)
         .unwrap_or(usize::MAX)
-        .saturating_add(1 << 20);
+        .saturating_mul(4)
+        .max(1 << 20);
     Router::new()
         .route("/", get(runs_page))
         .route("/login", get(login_page).post(login))

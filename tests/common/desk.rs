@@ -1,0 +1,180 @@
+//! The desk under test: the real binary's `serve` on 127.0.0.1 port 0, and a small
+//! HTTP client that keeps its session cookie and sends the desk's own Origin.
+
+use std::io::BufRead as _;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use opentrade_callback::simulator;
+
+/// A running `serve`; killed when dropped.
+pub struct DeskProcess {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// What it printed to log in with.
+    pub login_url: String,
+}
+
+impl Drop for DeskProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve --ledger LEDGER --results-dir DIR --gateway GATEWAY` with the demo credentials,
+/// and `extra` flags; waits for the login line.
+pub fn start(
+    ledger: &std::path::Path,
+    results: &std::path::Path,
+    gateway: &str,
+    extra: &[&str],
+) -> DeskProcess {
+    let mut command = Command::new(super::binary());
+    command
+        .arg("serve")
+        .arg("--ledger")
+        .arg(ledger)
+        .arg("--results-dir")
+        .arg(results)
+        .args(["--listen", "127.0.0.1:0", "--gateway", gateway])
+        .args(extra)
+        .env_remove("RUST_LOG")
+        .env("TOP_APP_KEY", simulator::DEMO_APP_KEY)
+        .env("TOP_APP_SECRET", simulator::DEMO_SECRET)
+        .env("TOP_SESSION", simulator::DEMO_SESSION)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the login line");
+    let login_url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        login_url.starts_with("http://127.0.0.1:"),
+        "serve printed {line:?}"
+    );
+    let base = login_url
+        .split("/login")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    DeskProcess {
+        child,
+        base,
+        login_url,
+    }
+}
+
+/// A visitor: the session cookie once logged in, the desk's Origin on every POST.
+pub struct Visitor {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub cookie: Option<String>,
+}
+
+impl Visitor {
+    pub fn new(base: &str) -> Visitor {
+        Visitor {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            base: base.to_owned(),
+            cookie: None,
+        }
+    }
+
+    fn with_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        }
+    }
+
+    /// Follows the login link; keeps the session cookie.
+    pub async fn login(&mut self, url: &str) -> reqwest::Response {
+        let response = self.client.get(url).send().await.expect("login");
+        if let Some(cookie) = response.headers().get("set-cookie") {
+            let pair = cookie
+                .to_str()
+                .expect("ascii")
+                .split(';')
+                .next()
+                .unwrap_or_default();
+            self.cookie = Some(pair.to_owned());
+        }
+        response
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.with_cookie(self.client.get(format!("{}{path}", self.base)))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn text(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.expect("body")
+    }
+
+    /// A form POST from the desk's own page.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.with_cookie(self.client.post(format!("{}{path}", self.base)))
+            .header("origin", &self.base)
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Uploads `bytes` as `name` with the CSRF token first, as the page's form does.
+    pub async fn upload(&self, csrf: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.to_owned())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+            );
+        self.with_cookie(self.client.post(format!("{}/submit", self.base)))
+            .header("origin", &self.base)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
+    }
+
+    /// The CSRF token of the page at `path`.
+    pub async fn csrf(&self, path: &str) -> String {
+        let page = self.text(path).await;
+        value_after(&page, "name=\"csrf\" value=\"").expect("a csrf field")
+    }
+}
+
+/// The text between `marker` and the next `"`.
+pub fn value_after(page: &str, marker: &str) -> Option<String> {
+    let start = page.find(marker)? + marker.len();
+    let end = page[start..].find('"')? + start;
+    Some(page[start..end].to_owned())
+}
+
+/// Where a redirect points.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -1,0 +1,464 @@
+//! The finance desk (`serve`) as finance and an attacker meet it: the real binary on
+//! 127.0.0.1, the real simulator, real files. The browser's own walk through it is
+//! `tests/desk_browser.rs`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::desk::{self, Visitor, location, value_after};
+use common::{Fault, Matcher, Scenario, Workspace};
+
+const REJECTED_ORDER: u64 = 4_000_000_000_000_000_002;
+
+/// Last night: N1..N3 sent, N2 rejected by the platform, one row without a req_id.
+fn last_night(ws: &Workspace, sim: &common::TestSimulator) -> std::path::PathBuf {
+    let results = ws.path("results");
+    std::fs::create_dir(&results).expect("results dir");
+    let mut text = common::orders(&["N1", "N2", "N3"]);
+    text.push_str("4000000000000000004,,true,0000,ok,,\n");
+    let input = ws.write("night.csv", text);
+    let mut cmd = common::send_cmd_with(
+        sim,
+        &[&input],
+        &ws.ledger(),
+        &results.join("night-1201.csv"),
+    );
+    common::exits_with(&mut cmd, 1);
+    results
+}
+
+fn rejecting() -> Scenario {
+    Scenario::default().on(
+        Matcher::order_no(REJECTED_ORDER),
+        Fault::reject("B0107", "订单号不存在"),
+    )
+}
+
+async fn logged_in(process: &desk::DeskProcess) -> Visitor {
+    let mut visitor = Visitor::new(&process.base);
+    let response = visitor.login(&process.login_url).await;
+    assert_eq!(response.status(), 303);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    visitor
+}
+
+/// Polls a job until it ends; its last status.
+async fn finished(visitor: &Visitor, job: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        let status: serde_json::Value =
+            serde_json::from_str(&visitor.text(&format!("{job}/status")).await).expect("json");
+        if status["running"] == false {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the send did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_night_is_corrected_and_sent_again_from_the_desk() {
+    let ws = Workspace::new();
+    let sim = common::simulator(rejecting());
+    let results = last_night(&ws, &sim);
+    let night_calls = sim.stats().requests;
+    let process = desk::start(&ws.ledger(), &results, &sim.url(), &[]);
+    let visitor = logged_in(&process).await;
+    // The link works once.
+    let again = Visitor::new(&process.base).login(&process.login_url).await;
+    assert_eq!(again.status(), 403);
+
+    let runs = visitor.text("/").await;
+    assert!(runs.contains("night-1201.csv"), "{runs}");
+    let run = value_after(&runs, "href=\"/runs/").expect("a run link");
+    let page = visitor.text(&format!("/runs/{run}")).await;
+    for expected in ["N2", "B0107", "订单号不存在", "input.missing_field"] {
+        assert!(page.contains(expected), "{expected} on the run page");
+    }
+    let attention = visitor.get(&format!("/runs/{run}/attention.xlsx")).await;
+    assert_eq!(attention.status(), 200);
+    assert!(
+        attention.headers()["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .contains("attachment")
+    );
+    assert!(
+        attention
+            .bytes()
+            .await
+            .expect("body")
+            .starts_with(b"PK\x03\x04")
+    );
+    let outstanding = visitor.text("/outstanding").await;
+    assert!(
+        outstanding.contains("N2") && !outstanding.contains(">N1<"),
+        "{outstanding}"
+    );
+    let export = visitor.get("/outstanding.xlsx").await;
+    assert_eq!(export.status(), 200);
+
+    // The clerk corrects N2's order number, adds the missing req_id, keeps N1 as it was.
+    let corrected = format!(
+        "{}\n4000000000000000009,,true,0000,ok,N2,\"{{\"\"firstChargeAmount\"\":\"\"100\"\"}}\"\n4000000000000000004,,true,0000,ok,N4,\"{{\"\"firstChargeAmount\"\":\"\"20.50\"\"}}\"\n{}\n",
+        common::HEADER,
+        common::line(1, "N1"),
+    );
+    let csrf = visitor.csrf("/submit").await;
+    let uploaded = visitor
+        .upload(&csrf, "更正.csv", corrected.into_bytes())
+        .await;
+    assert_eq!(uploaded.status(), 303);
+    let submission = location(&uploaded);
+    let preview = visitor.text(&submission).await;
+    assert!(preview.contains("<dd id=\"calls\">2</dd>"), "{preview}");
+    assert!(
+        preview.contains("<dd id=\"amount\">120.50</dd>"),
+        "{preview}"
+    );
+    assert!(preview.contains("更正.csv"));
+    assert_eq!(sim.stats().requests, night_calls, "a preview sends nothing");
+
+    let confirmed = visitor
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(confirmed.status(), 303);
+    let job = location(&confirmed);
+    let status = finished(&visitor, &job).await;
+    assert_eq!(status["exit_code"], 0, "{status}");
+    assert_eq!(status["progress"]["delivered"], 2, "{status}");
+    let ledger = common::ledger_state(&ws.ledger());
+    assert_eq!(ledger.get("N2").map(String::as_str), Some("delivered"));
+    assert_eq!(ledger.get("N4").map(String::as_str), Some("delivered"));
+    assert_eq!(sim.stats().accepted, 4);
+
+    // Confirming again starts nothing new.
+    let twice = visitor
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(location(&twice), job);
+    let page = visitor.text(&job).await;
+    assert!(
+        page.contains("desk-"),
+        "the new result file is linked: {page}"
+    );
+    let runs = visitor.text("/").await;
+    assert_eq!(
+        runs.matches("href=\"/runs/").count(),
+        2,
+        "the desk's run joins the runs"
+    );
+    assert!(
+        visitor
+            .text("/outstanding")
+            .await
+            .contains("没有未完成的订单")
+    );
+
+    let audit = std::fs::read_to_string(results.join("audit.log")).expect("audit log");
+    for action in [
+        "\"login\"",
+        "\"download\"",
+        "\"upload\"",
+        "\"preview\"",
+        "\"send\"",
+        "\"sent\"",
+    ] {
+        assert!(audit.contains(action), "{action} in {audit}");
+    }
+    for secret in [
+        opentrade_callback::simulator::DEMO_SECRET,
+        opentrade_callback::simulator::DEMO_SESSION,
+    ] {
+        assert!(!audit.contains(secret));
+        assert!(!page.contains(secret) && !preview.contains(secret));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_security_rule_refuses_and_changes_nothing() {
+    let ws = Workspace::new();
+    let sim = common::simulator(rejecting());
+    let results = last_night(&ws, &sim);
+    let calls = sim.stats().requests;
+    let ledger_before = std::fs::read(ws.ledger()).expect("ledger");
+    let process = desk::start(
+        &ws.ledger(),
+        &results,
+        &sim.url(),
+        &["--max-upload-mib", "64"],
+    );
+    let anonymous = Visitor::new(&process.base);
+    // No login.
+    let home = anonymous.get("/").await;
+    assert_eq!(
+        (home.status().as_u16(), location(&home)),
+        (303, "/login".into())
+    );
+    assert_eq!(anonymous.get("/outstanding.xlsx").await.status(), 303);
+    assert_eq!(
+        anonymous.post("/logout", &[("csrf", "x")]).await.status(),
+        401
+    );
+    let visitor = logged_in(&process).await;
+    let csrf = visitor.csrf("/submit").await;
+    let good = common::orders(&["Z1"]).into_bytes();
+    // A wrong CSRF token.
+    let forged = visitor
+        .upload("0".repeat(64).as_str(), "a.csv", good.clone())
+        .await;
+    assert_eq!(forged.status(), 403);
+    // A foreign Origin, or none.
+    let foreign = visitor
+        .client
+        .post(format!(
+            "{}/submissions/0123456789abcdef/send",
+            process.base
+        ))
+        .header("cookie", visitor.cookie.clone().expect("cookie"))
+        .header("origin", "http://evil.example")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(foreign.status(), 403);
+    let none = visitor
+        .client
+        .post(format!("{}/logout", process.base))
+        .header("cookie", visitor.cookie.clone().expect("cookie"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(none.status(), 403);
+    // A foreign Host (DNS rebinding).
+    let rebound = visitor
+        .client
+        .get(format!("{}/", process.base))
+        .header("host", "evil.example")
+        .header("cookie", visitor.cookie.clone().expect("cookie"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(rebound.status(), 421);
+    // 70 MiB.
+    let huge = visitor
+        .upload(&csrf, "huge.csv", vec![b'a'; 70 << 20])
+        .await;
+    assert_eq!(huge.status(), 413);
+    // Not a table.
+    let binary = visitor.upload(&csrf, "x.xlsx", vec![0u8, 1, 2, 3]).await;
+    assert_eq!(binary.status(), 415);
+    // Path-like and unknown ids.
+    for path in [
+        "/runs/..%2F..%2Fetc%2Fpasswd",
+        "/runs/../../etc/passwd",
+        "/runs/0123456789abcdef/results.xlsx",
+        "/submissions/..%2Fledger.csv",
+        "/jobs/0123456789abcdef",
+    ] {
+        let response = visitor.get(path).await;
+        assert!(
+            matches!(response.status().as_u16(), 404),
+            "{path}: {}",
+            response.status()
+        );
+    }
+    // Headers on every answer.
+    let page = visitor.get("/").await;
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    // Nothing stored, nothing sent, the ledger as it was.
+    let stored: Vec<_> = std::fs::read_dir(results.join("uploads"))
+        .expect("uploads")
+        .collect();
+    assert!(stored.is_empty(), "{stored:?}");
+    assert_eq!(sim.stats().requests, calls);
+    assert_eq!(std::fs::read(ws.ledger()).expect("ledger"), ledger_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_held_by_another_process_is_said_and_nothing_is_queued() {
+    let ws = Workspace::new();
+    let sim = common::simulator(rejecting());
+    let results = last_night(&ws, &sim);
+    let calls = sim.stats().requests;
+    let process = desk::start(&ws.ledger(), &results, &sim.url(), &[]);
+    let visitor = logged_in(&process).await;
+    let csrf = visitor.csrf("/submit").await;
+    let uploaded = visitor
+        .upload(&csrf, "a.csv", common::orders(&["L1", "L2"]).into_bytes())
+        .await;
+    let submission = location(&uploaded);
+    // The nightly run, as far as the lock tells: another process holding it.
+    let lock = format!("{}.lock", ws.ledger().display());
+    let mut holder = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl,os,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.flock(f,fcntl.LOCK_EX)\nf.seek(0);f.truncate();f.write('pid %d (started 2026-12-02 00:30:00 +08:00)\\n'%os.getpid());f.flush()\nprint('held',flush=True)\ntime.sleep(60)",
+            &lock,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("held");
+    let ledger_before = std::fs::read(ws.ledger()).expect("ledger");
+    let refused = visitor
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(refused.status(), 409);
+    let page = refused.text().await.expect("page");
+    assert!(page.contains("账本正被另一个任务使用"), "{page}");
+    assert!(
+        page.contains("2026-12-02 00:30:00"),
+        "says since when: {page}"
+    );
+    let home = visitor.text("/").await;
+    assert!(home.contains("00:30:00"), "the runs page says so too");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(sim.stats().requests, calls, "nothing sent");
+    assert_eq!(std::fs::read(ws.ledger()).expect("ledger"), ledger_before);
+    // Once the lock is free, the same upload can be confirmed.
+    let confirmed = visitor
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(confirmed.status(), 303);
+    let status = finished(&visitor, &location(&confirmed)).await;
+    // L2 has the order number the platform refuses.
+    assert_eq!(status["exit_code"], 1, "{status}");
+    assert_eq!(status["progress"]["delivered"], 1, "{status}");
+    assert_eq!(status["progress"]["rejected"], 1, "{status}");
+}
+
+#[test]
+fn an_exposed_desk_needs_tls_and_users_and_credentials_are_checked_at_start() {
+    let ws = Workspace::new();
+    std::fs::create_dir(ws.path("results")).expect("dir");
+    let serve = |extra: &[&str], with_credentials: bool| {
+        let mut cmd = assert_cmd::Command::new(common::binary());
+        cmd.arg("serve")
+            .arg("--ledger")
+            .arg(ws.ledger())
+            .arg("--results-dir")
+            .arg(ws.path("results"))
+            .args(["--gateway", "http://127.0.0.1:9/router/rest"])
+            .args(extra)
+            .env_remove("TOP_APP_KEY")
+            .env_remove("TOP_APP_SECRET")
+            .env_remove("TOP_SESSION")
+            .timeout(Duration::from_secs(30));
+        if with_credentials {
+            cmd.env("TOP_APP_KEY", "k")
+                .env("TOP_APP_SECRET", "s")
+                .env("TOP_SESSION", "t");
+        }
+        cmd
+    };
+    let exposed = common::exits_with(&mut serve(&["--listen", "0.0.0.0:0"], true), 2);
+    assert!(
+        exposed.contains("--tls-cert") && exposed.contains("--users"),
+        "{exposed}"
+    );
+    let bare = common::exits_with(&mut serve(&["--listen", "127.0.0.1:0"], false), 2);
+    assert!(bare.contains("TOP_APP_SECRET"), "{bare}");
+    let missing = common::exits_with(
+        &mut serve(
+            &["--listen", "127.0.0.1:0", "--users", "/nonexistent/users"],
+            true,
+        ),
+        2,
+    );
+    assert!(missing.contains("--users"), "{missing}");
+    assert!(!ws.path("results/audit.log").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_log_in_with_passwords_and_failures_are_slowed() {
+    let ws = Workspace::new();
+    let sim = common::simulator(Scenario::default());
+    sim.unused();
+    std::fs::create_dir(ws.path("results")).expect("dir");
+    let users = ws.path("desk-users");
+    let mut add = assert_cmd::Command::new(common::binary());
+    add.args(["users", "add", "ana", "--users"])
+        .arg(&users)
+        .write_stdin("correct horse battery\n")
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&users).expect("users");
+    assert!(text.starts_with("ana:$argon2id$"), "{text}");
+    assert!(!text.contains("correct horse"));
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&users)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let process = desk::start(
+        &ws.ledger(),
+        &ws.path("results"),
+        &sim.url(),
+        &["--users", users.to_str().expect("utf-8")],
+    );
+    assert!(
+        process.login_url.ends_with("/login"),
+        "no token with --users"
+    );
+    let visitor = Visitor::new(&process.base);
+    let page = visitor.text("/login").await;
+    assert!(page.contains("type=\"password\""));
+    let started = std::time::Instant::now();
+    let wrong = visitor
+        .post("/login", &[("name", "ana"), ("password", "wrong")])
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let wrong = visitor
+        .post("/login", &[("name", "ana"), ("password", "wrong again")])
+        .await;
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "the second failure waited"
+    );
+    let right = visitor
+        .post(
+            "/login",
+            &[("name", "ana"), ("password", "correct horse battery")],
+        )
+        .await;
+    assert_eq!(right.status(), 303);
+    assert!(
+        right.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("desk_session=")
+    );
+    let audit = std::fs::read_to_string(ws.path("results/audit.log")).expect("audit");
+    assert!(
+        audit.contains("\"login_failed\"") && audit.contains("\"user\":\"ana\""),
+        "{audit}"
+    );
+}
