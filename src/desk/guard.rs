@@ -90,7 +90,8 @@ fn secure_headers(headers: &mut HeaderMap, https: bool) {
     );
     set("x-content-type-options", "nosniff");
     set("x-frame-options", "DENY");
-    set("referrer-policy", "no-referrer");
+    // Not no-referrer: with it, Chromium sends `Origin: null` on the desk's own form posts.
+    set("referrer-policy", "same-origin");
     set("cache-control", "no-store");
     set("cross-origin-opener-policy", "same-origin");
     if https {

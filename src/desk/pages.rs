@@ -23,7 +23,14 @@ pub struct Frame<'a> {
 pub fn status_name(lang: Lang, status: Status) -> String {
     match lang {
         Lang::Zh => status.chinese().to_owned(),
-        Lang::En => status.as_str().replace('_', " "),
+        Lang::En => {
+            let words = status.as_str().replace('_', " ");
+            let mut chars = words.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        }
     }
 }
 
@@ -176,7 +183,7 @@ pub fn runs(frame: Frame<'_>, runs: &[Run], lock: Option<&str>) -> Markup {
                 table.runs {
                     thead { tr {
                         th { (t("col.when")) } th { (t("col.file")) } th.num { (t("col.rows")) }
-                        th.num { (status_name(lang, Status::Delivered)) } th.num { (t("col.amount")) }
+                        th.num { (status_name(lang, Status::Delivered)) } th.num { (t("col.amount_delivered")) }
                         th.num { (t("col.attention")) }
                     } }
                     tbody {

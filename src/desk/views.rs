@@ -124,8 +124,14 @@ pub fn job(frame: Frame<'_>, job: &Job, result: Option<&super::runs::Run>) -> Ma
                 Some(Ended::Refused { message, .. }) => {
                     (notice("error", &format!("{}: {message}", t("job.failed"))))
                 }
-                Some(Ended::Ran { .. }) => {
-                    (notice("info", t("job.done")))
+                Some(Ended::Ran { exit, .. }) => {
+                    @let (kind, key) = match exit.code() {
+                        0 => ("info", "job.exit_0"),
+                        1 => ("warn", "job.exit_1"),
+                        3 => ("error", "job.exit_3"),
+                        _ => ("error", "job.exit_other"),
+                    };
+                    (notice(kind, &format!("{}：{}", t("job.done"), t(key))))
                 }
             }
             section id="progress" data-status={ "/jobs/" (job.id) "/status" } data-running=(if ended.is_none() { "1" } else { "0" }) {

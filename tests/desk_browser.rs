@@ -1,0 +1,392 @@
+//! The desk in a real browser (Debian's Chromium over WebDriver), as a finance clerk
+//! uses it: log in through the printed link, open last night's run, download the rows
+//! needing attention, correct them in a workbook as one would in Excel, upload, check
+//! the preview's numbers, confirm, wait for the end, download the results — then the
+//! ledger and the simulator's counts. A screenshot of each step goes under
+//! `target/desk-screenshots/`. The browser is installed by `scripts/install-browser.sh`
+//! when missing; if it cannot be, this test fails (it is never skipped).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use calamine::{Data, Reader as _};
+use common::{Fault, Matcher, Scenario, Workspace};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const REJECTED_ORDER: u64 = 4_000_000_000_000_000_002;
+const CORRECTED_ORDER: &str = "4000000000000000092";
+
+/// Chromium and ChromeDriver, installed by the project's script if they are missing.
+fn browser() -> (PathBuf, PathBuf) {
+    let chromium = PathBuf::from("/usr/bin/chromium");
+    let driver = PathBuf::from("/usr/bin/chromedriver");
+    if !chromium.exists() || !driver.exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-browser.sh");
+        let status = std::process::Command::new("bash")
+            .arg(script)
+            .status()
+            .expect("run scripts/install-browser.sh");
+        assert!(
+            status.success(),
+            "scripts/install-browser.sh failed: the browser test cannot run"
+        );
+    }
+    assert!(
+        chromium.exists() && driver.exists(),
+        "chromium and chromedriver are needed"
+    );
+    (chromium, driver)
+}
+
+/// ChromeDriver on a free port; killed when dropped.
+struct Driver {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_driver(path: &Path) -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = std::process::Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let up = common::wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "chromedriver did not listen");
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn open_browser(
+    driver: &Driver,
+    chromium: &Path,
+    profile: &Path,
+    downloads: &Path,
+) -> Client {
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--window-size=1280,900", "--lang=zh-CN",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+                "intl.accept_languages": "zh-CN,zh",
+            },
+        }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!("an object")
+    };
+    ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+/// Screenshots of each step, kept under the target directory for people to look at.
+struct Camera {
+    dir: PathBuf,
+    step: u32,
+}
+
+impl Camera {
+    fn new() -> Camera {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+        let dir = target.join("desk-screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        Camera { dir, step: 0 }
+    }
+
+    async fn shoot(&mut self, browser: &Client, name: &str) {
+        self.step += 1;
+        let png = browser.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(self.dir.join(format!("{:02}-{name}.png", self.step)), png)
+            .expect("write screenshot");
+    }
+}
+
+/// The element, once the page shows it (at most 30 s; the page is shown on failure).
+async fn find_soon(
+    browser: &Client,
+    locator: Locator<'_>,
+) -> Result<fantoccini::elements::Element, String> {
+    match browser
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(locator)
+        .await
+    {
+        Ok(element) => Ok(element),
+        Err(error) => Err(format!(
+            "{error}; the page: {}",
+            browser.source().await.unwrap_or_default()
+        )),
+    }
+}
+
+/// The file that appears in `dir` whose name starts with `start` and ends with
+/// `ending` (a finished download: no `.crdownload`).
+fn downloaded(dir: &Path, start: &str, ending: &str) -> PathBuf {
+    let mut found = None;
+    let done = common::wait_until(Duration::from_secs(30), || {
+        found = std::fs::read_dir(dir)
+            .expect("downloads")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                name.starts_with(start) && name.ends_with(ending)
+            });
+        found.is_some()
+    });
+    assert!(done, "no {ending} download in {}", dir.display());
+    found.expect("found")
+}
+
+/// The downloaded rows needing attention, corrected as a clerk would in Excel: the
+/// refused order's number fixed and its amount changed, the missing req_id filled.
+fn correct(download: &Path, out: &Path) {
+    let mut workbook = calamine::open_workbook_auto(download).expect("open the download");
+    let sheet = workbook
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable");
+    let mut rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|row| {
+            row.iter()
+                .map(|cell| match cell {
+                    Data::Empty => String::new(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let header = rows[0].clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("column {name}"))
+    };
+    let (req_id, order_no, ext) = (col("req_id"), col("order_no"), col("ext"));
+    let mut changed = 0;
+    for row in rows.iter_mut().skip(1) {
+        if row[order_no] == REJECTED_ORDER.to_string() {
+            row[order_no] = CORRECTED_ORDER.into();
+            row[ext] = r#"{"firstChargeAmount":"88.80"}"#.into();
+            changed += 1;
+        }
+        if row[req_id].is_empty() {
+            row[req_id] = "N4".into();
+            changed += 1;
+        }
+    }
+    assert_eq!(
+        changed, 2,
+        "both rows to correct are in the download: {rows:?}"
+    );
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, value) in row.iter().enumerate() {
+            sheet.write_string(r as u32, c as u16, value).expect("cell");
+        }
+    }
+    book.save(out).expect("save the corrected workbook");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_corrects_last_nights_rows_in_the_browser() {
+    let (chromium, driver_path) = browser();
+    let ws = Workspace::new();
+    let sim = common::simulator(Scenario::default().on(
+        Matcher::order_no(REJECTED_ORDER),
+        Fault::reject("B0107", "订单号不存在"),
+    ));
+    let results = ws.path("results");
+    std::fs::create_dir(&results).expect("results dir");
+    let mut night = common::orders(&["N1", "N2", "N3"]);
+    night.push_str(
+        "4000000000000000004,,true,0000,ok,,\"{\"\"firstChargeAmount\"\":\"\"20.50\"\"}\"\n",
+    );
+    let input = ws.write("night.csv", night);
+    let mut send = common::send_cmd_with(
+        &sim,
+        &[&input],
+        &ws.ledger(),
+        &results.join("night-1201.csv"),
+    );
+    common::exits_with(&mut send, 1);
+    let desk = common::desk::start(&ws.ledger(), &results, &sim.url(), &[]);
+    let driver = start_driver(&driver_path);
+    let downloads = ws.path("downloads");
+    std::fs::create_dir(&downloads).expect("downloads dir");
+    let browser = open_browser(&driver, &chromium, &ws.path("profile"), &downloads).await;
+    let mut camera = Camera::new();
+
+    // Log in through the printed link: the runs.
+    browser.goto(&desk.login_url).await.expect("login");
+    find_soon(&browser, Locator::LinkText("night-1201.csv"))
+        .await
+        .expect("the run is listed");
+    camera.shoot(&browser, "runs").await;
+    // Last night's run.
+    browser
+        .find(Locator::LinkText("night-1201.csv"))
+        .await
+        .expect("link")
+        .click()
+        .await
+        .expect("click");
+    let page = find_soon(&browser, Locator::Css("table.rows"))
+        .await
+        .expect("rows needing attention");
+    let text = page.text().await.expect("text");
+    assert!(text.contains("B0107") && text.contains("N2"), "{text}");
+    camera.shoot(&browser, "run").await;
+    // Download the rows needing attention, correct them.
+    browser
+        .find(Locator::Css("a[href$='/attention.xlsx']"))
+        .await
+        .expect("download link")
+        .click()
+        .await
+        .expect("click");
+    let attention = downloaded(&downloads, "night-1201", "-attention.xlsx");
+    let corrected = ws.path("更正.xlsx");
+    correct(&attention, &corrected);
+    // Upload it: the preview.
+    browser
+        .find(Locator::LinkText("提交更正"))
+        .await
+        .expect("nav")
+        .click()
+        .await
+        .expect("click");
+    let file = find_soon(&browser, Locator::Css("input[type=file]"))
+        .await
+        .expect("file input");
+    file.send_keys(&corrected.display().to_string())
+        .await
+        .expect("choose the file");
+    camera.shoot(&browser, "submit").await;
+    browser
+        .find(Locator::Css("form.upload button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("upload");
+    let calls = find_soon(&browser, Locator::Id("calls"))
+        .await
+        .expect("the preview");
+    assert_eq!(calls.text().await.expect("calls"), "2");
+    let amount = browser.find(Locator::Id("amount")).await.expect("amount");
+    assert_eq!(
+        amount.text().await.expect("amount"),
+        "109.30",
+        "88.80 + 20.50"
+    );
+    camera.shoot(&browser, "preview").await;
+    let before = sim.stats();
+    assert_eq!(before.accepted, 2, "nothing sent by the preview");
+    // Confirm; wait for the end.
+    browser
+        .find(Locator::Id("confirm"))
+        .await
+        .expect("confirm")
+        .click()
+        .await
+        .expect("click");
+    find_soon(&browser, Locator::Id("progress"))
+        .await
+        .expect("the progress page");
+    camera.shoot(&browser, "sending").await;
+    let ended = tokio::time::timeout(Duration::from_secs(120), async {
+        while !browser
+            .source()
+            .await
+            .expect("page")
+            .contains("data-running=\"0\"")
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the send ends");
+    find_soon(&browser, Locator::Css("a[href$='/results.xlsx']"))
+        .await
+        .expect("results link");
+    camera.shoot(&browser, "sent").await;
+    // Download the results.
+    browser
+        .find(Locator::Css("a[href$='/results.xlsx']"))
+        .await
+        .expect("results link")
+        .click()
+        .await
+        .expect("click");
+    let results_download = downloaded(&downloads, "desk-", ".xlsx");
+    assert!(
+        std::fs::read(&results_download)
+            .expect("results")
+            .starts_with(b"PK")
+    );
+    // The language switch.
+    browser
+        .find(Locator::LinkText("English"))
+        .await
+        .expect("switch")
+        .click()
+        .await
+        .expect("click");
+    find_soon(&browser, Locator::LinkText("Outstanding"))
+        .await
+        .expect("English pages");
+    camera.shoot(&browser, "runs-en").await;
+    browser.close().await.expect("close");
+
+    let ledger = common::ledger_state(&ws.ledger());
+    assert_eq!(
+        ledger.get("N2").map(String::as_str),
+        Some("delivered"),
+        "{ledger:?}"
+    );
+    assert_eq!(
+        ledger.get("N4").map(String::as_str),
+        Some("delivered"),
+        "{ledger:?}"
+    );
+    let after = sim.stats();
+    assert_eq!(after.accepted, 4, "{after:?}");
+    assert_eq!(after.rejected, 1, "{after:?}");
+}
