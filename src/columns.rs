@@ -61,6 +61,55 @@ pub fn starts_as_ledger(head: &[u8]) -> bool {
 /// read as input, so it can be sent again without warnings.
 pub const OUTCOME_COLUMNS: &[&str] = RESULT_HEADER.split_at(7).1;
 
+/// A result workbook's columns, for a person correcting it in Excel (SPEC.md
+/// "Workbooks"): each headed in Chinese with the canonical name beside
+/// (`外部请求流水 req_id`); the first-charge amount and time split out of `ext`; advice
+/// in plain words. The first `WORKBOOK_EDITABLE` are the ones finance types into.
+pub const WORKBOOK_COLUMNS: [(&str, &str); 20] = [
+    ("外部请求流水", "req_id"),
+    ("天猫交易订单号", "order_no"),
+    ("子订单号", "sub_order_no"),
+    ("是否成功", "success"),
+    ("结果码", "result_code"),
+    ("结果描述", "result_desc"),
+    ("首充金额", "first_charge_amount"),
+    ("首充时间", "first_charge_time"),
+    ("扩展参数", "ext"),
+    ("状态", "status"),
+    ("错误码", "error_code"),
+    ("错误信息", "error_msg"),
+    ("子错误码", "sub_code"),
+    ("子错误信息", "sub_msg"),
+    ("处理建议", "advice"),
+    ("TOP请求号", "top_request_id"),
+    ("尝试次数", "attempts"),
+    ("完成时间", "finished_at"),
+    ("来源文件", "source"),
+    ("行号", "line"),
+];
+
+/// How many of `WORKBOOK_COLUMNS` are input columns (Text-formatted, editable).
+pub const WORKBOOK_EDITABLE: usize = 9;
+
+/// Columns only a result workbook has, beyond the result CSV's: ignored as input.
+pub const WORKBOOK_ONLY: &[&str] = &["advice"];
+
+/// The canonical name a header stands for: a workbook's `外部请求流水 req_id` is
+/// `req_id`; any other header is itself.
+pub fn canonical_header(header: &str) -> &str {
+    let header = header.trim_start_matches('\u{feff}').trim();
+    match header.rsplit_once(char::is_whitespace) {
+        Some((_, last))
+            if WORKBOOK_COLUMNS
+                .iter()
+                .any(|(_, name)| name.eq_ignore_ascii_case(last)) =>
+        {
+            last
+        }
+        _ => header,
+    }
+}
+
 /// The canonical input columns of a row as a result shows them: the values sent for
 /// a valid row, the text as found (so it can be corrected) for an invalid one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -156,6 +205,19 @@ mod tests {
         }
     }
     use super::*;
+
+    #[test]
+    fn workbook_headers_read_back_as_their_canonical_names() {
+        for (chinese, name) in WORKBOOK_COLUMNS {
+            assert_eq!(canonical_header(&format!("{chinese} {name}")), name);
+        }
+        assert_eq!(canonical_header("req_id"), "req_id");
+        assert_eq!(canonical_header("Order No"), "Order No");
+        assert_eq!(canonical_header("外部请求流水"), "外部请求流水");
+        for name in RESULT_HEADER {
+            assert!(WORKBOOK_COLUMNS.iter().any(|(_, n)| *n == name), "{name}");
+        }
+    }
 
     #[test]
     fn outcome_columns_follow_the_seven_input_columns() {

@@ -2,6 +2,7 @@
 //! Open Platform API `taobao.wt.trade.opentrade.resultcallback`, from CSV exports,
 //! deduplicated against a ledger of earlier runs. The contract is SPEC.md.
 
+pub mod advice;
 pub mod check;
 pub mod cli;
 pub mod clock;

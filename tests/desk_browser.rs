@@ -191,18 +191,20 @@ fn correct(download: &Path, out: &Path) {
         })
         .collect();
     let header = rows[0].clone();
+    // Headers read `外部请求流水 req_id`: Chinese, then the canonical name.
     let col = |name: &str| {
         header
             .iter()
-            .position(|h| h == name)
-            .unwrap_or_else(|| panic!("column {name}"))
+            .position(|h| h.rsplit(' ').next() == Some(name))
+            .unwrap_or_else(|| panic!("column {name} in {header:?}"))
     };
-    let (req_id, order_no, ext) = (col("req_id"), col("order_no"), col("ext"));
+    let (req_id, order_no, amount) = (col("req_id"), col("order_no"), col("first_charge_amount"));
     let mut changed = 0;
     for row in rows.iter_mut().skip(1) {
         if row[order_no] == REJECTED_ORDER.to_string() {
             row[order_no] = CORRECTED_ORDER.into();
-            row[ext] = r#"{"firstChargeAmount":"88.80"}"#.into();
+            assert_eq!(row[amount], "100", "the amount has a column of its own");
+            row[amount] = "88.80".into();
             changed += 1;
         }
         if row[req_id].is_empty() {

@@ -86,11 +86,14 @@ fn man_dir_writes_one_page_per_command_and_nothing_else() {
             "opentrade-callback-man.1",
             "opentrade-callback-report.1",
             "opentrade-callback-send.1",
+            "opentrade-callback-serve.1",
             "opentrade-callback-simulate.1",
+            "opentrade-callback-users-add.1",
+            "opentrade-callback-users.1",
             "opentrade-callback.1",
         ]
     );
-    assert_eq!(listed.lines().count(), 10, "{listed}");
+    assert_eq!(listed.lines().count(), 13, "{listed}");
     assert_eq!(std::fs::read_to_string(&mine).expect("read"), "keep me");
     let send = std::fs::read_to_string(ws.path("opentrade-callback-send.1")).expect("page");
     assert!(send.contains(".TH opentrade-callback-send 1"), "{send}");

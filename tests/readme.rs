@@ -115,10 +115,18 @@ fn the_quick_start_and_the_resubmission_work_as_written_and_write_only_under_dem
     let header = rows.next().expect("a header");
     let status = header
         .iter()
-        .position(|cell| *cell == "status")
+        .position(|cell| *cell == "状态 status")
         .expect("a status column");
     let statuses: Vec<String> = rows.map(|row| row[status].to_string()).collect();
-    assert_eq!(statuses, ["delivered", "invalid", "invalid", "invalid"]);
+    assert_eq!(
+        statuses,
+        [
+            "已送达 delivered",
+            "无效 invalid",
+            "无效 invalid",
+            "无效 invalid"
+        ]
+    );
 
     // The demo again, as the README says: nothing is sent, every valid row is skipped.
     let again = run(dir.path(), &commands[0]);

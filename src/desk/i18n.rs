@@ -69,6 +69,14 @@ impl Lang {
         best.map_or(Lang::Zh, |(_, lang)| lang)
     }
 
+    /// This language's text of a (Chinese, English) pair.
+    pub fn pick(self, (zh, en): (&'static str, &'static str)) -> &'static str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
     /// The text of `key` in this language; the key itself if the catalogue lacks it
     /// (a unit test makes sure it never does for the keys the pages use).
     pub fn t(self, key: &str) -> &'static str {

@@ -10,7 +10,6 @@
 //!                                                                       └─ jobs (send, under the lock) ─▶ progress
 //! ```
 
-mod advice;
 mod audit;
 mod auth;
 mod download;

@@ -4,7 +4,6 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use super::advice::advice;
 use super::i18n::Lang;
 use super::runs::{Run, Shown};
 use crate::results::tally::Tally;
@@ -72,6 +71,11 @@ pub fn page(frame: Frame<'_>, title: &str, body: Markup) -> Markup {
     }
 }
 
+/// Plain-word advice for a row's codes, in the page's language.
+fn advice(lang: Lang, error_code: &str, sub_code: &str) -> &'static str {
+    crate::advice::advice(error_code, sub_code).map_or("", |pair| lang.pick(pair))
+}
+
 /// A message box: `kind` is `error`, `warn` or `info`.
 pub fn notice(kind: &str, text: &str) -> Markup {
     html! { p class={ "notice " (kind) } role="alert" { (text) } }
@@ -112,7 +116,7 @@ pub fn codes_table(lang: Lang, tally: &Tally) -> Markup {
                             td { code { (group.code()) } }
                             td.num { (group.count) }
                             td { (group.message) }
-                            td { (advice(lang, &group.error_code, &group.sub_code).unwrap_or("")) }
+                            td { (advice(lang, &group.error_code, &group.sub_code)) }
                         }
                     }
                 }
@@ -160,7 +164,7 @@ pub fn rows_table(lang: Lang, rows: &[Shown]) -> Markup {
                         td { (status_name(lang, row.status)) }
                         td { code { (row.error_code) } @if !row.sub_code.is_empty() { " " code { (row.sub_code) } } }
                         td { (crate::results::tally::message(&row.error_msg, &row.sub_msg)) }
-                        td { (advice(lang, &row.error_code, &row.sub_code).unwrap_or("")) }
+                        td { (crate::advice::for_row(row.status, &row.error_code, &row.sub_code).map_or("", |pair| lang.pick(pair))) }
                     }
                 }
             }

@@ -183,7 +183,7 @@ impl ColumnMap {
             if taken[index] {
                 continue;
             }
-            let normalized = normalize(header);
+            let normalized = normalize(crate::columns::canonical_header(header));
             if normalized.is_empty() {
                 continue;
             }
@@ -201,6 +201,7 @@ impl ColumnMap {
                 }
                 None if crate::columns::OUTCOME_COLUMNS
                     .iter()
+                    .chain(crate::columns::WORKBOOK_ONLY)
                     .any(|c| normalize(c) == normalized) => {}
                 None => map.unknown.push(super::values::clean(header).to_owned()),
             }

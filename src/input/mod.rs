@@ -7,6 +7,7 @@ mod csv;
 mod cursor;
 pub mod encoding;
 pub mod fingerprint;
+pub mod first_charge;
 pub mod header;
 mod origin;
 pub mod parallel;

@@ -3,14 +3,11 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
-
 use super::header::Field;
-use super::values::{self, RowError, clean, code};
+use super::values::{self, RowError, code};
 use crate::columns::RowText;
 use crate::columns::unguard;
 use crate::csvio::Oversize;
-use crate::money::Cents;
 use crate::order::Order;
 
 /// The decoded, trimmed cells of one row, by field; `None` when the file has no
@@ -197,123 +194,12 @@ fn required<'c>(cells: &'c Cells<'_>, field: Field) -> Result<&'c str, RowError>
 }
 
 /// `ext` from its own column, the first-charge columns, or both (which must agree).
-/// Returns the text to show in the result CSV and the compact JSON to send.
 fn build_ext(cells: &Cells<'_>) -> (String, Result<Option<String>, RowError>) {
-    let raw_ext = unguard(cells.get(Field::Ext));
-    let raw_amount = cells.get(Field::FirstChargeAmount);
-    let raw_time = cells.get(Field::FirstChargeTime);
-    if raw_amount.is_empty()
-        && raw_time.is_empty()
-        && let Some(pairs) = values::canonical_ext(raw_ext)
-    {
-        // Already what parse-and-serialize would give: keep the text.
-        let checked = pairs
-            .iter()
-            .try_for_each(|(key, value)| values::check_ext_value(key, value));
-        return (
-            raw_ext.to_owned(),
-            checked.map(|()| Some(raw_ext.to_owned())),
-        );
-    }
-    let mut map = match raw_ext {
-        "" => Map::new(),
-        text => match values::parse_ext(text) {
-            Ok(map) => map,
-            Err(e) => return (text.to_owned(), Err(e)),
-        },
-    };
-    if raw_ext.is_empty() && raw_amount.is_empty() && raw_time.is_empty() {
-        return (String::new(), Ok(None));
-    }
-    let mut problems = Vec::new();
-    if !raw_amount.is_empty() {
-        match values::parse_amount(raw_amount) {
-            Ok(amount) => merge(
-                &mut map,
-                "firstChargeAmount",
-                amount,
-                same_amount,
-                &mut problems,
-            ),
-            Err(e) => problems.push(e),
-        }
-    }
-    if !raw_time.is_empty() {
-        match values::parse_charge_time(raw_time) {
-            Ok(ms) => merge(
-                &mut map,
-                "firstChargeTime",
-                ms.to_string(),
-                same_integer,
-                &mut problems,
-            ),
-            Err(e) => problems.push(e),
-        }
-    }
-    if let Some(first) = problems.first() {
-        // Show what was given, in ext form, so finance can correct it in one place.
-        let shown = if raw_ext.is_empty() {
-            let mut given = Map::new();
-            if !raw_amount.is_empty() {
-                given.insert("firstChargeAmount".into(), Value::String(raw_amount.into()));
-            }
-            if !raw_time.is_empty() {
-                given.insert("firstChargeTime".into(), Value::String(raw_time.into()));
-            }
-            Value::Object(given).to_string()
-        } else {
-            raw_ext.to_owned()
-        };
-        let message = problems
-            .iter()
-            .map(|e| e.message.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        return (shown, Err(RowError::new(first.code, message)));
-    }
-    let checked = map.iter().try_for_each(|(key, value)| match value {
-        Value::String(text) => values::check_ext_value(key, text),
-        Value::Number(n) => values::check_ext_value(key, &n.to_string()),
-        _ => Ok(()),
-    });
-    let json = Value::Object(map).to_string();
-    (json.clone(), checked.map(|()| Some(json)))
-}
-
-fn merge(
-    map: &mut Map<String, Value>,
-    key: &str,
-    value: String,
-    same: fn(&Value, &str) -> bool,
-    problems: &mut Vec<RowError>,
-) {
-    match map.get(key) {
-        None => {
-            map.insert(key.to_owned(), Value::String(value));
-        }
-        Some(existing) if same(existing, &value) => {}
-        Some(existing) => problems.push(RowError::new(
-            code::EXT_MISMATCH,
-            format!("ext says {key} is {existing} but the column says {value}; make them agree or leave one empty"),
-        )),
-    }
-}
-
-fn same_amount(existing: &Value, amount: &str) -> bool {
-    let text = match existing {
-        Value::String(s) => clean(s).to_owned(),
-        Value::Number(n) => n.to_string(),
-        _ => return false,
-    };
-    matches!((Cents::parse(&text), Cents::parse(amount)), (Some(a), Some(b)) if a == b)
-}
-
-fn same_integer(existing: &Value, ms: &str) -> bool {
-    match existing {
-        Value::String(s) => clean(s) == ms,
-        Value::Number(n) => n.to_string() == ms,
-        _ => false,
-    }
+    super::first_charge::ext_from(
+        cells.get(Field::Ext),
+        cells.get(Field::FirstChargeAmount),
+        cells.get(Field::FirstChargeTime),
+    )
 }
 
 #[cfg(test)]

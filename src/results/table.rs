@@ -76,7 +76,7 @@ impl TableWriter {
         let (replacement, file) = Replacement::create(out)?;
         let sink = if crate::xlsx::is_workbook(out) {
             Sink::Workbook {
-                sheet: Box::new(ResultSheet::new(&RESULT_HEADER).map_err(xlsx_error)?),
+                sheet: Box::new(ResultSheet::new().map_err(xlsx_error)?),
                 tally: Box::default(),
                 file,
             }
@@ -113,9 +113,7 @@ impl TableWriter {
             }
             Sink::Workbook { sheet, tally, .. } => {
                 tally.add(row);
-                sheet
-                    .write_row(cells, row.status.needs_attention())
-                    .map_err(xlsx_error)
+                sheet.write_result(row, source).map_err(xlsx_error)
             }
         }
     }
@@ -158,21 +156,29 @@ pub enum TableError {
     },
 }
 
-/// Where each result column is in a table's header.
+/// Where each result column is in a table's header, and a workbook's first-charge
+/// columns when it has them.
 #[derive(Debug, Clone)]
-struct Columns([usize; 17]);
+struct Columns {
+    at: [usize; 17],
+    first_charge: Option<(usize, usize)>,
+}
 
 impl Columns {
-    /// Finds every result column by its name; other columns are left alone.
+    /// Finds every result column by its name (a workbook's `外部请求流水 req_id` is
+    /// `req_id`); other columns are left alone.
     fn of(header: &[String]) -> Result<Columns, TableError> {
+        let find = |name: &str| {
+            header
+                .iter()
+                .position(|h| crate::columns::canonical_header(h) == name)
+        };
         let mut at = [0usize; 17];
         for (slot, name) in at.iter_mut().zip(RESULT_HEADER) {
-            *slot = header
-                .iter()
-                .position(|h| h.trim_start_matches('\u{feff}').trim() == name)
-                .ok_or(TableError::NotResults(name))?;
+            *slot = find(name).ok_or(TableError::NotResults(name))?;
         }
-        Ok(Columns(at))
+        let first_charge = find("first_charge_amount").zip(find("first_charge_time"));
+        Ok(Columns { at, first_charge })
     }
 
     /// The result row of `cells` (table row `row`, for messages), whose source file
@@ -183,16 +189,29 @@ impl Columns {
         row: u64,
         sources: &mut Vec<String>,
     ) -> Result<ResultRow, TableError> {
-        let get = |column: usize| {
-            unguard(cells.get(self.0[column]).map_or("", String::as_str)).to_owned()
-        };
+        let cell = |index: usize| unguard(cells.get(index).map_or("", String::as_str));
+        let get = |column: usize| cell(self.at[column]).to_owned();
         let bad = |column: usize, expected: &'static str| TableError::Cell {
             row,
             column: RESULT_HEADER[column],
             value: get(column),
             expected,
         };
-        let status: Status = get(7).parse().map_err(|_| bad(7, "a status"))?;
+        // A workbook says `被拒绝 rejected`; the canonical name is the last word.
+        let status_text = get(7);
+        let status: Status = status_text
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| bad(7, "a status"))?;
+        // A workbook's first charge, split out of ext, goes back in as it came out.
+        let ext = match self.first_charge {
+            Some((amount, time)) if !cell(amount).is_empty() || !cell(time).is_empty() => {
+                crate::input::first_charge::ext_from(&get(6), cell(amount), cell(time)).0
+            }
+            _ => get(6),
+        };
         let number = |column: usize| -> Result<u64, TableError> {
             match get(column).as_str() {
                 "" => Ok(0),
@@ -215,7 +234,7 @@ impl Columns {
                 success: get(3),
                 result_code: get(4),
                 result_desc: get(5),
-                ext: get(6),
+                ext,
             },
             status,
             error_code: get(8),

@@ -1,16 +1,21 @@
-//! Writing a result workbook (SPEC.md "Workbooks"): a sheet of the result columns,
-//! every cell text (order numbers and req_ids stay exact), a frozen header, an
-//! autofilter, widths that fit, the rows that need attention shaded — then a summary
-//! sheet, labelled in English and Chinese. Rows are streamed to disk as written
+//! Writing a result workbook (SPEC.md "Workbooks"), laid out for a person correcting
+//! it in Excel: Chinese headers with the canonical name beside, the columns one types
+//! into Text-formatted (a re-typed 19-digit order number stays exact) and set apart
+//! from the outcome columns, the first charge's amount and time in columns of their
+//! own, `success` as 是/否 with a list, advice in plain words, req_id and order_no
+//! frozen in view, the rows that need attention marked — then a summary sheet whose
+//! total counts each order once. Rows are streamed to disk as written
 //! (rust_xlsxwriter's constant-memory mode): memory stays flat in the row count.
 
 use std::io::Write;
 
-use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
+use rust_xlsxwriter::{Color, DataValidation, Format, FormatBorder, Workbook, XlsxError};
 
+use super::row::ResultRow;
 use super::tally::Tally;
-use crate::columns::guard;
+use crate::columns::{WORKBOOK_COLUMNS, WORKBOOK_EDITABLE, guard};
 use crate::money::Cents;
+use crate::status::Status;
 
 /// The results sheet's name, and the summary's.
 pub const RESULTS_SHEET: &str = "results 结果";
@@ -23,6 +28,9 @@ pub struct ResultSheet {
     /// Rows written, the header included.
     rows: u32,
     widths: Vec<usize>,
+    /// Input cells: Text, so what is typed stays text.
+    text: Format,
+    /// The status of a row that needs attention.
     attention: Format,
 }
 
@@ -35,47 +43,111 @@ impl std::fmt::Debug for ResultSheet {
 }
 
 impl ResultSheet {
-    /// A workbook whose results sheet has `header` as its first row.
-    pub fn new(header: &[&str]) -> Result<Self, XlsxError> {
+    /// A workbook whose results sheet has the workbook columns as its first row.
+    pub fn new() -> Result<Self, XlsxError> {
         let mut workbook = Workbook::new();
         // Level 1 deflate: the default level spends most of a large result file's
         // write time searching for matches; level 1 files are ~15% larger.
         workbook.set_zip_compression_level(1);
+        let text = Format::new().set_num_format("@");
+        let outcome = Format::new().set_background_color(Color::RGB(0xF2F2F2));
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name(RESULTS_SHEET)?;
-        sheet.set_freeze_panes(1, 0)?;
-        let bold = Format::new()
+        // The header and the two columns that say which order a row is stay in view.
+        sheet.set_freeze_panes(1, 2)?;
+        let editable_head = Format::new()
             .set_bold()
             .set_background_color(Color::RGB(0xDDEBF7))
             .set_border_bottom(FormatBorder::Thin);
-        for (col, name) in header.iter().enumerate() {
-            sheet.write_string_with_format(0, col as u16, *name, &bold)?;
+        let outcome_head = Format::new()
+            .set_bold()
+            .set_background_color(Color::RGB(0xD9D9D9))
+            .set_border_bottom(FormatBorder::Thin);
+        let mut widths = Vec::with_capacity(WORKBOOK_COLUMNS.len());
+        for (col, (chinese, name)) in WORKBOOK_COLUMNS.iter().enumerate() {
+            let head = format!("{chinese} {name}");
+            let (head_format, column_format) = if col < WORKBOOK_EDITABLE {
+                (&editable_head, &text)
+            } else {
+                (&outcome_head, &outcome)
+            };
+            sheet.set_column_format(col as u16, column_format)?;
+            sheet.write_string_with_format(0, col as u16, &head, head_format)?;
+            widths.push(display_width(&head) + 2);
         }
         Ok(ResultSheet {
             workbook,
-            columns: header.len(),
+            columns: WORKBOOK_COLUMNS.len(),
             rows: 1,
-            widths: header.iter().map(|h| display_width(h) + 2).collect(),
-            attention: Format::new().set_background_color(Color::RGB(0xFCE4D6)),
+            widths,
+            attention: Format::new()
+                .set_background_color(Color::RGB(0xFCE4D6))
+                .set_bold(),
+            text,
         })
     }
 
-    /// Appends a row of text cells (guarded against formulas), shaded when it needs
-    /// attention. The shading is the row's format, found once per row (a format on
-    /// every cell is looked up by hashing it, seventeen times a row).
-    pub fn write_row<'c>(
-        &mut self,
-        cells: impl IntoIterator<Item = &'c str>,
-        attention: bool,
-    ) -> Result<(), XlsxError> {
+    /// Appends `row` (its input file `source`), as the workbook's columns show it.
+    pub fn write_result(&mut self, row: &ResultRow, source: &str) -> Result<(), XlsxError> {
+        let f = &row.fields;
+        let split = crate::input::first_charge::split(&f.ext);
+        let (amount, time, ext) = match &split {
+            Some(split) => (
+                split.amount.as_str(),
+                split.time.as_str(),
+                split.rest.as_str(),
+            ),
+            None => ("", "", f.ext.as_str()),
+        };
+        let success = match crate::input::values::parse_success(&f.success) {
+            Ok(true) => "是",
+            Ok(false) => "否",
+            Err(_) => f.success.as_str(),
+        };
+        let status = format!("{} {}", row.status.chinese(), row.status.as_str());
+        let advice = crate::advice::for_row(row.status, &row.error_code, &row.sub_code)
+            .map_or("", |(zh, _)| zh);
+        let (mut attempts, mut line) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let cells: [&str; 20] = [
+            &f.req_id,
+            &f.order_no,
+            &f.sub_order_no,
+            success,
+            &f.result_code,
+            &f.result_desc,
+            amount,
+            time,
+            ext,
+            &status,
+            &row.error_code,
+            &row.error_msg,
+            &row.sub_code,
+            &row.sub_msg,
+            advice,
+            &row.top_request_id,
+            attempts.format(row.attempts),
+            &row.finished_at,
+            source,
+            line.format(row.line),
+        ];
+        self.write_cells(&cells, row.status)
+    }
+
+    fn write_cells(&mut self, cells: &[&str; 20], status: Status) -> Result<(), XlsxError> {
         let sheet = self.workbook.worksheet_from_index(0)?;
-        if attention {
-            sheet.set_row_format(self.rows, &self.attention)?;
-        }
-        for (col, text) in cells.into_iter().enumerate().take(self.columns) {
+        for (col, text) in cells.iter().enumerate() {
             let text = guard(text);
-            if !text.is_empty() {
-                sheet.write_string(self.rows, col as u16, text.as_ref())?;
+            let at = col as u16;
+            if col < WORKBOOK_EDITABLE {
+                // Written cells carry the Text format themselves (a cell's own format,
+                // not its column's, is what Excel keeps when one types over it).
+                if !text.is_empty() {
+                    sheet.write_string_with_format(self.rows, at, text.as_ref(), &self.text)?;
+                }
+            } else if col == WORKBOOK_EDITABLE && status.needs_attention() {
+                sheet.write_string_with_format(self.rows, at, text.as_ref(), &self.attention)?;
+            } else if !text.is_empty() {
+                sheet.write_string(self.rows, at, text.as_ref())?;
             }
             let width = display_width(&text);
             if width > self.widths[col] {
@@ -95,7 +167,14 @@ impl ResultSheet {
     pub fn finish(mut self, summary: &Tally, sink: impl Write + Send) -> Result<(), XlsxError> {
         let sheet = self.workbook.worksheet_from_index(0)?;
         let last_col = self.columns.saturating_sub(1) as u16;
-        sheet.autofilter(0, 0, self.rows.saturating_sub(1).max(1), last_col)?;
+        let last_row = self.rows.saturating_sub(1).max(1);
+        sheet.autofilter(0, 0, last_row, last_col)?;
+        // 是/否 on success, for the rows there are and a few hundred more typed below.
+        let yes_no = DataValidation::new()
+            .allow_list_strings(&["是", "否"])?
+            .set_error_title("是否成功 success")?
+            .set_error_message("请选择 是 或 否 (yes or no)")?;
+        sheet.add_data_validation(1, 3, last_row + 500, 3, &yes_no)?;
         for (col, width) in self.widths.iter().enumerate() {
             // Wide enough for the text, not for whole messages.
             sheet.set_column_width(col as u16, (*width).clamp(6, 60) as f64)?;
@@ -127,12 +206,15 @@ fn write_summary(workbook: &mut Workbook, summary: &Tally) -> Result<(), XlsxErr
         sheet.write_string(row, 1, status.chinese())?;
         sheet.write_number(row, 2, rows as f64)?;
         sheet.write_number_with_format(row, 3, cents.as_yuan_f64(), &money)?;
-        total_rows += rows;
-        total_cents += cents;
+        // A repeated row is the same order again: the total counts each order once.
+        if status != Status::DuplicateInInput {
+            total_rows += rows;
+            total_cents += cents;
+        }
         row += 1;
     }
-    sheet.write_string_with_format(row, 0, "total", &bold)?;
-    sheet.write_string_with_format(row, 1, "合计", &bold)?;
+    sheet.write_string_with_format(row, 0, "total (orders, repeats once)", &bold)?;
+    sheet.write_string_with_format(row, 1, "合计（订单，重复行只计一次）", &bold)?;
     sheet.write_number_with_format(row, 2, total_rows as f64, &bold)?;
     sheet.write_number_with_format(row, 3, total_cents.as_yuan_f64(), &money)?;
     row += 2;

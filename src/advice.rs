@@ -1,8 +1,7 @@
-//! What to do about a row, in plain words for finance (no command-line flags): for
-//! every `input.*`, `dedup.*`, network and platform code, and the business codes in
-//! general. The command line's own advice (`top::response::advice`) speaks to ops.
-
-use super::i18n::Lang;
+//! What to do about a row, in plain words for finance (no command-line flags), in
+//! Chinese and English: for every `input.*`, `dedup.*`, network and platform code,
+//! and the business codes in general. Shown by the desk and in result workbooks; the
+//! command line's own advice (`top::response::advice`) speaks to ops.
 
 /// (code or code prefix ending in `*`, Chinese, English), most specific first.
 const ADVICE: &[(&str, &str, &str)] = &[
@@ -163,8 +162,23 @@ const ADVICE: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Plain-word advice for a row's codes; none for a row that needs nothing.
-pub fn advice(lang: Lang, error_code: &str, sub_code: &str) -> Option<&'static str> {
+/// Plain-word advice for a row of `status`: none for one that went well (delivered,
+/// delivered before, would be sent), whatever codes the platform answered with.
+pub fn for_row(
+    status: crate::status::Status,
+    error_code: &str,
+    sub_code: &str,
+) -> Option<(&'static str, &'static str)> {
+    use crate::status::Status;
+    match status {
+        Status::Delivered | Status::SkippedDelivered | Status::WouldSend => None,
+        _ => advice(error_code, sub_code),
+    }
+}
+
+/// Plain-word advice for a row's codes, in Chinese and in English; none for a row
+/// that needs nothing.
+pub fn advice(error_code: &str, sub_code: &str) -> Option<(&'static str, &'static str)> {
     if error_code.is_empty() && sub_code.is_empty() {
         return None;
     }
@@ -175,10 +189,7 @@ pub fn advice(lang: Lang, error_code: &str, sub_code: &str) -> Option<&'static s
     let (_, zh, en) = ADVICE
         .iter()
         .find(|(pattern, _, _)| matches(pattern, error_code) || matches(pattern, sub_code))?;
-    Some(match lang {
-        Lang::Zh => zh,
-        Lang::En => en,
-    })
+    Some((zh, en))
 }
 
 #[cfg(test)]
@@ -197,16 +208,16 @@ mod tests {
             "B0107",
             "15",
         ] {
-            for lang in [Lang::Zh, Lang::En] {
-                let text = advice(lang, code, "").expect(code);
-                assert!(!text.contains("--"), "{code}: {text}");
-            }
+            let (zh, en) = advice(code, "").expect(code);
+            assert!(!zh.contains("--") && !en.contains("--"), "{code}: {en}");
         }
         assert!(
-            advice(Lang::En, "15", "isv.invalid-parameter")
-                .is_some_and(|a| a.contains("parameters"))
+            advice("15", "isv.invalid-parameter").is_some_and(|(_, en)| en.contains("parameters"))
         );
-        assert!(advice(Lang::En, "input.inexact_number", "").is_some_and(|a| a.contains("Text")));
-        assert_eq!(advice(Lang::En, "", ""), None);
+        assert!(advice("input.inexact_number", "").is_some_and(|(_, en)| en.contains("Text")));
+        assert_eq!(advice("", ""), None);
+        use crate::status::Status;
+        assert_eq!(for_row(Status::Delivered, "0000", ""), None);
+        assert!(for_row(Status::Rejected, "B0107", "").is_some());
     }
 }
