@@ -248,3 +248,8 @@ row "batch, latency 0: CPU s per 10,000 callbacks, --batch 20" "$cb" "single/bat
 
 printf '\n%-62s %14s   %s\n' "measurement (median of $RUNS)" "value" "ratio / runs"
 printf '%s\n' "${ROWS[@]}"
+
+# 7. The desk: a preview against the dry run it is, memory around an upload, progress.
+desk_args=()
+[ $SMOKE = 1 ] && desk_args=(--smoke)
+RUNS=$RUNS python3 bench/desk.py "$BIN" "$GEN" "$OUT" "${desk_args[@]}"
