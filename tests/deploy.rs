@@ -23,6 +23,7 @@ fn the_systemd_units_verify_and_are_hardened() {
         .arg("verify")
         .arg(deploy("systemd/opentrade-callback.service"))
         .arg(deploy("systemd/opentrade-callback.timer"))
+        .arg(deploy("systemd/opentrade-desk.service"))
         .output()
         .expect("systemd-analyze runs (Debian's systemd package)");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -43,6 +44,24 @@ fn the_systemd_units_verify_and_are_hardened() {
     assert!(
         !service.contains("TOP_APP_SECRET="),
         "no secret in the unit"
+    );
+    let desk = read("systemd/opentrade-desk.service");
+    for line in [
+        "User=opentrade",
+        "LoadCredential=top.env:",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/opentrade",
+    ] {
+        assert!(desk.lines().any(|l| l.starts_with(line)), "desk: {line}");
+    }
+    let exec = desk
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("ExecStart");
+    assert!(
+        exec.contains(" serve ") && exec.contains("--listen 127.0.0.1:"),
+        "the desk on loopback: {exec}"
     );
     let timer = read("systemd/opentrade-callback.timer");
     for line in [

@@ -462,3 +462,67 @@ async fn users_log_in_with_passwords_and_failures_are_slowed() {
         "{audit}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_the_cookie_is_secure_and_transport_strict() {
+    let ws = Workspace::new();
+    let sim = common::simulator(Scenario::default());
+    sim.unused();
+    std::fs::create_dir(ws.path("results")).expect("dir");
+    let pki = common::certs::issue(ws.dir.path(), &["127.0.0.1"]);
+    let users = ws.path("desk-users");
+    assert_cmd::Command::new(common::binary())
+        .args(["users", "add", "ana", "--users"])
+        .arg(&users)
+        .write_stdin("correct horse battery\n")
+        .assert()
+        .success();
+    let process = desk::start(
+        &ws.ledger(),
+        &ws.path("results"),
+        &sim.url(),
+        &[
+            "--tls-cert",
+            pki.cert.to_str().expect("utf-8"),
+            "--tls-key",
+            pki.key.to_str().expect("utf-8"),
+            "--users",
+            users.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(process.base.starts_with("https://"), "{}", process.base);
+    let root =
+        reqwest::Certificate::from_pem(&std::fs::read(&pki.root).expect("root")).expect("pem");
+    let mut visitor = Visitor::new(&process.base);
+    visitor.client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_certs_only([root])
+        .build()
+        .expect("client");
+    let login = visitor.get("/login").await;
+    assert_eq!(login.status(), 200);
+    assert!(
+        login.headers()["strict-transport-security"]
+            .to_str()
+            .expect("ascii")
+            .contains("max-age")
+    );
+    let right = visitor
+        .post(
+            "/login",
+            &[("name", "ana"), ("password", "correct horse battery")],
+        )
+        .await;
+    assert_eq!(right.status(), 303);
+    let cookie = right.headers()["set-cookie"].to_str().expect("ascii");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    // Plain HTTP on the TLS port gets nowhere.
+    let plain = reqwest::Client::new()
+        .get(process.base.replace("https://", "http://") + "/login")
+        .send()
+        .await;
+    assert!(plain.map(|r| r.status() != 200).unwrap_or(true));
+}

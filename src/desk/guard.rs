@@ -12,10 +12,10 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::Desk;
 use super::auth::Session;
 use super::i18n::Lang;
 use super::pages::Frame;
+use super::state::Desk;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "desk_session";

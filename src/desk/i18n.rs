@@ -228,6 +228,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "将发送的首充金额（元）",
         "First-charge amount to send (yuan)",
     ),
+    ("preview.by", "上传者", "Uploaded by"),
     ("preview.calls", "将发送的回调数", "Callbacks to send"),
     (
         "preview.intro",

@@ -23,8 +23,8 @@ pub struct EngineRun {
 /// How an engine run ended.
 #[derive(Debug, Clone)]
 pub enum Ended {
-    /// It ran: its exit and the summary JSON.
-    Ran { exit: Exit, summary: String },
+    /// It ran: its exit.
+    Ran { exit: Exit },
     /// It did not start (a file, the configuration, the lock): why.
     Refused { message: String, locked: bool },
 }
@@ -94,7 +94,7 @@ fn run_blocking(
     };
     let info = RunInfo::new(run_id, std::slice::from_ref(&run.input), chrono::Utc::now());
     match runtime.block_on(crate::send::run_watched(config, &info, true, live)) {
-        Ok((exit, summary)) => Ended::Ran { exit, summary },
+        Ok((exit, _summary)) => Ended::Ran { exit },
         Err(error) => {
             let locked = matches!(
                 error,

@@ -22,35 +22,20 @@ mod respond;
 mod runs;
 mod sending;
 mod server;
+mod state;
 mod submit;
 mod upload;
 mod views;
 mod web;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 pub use auth::{check_name, hash_password};
 pub use jobs::SharedEnv;
-
-use crate::config::SendTemplate;
-use crate::results::tally::Tally;
-
-/// How the desk is set up (`serve`'s flags, checked).
-#[derive(Debug, Clone)]
-pub struct DeskConfig {
-    pub ledger: PathBuf,
-    pub results_dir: PathBuf,
-    pub listen: SocketAddr,
-    pub tls: Option<(PathBuf, PathBuf)>,
-    pub users: Option<PathBuf>,
-    /// Host names (beyond the listening address) browsers may use to reach the desk.
-    pub allow_hosts: Vec<String>,
-    pub max_upload: u64,
-    pub template: SendTemplate,
-}
+pub use state::DeskConfig;
+use state::{Desk, EnvHolder};
 
 /// Why the desk does not start.
 #[derive(Debug, thiserror::Error)]
@@ -74,57 +59,6 @@ pub enum DeskError {
     },
     #[error("cannot open the audit log in {}: {error}", dir.display())]
     Audit { dir: PathBuf, error: std::io::Error },
-}
-
-/// A checked upload and what its dry run said.
-#[derive(Debug)]
-pub struct Submission {
-    pub id: String,
-    pub label: String,
-    pub user: String,
-    pub stored: upload::Stored,
-    pub preview: Preview,
-    /// The send started from it, once confirmed.
-    pub job: Mutex<Option<String>>,
-}
-
-/// A dry run's outcome, as the preview page shows it.
-#[derive(Debug)]
-pub struct Preview {
-    pub ended: jobs::Ended,
-    pub tally: Tally,
-    pub rows: Vec<runs::Shown>,
-}
-
-/// Everything the desk's requests share.
-#[derive(Debug)]
-pub struct Desk {
-    config: DeskConfig,
-    env: EnvHolder,
-    auth: auth::Auth,
-    audit: audit::Audit,
-    runs: runs::Runs,
-    submissions: Mutex<HashMap<String, Arc<Submission>>>,
-    jobs: Mutex<HashMap<String, Arc<jobs::Job>>>,
-    /// The send running now, if any: one at a time.
-    sending: Mutex<Option<Arc<jobs::Job>>>,
-    hosts: Vec<String>,
-    https: bool,
-}
-
-/// The environment, owned (never printed: it holds the credentials).
-struct EnvHolder(SharedEnv);
-
-impl std::fmt::Debug for EnvHolder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EnvHolder(..)")
-    }
-}
-
-impl Desk {
-    fn uploads(&self) -> PathBuf {
-        self.config.results_dir.join("uploads")
-    }
 }
 
 /// Starts the desk and serves until SIGINT or SIGTERM. `announce` receives the login

@@ -6,7 +6,8 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::Markup;
 
 use super::guard::Visitor;
-use super::{Desk, views};
+use super::state::Desk;
+use super::views;
 
 pub fn html(markup: Markup) -> Response {
     Html(markup.into_string()).into_response()

@@ -13,8 +13,9 @@ use super::guard::Visitor;
 use super::jobs::{self, Ended, EngineRun, Job};
 use super::respond::{CsrfForm, html, lock_holder, new_id, status_page};
 use super::runs;
+use super::state::{Desk, Submission};
 use super::submit::find_submission;
-use super::{Desk, Submission, views};
+use super::views;
 
 pub async fn confirm(
     State(desk): State<Arc<Desk>>,

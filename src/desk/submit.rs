@@ -12,7 +12,8 @@ use super::guard::Visitor;
 use super::jobs::{self, Ended, EngineRun};
 use super::respond::{html, new_id, status_page};
 use super::runs::{self, Shown};
-use super::{Desk, Preview, Submission, upload, views};
+use super::state::{Desk, Preview, Submission};
+use super::{upload, views};
 use crate::results::tally::Tally;
 
 /// Preview rows shown at most.

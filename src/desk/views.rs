@@ -9,7 +9,7 @@ use super::jobs::{Ended, Job};
 use super::outstanding::Outstanding;
 use super::pages::{Frame, codes_table, notice, page, rows_table, tally_table};
 use super::runs::Shown;
-use super::{Preview, Submission};
+use super::state::{Preview, Submission};
 use crate::status::Status;
 
 pub fn login(frame: Frame<'_>, passwords: bool, error: Option<&str>) -> Markup {
@@ -77,6 +77,7 @@ pub fn preview(frame: Frame<'_>, submission: &Submission, problem: Option<&str>)
     html! {
         (page(frame, &format!("{} · {}", t("preview.title"), submission.label), html! {
             @if let Some(problem) = problem { (notice("error", problem)) }
+            p.meta { (t("preview.by")) ": " (submission.user) " · SHA-256 " code { (&submission.stored.sha256[..16]) } }
             @match &preview.ended {
                 Ended::Refused { message, .. } => {
                     (notice("error", &format!("{}: {message}", t("error.preview_failed"))))

@@ -16,7 +16,8 @@ use super::guard::{self, LANG_COOKIE, SESSION_COOKIE, Visitor};
 use super::respond::{CsrfForm, html, lock_holder, status_page};
 use super::runs::{self, Shown};
 use super::server::Peer;
-use super::{Desk, download, outstanding, pages, sending, submit, views};
+use super::state::Desk;
+use super::{download, outstanding, pages, sending, submit, views};
 
 pub fn router(desk: Arc<Desk>) -> Router {
     // A request body may be larger than an upload (the form's other fields, and an

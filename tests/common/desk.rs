@@ -59,7 +59,7 @@ pub fn start(
         .unwrap_or_default()
         .to_owned();
     assert!(
-        login_url.starts_with("http://127.0.0.1:"),
+        login_url.starts_with("http://127.0.0.1:") || login_url.starts_with("https://127.0.0.1:"),
         "serve printed {line:?}"
     );
     let base = login_url
