@@ -48,7 +48,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Check(args) => cmd::check::run(args, &env).await,
         Command::Demo(args) => cmd::demo::run(args, &env, cli.quiet).await,
-        Command::Send(args) => cmd::send::run(*args, &env, cli.quiet).await,
+        Command::Send(args) => {
+            let json_logs = cli.log_format == cli::LogFormat::Json;
+            cmd::send::run(*args, &env, cli.quiet, json_logs).await
+        }
         Command::Report(args) => cmd::report::run(args),
         Command::Ledger(args) => cmd::ledger::run(args),
         Command::Serve(args) => {

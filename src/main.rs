@@ -87,9 +87,11 @@ fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
         .with_target(false)
         .with_timer(opentrade_callback::clock::BeijingTime);
     match format {
+        // A run's lines carry `"span":{"run_id":…}` (the `send` shell enters that span
+        // for JSON logs only: a person reading text logs has the run id in the summary).
         LogFormat::Json => builder
             .json()
-            .with_current_span(false)
+            .with_current_span(true)
             .with_span_list(false)
             .init(),
         // A person at a terminal wants the words; a cron log wants the time of each line.

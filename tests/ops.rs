@@ -489,7 +489,7 @@ fn credentials_come_from_an_env_file_and_the_config_from_opentrade_config() {
 }
 
 #[test]
-fn json_logs_are_one_object_a_line_in_beijing_time() {
+fn json_logs_are_one_object_a_line_in_beijing_time_with_the_run_id() {
     let sim = simulator(Scenario::default().on(Matcher::req_id("r0001"), Fault::transient(1)));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
@@ -505,6 +505,16 @@ fn json_logs_are_one_object_a_line_in_beijing_time() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
     assert!(logs.len() >= 2, "{stderr}");
+    // The lines of the run carry its run id, the one the summary and the ledger have.
+    let ledger = common::read_csv(&ws.ledger());
+    let run_id = &ledger[0]["run_id"];
+    assert!(
+        logs.iter()
+            .filter(|l| l["span"]["run_id"] == run_id.as_str())
+            .count()
+            >= 2,
+        "run id {run_id} in the lines: {stderr}"
+    );
     for log in &logs {
         assert!(
             log["timestamp"]

@@ -65,7 +65,8 @@ pub struct SendArgs {
     )]
     pub scenario: Option<PathBuf>,
 
-    /// TOML file with credentials and settings (see README "Configuration").
+    /// TOML file with credentials and settings (see README "Configuration"); else
+    /// OPENTRADE_CONFIG. Credentials: TOP_APP_KEY, TOP_APP_SECRET, TOP_SESSION.
     #[arg(help_heading = "Where calls go", long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -43,7 +43,7 @@ pub async fn run(args: DemoArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
     let Command::Send(send) = cli.command else {
         unreachable!("the demo's argv starts with send");
     };
-    super::send::run(*send, env, quiet).await
+    super::send::run(*send, env, quiet, false).await
 }
 
 /// `send` of the sample export into `ledger` and `out`, against the simulator.

@@ -14,7 +14,14 @@ use crate::send::metrics;
 use crate::send::summary_json::{self, Failure, RunInfo, SummaryJson};
 use crate::send::{self, SendError};
 
-pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Exit> {
+/// `json_logs`: every log line of the run carries its run id (JSON logs, for a
+/// collector that sees many runs).
+pub async fn run(
+    args: SendArgs,
+    env: Env<'_>,
+    quiet: bool,
+    json_logs: bool,
+) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
     let simulated = args.simulate && !args.dry_run;
     let info = RunInfo::new(&send::run_id(simulated), &args.inputs, started);
@@ -43,7 +50,15 @@ pub async fn run(args: SendArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
             return Err(error.into());
         }
     };
-    match send::run(config, &info, quiet).await {
+    let job = send::run(config, &info, quiet);
+    let ran = if json_logs {
+        use tracing::Instrument as _;
+        job.instrument(tracing::info_span!("run", run_id = %info.run_id))
+            .await
+    } else {
+        job.await
+    };
+    match ran {
         Ok((exit, summary)) => {
             hooks.finished(exit.code(), &summary).await;
             Ok(exit)

@@ -264,7 +264,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("submit.limit", "文件大小上限", "Largest file"),
     ("submit.title", "提交更正", "Submit corrections"),
     ("title", "回调服务台", "Callback desk"),
-    ("total", "合计", "Total"),
+    (
+        "total",
+        "合计（订单，重复行只计一次）",
+        "Total (orders; a repeated row counts once)",
+    ),
 ];
 
 #[cfg(test)]

@@ -96,7 +96,12 @@ pub fn tally_table(lang: Lang, tally: &Tally) -> Markup {
                     }
                 }
             }
-            tfoot { tr { th { (t("total")) } th.num { (tally.rows()) } th.num {} } }
+            // Each order once: a repeated row is not another order (nor more money).
+            tfoot { tr {
+                th { (t("total")) }
+                th.num { (tally.rows() - tally.count(Status::DuplicateInInput)) }
+                th.num { (tally.by_status().filter(|(s, _, _)| *s != Status::DuplicateInInput).map(|(_, _, cents)| cents).sum::<crate::money::Cents>()) }
+            } }
         }
     }
 }
