@@ -389,6 +389,21 @@ fn an_exposed_desk_needs_tls_and_users_and_credentials_are_checked_at_start() {
         2,
     );
     assert!(missing.contains("--users"), "{missing}");
+    // Paths from the config file: one it does not name is asked for by flag and key.
+    let config = ws.write(
+        "config.toml",
+        format!("ledger = \"{}\"\n", ws.ledger().display()),
+    );
+    let mut from_config = assert_cmd::Command::new(common::binary());
+    from_config
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .timeout(Duration::from_secs(30));
+    let no_dir = common::exits_with(&mut from_config, 2);
+    assert!(
+        no_dir.contains("--results-dir") && no_dir.contains("results_dir"),
+        "{no_dir}"
+    );
     assert!(!ws.path("results/audit.log").exists());
 }
 

@@ -24,13 +24,15 @@ Examples:
   opentrade-callback serve --ledger ledger.csv --results-dir results --listen 0.0.0.0:8640 \\
       --tls-cert desk.pem --tls-key desk.key --users /etc/opentrade/desk-users --allow-host desk.example.com")]
 pub struct ServeArgs {
-    /// The ledger the nightly run keeps (sends from the desk take its lock).
+    /// The ledger the nightly run keeps (sends from the desk take its lock); else
+    /// `ledger` in the config.
     #[arg(long, value_name = "PATH")]
-    pub ledger: PathBuf,
+    pub ledger: Option<PathBuf>,
 
-    /// Where the nightly run writes its result files (--out): the runs listed.
+    /// Where the nightly run writes its result files (--out): the runs listed; else
+    /// `results_dir` in the config.
     #[arg(long, value_name = "DIR")]
-    pub results_dir: PathBuf,
+    pub results_dir: Option<PathBuf>,
 
     /// Address and port to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8640")]
@@ -57,7 +59,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub max_upload_mib: u64,
 
-    /// TOML file with credentials and settings (else OPENTRADE_CONFIG).
+    /// TOML file with credentials and settings, `ledger` and `results_dir` among them
+    /// (else OPENTRADE_CONFIG).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

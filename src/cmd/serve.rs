@@ -10,9 +10,19 @@ use crate::desk::{DeskConfig, SharedEnv};
 use crate::exit::{Exit, ExitError};
 
 pub async fn run(args: ServeArgs, env: SharedEnv) -> anyhow::Result<Exit> {
+    let (ledger, results_dir) = {
+        let lookup: crate::config::Env<'_> = &|name: &str| env(name);
+        crate::config::desk_paths(
+            args.config.as_deref(),
+            args.ledger,
+            args.results_dir,
+            lookup,
+        )
+        .map_err(|error| ExitError::new(Exit::Usage, error.to_string()))?
+    };
     let config = DeskConfig {
-        ledger: args.ledger,
-        results_dir: args.results_dir,
+        ledger,
+        results_dir,
         listen: args.listen,
         tls: args.tls_cert.zip(args.tls_key),
         users: args.users,

@@ -108,3 +108,60 @@ pub fn build_desk_send(
     argv.switch("--retry-rejected", true);
     build_send(argv.parse(template.gateway.as_deref())?, env)
 }
+
+/// The desk's ledger and results directory: `serve`'s flags, else the config file's
+/// `ledger` and `results_dir` (`--config`, else `OPENTRADE_CONFIG`).
+pub fn desk_paths(
+    config: Option<&Path>,
+    ledger: Option<PathBuf>,
+    results_dir: Option<PathBuf>,
+    env: Env<'_>,
+) -> Result<(PathBuf, PathBuf), ConfigError> {
+    let config_path = config.map(Path::to_path_buf).or_else(|| {
+        env("OPENTRADE_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let file = match (&config_path, ledger.is_some() && results_dir.is_some()) {
+        (Some(path), false) => super::file::load(path)?,
+        _ => super::file::FileConfig::default(),
+    };
+    let ledger = ledger.or(file.ledger).ok_or(ConfigError::MissingPath {
+        flag: "--ledger",
+        key: "ledger",
+    })?;
+    let results_dir = results_dir
+        .or(file.results_dir)
+        .ok_or(ConfigError::MissingPath {
+            flag: "--results-dir",
+            key: "results_dir",
+        })?;
+    Ok((ledger, results_dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_desk_finds_its_paths_in_the_config_when_flags_do_not_give_them() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "ledger = \"/var/lib/opentrade/ledger.csv\"\nresults_dir = \"/var/lib/opentrade/results\"\n",
+        )
+        .expect("write");
+        let none = |_: &str| None;
+        let (ledger, results) =
+            desk_paths(Some(&config), None, None, &none).expect("from the file");
+        assert_eq!(ledger, PathBuf::from("/var/lib/opentrade/ledger.csv"));
+        assert_eq!(results, PathBuf::from("/var/lib/opentrade/results"));
+        let by_env =
+            |name: &str| (name == "OPENTRADE_CONFIG").then(|| config.display().to_string());
+        let (_, results) = desk_paths(None, None, Some("r".into()), &by_env).expect("mixed");
+        assert_eq!(results, PathBuf::from("r"));
+        let missing = desk_paths(None, Some("l".into()), None, &none).expect_err("no results dir");
+        assert!(missing.to_string().contains("--results-dir"), "{missing}");
+    }
+}

@@ -40,6 +40,9 @@ pub struct FileConfig {
     pub ledger: Option<std::path::PathBuf>,
     /// Where the results go, when `--out` is not given.
     pub out: Option<std::path::PathBuf>,
+    /// Where the nightly results are kept, for the desk (`serve`), when
+    /// `--results-dir` is not given.
+    pub results_dir: Option<std::path::PathBuf>,
     /// The day the seller's authorization (the session) ends, as the authorization page
     /// shows it (`2027-03-01`): `check` warns ahead of it.
     pub session_expires: Option<String>,

@@ -8,7 +8,7 @@ mod derived;
 pub mod envfile;
 mod file;
 
-pub use derived::{SendTemplate, build_check, build_desk_send};
+pub use derived::{SendTemplate, build_check, build_desk_send, desk_paths};
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
