@@ -90,7 +90,7 @@ fn an_undecodable_row_is_invalid_with_its_line_and_the_rest_is_read() {
     // The bad cell is shown as GBK would read it, so finance can see what it was.
     assert_eq!(descs(&ws)[1], "号码已停机");
     assert!(
-        stderr.contains("encoding-bad-bytes.csv row 2: input.bad_encoding: result_desc"),
+        stderr.contains("encoding-bad-bytes.csv row 3: input.bad_encoding: result_desc"),
         "{stderr}"
     );
 }
@@ -296,9 +296,9 @@ fn excel_damage_gets_one_code_each_and_harmless_forms_are_accepted() {
         "{}",
         rows[0]["error_msg"]
     );
-    // Row 19 spans two lines and a blank line precedes row 9.
+    // Data row 19 (Excel row 20) spans two lines and a blank line precedes data row 9.
     assert!(
-        stderr.contains("excel-damage.csv row 20 (file line 23): input.bad_success"),
+        stderr.contains("excel-damage.csv row 21 (file line 23): input.bad_success"),
         "{stderr}"
     );
 }

@@ -69,20 +69,21 @@ fn every_status_of_a_live_run_is_reported_row_by_row() {
     assert_eq!(rows[1]["error_msg"], "订单已退款");
     assert_eq!(rows[2]["sub_code"], "isp.remote-service-error");
     assert!(
-        rows[0]["error_msg"].contains("tonight.csv row 7 (same content), ")
-            && rows[0]["error_msg"].contains("tonight.csv row 9 (success, result_code differ)"),
+        rows[0]["error_msg"].contains("tonight.csv row 8 (same content), ")
+            && rows[0]["error_msg"].contains("tonight.csv row 10 (success, result_code differ)"),
         "{}",
         rows[0]["error_msg"]
     );
     assert!(
-        rows[11]["error_msg"].contains("tonight.csv row 11"),
+        rows[11]["error_msg"].contains("tonight.csv row 12"),
         "{}",
         rows[11]["error_msg"]
     );
     for (i, row) in rows.iter().enumerate() {
         assert_eq!(
             (row["source"].as_str(), row["line"].as_str()),
-            (input.to_str().expect("utf-8"), (i + 1).to_string().as_str())
+            // The row Excel shows: the header is row 1.
+            (input.to_str().expect("utf-8"), (i + 2).to_string().as_str())
         );
     }
     assert!(
@@ -125,7 +126,7 @@ fn every_status_of_a_live_run_is_reported_row_by_row() {
         "{stats:?}"
     );
     assert!(
-        stderr.contains("tonight.csv row 4: input.bad_number"),
+        stderr.contains("tonight.csv row 5: input.bad_number"),
         "{stderr}"
     );
 }
@@ -428,10 +429,10 @@ fn several_inputs_and_stdin_are_read_in_order() {
     assert_eq!(
         columns(&ws.out(), ["req_id", "status", "source", "line"]),
         [
-            ["a", "delivered", first_name, "1"],
-            ["b", "delivered", first_name, "2"],
-            ["c", "delivered", "<stdin>", "1"],
-            ["a", "duplicate_in_input", "<stdin>", "2"]
+            ["a", "delivered", first_name, "2"],
+            ["b", "delivered", first_name, "3"],
+            ["c", "delivered", "<stdin>", "2"],
+            ["a", "duplicate_in_input", "<stdin>", "3"]
         ]
     );
 }

@@ -136,16 +136,6 @@ fn file_name(source: &str) -> &str {
     source.rsplit('/').next().unwrap_or(source)
 }
 
-/// The row Excel shows for a result's `line`: a workbook's rows are counted as Excel
-/// counts them, a CSV's from its first data row (Excel shows the header as row 1).
-fn excel_row(source: &str, line: u64) -> u64 {
-    if crate::xlsx::is_workbook(std::path::Path::new(source)) {
-        line
-    } else {
-        line + 1
-    }
-}
-
 /// Result rows: where they are (the row Excel shows), what they are, why, what to do.
 pub fn rows_table(lang: Lang, rows: &[Shown]) -> Markup {
     let t = |key| lang.t(key);
@@ -163,7 +153,7 @@ pub fn rows_table(lang: Lang, rows: &[Shown]) -> Markup {
                     @let row = &shown.row;
                     tr class=[row.status.needs_attention().then_some("attention")] {
                         td { (file_name(&shown.source)) }
-                        td.num { @if row.line > 0 { (excel_row(&shown.source, row.line)) } }
+                        td.num { @if row.line > 0 { (row.line) } }
                         td { code { (row.fields.req_id) } }
                         td { code { (row.fields.order_no) } }
                         td { (status_name(lang, row.status)) }

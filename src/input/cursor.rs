@@ -82,7 +82,8 @@ impl<'a> Cursor<'a> {
                     file.data_row += 1;
                     return Some(Ok(Record {
                         source: file.source,
-                        line: read.line.unwrap_or(file.data_row),
+                        // The row Excel shows: a workbook's own; a CSV's header is row 1.
+                        line: read.line.unwrap_or(file.data_row + 1),
                         file_line: read.file_line,
                         data: read.data,
                     }));

@@ -90,8 +90,8 @@ impl SourceRecords {
                 })?;
                 Ok(row.map(|row| Read {
                     line: Some(u64::from(row.number)),
-                    // "row N" in messages: the sheet row is what Excel shows.
-                    file_line: u64::from(row.number) + 1,
+                    // The sheet row is what Excel shows, and the only line there is.
+                    file_line: u64::from(row.number),
                     data: RecordData::Sheet {
                         row,
                         header_len: *header_len,

@@ -95,7 +95,9 @@ impl Recorder {
                     .sources
                     .get(row.source as usize)
                     .map_or("?", String::as_str);
-                let place = if done.file_line != row.line + 1 {
+                // Rows are the rows Excel shows; a CSV's physical line is added where
+                // it differs (a cell spanning lines, blank lines above).
+                let place = if done.file_line != row.line {
                     format!("{name} row {} (file line {})", row.line, done.file_line)
                 } else {
                     format!("{name} row {}", row.line)
