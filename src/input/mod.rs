@@ -109,7 +109,7 @@ pub struct InputSet {
 pub struct InputRow {
     /// Index into `InputSet::sources`.
     pub source: u32,
-    /// 1-based data-row number (the header is not counted).
+    /// The row Excel shows (a CSV's header is row 1; a workbook's rows are its own).
     pub line: u64,
     /// The file line the row starts on (the header is line 1), for messages.
     pub file_line: u64,
