@@ -121,6 +121,9 @@ pub struct RowText {
     pub result_desc: String,
     pub req_id: String,
     pub ext: String,
+    /// The input's columns the API does not use, carried through (in the order of
+    /// the result file's extra columns).
+    pub extra: Vec<String>,
 }
 
 impl RowText {
@@ -137,6 +140,7 @@ impl RowText {
             result_desc: order.result_desc.unwrap_or_default(),
             req_id: order.req_id,
             ext: order.ext.unwrap_or_default(),
+            extra: Vec::new(),
         }
     }
 

@@ -386,3 +386,61 @@ print(json.dumps({"rows": rows, "formats": formats, "freeze": sheet.freeze_panes
         ]
     );
 }
+
+#[test]
+fn input_columns_the_api_does_not_use_are_carried_through_every_table() {
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("cx-2"),
+        Fault::reject("B0107", "订单状态不允许回调"),
+    ));
+    let ws = Workspace::new();
+    let mut text = String::from(
+        "备注,order_no,sub_order_no,success,result_code,result_desc,req_id,ext,门店\n",
+    );
+    text.push_str("VIP 客户,4000000000000000001,,true,0000,ok,cx-1,,北京\n");
+    text.push_str("=HYPERLINK(\"x\"),4000000000000000002,,true,0000,ok,cx-2,,上海\n");
+    let input = ws.write("export.csv", text);
+    let csv = ws.path("results.csv");
+    common::send_cmd_with(&sim, &[&input], &ws.ledger(), &csv)
+        .assert()
+        .code(1);
+    let rows = common::read_csv(&csv);
+    assert_eq!(rows[0]["备注"], "VIP 客户");
+    assert_eq!(rows[1]["门店"], "上海");
+    assert_eq!(
+        rows[1]["备注"], "'=HYPERLINK(\"x\")",
+        "guarded like every cell"
+    );
+    let header = std::fs::read_to_string(&csv).expect("csv");
+    assert!(
+        header
+            .lines()
+            .next()
+            .is_some_and(|h| h.ends_with(",line,备注,门店")),
+        "after line: {header}"
+    );
+    // The rows needing attention, as a workbook, keep them; sent again, so do the results.
+    let failed = ws.path("failed.xlsx");
+    std::process::Command::new(binary())
+        .arg("report")
+        .arg(&csv)
+        .args(["--failed-only", "--out"])
+        .arg(&failed)
+        .output()
+        .expect("report");
+    let sheet = sheet(&failed, "results 结果");
+    let names: Vec<String> = sheet[0].iter().map(ToString::to_string).collect();
+    assert_eq!(&names[names.len() - 2..], ["备注", "门店"]);
+    assert_eq!(sheet[1][names.len() - 1], Data::String("上海".into()));
+    let again = ws.path("again.csv");
+    common::send_cmd_with(&sim, &[&failed], &ws.ledger(), &again)
+        .arg("--retry-rejected")
+        .assert()
+        .code(1);
+    let rows = common::read_csv(&again);
+    assert_eq!(
+        (rows[0]["req_id"].as_str(), rows[0]["门店"].as_str()),
+        ("cx-2", "上海")
+    );
+    assert_eq!(rows[0]["备注"], "'=HYPERLINK(\"x\")");
+}

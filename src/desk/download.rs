@@ -33,7 +33,7 @@ pub fn table_workbook(path: &Path, name: &str) -> Response {
     }
     respond(name, |out| {
         let mut table = TableReader::open(path).map_err(std::io::Error::other)?;
-        let mut writer = TableWriter::create(out, false)?;
+        let mut writer = TableWriter::with_extra(out, false, &table.extra_names())?;
         while let Some(row) = table.next_row().map_err(std::io::Error::other)? {
             writer.write(&row, table.source(&row))?;
         }

@@ -119,8 +119,10 @@ fn normalize(header: &str) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ColumnMap {
     columns: BTreeMap<Field, usize>,
-    /// Headers that name nothing known, for a warning.
+    /// Headers that name nothing known: carried through to the results.
     pub unknown: Vec<String>,
+    /// Where each of `unknown` is.
+    pub unknown_at: Vec<usize>,
 }
 
 /// Why a header cannot be used.
@@ -203,7 +205,10 @@ impl ColumnMap {
                     .iter()
                     .chain(crate::columns::WORKBOOK_ONLY)
                     .any(|c| normalize(c) == normalized) => {}
-                None => map.unknown.push(super::values::clean(header).to_owned()),
+                None => {
+                    map.unknown.push(super::values::clean(header).to_owned());
+                    map.unknown_at.push(index);
+                }
             }
         }
         let missing: Vec<Field> = Field::REQUIRED

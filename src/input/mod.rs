@@ -102,6 +102,11 @@ pub struct InputSet {
     pub sources: Vec<Source>,
     /// The sources' names, for `source` columns and messages.
     names: Vec<String>,
+    /// The columns the API does not use, of every source (first seen first): carried
+    /// through to the results, after `line`.
+    extra_names: Vec<String>,
+    /// For each source, where each of its unknown columns goes in `extra_names`.
+    extra_at: Vec<Vec<usize>>,
 }
 
 /// One data row.
@@ -115,6 +120,9 @@ pub struct InputRow {
     pub file_line: u64,
     /// The order, or why not, with the cells as found.
     pub order: Result<Order, Box<Invalid>>,
+    /// The columns the API does not use, in `InputSet::extra_names` order (empty when
+    /// no input has any).
+    pub extra: Vec<String>,
 }
 
 impl InputSet {
@@ -129,7 +137,34 @@ impl InputSet {
             .map(|path| Source::open(path, options))
             .collect::<Result<_, _>>()?;
         let names = sources.iter().map(|s| s.name.clone()).collect();
-        Ok(InputSet { sources, names })
+        let mut extra_names: Vec<String> = Vec::new();
+        let extra_at = sources
+            .iter()
+            .map(|source| {
+                source
+                    .unknown()
+                    .iter()
+                    .map(|name| match extra_names.iter().position(|n| n == name) {
+                        Some(at) => at,
+                        None => {
+                            extra_names.push(name.clone());
+                            extra_names.len() - 1
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(InputSet {
+            sources,
+            names,
+            extra_names,
+            extra_at,
+        })
+    }
+
+    /// The columns the API does not use, of all inputs: the results carry them.
+    pub fn extra_names(&self) -> &[String] {
+        &self.extra_names
     }
 
     /// The name of every source, in order (`<stdin>` for `-`).
@@ -153,12 +188,22 @@ impl InputSet {
 
     /// The row a record holds; `None` for a blank one.
     pub fn finish(&self, record: &Record) -> Option<InputRow> {
-        let order = self.sources[record.source as usize].row(&record.data)?;
+        let source = &self.sources[record.source as usize];
+        let order = source.row(&record.data)?;
+        let mut extra = Vec::new();
+        if !self.extra_names.is_empty() {
+            extra = vec![String::new(); self.extra_names.len()];
+            let places = &self.extra_at[record.source as usize];
+            for (text, &at) in source.unknown_cells(&record.data).into_iter().zip(places) {
+                extra[at] = text;
+            }
+        }
         Some(InputRow {
             source: record.source,
             line: record.line,
             file_line: record.file_line,
             order,
+            extra,
         })
     }
 

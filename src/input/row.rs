@@ -167,6 +167,7 @@ pub fn build_order(cells: &Cells<'_>) -> Result<Order, Box<Invalid>> {
         result_desc: unguard(cells.get(Field::ResultDesc)).to_owned(),
         req_id,
         ext: ext_shown,
+        extra: Vec::new(),
     };
     let message = errors
         .iter()

@@ -40,6 +40,36 @@ pub enum RecordData {
 }
 
 impl RecordData {
+    /// The text of the columns at `at` (those the API does not use), as found (less
+    /// this tool's own formula guard, which every output puts back).
+    pub(super) fn cells_at(&self, at: &[usize]) -> Vec<String> {
+        let texts: Vec<String> = match self {
+            RecordData::Csv { raw, format } => at
+                .iter()
+                .map(|&index| {
+                    let bytes = raw.get(index).unwrap_or_default();
+                    let bytes = &bytes[..bytes.len().min(super::values::MAX_CELL_BYTES)];
+                    super::encoding::decode(format.detected, bytes)
+                        .unwrap_or_else(|| {
+                            super::encoding::decode_for_display(format.detected.encoding, bytes)
+                        })
+                        .into_owned()
+                })
+                .collect(),
+            RecordData::Sheet { row, .. } => at
+                .iter()
+                .map(|&index| workbook::shown(row.get(index)).into_owned())
+                .collect(),
+        };
+        texts
+            .into_iter()
+            .map(|text| match crate::columns::unguard(&text) {
+                same if same.len() == text.len() => text,
+                unguarded => unguarded.to_owned(),
+            })
+            .collect()
+    }
+
     /// The row this record holds; `None` for a blank one.
     pub(super) fn row(&self, columns: &ColumnMap) -> Option<Result<Order, Box<Invalid>>> {
         match self {
@@ -118,8 +148,8 @@ impl Source {
                 error: source,
             })?;
         if !columns.unknown.is_empty() {
-            tracing::warn!(
-                "{name}: ignoring columns the API does not use: {}",
+            tracing::info!(
+                "{name}: columns the API does not use, carried through to the results: {}",
                 crate::text::visible(&columns.unknown.join(", "))
             );
         }
@@ -147,5 +177,15 @@ impl Source {
     /// Turns one record into a row; `None` for a blank one.
     pub(super) fn row(&self, record: &RecordData) -> Option<Result<Order, Box<Invalid>>> {
         record.row(&self.columns)
+    }
+
+    /// The names of the columns the API does not use, in the file's order.
+    pub(super) fn unknown(&self) -> &[String] {
+        &self.columns.unknown
+    }
+
+    /// The text of those columns in `record`.
+    pub(super) fn unknown_cells(&self, record: &RecordData) -> Vec<String> {
+        record.cells_at(&self.columns.unknown_at)
     }
 }

@@ -256,7 +256,7 @@ fn date_time(at: &[u16; 7]) -> String {
 }
 
 /// A cell as shown in a result when it cannot be used: what Excel displays.
-fn shown(cell: &Cell) -> Cow<'_, str> {
+pub(super) fn shown(cell: &Cell) -> Cow<'_, str> {
     match cell {
         Cell::Empty => Cow::Borrowed(""),
         Cell::Text(text) | Cell::Error(text) => Cow::Borrowed(text),

@@ -374,6 +374,7 @@ mod tests {
             line,
             file_line: line + 1,
             order: Ok(order),
+            extra: Vec::new(),
         }
     }
 

@@ -32,9 +32,15 @@ pub struct ResultWriter {
 impl ResultWriter {
     /// Starts a result table for `out` — a workbook when its name ends in `.xlsx`;
     /// `excel` starts a CSV with a UTF-8 BOM.
-    pub fn create(out: &Path, sources: Arc<[String]>, excel: bool) -> std::io::Result<Self> {
+    /// `extra` names the input's columns the API does not use, carried after `line`.
+    pub fn create(
+        out: &Path,
+        sources: Arc<[String]>,
+        excel: bool,
+        extra: &[String],
+    ) -> std::io::Result<Self> {
         Ok(ResultWriter {
-            table: TableWriter::create(out, excel)?,
+            table: TableWriter::with_extra(out, excel, extra)?,
             sources,
             pending: BTreeMap::new(),
             next: 0,
@@ -116,8 +122,9 @@ mod tests {
     fn rows_come_out_in_input_order_and_only_on_finish() {
         let dir = tempfile::tempdir().expect("dir");
         let out = dir.path().join("results.csv");
-        let mut writer = ResultWriter::create(&out, Arc::from(vec!["in.csv".to_owned()]), false)
-            .expect("create");
+        let mut writer =
+            ResultWriter::create(&out, Arc::from(vec!["in.csv".to_owned()]), false, &[])
+                .expect("create");
         writer.push(2, row("c", Status::Delivered)).expect("push");
         writer.push(0, row("a", Status::Invalid)).expect("push");
         assert_eq!(writer.waiting(), 1);
@@ -141,7 +148,7 @@ mod tests {
     fn excel_mode_writes_a_bom() {
         let dir = tempfile::tempdir().expect("dir");
         let out = dir.path().join("r.csv");
-        ResultWriter::create(&out, Arc::from(Vec::new()), true)
+        ResultWriter::create(&out, Arc::from(Vec::new()), true, &[])
             .expect("create")
             .finish()
             .expect("finish");

@@ -105,7 +105,10 @@ pub fn of_results(path: &Path, failed_out: Option<&Path>) -> Result<Report, Repo
         error,
     };
     let mut failed = match failed_out {
-        Some(out) => Some(TableWriter::create(out, false).map_err(|e| write_error(out, e))?),
+        Some(out) => Some(
+            TableWriter::with_extra(out, false, &table.extra_names())
+                .map_err(|e| write_error(out, e))?,
+        ),
         None => None,
     };
     let mut report = Report::default();

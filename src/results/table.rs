@@ -35,6 +35,8 @@ enum Sink {
 pub struct TableWriter {
     replacement: Replacement,
     sink: Sink,
+    /// How many input columns the API does not use are carried, after `line`.
+    extra: usize,
 }
 
 fn xlsx_error(error: rust_xlsxwriter::XlsxError) -> std::io::Error {
@@ -73,10 +75,16 @@ impl TableWriter {
     /// Starts a table for `out` (a workbook when its name ends in `.xlsx`) with the
     /// result header; `bom` starts a CSV with a UTF-8 BOM (Excel then shows Chinese).
     pub fn create(out: &Path, bom: bool) -> std::io::Result<TableWriter> {
+        TableWriter::with_extra(out, bom, &[])
+    }
+
+    /// `create`, with the input's columns the API does not use (`extra`, by name)
+    /// carried after `line`.
+    pub fn with_extra(out: &Path, bom: bool, extra: &[String]) -> std::io::Result<TableWriter> {
         let (replacement, file) = Replacement::create(out)?;
         let sink = if crate::xlsx::is_workbook(out) {
             Sink::Workbook {
-                sheet: Box::new(ResultSheet::new().map_err(xlsx_error)?),
+                sheet: Box::new(ResultSheet::new(extra).map_err(xlsx_error)?),
                 tally: Box::default(),
                 file,
             }
@@ -86,11 +94,23 @@ impl TableWriter {
                 sink.write_all(b"\xEF\xBB\xBF")?;
             }
             let mut csv = crate::csvio::report_writer(sink);
-            csv.write_record(RESULT_HEADER)
+            for name in RESULT_HEADER
+                .iter()
+                .copied()
+                .chain(extra.iter().map(String::as_str))
+            {
+                csv.write_field(guard(name).as_bytes())
+                    .map_err(std::io::Error::other)?;
+            }
+            csv.write_record(None::<&[u8]>)
                 .map_err(std::io::Error::other)?;
             Sink::Csv(Box::new(csv))
         };
-        Ok(TableWriter { replacement, sink })
+        Ok(TableWriter {
+            replacement,
+            sink,
+            extra: extra.len(),
+        })
     }
 
     /// Where the table goes.
@@ -104,7 +124,12 @@ impl TableWriter {
         let cells = cells(row, source, &mut numbers);
         match &mut self.sink {
             Sink::Csv(csv) => {
-                for cell in cells {
+                let extra = row.fields.extra.iter().map(String::as_str);
+                let padding = std::iter::repeat("");
+                for cell in cells
+                    .into_iter()
+                    .chain(extra.chain(padding).take(self.extra))
+                {
                     csv.write_field(guard(cell).as_bytes())
                         .map_err(std::io::Error::other)?;
                 }
@@ -162,6 +187,8 @@ pub enum TableError {
 struct Columns {
     at: [usize; 17],
     first_charge: Option<(usize, usize)>,
+    /// The input's columns the API does not use, carried: where and their names.
+    extra: Vec<(usize, String)>,
 }
 
 impl Columns {
@@ -178,7 +205,24 @@ impl Columns {
             *slot = find(name).ok_or(TableError::NotResults(name))?;
         }
         let first_charge = find("first_charge_amount").zip(find("first_charge_time"));
-        Ok(Columns { at, first_charge })
+        let known = |h: &String| {
+            let name = crate::columns::canonical_header(h);
+            RESULT_HEADER.contains(&name)
+                || crate::columns::WORKBOOK_COLUMNS
+                    .iter()
+                    .any(|(_, n)| *n == name)
+        };
+        let extra = header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.trim().is_empty() && !known(h))
+            .map(|(i, h)| (i, h.trim().to_owned()))
+            .collect();
+        Ok(Columns {
+            at,
+            first_charge,
+            extra,
+        })
     }
 
     /// The result row of `cells` (table row `row`, for messages), whose source file
@@ -235,6 +279,11 @@ impl Columns {
                 result_code: get(4),
                 result_desc: get(5),
                 ext,
+                extra: self
+                    .extra
+                    .iter()
+                    .map(|(i, _)| cell(*i).to_owned())
+                    .collect(),
             },
             status,
             error_code: get(8),
@@ -302,6 +351,15 @@ impl TableReader {
                 .map(Some),
             None => Ok(None),
         }
+    }
+
+    /// The names of the input's columns the API does not use, carried in this table.
+    pub fn extra_names(&self) -> Vec<String> {
+        self.columns
+            .extra
+            .iter()
+            .map(|(_, name)| name.clone())
+            .collect()
     }
 
     /// The input file a row read here came from.

@@ -43,8 +43,9 @@ impl std::fmt::Debug for ResultSheet {
 }
 
 impl ResultSheet {
-    /// A workbook whose results sheet has the workbook columns as its first row.
-    pub fn new() -> Result<Self, XlsxError> {
+    /// A workbook whose results sheet has the workbook columns as its first row, then
+    /// `extra` (the input's columns the API does not use, carried as they were).
+    pub fn new(extra: &[String]) -> Result<Self, XlsxError> {
         let mut workbook = Workbook::new();
         // Level 1 deflate: the default level spends most of a large result file's
         // write time searching for matches; level 1 files are ~15% larger.
@@ -75,9 +76,15 @@ impl ResultSheet {
             sheet.write_string_with_format(0, col as u16, &head, head_format)?;
             widths.push(display_width(&head) + 2);
         }
+        for (at, name) in extra.iter().enumerate() {
+            let col = (WORKBOOK_COLUMNS.len() + at) as u16;
+            sheet.set_column_format(col, &text)?;
+            sheet.write_string_with_format(0, col, guard(name).as_ref(), &editable_head)?;
+            widths.push(display_width(name) + 2);
+        }
         Ok(ResultSheet {
             workbook,
-            columns: WORKBOOK_COLUMNS.len(),
+            columns: WORKBOOK_COLUMNS.len() + extra.len(),
             rows: 1,
             widths,
             attention: Format::new()
@@ -130,7 +137,27 @@ impl ResultSheet {
             source,
             line.format(row.line),
         ];
-        self.write_cells(&cells, row.status)
+        self.write_cells(&cells, row.status)?;
+        self.write_extra(&f.extra)
+    }
+
+    /// The carried columns of the row just written, as Text cells.
+    fn write_extra(&mut self, extra: &[String]) -> Result<(), XlsxError> {
+        let sheet = self.workbook.worksheet_from_index(0)?;
+        let row = self.rows - 1;
+        let room = self.columns - WORKBOOK_COLUMNS.len();
+        for (at, text) in extra.iter().take(room).enumerate() {
+            let col = WORKBOOK_COLUMNS.len() + at;
+            let text = guard(text);
+            if !text.is_empty() {
+                sheet.write_string_with_format(row, col as u16, text.as_ref(), &self.text)?;
+            }
+            let width = display_width(&text);
+            if width > self.widths[col] {
+                self.widths[col] = width;
+            }
+        }
+        Ok(())
     }
 
     fn write_cells(&mut self, cells: &[&str; 20], status: Status) -> Result<(), XlsxError> {

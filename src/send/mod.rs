@@ -76,7 +76,7 @@ pub async fn run_watched(
     let halt = Arc::new(Halt::default());
     let gateway = gateway::connect(&config, &halt, Arc::from(info.run_id.as_str())).await?;
     let watcher = watch_signals(Arc::clone(&halt))?;
-    let (outputs, summary_json) = open_outputs(&config, &shape, inputs.names())?;
+    let (outputs, summary_json) = open_outputs(&config, &shape, &inputs)?;
     let progress = Arc::new(Progress::start(
         if quiet {
             ProgressMode::Off
@@ -238,14 +238,13 @@ async fn plan(
 fn open_outputs(
     config: &SendConfig,
     shape: &Shape,
-    sources: &[String],
+    inputs: &InputSet,
 ) -> Result<(Outputs, Option<summary_json::SummaryJson>), SendError> {
-    let results =
-        ResultWriter::create(&config.out, Arc::from(sources), config.excel).map_err(|error| {
-            SendError::Results {
-                path: config.out.clone(),
-                error,
-            }
+    let sources = Arc::from(inputs.names());
+    let results = ResultWriter::create(&config.out, sources, config.excel, inputs.extra_names())
+        .map_err(|error| SendError::Results {
+            path: config.out.clone(),
+            error,
         })?;
     // Written at the end, but found unwritable before the first call.
     if let Some(path) = &config.metrics_file {

@@ -43,15 +43,13 @@ pub fn record(
         file_line,
         order,
         payload,
+        extra,
     } = job;
     let (order_no, sub_order_no) = (order.order_no, order.sub_order_no);
     // The order's strings move into the row; the ledger line copies the one it needs.
-    let mut row = ResultRow::new(
-        RowText::from_order(order),
-        Status::NotAttempted,
-        source,
-        line,
-    );
+    let mut text = RowText::from_order(order);
+    text.extra = extra;
+    let mut row = ResultRow::new(text, Status::NotAttempted, source, line);
     let (settled, reply, attempts, note) = match delivery {
         Delivery::NotSent => {
             let reason = halt.map(ToString::to_string).unwrap_or_default();
@@ -131,6 +129,7 @@ mod tests {
             file_line: 10,
             payload: Arc::new(order.payload()),
             order,
+            extra: vec!["备注".into()],
         }
     }
 
@@ -164,6 +163,11 @@ mod tests {
             assert_eq!(done.row.status, status);
             assert_eq!((done.row.attempts, done.row.finished_at.as_str()), (2, "T"));
             assert_eq!((done.row.source, done.row.line), (1, 9));
+            assert_eq!(
+                done.row.fields.extra,
+                ["备注"],
+                "carried columns ride along"
+            );
             let entry = done.entry.expect("a ledger line");
             assert_eq!(entry.status, settled);
             assert_eq!((entry.req_id.as_str(), entry.order_no), ("R1", 42));

@@ -28,6 +28,8 @@ pub struct Job {
     pub file_line: u64,
     pub order: Order,
     pub payload: Arc<Payload>,
+    /// The input's columns the API does not use, for the result row.
+    pub extra: Vec<String>,
 }
 
 /// A row with its outcome, for the recorder.
@@ -221,7 +223,26 @@ fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
         line,
         file_line,
         order,
+        extra,
     } = row;
+    let mut routed = decide(source, line, file_line, order, plan, dry_run);
+    match &mut routed {
+        Routed::Send(job) => job.extra = extra,
+        Routed::Done(done) => done.row.fields.extra = extra,
+        Routed::Changed { .. } => {}
+    }
+    routed
+}
+
+/// What becomes of one row's order (its extra columns are added by `route`).
+fn decide(
+    source: u32,
+    line: u64,
+    file_line: u64,
+    order: Result<crate::order::Order, Box<crate::input::Invalid>>,
+    plan: &Plan,
+    dry_run: bool,
+) -> Routed {
     let done = |text: RowText, status: Status, code: &str, message: String| {
         let row = ResultRow::new(text, status, source, line).with_error(code, message);
         Routed::Done(Done::decided(0, file_line, row, false))
@@ -257,6 +278,7 @@ fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
             file_line,
             payload: Arc::new(order.payload()),
             order,
+            extra: Vec::new(),
         }),
     }
 }
