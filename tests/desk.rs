@@ -35,6 +35,41 @@ fn rejecting() -> Scenario {
     )
 }
 
+/// Last night done, and the desk started on its files (with `extra` flags).
+struct Night {
+    ws: Workspace,
+    sim: common::TestSimulator,
+    results: std::path::PathBuf,
+    /// The simulator's requests after the night.
+    calls: u64,
+    process: desk::DeskProcess,
+}
+
+fn after_last_night(extra: &[&str]) -> Night {
+    let ws = Workspace::new();
+    let sim = common::simulator(rejecting());
+    let results = last_night(&ws, &sim);
+    let calls = sim.stats().requests;
+    let process = desk::start(&ws.ledger(), &results, &sim.url(), extra);
+    Night {
+        ws,
+        sim,
+        results,
+        calls,
+        process,
+    }
+}
+
+/// `users add ana` with a good password, into `users`.
+fn add_ana(users: &std::path::Path) {
+    assert_cmd::Command::new(common::binary())
+        .args(["users", "add", "ana", "--users"])
+        .arg(users)
+        .write_stdin("correct horse battery\n")
+        .assert()
+        .success();
+}
+
 async fn logged_in(process: &desk::DeskProcess) -> Visitor {
     let mut visitor = Visitor::new(&process.base);
     let response = visitor.login(&process.login_url).await;
@@ -65,11 +100,13 @@ async fn finished(visitor: &Visitor, job: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_night_is_corrected_and_sent_again_from_the_desk() {
-    let ws = Workspace::new();
-    let sim = common::simulator(rejecting());
-    let results = last_night(&ws, &sim);
-    let night_calls = sim.stats().requests;
-    let process = desk::start(&ws.ledger(), &results, &sim.url(), &[]);
+    let Night {
+        ws,
+        sim,
+        results,
+        calls: night_calls,
+        process,
+    } = after_last_night(&[]);
     let visitor = logged_in(&process).await;
     // The link works once.
     let again = Visitor::new(&process.base).login(&process.login_url).await;
@@ -184,17 +221,14 @@ async fn a_night_is_corrected_and_sent_again_from_the_desk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_security_rule_refuses_and_changes_nothing() {
-    let ws = Workspace::new();
-    let sim = common::simulator(rejecting());
-    let results = last_night(&ws, &sim);
-    let calls = sim.stats().requests;
+    let Night {
+        ws,
+        sim,
+        results,
+        calls,
+        process,
+    } = after_last_night(&["--max-upload-mib", "64"]);
     let ledger_before = std::fs::read(ws.ledger()).expect("ledger");
-    let process = desk::start(
-        &ws.ledger(),
-        &results,
-        &sim.url(),
-        &["--max-upload-mib", "64"],
-    );
     let anonymous = Visitor::new(&process.base);
     // No login.
     let home = anonymous.get("/").await;
@@ -293,11 +327,13 @@ async fn every_security_rule_refuses_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ledger_held_by_another_process_is_said_and_nothing_is_queued() {
-    let ws = Workspace::new();
-    let sim = common::simulator(rejecting());
-    let results = last_night(&ws, &sim);
-    let calls = sim.stats().requests;
-    let process = desk::start(&ws.ledger(), &results, &sim.url(), &[]);
+    let Night {
+        ws,
+        sim,
+        calls,
+        process,
+        ..
+    } = after_last_night(&[]);
     let visitor = logged_in(&process).await;
     let csrf = visitor.csrf("/submit").await;
     let uploaded = visitor
@@ -414,12 +450,7 @@ async fn users_log_in_with_passwords_and_failures_are_slowed() {
     sim.unused();
     std::fs::create_dir(ws.path("results")).expect("dir");
     let users = ws.path("desk-users");
-    let mut add = assert_cmd::Command::new(common::binary());
-    add.args(["users", "add", "ana", "--users"])
-        .arg(&users)
-        .write_stdin("correct horse battery\n")
-        .assert()
-        .success();
+    add_ana(&users);
     let text = std::fs::read_to_string(&users).expect("users");
     assert!(text.starts_with("ana:$argon2id$"), "{text}");
     assert!(!text.contains("correct horse"));
@@ -486,12 +517,7 @@ async fn over_https_the_cookie_is_secure_and_transport_strict() {
     std::fs::create_dir(ws.path("results")).expect("dir");
     let pki = common::certs::issue(ws.dir.path(), &["127.0.0.1"]);
     let users = ws.path("desk-users");
-    assert_cmd::Command::new(common::binary())
-        .args(["users", "add", "ana", "--users"])
-        .arg(&users)
-        .write_stdin("correct horse battery\n")
-        .assert()
-        .success();
+    add_ana(&users);
     let process = desk::start(
         &ws.ledger(),
         &ws.path("results"),

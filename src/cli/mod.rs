@@ -77,25 +77,12 @@ Examples:
   opentrade-callback --env-file /etc/opentrade/env check
   opentrade-callback check --config /etc/opentrade/config.toml --json")]
 pub struct CheckArgs {
-    /// TOML file with credentials and settings (else OPENTRADE_CONFIG).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// TOP gateway URL; also TOP_GATEWAY.
-    #[arg(long, value_name = "URL")]
-    pub gateway: Option<String>,
-
-    /// Also trust the root certificate(s) in this PEM file; also TOP_CA_CERT.
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// md5, hmac or hmac-sha256 (as the run will sign).
     #[arg(long, value_name = "METHOD")]
     pub sign_method: Option<crate::top::SignMethod>,
-
-    /// Allow a plain http:// gateway on another machine.
-    #[arg(long)]
-    pub allow_insecure_http: bool,
 
     /// How long the probe may take.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
@@ -108,6 +95,28 @@ pub struct CheckArgs {
     /// One JSON document on stdout instead of lines.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The configuration and the gateway, as `check` and `serve` take them (`send` has
+/// its own, grouped in its help).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// TOML file with credentials and settings (else OPENTRADE_CONFIG); for `serve`,
+    /// also `ledger` and `results_dir`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// TOP gateway URL; also TOP_GATEWAY.
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
+
+    /// Also trust the root certificate(s) in this PEM file; also TOP_CA_CERT.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Allow a plain http:// gateway on another machine.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
 }
 
 /// How log lines are written.

@@ -59,22 +59,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub max_upload_mib: u64,
 
-    /// TOML file with credentials and settings, `ledger` and `results_dir` among them
-    /// (else OPENTRADE_CONFIG).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// TOP gateway URL; also TOP_GATEWAY.
-    #[arg(long, value_name = "URL")]
-    pub gateway: Option<String>,
-
-    /// Also trust the root certificate(s) in this PEM file; also TOP_CA_CERT.
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-
-    /// Allow a plain http:// gateway on another machine.
-    #[arg(long)]
-    pub allow_insecure_http: bool,
+    #[command(flatten)]
+    pub connect: super::ConnectArgs,
 
     /// Send to the built-in simulated gateway (to try the desk; ledger lines marked).
     #[arg(long)]

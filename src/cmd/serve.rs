@@ -13,7 +13,7 @@ pub async fn run(args: ServeArgs, env: SharedEnv) -> anyhow::Result<Exit> {
     let (ledger, results_dir) = {
         let lookup: crate::config::Env<'_> = &|name: &str| env(name);
         crate::config::desk_paths(
-            args.config.as_deref(),
+            args.connect.config.as_deref(),
             args.ledger,
             args.results_dir,
             lookup,
@@ -29,10 +29,10 @@ pub async fn run(args: ServeArgs, env: SharedEnv) -> anyhow::Result<Exit> {
         allow_hosts: args.allow_host,
         max_upload: args.max_upload_mib.saturating_mul(1 << 20),
         template: SendTemplate {
-            config: args.config,
-            gateway: args.gateway,
-            ca_cert: args.ca_cert,
-            allow_insecure_http: args.allow_insecure_http,
+            config: args.connect.config,
+            gateway: args.connect.gateway,
+            ca_cert: args.connect.ca_cert,
+            allow_insecure_http: args.connect.allow_insecure_http,
             simulate: args.simulate,
         },
     };

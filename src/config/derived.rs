@@ -71,16 +71,17 @@ pub fn build_check(args: &crate::cli::CheckArgs, env: Env<'_>) -> Result<SendCon
         "--out",
         "/nonexistent/check-results.csv",
     ]);
-    argv.flag("--config", args.config.clone().map(Into::into));
-    argv.flag("--gateway", args.gateway.clone().map(Into::into));
-    argv.flag("--ca-cert", args.ca_cert.clone().map(Into::into));
+    let connect = &args.connect;
+    argv.flag("--config", connect.config.clone().map(Into::into));
+    argv.flag("--gateway", connect.gateway.clone().map(Into::into));
+    argv.flag("--ca-cert", connect.ca_cert.clone().map(Into::into));
     argv.flag("--sign-method", args.sign_method.map(|m| m.as_str().into()));
     argv.flag(
         "--timeout",
         Some(humantime::format_duration(args.timeout).to_string().into()),
     );
-    argv.switch("--allow-insecure-http", args.allow_insecure_http);
-    build_send(argv.parse(args.gateway.as_deref())?, env)
+    argv.switch("--allow-insecure-http", connect.allow_insecure_http);
+    build_send(argv.parse(connect.gateway.as_deref())?, env)
 }
 
 /// The settings of one `send` the desk runs: `input` against `ledger`, results to
