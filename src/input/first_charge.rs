@@ -21,6 +21,9 @@ pub struct SplitExt {
 /// `ext` split into its first-charge columns, when `ext_from` assembles the parts into
 /// exactly `ext` again (else `None`: the workbook keeps `ext` whole).
 pub fn split(ext: &str) -> Option<SplitExt> {
+    if let Some(split) = split_usual(ext) {
+        return Some(split);
+    }
     let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(ext) else {
         return None;
     };
@@ -44,6 +47,30 @@ pub fn split(ext: &str) -> Option<SplitExt> {
     };
     let (_, assembled) = ext_from(&rest, &amount, &time);
     (assembled.ok()?.as_deref() == Some(ext)).then_some(SplitExt { rest, amount, time })
+}
+
+/// The usual ext — `{"firstChargeAmount":"A"}` with `"firstChargeTime":"T"` after it,
+/// nothing else, in the canonical form — split without parsing JSON: assembling gives
+/// it back exactly when the amount reads as itself and the time as the same
+/// milliseconds (a result workbook writes one such row after another).
+fn split_usual(ext: &str) -> Option<SplitExt> {
+    let mut pairs = values::canonical_ext(ext)?.iter();
+    let ("firstChargeAmount", amount) = pairs.next()? else {
+        return None;
+    };
+    let time = match pairs.next() {
+        None => String::new(),
+        Some(("firstChargeTime", ms)) if ms.len() > 10 && pairs.next().is_none() => {
+            let time = beijing_time(ms)?;
+            (values::parse_charge_time(&time).ok()?.to_string() == ms).then_some(time)?
+        }
+        Some(_) => return None,
+    };
+    (values::parse_amount(amount).ok()? == amount).then(|| SplitExt {
+        rest: String::new(),
+        amount: amount.to_owned(),
+        time,
+    })
 }
 
 /// Epoch milliseconds (whole seconds) as Beijing `yyyy-MM-dd HH:mm:ss`.
@@ -195,6 +222,26 @@ mod tests {
         assert_eq!(split.rest, "");
         let (_, back) = ext_from(&split.rest, &split.amount, &split.time);
         assert_eq!(back.expect("valid").as_deref(), Some(ext));
+    }
+
+    #[test]
+    fn the_quick_split_agrees_with_assembling() {
+        for ext in [
+            r#"{"firstChargeAmount":"49.90","firstChargeTime":"1795392163000"}"#,
+            r#"{"firstChargeAmount":"100"}"#,
+            r#"{"firstChargeAmount":"1,000.00"}"#,
+            r#"{"firstChargeAmount":"¥5"}"#,
+            r#"{"firstChargeAmount":"5","firstChargeTime":"1795392163001"}"#,
+            r#"{"firstChargeAmount":"5","firstChargeTime":"179539216300"}"#,
+            r#"{"firstChargeTime":"1795392163000","firstChargeAmount":"5"}"#,
+        ] {
+            if let Some(quick) = split_usual(ext) {
+                let (_, back) = ext_from(&quick.rest, &quick.amount, &quick.time);
+                assert_eq!(back.expect("valid").as_deref(), Some(ext), "{ext}");
+            }
+        }
+        assert!(split_usual(r#"{"firstChargeAmount":"1,000.00"}"#).is_none());
+        assert!(split_usual(r#"{"firstChargeAmount":"49.90","firstChargeTime":"1795392163000"}"#).is_some());
     }
 
     #[test]
