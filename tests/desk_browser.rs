@@ -255,6 +255,15 @@ async fn a_clerk_corrects_last_nights_rows_in_the_browser() {
     let browser = open_browser(&driver, &chromium, &ws.path("profile"), &downloads).await;
     let mut camera = Camera::new();
 
+    // Without the link: the login page says how to get in.
+    browser
+        .goto(&format!("{}/", desk.base))
+        .await
+        .expect("home");
+    find_soon(&browser, Locator::Css("main p"))
+        .await
+        .expect("the login page");
+    camera.shoot(&browser, "login").await;
     // Log in through the printed link: the runs.
     browser.goto(&desk.login_url).await.expect("login");
     find_soon(&browser, Locator::LinkText("night-1201.csv"))
@@ -275,6 +284,23 @@ async fn a_clerk_corrects_last_nights_rows_in_the_browser() {
     let text = page.text().await.expect("text");
     assert!(text.contains("B0107") && text.contains("N2"), "{text}");
     camera.shoot(&browser, "run").await;
+    // The outstanding orders: the refused one; the invalid row was never sent.
+    browser
+        .find(Locator::LinkText("未完成订单"))
+        .await
+        .expect("nav")
+        .click()
+        .await
+        .expect("click");
+    let listed = find_soon(&browser, Locator::Css("table.rows"))
+        .await
+        .expect("outstanding orders");
+    assert!(listed.text().await.expect("text").contains("N2"));
+    camera.shoot(&browser, "outstanding").await;
+    browser.back().await.expect("back to the run");
+    find_soon(&browser, Locator::Css("a[href$='/attention.xlsx']"))
+        .await
+        .expect("the run again");
     // Download the rows needing attention, correct them.
     browser
         .find(Locator::Css("a[href$='/attention.xlsx']"))

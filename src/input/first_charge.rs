@@ -241,7 +241,10 @@ mod tests {
             }
         }
         assert!(split_usual(r#"{"firstChargeAmount":"1,000.00"}"#).is_none());
-        assert!(split_usual(r#"{"firstChargeAmount":"49.90","firstChargeTime":"1795392163000"}"#).is_some());
+        assert!(
+            split_usual(r#"{"firstChargeAmount":"49.90","firstChargeTime":"1795392163000"}"#)
+                .is_some()
+        );
     }
 
     #[test]
