@@ -203,8 +203,8 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("lang.switch", "English", "中文"),
     (
         "login.hint",
-        "请使用运维提供的登录链接，或输入用户名和密码。",
-        "Use the login link ops gave you, or your name and password.",
+        "请打开运维提供的登录链接。链接只能使用一次；若已失效，请运维重启服务台以获取新链接。",
+        "Open the login link ops gave you. It works once; if it no longer does, ops restarts the desk for a new one.",
     ),
     ("login.name", "用户名", "Name"),
     ("login.password", "密码", "Password"),
