@@ -64,6 +64,9 @@ start_sim() { # $1: scenario JSON text; SIM_TLS=1 serves HTTPS (then send needs 
   printf '%s' "$1" > "$OUT/scenario.json"
   local tls=()
   [ "${SIM_TLS:-0}" = 1 ] && tls=(--tls-cert "$OUT/tls/server.pem" --tls-key "$OUT/tls/server-key.pem")
+  # Emptied first: the background job's own truncation may come after the wait below
+  # reads the file, which would then still name the previous simulator's (closed) port.
+  : > "$OUT/sim.out"
   $BIN simulate --listen 127.0.0.1:0 --scenario "$OUT/scenario.json" "${tls[@]}" > "$OUT/sim.out" 2>&1 &
   SIM_PID=$!
   for _ in $(seq 100); do grep -q '^listening on' "$OUT/sim.out" 2>/dev/null && break; sleep 0.05; done
