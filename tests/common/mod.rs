@@ -376,9 +376,11 @@ pub fn python_with(
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/python")
         .join(module);
+    // A probe: its traceback when the module is missing is no news.
     let has = std::process::Command::new("python3")
         .args(["-c", &format!("import {module}")])
         .env("PYTHONPATH", &dir)
+        .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !has {
