@@ -153,19 +153,27 @@ async fn find_soon(
 }
 
 /// The file that appears in `dir` whose name starts with `start` and ends with
-/// `ending` (a finished download: no `.crdownload`).
+/// `ending`, once its download has finished: Chromium creates the file empty at once
+/// and writes beside it as `….crdownload`, so the download is done when no such file
+/// is left and this one has its bytes.
 fn downloaded(dir: &Path, start: &str, ending: &str) -> PathBuf {
     let mut found = None;
     let done = common::wait_until(Duration::from_secs(30), || {
-        found = std::fs::read_dir(dir)
+        let names: Vec<PathBuf> = std::fs::read_dir(dir)
             .expect("downloads")
             .flatten()
             .map(|e| e.path())
-            .find(|p| {
-                let name = p.file_name().unwrap_or_default().to_string_lossy();
-                name.starts_with(start) && name.ends_with(ending)
-            });
-        found.is_some()
+            .collect();
+        let busy = names
+            .iter()
+            .any(|p| p.to_string_lossy().ends_with(".crdownload"));
+        found = names.into_iter().find(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with(start)
+                && name.ends_with(ending)
+                && std::fs::metadata(p).is_ok_and(|m| m.len() > 0)
+        });
+        found.is_some() && !busy
     });
     assert!(done, "no {ending} download in {}", dir.display());
     found.expect("found")
