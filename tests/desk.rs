@@ -250,27 +250,16 @@ async fn every_security_rule_refuses_and_changes_nothing() {
         .await;
     assert_eq!(forged.status(), 403);
     // A foreign Origin, or none.
+    let form = [("csrf", csrf.as_str())];
     let foreign = visitor
-        .client
-        .post(format!(
-            "{}/submissions/0123456789abcdef/send",
-            process.base
-        ))
-        .header("cookie", visitor.cookie.clone().expect("cookie"))
-        .header("origin", "http://evil.example")
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .expect("post");
+        .post_from(
+            Some("http://evil.example"),
+            "/submissions/0123456789abcdef/send",
+            &form,
+        )
+        .await;
     assert_eq!(foreign.status(), 403);
-    let none = visitor
-        .client
-        .post(format!("{}/logout", process.base))
-        .header("cookie", visitor.cookie.clone().expect("cookie"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .expect("post");
+    let none = visitor.post_from(None, "/logout", &form).await;
     assert_eq!(none.status(), 403);
     // A foreign Host (DNS rebinding).
     let rebound = visitor

@@ -409,6 +409,19 @@ async fn a_clerk_corrects_last_nights_rows_in_the_browser() {
         .await
         .expect("English pages");
     camera.shoot(&browser, "runs-en").await;
+    // Last night's run in English: statuses, reasons and advice.
+    browser
+        .find(Locator::LinkText("night-1201.csv"))
+        .await
+        .expect("link")
+        .click()
+        .await
+        .expect("click");
+    let rows = find_soon(&browser, Locator::Css("table.rows"))
+        .await
+        .expect("the run in English");
+    assert!(rows.text().await.expect("text").contains("What to do"));
+    camera.shoot(&browser, "run-en").await;
     browser.close().await.expect("close");
 
     let ledger = common::ledger_state(&ws.ledger());

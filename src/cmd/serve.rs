@@ -76,21 +76,10 @@ fn read_password(name: &str) -> anyhow::Result<String> {
         }
         return Ok(first);
     }
+    // One line, at most 4 KiB.
     let mut line = String::new();
-    std::io::stdin().lock().take_line(&mut line)?;
+    std::io::Read::take(std::io::stdin().lock(), 4096).read_line(&mut line)?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-/// Reads one line of at most 4 KiB.
-trait TakeLine {
-    fn take_line(&mut self, line: &mut String) -> std::io::Result<usize>;
-}
-
-impl<R: std::io::BufRead> TakeLine for R {
-    fn take_line(&mut self, line: &mut String) -> std::io::Result<usize> {
-        use std::io::Read as _;
-        self.take(4096).read_line(line)
-    }
 }
 
 /// Sets `name`'s line in the users file (a new file is private to its owner); says

@@ -20,7 +20,12 @@ const MAX_SESSIONS: usize = 1024;
 
 /// A random token of 32 bytes, as hex.
 pub fn token() -> String {
-    let mut bytes = [0u8; 32];
+    random_hex::<32>()
+}
+
+/// `N` random bytes as hex: tokens, and the desk's opaque ids (8 bytes).
+pub fn random_hex<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
     rand::fill(&mut bytes);
     faster_hex::hex_string(&bytes)
 }

@@ -29,7 +29,5 @@ pub fn lock_holder(desk: &Desk) -> Option<String> {
 }
 
 pub fn new_id() -> String {
-    let mut bytes = [0u8; 8];
-    rand::fill(&mut bytes);
-    faster_hex::hex_string(&bytes)
+    super::auth::random_hex::<8>()
 }

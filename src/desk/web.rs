@@ -195,25 +195,32 @@ async fn runs_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response 
     ))
 }
 
-fn find_run(desk: &Desk, visitor: &Visitor, id: &str) -> Result<runs::Run, Box<Response>> {
-    desk.runs.find(id).ok_or_else(|| {
-        Box::new(status_page(
-            StatusCode::NOT_FOUND,
-            visitor,
-            visitor.lang.t("error.not_found"),
-        ))
-    })
+/// The run a URL's id names (`/runs/{id}…`), for a logged-in visitor; else the
+/// not-found page.
+struct FoundRun(runs::Run);
+
+impl axum::extract::FromRequestParts<Arc<Desk>> for FoundRun {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        desk: &Arc<Desk>,
+    ) -> Result<Self, Response> {
+        let visitor = Visitor::from_request_parts(parts, desk).await?;
+        let Path(id) = Path::<String>::from_request_parts(parts, desk)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        desk.runs.find(&id).map(FoundRun).ok_or_else(|| {
+            status_page(
+                StatusCode::NOT_FOUND,
+                &visitor,
+                visitor.lang.t("error.not_found"),
+            )
+        })
+    }
 }
 
-async fn run_page(
-    State(desk): State<Arc<Desk>>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-) -> Response {
-    let run = match find_run(&desk, &visitor, &id) {
-        Ok(run) => run,
-        Err(response) => return *response,
-    };
+async fn run_page(visitor: Visitor, FoundRun(run): FoundRun) -> Response {
     let rows = runs::attention(&run.path).unwrap_or_default();
     html(pages::run(visitor.frame(), &run, &rows))
 }
@@ -225,12 +232,8 @@ fn stem(name: &str) -> &str {
 async fn run_results(
     State(desk): State<Arc<Desk>>,
     visitor: Visitor,
-    Path(id): Path<String>,
+    FoundRun(run): FoundRun,
 ) -> Response {
-    let run = match find_run(&desk, &visitor, &id) {
-        Ok(run) => run,
-        Err(response) => return *response,
-    };
     desk.audit.record(
         &visitor.session.user,
         "download",
@@ -242,12 +245,8 @@ async fn run_results(
 async fn run_attention(
     State(desk): State<Arc<Desk>>,
     visitor: Visitor,
-    Path(id): Path<String>,
+    FoundRun(run): FoundRun,
 ) -> Response {
-    let run = match find_run(&desk, &visitor, &id) {
-        Ok(run) => run,
-        Err(response) => return *response,
-    };
     desk.audit.record(&visitor.session.user, "download", serde_json::json!({"run": run.name, "what": "attention", "rows": run.tally.attention_total()}));
     download::attention_workbook(&run.path, &format!("{}-attention.xlsx", stem(&run.name)))
 }

@@ -131,12 +131,21 @@ impl Visitor {
 
     /// A form POST from the desk's own page.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.with_cookie(self.client.post(format!("{}{path}", self.base)))
-            .header("origin", &self.base)
-            .form(form)
-            .send()
-            .await
-            .expect("POST")
+        self.post_from(Some(&self.base), path, form).await
+    }
+
+    /// A form POST that says it comes from `origin` (none: no Origin header).
+    pub async fn post_from(
+        &self,
+        origin: Option<&str>,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.with_cookie(self.client.post(format!("{}{path}", self.base)));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.form(form).send().await.expect("POST")
     }
 
     /// Uploads `bytes` as `name` with the CSRF token first, as the page's form does.
