@@ -35,14 +35,63 @@ pub fn payload_md5(param0_json: &str) -> [u8; 16] {
     Md5::digest(param0_json.as_bytes()).into()
 }
 
-/// `value` form-urlencoded (UTF-8).
+/// `value` form-urlencoded (UTF-8), byte for byte what `form_urlencoded` makes:
+/// ASCII letters, digits and `*-._` as they are, a space as `+`, every other byte as
+/// `%XX`. Written out here because it runs once per order on the hot path, where the
+/// crate's iterator of one-byte pieces cost a twentieth of a batch run's CPU.
 pub fn form_value(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = value.as_bytes();
+    let mut out = String::with_capacity(bytes.len() * 3 / 2 + 16);
+    let mut plain = 0;
+    for (at, &b) in bytes.iter().enumerate() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_') {
+            continue;
+        }
+        if plain < at {
+            // Plain ASCII since the last encoded byte: a run of whole chars.
+            out.push_str(&value[plain..at]);
+        }
+        plain = at + 1;
+        if b == b' ' {
+            out.push('+');
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+    if plain < bytes.len() {
+        out.push_str(&value[plain..]);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn form_value_is_what_form_urlencoded_makes(value in "\\PC*|[ -~]*|[订单 &%+=*._-]*") {
+            let expected: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            proptest::prop_assert_eq!(form_value(&value), expected);
+        }
+    }
+
+    #[test]
+    fn form_value_encodes_whole_chars_and_runs_of_plain_bytes() {
+        for (value, form) in [
+            ("", ""),
+            ("订", "%E8%AE%A2"),
+            ("a订b", "a%E8%AE%A2b"),
+            ("订单", "%E8%AE%A2%E5%8D%95"),
+            ("a b+c", "a+b%2Bc"),
+            ("*-._~", "*-._%7E"),
+        ] {
+            assert_eq!(form_value(value), form, "{value}");
+        }
+    }
 
     #[test]
     fn a_payload_carries_its_form_and_digest() {
