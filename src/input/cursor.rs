@@ -88,7 +88,11 @@ impl<'a> Cursor<'a> {
                         data: read.data,
                     }));
                 }
-                Ok(None) => self.current = None,
+                Ok(None) => {
+                    if let Some(file) = self.current.take() {
+                        self.set.sources[file.source as usize].finished(file.reader);
+                    }
+                }
                 Err(error) => {
                     self.failed = true;
                     return Some(Err(error));

@@ -9,6 +9,7 @@ pub mod encoding;
 pub mod fingerprint;
 pub mod first_charge;
 pub mod header;
+mod kept;
 mod origin;
 pub mod parallel;
 pub mod row;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::csv::{CsvFormat, CsvRecords};
 use super::header::ColumnMap;
+use super::kept::{Keeping, Kept, Replay};
 use super::origin::Origin;
 use super::row::Invalid;
 use super::workbook::{self, WorkbookFormat};
@@ -22,6 +23,8 @@ pub struct Source {
     origin: Origin,
     format: Format,
     columns: ColumnMap,
+    /// A workbook's rows from its first complete pass, when they fit in memory.
+    kept: Kept,
 }
 
 /// How a source's records are laid out.
@@ -83,7 +86,10 @@ impl RecordData {
 #[derive(Debug)]
 pub(super) enum SourceRecords {
     Csv(Box<CsvRecords>, CsvFormat),
-    Sheet(SheetRows, usize),
+    /// The sheet parsed, its rows collected while they fit (`input::kept`).
+    Sheet(SheetRows, usize, Option<Keeping>),
+    /// The rows an earlier pass kept.
+    Kept(Replay, usize),
 }
 
 /// A record and where it is: `line` for a workbook (the sheet row; a CSV's data rows
@@ -113,22 +119,29 @@ impl SourceRecords {
                     },
                 }))
             }
-            SourceRecords::Sheet(rows, header_len) => {
+            SourceRecords::Sheet(rows, header_len, keeping) => {
                 let row = rows.next_row().map_err(|error| InputError::Workbook {
                     name: name.to_owned(),
                     message: error.to_string(),
                 })?;
-                Ok(row.map(|row| Read {
-                    line: Some(u64::from(row.number)),
-                    // The sheet row is what Excel shows, and the only line there is.
-                    file_line: u64::from(row.number),
-                    data: RecordData::Sheet {
-                        row,
-                        header_len: *header_len,
-                    },
-                }))
+                if let (Some(row), Some(keeping)) = (&row, keeping) {
+                    keeping.add(row);
+                }
+                Ok(row.map(|row| sheet_read(row, *header_len)))
+            }
+            SourceRecords::Kept(replay, header_len) => {
+                Ok(replay.next_row().map(|row| sheet_read(row, *header_len)))
             }
         }
+    }
+}
+
+fn sheet_read(row: SheetRow, header_len: usize) -> Read {
+    Read {
+        line: Some(u64::from(row.number)),
+        // The sheet row is what Excel shows, and the only line there is.
+        file_line: u64::from(row.number),
+        data: RecordData::Sheet { row, header_len },
     }
 }
 
@@ -158,6 +171,7 @@ impl Source {
             origin,
             format,
             columns,
+            kept: Kept::default(),
         })
     }
 
@@ -167,11 +181,22 @@ impl Source {
             Format::Csv(csv) => {
                 SourceRecords::Csv(Box::new(csv.records(&self.origin, &self.name)?), *csv)
             }
-            Format::Workbook(workbook) => SourceRecords::Sheet(
-                workbook.records(&self.origin, &self.name)?,
-                workbook.header_len(),
-            ),
+            Format::Workbook(workbook) => match self.kept.rows() {
+                Some(rows) => SourceRecords::Kept(Replay::new(rows), workbook.header_len()),
+                None => SourceRecords::Sheet(
+                    workbook.records(&self.origin, &self.name)?,
+                    workbook.header_len(),
+                    self.kept.collector(),
+                ),
+            },
         })
+    }
+
+    /// A pass that read every record of this source: what it collected is kept.
+    pub(super) fn finished(&self, records: SourceRecords) {
+        if let SourceRecords::Sheet(_, _, Some(keeping)) = records {
+            self.kept.settle(keeping);
+        }
     }
 
     /// Turns one record into a row; `None` for a blank one.
