@@ -88,11 +88,7 @@ impl<'a> Cursor<'a> {
                         data: read.data,
                     }));
                 }
-                Ok(None) => {
-                    if let Some(file) = self.current.take() {
-                        self.set.sources[file.source as usize].finished(file.reader);
-                    }
-                }
+                Ok(None) => self.current = None,
                 Err(error) => {
                     self.failed = true;
                     return Some(Err(error));

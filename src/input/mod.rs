@@ -9,7 +9,6 @@ pub mod encoding;
 pub mod fingerprint;
 pub mod first_charge;
 pub mod header;
-mod kept;
 mod origin;
 pub mod parallel;
 pub mod row;
@@ -206,6 +205,11 @@ impl InputSet {
             order,
             extra,
         })
+    }
+
+    /// The CSV sources' size in bytes, all together (workbooks not counted).
+    pub fn csv_bytes(&self) -> u64 {
+        self.sources.iter().map(Source::csv_bytes).sum()
     }
 
     fn cursor(&self) -> Cursor<'_> {

@@ -99,6 +99,14 @@ impl Origin {
         }
     }
 
+    /// Its size in bytes when first read (0 when a spool's cannot be read).
+    pub(super) fn len(&self) -> u64 {
+        match self {
+            Origin::Path { fingerprint, .. } => fingerprint.2,
+            Origin::Spool(file) => file.metadata().map_or(0, |meta| meta.len()),
+        }
+    }
+
     /// The file itself, for a reader that must seek (a workbook): a regular file only.
     pub(super) fn open_file(&self, name: &str) -> Result<File, InputError> {
         match self {

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use super::csv::{CsvFormat, CsvRecords};
 use super::header::ColumnMap;
-use super::kept::{Keeping, Kept, Replay};
 use super::origin::Origin;
 use super::row::Invalid;
 use super::workbook::{self, WorkbookFormat};
@@ -23,8 +22,6 @@ pub struct Source {
     origin: Origin,
     format: Format,
     columns: ColumnMap,
-    /// A workbook's rows from its first complete pass, when they fit in memory.
-    kept: Kept,
 }
 
 /// How a source's records are laid out.
@@ -86,10 +83,7 @@ impl RecordData {
 #[derive(Debug)]
 pub(super) enum SourceRecords {
     Csv(Box<CsvRecords>, CsvFormat),
-    /// The sheet parsed, its rows collected while they fit (`input::kept`).
-    Sheet(SheetRows, usize, Option<Keeping>),
-    /// The rows an earlier pass kept.
-    Kept(Replay, usize),
+    Sheet(SheetRows, usize),
 }
 
 /// A record and where it is: `line` for a workbook (the sheet row; a CSV's data rows
@@ -119,29 +113,22 @@ impl SourceRecords {
                     },
                 }))
             }
-            SourceRecords::Sheet(rows, header_len, keeping) => {
+            SourceRecords::Sheet(rows, header_len) => {
                 let row = rows.next_row().map_err(|error| InputError::Workbook {
                     name: name.to_owned(),
                     message: error.to_string(),
                 })?;
-                if let (Some(row), Some(keeping)) = (&row, keeping) {
-                    keeping.add(row);
-                }
-                Ok(row.map(|row| sheet_read(row, *header_len)))
-            }
-            SourceRecords::Kept(replay, header_len) => {
-                Ok(replay.next_row().map(|row| sheet_read(row, *header_len)))
+                Ok(row.map(|row| Read {
+                    line: Some(u64::from(row.number)),
+                    // The sheet row is what Excel shows, and the only line there is.
+                    file_line: u64::from(row.number),
+                    data: RecordData::Sheet {
+                        row,
+                        header_len: *header_len,
+                    },
+                }))
             }
         }
-    }
-}
-
-fn sheet_read(row: SheetRow, header_len: usize) -> Read {
-    Read {
-        line: Some(u64::from(row.number)),
-        // The sheet row is what Excel shows, and the only line there is.
-        file_line: u64::from(row.number),
-        data: RecordData::Sheet { row, header_len },
     }
 }
 
@@ -171,7 +158,6 @@ impl Source {
             origin,
             format,
             columns,
-            kept: Kept::default(),
         })
     }
 
@@ -181,21 +167,18 @@ impl Source {
             Format::Csv(csv) => {
                 SourceRecords::Csv(Box::new(csv.records(&self.origin, &self.name)?), *csv)
             }
-            Format::Workbook(workbook) => match self.kept.rows() {
-                Some(rows) => SourceRecords::Kept(Replay::new(rows), workbook.header_len()),
-                None => SourceRecords::Sheet(
-                    workbook.records(&self.origin, &self.name)?,
-                    workbook.header_len(),
-                    self.kept.collector(),
-                ),
-            },
+            Format::Workbook(workbook) => SourceRecords::Sheet(
+                workbook.records(&self.origin, &self.name)?,
+                workbook.header_len(),
+            ),
         })
     }
 
-    /// A pass that read every record of this source: what it collected is kept.
-    pub(super) fn finished(&self, records: SourceRecords) {
-        if let SourceRecords::Sheet(_, _, Some(keeping)) = records {
-            self.kept.settle(keeping);
+    /// The size of a CSV source in bytes; 0 for a workbook.
+    pub(super) fn csv_bytes(&self) -> u64 {
+        match self.format {
+            Format::Csv(_) => self.origin.len(),
+            Format::Workbook(_) => 0,
         }
     }
 

@@ -7,10 +7,15 @@
 //! never held (but those of contradictory req_ids).
 
 mod conflicts;
+mod kept;
 
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 pub use conflicts::Conflicts;
+use kept::Keeping;
+pub use kept::KeptRow;
 
 use crate::input::fingerprint::{self, Fingerprints, Groups};
 use crate::input::{InputError, InputRow, InputSet, parallel};
@@ -75,15 +80,34 @@ struct Built(Option<(ReqKey, Entry)>);
 
 impl Built {
     fn of(row: &InputRow) -> Built {
+        Built::with_param0(row, None)
+    }
+
+    /// `param0`: the row's canonical JSON and MD5, when already encoded.
+    fn with_param0(row: &InputRow, param0: Option<&(String, [u8; 16])>) -> Built {
         Built(row.order.as_ref().ok().map(|order| {
+            let md5 = param0.map_or_else(|| order.payload_md5(), |(_, md5)| *md5);
             let entry = Entry {
-                digest: digest_prefix(&order.payload_md5()),
+                digest: digest_prefix(&md5),
                 source: row.source,
                 line: u32::try_from(row.line).unwrap_or(u32::MAX),
                 ledger: LedgerState::NONE,
             };
             (ReqKey::of(&order.req_id), entry)
         }))
+    }
+
+    /// The row and its `param0`, encoded once for the index and for pass two.
+    fn keeping(row: InputRow) -> (Built, KeptRow) {
+        let param0 = row.order.as_ref().ok().map(|order| {
+            let json = order.param0_json();
+            let md5 = crate::top::payload_md5(&json);
+            (json, md5)
+        });
+        (
+            Built::with_param0(&row, param0.as_ref()),
+            KeptRow { row, param0 },
+        )
     }
 }
 
@@ -104,10 +128,11 @@ pub struct LedgerPass {
     pub simulated_ignored: u64,
 }
 
-/// The first valid occurrence of every req_id in the input, with its ledger state, and
-/// what pass one read (`fingerprint`), when it read the files themselves.
+/// The first valid occurrence of every req_id in the input, with its ledger state,
+/// what pass one read (`fingerprint`), when it read the files themselves, and its rows
+/// when they fit in memory (`kept`).
 #[derive(Debug, Default)]
-pub struct InputIndex(KeyMap<Entry>, Option<Fingerprints>);
+pub struct InputIndex(KeyMap<Entry>, Option<Fingerprints>, Option<Vec<KeptRow>>);
 
 impl InputIndex {
     /// Pass one over `rows`, sequentially (the reference `build_from` must match).
@@ -128,19 +153,32 @@ impl InputIndex {
         let mut index = InputIndex::default();
         let mut pass = FirstPass::default();
         let (mut groups, mut read) = (Groups::default(), Vec::new());
+        let mut keeping = Keeping::for_inputs(inputs);
+        let keep = keeping.as_ref().map(Keeping::flag);
         parallel::map_in_order(
             inputs,
             512,
             |_| {},
             |record| {
-                let built = inputs.finish(record).map(|row| Built::of(&row));
+                let built = inputs.finish(record).map(|row| {
+                    match keep.as_ref().is_some_and(|k| k.load(Ordering::Relaxed)) {
+                        true => {
+                            let (built, kept) = Built::keeping(row);
+                            (built, Some(kept))
+                        }
+                        false => (Built::of(&row), None),
+                    }
+                });
                 (fingerprint::of_record(record), built)
             },
             |batch| {
                 for (record, built) in batch {
                     read.extend(groups.add(record));
-                    if let Some(built) = built {
+                    if let Some((built, kept)) = built {
                         index.insert(built, &mut pass);
+                        if let (Some(keeping), Some(kept)) = (keeping.as_mut(), kept) {
+                            keeping.add(kept);
+                        }
                     }
                 }
                 true
@@ -148,6 +186,7 @@ impl InputIndex {
         )?;
         read.extend(groups.finish());
         index.1 = Some(Fingerprints(read));
+        index.2 = keeping.and_then(Keeping::finish);
         Ok((index, pass))
     }
 
@@ -254,6 +293,8 @@ pub struct Plan {
     conflicts: Conflicts,
     sources: Vec<String>,
     retry_rejected: bool,
+    /// Pass one's rows, for pass two to take instead of reading the input again.
+    kept: Mutex<Option<Vec<KeptRow>>>,
 }
 
 impl Plan {
@@ -270,7 +311,13 @@ impl Plan {
             conflicts,
             sources,
             retry_rejected,
+            kept: Mutex::new(input.2),
         }
+    }
+
+    /// Pass one's rows, when it kept them (once: the first caller takes them).
+    pub fn take_kept(&self) -> Option<Vec<KeptRow>> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// How many calls the plan makes: one per distinct, consistent req_id the ledger

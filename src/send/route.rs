@@ -13,7 +13,7 @@ use crate::input::fingerprint::{self, Fingerprints, GROUP, Groups};
 use crate::input::{InputError, InputRow, InputSet, parallel};
 use crate::ledger::LedgerEntry;
 use crate::order::Order;
-use crate::plan::{Decision, Plan};
+use crate::plan::{Decision, KeptRow, Plan};
 use crate::results::ResultRow;
 use crate::status::Status;
 use crate::top::Payload;
@@ -69,6 +69,10 @@ pub fn route_all(
 ) -> Result<(), InputError> {
     let mut seq = 0;
     let mut changed = None;
+    if let Some(rows) = plan.take_kept() {
+        route_kept(rows, plan, dry_run, window, sends, decided);
+        return Ok(());
+    }
     let mut check = Check::default();
     let read = parallel::map_in_order(
         inputs,
@@ -76,7 +80,9 @@ pub fn route_all(
         // Room for a whole batch first: never wait while holding rows not handed on.
         |batch| window.acquire(batch),
         |record| {
-            let routed = inputs.finish(record).map(|row| route(row, plan, dry_run));
+            let routed = inputs
+                .finish(record)
+                .map(|row| route(row, None, plan, dry_run));
             (fingerprint::of_record(record), routed)
         },
         |batch| {
@@ -89,29 +95,13 @@ pub fn route_all(
                 window.close();
                 return false;
             }
-            let (mut to_send, mut done) = (Vec::new(), Vec::with_capacity(batch.len()));
-            for mut routed in batch.into_iter().filter_map(|(_, routed)| routed) {
-                routed.number(seq);
-                seq += 1;
-                match routed {
-                    Routed::Send(job) => to_send.push(job),
-                    Routed::Done(finished) => done.push(finished),
-                    // The rows before it go on; nothing from it on is handed over.
-                    Routed::Changed { source, line } => {
-                        changed.get_or_insert((source, line));
-                        break;
-                    }
-                }
+            let routed = batch.into_iter().filter_map(|(_, routed)| routed);
+            let handed = hand_on(routed, &mut seq, window, sends, decided);
+            if let Err(place) = handed {
+                changed = place;
             }
-            window.release(BATCH - to_send.len() - done.len());
-            let handed = (to_send.is_empty() || sends.blocking_send(to_send).is_ok())
-                && (done.is_empty() || decided.blocking_send(done).is_ok());
-            if !handed || changed.is_some() {
-                // Nobody takes rows any more: let the reading thread run to its end.
-                window.close();
-                return false;
-            }
-            true
+            // When nobody takes rows any more, the reading thread runs to its end.
+            handed.is_ok()
         },
     );
     if changed.is_none()
@@ -133,6 +123,65 @@ pub fn route_all(
         }
         None => read,
     }
+}
+
+/// Pass two over the rows pass one kept: nothing is read again, so nothing can have
+/// changed; each valid row's `param0` was encoded by pass one.
+fn route_kept(
+    rows: Vec<KeptRow>,
+    plan: &Plan,
+    dry_run: bool,
+    window: &Window,
+    sends: &mpsc::Sender<Vec<Job>>,
+    decided: &mpsc::Sender<Vec<Done>>,
+) {
+    let mut seq = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        window.acquire(BATCH);
+        let batch = rows
+            .by_ref()
+            .take(BATCH)
+            .map(|kept| route(kept.row, kept.param0, plan, dry_run));
+        if hand_on(batch, &mut seq, window, sends, decided).is_err() {
+            return;
+        }
+    }
+}
+
+/// Numbers a batch of routed rows in input order and hands them on, after taking
+/// room for `BATCH` of them in the window. `Err` when nothing more is to be handed on:
+/// nobody takes rows any more, or a row was not what pass one read (its place; the
+/// rows before it went on).
+fn hand_on(
+    batch: impl Iterator<Item = Routed>,
+    seq: &mut u64,
+    window: &Window,
+    sends: &mpsc::Sender<Vec<Job>>,
+    decided: &mpsc::Sender<Vec<Done>>,
+) -> Result<(), Option<(u32, u64)>> {
+    let (mut to_send, mut done) = (Vec::new(), Vec::with_capacity(BATCH));
+    let mut changed = None;
+    for mut routed in batch {
+        routed.number(*seq);
+        *seq += 1;
+        match routed {
+            Routed::Send(job) => to_send.push(job),
+            Routed::Done(finished) => done.push(finished),
+            Routed::Changed { source, line } => {
+                changed = Some((source, line));
+                break;
+            }
+        }
+    }
+    window.release(BATCH - to_send.len() - done.len());
+    let handed = (to_send.is_empty() || sends.blocking_send(to_send).is_ok())
+        && (done.is_empty() || decided.blocking_send(done).is_ok());
+    if !handed || changed.is_some() {
+        window.close();
+        return Err(changed);
+    }
+    Ok(())
 }
 
 // A batch of pass two is one group of pass one's fingerprints.
@@ -216,8 +265,9 @@ impl Routed {
     }
 }
 
-/// Routes one row; its `seq` is set by `Routed::number`, in input order.
-fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
+/// Routes one row, whose `param0` pass one may have encoded already; its `seq` is set
+/// by `Routed::number`, in input order.
+fn route(row: InputRow, param0: Option<(String, [u8; 16])>, plan: &Plan, dry_run: bool) -> Routed {
     let InputRow {
         source,
         line,
@@ -225,7 +275,7 @@ fn route(row: InputRow, plan: &Plan, dry_run: bool) -> Routed {
         order,
         extra,
     } = row;
-    let mut routed = decide(source, line, file_line, order, plan, dry_run);
+    let mut routed = decide(source, line, file_line, order, param0, plan, dry_run);
     match &mut routed {
         Routed::Send(job) => job.extra = extra,
         Routed::Done(done) => done.row.fields.extra = extra,
@@ -240,6 +290,7 @@ fn decide(
     line: u64,
     file_line: u64,
     order: Result<crate::order::Order, Box<crate::input::Invalid>>,
+    param0: Option<(String, [u8; 16])>,
     plan: &Plan,
     dry_run: bool,
 ) -> Routed {
@@ -276,7 +327,10 @@ fn decide(
             source,
             line,
             file_line,
-            payload: Arc::new(order.payload()),
+            payload: Arc::new(match param0 {
+                Some((json, md5)) => Payload::encoded(&order.req_id, json, md5),
+                None => order.payload(),
+            }),
             order,
             extra: Vec::new(),
         }),

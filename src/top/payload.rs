@@ -20,6 +20,12 @@ impl Payload {
     /// The payload of the call about `req_id` whose `param0` is `json`.
     pub fn new(req_id: &str, json: String) -> Self {
         let md5 = payload_md5(&json);
+        Payload::encoded(req_id, json, md5)
+    }
+
+    /// The payload of a `param0` whose MD5 is already known (`md5` must be
+    /// `payload_md5(&json)`).
+    pub fn encoded(req_id: &str, json: String, md5: [u8; 16]) -> Self {
         let form = form_value(&json);
         Payload {
             req_id: req_id.to_owned(),
