@@ -47,30 +47,17 @@ pub fn payload_md5(param0_json: &str) -> [u8; 16] {
 /// crate's iterator of one-byte pieces cost a twentieth of a batch run's CPU.
 pub fn form_value(value: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let bytes = value.as_bytes();
-    let mut out = String::with_capacity(bytes.len() * 3 / 2 + 16);
-    let mut plain = 0;
-    for (at, &b) in bytes.iter().enumerate() {
+    let mut out = Vec::with_capacity(value.len() * 3);
+    for &b in value.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_') {
-            continue;
-        }
-        if plain < at {
-            // Plain ASCII since the last encoded byte: a run of whole chars.
-            out.push_str(&value[plain..at]);
-        }
-        plain = at + 1;
-        if b == b' ' {
-            out.push('+');
+            out.push(b);
+        } else if b == b' ' {
+            out.push(b'+');
         } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
-    if plain < bytes.len() {
-        out.push_str(&value[plain..]);
-    }
-    out
+    String::from_utf8(out).expect("form encoding is ASCII")
 }
 
 #[cfg(test)]
