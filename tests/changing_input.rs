@@ -27,30 +27,15 @@ fn overwritten_rows_are_never_sent(change: impl Fn(&str) -> String) {
     // Paced sends hold pass two back (it reads ahead a bounded queue of calls and a
     // 256 KiB buffer: a few thousand rows here), so the rows past row 10,000 are read
     // after the file has changed.
-    let sim = common::simulator(Scenario::default());
-    let ws = Workspace::new();
-    let rows = 20_000u64;
+    let (sim, ws) = (common::simulator(Scenario::default()), Workspace::new());
     let from = 10_000u64;
-    let mut text = format!("{HEADER}\n");
-    for n in 0..rows {
-        text.push_str(&line(n, &format!("r{n:06}")));
-        text.push('\n');
-    }
+    let text = export(20_000);
     // Pass one's rows are kept for pass two when the export is small (then nothing is
     // read twice, and nothing can change in between): blank lines past the rows make
     // this one large enough to be read again. They are no rows, and change no offset.
     let padded = format!("{text}{}", "\n".repeat(25 << 20));
     let input = ws.write("export.csv", &padded);
-    let child = common::send_process(&ws, &sim.url(), &[&input])
-        .args(["--qps", "2000", "--concurrency", "8"])
-        .spawn()
-        .expect("starts");
-    assert!(
-        common::wait_until(Duration::from_secs(60), || common::count_lines(
-            &ws.ledger()
-        ) > 20),
-        "sending started"
-    );
+    let child = sending(&ws, &sim, &input, 2000);
     // Overwrite the last rows in place, same length: other req_ids.
     let at = text.find(&line(from, &format!("r{from:06}"))).expect("row");
     let changed = change(&text[at..]);
@@ -99,25 +84,11 @@ fn overwritten_rows_are_never_sent(change: impl Fn(&str) -> String) {
 fn a_small_export_changed_during_the_run_is_sent_as_pass_one_read_it() {
     // Small enough for pass one's rows to be kept: pass two never reads the file again,
     // so what changes in it after pass one is neither sent nor an error.
-    let sim = common::simulator(Scenario::default());
-    let ws = Workspace::new();
+    let (sim, ws) = (common::simulator(Scenario::default()), Workspace::new());
     let rows = 2_000u64;
-    let mut text = format!("{HEADER}\n");
-    for n in 0..rows {
-        text.push_str(&line(n, &format!("r{n:06}")));
-        text.push('\n');
-    }
+    let text = export(rows);
     let input = ws.write("export.csv", &text);
-    let child = common::send_process(&ws, &sim.url(), &[&input])
-        .args(["--qps", "1000", "--concurrency", "8"])
-        .spawn()
-        .expect("starts");
-    assert!(
-        common::wait_until(Duration::from_secs(60), || common::count_lines(
-            &ws.ledger()
-        ) > 20),
-        "sending started"
-    );
+    let child = sending(&ws, &sim, &input, 1000);
     std::fs::write(&input, text.replace("充值成功,r", "充值成功,x")).expect("overwritten");
     let output = child.wait_with_output().expect("ends");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -126,4 +97,34 @@ fn a_small_export_changed_during_the_run_is_sent_as_pass_one_read_it() {
     assert_eq!(ledger.len() as u64, rows);
     assert!(ledger.keys().all(|req_id| req_id.starts_with('r')));
     assert_eq!(sim.stats().accepted, rows);
+}
+
+/// An export of `rows` orders, req_ids `r000000` on.
+fn export(rows: u64) -> String {
+    let mut text = format!("{HEADER}\n");
+    for n in 0..rows {
+        text.push_str(&line(n, &format!("r{n:06}")));
+        text.push('\n');
+    }
+    text
+}
+
+/// A paced run of `input`, once its first outcomes are in the ledger.
+fn sending(
+    ws: &Workspace,
+    sim: &common::TestSimulator,
+    input: &std::path::Path,
+    qps: u32,
+) -> std::process::Child {
+    let child = common::send_process(ws, &sim.url(), &[input])
+        .args(["--qps", &qps.to_string(), "--concurrency", "8"])
+        .spawn()
+        .expect("starts");
+    assert!(
+        common::wait_until(Duration::from_secs(60), || common::count_lines(
+            &ws.ledger()
+        ) > 20),
+        "sending started"
+    );
+    child
 }
