@@ -1,7 +1,7 @@
 //! Beijing time (UTC+8, no daylight saving), in which the platform, the ledger and the
 //! result files all speak: the zone, and the stamps the tool writes.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Datelike as _, FixedOffset, Timelike as _, Utc};
 
 /// China Standard Time, UTC+8 all year.
 pub fn beijing() -> FixedOffset {
@@ -10,8 +10,31 @@ pub fn beijing() -> FixedOffset {
 
 /// `2026-11-26T05:39:27.123+08:00`: the `finished_at` of results and ledger lines.
 pub fn stamp(at: DateTime<Utc>) -> String {
-    at.with_timezone(&beijing())
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+    let local = at.with_timezone(&beijing());
+    let year = local.year();
+    let nanos = local.nanosecond();
+    // Written digit by digit (every outcome of a run gets one); chrono's general
+    // formatter for what that cannot write: years of other than four digits, a leap
+    // second.
+    if !(1000..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return local.to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+    }
+    let mut out = String::with_capacity(29);
+    let mut digits = |n: u32, width: u32, then: char| {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+        }
+        out.push(then);
+    };
+    digits(year as u32, 4, '-');
+    digits(local.month(), 2, '-');
+    digits(local.day(), 2, 'T');
+    digits(local.hour(), 2, ':');
+    digits(local.minute(), 2, ':');
+    digits(local.second(), 2, '.');
+    digits(nanos / 1_000_000, 3, '+');
+    out.push_str("08:00");
+    out
 }
 
 /// Log lines' time: Beijing time, like everything else the tool writes.
@@ -82,5 +105,16 @@ mod tests {
             .single()
             .expect("valid");
         assert_eq!(stamp(utc), "2024-01-01T00:00:00.000+08:00");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stamps_are_what_chrono_writes(millis in -70_000_000_000_000i64..300_000_000_000_000) {
+            let at = DateTime::from_timestamp_millis(millis).expect("in range");
+            let chrono = at
+                .with_timezone(&beijing())
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+            proptest::prop_assert_eq!(stamp(at), chrono);
+        }
     }
 }

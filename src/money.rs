@@ -3,6 +3,10 @@
 //! and shown in yuan (`149.90`). Pure; the one place amounts are parsed and printed
 //! (a workbook cell is the one float, converted at its edge).
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
 /// An amount in whole cents (分).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cents(pub u128);
@@ -19,20 +23,27 @@ impl Cents {
             return None;
         }
         let whole: u128 = integer.parse().ok()?;
-        let cents: u128 = format!("{fraction:0<2}").parse().ok()?;
+        // `5` is 50 cents, `05` five: the fraction's digits, padded to two.
+        let cents = fraction
+            .bytes()
+            .chain(std::iter::repeat(b'0'))
+            .take(2)
+            .fold(0, |cents, digit| cents * 10 + u128::from(digit - b'0'));
         whole.checked_mul(100)?.checked_add(cents).map(Cents)
     }
 
     /// `firstChargeAmount` of an `ext` JSON text, when it has a readable one.
     pub fn first_charge(ext: &str) -> Option<Cents> {
         const KEY: &str = "\"firstChargeAmount\":\"";
+        // Built once: this runs for every row of every run.
+        static NAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("firstChargeAmount"));
         // Most rows' ext has none, or no ext at all: no JSON parse for those.
-        let at = memchr::memmem::find(ext.as_bytes(), b"firstChargeAmount")?;
+        let at = NAME.find(ext.as_bytes())?;
         // The canonical form (`"firstChargeAmount":"99.50"`, as a valid row's ext is
-        // sent) is read in place: this runs for every row of every run.
+        // sent, the name once) is read in place.
         if at > 0
             && ext[at - 1..].starts_with(KEY)
-            && ext.matches("firstChargeAmount").count() == 1
+            && NAME.find(&ext.as_bytes()[at + 1..]).is_none()
             && let Some(rest) = ext.get(at - 1 + KEY.len()..)
             && let Some(end) = rest.find('"')
             && !rest[..end].contains('\\')
@@ -90,6 +101,9 @@ mod tests {
         assert_eq!(Cents::parse("99.5"), Some(Cents(9950)));
         assert_eq!(Cents::parse("1000.00"), Some(Cents(100_000)));
         assert_eq!(Cents::parse("0.07"), Some(Cents(7)));
+        assert_eq!(Cents::parse("12.5"), Some(Cents(1250)));
+        assert_eq!(Cents::parse("12.05"), Some(Cents(1205)));
+        assert_eq!(Cents::parse("12"), Some(Cents(1200)));
         for bad in ["1.234", "", ".5", "1,000", "-1", "a"] {
             assert_eq!(Cents::parse(bad), None, "{bad}");
         }
@@ -114,6 +128,11 @@ mod tests {
         assert_eq!(of(r#"{"firstChargeAmount":"1,000"}"#), None);
         assert_eq!(
             of(r#"{"x":"\"firstChargeAmount\":\"5\"","firstChargeAmount":"6"}"#),
+            Some(Cents(600))
+        );
+        // Named twice: not read in place, but as JSON reads it (the last one).
+        assert_eq!(
+            of(r#"{"firstChargeAmount":"5","firstChargeAmount":"6"}"#),
             Some(Cents(600))
         );
     }

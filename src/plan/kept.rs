@@ -64,8 +64,16 @@ impl Keeping {
     /// A collector for a pass over `inputs`, or `None` when their size alone says
     /// they will not fit.
     pub fn for_inputs(inputs: &InputSet) -> Option<Keeping> {
-        (inputs.csv_bytes() <= KEEP_CSV_BYTES).then(|| Keeping {
-            rows: Vec::new(),
+        let bytes = inputs.csv_bytes();
+        // Room for the rows a CSV of this size can hold at 64 bytes a line (an order's
+        // line is rarely shorter): growing a vector of half a million rows row by row
+        // copies them all again, twice over, and touches twice the memory. Pages never
+        // written are never resident.
+        let room = usize::try_from(bytes / 64)
+            .unwrap_or(usize::MAX)
+            .min(KEEP_BYTES / std::mem::size_of::<KeptRow>());
+        (bytes <= KEEP_CSV_BYTES).then(|| Keeping {
+            rows: Vec::with_capacity(room),
             bytes: 0,
             wanted: Arc::new(AtomicBool::new(true)),
         })

@@ -92,9 +92,11 @@ impl Deliverer {
             // Orders in flight: `concurrency` requests of up to `batch` calls each.
             .buffer_unordered(self.policy.concurrency.get() * self.policy.batch.get());
         // Whatever has finished goes to the recorder in one hand-over: the chunk grows
-        // as needed (`ready_chunks` would allocate room for its largest every time).
+        // as needed (`ready_chunks` would allocate room for its largest every time)
+        // from room for one batch's answers, which finish together.
+        let room = self.policy.batch.get().clamp(16, HAND_OVER);
         while let Some(first) = finished.next().await {
-            let mut chunk = Vec::with_capacity(16);
+            let mut chunk = Vec::with_capacity(room);
             chunk.push(first);
             while chunk.len() < HAND_OVER {
                 match finished.next().now_or_never() {
