@@ -42,7 +42,8 @@ fn sigkill_mid_batch_never_loses_or_duplicates_an_outcome() {
 }
 
 /// Twelve runs killed at random moments, then one to the end: every req_id delivered
-/// exactly once in the ledger, and no more calls accepted twice than were in flight.
+/// exactly once in the ledger, and no call the gateway sees twice but those it had
+/// accepted and the ledger lacked at a kill.
 fn kill_at_random_moments(orders: usize, batch: usize) {
     const CONCURRENCY: usize = 8;
     let sim = simulator(Scenario::default().latency_ms(15).jitter_ms(10, 3));
