@@ -133,6 +133,17 @@ impl Camera {
     }
 }
 
+/// Clicks the link that reads `text` on the page shown.
+async fn follow(browser: &Client, text: &str) {
+    browser
+        .find(Locator::LinkText(text))
+        .await
+        .unwrap_or_else(|error| panic!("link {text}: {error}"))
+        .click()
+        .await
+        .unwrap_or_else(|error| panic!("click {text}: {error}"));
+}
+
 /// The element, once the page shows it (at most 30 s; the page is shown on failure).
 async fn find_soon(
     browser: &Client,
@@ -279,13 +290,7 @@ async fn a_clerk_corrects_last_nights_rows_in_the_browser() {
         .expect("the run is listed");
     camera.shoot(&browser, "runs").await;
     // Last night's run.
-    browser
-        .find(Locator::LinkText("night-1201.csv"))
-        .await
-        .expect("link")
-        .click()
-        .await
-        .expect("click");
+    follow(&browser, "night-1201.csv").await;
     let page = find_soon(&browser, Locator::Css("table.rows"))
         .await
         .expect("rows needing attention");
@@ -293,13 +298,7 @@ async fn a_clerk_corrects_last_nights_rows_in_the_browser() {
     assert!(text.contains("B0107") && text.contains("N2"), "{text}");
     camera.shoot(&browser, "run").await;
     // The outstanding orders: the refused one; the invalid row was never sent.
-    browser
-        .find(Locator::LinkText("未完成订单"))
-        .await
-        .expect("nav")
-        .click()
-        .await
-        .expect("click");
+    follow(&browser, "未完成订单").await;
     let listed = find_soon(&browser, Locator::Css("table.rows"))
         .await
         .expect("outstanding orders");
@@ -321,13 +320,7 @@ async fn a_clerk_corrects_last_nights_rows_in_the_browser() {
     let corrected = ws.path("更正.xlsx");
     correct(&attention, &corrected);
     // Upload it: the preview.
-    browser
-        .find(Locator::LinkText("提交更正"))
-        .await
-        .expect("nav")
-        .click()
-        .await
-        .expect("click");
+    follow(&browser, "提交更正").await;
     let file = find_soon(&browser, Locator::Css("input[type=file]"))
         .await
         .expect("file input");
@@ -398,25 +391,13 @@ async fn a_clerk_corrects_last_nights_rows_in_the_browser() {
             .starts_with(b"PK")
     );
     // The language switch.
-    browser
-        .find(Locator::LinkText("English"))
-        .await
-        .expect("switch")
-        .click()
-        .await
-        .expect("click");
+    follow(&browser, "English").await;
     find_soon(&browser, Locator::LinkText("Outstanding"))
         .await
         .expect("English pages");
     camera.shoot(&browser, "runs-en").await;
     // Last night's run in English: statuses, reasons and advice.
-    browser
-        .find(Locator::LinkText("night-1201.csv"))
-        .await
-        .expect("link")
-        .click()
-        .await
-        .expect("click");
+    follow(&browser, "night-1201.csv").await;
     let rows = find_soon(&browser, Locator::Css("table.rows"))
         .await
         .expect("the run in English");
