@@ -99,7 +99,11 @@ pub async fn run(config: &SendConfig, warn_days: i64, today: NaiveDate) -> Vec<L
             let probe = client.probe().await;
             lines.extend(judge(&probe, gateway, sent));
         }
-        Err(error) => lines.push(Line::failed("gateway", Exit::Usage, error.to_string())),
+        Err(error) => lines.push(Line::failed(
+            "gateway",
+            Exit::Usage,
+            crate::mask::parameters(&error.to_string()).into_owned(),
+        )),
     }
     lines.extend(session_line(config.session_expires, warn_days, today));
     lines
@@ -108,7 +112,7 @@ pub async fn run(config: &SendConfig, warn_days: i64, today: NaiveDate) -> Vec<L
 /// What the probe's answer says of the gateway, the clock and the credentials.
 fn judge(probe: &Probe, gateway: &str, sent: DateTime<Utc>) -> Vec<Line> {
     let reply = &probe.reply;
-    let gateway = crate::text::visible(gateway).into_owned();
+    let gateway = crate::text::visible(&crate::mask::url(gateway)).into_owned();
     if reply.error_code.starts_with("net.") || reply.error_code.starts_with("http.") {
         let fix = crate::top::response::advice(&reply.error_code, "").unwrap_or("");
         return vec![Line::failed(

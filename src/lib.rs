@@ -16,6 +16,7 @@ pub mod desk;
 pub mod exit;
 pub mod input;
 pub mod ledger;
+pub mod mask;
 pub mod money;
 pub mod order;
 pub mod outfile;

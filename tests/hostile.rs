@@ -382,6 +382,54 @@ fn a_gateway_echoing_the_request_never_carries_the_secrets_anywhere() {
     }
 }
 
+/// A session with a space, a plus, a slash, `=`, a non-ASCII letter and a `%`.
+const AWKWARD_SESSION: &str = "Sess i0n+/QWE=é%88";
+
+#[test]
+fn a_half_decoded_echo_of_an_awkward_session_leaks_nowhere() {
+    let sim = common::simulator_with(
+        opentrade_callback::simulator::SimulatorConfig {
+            session: AWKWARD_SESSION.into(),
+            ..opentrade_callback::simulator::SimulatorConfig::demo()
+        }
+        .with_scenario(Scenario::default().on(Matcher::req_id("r0000"), Fault::EchoRequest)),
+    );
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(2)));
+    let stderr = exits_with(
+        send_cmd(&ws, &sim, &[&input])
+            .env("TOP_SESSION", AWKWARD_SESSION)
+            .arg("-vv"),
+        1,
+    );
+    let rows = read_csv(&ws.out());
+    // The gateway echoed it half-decoded (`%xx` decoded, `+` kept), named and bare.
+    assert!(
+        rows[0]["sub_msg"].contains("session=***"),
+        "{}",
+        rows[0]["sub_msg"]
+    );
+    assert_eq!(rows[1]["status"], "delivered");
+    let failed = ws.path("failed.csv");
+    assert_cmd::Command::new(binary())
+        .arg("report")
+        .arg(ws.out())
+        .args(["--failed-only", "--out"])
+        .arg(&failed)
+        .assert()
+        .code(1);
+    let half = "Sess+i0n+/QWE=é%88";
+    for text in [
+        stderr,
+        std::fs::read_to_string(ws.out()).expect("results"),
+        std::fs::read_to_string(&failed).expect("failed-only"),
+    ] {
+        for form in [AWKWARD_SESSION, half, "Sess+i0n", "QWE=é"] {
+            assert!(!text.contains(form), "{form} in {text}");
+        }
+    }
+}
+
 #[test]
 fn endless_or_oversize_inputs_end_with_a_message() {
     let sim = simulator(Scenario::default());

@@ -315,60 +315,12 @@ fn the_metrics_file_is_valid_prometheus_text_and_keeps_the_last_success() {
     assert!(sample(&second, "opentrade_callback_last_run_timestamp_seconds{}") > success);
 }
 
-/// An HTTP server on 127.0.0.1 that answers 200 to everything and records each request
-/// as `METHOD path` and its body.
-struct Recorder {
-    url: String,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-}
-
-impl Recorder {
-    fn start() -> Recorder {
-        use std::io::{BufRead as _, Read as _, Write as _};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = std::sync::Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
-                let mut first = String::new();
-                let _ = reader.read_line(&mut first);
-                let mut length = 0usize;
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = value.trim().parse().unwrap_or(0);
-                    }
-                    line.clear();
-                }
-                let mut body = vec![0u8; length];
-                let _ = reader.read_exact(&mut body);
-                let request: Vec<&str> = first.split(' ').take(2).collect();
-                log.lock().expect("log").push((
-                    request.join(" "),
-                    String::from_utf8_lossy(&body).into_owned(),
-                ));
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK",
-                );
-            }
-        });
-        Recorder { url, seen }
-    }
-
-    fn seen(&self) -> Vec<(String, String)> {
-        self.seen.lock().expect("log").clone()
-    }
-}
-
 #[test]
 fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
     let sim = simulator(
         Scenario::default().on(Matcher::req_id("r0001"), Fault::reject("B0107", "已退款")),
     );
-    let hooks = Recorder::start();
+    let hooks = common::hooks::HookServer::ok();
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
     // Exit 1: start ping, end ping at /1 with the summary, a DingTalk message.
@@ -380,7 +332,11 @@ fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
         .args(["--notify-format", "dingtalk"])
         .assert()
         .code(1);
-    let seen = hooks.seen();
+    let seen: Vec<(String, String)> = hooks
+        .seen()
+        .into_iter()
+        .map(|s| (s.line(), s.body))
+        .collect();
     let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
         paths,
@@ -416,10 +372,7 @@ fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
         .arg(format!("{}/hook", hooks.url))
         .assert()
         .code(0);
-    let after: Vec<String> = hooks.seen()[before..]
-        .iter()
-        .map(|(p, _)| p.clone())
-        .collect();
+    let after: Vec<String> = hooks.lines()[before..].to_vec();
     assert_eq!(after, ["POST /ping/abc/start", "POST /ping/abc"]);
     // Exit 2: the run never started, the ping says so.
     let before = hooks.seen().len();
@@ -429,7 +382,7 @@ fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
         .arg("--ping-url")
         .arg(format!("{}/ping/abc", hooks.url));
     exits_with(&mut missing, 2);
-    assert_eq!(hooks.seen()[before + 1].0, "POST /ping/abc/2");
+    assert_eq!(hooks.lines()[before + 1], "POST /ping/abc/2");
     // A ping URL nobody answers: the run is the same, and not held up for long.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let dead = format!("http://{}/ping", closed.local_addr().expect("addr"));

@@ -9,7 +9,6 @@ use crate::cli::SendArgs;
 use crate::config::{self, ConfigError, Env};
 use crate::exit::Exit;
 use crate::results::tally::Tally;
-use crate::send::hooks::Hooks;
 use crate::send::metrics;
 use crate::send::summary_json::{self, Failure, RunInfo, SummaryJson};
 use crate::send::{self, SendError};
@@ -32,13 +31,7 @@ pub async fn run(
         ledger: args.ledger.clone().unwrap_or_default(),
         dry_run: args.dry_run,
     };
-    let hooks = Hooks {
-        ping: args.ping_url.clone(),
-        notify: args
-            .notify_url
-            .clone()
-            .map(|url| (url, args.notify_format, args.notify_on)),
-    };
+    let hooks = config::hooks(&args, env);
     hooks.started().await;
     let config = match config::build_send(args, env) {
         Ok(config) => config,

@@ -50,7 +50,7 @@ impl Argv {
     fn parse(self, gateway: Option<&str>) -> Result<SendArgs, ConfigError> {
         use clap::FromArgMatches as _;
         let bad = |e: clap::Error| ConfigError::Gateway {
-            url: gateway.unwrap_or_default().to_owned(),
+            url: crate::mask::url(gateway.unwrap_or_default()),
             reason: e.to_string(),
         };
         let command = <SendArgs as clap::Args>::augment_args(clap::Command::new("send"));
@@ -118,11 +118,7 @@ pub fn desk_paths(
     results_dir: Option<PathBuf>,
     env: Env<'_>,
 ) -> Result<(PathBuf, PathBuf), ConfigError> {
-    let config_path = config.map(Path::to_path_buf).or_else(|| {
-        env("OPENTRADE_CONFIG")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    });
+    let config_path = super::config_path(config, env);
     let file = match (&config_path, ledger.is_some() && results_dir.is_some()) {
         (Some(path), false) => super::file::load(path)?,
         _ => super::file::FileConfig::default(),

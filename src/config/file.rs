@@ -46,6 +46,9 @@ pub struct FileConfig {
     /// The day the seller's authorization (the session) ends, as the authorization page
     /// shows it (`2027-03-01`): `check` warns ahead of it.
     pub session_expires: Option<String>,
+    /// The signing secret of the `--notify-url` robot (加签): DingTalk and Feishu
+    /// robots, or a JSON webhook that checks `X-Opentrade-Signature`.
+    pub notify_secret: Option<String>,
     /// Business codes (`result.error_code` of a `success:false` answer) that mean
     /// "try again later": whole codes, or prefixes ending in `*` (`B01*`).
     #[serde(default)]
@@ -68,12 +71,8 @@ pub struct RetryFile {
 
 /// Reads a `--config` file, warning when others can read the secret in it.
 pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = crate::textfile::read(path).map_err(|error| ConfigError::Read {
-        path: path.to_owned(),
-        error,
-    })?;
-    let file: FileConfig = toml::from_str(&text).map_err(|e| parse_error(path, &text, &e))?;
-    if file.secret.is_some() || file.session.is_some() {
+    let file = load_quietly(path)?;
+    if file.secret.is_some() || file.session.is_some() || file.notify_secret.is_some() {
         let mode = std::fs::metadata(path)
             .map(|m| m.permissions().mode())
             .unwrap_or(0);
@@ -87,6 +86,15 @@ pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
         }
     }
     Ok(file)
+}
+
+/// Reads a `--config` file without a word about it (the run reads it again, and says).
+pub fn load_quietly(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = crate::textfile::read(path).map_err(|error| ConfigError::Read {
+        path: path.to_owned(),
+        error,
+    })?;
+    toml::from_str(&text).map_err(|e| parse_error(path, &text, &e))
 }
 
 /// A parse error that names the place but never quotes the file.

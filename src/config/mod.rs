@@ -77,6 +77,14 @@ pub enum ConfigError {
         flag: &'static str,
         key: &'static str,
     },
+    #[error(
+        "notify_secret in --config signs a DingTalk or Feishu robot or a JSON webhook; a WeCom group robot has no signing — remove notify_secret, or use another --notify-format"
+    )]
+    NotifySecretForWecom,
+    #[error(
+        "notify_secret in --config is set but empty; set it to the robot's secret (SEC…), or remove it"
+    )]
+    EmptyNotifySecret,
     #[error("session_expires in --config is '{0}', not a date like 2027-03-01")]
     SessionExpires(String),
     #[error("{origin} {}: {error}", path.display())]
@@ -150,11 +158,7 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
     // Every role the command line names is claimed before anything is read.
     let mut roles = claim_roles(&args, args.ledger.as_deref(), args.out.as_deref())?;
     // OPENTRADE_CONFIG names the config when --config does not.
-    let config_path = args.config.clone().or_else(|| {
-        env("OPENTRADE_CONFIG")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    });
+    let config_path = config_path(args.config.as_deref(), env);
     if args.config.is_none()
         && let Some(path) = &config_path
     {
@@ -212,6 +216,7 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
         },
         _ => None,
     };
+    notify_secret(&args, &file)?;
     let session_expires = match &file.session_expires {
         Some(text) => Some(
             chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
@@ -282,6 +287,50 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
     })
 }
 
+/// The robot's signing secret, when the config has one for the notification in use.
+fn notify_secret(args: &SendArgs, file: &FileConfig) -> Result<Option<Secret>, ConfigError> {
+    let Some(secret) = &file.notify_secret else {
+        return Ok(None);
+    };
+    if secret.trim().is_empty() {
+        return Err(ConfigError::EmptyNotifySecret);
+    }
+    if args.notify_url.is_some() && args.notify_format == crate::send::hooks::NotifyFormat::Wecom {
+        return Err(ConfigError::NotifySecretForWecom);
+    }
+    Ok(Some(Secret::new(secret.clone())))
+}
+
+/// The hooks of a `send` (`--ping-url`, `--notify-url`), known before its settings are
+/// checked, so even a run that never starts says so. The robot's secret comes from the
+/// config file when it can be read (a file that cannot be is the run's own error).
+pub fn hooks(args: &SendArgs, env: Env<'_>) -> crate::send::hooks::Hooks {
+    let secret = config_path(args.config.as_deref(), env)
+        .and_then(|path| file::load_quietly(&path).ok())
+        .and_then(|file| notify_secret(args, &file).ok().flatten());
+    crate::send::hooks::Hooks {
+        ping: args.ping_url.clone(),
+        notify: args
+            .notify_url
+            .clone()
+            .map(|url| crate::send::hooks::Notify {
+                url,
+                format: args.notify_format,
+                on: args.notify_on,
+                secret,
+            }),
+    }
+}
+
+/// `--config`, else `OPENTRADE_CONFIG`.
+pub(super) fn config_path(flag: Option<&Path>, env: Env<'_>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf).or_else(|| {
+        env("OPENTRADE_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
 /// Where the calls go, and with which credentials.
 fn mode(args: &SendArgs, set: &Layers) -> Result<Mode, ConfigError> {
     if args.dry_run {
@@ -329,7 +378,7 @@ fn mode(args: &SendArgs, set: &Layers) -> Result<Mode, ConfigError> {
 /// unless `--allow-insecure-http` says otherwise.
 fn check_transport(gateway: &str, allow_insecure_http: bool) -> Result<(), ConfigError> {
     let bad = |reason: &str| ConfigError::Gateway {
-        url: gateway.to_owned(),
+        url: crate::mask::url(gateway),
         reason: reason.to_owned(),
     };
     let url = reqwest::Url::parse(gateway).map_err(|e| bad(&e.to_string()))?;
@@ -342,7 +391,7 @@ fn check_transport(gateway: &str, allow_insecure_http: bool) -> Result<(), Confi
     match url.scheme() {
         "https" => Ok(()),
         "http" if loopback || allow_insecure_http => Ok(()),
-        "http" => Err(ConfigError::InsecureHttp(gateway.to_owned())),
+        "http" => Err(ConfigError::InsecureHttp(crate::mask::url(gateway))),
         _ => Err(bad("the scheme must be https (or http to this machine)")),
     }
 }

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use crate::top::Secret;
+
 /// The most time one hook may take, retries included.
 const BUDGET: Duration = Duration::from_secs(5);
 /// Tries per hook.
@@ -40,14 +42,29 @@ pub enum NotifyOn {
 #[derive(Debug, Clone, Default)]
 pub struct Hooks {
     pub ping: Option<url::Url>,
-    pub notify: Option<(url::Url, NotifyFormat, NotifyOn)>,
+    pub notify: Option<Notify>,
+}
+
+/// Where the notification goes, in which shape, when, and the robot's signing
+/// secret (加签, `notify_secret` in the config) if it has one.
+#[derive(Debug, Clone)]
+pub struct Notify {
+    pub url: url::Url,
+    pub format: NotifyFormat,
+    pub on: NotifyOn,
+    pub secret: Option<Secret>,
 }
 
 impl Hooks {
     /// `URL/start`: the run begins.
     pub async fn started(&self) {
         if let Some(ping) = &self.ping {
-            post(&join(ping, "start"), String::new(), "the start ping").await;
+            post(
+                &join(ping, "start"),
+                Signed::plain(String::new()),
+                "the start ping",
+            )
+            .await;
         }
     }
 
@@ -58,12 +75,19 @@ impl Hooks {
                 0 => ping.clone(),
                 code => join(ping, &code.to_string()),
             };
-            post(&url, summary.to_owned(), "the ping").await;
+            post(&url, Signed::plain(summary.to_owned()), "the ping").await;
         }
-        if let Some((url, format, on)) = &self.notify
-            && (*on == NotifyOn::Always || exit != 0)
+        if let Some(notify) = &self.notify
+            && (notify.on == NotifyOn::Always || exit != 0)
         {
-            post(url, message(*format, exit, summary), "the notification").await;
+            let body = message(notify.format, exit, summary);
+            let signed = sign(notify, body, chrono::Utc::now());
+            post(
+                &signed.url.clone().unwrap_or_else(|| notify.url.clone()),
+                signed,
+                "the notification",
+            )
+            .await;
         }
     }
 }
@@ -88,6 +112,103 @@ pub fn message(format: NotifyFormat, exit: u8, summary: &str) -> String {
         _ => serde_json::json!({"msgtype": "text", "text": {"content": text}}),
     };
     body.to_string()
+}
+
+/// A request ready to go: its body, and what signing changed (the URL of a signed
+/// DingTalk robot, headers of a signed webhook); what it expects back.
+#[derive(Debug)]
+struct Signed {
+    url: Option<url::Url>,
+    body: String,
+    headers: Vec<(&'static str, String)>,
+    robot: Option<NotifyFormat>,
+}
+
+impl Signed {
+    fn plain(body: String) -> Signed {
+        Signed {
+            url: None,
+            body,
+            headers: Vec::new(),
+            robot: None,
+        }
+    }
+}
+
+/// The request for `notify` carrying `body`, signed as the robot's platform asks when
+/// it has a secret (加签): DingTalk `&timestamp=<ms>&sign=<base64 HMAC-SHA256(key =
+/// secret, "<ms>\n<secret>")>` in the URL; Feishu `timestamp` (seconds) and `sign`
+/// (base64 HMAC-SHA256 with key "<s>\n<secret>" over nothing) in the body; a JSON
+/// webhook `X-Opentrade-Timestamp` and `X-Opentrade-Signature: sha256=<hex
+/// HMAC-SHA256(key = secret, "<s>.<body>")>`. WeCom robots have no signing (the
+/// configuration refuses a secret for one).
+fn sign(notify: &Notify, body: String, now: chrono::DateTime<chrono::Utc>) -> Signed {
+    use base64::Engine as _;
+    let robot = (notify.format != NotifyFormat::Json).then_some(notify.format);
+    let Some(secret) = &notify.secret else {
+        return Signed {
+            robot,
+            ..Signed::plain(body)
+        };
+    };
+    let secret = secret.expose();
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    match notify.format {
+        NotifyFormat::Dingtalk => {
+            let millis = now.timestamp_millis();
+            let sign = base64(&hmac_sha256(
+                secret.as_bytes(),
+                format!("{millis}\n{secret}").as_bytes(),
+            ));
+            let mut url = notify.url.clone();
+            url.query_pairs_mut()
+                .append_pair("timestamp", &millis.to_string())
+                .append_pair("sign", &sign);
+            Signed {
+                url: Some(url),
+                robot,
+                ..Signed::plain(body)
+            }
+        }
+        NotifyFormat::Feishu => {
+            let seconds = now.timestamp();
+            let sign = base64(&hmac_sha256(format!("{seconds}\n{secret}").as_bytes(), b""));
+            let mut doc: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if let Some(doc) = doc.as_object_mut() {
+                doc.insert("timestamp".into(), seconds.to_string().into());
+                doc.insert("sign".into(), sign.into());
+            }
+            Signed {
+                robot,
+                ..Signed::plain(doc.to_string())
+            }
+        }
+        NotifyFormat::Json => {
+            let seconds = now.timestamp();
+            let mac = hmac_sha256(secret.as_bytes(), format!("{seconds}.{body}").as_bytes());
+            Signed {
+                headers: vec![
+                    ("x-opentrade-timestamp", seconds.to_string()),
+                    (
+                        "x-opentrade-signature",
+                        format!("sha256={}", faster_hex::hex_string(&mac)),
+                    ),
+                ],
+                ..Signed::plain(body)
+            }
+        }
+        NotifyFormat::Wecom => Signed {
+            robot,
+            ..Signed::plain(body)
+        },
+    }
+}
+
+fn hmac_sha256(key: &[u8], text: &[u8]) -> Vec<u8> {
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(text);
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// A few lines a person reads in a group chat.
@@ -135,17 +256,22 @@ fn text_of(exit: u8, summary: &str) -> String {
     text
 }
 
-/// Posts `body` to `url`, a few tries within `BUDGET`; a failure is only said.
-async fn post(url: &url::Url, body: String, what: &str) {
-    let client = match reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(3))
-        .redirect(reqwest::redirect::Policy::limited(2))
-        .build()
-    {
+/// The most of a robot's answer read.
+const ANSWER_LIMIT: usize = 64 * 1024;
+
+/// Redirects followed at most, and only within the URL's own origin.
+const MAX_REDIRECTS: usize = 3;
+
+/// Posts `signed` to `url`, a few tries within `BUDGET`; a failure is only said. A
+/// redirect is followed only within the same origin (a token in the URL must never
+/// reach another host), no `Referer` is ever sent, and a robot's answer is read: HTTP
+/// 200 with `errcode`/`code` other than 0 is a refusal, not a delivery.
+async fn post(url: &url::Url, signed: Signed, what: &str) {
+    let shown = crate::mask::hook_url(url);
+    let client = match client() {
         Ok(client) => client,
         Err(error) => {
-            tracing::warn!("{what} to {} not sent: {error}", shown(url));
+            tracing::warn!("{what} to {shown} not sent: {}", error.without_url());
             return;
         }
     };
@@ -155,14 +281,34 @@ async fn post(url: &url::Url, body: String, what: &str) {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             }
-            let sent = client
+            let mut request = client
                 .post(url.clone())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone())
-                .send()
-                .await;
-            match sent {
-                Ok(response) if response.status().is_success() => return Ok(()),
+                .body(signed.body.clone());
+            for (name, value) in &signed.headers {
+                request = request.header(*name, value);
+            }
+            match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    return match signed.robot {
+                        Some(robot) => robot_verdict(robot, response).await,
+                        None => Ok(()),
+                    };
+                }
+                Ok(response) if response.status().is_redirection() => {
+                    // Not followed: another origin, or too many hops. Trying again
+                    // would only be sent there again.
+                    return Err(format!(
+                        "HTTP {}: redirected elsewhere ({}), not followed — a hook is posted only to the origin given",
+                        response.status().as_u16(),
+                        response
+                            .headers()
+                            .get(reqwest::header::LOCATION)
+                            .and_then(|l| l.to_str().ok())
+                            .map(crate::mask::url)
+                            .unwrap_or_default()
+                    ));
+                }
                 Ok(response) => last = format!("HTTP {}", response.status().as_u16()),
                 Err(error) => last = error.without_url().to_string(),
             }
@@ -171,17 +317,66 @@ async fn post(url: &url::Url, body: String, what: &str) {
     };
     match tokio::time::timeout(BUDGET, attempts).await {
         Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!("{what} to {} failed: {error}", shown(url)),
-        Err(_) => tracing::warn!("{what} to {} took too long; given up", shown(url)),
+        Ok(Err(error)) => tracing::warn!(
+            "{what} to {shown} failed: {}",
+            crate::text::visible(&crate::mask::parameters(&error))
+        ),
+        Err(_) => tracing::warn!("{what} to {shown} took too long; given up"),
     }
 }
 
-/// A URL as a log shows it: without a password or query (robots' tokens live there).
-fn shown(url: &url::Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_password(None);
-    url.set_query(None);
-    url.to_string()
+/// The client every hook uses: short timeouts, same-origin redirects only, no
+/// `Referer`.
+fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(3))
+        .referer(false)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let first = attempt.previous().first().map(url::Url::origin);
+            if attempt.previous().len() > MAX_REDIRECTS
+                || first.is_some_and(|origin| origin != attempt.url().origin())
+            {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
+}
+
+/// What a robot said of the message: DingTalk and WeCom answer `{"errcode":0,…}`,
+/// Feishu `{"code":0,…}` (older hooks `{"StatusCode":0,…}`); anything else, even with
+/// HTTP 200, is a refusal in the robot's own words.
+async fn robot_verdict(robot: NotifyFormat, response: reqwest::Response) -> Result<(), String> {
+    let mut body = Vec::new();
+    let mut response = response;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() > ANSWER_LIMIT {
+            return Err("the robot's answer is too large to be one".into());
+        }
+    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| "the robot's answer is not JSON".to_owned())?;
+    let (code, message) = match robot {
+        NotifyFormat::Feishu => (
+            doc.get("code").or_else(|| doc.get("StatusCode")),
+            doc.get("msg").or_else(|| doc.get("StatusMessage")),
+        ),
+        _ => (doc.get("errcode"), doc.get("errmsg")),
+    };
+    match code.and_then(serde_json::Value::as_i64) {
+        Some(0) => Ok(()),
+        Some(code) => Err(format!(
+            "the robot refused it: {code} {}",
+            crate::text::shorten(
+                message.and_then(serde_json::Value::as_str).unwrap_or(""),
+                200
+            )
+        )),
+        None => Err("the robot's answer has no result code".into()),
+    }
 }
 
 #[cfg(test)]
@@ -219,10 +414,57 @@ mod tests {
             serde_json::from_str(&message(NotifyFormat::Feishu, 1, summary)).expect("json");
         assert_eq!(feishu["msg_type"], "text");
         assert_eq!(message(NotifyFormat::Json, 1, summary), summary);
-        let shown = shown(
-            &url::Url::parse("https://u:pw@oapi.dingtalk.com/robot/send?access_token=T")
-                .expect("url"),
+    }
+
+    #[test]
+    fn signed_robots_carry_their_platforms_signature() {
+        let at = chrono::DateTime::from_timestamp(1_704_038_400, 0).expect("time");
+        let notify = |format, url: &str| Notify {
+            url: url::Url::parse(url).expect("url"),
+            format,
+            on: NotifyOn::Always,
+            secret: Some(Secret::new("SEC000")),
+        };
+        // DingTalk: the documented recipe, checked against an independent computation.
+        let ding = sign(
+            &notify(
+                NotifyFormat::Dingtalk,
+                "https://oapi.dingtalk.com/robot/send?access_token=T",
+            ),
+            "{}".into(),
+            at,
         );
-        assert!(!shown.contains("pw") && !shown.contains('T'), "{shown}");
+        let url = ding.url.expect("a signed URL");
+        let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(pairs["timestamp"], "1704038400000");
+        assert_eq!(pairs["access_token"], "T");
+        assert_eq!(
+            pairs["sign"],
+            "cQfDqVpmoI7IANfAVn55adyEWwUfpO39Zr8YVSUVWWA="
+        );
+        // Feishu: in the body, the key is the timestamp and the secret.
+        let feishu = sign(
+            &notify(
+                NotifyFormat::Feishu,
+                "https://open.feishu.cn/open-apis/bot/v2/hook/x",
+            ),
+            r#"{"msg_type":"text"}"#.into(),
+            at,
+        );
+        let body: serde_json::Value = serde_json::from_str(&feishu.body).expect("json");
+        assert_eq!(body["timestamp"], "1704038400");
+        assert_eq!(body["sign"], "HeZpQsMAMQuD4SX7XX0fyuWubFbgyJlDj5Dz5qAEsok=");
+        assert_eq!(body["msg_type"], "text");
+        // A webhook: a header the receiver checks.
+        let json = sign(
+            &notify(NotifyFormat::Json, "https://hooks.example.com/x"),
+            "{}".into(),
+            at,
+        );
+        assert_eq!(
+            json.headers[0],
+            ("x-opentrade-timestamp", "1704038400".to_owned())
+        );
+        assert!(json.headers[1].1.starts_with("sha256="));
     }
 }

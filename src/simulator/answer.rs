@@ -127,7 +127,8 @@ pub fn error_json(error: &TopError, request_id: &str) -> String {
 
 /// The request echoed back in every way a careless gateway or proxy might: form-encoded
 /// with `+` and with `%20`, decoded, as JSON text (escaped again, so `\u00e9` stays in
-/// the words), and each value once more percent-decoded.
+/// the words), each value once more percent-decoded, and each value form-encoded then
+/// half-decoded (`%xx` decoded, `+` kept), named and bare.
 pub fn echo(params: &Params<'_>) -> String {
     let form: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter())
@@ -146,13 +147,49 @@ pub fn echo(params: &Params<'_>) -> String {
             format!("{k}={again}")
         })
         .collect();
+    let half: Vec<String> = params
+        .values()
+        .map(|v| {
+            let encoded: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
+            half_decode(&encoded)
+        })
+        .collect();
+    let named: Vec<String> = params
+        .iter()
+        .zip(&half)
+        .map(|((k, _), v)| format!("{k}={v}"))
+        .collect();
     format!(
-        "request: {form} | {} | {} | {} | {}",
+        "request: {form} | {} | {} | {} | {} | {} | values: {}",
         form.replace('+', "%20"),
         raw.join("&"),
         ascii_json(&serde_json::Value::Object(json).to_string()),
         decoded.join("&"),
+        named.join("&"),
+        half.join(" , "),
     )
+}
+
+/// `%xx` escapes decoded, `+` left as it is: what a gateway that decodes only half of
+/// the form encoding echoes.
+fn half_decode(encoded: &str) -> String {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// JSON text with every non-ASCII character as `\uXXXX`.

@@ -1,8 +1,12 @@
 //! The secret and the session kept out of everything the tool writes, in every form a
 //! gateway (or a proxy in front of it) may echo them back: as sent (form-encoded, `+`
 //! or `%20` for a space, either case of hex), raw, URL-decoded, JSON-escaped (`\"`,
-//! `\/`, `\u00e9` in either case) and HTML-escaped. One automaton finds them all in one
-//! pass; a text without any is left as it is, without a copy. Pure.
+//! `\/`, `\u00e9` in either case), HTML-escaped, and the mixed forms of a gateway that
+//! decodes only part of what it was sent (`%xx` decoded, `+` kept). One automaton finds
+//! them all in one pass. Then, whatever the secret, the value of any `session`, `sign`,
+//! `app_secret` or `access_token` parameter in the text is masked by its place
+//! (`crate::mask::parameters`), so a form nobody listed leaks nothing either. A text
+//! without any is left as it is, without a copy. Pure.
 
 use std::borrow::Cow;
 
@@ -39,24 +43,44 @@ impl Redactor {
         Redactor { forms }
     }
 
-    /// `bytes` with every form masked; borrowed when none is there.
+    /// `bytes` with every form and every secret parameter masked; borrowed when none
+    /// is there.
     pub fn bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
-        match &self.forms {
+        let known: Cow<'a, [u8]> = match &self.forms {
             Some(forms) if forms.is_match(bytes) => {
                 let masks = vec![MASK.as_bytes(); forms.patterns_len()];
                 Cow::Owned(forms.replace_all_bytes(bytes, &masks))
             }
             _ => Cow::Borrowed(bytes),
+        };
+        // The parameters' pass reads text: bytes that are not UTF-8 are masked in the
+        // longest UTF-8 prefix's terms, the rest kept as bytes.
+        let valid = match std::str::from_utf8(&known) {
+            Ok(text) => text,
+            Err(error) => {
+                std::str::from_utf8(&known[..error.valid_up_to()]).expect("valid up to here")
+            }
+        };
+        match crate::mask::parameters(valid) {
+            Cow::Borrowed(_) => known,
+            Cow::Owned(masked) => {
+                let mut out = masked.into_bytes();
+                out.extend_from_slice(&known[valid.len()..]);
+                Cow::Owned(out)
+            }
         }
     }
 
-    /// Masks every form in `text`, in place.
+    /// Masks every form and every secret parameter in `text`, in place.
     pub fn text(&self, text: &mut String) {
         if let Some(forms) = &self.forms
             && forms.is_match(text.as_str())
         {
             let masks = vec![MASK; forms.patterns_len()];
             *text = forms.replace_all(text, &masks);
+        }
+        if let Cow::Owned(masked) = crate::mask::parameters(text) {
+            *text = masked;
         }
     }
 }
@@ -77,6 +101,11 @@ fn forms(secret: &str) -> Vec<String> {
         let form: String = form_urlencoded::byte_serialize(base.as_bytes()).collect();
         // A `+` in form encoding is always a space (a plus sign is `%2B`).
         let percent = form.replace('+', "%20");
+        // A gateway that decodes the `%xx` escapes of what it was sent but keeps `+`
+        // as it came: `Sess+i0n+/QWE=é%88` for `Sess i0n+/QWE=é%88`.
+        if let Some(half) = url_decode(&form, false) {
+            forms.push(half);
+        }
         for encoded in [form, percent] {
             forms.push(lower_hex(&encoded));
             forms.push(encoded);
@@ -101,7 +130,8 @@ fn forms(secret: &str) -> Vec<String> {
 }
 
 /// Percent-decoding (and `+` as a space when `plus` says so); `None` when nothing
-/// changes or the result is not UTF-8.
+/// changes. Bytes that are not UTF-8 become U+FFFD, as a gateway decoding lossily
+/// would show them (`%88` alone).
 fn url_decode(text: &str, plus: bool) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -122,7 +152,7 @@ fn url_decode(text: &str, plus: bool) -> Option<String> {
         }
         i += 1;
     }
-    let decoded = String::from_utf8(out).ok()?;
+    let decoded = String::from_utf8_lossy(&out).into_owned();
     (decoded != text).then_some(decoded)
 }
 
@@ -207,6 +237,26 @@ mod tests {
                 "{echoed}"
             );
         }
+    }
+
+    #[test]
+    fn a_half_decoded_echo_is_masked() {
+        let session = "Sess i0n+/QWE=é%88";
+        let redactor = Redactor::new([session]);
+        // As the issue found it: %xx decoded, `+` kept, under a name nobody lists.
+        let mut text = "isv.invalid-parameter: got Sess+i0n+/QWE=é%88 back".to_owned();
+        redactor.text(&mut text);
+        assert_eq!(text, "isv.invalid-parameter: got *** back");
+        let mut named = "echo: session=Sess+i0n+/QWE=é%88&v=2.0".to_owned();
+        Redactor::default().text(&mut named);
+        assert_eq!(
+            named, "echo: session=***&v=2.0",
+            "masked by its place alone"
+        );
+        assert_eq!(
+            &*Redactor::default().bytes(b"x sign=ABCDEF \xff"),
+            b"x sign=*** \xff"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod certs;
 pub mod desk;
+pub mod hooks;
 
 use std::time::Duration;
 
@@ -18,8 +19,12 @@ pub use opentrade_callback::simulator::{BatchAnswers, Fault, Matcher, Scenario};
 /// A simulator with the demo credentials and `scenario`. A test that starts one and
 /// neither calls it nor looks at its counters fails: call `unused()` if that is meant.
 pub fn simulator(scenario: Scenario) -> TestSimulator {
-    let inner = simulator::spawn_background(SimulatorConfig::demo().with_scenario(scenario))
-        .expect("simulator starts");
+    simulator_with(SimulatorConfig::demo().with_scenario(scenario))
+}
+
+/// A simulator with settings of the test's own (other credentials, say).
+pub fn simulator_with(config: SimulatorConfig) -> TestSimulator {
+    let inner = simulator::spawn_background(config).expect("simulator starts");
     TestSimulator {
         inner,
         looked: std::cell::Cell::new(false),

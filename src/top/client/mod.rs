@@ -101,12 +101,12 @@ impl TopClient {
     pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
         let gateway =
             reqwest::Url::parse(&settings.gateway).map_err(|e| ClientError::BadGateway {
-                url: settings.gateway.clone(),
+                url: crate::mask::url(&settings.gateway),
                 reason: e.to_string(),
             })?;
         if !matches!(gateway.scheme(), "http" | "https") {
             return Err(ClientError::BadGateway {
-                url: settings.gateway.clone(),
+                url: crate::mask::url(&settings.gateway),
                 reason: "the scheme must be http or https".into(),
             });
         }
