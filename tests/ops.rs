@@ -37,6 +37,66 @@ fn the_daily_quota_halts_at_once_saying_when_it_resets() {
 }
 
 #[test]
+fn a_ban_of_seconds_under_the_apps_quota_code_is_waited_out_not_taken_for_the_day() {
+    // TOP: limited-by-app-access-count is "应用调用次数超限，包含调用频率超限" — the
+    // frequency limit too. Its "3 more seconds" is believed.
+    let sim = simulator(Scenario::default().on(
+        Matcher::req_id("r0003"),
+        Fault::ban_as(2, "accesscontrol.limited-by-app-access-count"),
+    ));
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(25)));
+    let stderr = exits_with(send_cmd(&ws, &sim, &[&input]).args(["--concurrency", "4"]), 0);
+    assert!(!stderr.contains("00:00"), "{stderr}");
+    let rows = columns(&ws.out(), ["status"]);
+    assert!(rows.iter().all(|[s]| s == "delivered"), "{rows:?}");
+    let stats = sim.stats();
+    assert_eq!(stats.bans_started, 1);
+    // Only calls already on their way when the ban began may reach it.
+    assert!(stats.calls_during_ban <= 3, "every worker waited: {stats:?}");
+}
+
+#[test]
+fn a_ban_longer_than_the_wait_allowed_halts_naming_when_it_ends_and_which_limit() {
+    for (seconds, which) in [
+        (600, "call frequency limit"),
+        (6 * 3600, "daily call quota"),
+    ] {
+        let sim = simulator(Scenario::default().on(
+            Matcher::req_id("r0001"),
+            Fault::ban_as(seconds, "accesscontrol.limited-by-app-access-count"),
+        ));
+        let ws = Workspace::new();
+        let input = ws.write("in.csv", orders_of(&ids(10)));
+        let before = chrono::Utc::now();
+        let stderr = exits_with(
+            send_cmd(&ws, &sim, &[&input]).args(["--concurrency", "1", "--max-ban-wait", "1m"]),
+            3,
+        );
+        assert!(stderr.contains(which), "{seconds}: {stderr}");
+        // The minute the ban ends, read before the run and a little after (a minute
+        // may turn between the two).
+        let ends: Vec<String> = [0, 5]
+            .into_iter()
+            .map(|late| {
+                (before + chrono::Duration::seconds(seconds as i64 + late))
+                    .with_timezone(&opentrade_callback::clock::beijing())
+                    .format("until %Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .collect();
+        assert!(
+            ends.iter().any(|e| stderr.contains(e.as_str())) && stderr.contains("Beijing time"),
+            "{ends:?}: {stderr}"
+        );
+        let rows = columns(&ws.out(), ["status"]);
+        assert_eq!(rows[0], ["delivered"]);
+        assert!(rows[2..].iter().all(|[s]| s == "not_attempted"), "{rows:?}");
+        sim.stats();
+    }
+}
+
+#[test]
 fn an_api_not_open_to_the_app_and_an_expired_session_halt_with_the_fix() {
     for (fault, expected) in [
         (Fault::api_not_open(), "not open to the app"),

@@ -179,6 +179,10 @@ impl Deliverer {
                                 ban,
                                 total,
                                 max: self.policy.max_ban_wait,
+                                sub_code: reply.sub_code.clone(),
+                                ends: chrono::TimeDelta::from_std(ban)
+                                    .ok()
+                                    .and_then(|ban| chrono::Utc::now().checked_add_signed(ban)),
                             });
                             return gave_up(reply, attempts);
                         }

@@ -35,6 +35,10 @@ pub enum HaltReason {
         ban: Duration,
         total: Duration,
         max: Duration,
+        /// The answer's sub_code (`…limited-by-app-access-count`: the app's quota).
+        sub_code: String,
+        /// When the ban ends, as the answer stated it (now + its seconds).
+        ends: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// SIGINT or SIGTERM.
     Signal(Signal),
@@ -101,13 +105,49 @@ impl fmt::Display for HaltReason {
                 "{failed} of the last {window} calls failed (more than {max_percent}%): the gateway looks down; \
                  resubmit later (--max-failure-rate to change the threshold)"
             ),
-            HaltReason::BanTooLong { ban, total, max } => write!(
-                f,
-                "flow control bans would keep the app waiting {} in all (the last: {}), more than --max-ban-wait {}; the quota is probably spent — run again after the ban",
-                long_duration(*total),
-                long_duration(*ban),
-                humantime::format_duration(*max)
-            ),
+            HaltReason::BanTooLong {
+                ban,
+                total,
+                max,
+                sub_code,
+                ends,
+            } => {
+                write!(
+                    f,
+                    "flow control (code 7{}) bans the app for {}",
+                    if sub_code.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {sub_code}")
+                    },
+                    long_duration(*ban),
+                )?;
+                if let Some(ends) = ends {
+                    write!(
+                        f,
+                        ", until {} Beijing time",
+                        ends.with_timezone(&crate::clock::beijing())
+                            .format("%Y-%m-%d %H:%M:%S")
+                    )?;
+                }
+                if *total > *ban {
+                    write!(f, " ({} banned in all this run)", long_duration(*total))?;
+                }
+                write!(
+                    f,
+                    ": more than --max-ban-wait {}",
+                    humantime::format_duration(*max)
+                )?;
+                if sub_code.ends_with("limited-by-app-access-count") {
+                    // TOP: "应用调用次数超限，包含调用频率超限" — which one, by the length.
+                    if *ban >= DAILY_BAN {
+                        f.write_str("; a ban of hours is the app's daily call quota, spent until 00:00 Beijing time (ask the open platform for a larger quota, or spread the calls)")?;
+                    } else {
+                        f.write_str("; a ban of seconds or minutes is the app's call frequency limit: lower --qps or --concurrency")?;
+                    }
+                }
+                f.write_str(" — run again after the ban")
+            }
             HaltReason::Signal(Signal::Interrupt) => f.write_str("interrupted (SIGINT)"),
             HaltReason::Signal(Signal::Terminate) => f.write_str("terminated (SIGTERM)"),
             HaltReason::Signal(Signal::Hangup) => f.write_str(
@@ -131,6 +171,10 @@ impl fmt::Display for HaltReason {
         }
     }
 }
+
+/// A ban this long under `limited-by-app-access-count` is the daily count, not the
+/// frequency limit: it lasts until 00:00 Beijing time, so it is said in hours.
+const DAILY_BAN: Duration = Duration::from_secs(3600);
 
 /// A duration for people; "for ever" past a century (a gateway's absurd ban).
 fn long_duration(d: Duration) -> String {

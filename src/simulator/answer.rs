@@ -39,12 +39,15 @@ pub enum Verdict {
 
 /// Code 7, "This ban will last for N more seconds", N rounded up: a client must not
 /// come back early.
-pub fn ban_error(remaining: Duration) -> TopError {
+/// The sub_code of a flow-control ban, unless a scenario names another.
+pub const BAN_SUB_CODE: &str = "accesscontrol.limited-by-api-access-count";
+
+pub fn ban_error(remaining: Duration, sub_code: &str) -> TopError {
     let seconds = remaining.as_millis().div_ceil(1000);
     TopError {
         code: 7,
         msg: "App Call Limited".into(),
-        sub_code: "accesscontrol.limited-by-api-access-count".into(),
+        sub_code: sub_code.into(),
         sub_msg: format!("This ban will last for {seconds} more seconds"),
     }
 }
@@ -249,7 +252,7 @@ mod tests {
     #[test]
     fn a_ban_is_announced_in_whole_seconds_rounded_up() {
         assert_eq!(
-            ban_error(Duration::from_millis(2001)).sub_msg,
+            ban_error(Duration::from_millis(2001), BAN_SUB_CODE).sub_msg,
             "This ban will last for 3 more seconds"
         );
     }

@@ -91,7 +91,21 @@ impl Fault {
 
     /// A flow-control ban of the whole app, started by the first matching call.
     pub fn ban(seconds: u64) -> Self {
-        Fault::Ban { seconds, times: 1 }
+        Fault::Ban {
+            seconds,
+            times: 1,
+            sub_code: None,
+        }
+    }
+
+    /// `ban`, answered with another sub_code (the platform bans under
+    /// `accesscontrol.limited-by-app-access-count` too).
+    pub fn ban_as(seconds: u64, sub_code: &str) -> Self {
+        Fault::Ban {
+            seconds,
+            times: 1,
+            sub_code: Some(sub_code.to_owned()),
+        }
     }
 
     /// `times` HTML 502 pages per req_id.

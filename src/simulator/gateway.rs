@@ -38,6 +38,8 @@ struct State {
     records: HashMap<String, Record>,
     budget: Budget,
     ban_until: Option<Instant>,
+    /// The sub_code the ban in force is answered with.
+    ban_sub_code: String,
     arrivals: Arrivals,
     rng: StdRng,
     next_request: u64,
@@ -60,6 +62,7 @@ impl Gateway {
                 records: HashMap::new(),
                 budget: Budget::default(),
                 ban_until: None,
+                ban_sub_code: String::new(),
                 arrivals: Arrivals::default(),
                 rng,
                 next_request: 0,
@@ -147,7 +150,8 @@ impl Gateway {
         }
         if let Some(remaining) = banned_for(state, now) {
             state.stats.calls_during_ban += 1;
-            let answer = whole(state, "banned", &ban_error(remaining));
+            let error = ban_error(remaining, &state.ban_sub_code);
+            let answer = whole(state, "banned", &error);
             return Reaction { delay, answer };
         }
         let (public, calls) = split_batch(body, separator);
@@ -226,12 +230,8 @@ impl Gateway {
     ) -> Answer {
         if let Some(remaining) = banned_for(state, now) {
             state.stats.calls_during_ban += 1;
-            return refuse(
-                &mut state.stats,
-                "banned",
-                &ban_error(remaining),
-                request_id,
-            );
+            let error = ban_error(remaining, &state.ban_sub_code);
+            return refuse(&mut state.stats, "banned", &error, request_id);
         }
         let refuse = |stats: &mut Stats, outcome: &str, error: &TopError| {
             refuse(stats, outcome, error, request_id)
@@ -265,10 +265,11 @@ impl Gateway {
                 state.stats.count("dropped");
                 Answer::Drop
             }
-            Fired::Ban { length } => {
+            Fired::Ban { length, sub_code } => {
                 state.ban_until = Some(now + length);
+                state.ban_sub_code = sub_code.to_owned();
                 state.stats.bans_started += 1;
-                refuse(&mut state.stats, "banned", &ban_error(length))
+                refuse(&mut state.stats, "banned", &ban_error(length, sub_code))
             }
             Fired::Error {
                 code,

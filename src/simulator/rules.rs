@@ -18,7 +18,7 @@ pub enum Fired<'r> {
     /// The connection is closed unanswered.
     Drop,
     /// A flow-control ban of the whole app starts now.
-    Ban { length: Duration },
+    Ban { length: Duration, sub_code: &'r str },
     /// Any TOP error.
     Error {
         code: u32,
@@ -97,12 +97,15 @@ impl Budget {
                     spend();
                     return Fired::Drop;
                 }
-                Fault::Ban { seconds, times }
-                    if self.bans.get(&index).copied().unwrap_or(0) < *times =>
-                {
+                Fault::Ban {
+                    seconds,
+                    times,
+                    sub_code,
+                } if self.bans.get(&index).copied().unwrap_or(0) < *times => {
                     *self.bans.entry(index).or_insert(0) += 1;
                     return Fired::Ban {
                         length: Duration::from_secs(*seconds),
+                        sub_code: sub_code.as_deref().unwrap_or(super::answer::BAN_SUB_CODE),
                     };
                 }
                 Fault::Error {
@@ -235,7 +238,8 @@ mod tests {
         assert_eq!(
             fire(&mut budget, &rules, "A").0,
             Fired::Ban {
-                length: Duration::from_secs(2)
+                length: Duration::from_secs(2),
+                sub_code: "accesscontrol.limited-by-api-access-count",
             }
         );
         assert_eq!(

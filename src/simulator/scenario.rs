@@ -104,6 +104,10 @@ pub enum Fault {
         seconds: u64,
         #[serde(default = "one")]
         times: u32,
+        /// The ban's sub_code (`accesscontrol.limited-by-api-access-count` unless said:
+        /// the platform bans under `limited-by-app-access-count` too).
+        #[serde(default)]
+        sub_code: Option<String>,
     },
     /// `times` HTML 502 pages for each matching req_id (a proxy in front of the gateway).
     #[serde(rename = "html_502", alias = "html502")]
@@ -277,7 +281,8 @@ mod tests {
             &scenario.rules[2].fault,
             Fault::Ban {
                 seconds: 3,
-                times: 1
+                times: 1,
+                sub_code: None,
             }
         ));
         assert!(matches!(

@@ -190,19 +190,21 @@ pub fn classify_error(
 fn builtin_verdict(code: &str, sub_code: &str, sub_msg: &str) -> Verdict {
     let code: i64 = code.trim().parse().unwrap_or(-1);
     match code {
-        // The app's daily quota is spent (it resets at 00:00 Beijing time), or this API
-        // is not open to the app at all: no call can succeed today, or ever — halt.
-        7 if sub_code.ends_with("limited-by-app-access-count")
-            || sub_code.ends_with("limited-by-app-api-access-count") =>
-        {
-            return Verdict::Fatal;
-        }
-        // App Call Limited (`limited-by-api-access-count` and the like): the whole app
-        // is banned for a while; sub_msg says for how long.
+        // This API is not open to the app: no call can succeed, ever — halt.
+        7 if sub_code.ends_with("limited-by-app-api-access-count") => return Verdict::Fatal,
+        // App Call Limited: the whole app is banned, and the answer says for how long
+        // ("This ban will last for N more seconds"). Those seconds decide, whatever
+        // the sub_code: TOP documents `limited-by-app-access-count` as "应用调用次数超限，
+        // 包含调用频率超限", a frequency limit as well as the daily count. The ban is
+        // waited out or not by its length (`send::deliver`, --max-ban-wait).
         7 => {
-            return Verdict::RateLimited {
-                ban: parse_ban(sub_msg),
-            };
+            let ban = parse_ban(sub_msg);
+            // Only when no length is stated may the sub_code alone decide: the app's
+            // daily quota, spent until 00:00 Beijing time — halt.
+            if ban.is_none() && sub_code.ends_with("limited-by-app-access-count") {
+                return Verdict::Fatal;
+            }
+            return Verdict::RateLimited { ban };
         }
         // 11-13 insufficient permissions; 22 invalid method; 24-29 missing/invalid
         // signature, session or app key; 31 timestamp out of range (clock skew);
@@ -579,6 +581,36 @@ mod tests {
             Verdict::RateLimited {
                 ban: Some(Duration::from_secs(3))
             }
+        );
+    }
+
+    #[test]
+    fn the_seconds_stated_decide_whatever_the_sub_code() {
+        let of = |sub_code: &str, sub_msg: &str| {
+            classify_answer(200, &error_body(7, sub_code, sub_msg), &none()).verdict
+        };
+        let three = Verdict::RateLimited {
+            ban: Some(Duration::from_secs(3)),
+        };
+        for sub_code in [
+            "accesscontrol.limited-by-app-access-count",
+            "accesscontrol.limited-by-api-access-count",
+            "accesscontrol.some-new-limit",
+            "",
+        ] {
+            assert_eq!(
+                of(sub_code, "This ban will last for 3 more seconds"),
+                three,
+                "{sub_code}"
+            );
+        }
+        // The API not open to the app is never waited for.
+        assert_eq!(
+            of(
+                "accesscontrol.limited-by-app-api-access-count",
+                "This ban will last for 3 more seconds"
+            ),
+            Verdict::Fatal
         );
     }
 
