@@ -63,7 +63,7 @@ impl Replacement {
     pub fn create_for(out: &Path, replaces: Replaces) -> std::io::Result<(Replacement, File)> {
         let (target, file) = match existing(out)? {
             Existing::Stream => {
-                let stream = OpenOptions::new().write(true).open(out)?;
+                let stream = open_stream(out)?;
                 (Target::Stream { stream }, tempfile::tempfile()?)
             }
             Existing::Regular(path) => {
@@ -214,6 +214,43 @@ fn existing(out: &Path) -> std::io::Result<Existing> {
     ))
 }
 
+/// Opens a stream for writing without waiting for ever: a FIFO nobody reads is
+/// refused after `READER_WAIT` (`open(2)` of one would block, deaf to signals, until a
+/// reader came), and one with a reader is then written as usual (blocking writes).
+pub fn open_stream(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let no_reader = rustix::io::Errno::NXIO.raw_os_error();
+    let started = std::time::Instant::now();
+    let stream = loop {
+        let opened = OpenOptions::new()
+            .write(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(path);
+        match opened {
+            Ok(stream) => break stream,
+            // A reader starting at the same moment as the run: a moment to arrive.
+            Err(error)
+                if error.raw_os_error() == Some(no_reader) && started.elapsed() < READER_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(error) if error.raw_os_error() == Some(no_reader) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    "it is a FIFO that nobody reads: start its reader first, or name a file",
+                ));
+            }
+            Err(error) => return Err(error),
+        }
+    };
+    let flags = rustix::fs::fcntl_getfl(&stream)?;
+    rustix::fs::fcntl_setfl(&stream, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(stream)
+}
+
+/// How long a FIFO output may take to get its reader.
+const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Whether the regular file at `path` starts with the ledger header.
 fn is_ledger(path: &Path) -> std::io::Result<bool> {
     let mut head = Vec::with_capacity(256);
@@ -276,6 +313,7 @@ pub fn remove_temporaries() {
 mod tests {
     use super::*;
     use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
 
     const LEDGER: &str = "req_id,order_no,sub_order_no,status,error_code,sub_code,payload_md5,top_request_id,attempts,finished_at,run_id\n";
 
@@ -363,6 +401,32 @@ mod tests {
         replacement.commit(file).expect("commit");
         let mode = std::fs::metadata(&ledger).expect("meta").mode() & 0o777;
         assert_eq!(mode, 0o640);
+    }
+
+    #[test]
+    fn a_fifo_nobody_reads_is_refused_at_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let fifo = dir.path().join("out.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let err = Replacement::create(&fifo).expect_err("no reader");
+        assert!(err.to_string().contains("nobody reads"), "{err}");
+        // With a reader, it is a stream written in place.
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&fifo)
+            .expect("reader");
+        let (replacement, mut file) = Replacement::create(&fifo).expect("a reader");
+        file.write_all(b"hello").expect("write");
+        replacement.commit(file).expect("commit");
+        let mut got = String::new();
+        let mut reader = reader;
+        reader.read_to_string(&mut got).expect("read");
+        assert_eq!(got, "hello");
     }
 
     #[test]

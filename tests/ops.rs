@@ -46,14 +46,20 @@ fn a_ban_of_seconds_under_the_apps_quota_code_is_waited_out_not_taken_for_the_da
     ));
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(25)));
-    let stderr = exits_with(send_cmd(&ws, &sim, &[&input]).args(["--concurrency", "4"]), 0);
+    let stderr = exits_with(
+        send_cmd(&ws, &sim, &[&input]).args(["--concurrency", "4"]),
+        0,
+    );
     assert!(!stderr.contains("00:00"), "{stderr}");
     let rows = columns(&ws.out(), ["status"]);
     assert!(rows.iter().all(|[s]| s == "delivered"), "{rows:?}");
     let stats = sim.stats();
     assert_eq!(stats.bans_started, 1);
     // Only calls already on their way when the ban began may reach it.
-    assert!(stats.calls_during_ban <= 3, "every worker waited: {stats:?}");
+    assert!(
+        stats.calls_during_ban <= 3,
+        "every worker waited: {stats:?}"
+    );
 }
 
 #[test]

@@ -59,6 +59,7 @@ pub async fn run(
         Err(error) => {
             let exit = match &error {
                 SendError::Lock(crate::ledger::LockError::Held { .. }) => Exit::Locked,
+                SendError::Interrupted(signal) => signal.exit(),
                 _ => Exit::Usage,
             };
             // An output that could not be opened has nothing to be written to.
@@ -133,11 +134,15 @@ impl Reports {
     }
 }
 
-/// Another run holding the ledger is exit 4; anything else that stops a run before it
-/// sends is a usage or configuration error (exit 2).
+/// Another run holding the ledger is exit 4, a signal its own code; anything else that
+/// stops a run before it sends is a usage or configuration error (exit 2).
 fn exit_error(error: SendError) -> anyhow::Error {
     match error {
         SendError::Lock(error) => super::lock_error(error),
+        SendError::Interrupted(signal) => {
+            crate::exit::ExitError::new(signal.exit(), SendError::Interrupted(signal).to_string())
+                .into()
+        }
         other => other.into(),
     }
 }

@@ -43,6 +43,9 @@ pub enum SendError {
     Simulator(std::io::Error),
     #[error("cannot listen for SIGINT/SIGTERM: {0}")]
     Signals(std::io::Error),
+    /// A signal before the first call: the run stopped, nothing was sent.
+    #[error("{} before the first call: nothing was sent", crate::send::halt::HaltReason::Signal(*.0))]
+    Interrupted(crate::signals::Signal),
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
     #[error("{0} panicked; the ledger holds whole lines")]

@@ -130,12 +130,10 @@ impl fmt::Display for HaltReason {
                             .format("%Y-%m-%d %H:%M:%S")
                     )?;
                 }
-                if *total > *ban {
-                    write!(f, " ({} banned in all this run)", long_duration(*total))?;
-                }
                 write!(
                     f,
-                    ": more than --max-ban-wait {}",
+                    ": {} banned in all this run, more than --max-ban-wait {}",
+                    long_duration(*total),
                     humantime::format_duration(*max)
                 )?;
                 if sub_code.ends_with("limited-by-app-access-count") {

@@ -70,13 +70,33 @@ pub async fn run_watched(
     live: Option<&progress::Live>,
 ) -> Result<(Exit, String), SendError> {
     let started = Instant::now();
-    let inputs = Arc::new(InputSet::open(&config.inputs, &config.input)?);
+    // Signals are heard from the first moment: until the first call, one ends the run
+    // at once (nothing sent, the lock released), whatever it waits on — an input or an
+    // output that is a FIFO, the plan, the gateway.
+    let mut signals = Signals::install().map_err(SendError::Signals)?;
+    let inputs = {
+        let (paths, options) = (config.inputs.clone(), config.input.clone());
+        let opened = blocking("the input reader", move || {
+            InputSet::open(&paths, &options).map_err(SendError::from)
+        });
+        Arc::new(until_signal(&mut signals, opened).await??)
+    };
     let _lock = lock_ledger(&config)?;
-    let (plan, shape) = plan(&config, &inputs).await?;
+    let (plan, shape) = until_signal(&mut signals, plan(&config, &inputs)).await??;
     let halt = Arc::new(Halt::default());
-    let gateway = gateway::connect(&config, &halt, Arc::from(info.run_id.as_str())).await?;
-    let watcher = watch_signals(Arc::clone(&halt))?;
-    let (outputs, summary_json) = open_outputs(&config, &shape, &inputs)?;
+    let gateway = until_signal(
+        &mut signals,
+        gateway::connect(&config, &halt, Arc::from(info.run_id.as_str())),
+    )
+    .await??;
+    let (outputs, summary_json) = {
+        let (config, inputs) = (config.clone(), Arc::clone(&inputs));
+        let opened = blocking("opening the outputs", move || {
+            open_outputs(&config, &shape, &inputs)
+        });
+        until_signal(&mut signals, opened).await??
+    };
+    let (watcher, stopped) = watch_signals(signals, Arc::clone(&halt));
     let progress = Arc::new(Progress::start(
         if quiet {
             ProgressMode::Off
@@ -99,9 +119,15 @@ pub async fn run_watched(
         &progress,
     )
     .await?;
-    watcher.abort();
     progress.finish();
-    let finished = finish(recorder, &halt);
+    // The outputs are written on a thread of their own, so a signal is still heard: a
+    // stream whose reader stopped reading gets `GRACE`, then the run exits (its ledger
+    // is synced first).
+    let finished = {
+        let halt = Arc::clone(&halt);
+        let finishing = blocking("writing the results", move || Ok(finish(recorder, &halt)));
+        finish_or_leave(finishing, stopped.clone()).await?
+    };
     let summary = RunSummary {
         tally: &finished.recorder_tally,
         elapsed: started.elapsed(),
@@ -117,36 +143,118 @@ pub async fn run_watched(
         gateway.simulator.as_ref(),
         quiet,
     );
-    let mut exit = summary.exit();
+    let exit = summary.exit();
     let doc = summary_json::of_run(&summary, info);
     let text = serde_json::to_string_pretty(&doc).expect("the summary serializes");
-    if let Some(json) = summary_json
-        && let Err(error) = json.write(&text)
-    {
-        // The calls are made: a write error now is exit 3, not a usage error.
-        crate::errln!("error: {error}");
-        exit = exit.max(Exit::Halted);
-    }
-    if let Some(path) = &config.metrics_file {
-        let run = metrics::RunMetrics {
-            exit,
-            tally: &finished.recorder_tally,
-            duration: started.elapsed(),
-            banned: gateway
-                .deliverer
-                .as_ref()
-                .map_or(std::time::Duration::ZERO, Deliverer::banned),
-            finished: chrono::Utc::now(),
-        };
-        if let Err(error) = metrics::write(path, &run) {
-            crate::errln!(
-                "error: cannot write --metrics-file {}: {error}",
-                path.display()
-            );
+    let reports = Reports {
+        summary_json,
+        metrics_file: config.metrics_file.clone(),
+        tally: finished.recorder_tally.clone(),
+        duration: started.elapsed(),
+        banned: gateway
+            .deliverer
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, Deliverer::banned),
+        text: text.clone(),
+    };
+    let writing = blocking("writing the reports", move || Ok(reports.write(exit)));
+    let exit = finish_or_leave(writing, stopped).await?;
+    watcher.abort();
+    Ok((exit, text))
+}
+
+/// The reports written at the end of a run that ran: `--summary-json`, `--metrics-file`.
+struct Reports {
+    summary_json: Option<summary_json::SummaryJson>,
+    metrics_file: Option<PathBuf>,
+    tally: crate::results::tally::Tally,
+    duration: std::time::Duration,
+    banned: std::time::Duration,
+    text: String,
+}
+
+impl Reports {
+    /// Writes them; a failure is said and makes the exit 3 (the calls are made: not a
+    /// usage error).
+    fn write(self, exit: Exit) -> Exit {
+        let mut exit = exit;
+        if let Some(json) = self.summary_json
+            && let Err(error) = json.write(&self.text)
+        {
+            crate::errln!("error: {error}");
             exit = exit.max(Exit::Halted);
         }
+        if let Some(path) = &self.metrics_file {
+            let run = metrics::RunMetrics {
+                exit,
+                tally: &self.tally,
+                duration: self.duration,
+                banned: self.banned,
+                finished: chrono::Utc::now(),
+            };
+            if let Err(error) = metrics::write(path, &run) {
+                crate::errln!(
+                    "error: cannot write --metrics-file {}: {error}",
+                    path.display()
+                );
+                exit = exit.max(Exit::Halted);
+            }
+        }
+        exit
     }
-    Ok((exit, text))
+}
+
+/// How long writing the outputs may go on after a signal before the run leaves
+/// without them (a FIFO whose reader stopped reading would hold it for ever).
+const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `work` on a blocking thread, so the runtime stays free to hear signals.
+async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, SendError> + Send + 'static,
+) -> Result<T, SendError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| SendError::Panicked(what))?
+}
+
+/// `work`, unless a signal comes first: before the first call a signal stops the run
+/// where it is.
+async fn until_signal<T>(
+    signals: &mut Signals,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, SendError> {
+    tokio::select! {
+        biased;
+        signal = signals.next() => Err(SendError::Interrupted(signal)),
+        done = work => Ok(done),
+    }
+}
+
+/// Waits for the writing of the outputs; a signal during it leaves `GRACE` for it to
+/// end, then the process exits with the signal's code (the ledger was synced before
+/// any output was written; a temporary file is removed).
+async fn finish_or_leave<T>(
+    work: impl std::future::Future<Output = Result<T, SendError>>,
+    mut stopped: tokio::sync::watch::Receiver<Option<crate::signals::Signal>>,
+) -> Result<T, SendError> {
+    tokio::pin!(work);
+    stopped.borrow_and_update();
+    tokio::select! {
+        done = &mut work => done,
+        _ = stopped.changed() => match tokio::time::timeout(GRACE, &mut work).await {
+            Ok(done) => done,
+            Err(_) => {
+                let signal = (*stopped.borrow()).unwrap_or(crate::signals::Signal::Terminate);
+                crate::outfile::remove_temporaries();
+                crate::errln!(
+                    "quitting: an output could not be written within {} of the signal (a FIFO nobody reads?); the ledger is intact",
+                    humantime::format_duration(GRACE)
+                );
+                std::process::exit(i32::from(signal.exit().code()));
+            }
+        },
+    }
 }
 
 /// One run per ledger; taken before the ledger is read, so the plan cannot go stale
@@ -269,20 +377,30 @@ fn open_outputs(
     Ok((Outputs { results, ledger }, summary_json))
 }
 
-/// First signal: stop starting calls. Second: quit at once (the ledger holds whole lines).
-fn watch_signals(halt: Arc<Halt>) -> Result<tokio::task::JoinHandle<()>, SendError> {
-    let mut signals = Signals::install().map_err(SendError::Signals)?;
-    Ok(tokio::spawn(async move {
+/// First signal: stop starting calls (and say so through the receiver). Second: quit
+/// at once (the ledger holds whole lines).
+fn watch_signals(
+    mut signals: Signals,
+    halt: Arc<Halt>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Receiver<Option<crate::signals::Signal>>,
+) {
+    let (heard, stopped) = tokio::sync::watch::channel(None);
+    let watcher = tokio::spawn(async move {
         let first = signals.next().await;
         halt.trigger(HaltReason::Signal(first));
+        heard.send_replace(Some(first));
         crate::errln!(
             "stopping: letting calls in flight finish, then writing the results (signal again to quit at once)"
         );
         let second = signals.next().await;
+        heard.send_replace(Some(second));
         crate::outfile::remove_temporaries();
         crate::errln!("quitting at once: the ledger is intact; the result file was not written");
         std::process::exit(i32::from(second.exit().code()));
-    }))
+    });
+    (watcher, stopped)
 }
 
 /// Runs the pipeline to its end: the router reads and decides every row on threads
