@@ -38,7 +38,11 @@ use exit::Exit;
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let file = match &cli.env_file {
-        Some(path) => config::envfile::load(path)?,
+        Some(path) => {
+            // It holds the credentials: no output of this command may ever replace it.
+            outfile::protect(path, "--env-file");
+            config::envfile::load(path)?
+        }
         None => Default::default(),
     };
     // The process's environment first, then --env-file.
@@ -49,8 +53,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Check(args) => cmd::check::run(args, &env).await,
         Command::Demo(args) => cmd::demo::run(args, &env, cli.quiet).await,
-        Command::Send(args) => {
+        Command::Send(mut args) => {
             let json_logs = cli.log_format == cli::LogFormat::Json;
+            args.env_file = cli.env_file.clone();
             cmd::send::run(*args, &env, cli.quiet, json_logs).await
         }
         Command::Report(args) => cmd::report::run(args),

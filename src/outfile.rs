@@ -20,6 +20,32 @@ use crate::columns::starts_as_ledger;
 /// Temporary files not yet renamed or removed.
 static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Files this process reads and must never write, whatever an output names: the
+/// `--env-file` (it holds the credentials), by device and inode, with the role named.
+static PROTECTED: Mutex<Vec<((u64, u64), String)>> = Mutex::new(Vec::new());
+
+/// Marks the file at `path` as never to be written by any output of this process
+/// (`role` names it in the refusal). A file that does not exist is not marked.
+pub fn protect(path: &Path, role: &str) {
+    if let Ok(meta) = std::fs::metadata(path) {
+        PROTECTED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(((meta.dev(), meta.ino()), role.to_owned()));
+    }
+}
+
+/// The role of the protected file at `path`, if it is one.
+fn protected(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    PROTECTED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(|(id, _)| *id == (meta.dev(), meta.ino()))
+        .map(|(_, role)| role.clone())
+}
+
 /// What the file being replaced may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replaces {
@@ -67,6 +93,11 @@ impl Replacement {
                 (Target::Stream { stream }, tempfile::tempfile()?)
             }
             Existing::Regular(path) => {
+                if let Some(role) = protected(&path) {
+                    return Err(refused(&format!(
+                        "it is the {role} this command reads: an output never replaces it — name another file"
+                    )));
+                }
                 let is_ledger = is_ledger(&path)?;
                 match (replaces, is_ledger) {
                     (Replaces::Output, true) => return Err(refused(IS_A_LEDGER)),
@@ -427,6 +458,24 @@ mod tests {
         let mut reader = reader;
         reader.read_to_string(&mut got).expect("read");
         assert_eq!(got, "hello");
+    }
+
+    #[test]
+    fn a_protected_file_is_never_an_output() {
+        let dir = tempfile::tempdir().expect("dir");
+        let env = dir.path().join("env");
+        std::fs::write(&env, "TOP_APP_SECRET=s\n").expect("write");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&env, &link).expect("symlink");
+        protect(&env, "--env-file");
+        for named in [&env, &link] {
+            let err = Replacement::create(named).expect_err("protected");
+            assert!(err.to_string().contains("--env-file"), "{err}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(&env).expect("read"),
+            "TOP_APP_SECRET=s\n"
+        );
     }
 
     #[test]

@@ -106,6 +106,76 @@ fn two_roles_on_one_file_are_refused_before_anything_is_touched() {
 }
 
 #[test]
+fn the_env_file_is_a_role_no_output_ever_replaces() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sim = simulator(Scenario::default());
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(2)));
+    // Saved by a Windows editor: a BOM first. The credentials come from it.
+    let env = ws.write(
+        "opentrade.env",
+        format!(
+            "\u{feff}TOP_APP_KEY={}\nTOP_APP_SECRET={}\nTOP_SESSION={}\nTOP_GATEWAY={}\n",
+            opentrade_callback::simulator::DEMO_APP_KEY,
+            opentrade_callback::simulator::DEMO_SECRET,
+            opentrade_callback::simulator::DEMO_SESSION,
+            sim.url()
+        ),
+    );
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let before = contents(&[&env]);
+    let base = |extra: &[&std::ffi::OsStr]| {
+        let mut cmd = assert_cmd::Command::new(binary());
+        cmd.arg("--env-file")
+            .arg(&env)
+            .arg("send")
+            .arg(&input)
+            .arg("--ledger")
+            .arg(ws.ledger())
+            .args(extra)
+            .env_remove("TOP_APP_KEY")
+            .env_remove("TOP_APP_SECRET")
+            .env_remove("TOP_SESSION")
+            .env_remove("TOP_GATEWAY");
+        cmd
+    };
+    let out = ws.out();
+    for flag in ["--summary-json", "--metrics-file"] {
+        let stderr = exits_with(
+            &mut base(&[
+                flag.as_ref(),
+                env.as_os_str(),
+                "--out".as_ref(),
+                out.as_os_str(),
+            ]),
+            2,
+        );
+        assert!(stderr.contains("--env-file"), "{flag}: {stderr}");
+    }
+    let stderr = exits_with(&mut base(&["--out".as_ref(), env.as_os_str()]), 2);
+    assert!(stderr.contains("--env-file"), "{stderr}");
+    assert_unchanged(&before);
+    let mode = std::fs::metadata(&env).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(sim.stats().requests, 0, "nothing sent");
+    // The same file read with its BOM: a run with it works.
+    base(&["--out".as_ref(), out.as_os_str()]).assert().code(0);
+    // Any other command's output too.
+    let report = exits_with(
+        assert_cmd::Command::new(binary())
+            .arg("--env-file")
+            .arg(&env)
+            .arg("report")
+            .arg(&out)
+            .args(["--failed-only", "--out"])
+            .arg(&env),
+        2,
+    );
+    assert!(report.contains("--env-file"), "{report}");
+    assert_unchanged(&before);
+}
+
+#[test]
 fn report_refuses_to_write_over_the_file_it_reads() {
     let ws = Workspace::new();
     let sim = simulator(Scenario::default().on(

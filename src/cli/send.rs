@@ -37,6 +37,10 @@ pub struct SendArgs {
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
+    /// The global `--env-file`, a role of its own (set by the dispatcher).
+    #[arg(skip)]
+    pub env_file: Option<PathBuf>,
+
     /// The ledger of earlier outcomes; created if absent, appended to (else `ledger` in
     /// the config file).
     #[arg(long, value_name = "PATH")]

@@ -48,11 +48,7 @@ pub fn users(args: UsersArgs) -> anyhow::Result<Exit> {
     let UsersCommand::Add { name, users } = args.command;
     crate::desk::check_name(&name).map_err(|reason| ExitError::new(Exit::Usage, reason))?;
     let password = read_password(&name)?;
-    if password.chars().count() < 10 {
-        return Err(
-            ExitError::new(Exit::Usage, "the password must have at least 10 characters").into(),
-        );
-    }
+    crate::desk::check_password(&password).map_err(|reason| ExitError::new(Exit::Usage, reason))?;
     let hash = crate::desk::hash_password(&password).map_err(anyhow::Error::msg)?;
     let replaced = write_user(&users, &name, &hash)?;
     crate::errln!(
@@ -76,15 +72,31 @@ fn read_password(name: &str) -> anyhow::Result<String> {
         }
         return Ok(first);
     }
-    // One line, at most 4 KiB.
+    // One line, read to its end within a bound far above any password, so one that is
+    // too long is refused whole rather than cut short.
     let mut line = String::new();
-    std::io::Read::take(std::io::stdin().lock(), 4096).read_line(&mut line)?;
+    std::io::Read::take(std::io::stdin().lock(), 64 * 1024).read_line(&mut line)?;
+    if !line.ends_with('\n') && line.len() >= 64 * 1024 {
+        return Err(ExitError::new(
+            Exit::Usage,
+            "the first line of stdin is longer than 64 KiB: that is no password",
+        )
+        .into());
+    }
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 /// Sets `name`'s line in the users file (a new file is private to its owner); says
 /// whether the name was there before.
 fn write_user(path: &Path, name: &str, hash: &str) -> anyhow::Result<bool> {
+    // An existing file is read as the desk reads it: a FIFO, or a file others may
+    // write, is refused before anything is added to it.
+    if path.exists() {
+        crate::desk::read_users(path).or_else(|error| match error {
+            crate::desk::UsersError::Empty { .. } => Ok(Vec::new()),
+            other => Err(other),
+        })?;
+    }
     let existing = match crate::textfile::read(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),

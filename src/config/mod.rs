@@ -414,6 +414,7 @@ fn claim_roles(
         roles.claim("--out", out)?;
     }
     let optional = [
+        ("--env-file", &args.env_file),
         ("--summary-json", &args.summary_json),
         ("--metrics-file", &args.metrics_file),
         ("--config", &args.config),

@@ -63,6 +63,42 @@ pub enum UsersError {
     },
     #[error("--users {}: no users in it; add one with `opentrade-callback users add NAME --users {}`", path.display(), path.display())]
     Empty { path: PathBuf },
+    #[error(
+        "--users {} has mode {mode:o}: other users could change who may log in, or read the password hashes; run: chmod 600 {}",
+        path.display(),
+        path.display()
+    )]
+    Open { path: PathBuf, mode: u32 },
+}
+
+/// The shortest and longest password taken, in characters.
+pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 10..=1024;
+
+/// Whether `password` may be one: long enough, not so long it is a paste gone wrong,
+/// not blank, no control characters (a terminal's or a file's, never a person's).
+pub fn check_password(password: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars > *PASSWORD_CHARS.end() {
+        return Err(format!(
+            "the password has {chars} characters, more than the {} taken; nothing is cut short — give a shorter one",
+            PASSWORD_CHARS.end()
+        ));
+    }
+    if password.trim().is_empty() {
+        return Err("the password is only spaces: give one with letters, digits or signs".into());
+    }
+    if chars < *PASSWORD_CHARS.start() {
+        return Err(format!(
+            "the password must have at least {} characters",
+            PASSWORD_CHARS.start()
+        ));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(
+            "the password holds a control character (a tab, an escape…): type it again".into(),
+        );
+    }
+    Ok(())
 }
 
 /// `name:hash` lines; `#` comments and blank lines are allowed.
@@ -71,6 +107,24 @@ pub fn read_users(path: &Path) -> Result<Vec<(String, String)>, UsersError> {
         path: path.to_owned(),
         error,
     })?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .map_err(|error| UsersError::Read {
+                path: path.to_owned(),
+                error,
+            })?
+            .permissions()
+            .mode();
+        // Writable by anyone but its owner, or readable by everyone: refused. (Group
+        // read is a deployment's choice: root-owned, read by the service's group.)
+        if mode & 0o026 != 0 {
+            return Err(UsersError::Open {
+                path: path.to_owned(),
+                mode: mode & 0o7777,
+            });
+        }
+    }
     let users = parse_users(&text).map_err(|(line, reason)| UsersError::Line {
         path: path.to_owned(),
         line,
@@ -335,6 +389,30 @@ mod tests {
         let session = auth.login("ana", "correct horse", "9.9.9.9").await;
         assert!(session.is_some());
         assert_eq!(auth.delay("ana"), Duration::ZERO);
+    }
+
+    #[test]
+    fn passwords_are_refused_when_blank_short_long_or_with_controls() {
+        assert!(check_password("correct horse").is_ok());
+        assert!(check_password(&"x".repeat(1024)).is_ok());
+        for (bad, why) in [
+            ("          ", "only spaces"),
+            (
+                "\u{3000}\u{3000}\u{3000}\u{3000}\u{3000}\u{3000}\u{3000}\u{3000}\u{3000}\u{3000}",
+                "only spaces",
+            ),
+            ("short", "at least 10"),
+            ("with\ttab-inside", "control character"),
+        ] {
+            let err = check_password(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+        let long = "y".repeat(5000);
+        assert!(
+            check_password(&long)
+                .expect_err("long")
+                .contains("5000 characters")
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-pub use auth::{check_name, hash_password};
+pub use auth::{UsersError, check_name, check_password, hash_password, read_users};
 pub use jobs::SharedEnv;
 pub use state::DeskConfig;
 use state::{Desk, EnvHolder};
