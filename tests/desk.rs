@@ -6,97 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::desk::{self, Visitor, location, value_after};
-use common::{Fault, Matcher, Scenario, Workspace};
-
-const REJECTED_ORDER: u64 = 4_000_000_000_000_000_002;
-
-/// Last night: N1..N3 sent, N2 rejected by the platform, one row without a req_id.
-fn last_night(ws: &Workspace, sim: &common::TestSimulator) -> std::path::PathBuf {
-    let results = ws.path("results");
-    std::fs::create_dir(&results).expect("results dir");
-    let mut text = common::orders(&["N1", "N2", "N3"]);
-    text.push_str("4000000000000000004,,true,0000,ok,,\n");
-    let input = ws.write("night.csv", text);
-    let mut cmd = common::send_cmd_with(
-        sim,
-        &[&input],
-        &ws.ledger(),
-        &results.join("night-1201.csv"),
-    );
-    common::exits_with(&mut cmd, 1);
-    results
-}
-
-fn rejecting() -> Scenario {
-    Scenario::default().on(
-        Matcher::order_no(REJECTED_ORDER),
-        Fault::reject("B0107", "订单号不存在"),
-    )
-}
-
-/// Last night done, and the desk started on its files (with `extra` flags).
-struct Night {
-    ws: Workspace,
-    sim: common::TestSimulator,
-    results: std::path::PathBuf,
-    /// The simulator's requests after the night.
-    calls: u64,
-    process: desk::DeskProcess,
-}
-
-fn after_last_night(extra: &[&str]) -> Night {
-    let ws = Workspace::new();
-    let sim = common::simulator(rejecting());
-    let results = last_night(&ws, &sim);
-    let calls = sim.stats().requests;
-    let process = desk::start(&ws.ledger(), &results, &sim.url(), extra);
-    Night {
-        ws,
-        sim,
-        results,
-        calls,
-        process,
-    }
-}
-
-/// `users add ana` with a good password, into `users`.
-fn add_ana(users: &std::path::Path) {
-    assert_cmd::Command::new(common::binary())
-        .args(["users", "add", "ana", "--users"])
-        .arg(users)
-        .write_stdin("correct horse battery\n")
-        .assert()
-        .success();
-}
-
-async fn logged_in(process: &desk::DeskProcess) -> Visitor {
-    let mut visitor = Visitor::new(&process.base);
-    let response = visitor.login(&process.login_url).await;
-    assert_eq!(response.status(), 303);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
-    visitor
-}
-
-/// Polls a job until it ends; its last status.
-async fn finished(visitor: &Visitor, job: &str) -> serde_json::Value {
-    for _ in 0..600 {
-        let status: serde_json::Value =
-            serde_json::from_str(&visitor.text(&format!("{job}/status")).await).expect("json");
-        if status["running"] == false {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the send did not finish");
-}
+use common::desk::{
+    self, Night, Visitor, add_ana, after_last_night, finished, location, logged_in, value_after,
+};
+use common::{Scenario, Workspace};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_night_is_corrected_and_sent_again_from_the_desk() {

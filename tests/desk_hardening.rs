@@ -100,3 +100,309 @@ fn a_users_file_others_may_write_or_a_fifo_is_refused_at_once() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("FIFO"), "{stderr}");
 }
+
+use common::desk::{self, Night, Visitor, after_last_night, finished, location, logged_in};
+
+/// A corrected N2 (a new order number) and a new order N4: two calls, 120.50 yuan.
+fn corrected() -> String {
+    format!(
+        "{}\n4000000000000000009,,true,0000,ok,N2,\"{{\"\"firstChargeAmount\"\":\"\"100\"\"}}\"\n4000000000000000004,,true,0000,ok,N4,\"{{\"\"firstChargeAmount\"\":\"\"20.50\"\"}}\"\n",
+        common::HEADER,
+    )
+}
+
+/// Uploads `text` as `name`; the submission's path (`/submissions/ID`).
+async fn upload(visitor: &Visitor, name: &str, text: String) -> String {
+    let csrf = visitor.csrf("/submit").await;
+    let uploaded = visitor.upload(&csrf, name, text.into_bytes()).await;
+    assert_eq!(uploaded.status(), 303);
+    location(&uploaded)
+}
+
+fn audit_actions(results: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(results.join("audit.log"))
+        .expect("audit")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_after_its_preview_is_never_sent() {
+    let Night {
+        ws,
+        sim,
+        results,
+        calls,
+        process,
+    } = after_last_night(&[]);
+    let visitor = logged_in(&process).await;
+    let submission = upload(&visitor, "更正.csv", corrected()).await;
+    let preview = visitor.text(&submission).await;
+    assert!(preview.contains("<dd id=\"calls\">2</dd>"), "{preview}");
+    // The stored upload is rewritten under the desk: five other orders.
+    let id = submission.rsplit('/').next().expect("id");
+    let stored = results.join("uploads").join(format!("{id}.csv"));
+    std::fs::write(&stored, common::orders(&["X1", "X2", "X3", "X4", "X5"])).expect("rewrite");
+    let csrf = visitor.csrf(&submission).await;
+    let confirmed = visitor
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(confirmed.status(), 409);
+    let page = confirmed.text().await.expect("page");
+    assert!(page.contains("文件在预检之后被改动过"), "{page}");
+    assert_eq!(sim.stats().requests, calls, "nothing sent");
+    let ledger = common::ledger_state(&ws.ledger());
+    assert!(!ledger.contains_key("X1") && !ledger.contains_key("N4"));
+    let audit = audit_actions(&results);
+    assert!(
+        audit.iter().any(|a| a["action"] == "send_refused"),
+        "{audit:?}"
+    );
+    assert!(!audit.iter().any(|a| a["action"] == "send"), "{audit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_that_changed_since_the_preview_sends_nothing_and_is_checked_again() {
+    let Night {
+        ws,
+        sim,
+        results,
+        process,
+        calls: _,
+    } = after_last_night(&[]);
+    let visitor = logged_in(&process).await;
+    let submission = upload(&visitor, "更正.csv", corrected()).await;
+    assert!(
+        visitor
+            .text(&submission)
+            .await
+            .contains("<dd id=\"calls\">2</dd>")
+    );
+    // Meanwhile the nightly run delivers N4 from another export.
+    let other = ws.write(
+        "late.csv",
+        format!(
+            "{}\n4000000000000000004,,true,0000,ok,N4,\"{{\"\"firstChargeAmount\"\":\"\"20.50\"\"}}\"\n",
+            common::HEADER
+        ),
+    );
+    common::send_cmd_with(&sim, &[&other], &ws.ledger(), &ws.path("late-out.csv"))
+        .assert()
+        .code(0);
+    let calls = sim.stats().requests;
+    let csrf = visitor.csrf(&submission).await;
+    let confirmed = visitor
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(confirmed.status(), 409);
+    let page = confirmed.text().await.expect("page");
+    assert!(page.contains("要发送的内容已经变化"), "{page}");
+    // Checked again: now one call, N4 skipped as delivered.
+    assert!(page.contains("<dd id=\"calls\">1</dd>"), "{page}");
+    assert_eq!(sim.stats().requests, calls, "nothing sent");
+    // Confirming the new preview sends exactly it.
+    let confirmed = visitor
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(confirmed.status(), 303);
+    let status = finished(&visitor, &location(&confirmed)).await;
+    assert_eq!(status["progress"]["delivered"], 1, "{status}");
+    assert_eq!(sim.stats().requests, calls + 1);
+    // The audit: the first confirmation refused, the second sent exactly its plan.
+    let actions: Vec<serde_json::Value> = audit_actions(&results)
+        .into_iter()
+        .filter(|a| a["action"].as_str().is_some_and(|a| a.starts_with("sen")))
+        .collect();
+    let names: Vec<&str> = actions
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["send", "send_refused", "send", "sent"],
+        "{actions:?}"
+    );
+    assert_eq!(actions[2]["plan_digest"], actions[3]["plan_digest"]);
+    assert_ne!(actions[0]["plan_digest"], actions[2]["plan_digest"]);
+    assert!(actions[3]["sha256"].as_str().is_some_and(|s| s.len() == 64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_is_its_uploaders_alone_and_pages_name_files_not_server_paths() {
+    let ws = Workspace::new();
+    let sim = common::simulator(desk::rejecting());
+    let results = desk::last_night(&ws, &sim);
+    let users = ws.path("desk-users");
+    desk::add_user(&users, "ana", "correct horse battery");
+    desk::add_user(&users, "bob", "another staple horse");
+    let process = desk::start(
+        &ws.ledger(),
+        &results,
+        &sim.url(),
+        &["--users", users.to_str().expect("utf-8")],
+    );
+    let mut ana = Visitor::new(&process.base);
+    assert_eq!(
+        ana.password_login("ana", "correct horse battery")
+            .await
+            .status(),
+        303
+    );
+    let mut bob = Visitor::new(&process.base);
+    assert_eq!(
+        bob.password_login("bob", "another staple horse")
+            .await
+            .status(),
+        303
+    );
+    let submission = upload(&ana, "更正.csv", corrected()).await;
+    assert_eq!(bob.get(&submission).await.status(), 404);
+    let csrf = bob.csrf("/submit").await;
+    let stolen = bob
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(stolen.status(), 404);
+    // Ana's own send, and its job page hers alone.
+    let preview = ana.text(&submission).await;
+    let server = results.display().to_string();
+    assert!(!preview.contains(&server), "{preview}");
+    let csrf = ana.csrf(&submission).await;
+    let confirmed = ana
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(confirmed.status(), 303);
+    let job = location(&confirmed);
+    finished(&ana, &job).await;
+    assert_eq!(bob.get(&job).await.status(), 404);
+    assert_eq!(bob.get(&format!("{job}/status")).await.status(), 404);
+    // A file the engine refuses: the message names the upload, not the server's files.
+    let bad = upload(&ana, "坏.csv", "order_no,success\n1,true\n".into()).await;
+    let page = ana.text(&bad).await;
+    assert!(page.contains("坏.csv") && page.contains("req_id"), "{page}");
+    assert!(
+        !page.contains(&server) && !page.contains("/uploads/"),
+        "{page}"
+    );
+    // Downloads name each row's file, never its path.
+    let runs = ana.text("/").await;
+    for run in runs.split("href=\"/runs/").skip(1) {
+        let id = &run[..16];
+        let bytes = ana
+            .get(&format!("/runs/{id}/results.xlsx"))
+            .await
+            .bytes()
+            .await
+            .expect("body");
+        let path = ws.path(&format!("{id}.xlsx"));
+        std::fs::write(&path, &bytes).expect("write");
+        let sources = common::workbook_column(&path, "source");
+        assert!(!sources.is_empty());
+        for source in sources {
+            assert!(!source.contains('/'), "{source}");
+        }
+    }
+    sim.stats();
+}
+
+#[test]
+fn an_audit_log_that_is_the_ledger_stops_the_desk_and_leaves_the_ledger_as_it_was() {
+    let ws = Workspace::new();
+    let sim = common::simulator(desk::rejecting());
+    let results = desk::last_night(&ws, &sim);
+    let before = std::fs::read(ws.ledger()).expect("the ledger");
+    let serve = || {
+        assert_cmd::Command::new(common::binary())
+            .arg("serve")
+            .arg("--ledger")
+            .arg(ws.ledger())
+            .arg("--results-dir")
+            .arg(&results)
+            .args(["--listen", "127.0.0.1:0", "--gateway", &sim.url()])
+            .env("TOP_APP_KEY", "k")
+            .env("TOP_APP_SECRET", "s")
+            .env("TOP_SESSION", "t")
+            .timeout(Duration::from_secs(10))
+            .output()
+            .expect("serve runs")
+    };
+    let audit = results.join("audit.log");
+    for link in ["hard", "symbolic"] {
+        let _ = std::fs::remove_file(&audit);
+        match link {
+            "hard" => std::fs::hard_link(ws.ledger(), &audit).expect("hard link"),
+            _ => std::os::unix::fs::symlink(ws.ledger(), &audit).expect("symlink"),
+        }
+        let output = serve();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{link}: {stderr}");
+        assert!(
+            stderr.contains("the audit log") && stderr.contains("--ledger"),
+            "{link}: {stderr}"
+        );
+        assert_eq!(std::fs::read(ws.ledger()).expect("ledger"), before);
+    }
+    // A copy of a ledger (its header first) is no audit log either.
+    std::fs::remove_file(&audit).expect("rm");
+    std::fs::copy(ws.ledger(), &audit).expect("copy");
+    let output = serve();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("it is a ledger"));
+    // The nightly run still finds its ledger whole.
+    let input = ws.write("tonight.csv", common::orders(&["T1"]));
+    common::send_cmd_with(&sim, &[&input], &ws.ledger(), &ws.path("tonight-out.csv"))
+        .assert()
+        .code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_line_that_cannot_be_written_refuses_the_action_and_a_rotated_log_is_reopened() {
+    let Night {
+        ws: _ws,
+        sim,
+        results,
+        calls,
+        process,
+    } = after_last_night(&[]);
+    let visitor = logged_in(&process).await;
+    let runs = visitor.text("/").await;
+    let run = desk::value_after(&runs, "href=\"/runs/").expect("a run");
+    // Rotated by logrotate: the next line goes to a new file at the path.
+    let audit = results.join("audit.log");
+    std::fs::rename(&audit, results.join("audit.log.1")).expect("rotate");
+    assert_eq!(
+        visitor
+            .get(&format!("/runs/{run}/results.xlsx"))
+            .await
+            .status(),
+        200
+    );
+    let reopened = std::fs::read_to_string(&audit).expect("a new log");
+    assert!(reopened.contains("\"download\""), "{reopened}");
+    // Gone and replaced by something that cannot be written: every action refused.
+    let submission = upload(&visitor, "更正.csv", corrected()).await;
+    std::fs::remove_file(&audit).expect("rm");
+    std::fs::create_dir(&audit).expect("a directory in its place");
+    let download = visitor.get(&format!("/runs/{run}/attention.xlsx")).await;
+    assert_eq!(download.status(), 503);
+    assert!(
+        download
+            .text()
+            .await
+            .expect("page")
+            .contains("审计日志无法写入")
+    );
+    let csrf = visitor.csrf(&submission).await;
+    let confirmed = visitor
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(confirmed.status(), 503);
+    assert_eq!(sim.stats().requests, calls, "no audit, no send");
+    let csrf = visitor.csrf("/submit").await;
+    let refused = visitor
+        .upload(&csrf, "again.csv", corrected().into_bytes())
+        .await;
+    assert_eq!(refused.status(), 503);
+    let new_login = Visitor::new(&process.base).login(&process.login_url).await;
+    assert_ne!(new_login.status(), 303, "no audit, no login");
+}

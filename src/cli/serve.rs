@@ -59,6 +59,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub max_upload_mib: u64,
 
+    /// The most disk all uploads together may take, in MiB: an upload that would
+    /// pass it is refused until older ones expire (uploads are kept 24 hours).
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    pub upload_budget_mib: u64,
+
     #[command(flatten)]
     pub connect: super::ConnectArgs,
 

@@ -28,6 +28,7 @@ pub async fn run(args: ServeArgs, env: SharedEnv) -> anyhow::Result<Exit> {
         users: args.users,
         allow_hosts: args.allow_host,
         max_upload: args.max_upload_mib.saturating_mul(1 << 20),
+        upload_budget: args.upload_budget_mib.saturating_mul(1 << 20),
         template: SendTemplate {
             config: args.connect.config,
             gateway: args.connect.gateway,

@@ -263,6 +263,7 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
             delimiter: args.delimiter,
             map: args.map,
             sheet: args.sheet,
+            labels: Vec::new(),
         },
         ledger,
         out,
@@ -284,6 +285,7 @@ pub fn build_send(args: SendArgs, env: Env<'_>) -> Result<SendConfig, ConfigErro
         progress_every: args.progress_every,
         excel: args.excel,
         session_expires,
+        expect_plan: None,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Workbooks the desk hands out: a run's whole result table, its rows needing
 //! attention, the outstanding orders. Each is written by the result table writer (so
-//! it reads back as input) into a temporary directory, then sent as an attachment.
+//! it reads back as input) into a temporary directory, then sent as an attachment;
+//! a row's `source` is the file's name only, never its path on the server.
 
 use std::path::Path;
 
@@ -23,31 +24,33 @@ pub fn rows_workbook(rows: impl IntoIterator<Item = Shown>, name: &str) -> Respo
     })
 }
 
-/// The result table at `path` as a workbook: itself when it is one, else converted.
+/// The result table at `path` as a workbook (written again, so its sources are
+/// names, not paths).
 pub fn table_workbook(path: &Path, name: &str) -> Response {
-    if crate::xlsx::is_workbook(path) {
-        return match std::fs::read(path) {
-            Ok(bytes) => attachment(bytes, name),
-            Err(error) => failed(&error),
-        };
-    }
-    respond(name, |out| {
-        let mut table = TableReader::open(path).map_err(std::io::Error::other)?;
-        let mut writer = TableWriter::with_extra(out, false, &table.extra_names())?;
-        while let Some(row) = table.next_row().map_err(std::io::Error::other)? {
-            writer.write(&row, table.source(&row))?;
-        }
-        writer.finish().map(drop)
-    })
+    respond(name, |out| copy_rows(path, out, |_| true))
 }
 
 /// The rows of the result table at `path` that need attention, as a workbook.
 pub fn attention_workbook(path: &Path, name: &str) -> Response {
     respond(name, |out| {
-        crate::results::report::of_results(path, Some(out))
-            .map(drop)
-            .map_err(std::io::Error::other)
+        copy_rows(path, out, |row| row.status.needs_attention())
     })
+}
+
+/// The rows of the table at `path` that `keep` keeps, into a workbook at `out`.
+fn copy_rows(
+    path: &Path,
+    out: &Path,
+    keep: impl Fn(&crate::results::ResultRow) -> bool,
+) -> std::io::Result<()> {
+    let mut table = TableReader::open(path).map_err(std::io::Error::other)?;
+    let mut writer = TableWriter::with_extra(out, false, &table.extra_names())?;
+    while let Some(row) = table.next_row().map_err(std::io::Error::other)? {
+        if keep(&row) {
+            writer.write(&row, super::runs::label_of(table.source(&row)))?;
+        }
+    }
+    writer.finish().map(drop)
 }
 
 fn respond(name: &str, write: impl FnOnce(&Path) -> std::io::Result<()>) -> Response {

@@ -128,6 +128,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("col.status", "状态", "Status"),
     ("col.when", "时间", "When"),
     (
+        "error.audit",
+        "审计日志无法写入，所以此操作没有执行。请联系运维。",
+        "The audit log cannot be written, so this was not done. Tell ops.",
+    ),
+    (
         "error.bad_csrf",
         "表单已过期，请刷新页面后重试。",
         "This form has expired: reload the page and try again.",
@@ -141,6 +146,16 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "error.bad_login",
         "用户名或密码不正确。",
         "Wrong name or password.",
+    ),
+    (
+        "error.busy",
+        "同时请求太多，请稍后再试。",
+        "Too many requests at once: try again in a moment.",
+    ),
+    (
+        "error.changed_file",
+        "文件在预检之后被改动过：什么也没有发送。请重新上传并预检。",
+        "The file changed after it was checked: nothing was sent. Upload it and check it again.",
     ),
     ("error.empty_file", "文件为空。", "The file is empty."),
     (
@@ -158,6 +173,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "找不到该页面。",
         "There is no such page.",
     ),
+    (
+        "error.plan_changed",
+        "自预检以来，要发送的内容已经变化（例如夜间任务已送达其中部分行）：什么也没有发送，下面是重新预检的结果。请核对后再确认。",
+        "What would be sent changed since the check (the nightly run delivered some of the rows, say): nothing was sent, and it was checked again below. Look it over and confirm again.",
+    ),
     ("error.preview_failed", "预检失败", "The check failed"),
     (
         "error.send_running",
@@ -168,6 +188,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "error.too_large",
         "文件太大：上限为",
         "The file is too large; the limit is",
+    ),
+    (
+        "error.upload_space",
+        "上传空间已满：请等较早的上传过期后再试，或联系运维。",
+        "The space for uploads is full: try again once older uploads have expired, or tell ops.",
     ),
     ("job.done", "已完成", "Finished"),
     ("job.eta", "预计剩余", "Time left"),
@@ -261,7 +286,13 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "上传修改后的工作簿（.xlsx）或 CSV。上传后会立即对照账本预检，确认前不会发送任何内容。",
         "Upload a corrected workbook (.xlsx) or CSV. It is checked against the ledger at once; nothing is sent until you confirm.",
     ),
+    (
+        "submit.kept",
+        "上传的文件和预检结果保留 {h} 小时",
+        "uploads and their checks are kept {h} hours",
+    ),
     ("submit.limit", "文件大小上限", "Largest file"),
+    ("submit.space", "已用上传空间", "upload space used"),
     ("submit.title", "提交更正", "Submit corrections"),
     ("title", "回调服务台", "Callback desk"),
     (

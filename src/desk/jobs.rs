@@ -15,18 +15,36 @@ use crate::send::summary_json::RunInfo;
 #[derive(Debug, Clone)]
 pub struct EngineRun {
     pub input: PathBuf,
+    /// What the input is called in `source` and in messages (the uploaded name).
+    pub label: String,
     pub ledger: PathBuf,
     pub out: PathBuf,
     pub dry_run: bool,
+    /// The plan the run must make (the preview's), else it sends nothing.
+    pub expect_plan: Option<String>,
 }
 
 /// How an engine run ended.
 #[derive(Debug, Clone)]
 pub enum Ended {
-    /// It ran: its exit.
-    Ran { exit: Exit },
-    /// It did not start (a file, the configuration, the lock): why.
-    Refused { message: String, locked: bool },
+    /// It ran: its exit, and the digest of its plan (`Plan::digest`).
+    Ran {
+        exit: Exit,
+        plan_digest: Option<String>,
+    },
+    /// It did not start (a file, the configuration, the lock, another plan): why.
+    Refused { message: String, why: Refused },
+}
+
+/// Why an engine run did not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Another run holds the ledger.
+    Locked,
+    /// The plan is not the preview's.
+    PlanChanged,
+    /// Anything else: a file, the configuration.
+    Other,
 }
 
 /// A shared, owned environment (the desk outlives the command line's borrow).
@@ -56,12 +74,12 @@ pub async fn run(
     if let Err(error) = spawned {
         return Ended::Refused {
             message: format!("cannot start a thread: {error}"),
-            locked: false,
+            why: Refused::Other,
         };
     }
     ended.await.unwrap_or_else(|_| Ended::Refused {
         message: "the send stopped unexpectedly".into(),
-        locked: false,
+        why: Refused::Other,
     })
 }
 
@@ -72,9 +90,9 @@ fn run_blocking(
     run_id: &str,
     live: Option<&Live>,
 ) -> Ended {
-    let refused = |message: String, locked| Ended::Refused { message, locked };
+    let refused = |message: String, why| Ended::Refused { message, why };
     let env_ref: Env<'_> = &|name: &str| env(name);
-    let config = match crate::config::build_desk_send(
+    let mut config = match crate::config::build_desk_send(
         template,
         &run.input,
         &run.ledger,
@@ -83,27 +101,34 @@ fn run_blocking(
         env_ref,
     ) {
         Ok(config) => config,
-        Err(error) => return refused(error.to_string(), false),
+        Err(error) => return refused(error.to_string(), Refused::Other),
     };
+    config.input.labels = vec![run.label.clone()];
+    config.expect_plan.clone_from(&run.expect_plan);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
-        Err(error) => return refused(format!("cannot start a runtime: {error}"), false),
+        Err(error) => return refused(format!("cannot start a runtime: {error}"), Refused::Other),
     };
     let info = RunInfo::new(run_id, std::slice::from_ref(&run.input), chrono::Utc::now());
     match runtime.block_on(crate::send::run_watched(config, &info, true, live)) {
-        Ok((exit, _summary)) => Ended::Ran { exit },
+        Ok((exit, summary)) => Ended::Ran {
+            exit,
+            plan_digest: serde_json::from_str::<serde_json::Value>(&summary)
+                .ok()
+                .and_then(|doc| doc["plan_digest"].as_str().map(str::to_owned)),
+        },
         Err(error) => {
-            let locked = matches!(
-                error,
-                crate::send::SendError::Lock(crate::ledger::LockError::Held { .. })
-            );
-            refused(
-                crate::text::visible(&error.to_string()).into_owned(),
-                locked,
-            )
+            let why = match error {
+                crate::send::SendError::Lock(crate::ledger::LockError::Held { .. }) => {
+                    Refused::Locked
+                }
+                crate::send::SendError::PlanChanged { .. } => Refused::PlanChanged,
+                _ => Refused::Other,
+            };
+            refused(crate::text::visible(&error.to_string()).into_owned(), why)
         }
     }
 }
@@ -116,6 +141,10 @@ pub struct Job {
     pub submission: String,
     pub run_id: String,
     pub out: PathBuf,
+    /// The copy of the upload this send reads (checked to be the previewed bytes).
+    pub input: super::upload::Stored,
+    /// The plan it must make: the preview's digest.
+    pub plan: String,
     pub live: Arc<Live>,
     pub ended: Mutex<Option<Ended>>,
 }

@@ -57,8 +57,40 @@ pub enum DeskError {
         addr: SocketAddr,
         error: std::io::Error,
     },
-    #[error("cannot open the audit log in {}: {error}", dir.display())]
-    Audit { dir: PathBuf, error: std::io::Error },
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+    #[error(transparent)]
+    Roles(#[from] crate::roles::RoleError),
+}
+
+/// The desk's files, one role each: the ledger and its lock, the audit log, the users
+/// file, the TLS certificate and key, the config file.
+fn claim_roles(config: &DeskConfig) -> Result<(), crate::roles::RoleError> {
+    let mut roles = crate::roles::Roles::default();
+    roles.claim("--ledger", &config.ledger)?;
+    roles.claim(
+        "--ledger's lock",
+        &crate::ledger::lock::lock_path(&config.ledger),
+    )?;
+    roles.claim("the audit log", &config.results_dir.join("audit.log"))?;
+    let optional = [
+        ("--users", config.users.as_deref()),
+        ("--config", config.template.config.as_deref()),
+        (
+            "--tls-cert",
+            config.tls.as_ref().map(|(cert, _)| cert.as_path()),
+        ),
+        (
+            "--tls-key",
+            config.tls.as_ref().map(|(_, key)| key.as_path()),
+        ),
+    ];
+    for (role, path) in optional {
+        if let Some(path) = path {
+            roles.claim(role, path)?;
+        }
+    }
+    Ok(())
 }
 
 /// Starts the desk and serves until SIGINT or SIGTERM. `announce` receives the login
@@ -83,6 +115,8 @@ pub async fn serve(
         Err(error) => return Err(bad_dir(error.to_string())),
     }
     std::fs::create_dir_all(dir.join("uploads")).map_err(|e| bad_dir(e.to_string()))?;
+    // Every file the desk reads or writes plays one role, as a `send`'s do.
+    claim_roles(&config)?;
     // The settings a send from the desk will use, checked now: a missing credential
     // is found at start, not by the first clerk who confirms.
     {
@@ -107,10 +141,7 @@ pub async fn serve(
         Some((cert, key)) => Some(crate::simulator::tls::server_config(cert, key)?),
         None => None,
     };
-    let audit = audit::Audit::open(dir).map_err(|error| DeskError::Audit {
-        dir: dir.clone(),
-        error,
-    })?;
+    let audit = audit::Audit::open(dir, &config.ledger)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| DeskError::Listen {
@@ -134,6 +165,16 @@ pub async fn serve(
         jobs: Mutex::default(),
         sending: Mutex::default(),
     });
+    // Uploads and their previews expire: swept once a minute.
+    {
+        let desk = Arc::clone(&desk);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                submit::expire(&desk, None);
+            }
+        });
+    }
     let scheme = if https { "https" } else { "http" };
     let base = format!("{scheme}://{}", guard::display_addr(local));
     match token {

@@ -65,7 +65,7 @@ pub fn list(ledger: &Path, runs: &[Run], simulated: bool) -> Result<Vec<Outstand
             if row.status.needs_attention()
                 && let Some(index) = at.remove(&row.fields.req_id)
             {
-                let source = table.source(&row).to_owned();
+                let source = super::runs::label_of(table.source(&row)).to_owned();
                 let entry = &mut open[index];
                 let (error_code, sub_code) =
                     (entry.row.error_code.clone(), entry.row.sub_code.clone());

@@ -17,6 +17,17 @@ pub fn status_page(status: StatusCode, visitor: &Visitor, text: &str) -> Respons
     (status, html(views::error(visitor.frame(), text))).into_response()
 }
 
+/// An action refused because its audit line could not be written (no audit, no
+/// action).
+pub fn audit_refused(lang: super::i18n::Lang, error: &super::audit::AuditError) -> Response {
+    tracing::error!("desk: {error}; the action was refused");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        html(views::error(views::anonymous(lang), lang.t("error.audit"))),
+    )
+        .into_response()
+}
+
 #[derive(serde::Deserialize)]
 pub struct CsrfForm {
     pub csrf: Option<String>,

@@ -136,6 +136,12 @@ fn read_tally(path: &Path) -> Option<Tally> {
     Some(tally)
 }
 
+/// What a page or a download shows of a row's `source`: the file's name, never its
+/// path on the server.
+pub fn label_of(source: &str) -> &str {
+    source.rsplit(['/', '\\']).next().unwrap_or(source)
+}
+
 /// A row needing attention, with the name of the file it came from.
 #[derive(Debug, Clone)]
 pub struct Shown {
@@ -160,7 +166,7 @@ pub fn rows_where(
         && let Some(row) = table.next_row()?
     {
         if keep(&row) {
-            let source = table.source(&row).to_owned();
+            let source = label_of(table.source(&row)).to_owned();
             rows.push(Shown { row, source });
         }
     }

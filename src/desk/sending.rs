@@ -1,6 +1,12 @@
 //! Sending a checked upload: the confirmation (refused while another send or another
 //! process holds the ledger, never queued), the send on the engine, its progress page
 //! and the progress as JSON for the page's script.
+//!
+//! What is sent is exactly what the preview showed, or nothing: the upload is copied
+//! for the send and the copy's SHA-256 must be the one checked (a stored file changed
+//! under the desk is refused), and the send must make the preview's plan (its digest:
+//! the same req_ids with the same payloads), else it stops before the first call and
+//! the upload is checked again. The audit line names the bytes and the plan sent.
 
 use std::sync::Arc;
 
@@ -10,12 +16,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 
 use super::guard::Visitor;
-use super::jobs::{self, Ended, EngineRun, Job};
-use super::respond::{CsrfForm, html, lock_holder, new_id, status_page};
+use super::jobs::{self, Ended, EngineRun, Job, Refused};
+use super::respond::{CsrfForm, audit_refused, html, lock_holder, new_id, status_page};
 use super::runs;
 use super::state::{Desk, Submission};
-use super::submit::find_submission;
-use super::views;
+use super::submit::{find_submission, preview};
+use super::{upload, views};
 
 pub async fn confirm(
     State(desk): State<Arc<Desk>>,
@@ -27,7 +33,7 @@ pub async fn confirm(
     if !visitor.csrf_ok(form.csrf.as_deref()) {
         return status_page(StatusCode::FORBIDDEN, &visitor, lang.t("error.bad_csrf"));
     }
-    let Some(submission) = find_submission(&desk, &id) else {
+    let Some(submission) = find_submission(&desk, &id, &visitor.session.user) else {
         return status_page(StatusCode::NOT_FOUND, &visitor, lang.t("error.not_found"));
     };
     let conflict = |text: String| {
@@ -36,6 +42,9 @@ pub async fn confirm(
             html(views::preview(visitor.frame(), &submission, Some(&text))),
         )
             .into_response()
+    };
+    let Some(plan) = submission.preview().plan_digest().map(str::to_owned) else {
+        return conflict(lang.t("error.preview_failed").to_owned());
     };
     let job = {
         let Ok(mut sending) = desk.sending.lock() else {
@@ -53,8 +62,35 @@ pub async fn confirm(
             return conflict(format!("{} ({holder})", lang.t("error.locked")));
         }
         let now = chrono::Utc::now().with_timezone(&crate::clock::beijing());
+        let job_id = new_id();
+        // The bytes this send reads: a copy of the upload, which must be the file
+        // that was checked.
+        let ext = submission
+            .stored
+            .path
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let copy = upload::snapshot(
+            &submission.stored,
+            &desk.uploads(),
+            &format!("{id}.sent-{job_id}.{ext}"),
+        );
+        let copy = match copy {
+            Ok(copy) => copy,
+            Err(error) => {
+                desk.audit.record_done(&visitor.session.user, "send_refused", serde_json::json!({
+                    "submission": id, "sha256": submission.stored.sha256, "error": desk.scrub(&error.to_string()),
+                }));
+                let text = match error {
+                    upload::UploadError::Changed { .. } => lang.t("error.changed_file").to_owned(),
+                    other => desk.scrub(&other.to_string()),
+                };
+                return conflict(text);
+            }
+        };
         let job = Arc::new(Job {
-            id: new_id(),
+            id: job_id,
             user: visitor.session.user.clone(),
             submission: id.clone(),
             run_id: run_id(desk.config.template.simulate, &id),
@@ -62,9 +98,25 @@ pub async fn confirm(
                 .config
                 .results_dir
                 .join(format!("desk-{}-{id}.xlsx", now.format("%Y%m%d-%H%M%S"))),
+            input: copy,
+            plan,
             live: Arc::default(),
             ended: std::sync::Mutex::default(),
         });
+        // No audit, no send.
+        let audited = desk.audit.record(
+            &visitor.session.user,
+            "send",
+            serde_json::json!({
+                "submission": id, "job": job.id, "run_id": job.run_id,
+                "sha256": job.input.sha256, "plan_digest": job.plan,
+                "would_send": submission.preview().tally.count(crate::status::Status::WouldSend),
+            }),
+        );
+        if let Err(error) = audited {
+            let _ = std::fs::remove_file(&job.input.path);
+            return audit_refused(lang, &error);
+        }
         *sending = Some(Arc::clone(&job));
         if let Ok(mut slot) = submission.job.lock() {
             *slot = Some(job.id.clone());
@@ -74,25 +126,53 @@ pub async fn confirm(
     if let Ok(mut all) = desk.jobs.lock() {
         all.insert(job.id.clone(), Arc::clone(&job));
     }
-    desk.audit.record(&visitor.session.user, "send", serde_json::json!({
-        "submission": id, "job": job.id, "run_id": job.run_id, "sha256": submission.stored.sha256,
-        "would_send": submission.preview.tally.count(crate::status::Status::WouldSend),
-    }));
     tokio::spawn(run_job(
         Arc::clone(&desk),
         Arc::clone(&job),
         Arc::clone(&submission),
     ));
-    // A send that cannot take the lock ends at once: the clerk sees that here, on the
-    // page they confirmed from, and the upload can be confirmed again later.
-    for _ in 0..20 {
+    // A send that cannot start ends at once: the clerk sees that here, on the page
+    // they confirmed from — the ledger held by another run, or a plan that is no
+    // longer the preview's (checked again, to be confirmed again).
+    for _ in 0..100 {
         match job.ended() {
             Some(Ended::Refused {
                 message,
-                locked: true,
+                why: Refused::Locked,
             }) => {
                 forget_job(&desk, &job, &submission);
-                return conflict(format!("{} ({message})", lang.t("error.locked")));
+                return conflict(format!(
+                    "{} ({})",
+                    lang.t("error.locked"),
+                    desk.scrub(&message)
+                ));
+            }
+            Some(Ended::Refused {
+                why: Refused::PlanChanged,
+                ..
+            }) => {
+                forget_job(&desk, &job, &submission);
+                desk.audit.record_done(
+                    &visitor.session.user,
+                    "send_refused",
+                    serde_json::json!({
+                        "submission": id, "job": job.id, "plan_digest": job.plan,
+                        "error": "the plan changed since the preview; nothing was sent",
+                    }),
+                );
+                let again = preview(&desk, &submission.stored.path, &id, &submission.label).await;
+                desk.audit.record_done(
+                    &visitor.session.user,
+                    "preview",
+                    serde_json::json!({
+                        "submission": id, "again": true, "plan_digest": again.plan_digest(),
+                        "would_send": again.tally.count(crate::status::Status::WouldSend),
+                    }),
+                );
+                if let Ok(mut slot) = submission.preview.lock() {
+                    *slot = Arc::new(again);
+                }
+                return conflict(lang.t("error.plan_changed").to_owned());
             }
             Some(_) => break,
             None if job.live.snapshot().is_some() => break,
@@ -122,14 +202,17 @@ fn forget_job(desk: &Desk, job: &Job, submission: &Submission) {
     if let Ok(mut all) = desk.jobs.lock() {
         all.remove(&job.id);
     }
+    let _ = std::fs::remove_file(&job.input.path);
 }
 
 async fn run_job(desk: Arc<Desk>, job: Arc<Job>, submission: Arc<Submission>) {
     let run = EngineRun {
-        input: submission.stored.path.clone(),
+        input: job.input.path.clone(),
+        label: submission.label.clone(),
         ledger: desk.config.ledger.clone(),
         out: job.out.clone(),
         dry_run: false,
+        expect_plan: Some(job.plan.clone()),
     };
     let ended = jobs::run(
         &desk.config.template,
@@ -141,24 +224,42 @@ async fn run_job(desk: Arc<Desk>, job: Arc<Job>, submission: Arc<Submission>) {
     .await;
     let (exit, error) = match &ended {
         Ended::Ran { exit, .. } => (Some(exit.code()), None),
-        Ended::Refused { message, .. } => (None, Some(message.clone())),
+        Ended::Refused { message, .. } => (None, Some(desk.scrub(message))),
     };
     let counts = job.live.snapshot();
-    desk.audit.record(&job.user, "sent", serde_json::json!({
-        "job": job.id, "run_id": job.run_id, "exit_code": exit, "error": error,
-        "delivered": counts.map(|c| c.delivered), "rejected": counts.map(|c| c.rejected), "failed": counts.map(|c| c.failed),
-        "results": job.out.file_name().map(|n| n.to_string_lossy().into_owned()),
-    }));
+    if !matches!(
+        ended,
+        Ended::Refused {
+            why: Refused::Locked | Refused::PlanChanged,
+            ..
+        }
+    ) {
+        desk.audit.record_done(&job.user, "sent", serde_json::json!({
+            "job": job.id, "run_id": job.run_id, "exit_code": exit, "error": error,
+            "sha256": job.input.sha256, "plan_digest": job.plan,
+            "delivered": counts.map(|c| c.delivered), "rejected": counts.map(|c| c.rejected), "failed": counts.map(|c| c.failed),
+            "results": job.out.file_name().map(|n| n.to_string_lossy().into_owned()),
+        }));
+    }
+    let ended = match ended {
+        Ended::Refused { message, why } => Ended::Refused {
+            message: desk.scrub(&message),
+            why,
+        },
+        ran => ran,
+    };
     if let Ok(mut slot) = job.ended.lock() {
         *slot = Some(ended);
     }
 }
 
-fn find_job(desk: &Desk, id: &str) -> Option<Arc<Job>> {
+/// The job `id` of `user`: another user's is not found.
+fn find_job(desk: &Desk, id: &str, user: &str) -> Option<Arc<Job>> {
     if !runs::is_id(id) {
         return None;
     }
-    desk.jobs.lock().ok()?.get(id).cloned()
+    let job = desk.jobs.lock().ok()?.get(id).cloned()?;
+    (job.user == user).then_some(job)
 }
 
 pub async fn job_page(
@@ -166,7 +267,7 @@ pub async fn job_page(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(job) = find_job(&desk, &id) else {
+    let Some(job) = find_job(&desk, &id, &visitor.session.user) else {
         return status_page(
             StatusCode::NOT_FOUND,
             &visitor,
@@ -193,10 +294,10 @@ struct JobStatus {
 
 pub async fn job_status(
     State(desk): State<Arc<Desk>>,
-    _visitor: Visitor,
+    visitor: Visitor,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(job) = find_job(&desk, &id) else {
+    let Some(job) = find_job(&desk, &id, &visitor.session.user) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let ended = job.ended();

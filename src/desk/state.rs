@@ -22,6 +22,8 @@ pub struct DeskConfig {
     /// Host names (beyond the listening address) browsers may use to reach the desk.
     pub allow_hosts: Vec<String>,
     pub max_upload: u64,
+    /// The most bytes the uploads directory may hold, all uploads together.
+    pub upload_budget: u64,
     pub template: SendTemplate,
 }
 
@@ -30,11 +32,21 @@ pub struct DeskConfig {
 pub struct Submission {
     pub id: String,
     pub label: String,
+    /// Who uploaded it: the only one who sees it and may confirm it.
     pub user: String,
     pub stored: upload::Stored,
-    pub preview: Preview,
+    /// When it was uploaded: it expires `UPLOAD_TTL` later.
+    pub created: std::time::Instant,
+    /// The latest dry run (checked again when the plan changed before a send).
+    pub preview: Mutex<Arc<Preview>>,
     /// The send started from it, once confirmed.
     pub job: Mutex<Option<String>>,
+}
+
+impl Submission {
+    pub fn preview(&self) -> Arc<Preview> {
+        Arc::clone(&self.preview.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// A dry run's outcome, as the preview page shows it.
@@ -43,6 +55,16 @@ pub struct Preview {
     pub ended: jobs::Ended,
     pub tally: Tally,
     pub rows: Vec<runs::Shown>,
+}
+
+impl Preview {
+    /// The digest of what the dry run planned to send (none when it did not run).
+    pub fn plan_digest(&self) -> Option<&str> {
+        match &self.ended {
+            jobs::Ended::Ran { plan_digest, .. } => plan_digest.as_deref(),
+            jobs::Ended::Refused { .. } => None,
+        }
+    }
 }
 
 /// Everything the desk's requests share.
@@ -73,5 +95,27 @@ impl std::fmt::Debug for EnvHolder {
 impl Desk {
     pub fn uploads(&self) -> PathBuf {
         self.config.results_dir.join("uploads")
+    }
+
+    /// `text` (an engine's message) without the server's paths: the uploads and
+    /// results directories dropped from file names, the ledger named as such.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        let ledger = &self.config.ledger;
+        for (path, shown) in [
+            (self.uploads(), ""),
+            (self.config.results_dir.clone(), ""),
+            (ledger.clone(), "the ledger"),
+        ] {
+            for form in [path.clone(), crate::roles::resolve(&path)] {
+                let form = form.display().to_string();
+                if form.is_empty() {
+                    continue;
+                }
+                let with_slash = format!("{form}/");
+                text = text.replace(&with_slash, shown).replace(&form, shown);
+            }
+        }
+        text
     }
 }

@@ -1,8 +1,10 @@
 //! Submitting a file: the upload form, the upload itself (the CSRF token first, then
 //! the file streamed to disk), its preview — a dry run against the ledger — and the
-//! preview page.
+//! preview page. A submission is its uploader's alone, and lives `UPLOAD_TTL`; the
+//! uploads together stay within the desk's disk budget (`--upload-budget-mib`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
@@ -10,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::guard::Visitor;
 use super::jobs::{self, Ended, EngineRun};
-use super::respond::{html, new_id, status_page};
+use super::respond::{audit_refused, html, new_id, status_page};
 use super::runs::{self, Shown};
 use super::state::{Desk, Preview, Submission};
 use super::{upload, views};
@@ -19,8 +21,25 @@ use crate::results::tally::Tally;
 /// Preview rows shown at most.
 const PREVIEW_SHOWN: usize = 1000;
 
+/// How long an upload and its preview are kept (the page says so).
+pub const UPLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// Submissions kept per user at most: a new one puts that user's oldest unsent away.
+pub const PER_USER: usize = 20;
+
 pub async fn submit_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response {
-    html(views::submit(visitor.frame(), desk.config.max_upload, None))
+    html(views::submit(visitor.frame(), &limits(&desk), None))
+}
+
+/// What the upload page says of the limits: the largest file, how long uploads are
+/// kept, the space used of the budget.
+fn limits(desk: &Desk) -> views::UploadLimits {
+    views::UploadLimits {
+        max_upload: desk.config.max_upload,
+        ttl_hours: UPLOAD_TTL.as_secs() / 3600,
+        used: uploads_bytes(desk),
+        budget: desk.config.upload_budget,
+    }
 }
 
 pub async fn submit(
@@ -32,11 +51,7 @@ pub async fn submit(
     let refuse = |status, text: &str| {
         (
             status,
-            html(views::submit(
-                visitor.frame(),
-                desk.config.max_upload,
-                Some(text),
-            )),
+            html(views::submit(visitor.frame(), &limits(&desk), Some(text))),
         )
             .into_response()
     };
@@ -52,10 +67,15 @@ pub async fn submit(
         Ok(Some(field)) if field.name() == Some("file") => field,
         _ => return refuse(StatusCode::BAD_REQUEST, lang.t("error.bad_file")),
     };
+    expire(&desk, Some(&visitor.session.user));
+    let room = desk
+        .config
+        .upload_budget
+        .saturating_sub(uploads_bytes(&desk));
+    let limit = desk.config.max_upload.min(room);
     let label = upload::label(field.file_name());
     let id = new_id();
-    let stored = match upload::store(&mut field, &desk.uploads(), &id, desk.config.max_upload).await
-    {
+    let stored = match upload::store(&mut field, &desk.uploads(), &id, limit).await {
         Ok(stored) => stored,
         Err(upload::UploadError::TooLarge { limit }) => {
             // Read the rest (bounded by the route's body limit) and drop it, so the
@@ -64,6 +84,12 @@ pub async fn submit(
             drop(field);
             while let Ok(Some(mut rest)) = form.next_field().await {
                 while let Ok(Some(_)) = rest.chunk().await {}
+            }
+            if limit < desk.config.max_upload {
+                return refuse(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    lang.t("error.upload_space"),
+                );
             }
             return refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -76,38 +102,36 @@ pub async fn submit(
         Err(upload::UploadError::NotATable) => {
             return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, lang.t("error.bad_file"));
         }
-        Err(error) => return refuse(StatusCode::BAD_REQUEST, &error.to_string()),
+        Err(error) => return refuse(StatusCode::BAD_REQUEST, &desk.scrub(&error.to_string())),
     };
     drop(form);
-    desk.audit.record(&visitor.session.user, "upload", serde_json::json!({"submission": id, "label": label, "bytes": stored.bytes, "sha256": stored.sha256}));
-    // Rows are shown as from the file the clerk uploaded (its row numbers follow its
-    // kind: the stored one, whatever the uploaded name said).
-    let shown_as = if crate::xlsx::is_workbook(std::path::Path::new(&label))
-        == crate::xlsx::is_workbook(&stored.path)
-    {
-        label.clone()
-    } else {
-        stored
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    let preview = preview(&desk, &stored.path, &id, &shown_as).await;
-    desk.audit.record(&visitor.session.user, "preview", serde_json::json!({
+    let user = visitor.session.user.clone();
+    let audited = desk.audit.record(&user, "upload", serde_json::json!({"submission": id, "label": label, "bytes": stored.bytes, "sha256": stored.sha256}));
+    if let Err(error) = audited {
+        let _ = std::fs::remove_file(&stored.path);
+        return audit_refused(lang, &error);
+    }
+    let preview = preview(&desk, &stored.path, &id, &label).await;
+    let audited = desk.audit.record(&user, "preview", serde_json::json!({
         "submission": id,
         "sha256": stored.sha256,
         "rows": preview.tally.rows(),
         "would_send": preview.tally.count(crate::status::Status::WouldSend),
         "amount": preview.tally.amount(crate::status::Status::WouldSend).to_string(),
+        "plan_digest": preview.plan_digest(),
         "error": match &preview.ended { Ended::Refused { message, .. } => Some(message.clone()), Ended::Ran { .. } => None },
     }));
+    if let Err(error) = audited {
+        let _ = std::fs::remove_file(&stored.path);
+        return audit_refused(lang, &error);
+    }
     let submission = Arc::new(Submission {
         id: id.clone(),
         label,
-        user: visitor.session.user.clone(),
+        user,
         stored,
-        preview,
+        created: std::time::Instant::now(),
+        preview: std::sync::Mutex::new(Arc::new(preview)),
         job: std::sync::Mutex::default(),
     });
     if let Ok(mut all) = desk.submissions.lock() {
@@ -116,14 +140,17 @@ pub async fn submit(
     Redirect::to(&format!("/submissions/{id}")).into_response()
 }
 
-/// The dry run of an upload against the ledger, and its rows read back.
+/// The dry run of an upload against the ledger, its rows read back. Rows and messages
+/// name the upload by its `label`, never by its place on the server.
 pub async fn preview(desk: &Desk, input: &std::path::Path, id: &str, label: &str) -> Preview {
     let out = desk.uploads().join(format!("{id}.preview.csv"));
     let run = EngineRun {
         input: input.to_owned(),
+        label: label.to_owned(),
         ledger: desk.config.ledger.clone(),
         out: out.clone(),
         dry_run: true,
+        expect_plan: None,
     };
     let ended = jobs::run(
         &desk.config.template,
@@ -148,16 +175,83 @@ pub async fn preview(desk: &Desk, input: &std::path::Path, id: &str, label: &str
             }
         }
     }
+    let _ = std::fs::remove_file(&out);
     // The rows that need a decision first; the rest in input order.
     rows.sort_by_key(|shown| shown.row.status == crate::status::Status::WouldSend);
+    let ended = match ended {
+        Ended::Refused { message, why } => Ended::Refused {
+            message: desk.scrub(&message),
+            why,
+        },
+        ran => ran,
+    };
     Preview { ended, tally, rows }
 }
 
-pub fn find_submission(desk: &Desk, id: &str) -> Option<Arc<Submission>> {
+/// The submission `id` of `user`: another user's is not found.
+pub fn find_submission(desk: &Desk, id: &str, user: &str) -> Option<Arc<Submission>> {
     if !runs::is_id(id) {
         return None;
     }
-    desk.submissions.lock().ok()?.get(id).cloned()
+    let found = desk.submissions.lock().ok()?.get(id).cloned()?;
+    (found.user == user && found.created.elapsed() < UPLOAD_TTL).then_some(found)
+}
+
+/// Puts away the submissions that expired (and, for `user` about to upload, the
+/// oldest of theirs beyond `PER_USER`), with their files; never one being sent.
+pub fn expire(desk: &Desk, user: Option<&str>) {
+    let Ok(mut all) = desk.submissions.lock() else {
+        return;
+    };
+    let sending = |s: &Submission| s.job.lock().map(|j| j.is_some()).unwrap_or(true);
+    let mut gone: Vec<String> = all
+        .values()
+        .filter(|s| s.created.elapsed() >= UPLOAD_TTL && !sending(s))
+        .map(|s| s.id.clone())
+        .collect();
+    if let Some(user) = user {
+        let mut theirs: Vec<&Arc<Submission>> = all
+            .values()
+            .filter(|s| s.user == user && !sending(s) && !gone.contains(&s.id))
+            .collect();
+        theirs.sort_by_key(|s| s.created);
+        let over = (theirs.len() + 1).saturating_sub(PER_USER);
+        gone.extend(theirs.iter().take(over).map(|s| s.id.clone()));
+    }
+    for id in gone {
+        if let Some(submission) = all.remove(&id) {
+            remove_files(desk, &submission.id);
+        }
+    }
+}
+
+/// Every file of submission `id` in the uploads directory (the upload, its preview,
+/// a copy made for a send that never started).
+fn remove_files(desk: &Desk, id: &str) {
+    let Ok(entries) = std::fs::read_dir(desk.uploads()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&format!("{id}.")) || name.starts_with(&format!(".{id}.")) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The bytes the uploads directory holds.
+pub fn uploads_bytes(desk: &Desk) -> u64 {
+    std::fs::read_dir(desk.uploads())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 pub async fn submission_page(
@@ -165,7 +259,7 @@ pub async fn submission_page(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> Response {
-    match find_submission(&desk, &id) {
+    match find_submission(&desk, &id, &visitor.session.user) {
         Some(submission) => html(views::preview(visitor.frame(), &submission, None)),
         None => status_page(
             StatusCode::NOT_FOUND,

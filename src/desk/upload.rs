@@ -19,6 +19,9 @@ pub enum UploadError {
     NotATable,
     #[error("the upload broke off: {0}")]
     Broken(String),
+    /// The stored file is not the one checked (SHA-256 `now`, checked `then`).
+    #[error("the file changed after it was checked (SHA-256 {now}, checked {then})")]
+    Changed { then: String, now: String },
     #[error("cannot store the upload: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -122,6 +125,60 @@ async fn stream_to(
     Ok((bytes, faster_hex::hex_string(&hasher.finalize()), head))
 }
 
+/// A copy of `stored` made for one send, as `dir/<name>`: the bytes the send reads
+/// are the bytes hashed here, and they must be the ones the preview checked (the
+/// stored file may be changed under the desk; the copy is a new file nobody else
+/// has opened).
+pub(crate) fn snapshot(stored: &Stored, dir: &Path, name: &str) -> Result<Stored, UploadError> {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut source = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&stored.path)?;
+    let path = dir.join(name);
+    let mut copy = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    let copied = (|| {
+        let mut hasher = sha2::Sha256::new();
+        let mut bytes = 0u64;
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let n = source.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            copy.write_all(&buffer[..n])?;
+            bytes += n as u64;
+        }
+        copy.sync_all()?;
+        Ok::<_, std::io::Error>((bytes, faster_hex::hex_string(&hasher.finalize())))
+    })();
+    let (bytes, sha256) = match copied {
+        Ok(done) => done,
+        Err(error) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(error.into());
+        }
+    };
+    if sha256 != stored.sha256 {
+        let _ = std::fs::remove_file(&path);
+        return Err(UploadError::Changed {
+            then: stored.sha256.clone(),
+            now: sha256,
+        });
+    }
+    Ok(Stored {
+        path,
+        bytes,
+        sha256,
+    })
+}
+
 /// The name an upload is shown by: its file name's last part, visible characters only,
 /// at most 120 of them.
 pub fn label(uploaded: Option<&str>) -> String {
@@ -182,6 +239,20 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["a1.csv", "a2.xlsx"], "refused uploads leave nothing");
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_the_checked_bytes_or_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let stored = store(&mut Pieces(vec![b"req_id\n1\n"]), dir.path(), "s1", 100)
+            .await
+            .expect("stored");
+        let copy = snapshot(&stored, dir.path(), "s1.sent-j1.csv").expect("same bytes");
+        assert_eq!(std::fs::read(&copy.path).expect("read"), b"req_id\n1\n");
+        std::fs::write(&stored.path, b"req_id\n2\n3\n").expect("changed under the desk");
+        let err = snapshot(&stored, dir.path(), "s1.sent-j2.csv").expect_err("changed");
+        assert!(matches!(err, UploadError::Changed { .. }), "{err}");
+        assert!(!dir.path().join("s1.sent-j2.csv").exists(), "no copy left");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! its preview, a send's progress and end, and the error page. The frame and the
 //! tables they share are in `pages`.
 
+use std::sync::Arc;
+
 use maud::{Markup, html};
 
 use super::i18n::Lang;
@@ -52,7 +54,16 @@ pub fn outstanding(frame: Frame<'_>, orders: &[Outstanding], shown: &[Shown]) ->
     )
 }
 
-pub fn submit(frame: Frame<'_>, limit: u64, error: Option<&str>) -> Markup {
+/// What the upload page says of its limits.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    pub max_upload: u64,
+    pub ttl_hours: u64,
+    pub used: u64,
+    pub budget: u64,
+}
+
+pub fn submit(frame: Frame<'_>, limits: &UploadLimits, error: Option<&str>) -> Markup {
     let t = |key| frame.lang.t(key);
     page(
         frame,
@@ -65,7 +76,11 @@ pub fn submit(frame: Frame<'_>, limit: u64, error: Option<&str>) -> Markup {
                 input type="file" name="file" accept=".xlsx,.csv,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" required;
                 button.primary type="submit" { (t("action.upload")) }
             }
-            p.meta { (t("submit.limit")) ": " (limit / (1 << 20)) " MiB" }
+            p.meta {
+                (t("submit.limit")) ": " (limits.max_upload / (1 << 20)) " MiB · "
+                (t("submit.kept").replace("{h}", &limits.ttl_hours.to_string())) " · "
+                (t("submit.space")) ": " (limits.used.div_ceil(1 << 20)) " / " (limits.budget / (1 << 20)) " MiB"
+            }
         },
     )
 }
@@ -73,7 +88,7 @@ pub fn submit(frame: Frame<'_>, limit: u64, error: Option<&str>) -> Markup {
 pub fn preview(frame: Frame<'_>, submission: &Submission, problem: Option<&str>) -> Markup {
     let lang = frame.lang;
     let t = |key| lang.t(key);
-    let preview: &Preview = &submission.preview;
+    let preview: Arc<Preview> = submission.preview();
     html! {
         (page(frame, &format!("{} · {}", t("preview.title"), submission.label), html! {
             @if let Some(problem) = problem { (notice("error", problem)) }

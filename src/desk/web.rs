@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 
 use super::guard::{self, LANG_COOKIE, SESSION_COOKIE, Visitor};
-use super::respond::{CsrfForm, html, lock_holder, status_page};
+use super::respond::{CsrfForm, audit_refused, html, lock_holder, status_page};
 use super::runs::{self, Shown};
 use super::server::Peer;
 use super::state::Desk;
@@ -96,8 +96,13 @@ async fn login_page(
     };
     match desk.auth.redeem(token) {
         Some(session) => {
-            desk.audit
-                .record("desk", "login", serde_json::json!({"by": "link"}));
+            if let Err(error) =
+                desk.audit
+                    .record("desk", "login", serde_json::json!({"by": "link"}))
+            {
+                desk.auth.close(&session);
+                return audit_refused(lang, &error);
+            }
             logged_in(&desk, &session)
         }
         None => (
@@ -133,15 +138,18 @@ async fn login(
         .await
     {
         Some(session) => {
-            desk.audit.record(
+            if let Err(error) = desk.audit.record(
                 name,
                 "login",
                 serde_json::json!({"from": peer.ip().to_string()}),
-            );
+            ) {
+                desk.auth.close(&session);
+                return audit_refused(lang, &error);
+            }
             logged_in(&desk, &session)
         }
         None => {
-            desk.audit.record(
+            desk.audit.record_done(
                 &crate::text::shorten(&crate::text::visible(name), 64),
                 "login_failed",
                 serde_json::json!({"from": peer.ip().to_string()}),
@@ -173,7 +181,7 @@ async fn logout(
     }
     desk.auth.close(&visitor.session_id);
     desk.audit
-        .record(&visitor.session.user, "logout", serde_json::json!({}));
+        .record_done(&visitor.session.user, "logout", serde_json::json!({}));
     let cookie = guard::set_cookie(SESSION_COOKIE, "", desk.https, Some(0));
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
@@ -234,11 +242,13 @@ async fn run_results(
     visitor: Visitor,
     FoundRun(run): FoundRun,
 ) -> Response {
-    desk.audit.record(
+    if let Err(error) = desk.audit.record(
         &visitor.session.user,
         "download",
         serde_json::json!({"run": run.name, "what": "results"}),
-    );
+    ) {
+        return audit_refused(visitor.lang, &error);
+    }
     download::table_workbook(&run.path, &format!("{}.xlsx", stem(&run.name)))
 }
 
@@ -247,7 +257,9 @@ async fn run_attention(
     visitor: Visitor,
     FoundRun(run): FoundRun,
 ) -> Response {
-    desk.audit.record(&visitor.session.user, "download", serde_json::json!({"run": run.name, "what": "attention", "rows": run.tally.attention_total()}));
+    if let Err(error) = desk.audit.record(&visitor.session.user, "download", serde_json::json!({"run": run.name, "what": "attention", "rows": run.tally.attention_total()})) {
+        return audit_refused(visitor.lang, &error);
+    }
     download::attention_workbook(&run.path, &format!("{}-attention.xlsx", stem(&run.name)))
 }
 
@@ -274,11 +286,13 @@ async fn outstanding_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Re
 async fn outstanding_workbook(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response {
     match outstanding_orders(&desk) {
         Ok(orders) => {
-            desk.audit.record(
+            if let Err(error) = desk.audit.record(
                 &visitor.session.user,
                 "download",
                 serde_json::json!({"what": "outstanding", "rows": orders.len()}),
-            );
+            ) {
+                return audit_refused(visitor.lang, &error);
+            }
             let name = format!(
                 "outstanding-{}.xlsx",
                 chrono::Utc::now()

@@ -43,6 +43,10 @@ pub struct InputOptions {
     pub map: Vec<(Field, String)>,
     /// The sheet of a workbook input; the first when `None`.
     pub sheet: Option<String>,
+    /// What each input is called in `source` and in messages, in place of its path
+    /// (the desk's uploads: the name the clerk gave, never a path on the server);
+    /// empty: the paths as given.
+    pub labels: Vec<String>,
 }
 
 /// A problem with a whole input file.
@@ -134,7 +138,10 @@ impl InputSet {
         }
         let sources: Vec<Source> = paths
             .iter()
-            .map(|path| Source::open(path, options))
+            .enumerate()
+            .map(|(at, path)| {
+                Source::open(path, options, options.labels.get(at).map(String::as_str))
+            })
             .collect::<Result<_, _>>()?;
         let names = sources.iter().map(|s| s.name.clone()).collect();
         let mut extra_names: Vec<String> = Vec::new();

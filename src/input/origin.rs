@@ -46,13 +46,15 @@ impl std::fmt::Debug for Bytes {
 }
 
 impl Origin {
-    /// Where `path` (as given, `-` for stdin) can be read again and again.
-    pub(super) fn of(path: &Path) -> Result<(String, Origin), InputError> {
+    /// Where `path` (as given, `-` for stdin) can be read again and again, and its
+    /// name: `label`, else the path as given.
+    pub(super) fn of(path: &Path, label: Option<&str>) -> Result<(String, Origin), InputError> {
         if path.as_os_str() == "-" {
-            let spool = spool(std::io::stdin().lock(), STDIN)?;
-            return Ok((STDIN.to_owned(), spool));
+            let name = label.unwrap_or(STDIN);
+            let spool = spool(std::io::stdin().lock(), name)?;
+            return Ok((name.to_owned(), spool));
         }
-        let name = path.display().to_string();
+        let name = label.map_or_else(|| path.display().to_string(), str::to_owned);
         let open_error = |error| InputError::Open {
             name: name.clone(),
             error,
@@ -193,7 +195,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("export.csv");
         std::fs::write(&path, "req_id\na\n").expect("write");
-        let (name, origin) = Origin::of(&path).expect("a file");
+        let (name, origin) = Origin::of(&path, None).expect("a file");
         assert!(origin.open(&name).is_ok(), "unchanged: reopened");
         let modified = std::fs::metadata(&path)
             .expect("meta")
@@ -219,7 +221,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("export.csv");
         std::fs::write(&path, "req_id\na\n").expect("write");
-        let (name, origin) = Origin::of(&path).expect("a file");
+        let (name, origin) = Origin::of(&path, None).expect("a file");
         let other = dir.path().join("other.csv");
         std::fs::write(&other, "req_id\na\n").expect("write");
         std::fs::rename(&other, &path).expect("replace");

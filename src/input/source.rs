@@ -133,8 +133,13 @@ impl SourceRecords {
 }
 
 impl Source {
-    pub(super) fn open(path: &Path, options: &InputOptions) -> Result<Self, InputError> {
-        let (name, origin) = Origin::of(path)?;
+    /// `label` names it in place of its path.
+    pub(super) fn open(
+        path: &Path,
+        options: &InputOptions,
+        label: Option<&str>,
+    ) -> Result<Self, InputError> {
+        let (name, origin) = Origin::of(path, label)?;
         let (format, headers) = if crate::xlsx::is_workbook(path) {
             let (format, headers) = WorkbookFormat::open(&origin, &name, options)?;
             (Format::Workbook(format), headers)

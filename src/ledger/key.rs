@@ -17,6 +17,11 @@ impl ReqKey {
         let hash = xxhash_rust::xxh3::xxh3_128(req_id.as_bytes());
         ReqKey([hash as u64, (hash >> 64) as u64])
     }
+
+    /// The key's two words, for digests over keys.
+    pub fn words(self) -> [u64; 2] {
+        self.0
+    }
 }
 
 impl Hash for ReqKey {

@@ -332,6 +332,31 @@ impl Plan {
             .count() as u64
     }
 
+    /// The digest of exactly what the plan sends: SHA-256 over each call's req_id key
+    /// and payload digest, in key order (so it does not depend on how the index is
+    /// laid out), as 64 hex digits. Two plans with the same digest send the same
+    /// payloads under the same req_ids.
+    pub fn digest(&self) -> String {
+        use sha2::Digest as _;
+        let mut calls: Vec<([u64; 2], u64)> = self
+            .input
+            .iter()
+            .filter(|(_, entry)| {
+                !entry.contradicted()
+                    && self.against_ledger(entry.ledger, entry.digest) == Decision::Send
+            })
+            .map(|(key, entry)| (key.words(), entry.payload()))
+            .collect();
+        calls.sort_unstable();
+        let mut hasher = sha2::Sha256::new();
+        for (key, payload) in calls {
+            hasher.update(key[0].to_be_bytes());
+            hasher.update(key[1].to_be_bytes());
+            hasher.update(payload.to_be_bytes());
+        }
+        faster_hex::hex_string(&hasher.finalize())
+    }
+
     /// What pass one read, group by group (`input::fingerprint`).
     pub fn read(&self) -> Option<&Fingerprints> {
         self.read.as_ref()

@@ -43,6 +43,15 @@ pub enum SendError {
     Simulator(std::io::Error),
     #[error("cannot listen for SIGINT/SIGTERM: {0}")]
     Signals(std::io::Error),
+    /// The plan is not the one the run was told to make (`expect_plan`): nothing sent.
+    #[error(
+        "the plan is not the one previewed: {calls} calls now, and not the same ones (plan {found}, previewed {expected}); nothing was sent — check it again"
+    )]
+    PlanChanged {
+        expected: String,
+        found: String,
+        calls: u64,
+    },
     /// A signal before the first call: the run stopped, nothing was sent.
     #[error("{} before the first call: nothing was sent", crate::send::halt::HaltReason::Signal(*.0))]
     Interrupted(crate::signals::Signal),

@@ -83,6 +83,16 @@ pub async fn run_watched(
     };
     let _lock = lock_ledger(&config)?;
     let (plan, shape) = until_signal(&mut signals, plan(&config, &inputs)).await??;
+    let digest = plan.digest();
+    if let Some(expected) = &config.expect_plan
+        && *expected != digest
+    {
+        return Err(SendError::PlanChanged {
+            expected: expected.clone(),
+            found: digest,
+            calls: plan.sends(),
+        });
+    }
     let halt = Arc::new(Halt::default());
     let gateway = until_signal(
         &mut signals,
@@ -136,6 +146,7 @@ pub async fn run_watched(
         out: &finished.out,
         ledger: &config.ledger,
         ledger_appended: finished.ledger_appended,
+        plan_digest: &digest,
     };
     summary::print(
         &summary,

@@ -55,6 +55,9 @@ pub struct SendConfig {
     pub excel: bool,
     /// The day the session ends (`session_expires` in the config), for `check`.
     pub session_expires: Option<chrono::NaiveDate>,
+    /// The plan this run must make (`Plan::digest`, as a preview showed it): any
+    /// other stops it before the first call (the desk's confirmation).
+    pub expect_plan: Option<String>,
 }
 
 impl SendConfig {

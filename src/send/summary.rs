@@ -32,6 +32,8 @@ pub struct RunSummary<'a> {
     pub out: &'a Path,
     pub ledger: &'a Path,
     pub ledger_appended: u64,
+    /// `Plan::digest` of the plan the run made.
+    pub plan_digest: &'a str,
 }
 
 impl RunSummary<'_> {
@@ -197,6 +199,7 @@ mod tests {
             out: Path::new("r.csv"),
             ledger: Path::new("l.csv"),
             ledger_appended: 1,
+            plan_digest: "d",
         };
         use crate::send::summary_json::{self, RunInfo};
         let info = RunInfo::new(

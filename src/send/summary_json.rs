@@ -88,6 +88,9 @@ pub struct SummaryDoc<'a> {
     pub results: String,
     pub ledger: String,
     pub ledger_lines_appended: u64,
+    /// The digest of exactly what the plan sent (or would send, in a dry run): the
+    /// same digest, the same calls. `null` for a run that never made a plan.
+    pub plan_digest: Option<&'a str>,
 }
 
 /// Amounts in yuan as exact text (`"149.90"`).
@@ -134,6 +137,7 @@ pub fn of_run<'a>(summary: &'a RunSummary<'a>, info: &'a RunInfo) -> SummaryDoc<
         results: summary.out.display().to_string(),
         ledger: summary.ledger.display().to_string(),
         ledger_lines_appended: summary.ledger_appended,
+        plan_digest: Some(summary.plan_digest),
     }
 }
 
@@ -177,6 +181,7 @@ pub fn of_failure<'a>(failure: &'a Failure<'a>, empty: &'a Tally) -> SummaryDoc<
         results: failure.out.display().to_string(),
         ledger: failure.ledger.display().to_string(),
         ledger_lines_appended: 0,
+        plan_digest: None,
     }
 }
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use opentrade_callback::simulator;
 
+use super::{Fault, Matcher, Scenario, Workspace};
+
 /// A running `serve`; killed when dropped.
 pub struct DeskProcess {
     pub child: Child,
@@ -116,6 +118,23 @@ impl Visitor {
         response
     }
 
+    /// Logs in with a name and password; keeps the session cookie.
+    pub async fn password_login(&mut self, name: &str, password: &str) -> reqwest::Response {
+        let response = self
+            .post("/login", &[("name", name), ("password", password)])
+            .await;
+        if let Some(cookie) = response.headers().get("set-cookie") {
+            let pair = cookie
+                .to_str()
+                .expect("ascii")
+                .split(';')
+                .next()
+                .unwrap_or_default();
+            self.cookie = Some(pair.to_owned());
+        }
+        response
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.with_cookie(self.client.get(format!("{}{path}", self.base)))
             .send()
@@ -186,4 +205,103 @@ pub fn location(response: &reqwest::Response) -> String {
         .and_then(|l| l.to_str().ok())
         .unwrap_or_default()
         .to_owned()
+}
+
+pub const REJECTED_ORDER: u64 = 4_000_000_000_000_000_002;
+
+/// Last night: N1..N3 sent, N2 rejected by the platform, one row without a req_id.
+pub fn last_night(ws: &Workspace, sim: &super::TestSimulator) -> std::path::PathBuf {
+    let results = ws.path("results");
+    std::fs::create_dir(&results).expect("results dir");
+    let mut text = super::orders(&["N1", "N2", "N3"]);
+    text.push_str("4000000000000000004,,true,0000,ok,,\n");
+    let input = ws.write("night.csv", text);
+    let mut cmd = super::send_cmd_with(
+        sim,
+        &[&input],
+        &ws.ledger(),
+        &results.join("night-1201.csv"),
+    );
+    super::exits_with(&mut cmd, 1);
+    results
+}
+
+pub fn rejecting() -> Scenario {
+    Scenario::default().on(
+        Matcher::order_no(REJECTED_ORDER),
+        Fault::reject("B0107", "订单号不存在"),
+    )
+}
+
+/// Last night done, and the desk started on its files (with `extra` flags).
+pub struct Night {
+    pub ws: Workspace,
+    pub sim: super::TestSimulator,
+    pub results: std::path::PathBuf,
+    /// The simulator's requests after the night.
+    pub calls: u64,
+    pub process: DeskProcess,
+}
+
+pub fn after_last_night(extra: &[&str]) -> Night {
+    let ws = Workspace::new();
+    let sim = super::simulator(rejecting());
+    let results = last_night(&ws, &sim);
+    let calls = sim.stats().requests;
+    let process = start(&ws.ledger(), &results, &sim.url(), extra);
+    Night {
+        ws,
+        sim,
+        results,
+        calls,
+        process,
+    }
+}
+
+/// `users add ana` with a good password, into `users`.
+pub fn add_ana(users: &std::path::Path) {
+    assert_cmd::Command::new(super::binary())
+        .args(["users", "add", "ana", "--users"])
+        .arg(users)
+        .write_stdin("correct horse battery\n")
+        .assert()
+        .success();
+}
+
+/// `users add NAME` with `password`, into `users`.
+pub fn add_user(users: &std::path::Path, name: &str, password: &str) {
+    assert_cmd::Command::new(super::binary())
+        .args(["users", "add", name, "--users"])
+        .arg(users)
+        .write_stdin(format!("{password}\n"))
+        .assert()
+        .success();
+}
+
+pub async fn logged_in(process: &DeskProcess) -> Visitor {
+    let mut visitor = Visitor::new(&process.base);
+    let response = visitor.login(&process.login_url).await;
+    assert_eq!(response.status(), 303);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    visitor
+}
+
+/// Polls a job until it ends; its last status.
+pub async fn finished(visitor: &Visitor, job: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        let status: serde_json::Value =
+            serde_json::from_str(&visitor.text(&format!("{job}/status")).await).expect("json");
+        if status["running"] == false {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the send did not finish");
 }

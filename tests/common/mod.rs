@@ -410,3 +410,22 @@ pub fn python_with(
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// The cells of the column whose header ends with `name` (`来源文件 source`), in the
+/// first sheet of the workbook at `path`, below the header.
+pub fn workbook_column(path: &std::path::Path, name: &str) -> Vec<String> {
+    use calamine::{Reader as _, Xlsx, open_workbook};
+    let mut workbook: Xlsx<_> = open_workbook(path).expect("a workbook");
+    let range = workbook
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable");
+    let mut rows = range.rows();
+    let header = rows.next().expect("a header");
+    let at = header
+        .iter()
+        .position(|cell| cell.to_string().split_whitespace().last() == Some(name))
+        .unwrap_or_else(|| panic!("no column {name}"));
+    rows.map(|row| row.get(at).map(ToString::to_string).unwrap_or_default())
+        .collect()
+}
