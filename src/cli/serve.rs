@@ -60,9 +60,18 @@ pub struct ServeArgs {
     pub max_upload_mib: u64,
 
     /// The most disk all uploads together may take, in MiB: an upload that would
-    /// pass it is refused until older ones expire (uploads are kept 24 hours).
+    /// pass it is refused until older ones expire.
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     pub upload_budget_mib: u64,
+
+    /// How long an upload and its check are kept (then it must be uploaded again).
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub upload_ttl: std::time::Duration,
+
+    /// How long a request body may send nothing before the request fails (a stalled
+    /// upload never holds a connection for ever).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_idle_timeout: std::time::Duration,
 
     #[command(flatten)]
     pub connect: super::ConnectArgs,

@@ -29,6 +29,8 @@ pub async fn run(args: ServeArgs, env: SharedEnv) -> anyhow::Result<Exit> {
         allow_hosts: args.allow_host,
         max_upload: args.max_upload_mib.saturating_mul(1 << 20),
         upload_budget: args.upload_budget_mib.saturating_mul(1 << 20),
+        upload_ttl: args.upload_ttl,
+        body_idle: args.body_idle_timeout,
         template: SendTemplate {
             config: args.connect.config,
             gateway: args.connect.gateway,

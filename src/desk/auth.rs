@@ -1,6 +1,15 @@
 //! Who may use the desk: a one-time login link (loopback, no `--users`), or names and
 //! argon2 password hashes from `--users FILE`; either way a session cookie (HttpOnly,
-//! SameSite=Strict) with its own CSRF token. Failed logins are slowed down.
+//! SameSite=Strict) with its own CSRF token.
+//!
+//! Bounded under load. Logins for one name take turns: each attempt reserves the next
+//! slot, later by each failure and each attempt still in flight, so guessing in
+//! parallel is no faster than one after another; a queue more than `MAX_QUEUE` ahead
+//! is answered "try later" at once. An address's failures (whatever the names) make
+//! its next attempt wait too, as long as after the last of them. At most `CHECKS` argon2
+//! checks (19 MiB each) run at a time, `WAITING` more may wait, the rest are "busy".
+//! Each user holds at most `SESSIONS_PER_USER` sessions (a new login puts that user's
+//! oldest away, never another user's).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +24,21 @@ const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// The longest wait a failed login adds before the next answer.
 const MAX_DELAY: Duration = Duration::from_secs(8);
 
-/// Sessions at most (the oldest go first).
-const MAX_SESSIONS: usize = 1024;
+/// Sessions at most, all users together (the oldest go first).
+const MAX_SESSIONS: usize = 10_000;
+
+/// Sessions one user may hold at once: a new login puts their oldest away.
+pub const SESSIONS_PER_USER: usize = 32;
+
+/// Password checks (argon2, 19 MiB each) running at once.
+const CHECKS: usize = 2;
+
+/// Password checks that may wait for a turn; more are answered "busy".
+const WAITING: usize = 32;
+
+/// How far ahead a name's or an address's turn may be before an attempt is refused
+/// at once instead of queued.
+const MAX_QUEUE: Duration = Duration::from_secs(30);
 
 /// A random token of 32 bytes, as hex.
 pub fn token() -> String {
@@ -44,7 +66,27 @@ pub fn same(a: &str, b: &str) -> bool {
 pub struct Session {
     pub user: String,
     pub csrf: String,
+    opened: Instant,
     expires: Instant,
+}
+
+/// How a login attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// A new session (its cookie value).
+    In(String),
+    /// Wrong name or password.
+    Refused,
+    /// Too many attempts or checks at once: try again after `retry`.
+    Busy { retry: Duration },
+}
+
+/// One name's or address's attempts: failures (and attempts in flight, counted as
+/// failures until they succeed), and when its next turn is.
+#[derive(Debug, Clone, Copy)]
+struct Turns {
+    failures: u32,
+    next: Instant,
 }
 
 /// `--users FILE` cannot be used.
@@ -200,7 +242,9 @@ enum Method {
 pub struct Auth {
     method: Method,
     sessions: Mutex<HashMap<String, Session>>,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    turns: Mutex<HashMap<String, Turns>>,
+    checks: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl Auth {
@@ -221,7 +265,9 @@ impl Auth {
         Auth {
             method,
             sessions: Mutex::default(),
-            failures: Mutex::default(),
+            turns: Mutex::default(),
+            checks: tokio::sync::Semaphore::new(CHECKS),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -245,14 +291,31 @@ impl Auth {
         Some(self.open_session("desk"))
     }
 
-    /// Checks a name and password (slowly: argon2, on a blocking thread); a failure
-    /// makes the next attempt for that name or address wait longer.
-    pub async fn login(&self, name: &str, password: &str, peer: &str) -> Option<String> {
+    /// Checks a name and password (slowly: argon2, on a blocking thread) in the turn
+    /// of that name and address; a failure makes their next turns later.
+    pub async fn login(&self, name: &str, password: &str, peer: &str) -> Login {
+        use std::sync::atomic::Ordering;
         let Method::Users(users) = &self.method else {
-            return None;
+            return Login::Refused;
         };
-        let wait = self.delay(name).max(self.delay(peer));
-        tokio::time::sleep(wait).await;
+        let keys = [name, peer];
+        let turn = match self.reserve(name, peer) {
+            Ok(turn) => turn,
+            Err(retry) => return Login::Busy { retry },
+        };
+        tokio::time::sleep_until(turn.into()).await;
+        // Bounded memory: a few checks at once, a few more waiting.
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= WAITING {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Login::Busy {
+                retry: Duration::from_secs(1),
+            };
+        }
+        let permit = self.checks.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let Ok(_permit) = permit else {
+            return Login::Refused;
+        };
         let hash = users
             .iter()
             .find(|(user, _)| user == name)
@@ -275,45 +338,79 @@ impl Auth {
         .flatten()
         .unwrap_or(false);
         if verified {
-            self.forget_failures(&[name, peer]);
-            Some(self.open_session(name))
+            self.forget_failures(&keys);
+            Login::In(self.open_session(name))
         } else {
-            self.fail(&[name, peer]);
-            None
+            self.failed(&keys);
+            Login::Refused
         }
     }
 
+    /// A failure just now: the name's next turn and the address's are at least
+    /// their wait from now (a check takes time; the wait follows it, as it would one
+    /// after another). The address counts its failures here, as they happen.
+    fn failed(&self, keys: &[&str; 2]) {
+        let now = Instant::now();
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        let [name, peer] = *keys;
+        if let Some(entry) = turns.get_mut(name) {
+            entry.next = entry.next.max(now + Self::delay_after(entry.failures));
+        }
+        let entry = turns.entry(peer.to_owned()).or_insert(Turns {
+            failures: 0,
+            next: now,
+        });
+        entry.failures += 1;
+        entry.next = now + Self::delay_after(entry.failures);
+    }
+
+    /// The wait after `failures` failures: 250 ms doubled each time, at most `MAX_DELAY`.
+    fn delay_after(failures: u32) -> Duration {
+        match failures {
+            0 => Duration::ZERO,
+            n => (Duration::from_millis(250) * 2u32.saturating_pow(n.min(6))).min(MAX_DELAY),
+        }
+    }
+
+    /// Reserves `name`'s next turn for one attempt, counted as a failure until it
+    /// succeeds, and not before `peer`'s wait after its last failure: when the attempt
+    /// may run, or how long until trying is worth it.
+    fn reserve(&self, name: &str, peer: &str) -> Result<Instant, Duration> {
+        let now = Instant::now();
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        if turns.len() > 10_000 {
+            turns.retain(|_, t| t.next + Duration::from_secs(3600) > now);
+        }
+        let turn = [name, peer]
+            .iter()
+            .filter_map(|key| turns.get(*key))
+            .map(|t| t.next)
+            .fold(now, Instant::max);
+        if turn > now + MAX_QUEUE {
+            return Err(turn - now);
+        }
+        let entry = turns.entry(name.to_owned()).or_insert(Turns {
+            failures: 0,
+            next: now,
+        });
+        entry.failures += 1;
+        entry.next = turn + Self::delay_after(entry.failures);
+        Ok(turn)
+    }
+
+    /// The wait before `key`'s next attempt may run (tests).
+    #[cfg(test)]
     fn delay(&self, key: &str) -> Duration {
-        let Ok(failures) = self.failures.lock() else {
-            return MAX_DELAY;
-        };
-        match failures.get(key) {
-            Some((count, _)) => {
-                (Duration::from_millis(250) * 2u32.saturating_pow((*count).min(6))).min(MAX_DELAY)
-            }
-            None => Duration::ZERO,
-        }
-    }
-
-    fn fail(&self, keys: &[&str]) {
-        if let Ok(mut failures) = self.failures.lock() {
-            if failures.len() > 10_000 {
-                failures.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(3600));
-            }
-            for key in keys {
-                let entry = failures
-                    .entry((*key).to_owned())
-                    .or_insert((0, Instant::now()));
-                entry.0 += 1;
-                entry.1 = Instant::now();
-            }
-        }
+        let turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        turns.get(key).map_or(Duration::ZERO, |t| {
+            t.next.saturating_duration_since(Instant::now())
+        })
     }
 
     fn forget_failures(&self, keys: &[&str]) {
-        if let Ok(mut failures) = self.failures.lock() {
+        if let Ok(mut turns) = self.turns.lock() {
             for key in keys {
-                failures.remove(*key);
+                turns.remove(*key);
             }
         }
     }
@@ -321,11 +418,23 @@ impl Auth {
     fn open_session(&self, user: &str) -> String {
         let id = token();
         if let Ok(mut sessions) = self.sessions.lock() {
-            sessions.retain(|_, s| s.expires > Instant::now());
+            let now = Instant::now();
+            sessions.retain(|_, s| s.expires > now);
+            // A user's own oldest session makes room, never another user's.
+            let theirs = sessions.values().filter(|s| s.user == user).count();
+            if theirs >= SESSIONS_PER_USER
+                && let Some(oldest) = sessions
+                    .iter()
+                    .filter(|(_, s)| s.user == user)
+                    .min_by_key(|(_, s)| s.opened)
+                    .map(|(k, _)| k.clone())
+            {
+                sessions.remove(&oldest);
+            }
             if sessions.len() >= MAX_SESSIONS
                 && let Some(oldest) = sessions
                     .iter()
-                    .min_by_key(|(_, s)| s.expires)
+                    .min_by_key(|(_, s)| s.opened)
                     .map(|(k, _)| k.clone())
             {
                 sessions.remove(&oldest);
@@ -335,7 +444,8 @@ impl Auth {
                 Session {
                     user: user.to_owned(),
                     csrf: token(),
-                    expires: Instant::now() + SESSION_LIFETIME,
+                    opened: now,
+                    expires: now + SESSION_LIFETIME,
                 },
             );
         }
@@ -378,17 +488,57 @@ mod tests {
         let hash = hash_password("correct horse").expect("hash");
         assert!(hash.starts_with("$argon2id$"));
         let auth = Auth::with_users(vec![("ana".into(), hash)]);
-        assert!(auth.login("ana", "wrong", "1.2.3.4").await.is_none());
-        assert!(auth.delay("ana") >= Duration::from_millis(500));
-        assert!(auth.delay("1.2.3.4") >= Duration::from_millis(500));
-        assert!(
-            auth.login("bob", "correct horse", "5.6.7.8")
-                .await
-                .is_none()
+        assert_eq!(auth.login("ana", "wrong", "1.2.3.4").await, Login::Refused);
+        assert!(auth.delay("ana") >= Duration::from_millis(400));
+        assert!(auth.delay("1.2.3.4") >= Duration::from_millis(400));
+        assert_eq!(
+            auth.login("bob", "correct horse", "5.6.7.8").await,
+            Login::Refused
         );
         let session = auth.login("ana", "correct horse", "9.9.9.9").await;
-        assert!(session.is_some());
+        assert!(matches!(session, Login::In(_)));
         assert_eq!(auth.delay("ana"), Duration::ZERO);
+    }
+
+    #[test]
+    fn attempts_in_flight_take_turns_and_a_long_queue_is_refused() {
+        let auth = Auth::with_users(Vec::new());
+        let now = Instant::now();
+        let turns: Vec<Result<Instant, Duration>> =
+            (0..20).map(|_| auth.reserve("ana", "1.2.3.4")).collect();
+        // Each one later than the one before, by a growing wait.
+        let starts: Vec<Duration> = turns
+            .iter()
+            .filter_map(|t| t.ok())
+            .map(|t| t.saturating_duration_since(now))
+            .collect();
+        assert!(starts[0] < Duration::from_millis(50));
+        assert!(starts.windows(2).all(|w| w[1] > w[0]), "{starts:?}");
+        assert!(
+            starts.len() < 10,
+            "a queue beyond 30 s is refused: {starts:?}"
+        );
+        assert!(turns.iter().any(Result::is_err));
+    }
+
+    #[test]
+    fn a_users_many_sessions_never_put_another_users_away() {
+        let auth = Auth::with_users(Vec::new());
+        let bob = auth.open_session("bob");
+        let first = auth.open_session("ana");
+        for _ in 0..1030 {
+            auth.open_session("ana");
+        }
+        assert!(auth.session(&bob).is_some(), "bob's session stays");
+        assert!(auth.session(&first).is_none(), "ana's oldest went");
+        let count = auth
+            .sessions
+            .lock()
+            .expect("sessions")
+            .values()
+            .filter(|s| s.user == "ana")
+            .count();
+        assert_eq!(count, SESSIONS_PER_USER);
     }
 
     #[test]

@@ -288,8 +288,8 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     (
         "submit.kept",
-        "上传的文件和预检结果保留 {h} 小时",
-        "uploads and their checks are kept {h} hours",
+        "上传的文件和预检结果保留 {h}",
+        "uploads and their checks are kept {h}",
     ),
     ("submit.limit", "文件大小上限", "Largest file"),
     ("submit.space", "已用上传空间", "upload space used"),

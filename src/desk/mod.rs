@@ -175,6 +175,8 @@ pub async fn serve(
             }
         });
     }
+    // Before the desk is announced: from then on, it may be loaded.
+    let connections = server::raise_file_limit();
     let scheme = if https { "https" } else { "http" };
     let base = format!("{scheme}://{}", guard::display_addr(local));
     match token {
@@ -195,6 +197,11 @@ pub async fn serve(
             }
         }
     };
-    server::run(listener, tls, web::router(desk), shutdown).await;
+    let limits = server::Limits {
+        connections,
+        body_idle: desk.config.body_idle,
+    };
+    tracing::info!("desk: at most {connections} connections at once");
+    server::run(listener, tls, web::router(desk), limits, shutdown).await;
     Ok(())
 }

@@ -24,6 +24,10 @@ pub struct DeskConfig {
     pub max_upload: u64,
     /// The most bytes the uploads directory may hold, all uploads together.
     pub upload_budget: u64,
+    /// How long an upload and its preview are kept.
+    pub upload_ttl: std::time::Duration,
+    /// How long a request body may send nothing.
+    pub body_idle: std::time::Duration,
     pub template: SendTemplate,
 }
 

@@ -1,10 +1,9 @@
 //! Submitting a file: the upload form, the upload itself (the CSRF token first, then
 //! the file streamed to disk), its preview — a dry run against the ledger — and the
-//! preview page. A submission is its uploader's alone, and lives `UPLOAD_TTL`; the
+//! preview page. A submission is its uploader's alone, and lives `--upload-ttl`; the
 //! uploads together stay within the desk's disk budget (`--upload-budget-mib`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
@@ -21,9 +20,6 @@ use crate::results::tally::Tally;
 /// Preview rows shown at most.
 const PREVIEW_SHOWN: usize = 1000;
 
-/// How long an upload and its preview are kept (the page says so).
-pub const UPLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
-
 /// Submissions kept per user at most: a new one puts that user's oldest unsent away.
 pub const PER_USER: usize = 20;
 
@@ -36,7 +32,7 @@ pub async fn submit_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Res
 fn limits(desk: &Desk) -> views::UploadLimits {
     views::UploadLimits {
         max_upload: desk.config.max_upload,
-        ttl_hours: UPLOAD_TTL.as_secs() / 3600,
+        ttl: desk.config.upload_ttl,
         used: uploads_bytes(desk),
         budget: desk.config.upload_budget,
     }
@@ -194,7 +190,7 @@ pub fn find_submission(desk: &Desk, id: &str, user: &str) -> Option<Arc<Submissi
         return None;
     }
     let found = desk.submissions.lock().ok()?.get(id).cloned()?;
-    (found.user == user && found.created.elapsed() < UPLOAD_TTL).then_some(found)
+    (found.user == user && found.created.elapsed() < desk.config.upload_ttl).then_some(found)
 }
 
 /// Puts away the submissions that expired (and, for `user` about to upload, the
@@ -206,7 +202,7 @@ pub fn expire(desk: &Desk, user: Option<&str>) {
     let sending = |s: &Submission| s.job.lock().map(|j| j.is_some()).unwrap_or(true);
     let mut gone: Vec<String> = all
         .values()
-        .filter(|s| s.created.elapsed() >= UPLOAD_TTL && !sending(s))
+        .filter(|s| s.created.elapsed() >= desk.config.upload_ttl && !sending(s))
         .map(|s| s.id.clone())
         .collect();
     if let Some(user) = user {

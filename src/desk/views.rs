@@ -58,7 +58,7 @@ pub fn outstanding(frame: Frame<'_>, orders: &[Outstanding], shown: &[Shown]) ->
 #[derive(Debug, Clone, Copy)]
 pub struct UploadLimits {
     pub max_upload: u64,
-    pub ttl_hours: u64,
+    pub ttl: std::time::Duration,
     pub used: u64,
     pub budget: u64,
 }
@@ -78,7 +78,7 @@ pub fn submit(frame: Frame<'_>, limits: &UploadLimits, error: Option<&str>) -> M
             }
             p.meta {
                 (t("submit.limit")) ": " (limits.max_upload / (1 << 20)) " MiB · "
-                (t("submit.kept").replace("{h}", &limits.ttl_hours.to_string())) " · "
+                (t("submit.kept").replace("{h}", &humantime::format_duration(limits.ttl).to_string())) " · "
                 (t("submit.space")) ": " (limits.used.div_ceil(1 << 20)) " / " (limits.budget / (1 << 20)) " MiB"
             }
         },

@@ -132,12 +132,34 @@ async fn login(
 ) -> Response {
     let lang = guard::lang_of(&headers);
     let name = form.name.trim();
-    match desk
-        .auth
-        .login(name, &form.password, &peer.ip().to_string())
-        .await
-    {
-        Some(session) => {
+    // No password is that long: refused without spending a check on it.
+    let plausible =
+        form.password.len() <= 4 * *super::auth::PASSWORD_CHARS.end() && name.len() <= 64;
+    let outcome = match plausible {
+        true => {
+            desk.auth
+                .login(name, &form.password, &peer.ip().to_string())
+                .await
+        }
+        false => super::auth::Login::Refused,
+    };
+    match outcome {
+        super::auth::Login::Busy { retry } => {
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                html(views::login(
+                    views::anonymous(lang),
+                    true,
+                    Some(lang.t("error.busy")),
+                )),
+            )
+                .into_response();
+            if let Ok(value) = retry.as_secs().max(1).to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        super::auth::Login::In(session) => {
             if let Err(error) = desk.audit.record(
                 name,
                 "login",
@@ -148,7 +170,7 @@ async fn login(
             }
             logged_in(&desk, &session)
         }
-        None => {
+        super::auth::Login::Refused => {
             desk.audit.record_done(
                 &crate::text::shorten(&crate::text::visible(name), 64),
                 "login_failed",
