@@ -511,18 +511,49 @@ fn credentials_come_from_an_env_file_and_the_config_from_opentrade_config() {
 fn json_logs_are_one_object_a_line_in_beijing_time_with_the_run_id() {
     let sim = simulator(Scenario::default().on(Matcher::req_id("r0001"), Fault::transient(1)));
     let ws = Workspace::new();
-    let input = ws.write("in.csv", orders_of(&ids(3)));
+    // One invalid row too: its line on stderr is JSON as well.
+    let mut text = orders_of(&ids(3));
+    text.push_str("4000000000000000009,,maybe,0000,ok,r0009,\n");
+    let input = ws.write("in.csv", text);
     let output = send_cmd(&ws, &sim, &[&input])
-        .args(["--log-format", "json", "-v"])
+        .args(["--log-format", "json", "-v", "--progress", "log", "--progress-every", "1ms"])
         .output()
         .expect("runs");
-    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // Every line on stderr is one object: the log, the invalid rows, the summary.
     let logs: Vec<serde_json::Value> = stderr
         .lines()
-        .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
+    let summary = logs
+        .iter()
+        .find(|l| l["fields"]["message"] == "run summary")
+        .expect("the summary as an event");
+    assert_eq!(summary["fields"]["exit_code"], 1);
+    assert_eq!(summary["fields"]["counts"]["delivered"], 3);
+    assert_eq!(summary["fields"]["counts"]["invalid"], 1);
+    assert!(
+        logs.iter().any(|l| l["fields"]["message"] == "invalid row"
+            && l["fields"]["row"].as_str().is_some_and(|r| r.contains("input.bad_success"))),
+        "{stderr}"
+    );
+    // A run that never starts: its `error:` line is an object too.
+    let failed = send_cmd(&ws, &sim, &[&ws.path("missing.csv")])
+        .args(["--log-format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(failed.status.code(), Some(2));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&failed.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "ERROR" && l["fields"]["message"].as_str().is_some_and(|m| m.contains("missing.csv"))),
+        "{lines:?}"
+    );
     assert!(logs.len() >= 2, "{stderr}");
     // The lines of the run carry its run id, the one the summary and the ledger have.
     let ledger = common::read_csv(&ws.ledger());

@@ -24,6 +24,9 @@ pub async fn run(
     let started = chrono::Utc::now();
     let simulated = args.simulate && !args.dry_run;
     let info = RunInfo::new(&send::run_id(simulated), &args.inputs, started);
+    if json_logs {
+        crate::console::set_run(&info.run_id);
+    }
     let reports = Reports {
         summary: args.summary_json.clone(),
         metrics: args.metrics_file.clone(),

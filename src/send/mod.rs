@@ -148,15 +148,16 @@ pub async fn run_watched(
         ledger_appended: finished.ledger_appended,
         plan_digest: &digest,
     };
+    let exit = summary.exit();
+    let doc = summary_json::of_run(&summary, info);
+    let text = serde_json::to_string_pretty(&doc).expect("the summary serializes");
     summary::print(
         &summary,
+        &serde_json::to_value(&doc).expect("the summary serializes"),
         &finished.invalid,
         gateway.simulator.as_ref(),
         quiet,
     );
-    let exit = summary.exit();
-    let doc = summary_json::of_run(&summary, info);
-    let text = serde_json::to_string_pretty(&doc).expect("the summary serializes");
     let reports = Reports {
         summary_json,
         metrics_file: config.metrics_file.clone(),

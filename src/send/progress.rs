@@ -165,6 +165,8 @@ impl Progress {
             took: std::sync::OnceLock::new(),
         });
         let mode = match mode {
+            // JSON logs are for a collector, even on a terminal: lines, not a bar.
+            ProgressMode::Auto if crate::console::is_json() => ProgressMode::Log,
             ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
             ProgressMode::Auto => ProgressMode::Log,
             other => other,
@@ -203,7 +205,13 @@ impl Progress {
                         every.tick().await;
                         if counters.done.load(Ordering::Relaxed) < counters.total {
                             // Off a terminal, each line says when (Beijing time).
-                            crate::errln!("{} {}", crate::clock::now_stamp(), counters.log_line());
+                            let line = counters.log_line();
+                            crate::console::event(
+                                "INFO",
+                                &format!("{} {line}", crate::clock::now_stamp()),
+                                &line,
+                                serde_json::json!({}),
+                            );
                         }
                     }
                 }));

@@ -99,24 +99,43 @@ impl RunSummary<'_> {
     }
 }
 
-/// The summary on stderr, unless quiet and all went well.
+/// The summary on stderr, unless quiet and all went well: the text, or with JSON
+/// logs one event whose fields are the summary document `doc`.
 pub fn print(
     summary: &RunSummary<'_>,
+    doc: &serde_json::Value,
     invalid: &[String],
     simulator: Option<&RunningSimulator>,
     quiet: bool,
 ) {
     if !quiet || summary.exit() != Exit::Success {
         print_invalid(invalid, summary.tally.count(Status::Invalid));
-        crate::err!("{}", summary.render());
+        let text = summary.render();
+        crate::console::event(
+            if summary.exit() == Exit::Success {
+                "INFO"
+            } else {
+                "WARN"
+            },
+            text.trim_end(),
+            "run summary",
+            doc.clone(),
+        );
         if let Some(sim) = &simulator {
             let stats = sim.stats();
-            crate::errln!(
-                "simulator: {} requests, {} accepted, {} duplicates, {} rejected",
-                stats.requests,
-                stats.accepted,
-                stats.duplicates,
-                stats.rejected
+            crate::console::event(
+                "INFO",
+                &format!(
+                    "simulator: {} requests, {} accepted, {} duplicates, {} rejected",
+                    stats.requests, stats.accepted, stats.duplicates, stats.rejected
+                ),
+                "simulator",
+                serde_json::json!({
+                    "requests": stats.requests,
+                    "accepted": stats.accepted,
+                    "duplicates": stats.duplicates,
+                    "rejected": stats.rejected,
+                }),
             );
         }
     }
@@ -126,14 +145,24 @@ fn print_invalid(examples: &[String], total: u64) {
     if examples.is_empty() {
         return;
     }
-    crate::errln!("invalid rows:");
+    if !crate::console::is_json() {
+        crate::errln!("invalid rows:");
+    }
     for example in examples {
-        crate::errln!("  {}", visible(example));
+        crate::console::event(
+            "WARN",
+            &format!("  {}", visible(example)),
+            "invalid row",
+            serde_json::json!({"row": example}),
+        );
     }
     if total > examples.len() as u64 {
-        crate::errln!(
-            "  … and {} more (status invalid in the result file)",
-            total - examples.len() as u64
+        let more = total - examples.len() as u64;
+        crate::console::event(
+            "WARN",
+            &format!("  … and {more} more (status invalid in the result file)"),
+            "more invalid rows",
+            serde_json::json!({"more": more}),
         );
     }
 }
