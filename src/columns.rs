@@ -94,21 +94,46 @@ pub const WORKBOOK_EDITABLE: usize = 9;
 /// Columns only a result workbook has, beyond the result CSV's: ignored as input.
 pub const WORKBOOK_ONLY: &[&str] = &["advice"];
 
-/// The canonical name a header stands for: a workbook's `外部请求流水 req_id` is
-/// `req_id`; any other header is itself.
+/// The canonical name a header stands for: a workbook's `外部请求流水 req_id` — the
+/// Chinese label and the canonical name of the same column — is `req_id`; any other
+/// header is itself (`Payment ext` is `Payment ext`, never `ext`).
 pub fn canonical_header(header: &str) -> &str {
     let header = header.trim_start_matches('\u{feff}').trim();
     match header.rsplit_once(char::is_whitespace) {
-        Some((_, last))
-            if WORKBOOK_COLUMNS
-                .iter()
-                .any(|(_, name)| name.eq_ignore_ascii_case(last)) =>
+        Some((first, last))
+            if WORKBOOK_COLUMNS.iter().any(|(chinese, name)| {
+                name.eq_ignore_ascii_case(last) && first.trim() == *chinese
+            }) =>
         {
             last
         }
         _ => header,
     }
 }
+
+/// Whether a header names a column of the result file (or of a result workbook), in
+/// any of its spellings: an input column by that name cannot be carried under it.
+pub fn is_output_column(header: &str) -> bool {
+    let plain = |text: &str| -> String {
+        text.chars()
+            .filter(|c| !matches!(c, '_' | '-' | ' ' | '\u{3000}'))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let wanted = plain(canonical_header(header));
+    RESULT_HEADER
+        .iter()
+        .chain(WORKBOOK_ONLY)
+        .chain(WORKBOOK_COLUMNS.iter().map(|(_, name)| name))
+        .any(|name| plain(name) == wanted)
+        || WORKBOOK_COLUMNS
+            .iter()
+            .any(|(chinese, _)| plain(chinese) == wanted)
+}
+
+/// The prefix a carried input column gets when its name is an output column's
+/// (`status` → `input_status`), so the result file has each name once.
+pub const CARRIED_PREFIX: &str = "input_";
 
 /// The canonical input columns of a row as a result shows them: the values sent for
 /// a valid row, the text as found (so it can be corrected) for an invalid one.

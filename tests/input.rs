@@ -164,6 +164,42 @@ fn map_names_custom_headers_and_unknown_columns_are_carried_through() {
 }
 
 #[test]
+fn columns_named_like_outputs_are_carried_and_no_word_inside_a_header_names_a_field() {
+    let ws = Workspace::new();
+    let input = ws.write(
+        "export.csv",
+        "order_no,success,req_id,Payment ext,status,advice,状态\n\
+         4000000000000000001,true,P1,\"{\"\"channel\"\":\"\"alipay\"\"}\",paid,call back,已付款\n",
+    );
+    exits_with(&mut dry_run(&ws, &[&input]), 0);
+    let rows = common::read_csv(&ws.out());
+    assert_eq!(rows[0]["status"], "would_send");
+    // `Payment ext` is the merchant's own column, not the payload's ext.
+    assert_eq!(rows[0]["ext"], "");
+    assert_eq!(rows[0]["Payment ext"], "{\"channel\":\"alipay\"}");
+    assert_eq!(rows[0]["input_status"], "paid");
+    assert_eq!(rows[0]["input_advice"], "call back");
+    assert_eq!(rows[0]["input_状态"], "已付款");
+    // The result file sent again: its outcome columns are the tool's own, ignored;
+    // the carried ones stay as they are.
+    let again = ws.path("again.csv");
+    assert_cmd::Command::new(common::binary())
+        .arg("send")
+        .arg(ws.out())
+        .arg("--ledger")
+        .arg(ws.ledger())
+        .arg("--out")
+        .arg(&again)
+        .arg("--dry-run")
+        .assert()
+        .code(0);
+    let rows = common::read_csv(&again);
+    assert_eq!(rows[0]["status"], "would_send");
+    assert_eq!(rows[0]["input_status"], "paid");
+    assert!(!rows[0].contains_key("input_input_status"));
+}
+
+#[test]
 fn a_missing_required_column_lists_found_and_expected_names_and_sends_nothing() {
     let sim = simulator(Scenario::default());
     let ws = Workspace::new();

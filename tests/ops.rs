@@ -516,7 +516,15 @@ fn json_logs_are_one_object_a_line_in_beijing_time_with_the_run_id() {
     text.push_str("4000000000000000009,,maybe,0000,ok,r0009,\n");
     let input = ws.write("in.csv", text);
     let output = send_cmd(&ws, &sim, &[&input])
-        .args(["--log-format", "json", "-v", "--progress", "log", "--progress-every", "1ms"])
+        .args([
+            "--log-format",
+            "json",
+            "-v",
+            "--progress",
+            "log",
+            "--progress-every",
+            "1ms",
+        ])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(1));
@@ -535,7 +543,9 @@ fn json_logs_are_one_object_a_line_in_beijing_time_with_the_run_id() {
     assert_eq!(summary["fields"]["counts"]["invalid"], 1);
     assert!(
         logs.iter().any(|l| l["fields"]["message"] == "invalid row"
-            && l["fields"]["row"].as_str().is_some_and(|r| r.contains("input.bad_success"))),
+            && l["fields"]["row"]
+                .as_str()
+                .is_some_and(|r| r.contains("input.bad_success"))),
         "{stderr}"
     );
     // A run that never starts: its `error:` line is an object too.
@@ -549,9 +559,10 @@ fn json_logs_are_one_object_a_line_in_beijing_time_with_the_run_id() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
     assert!(
-        lines
-            .iter()
-            .any(|l| l["level"] == "ERROR" && l["fields"]["message"].as_str().is_some_and(|m| m.contains("missing.csv"))),
+        lines.iter().any(|l| l["level"] == "ERROR"
+            && l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("missing.csv"))),
         "{lines:?}"
     );
     assert!(logs.len() >= 2, "{stderr}");

@@ -115,6 +115,21 @@ fn normalize(header: &str) -> String {
         .collect()
 }
 
+/// Whether `headers` are a result file's (so its outcome columns are the tool's own,
+/// to be ignored): `status` and at least two more of the outcome columns.
+fn is_results_layout(headers: &[String]) -> bool {
+    let outcome: Vec<String> = crate::columns::OUTCOME_COLUMNS
+        .iter()
+        .map(|c| normalize(c))
+        .collect();
+    let found: Vec<String> = headers
+        .iter()
+        .map(|h| normalize(crate::columns::canonical_header(h)))
+        .filter(|h| outcome.contains(h))
+        .collect();
+    found.iter().any(|h| h == "status") && found.len() >= 3
+}
+
 /// Where each field is, for one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ColumnMap {
@@ -154,9 +169,13 @@ pub enum HeaderError {
 }
 
 impl ColumnMap {
-    /// Maps `headers` (already decoded) with `overrides` from `--map`.
+    /// Maps `headers` (already decoded) with `overrides` from `--map`. A header maps
+    /// to a field only by a documented name (after `normalize`), never by a word
+    /// inside it. The outcome columns of a result file fed back are ignored; in any
+    /// other file a column named like an output column is carried, as `input_NAME`.
     pub fn new(headers: &[String], overrides: &[(Field, String)]) -> Result<Self, HeaderError> {
         let mut map = ColumnMap::default();
+        let results_layout = is_results_layout(headers);
         let shown: Vec<String> = headers
             .iter()
             .map(|h| format!("'{}'", super::values::clean(h)))
@@ -201,12 +220,18 @@ impl ColumnMap {
                     }
                     map.columns.insert(field, index);
                 }
-                None if crate::columns::OUTCOME_COLUMNS
-                    .iter()
-                    .chain(crate::columns::WORKBOOK_ONLY)
-                    .any(|c| normalize(c) == normalized) => {}
+                None if results_layout
+                    && crate::columns::OUTCOME_COLUMNS
+                        .iter()
+                        .chain(crate::columns::WORKBOOK_ONLY)
+                        .any(|c| normalize(c) == normalized) => {}
                 None => {
-                    map.unknown.push(super::values::clean(header).to_owned());
+                    let name = super::values::clean(header);
+                    let carried = match crate::columns::is_output_column(name) {
+                        true => format!("{}{name}", crate::columns::CARRIED_PREFIX),
+                        false => name.to_owned(),
+                    };
+                    map.unknown.push(carried);
                     map.unknown_at.push(index);
                 }
             }
@@ -298,13 +323,64 @@ mod tests {
     }
 
     #[test]
-    fn unknown_columns_are_listed_and_result_columns_ignored() {
+    fn unknown_columns_are_listed_and_a_result_files_outcome_columns_ignored() {
         let map = ColumnMap::new(
-            &headers(&["order_no", "success", "req_id", "备注", "status", "line"]),
+            &headers(&[
+                "order_no",
+                "success",
+                "req_id",
+                "备注",
+                "status",
+                "error_code",
+                "line",
+            ]),
             &[],
         )
         .expect("maps");
         assert_eq!(map.unknown, ["备注"]);
+    }
+
+    #[test]
+    fn an_exports_own_columns_named_like_outputs_are_carried_under_a_prefix() {
+        let map = ColumnMap::new(
+            &headers(&[
+                "order_no", "success", "req_id", "status", "advice", "状态", "备注",
+            ]),
+            &[],
+        )
+        .expect("maps");
+        assert_eq!(
+            map.unknown,
+            ["input_status", "input_advice", "input_状态", "备注"]
+        );
+    }
+
+    #[test]
+    fn a_word_inside_a_header_never_names_a_field() {
+        let map = ColumnMap::new(
+            &headers(&[
+                "order_no",
+                "success",
+                "req_id",
+                "Payment ext",
+                "外部 req_id",
+            ]),
+            &[],
+        )
+        .expect("maps");
+        assert_eq!(map.get(Field::Ext), None);
+        assert_eq!(map.unknown, ["Payment ext", "外部 req_id"]);
+        let workbook = ColumnMap::new(
+            &headers(&[
+                "天猫交易订单号 order_no",
+                "是否成功 success",
+                "外部请求流水 req_id",
+                "扩展参数 ext",
+            ]),
+            &[],
+        )
+        .expect("maps");
+        assert_eq!(workbook.get(Field::Ext), Some(3));
     }
 
     #[test]
