@@ -342,8 +342,17 @@ fn an_audit_log_that_is_the_ledger_stops_the_desk_and_leaves_the_ledger_as_it_wa
         );
         assert_eq!(std::fs::read(ws.ledger()).expect("ledger"), before);
     }
-    // A copy of a ledger (its header first) is no audit log either.
+    // Uploads are written only into a directory of the desk's own.
     std::fs::remove_file(&audit).expect("rm");
+    let elsewhere = ws.path("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("dir");
+    std::fs::remove_dir_all(results.join("uploads")).ok();
+    std::os::unix::fs::symlink(&elsewhere, results.join("uploads")).expect("symlink");
+    let output = serve();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("uploads/"));
+    std::fs::remove_file(results.join("uploads")).expect("rm");
+    // A copy of a ledger (its header first) is no audit log either.
     std::fs::copy(ws.ledger(), &audit).expect("copy");
     let output = serve();
     assert_eq!(output.status.code(), Some(2));
@@ -405,4 +414,158 @@ async fn an_audit_line_that_cannot_be_written_refuses_the_action_and_a_rotated_l
     assert_eq!(refused.status(), 503);
     let new_login = Visitor::new(&process.base).login(&process.login_url).await;
     assert_ne!(new_login.status(), 303, "no audit, no login");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_note_left_by_a_finished_run_does_not_stop_a_send() {
+    let Night {
+        ws,
+        sim,
+        results: _results,
+        calls,
+        process,
+    } = after_last_night(&[]);
+    // The note of a run that ended; its pid is now another process, which holds no lock.
+    let other = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let lock = ws.path("ledger.csv.lock");
+    std::fs::write(
+        &lock,
+        format!("pid {} (started 2026-12-01 00:30:00 +08:00)\n", other.id()),
+    )
+    .expect("note");
+    let visitor = logged_in(&process).await;
+    let runs = visitor.text("/").await;
+    assert!(!runs.contains(&format!("pid {}", other.id())), "{runs}");
+    let submission = upload(&visitor, "更正.csv", corrected()).await;
+    let csrf = visitor.csrf(&submission).await;
+    let confirmed = visitor
+        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(confirmed.status(), 303, "sent, not refused as locked");
+    finished(&visitor, &location(&confirmed)).await;
+    assert_eq!(sim.stats().requests, calls + 2);
+    let mut other = other;
+    let _ = other.kill();
+    let _ = other.wait();
+}
+
+/// A raw HTTP/1.1 request to the desk; the answer's status line.
+fn raw(base: &str, request: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_host_headers_are_refused() {
+    let Night {
+        ws: _ws,
+        sim,
+        process,
+        ..
+    } = after_last_night(&[]);
+    sim.stats();
+    let addr = process.base.trim_start_matches("http://").to_owned();
+    let one = raw(
+        &process.base,
+        &format!("GET /login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(one.contains(" 200"), "{one}");
+    let two = raw(
+        &process.base,
+        &format!(
+            "GET /login HTTP/1.1\r\nHost: {addr}\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(two.contains(" 400"), "{two}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_tls_proxy_the_public_url_is_the_origin_checked() {
+    let ws = Workspace::new();
+    let sim = common::simulator(desk::rejecting());
+    let results = desk::last_night(&ws, &sim);
+    sim.stats();
+    let process = desk::start(
+        &ws.ledger(),
+        &results,
+        &sim.url(),
+        &["--public-url", "https://desk.example.com"],
+    );
+    // What the proxy forwards: the public Host, the browser's https Origin.
+    let token = process
+        .login_url
+        .rsplit('=')
+        .next()
+        .expect("token")
+        .to_owned();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let login = client
+        .get(format!("{}/login?token={token}", process.base))
+        .header("host", "desk.example.com")
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    let session = cookie.split(';').next().expect("pair").to_owned();
+    let page = client
+        .get(format!("{}/submit", process.base))
+        .header("host", "desk.example.com")
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    let csrf = desk::value_after(&page, "name=\"csrf\" value=\"").expect("csrf");
+    let post = |origin: &'static str| {
+        client
+            .post(format!("{}/logout", process.base))
+            .header("host", "desk.example.com")
+            .header("origin", origin)
+            .header("cookie", &session)
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+    };
+    let local = post("http://desk.example.com").await.expect("post");
+    assert_eq!(local.status(), 403, "not the public origin");
+    let public = post("https://desk.example.com").await.expect("post");
+    assert_eq!(public.status(), 303);
+    // Only https, and it lets a desk listen off loopback without a certificate of its own.
+    let refused = assert_cmd::Command::new(common::binary())
+        .arg("serve")
+        .arg("--ledger")
+        .arg(ws.ledger())
+        .arg("--results-dir")
+        .arg(&results)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "http://desk.example.com",
+        ])
+        .env("TOP_APP_KEY", "k")
+        .env("TOP_APP_SECRET", "s")
+        .env("TOP_SESSION", "t")
+        .timeout(Duration::from_secs(10))
+        .output()
+        .expect("serve");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("https://"));
 }

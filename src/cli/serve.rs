@@ -55,6 +55,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "HOST")]
     pub allow_host: Vec<String>,
 
+    /// The https:// address browsers reach the desk at through a TLS reverse proxy
+    /// (e.g. https://desk.example.com): the Origin and Host checks expect it, and the
+    /// desk may then listen on a non-loopback address without --tls-cert.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<url::Url>,
+
     /// Largest upload, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub max_upload_mib: u64,

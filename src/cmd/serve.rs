@@ -27,6 +27,7 @@ pub async fn run(args: ServeArgs, env: SharedEnv) -> anyhow::Result<Exit> {
         tls: args.tls_cert.zip(args.tls_key),
         users: args.users,
         allow_hosts: args.allow_host,
+        public_url: args.public_url,
         max_upload: args.max_upload_mib.saturating_mul(1 << 20),
         upload_budget: args.upload_budget_mib.saturating_mul(1 << 20),
         upload_ttl: args.upload_ttl,

@@ -48,6 +48,10 @@ pub fn allowed_hosts(local: SocketAddr, extra: &[String]) -> Vec<String> {
 
 /// Host, then Origin, then the headers of the answer.
 pub async fn check(State(desk): State<Arc<Desk>>, request: Request, next: Next) -> Response {
+    // One Host: two are a request built to slip past a check that reads the first.
+    if request.headers().get_all(header::HOST).iter().count() > 1 {
+        return refuse(StatusCode::BAD_REQUEST, "more than one Host header");
+    }
     let host = request
         .headers()
         .get(header::HOST)
@@ -58,8 +62,11 @@ pub async fn check(State(desk): State<Arc<Desk>>, request: Request, next: Next) 
     };
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
     if !safe {
-        let scheme = if desk.https { "https" } else { "http" };
-        let expected = format!("{scheme}://{host}");
+        // Behind a TLS proxy the browser's origin is the proxy's (`--public-url`).
+        let expected = desk.origin.clone().unwrap_or_else(|| {
+            let scheme = if desk.https { "https" } else { "http" };
+            format!("{scheme}://{host}")
+        });
         let origin = request
             .headers()
             .get(header::ORIGIN)

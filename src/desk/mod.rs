@@ -41,9 +41,13 @@ use state::{Desk, EnvHolder};
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
     #[error(
-        "--listen {0} is not a loopback address: a desk reachable from other machines needs --tls-cert, --tls-key and --users"
+        "--listen {0} is not a loopback address: a desk reachable from other machines needs HTTPS (--tls-cert and --tls-key, or --public-url https://… naming the TLS reverse proxy in front of it) and --users"
     )]
     Exposed(SocketAddr),
+    #[error(
+        "--public-url {0}: give the https:// address browsers use (the TLS reverse proxy's), without a path"
+    )]
+    PublicUrl(String),
     #[error("--results-dir {}: {reason}", path.display())]
     ResultsDir { path: PathBuf, reason: String },
     #[error(transparent)]
@@ -101,7 +105,16 @@ pub async fn serve(
     announce: impl FnOnce(&str),
 ) -> Result<(), DeskError> {
     let exposed = !config.listen.ip().is_loopback();
-    if exposed && (config.tls.is_none() || config.users.is_none()) {
+    if let Some(public) = &config.public_url
+        && (public.scheme() != "https"
+            || public.host_str().is_none()
+            || !matches!(public.path(), "" | "/")
+            || public.query().is_some())
+    {
+        return Err(DeskError::PublicUrl(crate::mask::url(public.as_str())));
+    }
+    let encrypted = config.tls.is_some() || config.public_url.is_some();
+    if exposed && (!encrypted || config.users.is_none()) {
         return Err(DeskError::Exposed(config.listen));
     }
     let dir = &config.results_dir;
@@ -115,6 +128,15 @@ pub async fn serve(
         Err(error) => return Err(bad_dir(error.to_string())),
     }
     std::fs::create_dir_all(dir.join("uploads")).map_err(|e| bad_dir(e.to_string()))?;
+    // The desk writes uploads there: its own directory, not a link to anywhere else.
+    match std::fs::symlink_metadata(dir.join("uploads")) {
+        Ok(meta) if meta.file_type().is_dir() => {}
+        _ => {
+            return Err(bad_dir(
+                "its uploads/ is not a directory of its own (a symlink?): remove it, the desk makes one".into(),
+            ));
+        }
+    }
     // Every file the desk reads or writes plays one role, as a `send`'s do.
     claim_roles(&config)?;
     // The settings a send from the desk will use, checked now: a missing credential
@@ -152,10 +174,22 @@ pub async fn serve(
         addr: config.listen,
         error,
     })?;
-    let https = tls.is_some();
+    let https = tls.is_some() || config.public_url.is_some();
+    let mut allow_hosts = config.allow_hosts.clone();
+    let origin = config.public_url.as_ref().map(|public| {
+        // `Url::origin` leaves out a default port, as browsers' Origin headers do.
+        if let Some(host) = public.host_str() {
+            match public.port() {
+                Some(port) => allow_hosts.push(format!("{host}:{port}")),
+                None => allow_hosts.push(host.to_owned()),
+            }
+        }
+        public.origin().ascii_serialization()
+    });
     let desk = Arc::new(Desk {
-        hosts: guard::allowed_hosts(local, &config.allow_hosts),
+        hosts: guard::allowed_hosts(local, &allow_hosts),
         https,
+        origin,
         runs: runs::Runs::new(dir),
         config,
         env: EnvHolder(env),
@@ -177,7 +211,7 @@ pub async fn serve(
     }
     // Before the desk is announced: from then on, it may be loaded.
     let connections = server::raise_file_limit();
-    let scheme = if https { "https" } else { "http" };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let base = format!("{scheme}://{}", guard::display_addr(local));
     match token {
         Some(token) => announce(&format!("{base}/login?token={token}")),

@@ -21,6 +21,9 @@ pub struct DeskConfig {
     pub users: Option<PathBuf>,
     /// Host names (beyond the listening address) browsers may use to reach the desk.
     pub allow_hosts: Vec<String>,
+    /// The origin browsers reach the desk at through a TLS reverse proxy
+    /// (`--public-url https://…`): the Origin and Host checks expect it.
+    pub public_url: Option<url::Url>,
     pub max_upload: u64,
     /// The most bytes the uploads directory may hold, all uploads together.
     pub upload_budget: u64,
@@ -84,7 +87,11 @@ pub struct Desk {
     /// The send running now, if any: one at a time.
     pub sending: Mutex<Option<Arc<jobs::Job>>>,
     pub hosts: Vec<String>,
+    /// Whether browsers reach the desk over HTTPS (its own TLS, or the proxy's).
     pub https: bool,
+    /// The origin a state-changing request must come from (`scheme://host[:port]`);
+    /// `None`: the desk's own, as the request's Host names it.
+    pub origin: Option<String>,
 }
 
 /// The environment, owned (never printed: it holds the credentials).

@@ -105,16 +105,42 @@ pub fn acquire(ledger: &Path) -> Result<LedgerLock, LockError> {
     })
 }
 
-/// Who seems to hold the ledger's lock, read without touching the lock (a probe that
-/// locked, however briefly, could turn the nightly run away): the holder's own note
-/// (`pid N (started …)`), if that process is alive and is not this one. A hint for a
-/// page; `acquire` is the authority.
+/// Who holds the ledger's lock, read without touching the lock (a probe that locked,
+/// however briefly, could turn the nightly run away): the holder's own note (`pid N
+/// (started …)`), when the kernel's table of locks (`/proc/locks`) has a lock on the
+/// lock file — a note left by a finished run whose pid now belongs to another process
+/// is no holder. Without that table: when the note's process is alive. Never this
+/// process. A hint for a page; `acquire` is the authority.
 pub fn holder(ledger: &Path) -> Option<String> {
-    let note = std::fs::read_to_string(lock_path(ledger)).ok()?;
+    let path = lock_path(ledger);
+    let note = std::fs::read_to_string(&path).ok()?;
     let note = note.trim();
     let pid: u32 = note.strip_prefix("pid ")?.split(' ').next()?.parse().ok()?;
-    (pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
-        .then(|| note.to_owned())
+    if pid == std::process::id() {
+        return None;
+    }
+    let held = match std::fs::read_to_string("/proc/locks") {
+        Ok(table) => {
+            use std::os::unix::fs::MetadataExt as _;
+            let meta = std::fs::metadata(&path).ok()?;
+            locked_in(&table, meta.dev(), meta.ino())
+        }
+        Err(_) => Path::new(&format!("/proc/{pid}")).exists(),
+    };
+    held.then(|| note.to_owned())
+}
+
+/// Whether the kernel's table of locks (`/proc/locks`) has a lock on the file with
+/// device `dev` and inode `ino` (listed as `MAJOR:MINOR:INODE`, the device in hex).
+fn locked_in(table: &str, dev: u64, ino: u64) -> bool {
+    let wanted = format!(
+        "{:02x}:{:02x}:{ino}",
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev)
+    );
+    table
+        .lines()
+        .any(|line| line.split_whitespace().any(|field| field == wanted))
 }
 
 /// Locks the ledger's inode (creating an empty ledger if there is none); says whether
@@ -203,6 +229,41 @@ mod tests {
         std::fs::write(&ledger, "").expect("an empty ledger of the user's");
         drop(acquire(&ledger).expect("lock"));
         assert!(ledger.exists(), "not created by the lock: left alone");
+    }
+
+    #[test]
+    fn a_note_whose_pid_is_alive_but_holds_no_lock_is_no_holder() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ledger = dir.path().join("ledger.csv");
+        // A finished run's note; its pid now belongs to another process (pid 1).
+        std::fs::write(
+            lock_path(&ledger),
+            "pid 1 (started 2026-12-01 00:30:00 +08:00)\n",
+        )
+        .expect("note");
+        assert_eq!(holder(&ledger), None);
+        // A process that does hold it is named.
+        let mut child = std::process::Command::new("flock")
+            .arg(lock_path(&ledger))
+            .args(["sleep", "30"])
+            .spawn()
+            .expect("flock");
+        let held = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            holder(&ledger).is_some()
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(held, "the kernel's lock is seen");
+    }
+
+    #[test]
+    fn the_lock_table_is_read_by_device_and_inode() {
+        let table = "1: FLOCK  ADVISORY  WRITE 2563 fe:00:10010760 0 EOF\n";
+        let dev = rustix::fs::makedev(254, 0);
+        assert!(locked_in(table, dev, 10_010_760));
+        assert!(!locked_in(table, dev, 1_001_076));
+        assert!(!locked_in(table, rustix::fs::makedev(8, 1), 10_010_760));
     }
 
     #[test]
