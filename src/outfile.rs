@@ -476,6 +476,13 @@ mod tests {
             std::fs::read_to_string(&env).expect("read"),
             "TOP_APP_SECRET=s\n"
         );
+        // The list is the process's: the inode must not stay in it once the file goes
+        // (another test's file may get the same inode).
+        let meta = std::fs::metadata(&env).expect("meta");
+        PROTECTED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(id, _)| *id != (meta.dev(), meta.ino()));
     }
 
     #[test]

@@ -169,12 +169,15 @@ pub struct SendArgs {
 
     /// Ping a health check in the healthchecks convention: URL/start when the run starts,
     /// URL on exit 0, URL/<exit code> otherwise, the summary as the body (a few seconds
-    /// at most; never changes the run's outcome).
+    /// at most; never changes the run's outcome; redirects followed only within the
+    /// URL's own origin; its key never shown in a log).
     #[arg(help_heading = "Reports", long, value_name = "URL")]
     pub ping_url: Option<url::Url>,
 
     /// Post the summary to a webhook or a group robot (see --notify-format), by default
-    /// only when rows need attention or the run failed (--notify-on).
+    /// only when rows need attention or the run failed (--notify-on). A robot that
+    /// answers with an error code is a failed notification (a warning); a signed robot
+    /// (加签) takes notify_secret from --config.
     #[arg(help_heading = "Reports", long, value_name = "URL")]
     pub notify_url: Option<url::Url>,
 
