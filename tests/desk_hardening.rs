@@ -144,10 +144,7 @@ async fn a_file_changed_after_its_preview_is_never_sent() {
     let id = submission.rsplit('/').next().expect("id");
     let stored = results.join("uploads").join(format!("{id}.csv"));
     std::fs::write(&stored, common::orders(&["X1", "X2", "X3", "X4", "X5"])).expect("rewrite");
-    let csrf = visitor.csrf(&submission).await;
-    let confirmed = visitor
-        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
-        .await;
+    let confirmed = visitor.confirm(&submission).await;
     assert_eq!(confirmed.status(), 409);
     let page = confirmed.text().await.expect("page");
     assert!(page.contains("文件在预检之后被改动过"), "{page}");
@@ -191,10 +188,7 @@ async fn a_plan_that_changed_since_the_preview_sends_nothing_and_is_checked_agai
         .assert()
         .code(0);
     let calls = sim.stats().requests;
-    let csrf = visitor.csrf(&submission).await;
-    let confirmed = visitor
-        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
-        .await;
+    let confirmed = visitor.confirm(&submission).await;
     assert_eq!(confirmed.status(), 409);
     let page = confirmed.text().await.expect("page");
     assert!(page.contains("要发送的内容已经变化"), "{page}");
@@ -202,9 +196,7 @@ async fn a_plan_that_changed_since_the_preview_sends_nothing_and_is_checked_agai
     assert!(page.contains("<dd id=\"calls\">1</dd>"), "{page}");
     assert_eq!(sim.stats().requests, calls, "nothing sent");
     // Confirming the new preview sends exactly it.
-    let confirmed = visitor
-        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
-        .await;
+    let confirmed = visitor.confirm(&submission).await;
     assert_eq!(confirmed.status(), 303);
     let status = finished(&visitor, &location(&confirmed)).await;
     assert_eq!(status["progress"]["delivered"], 1, "{status}");
@@ -242,20 +234,8 @@ async fn a_submission_is_its_uploaders_alone_and_pages_name_files_not_server_pat
         &sim.url(),
         &["--users", users.to_str().expect("utf-8")],
     );
-    let mut ana = Visitor::new(&process.base);
-    assert_eq!(
-        ana.password_login("ana", "correct horse battery")
-            .await
-            .status(),
-        303
-    );
-    let mut bob = Visitor::new(&process.base);
-    assert_eq!(
-        bob.password_login("bob", "another staple horse")
-            .await
-            .status(),
-        303
-    );
+    let ana = desk::logged_in_as(&process, "ana", "correct horse battery").await;
+    let bob = desk::logged_in_as(&process, "bob", "another staple horse").await;
     let submission = upload(&ana, "更正.csv", corrected()).await;
     assert_eq!(bob.get(&submission).await.status(), 404);
     let csrf = bob.csrf("/submit").await;
@@ -401,10 +381,7 @@ async fn an_audit_line_that_cannot_be_written_refuses_the_action_and_a_rotated_l
             .expect("page")
             .contains("审计日志无法写入")
     );
-    let csrf = visitor.csrf(&submission).await;
-    let confirmed = visitor
-        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
-        .await;
+    let confirmed = visitor.confirm(&submission).await;
     assert_eq!(confirmed.status(), 503);
     assert_eq!(sim.stats().requests, calls, "no audit, no send");
     let csrf = visitor.csrf("/submit").await;
@@ -437,10 +414,7 @@ async fn a_lock_note_left_by_a_finished_run_does_not_stop_a_send() {
     let runs = visitor.text("/").await;
     assert!(!runs.contains(&format!("pid {}", other.id())), "{runs}");
     let submission = upload(&visitor, "更正.csv", corrected()).await;
-    let csrf = visitor.csrf(&submission).await;
-    let confirmed = visitor
-        .post(&format!("{submission}/send"), &[("csrf", &csrf)])
-        .await;
+    let confirmed = visitor.confirm(&submission).await;
     assert_eq!(confirmed.status(), 303, "sent, not refused as locked");
     finished(&visitor, &location(&confirmed)).await;
     assert_eq!(sim.stats().requests, calls + 2);

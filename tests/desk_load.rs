@@ -73,13 +73,7 @@ async fn parallel_guesses_for_one_name_are_no_faster_than_one_after_another() {
     assert!(started.elapsed() < Duration::from_secs(5));
     // The right password, later, still works.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut bob = Visitor::new(&process.base);
-    assert_eq!(
-        bob.password_login("bob", "another staple horse")
-            .await
-            .status(),
-        303
-    );
+    desk::logged_in_as(&process, "bob", "another staple horse").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -281,13 +275,7 @@ async fn one_users_many_logins_never_log_another_user_out() {
     let ws = Workspace::new();
     let (sim, process) = desk_with_users(&ws, &[]);
     sim.stats();
-    let mut bob = Visitor::new(&process.base);
-    assert_eq!(
-        bob.password_login("bob", "another staple horse")
-            .await
-            .status(),
-        303
-    );
+    let bob = desk::logged_in_as(&process, "bob", "another staple horse").await;
     let mut first = Visitor::new(&process.base);
     assert_eq!(first.password_login("ana", PASSWORD).await.status(), 303);
     for _ in 0..40 {

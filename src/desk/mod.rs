@@ -25,6 +25,7 @@ mod server;
 mod state;
 mod submit;
 mod upload;
+mod users;
 mod views;
 mod web;
 
@@ -32,10 +33,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-pub use auth::{UsersError, check_name, check_password, hash_password, read_users};
 pub use jobs::SharedEnv;
 pub use state::DeskConfig;
 use state::{Desk, EnvHolder};
+pub use users::{UsersError, check_name, check_password, hash_password, read_users};
 
 /// Why the desk does not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +52,7 @@ pub enum DeskError {
     #[error("--results-dir {}: {reason}", path.display())]
     ResultsDir { path: PathBuf, reason: String },
     #[error(transparent)]
-    Users(#[from] auth::UsersError),
+    Users(#[from] users::UsersError),
     #[error(transparent)]
     Tls(#[from] crate::simulator::tls::TlsSetupError),
     #[error(transparent)]
@@ -153,7 +154,7 @@ pub async fn serve(
         )?;
     }
     let (auth, token) = match &config.users {
-        Some(path) => (auth::Auth::with_users(auth::read_users(path)?), None),
+        Some(path) => (auth::Auth::with_users(users::read_users(path)?), None),
         None => {
             let (auth, token) = auth::Auth::with_link();
             (auth, Some(token))

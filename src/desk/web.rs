@@ -134,7 +134,7 @@ async fn login(
     let name = form.name.trim();
     // No password is that long: refused without spending a check on it.
     let plausible =
-        form.password.len() <= 4 * *super::auth::PASSWORD_CHARS.end() && name.len() <= 64;
+        form.password.len() <= 4 * *super::users::PASSWORD_CHARS.end() && name.len() <= 64;
     let outcome = match plausible {
         true => {
             desk.auth

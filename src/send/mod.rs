@@ -15,12 +15,14 @@ mod gate;
 mod gateway;
 pub mod halt;
 pub mod hooks;
+mod interrupt;
 pub mod metrics;
 pub mod outcome;
 mod pace;
 pub mod policy;
 pub mod progress;
 mod recorder;
+mod reports;
 pub mod route;
 pub mod settings;
 pub mod summary;
@@ -37,8 +39,10 @@ use self::deliver::Deliverer;
 pub use self::error::SendError;
 pub use self::gateway::run_id;
 use self::halt::{Halt, HaltReason};
+use self::interrupt::{blocking, finish_or_leave, until_signal, watch_signals};
 use self::progress::{Progress, ProgressMode};
 use self::recorder::{Outputs, Recorder};
+use self::reports::Reports;
 pub use self::settings::{ClientTuning, Mode, SendConfig};
 use self::summary::RunSummary;
 use self::summary_json::RunInfo;
@@ -175,100 +179,6 @@ pub async fn run_watched(
     Ok((exit, text))
 }
 
-/// The reports written at the end of a run that ran: `--summary-json`, `--metrics-file`.
-struct Reports {
-    summary_json: Option<summary_json::SummaryJson>,
-    metrics_file: Option<PathBuf>,
-    tally: crate::results::tally::Tally,
-    duration: std::time::Duration,
-    banned: std::time::Duration,
-    text: String,
-}
-
-impl Reports {
-    /// Writes them; a failure is said and makes the exit 3 (the calls are made: not a
-    /// usage error).
-    fn write(self, exit: Exit) -> Exit {
-        let mut exit = exit;
-        if let Some(json) = self.summary_json
-            && let Err(error) = json.write(&self.text)
-        {
-            crate::errln!("error: {error}");
-            exit = exit.max(Exit::Halted);
-        }
-        if let Some(path) = &self.metrics_file {
-            let run = metrics::RunMetrics {
-                exit,
-                tally: &self.tally,
-                duration: self.duration,
-                banned: self.banned,
-                finished: chrono::Utc::now(),
-            };
-            if let Err(error) = metrics::write(path, &run) {
-                crate::errln!(
-                    "error: cannot write --metrics-file {}: {error}",
-                    path.display()
-                );
-                exit = exit.max(Exit::Halted);
-            }
-        }
-        exit
-    }
-}
-
-/// How long writing the outputs may go on after a signal before the run leaves
-/// without them (a FIFO whose reader stopped reading would hold it for ever).
-const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// `work` on a blocking thread, so the runtime stays free to hear signals.
-async fn blocking<T: Send + 'static>(
-    what: &'static str,
-    work: impl FnOnce() -> Result<T, SendError> + Send + 'static,
-) -> Result<T, SendError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| SendError::Panicked(what))?
-}
-
-/// `work`, unless a signal comes first: before the first call a signal stops the run
-/// where it is.
-async fn until_signal<T>(
-    signals: &mut Signals,
-    work: impl std::future::Future<Output = T>,
-) -> Result<T, SendError> {
-    tokio::select! {
-        biased;
-        signal = signals.next() => Err(SendError::Interrupted(signal)),
-        done = work => Ok(done),
-    }
-}
-
-/// Waits for the writing of the outputs; a signal during it leaves `GRACE` for it to
-/// end, then the process exits with the signal's code (the ledger was synced before
-/// any output was written; a temporary file is removed).
-async fn finish_or_leave<T>(
-    work: impl std::future::Future<Output = Result<T, SendError>>,
-    mut stopped: tokio::sync::watch::Receiver<Option<crate::signals::Signal>>,
-) -> Result<T, SendError> {
-    tokio::pin!(work);
-    stopped.borrow_and_update();
-    tokio::select! {
-        done = &mut work => done,
-        _ = stopped.changed() => match tokio::time::timeout(GRACE, &mut work).await {
-            Ok(done) => done,
-            Err(_) => {
-                let signal = (*stopped.borrow()).unwrap_or(crate::signals::Signal::Terminate);
-                crate::outfile::remove_temporaries();
-                crate::errln!(
-                    "quitting: an output could not be written within {} of the signal (a FIFO nobody reads?); the ledger is intact",
-                    humantime::format_duration(GRACE)
-                );
-                std::process::exit(i32::from(signal.exit().code()));
-            }
-        },
-    }
-}
-
 /// One run per ledger; taken before the ledger is read, so the plan cannot go stale
 /// under another run. A dry run reads only, and takes none.
 fn lock_ledger(config: &SendConfig) -> Result<Option<LedgerLock>, LockError> {
@@ -387,32 +297,6 @@ fn open_outputs(
         )?),
     };
     Ok((Outputs { results, ledger }, summary_json))
-}
-
-/// First signal: stop starting calls (and say so through the receiver). Second: quit
-/// at once (the ledger holds whole lines).
-fn watch_signals(
-    mut signals: Signals,
-    halt: Arc<Halt>,
-) -> (
-    tokio::task::JoinHandle<()>,
-    tokio::sync::watch::Receiver<Option<crate::signals::Signal>>,
-) {
-    let (heard, stopped) = tokio::sync::watch::channel(None);
-    let watcher = tokio::spawn(async move {
-        let first = signals.next().await;
-        halt.trigger(HaltReason::Signal(first));
-        heard.send_replace(Some(first));
-        crate::errln!(
-            "stopping: letting calls in flight finish, then writing the results (signal again to quit at once)"
-        );
-        let second = signals.next().await;
-        heard.send_replace(Some(second));
-        crate::outfile::remove_temporaries();
-        crate::errln!("quitting at once: the ledger is intact; the result file was not written");
-        std::process::exit(i32::from(second.exit().code()));
-    });
-    (watcher, stopped)
 }
 
 /// Runs the pipeline to its end: the router reads and decides every row on threads

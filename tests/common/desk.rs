@@ -106,6 +106,12 @@ impl Visitor {
     /// Follows the login link; keeps the session cookie.
     pub async fn login(&mut self, url: &str) -> reqwest::Response {
         let response = self.client.get(url).send().await.expect("login");
+        self.keep_cookie(&response);
+        response
+    }
+
+    /// Keeps the session cookie an answer sets.
+    fn keep_cookie(&mut self, response: &reqwest::Response) {
         if let Some(cookie) = response.headers().get("set-cookie") {
             let pair = cookie
                 .to_str()
@@ -115,7 +121,12 @@ impl Visitor {
                 .unwrap_or_default();
             self.cookie = Some(pair.to_owned());
         }
-        response
+    }
+
+    /// Confirms the send of the submission at `path` (`/submissions/ID`).
+    pub async fn confirm(&self, path: &str) -> reqwest::Response {
+        let csrf = self.csrf(path).await;
+        self.post(&format!("{path}/send"), &[("csrf", &csrf)]).await
     }
 
     /// Logs in with a name and password; keeps the session cookie.
@@ -123,15 +134,7 @@ impl Visitor {
         let response = self
             .post("/login", &[("name", name), ("password", password)])
             .await;
-        if let Some(cookie) = response.headers().get("set-cookie") {
-            let pair = cookie
-                .to_str()
-                .expect("ascii")
-                .split(';')
-                .next()
-                .unwrap_or_default();
-            self.cookie = Some(pair.to_owned());
-        }
+        self.keep_cookie(&response);
         response
     }
 
@@ -276,6 +279,14 @@ pub fn add_user(users: &std::path::Path, name: &str, password: &str) {
         .write_stdin(format!("{password}\n"))
         .assert()
         .success();
+}
+
+/// A visitor logged in as `name` with `password` (asserted).
+pub async fn logged_in_as(process: &DeskProcess, name: &str, password: &str) -> Visitor {
+    let mut visitor = Visitor::new(&process.base);
+    let response = visitor.password_login(name, password).await;
+    assert_eq!(response.status(), 303, "{name} logs in");
+    visitor
 }
 
 pub async fn logged_in(process: &DeskProcess) -> Visitor {
