@@ -115,9 +115,9 @@ if not os.path.exists(big):
             size += len(lines[i % len(lines)]) + 1
             i += 1
 
-ledger = os.path.join(OUT, "desk-ledger.csv")
+ledger = os.path.join(OUT, "desk-ledger.db")
 results = os.path.join(OUT, "desk-results")
-for leftover in (ledger, ledger + ".lock"):
+for leftover in (ledger, ledger + ".lock", ledger + "-wal", ledger + "-shm"):
     if os.path.exists(leftover):
         os.remove(leftover)
 subprocess.run(["rm", "-rf", results], check=True)

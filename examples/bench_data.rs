@@ -79,7 +79,11 @@ fn main() -> std::io::Result<()> {
         Some("ledger") => {
             let (lines, overlap) = (number(1), number(2));
             let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&args[3])?);
-            writeln!(out, "{}", opentrade_callback::ledger::HEADER.join(","))?;
+            writeln!(
+                out,
+                "{}",
+                opentrade_callback::columns::LEDGER_HEADER.join(",")
+            )?;
             for i in 0..lines {
                 let (req_id, order_no, md5) = if i < overlap {
                     let o = order(i);

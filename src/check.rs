@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::exit::Exit;
-use crate::send::{Mode, SendConfig};
+use crate::send::{Connection, Mode};
 use crate::top::{Probe, TopClient};
 
 /// How a check went.
@@ -74,7 +74,7 @@ const SKEW_FAIL: Duration = Duration::from_secs(10 * 60);
 const SKEW_WARN: Duration = Duration::from_secs(60);
 
 /// Runs the checks a built configuration allows; `today` and `now` are injected.
-pub async fn run(config: &SendConfig, warn_days: i64, today: NaiveDate) -> Vec<Line> {
+pub async fn run(config: &Connection, warn_days: i64, today: NaiveDate) -> Vec<Line> {
     let Mode::Live {
         gateway,
         credentials,

@@ -44,7 +44,28 @@ pub const LEDGER_HEADER: [&str; 11] = [
     "run_id",
 ];
 
-/// Whether `head` (a file's first bytes) starts with the ledger header line.
+/// The `application_id` of a ledger database ("OTCB").
+pub const LEDGER_APPLICATION_ID: i32 = 0x4F54_4342;
+
+/// Whether `head` (a file's first 512 bytes) may be a ledger's: any SQLite database
+/// (a new ledger's mark may still wait in its write-ahead log), or a CSV ledger of
+/// an earlier version. Outputs refuse such a file.
+pub fn is_ledger_head(head: &[u8]) -> bool {
+    starts_as_ledger(head) || is_sqlite(head)
+}
+
+/// Whether `head` starts with SQLite's header.
+pub fn is_sqlite(head: &[u8]) -> bool {
+    head.starts_with(b"SQLite format 3\0")
+}
+
+/// The `application_id` in a SQLite header (offset 68), when `head` is one.
+pub fn sqlite_application_id(head: &[u8]) -> Option<i32> {
+    (is_sqlite(head) && head.len() >= 72)
+        .then(|| i32::from_be_bytes([head[68], head[69], head[70], head[71]]))
+}
+
+/// Whether `head` (a file's first bytes) starts with the old CSV ledger's header line.
 pub fn starts_as_ledger(head: &[u8]) -> bool {
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);

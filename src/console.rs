@@ -93,27 +93,38 @@ pub fn flush() {
     let _ = std::io::stdout().lock().flush();
 }
 
+// The macros live at the crate's root (as every exported macro does) under hidden
+// names; they are used by their paths here: `crate::console::outln!`.
+
 /// `print!` that never panics.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! out {
+macro_rules! __console_out {
     ($($arg:tt)*) => { $crate::console::out(format_args!($($arg)*)) };
 }
 
 /// `println!` that never panics.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! outln {
+macro_rules! __console_outln {
     () => { $crate::console::out(format_args!("\n")) };
     ($($arg:tt)*) => { $crate::console::out(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
 /// `eprint!` that never panics.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! err {
+macro_rules! __console_err {
     ($($arg:tt)*) => { $crate::console::err(format_args!($($arg)*)) };
 }
 
 /// `eprintln!` that never panics.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! errln {
+macro_rules! __console_errln {
     ($($arg:tt)*) => { $crate::console::err(format_args!("{}\n", format_args!($($arg)*))) };
 }
+
+pub use crate::{
+    __console_err as err, __console_errln as errln, __console_out as out, __console_outln as outln,
+};

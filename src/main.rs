@@ -19,17 +19,17 @@ fn main() -> ExitCode {
     let runtime = match runtime_for(&cli.command).enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            opentrade_callback::errln!("error: cannot start the async runtime: {err}");
+            opentrade_callback::console::errln!("error: cannot start the async runtime: {err}");
             return ExitCode::from(2);
         }
     };
-    let exit = match runtime.block_on(opentrade_callback::run(cli)) {
+    let exit = match runtime.block_on(opentrade_callback::cmd::run(cli)) {
         Ok(exit) => exit,
         // A reader that stopped early (`man | head`) is not a failure of ours.
         Err(err) if is_broken_pipe(&err) => opentrade_callback::exit::Exit::Success,
         Err(err) => {
             // The error may quote an input or the gateway: shown, never obeyed.
-            opentrade_callback::errln!(
+            opentrade_callback::console::errln!(
                 "error: {}",
                 opentrade_callback::text::visible(&format!("{err:#}"))
             );

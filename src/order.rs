@@ -2,13 +2,14 @@
 //! called") and its canonical `param0` JSON, whose MD5 the ledger compares. Pure
 //! values; reading rows into orders lives in `input`, sending them in `top`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::top::payload::{Payload, payload_md5};
 
 /// One callback's business content. Field order is the canonical JSON order and so
 /// part of the ledger's `payload_md5`: never reorder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Order {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_order_no: Option<u64>,
@@ -39,6 +40,13 @@ impl Order {
     /// Encodes `param0`, its digest and its form encoding: everything a send needs.
     pub fn payload(&self) -> Payload {
         Payload::new(&self.req_id, self.param0_json())
+    }
+
+    /// The order a canonical `param0` (as the ledger keeps it) describes: `None` unless
+    /// writing it again gives the very same text (so its digest is the same).
+    pub fn from_param0(json: &str) -> Option<Order> {
+        let order: Order = serde_json::from_str(json).ok()?;
+        (order.param0_json() == json).then_some(order)
     }
 }
 
@@ -94,6 +102,19 @@ mod tests {
         assert!(
             json.contains(r#""sub_order_no":18446744073709551615"#),
             "{json}"
+        );
+    }
+
+    #[test]
+    fn a_kept_param0_reads_back_into_the_same_order() {
+        let order = example();
+        let json = order.param0_json();
+        assert_eq!(Order::from_param0(&json), Some(order));
+        assert_eq!(Order::from_param0(r#"{"order_no":1,"success":true}"#), None);
+        assert_eq!(
+            Order::from_param0(r#"{"success":true,"order_no":1,"req_id":"r"}"#),
+            None,
+            "not canonical: another digest"
         );
     }
 

@@ -15,7 +15,7 @@ use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _}
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::columns::starts_as_ledger;
+use crate::columns::is_ledger_head;
 
 /// Temporary files not yet renamed or removed.
 static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -46,15 +46,6 @@ fn protected(path: &Path) -> Option<String> {
         .map(|(_, role)| role.clone())
 }
 
-/// What the file being replaced may be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Replaces {
-    /// Anything but a ledger: an output of a command.
-    Output,
-    /// A ledger, and only a ledger (`ledger compact`): its owner and mode are kept.
-    Ledger,
-}
-
 /// A file being written in place of `out`.
 #[derive(Debug)]
 pub struct Replacement {
@@ -68,10 +59,6 @@ enum Target {
     Rename {
         path: PathBuf,
         temp: Option<tempfile::TempPath>,
-        /// Owner, group and mode to give the new file (a ledger's).
-        keep: Option<Keep>,
-        /// The directory is synced after the rename (a ledger's).
-        sync_dir: bool,
     },
     /// A stream opened for writing; what is written goes to an unnamed temporary file
     /// first and is copied into the stream on commit (a workbook needs to seek).
@@ -79,14 +66,9 @@ enum Target {
 }
 
 impl Replacement {
-    /// Starts replacing `out`, an output: refuses a ledger and anything that is not a
-    /// regular file or a stream.
+    /// Starts replacing `out`, an output: refuses a ledger, a protected file and
+    /// anything that is not a regular file or a stream.
     pub fn create(out: &Path) -> std::io::Result<(Replacement, File)> {
-        Replacement::create_for(out, Replaces::Output)
-    }
-
-    /// Starts replacing `out`, which must be what `replaces` says.
-    pub fn create_for(out: &Path, replaces: Replaces) -> std::io::Result<(Replacement, File)> {
         let (target, file) = match existing(out)? {
             Existing::Stream => {
                 let stream = open_stream(out)?;
@@ -98,29 +80,12 @@ impl Replacement {
                         "it is the {role} this command reads: an output never replaces it — name another file"
                     )));
                 }
-                let is_ledger = is_ledger(&path)?;
-                match (replaces, is_ledger) {
-                    (Replaces::Output, true) => return Err(refused(IS_A_LEDGER)),
-                    (Replaces::Ledger, false) => return Err(refused(NOT_A_LEDGER)),
-                    _ => {}
+                if is_ledger(&path)? {
+                    return Err(refused(IS_A_LEDGER));
                 }
-                let keep = match replaces {
-                    Replaces::Ledger => {
-                        let meta = std::fs::metadata(&path)?;
-                        Some(Keep {
-                            uid: meta.uid(),
-                            gid: meta.gid(),
-                            mode: meta.mode() & 0o7777,
-                        })
-                    }
-                    Replaces::Output => None,
-                };
-                rename_target(path, keep)?
+                rename_target(path)?
             }
-            Existing::None(_) if replaces == Replaces::Ledger => {
-                return Err(refused(NOT_A_LEDGER));
-            }
-            Existing::None(path) => rename_target(path, None)?,
+            Existing::None(path) => rename_target(path)?,
         };
         Ok((
             Replacement {
@@ -149,24 +114,13 @@ impl Replacement {
                     Err(e) => return Err(e),
                 }
             }
-            Target::Rename {
-                path,
-                temp,
-                keep,
-                sync_dir,
-            } => {
-                if let Some(meta) = keep {
-                    keep_owner_and_mode(&file, meta)?;
-                }
+            Target::Rename { path, temp } => {
                 file.sync_all()?;
                 let temp = temp.take().expect("committed once");
                 let temp_path = temp.to_path_buf();
                 let persisted = temp.persist(&*path).map_err(|e| e.error);
                 forget(&temp_path);
                 persisted?;
-                if *sync_dir {
-                    File::open(parent_of(path))?.sync_all()?;
-                }
             }
         }
         Ok(std::mem::take(&mut self.out))
@@ -186,19 +140,10 @@ impl Drop for Replacement {
 }
 
 /// Why an output path is refused; the caller names the flag and the path.
-const IS_A_LEDGER: &str = "it is a ledger (its first line is the ledger header): a ledger is never replaced by an output — name another file";
-const NOT_A_LEDGER: &str = "it is not a ledger (its first line is not the ledger header)";
+const IS_A_LEDGER: &str = "it is a ledger (this tool's database, or a CSV ledger of an earlier version): a ledger is never replaced by an output — name another file";
 
 fn refused(why: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
-}
-
-/// A replaced file's owner, group and mode.
-#[derive(Debug, Clone, Copy)]
-struct Keep {
-    uid: u32,
-    gid: u32,
-    mode: u32,
 }
 
 /// What a path names now.
@@ -284,13 +229,12 @@ const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Whether the regular file at `path` starts with the ledger header.
 fn is_ledger(path: &Path) -> std::io::Result<bool> {
-    let mut head = Vec::with_capacity(256);
-    File::open(path)?.take(256).read_to_end(&mut head)?;
-    Ok(starts_as_ledger(&head))
+    let mut head = Vec::with_capacity(512);
+    File::open(path)?.take(512).read_to_end(&mut head)?;
+    Ok(is_ledger_head(&head))
 }
 
-fn rename_target(path: PathBuf, keep: Option<Keep>) -> std::io::Result<(Target, File)> {
-    let sync_dir = keep.is_some();
+fn rename_target(path: PathBuf) -> std::io::Result<(Target, File)> {
     let temp = tempfile::Builder::new()
         .prefix(".opentrade-")
         .suffix(".tmp")
@@ -302,20 +246,8 @@ fn rename_target(path: PathBuf, keep: Option<Keep>) -> std::io::Result<(Target, 
     let target = Target::Rename {
         path,
         temp: Some(temp),
-        keep,
-        sync_dir,
     };
     Ok((target, file))
-}
-
-/// The new file gets the old one's owner, group and mode (a root cron job must not
-/// leave a ledger its service user cannot open).
-fn keep_owner_and_mode(file: &File, old: &Keep) -> std::io::Result<()> {
-    let now = file.metadata()?;
-    if (now.uid(), now.gid()) != (old.uid, old.gid) {
-        std::os::unix::fs::fchown(file, Some(old.uid), Some(old.gid))?;
-    }
-    file.set_permissions(std::fs::Permissions::from_mode(old.mode))
 }
 
 fn parent_of(path: &Path) -> &Path {
@@ -414,24 +346,6 @@ mod tests {
         let meta = std::fs::metadata("/dev/null").expect("meta");
         assert!(meta.file_type().is_char_device());
         assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
-    }
-
-    #[test]
-    fn compaction_replaces_only_a_ledger_and_keeps_its_mode() {
-        let dir = tempfile::tempdir().expect("dir");
-        let plain = dir.path().join("plain.csv");
-        std::fs::write(&plain, "a,b\n").expect("write");
-        let err = Replacement::create_for(&plain, Replaces::Ledger).expect_err("not a ledger");
-        assert!(err.to_string().contains("not a ledger"), "{err}");
-        let ledger = dir.path().join("ledger.csv");
-        std::fs::write(&ledger, LEDGER).expect("write");
-        std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-        let (replacement, mut file) =
-            Replacement::create_for(&ledger, Replaces::Ledger).expect("a ledger");
-        file.write_all(LEDGER.as_bytes()).expect("write");
-        replacement.commit(file).expect("commit");
-        let mode = std::fs::metadata(&ledger).expect("meta").mode() & 0o777;
-        assert_eq!(mode, 0o640);
     }
 
     #[test]

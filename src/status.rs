@@ -14,12 +14,13 @@ pub enum Status {
     Conflict,
     SkippedDelivered,
     SkippedRejected,
+    SkippedClosed,
     DuplicateInInput,
     WouldSend,
 }
 
 impl Status {
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         Status::Delivered,
         Status::Rejected,
         Status::Failed,
@@ -28,6 +29,7 @@ impl Status {
         Status::Conflict,
         Status::SkippedDelivered,
         Status::SkippedRejected,
+        Status::SkippedClosed,
         Status::DuplicateInInput,
         Status::WouldSend,
     ];
@@ -42,6 +44,7 @@ impl Status {
             Status::Conflict => "conflict",
             Status::SkippedDelivered => "skipped_delivered",
             Status::SkippedRejected => "skipped_rejected",
+            Status::SkippedClosed => "skipped_closed",
             Status::DuplicateInInput => "duplicate_in_input",
             Status::WouldSend => "would_send",
         }
@@ -58,6 +61,7 @@ impl Status {
             Status::Conflict => "冲突",
             Status::SkippedDelivered => "已送达(跳过)",
             Status::SkippedRejected => "已拒绝(跳过)",
+            Status::SkippedClosed => "已关闭(跳过)",
             Status::DuplicateInInput => "输入重复",
             Status::WouldSend => "将发送",
         }

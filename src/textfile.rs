@@ -26,6 +26,24 @@ pub fn read(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// The SHA-256 of the file at `path` (hex) and its size: a whole read, never of a FIFO.
+pub fn sha256(path: &Path) -> std::io::Result<(String, u64)> {
+    use sha2::Digest as _;
+    let mut file = open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        bytes += n as u64;
+    }
+    Ok((faster_hex::hex_string(&hasher.finalize()), bytes))
+}
+
 /// Opens `path` for reading without waiting: a FIFO or a socket is refused.
 pub fn open(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};

@@ -59,7 +59,7 @@ fn overwritten_rows_are_never_sent(change: impl Fn(&str) -> String) {
         "{stderr}"
     );
     let ledger = common::ledger_state(&ws.ledger());
-    assert!(!ledger.is_empty());
+    assert!(!ledger.is_empty(), "{stderr}");
     assert!(
         ledger.keys().all(|req_id| req_id.starts_with('r')),
         "a row pass one never read was sent"
@@ -121,7 +121,7 @@ fn sending(
         .spawn()
         .expect("starts");
     assert!(
-        common::wait_until(Duration::from_secs(60), || common::count_lines(
+        common::wait_until(Duration::from_secs(60), || common::outcome_count(
             &ws.ledger()
         ) > 20),
         "sending started"

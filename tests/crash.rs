@@ -11,40 +11,45 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    Workspace, columns, count_lines, exits_with, ids, ledger_state, orders_of, read_csv, send_cmd,
-    send_process, signal, simulator, wait_until,
+    Workspace, columns, exits_with, ids, ledger_integrity, ledger_outcomes, ledger_state,
+    orders_of, outcome_count, read_csv, send_cmd, send_process, signal, simulator, wait_until,
 };
 use opentrade_callback::ledger;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-/// Every ledger line, checked by the tool's own reader: (req_id, status) in order.
+/// Every outcome in the ledger, in the order committed: (req_id, status), after
+/// SQLite's own check that the database is whole.
 fn ledger_lines(ws: &Workspace) -> Vec<(String, String)> {
-    let mut lines = Vec::new();
-    ledger::for_each_line(&ws.ledger(), |_, record| {
-        lines.push((record[0].to_owned(), record[3].to_owned()))
-    })
-    .expect("the ledger is readable after every kill");
-    lines
+    // A run killed while making the ledger leaves no table yet.
+    if common::outcome_count(&ws.ledger()) == 0 {
+        return Vec::new();
+    }
+    assert_eq!(ledger_integrity(&ws.ledger()), "ok", "the ledger is whole");
+    ledger_outcomes(&ws.ledger())
+        .into_iter()
+        .map(|(req_id, status, _)| (req_id, status))
+        .collect()
 }
 
 #[test]
 fn sigkill_at_random_moments_never_loses_or_duplicates_an_outcome() {
-    // Enough orders that twelve rounds can never finish the work (at most ~30 outcomes
+    // Enough orders that thirty rounds can never finish the work (at most ~30 outcomes
     // a round), so every round is killed mid-way, however fast the machine.
-    kill_at_random_moments(400, 1);
+    kill_at_random_moments(1200, 1);
 }
 
 #[test]
 fn sigkill_mid_batch_never_loses_or_duplicates_an_outcome() {
-    // Batches of ten answer ten outcomes at once: more orders, so work is left.
-    kill_at_random_moments(2000, 10);
+    // Batches of twenty answer twenty outcomes at once: more orders, so work is left.
+    kill_at_random_moments(6000, 20);
 }
 
-/// Twelve runs killed at random moments, then one to the end: every req_id delivered
+/// Thirty runs killed at random moments, then one to the end: every req_id delivered
 /// exactly once in the ledger, and no call the gateway sees twice but those it had
 /// accepted and the ledger lacked at a kill.
 fn kill_at_random_moments(orders: usize, batch: usize) {
+    const ROUNDS: usize = 30;
     const CONCURRENCY: usize = 8;
     let sim = simulator(Scenario::default().latency_ms(15).jitter_ms(10, 3));
     let ws = Workspace::new();
@@ -60,7 +65,7 @@ fn kill_at_random_moments(orders: usize, batch: usize) {
     let mut kills = 0;
     let mut previous: Vec<(String, String)> = Vec::new();
     let mut unrecorded = 0u64;
-    for round in 0..12 {
+    for round in 0..ROUNDS {
         let mut child = send_process(&ws, &sim.url(), &[&input])
             .args(&flags)
             .spawn()
@@ -71,9 +76,9 @@ fn kill_at_random_moments(orders: usize, batch: usize) {
         } else {
             // Mid-sending: once a few more outcomes are on disk, plus a random instant,
             // so kills land between, during and just after ledger appends.
-            let target = count_lines(&ws.ledger()).max(1) + rng.random_range(1..=15);
+            let target = outcome_count(&ws.ledger()) + rng.random_range(1..=15);
             wait_until(Duration::from_secs(20), || {
-                count_lines(&ws.ledger()) >= target
+                outcome_count(&ws.ledger()) >= target
             });
             std::thread::sleep(Duration::from_micros(rng.random_range(0..15_000)));
         }
@@ -94,7 +99,7 @@ fn kill_at_random_moments(orders: usize, batch: usize) {
         unrecorded += settled_accepted(&sim).saturating_sub(recorded);
         previous = now;
     }
-    assert!(kills >= 10, "only {kills} runs were killed mid-way");
+    assert!(kills >= ROUNDS - 2, "only {kills} runs were killed mid-way");
     assert!(
         previous.len() < orders,
         "work was left for the final run ({} lines)",
@@ -117,8 +122,12 @@ fn kill_at_random_moments(orders: usize, batch: usize) {
         delivered.values().all(|&n| n == 1),
         "each delivered exactly once in the ledger"
     );
-    let text = std::fs::read_to_string(ws.ledger()).expect("ledger");
-    assert!(text.ends_with('\n'), "no torn tail left behind");
+    assert!(
+        ledger_state(&ws.ledger())
+            .values()
+            .all(|s| s == "delivered"),
+        "no order left pending"
+    );
 
     let stats = sim.stats();
     assert_eq!(stats.accepted, orders as u64);
@@ -162,7 +171,7 @@ fn interrupt_mid_run(sig: &str, expected: i32) {
         .spawn()
         .expect("starts");
     assert!(
-        wait_until(Duration::from_secs(10), || count_lines(&ws.ledger()) >= 5),
+        wait_until(Duration::from_secs(10), || outcome_count(&ws.ledger()) >= 5),
         "some outcomes recorded"
     );
     signal(child.id(), sig);
@@ -192,13 +201,26 @@ fn interrupt_mid_run(sig: &str, expected: i32) {
         .collect();
     assert!(others.iter().all(|s| *s == "not_attempted"), "{others:?}");
     assert!(!others.is_empty() && delivered.len() >= 4);
-    // The calls in flight at the signal finished and were recorded.
+    // The calls in flight at the signal finished and were recorded; what was about to
+    // go out stays pending, for the next run to send.
     let ledger = ledger_state(&ws.ledger());
-    assert_eq!(ledger.keys().map(String::as_str).collect::<Vec<_>>(), {
+    let in_state = |state: &str| {
+        ledger
+            .iter()
+            .filter(|(_, s)| *s == state)
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(in_state("delivered"), {
         let mut sorted = delivered.clone();
         sorted.sort_unstable();
         sorted
     });
+    assert_eq!(
+        in_state("delivered").len() + in_state("pending").len(),
+        ledger.len(),
+        "{ledger:?}"
+    );
     assert_eq!(
         sim.stats().accepted as usize,
         delivered.len(),
@@ -239,10 +261,7 @@ fn a_second_ctrl_c_quits_at_once_and_the_ledger_stays_readable() {
         "did not wait for the 5 s calls"
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("quitting at once"));
-    assert!(
-        ledger::scan::walk(&ws.ledger(), |_| {}).is_ok(),
-        "the ledger is readable"
-    );
+    assert_eq!(ledger_integrity(&ws.ledger()), "ok", "the ledger is whole");
     assert!(!ws.out().exists(), "no half-written result file at --out");
 }
 
@@ -280,26 +299,26 @@ fn a_second_run_on_the_same_ledger_exits_4_naming_the_first() {
 }
 
 #[test]
-fn a_damaged_ledger_line_stops_the_run_naming_the_line() {
+fn a_damaged_ledger_stops_the_run_before_sending() {
     let sim = simulator(Scenario::default());
     let ws = Workspace::new();
-    let input = ws.write("in.csv", orders_of(&ids(3)));
+    let input = ws.write("in.csv", orders_of(&ids(300)));
     send_cmd(&ws, &sim, &[&input]).assert().code(0);
-    let mut text = std::fs::read_to_string(ws.ledger()).expect("ledger");
-    text = text
-        .replacen(",delivered,", ",deliverd,", 2)
-        .replacen(",deliverd,", ",delivered,", 1);
-    std::fs::write(ws.ledger(), &text).expect("damage");
+    // A disk error: pages after the first overwritten.
+    let mut bytes = std::fs::read(ws.ledger()).expect("ledger");
+    assert!(bytes.len() > 4096 * 4, "{} bytes", bytes.len());
+    bytes[4096..4096 * 4].fill(0x5a);
+    std::fs::write(ws.ledger(), &bytes).expect("damage");
     let calls = sim.stats().requests;
     let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
     assert!(
-        stderr.contains("line 3 is damaged (unknown status 'deliverd')"),
+        stderr.contains("ledger") && stderr.contains("malformed"),
         "{stderr}"
     );
     assert_eq!(sim.stats().requests, calls, "nothing sent");
     assert_eq!(
-        std::fs::read_to_string(ws.ledger()).expect("ledger"),
-        text,
+        std::fs::read(ws.ledger()).expect("ledger"),
+        bytes,
         "nothing rewritten"
     );
 }
@@ -312,7 +331,7 @@ fn a_file_that_is_not_a_ledger_is_refused() {
     std::fs::copy(&input, ws.ledger()).expect("copy");
     let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
     assert!(
-        stderr.contains("is not a ledger: its first line is"),
+        stderr.contains("is not a ledger (not this tool's SQLite database)"),
         "{stderr}"
     );
     assert_eq!(
@@ -324,36 +343,49 @@ fn a_file_that_is_not_a_ledger_is_refused() {
 }
 
 #[test]
-fn a_torn_last_line_is_ignored_cut_off_and_its_order_resent() {
-    let sim = simulator(Scenario::default());
+fn orders_a_killed_run_left_pending_are_sent_by_the_next_even_from_another_export() {
+    // Slow answers: the run is killed with orders handed out and unanswered.
+    let sim = simulator(Scenario::default().latency_ms(2000));
     let ws = Workspace::new();
-    let all = ids(4);
-    send_cmd(&ws, &sim, &[&ws.write("first.csv", orders_of(&all[..3]))])
+    let tonight = ws.write("tonight.csv", orders_of(&ids(6)));
+    let mut child = send_process(&ws, &sim.url(), &[&tonight])
+        .args(["--concurrency", "2"])
+        .spawn()
+        .expect("starts");
+    assert!(
+        wait_until(Duration::from_secs(10), || sim.stats().requests >= 2),
+        "calls in flight"
+    );
+    signal(child.id(), "-KILL");
+    child.wait().expect("reaped");
+    let pending: Vec<String> = ledger_state(&ws.ledger())
+        .into_iter()
+        .filter(|(_, state)| state == "pending")
+        .map(|(id, _)| id)
+        .collect();
+    assert!(pending.len() >= 2, "{pending:?}");
+    // Tomorrow's export holds none of them: they are sent from the ledger, with the
+    // payload they went out with (the gateway sees the same request: no conflict).
+    let tomorrow = ws.write("tomorrow.csv", orders_of(&["other".to_owned()]));
+    send_cmd(&ws, &sim, &[&tomorrow])
+        .args(["--concurrency", "8"])
         .assert()
         .code(0);
-    let mut text = std::fs::read_to_string(ws.ledger()).expect("ledger");
-    text.push_str("r0003,4000000000000000004,,delivered,0000,,0123");
-    std::fs::write(ws.ledger(), &text).expect("tear");
-    let stderr = exits_with(
-        &mut send_cmd(&ws, &sim, &[&ws.write("all.csv", orders_of(&all))]),
-        0,
-    );
-    assert!(stderr.contains("the last line is incomplete"));
-    assert_eq!(
-        columns(&ws.out(), ["req_id", "status"]),
-        [
-            ["r0000", "skipped_delivered"],
-            ["r0001", "skipped_delivered"],
-            ["r0002", "skipped_delivered"],
-            ["r0003", "delivered"]
-        ]
-    );
-    let lines = ledger_lines(&ws);
-    assert_eq!(lines.len(), 4, "{lines:?}");
+    let rows = columns(&ws.out(), ["req_id", "status", "source"]);
+    let resent: Vec<&str> = rows
+        .iter()
+        .filter(|[_, _, source]| source == "ledger")
+        .map(|[id, status, _]| {
+            assert_eq!(status, "delivered", "{id}");
+            id.as_str()
+        })
+        .collect();
+    assert_eq!(resent, pending);
+    assert_eq!(sim.stats().conflicts, 0);
     assert!(
-        !std::fs::read_to_string(ws.ledger())
-            .expect("ledger")
-            .contains(",0123")
+        ledger_state(&ws.ledger())
+            .iter()
+            .all(|(id, s)| s == "delivered" || !pending.contains(id)),
     );
 }
 
@@ -491,15 +523,12 @@ fn a_write_failure_mid_run_halts_with_exit_3_and_keeps_the_ledger_whole() {
         "{stderr}"
     );
     assert!(stderr.contains("sent again by the next run"), "{stderr}");
-    // The ledger holds whole lines only, within the limit.
+    // The ledger is whole, its files within the limit, holding what it committed.
+    for file in [ws.ledger(), ws.path("ledger.db-wal")] {
+        assert!(std::fs::metadata(&file).map_or(0, |m| m.len()) <= limit);
+    }
     let lines = ledger_lines(&ws);
-    assert!(
-        std::fs::read_to_string(ws.ledger())
-            .expect("ledger")
-            .ends_with('\n')
-    );
-    assert!(std::fs::metadata(ws.ledger()).expect("ledger").len() <= limit);
-    assert!(lines.len() > 500 && lines.len() < 700, "{}", lines.len());
+    assert!(lines.len() >= 500 && lines.len() < 700, "{}", lines.len());
     // The results were written, and a rerun (with room) finishes the job.
     assert_eq!(read_csv(&ws.out()).len(), 200);
     send_cmd(&ws, &sim, &[&input]).assert().code(0);

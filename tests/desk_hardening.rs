@@ -404,7 +404,7 @@ async fn a_lock_note_left_by_a_finished_run_does_not_stop_a_send() {
     } = after_last_night(&[]);
     // The note of a run that ended; its pid is now another process, which holds no lock.
     let other = Command::new("sleep").arg("30").spawn().expect("sleep");
-    let lock = ws.path("ledger.csv.lock");
+    let lock = opentrade_callback::ledger::lock::lock_path(&ws.ledger());
     std::fs::write(
         &lock,
         format!("pid {} (started 2026-12-01 00:30:00 +08:00)\n", other.id()),

@@ -24,7 +24,9 @@ fn completion_scripts_know_every_subcommand_and_flag() {
         "report",
         "simulate",
         "ledger",
-        "compact",
+        "import",
+        "export",
+        "--resend-failed-days",
         "--ca-cert",
         "--batch",
         "--sheet",
@@ -81,7 +83,10 @@ fn man_dir_writes_one_page_per_command_and_nothing_else() {
             "opentrade-callback-check.1",
             "opentrade-callback-completions.1",
             "opentrade-callback-demo.1",
-            "opentrade-callback-ledger-compact.1",
+            "opentrade-callback-ledger-close.1",
+            "opentrade-callback-ledger-export.1",
+            "opentrade-callback-ledger-import.1",
+            "opentrade-callback-ledger-show.1",
             "opentrade-callback-ledger.1",
             "opentrade-callback-man.1",
             "opentrade-callback-report.1",
@@ -93,7 +98,7 @@ fn man_dir_writes_one_page_per_command_and_nothing_else() {
             "opentrade-callback.1",
         ]
     );
-    assert_eq!(listed.lines().count(), 13, "{listed}");
+    assert_eq!(listed.lines().count(), 16, "{listed}");
     assert_eq!(std::fs::read_to_string(&mine).expect("read"), "keep me");
     let send = std::fs::read_to_string(ws.path("opentrade-callback-send.1")).expect("page");
     assert!(send.contains(".TH opentrade-callback-send 1"), "{send}");

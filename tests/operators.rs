@@ -1,6 +1,6 @@
 //! Operators' experience (issue: cron, finance re-submission, configuration, reports):
 //! secrets, config files, summaries, logging, progress lines, `report`,
-//! `ledger compact` and help — through the binary.
+//! the `ledger` commands and help — through the binary.
 
 mod common;
 
@@ -9,9 +9,7 @@ use common::{Fault, Matcher};
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Output;
 
-use common::{
-    Workspace, binary, columns, exits_with, ids, orders_of, read_csv, send_cmd, simulator,
-};
+use common::{Workspace, binary, exits_with, ids, orders_of, read_csv, send_cmd, simulator};
 use opentrade_callback::simulator::{Scenario, SimulatorConfig};
 
 const SECRET: &str = "S3cr3t-value-4d9f0c";
@@ -107,14 +105,17 @@ fn the_secret_and_session_never_appear_in_any_output_log_or_file() {
         String::from_utf8_lossy(&from_file.stderr)
     );
     outputs.push(from_file);
-    for args in [
-        vec!["report".to_owned()],
-        vec!["ledger".to_owned(), "compact".to_owned()],
+    for (command, rest) in [
+        (&["report"][..], &[][..]),
+        (&["ledger", "export"], &["--out", "export.csv"]),
+        (&["ledger", "show"], &["r0001", "--json"]),
     ] {
         outputs.push(
             std::process::Command::new(binary())
-                .args(args)
+                .current_dir(ws.dir.path())
+                .args(command)
                 .arg(ws.ledger())
+                .args(rest)
                 .output()
                 .expect("runs"),
         );
@@ -336,7 +337,7 @@ fn report_counts_amounts_errors_and_attention_of_a_result_file() {
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&ledger.stdout);
-    assert!(stdout.contains("ledger, 3 lines, 3 req_ids"), "{stdout}");
+    assert!(stdout.contains("ledger, 3 orders"), "{stdout}");
 
     let fix = ws.path("fix.csv");
     let failed = std::process::Command::new(binary())
@@ -367,11 +368,8 @@ fn report_refuses_what_it_cannot_read() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("neither a result CSV nor a ledger"));
-    std::fs::write(
-        ws.ledger(),
-        format!("{}\n", opentrade_callback::ledger::HEADER.join(",")),
-    )
-    .expect("ledger");
+    let sim = simulator(Scenario::default());
+    send_cmd(&ws, &sim, &[&input]).assert().code(0);
     let output = std::process::Command::new(binary())
         .arg("report")
         .arg(ws.ledger())
@@ -387,114 +385,6 @@ fn report_refuses_what_it_cannot_read() {
 }
 
 #[test]
-fn ledger_compact_keeps_one_line_per_req_id_and_a_backup() {
-    let sim = simulator(Scenario::default().on(Matcher::prefix("r000"), Fault::transient(1)));
-    let ws = Workspace::new();
-    let input = ws.write("in.csv", orders_of(&ids(20)));
-    // Failures first, then deliveries: two lines for r0000..r0009.
-    send_cmd(&ws, &sim, &[&input])
-        .args(["--max-attempts", "1"])
-        .assert()
-        .code(1);
-    send_cmd(&ws, &sim, &[&input]).assert().code(0);
-    let before = std::fs::read_to_string(ws.ledger()).expect("ledger");
-    assert_eq!(before.lines().count(), 1 + 20 + 10);
-    let output = std::process::Command::new(binary())
-        .args(["ledger", "compact"])
-        .arg(ws.ledger())
-        .output()
-        .expect("runs");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("30 lines → 20") && stdout.contains("10 superseded"),
-        "{stdout}"
-    );
-    let after = common::ledger_state(&ws.ledger());
-    assert_eq!(after.len(), 20);
-    assert!(after.values().all(|s| s == "delivered"));
-    let backup = std::fs::read_dir(ws.dir.path())
-        .expect("dir")
-        .map(|e| e.expect("entry").path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("ledger.csv.bak-"))
-        })
-        .expect("a backup");
-    assert_eq!(std::fs::read_to_string(backup).expect("backup"), before);
-    // The compacted ledger decides like the old one.
-    send_cmd(&ws, &sim, &[&input]).assert().code(0);
-    assert!(
-        columns(&ws.out(), ["req_id", "status"])
-            .iter()
-            .all(|[_, s]| s == "skipped_delivered")
-    );
-    // A date in the future would drop every line: refused, the ledger untouched.
-    let future = (chrono::Utc::now() + chrono::Duration::days(2))
-        .format("%Y-%m-%d")
-        .to_string();
-    let compacted = std::fs::read(ws.ledger()).expect("ledger");
-    let output = std::process::Command::new(binary())
-        .args(["ledger", "compact"])
-        .arg(ws.ledger())
-        .args(["--before", &future])
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("is in the future"),
-        "{output:?}"
-    );
-    assert_eq!(std::fs::read(ws.ledger()).expect("ledger"), compacted);
-    // --before drops states older than the date (Beijing time).
-    let mut old = std::fs::OpenOptions::new()
-        .append(true)
-        .open(ws.ledger())
-        .expect("ledger");
-    for n in 1..=3 {
-        std::io::Write::write_all(
-            &mut old,
-            format!("old{n},1,,delivered,0000,,0123456789abcdef0123456789abcdef,,1,2020-06-01T10:00:00+08:00,r\n").as_bytes(),
-        )
-        .expect("append");
-    }
-    drop(old);
-    let output = std::process::Command::new(binary())
-        .args(["ledger", "compact"])
-        .arg(ws.ledger())
-        .args(["--before", "2021-01-01"])
-        .output()
-        .expect("runs");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("3 older than 2021-01-01 dropped"),
-        "{output:?}"
-    );
-    assert_eq!(common::count_lines(&ws.ledger()), 1 + 20);
-}
-
-#[test]
-fn ledger_compact_waits_for_no_one_while_a_run_holds_the_lock() {
-    let ws = Workspace::new();
-    std::fs::write(
-        ws.ledger(),
-        format!("{}\n", opentrade_callback::ledger::HEADER.join(",")),
-    )
-    .expect("ledger");
-    let _held = opentrade_callback::ledger::acquire(&ws.ledger()).expect("lock");
-    let output = std::process::Command::new(binary())
-        .args(["ledger", "compact"])
-        .arg(ws.ledger())
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(4));
-}
-
-#[test]
 fn every_command_has_help_with_examples() {
     for args in [
         &["--help"][..],
@@ -502,7 +392,10 @@ fn every_command_has_help_with_examples() {
         &["send", "--help"],
         &["report", "--help"],
         &["simulate", "--help"],
-        &["ledger", "compact", "--help"],
+        &["ledger", "import", "--help"],
+        &["ledger", "export", "--help"],
+        &["ledger", "show", "--help"],
+        &["ledger", "close", "--help"],
     ] {
         let output = std::process::Command::new(binary())
             .args(args)
@@ -515,61 +408,5 @@ fn every_command_has_help_with_examples() {
             text.contains("Examples:") || text.contains("Try it"),
             "{args:?}: {text}"
         );
-    }
-}
-
-#[test]
-fn ledger_compact_keeps_owner_and_mode_follows_links_and_refuses_what_is_no_ledger() {
-    use std::os::unix::fs::MetadataExt as _;
-    let sim = simulator(Scenario::default());
-    let ws = Workspace::new();
-    let input = ws.write("in.csv", orders_of(&ids(3)));
-    send_cmd(&ws, &sim, &[&input]).assert().code(0);
-    send_cmd(&ws, &sim, &[&input])
-        .arg("--retry-rejected")
-        .assert()
-        .code(0);
-    let ledger = ws.ledger();
-    // A service user's ledger, compacted by root's cron through a symlink.
-    std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-    let owner = std::process::Command::new("chown")
-        .args(["65534:65534"])
-        .arg(&ledger)
-        .status()
-        .expect("chown");
-    let link = ws.path("current-ledger.csv");
-    std::os::unix::fs::symlink(&ledger, &link).expect("symlink");
-    let compact = |path: &std::path::Path| {
-        std::process::Command::new(binary())
-            .args(["ledger", "compact"])
-            .arg(path)
-            .output()
-            .expect("runs")
-    };
-    let output = compact(&link);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert!(
-        std::fs::symlink_metadata(&link).expect("link").is_symlink(),
-        "the link is kept"
-    );
-    let meta = std::fs::metadata(&ledger).expect("ledger");
-    assert_eq!(meta.mode() & 0o777, 0o640);
-    if owner.success() {
-        assert_eq!(
-            (meta.uid(), meta.gid()),
-            (65534, 65534),
-            "the owner is kept"
-        );
-    }
-    assert_eq!(common::ledger_state(&ledger).len(), 3);
-    // Neither an empty file nor one that is not a ledger is touched.
-    for (name, text) in [
-        ("empty.csv", ""),
-        ("notes.csv", "req_id,status\na,delivered\n"),
-    ] {
-        let path = ws.write(name, text);
-        let output = compact(&path);
-        assert_eq!(output.status.code(), Some(2), "{name}: {output:?}");
-        assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
     }
 }

@@ -567,8 +567,8 @@ fn json_logs_are_one_object_a_line_in_beijing_time_with_the_run_id() {
     );
     assert!(logs.len() >= 2, "{stderr}");
     // The lines of the run carry its run id, the one the summary and the ledger have.
-    let ledger = common::read_csv(&ws.ledger());
-    let run_id = &ledger[0]["run_id"];
+    let runs = common::ledger_query(&ws.ledger(), "SELECT id FROM runs");
+    let run_id = &runs[0][0];
     assert!(
         logs.iter()
             .filter(|l| l["span"]["run_id"] == run_id.as_str())
@@ -676,7 +676,7 @@ fn the_config_may_name_the_ledger_and_the_results() {
     let sim = simulator(Scenario::default());
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(2)));
-    let ledger = ws.path("from-config-ledger.csv");
+    let ledger = ws.path("from-config-ledger.db");
     let out = ws.path("from-config-results.csv");
     let config = ws.write(
         "config.toml",

@@ -35,7 +35,7 @@ fn other_ledger(ws: &Workspace) -> PathBuf {
         "other-in.csv",
         orders_of(&["o1".to_owned(), "o2".to_owned()]),
     );
-    let ledger = ws.path("other-ledger.csv");
+    let ledger = ws.path("other-ledger.db");
     common::send_cmd_with(&sim, &[&input], &ledger, &ws.path("other-out.csv"))
         .assert()
         .code(0);
@@ -231,7 +231,7 @@ fn sighup_drains_like_sigterm_and_writes_everything() {
         .args(["--concurrency", "2"]);
     let mut child = cmd.spawn().expect("starts");
     assert!(common::wait_until(Duration::from_secs(20), || {
-        common::count_lines(&ws.ledger()) > 5
+        common::outcome_count(&ws.ledger()) > 5
     }));
     common::signal(child.id(), "-HUP");
     let status = child.wait().expect("ends");

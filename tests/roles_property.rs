@@ -39,14 +39,26 @@ fn alias() -> impl Strategy<Value = Alias> {
 }
 
 /// What a file of each role holds when it exists.
-fn content(role: &str) -> String {
+fn content(role: &str) -> Vec<u8> {
     match role {
-        "INPUT" => common::orders(&["a", "b"]),
-        "--ledger" => format!("{}\n", opentrade_callback::ledger::HEADER.join(",")),
-        "--config" => "concurrency = 2\n".to_owned(),
-        "--scenario" => "{}".to_owned(),
-        _ => "previous contents\n".to_owned(),
+        "INPUT" => common::orders(&["a", "b"]).into_bytes(),
+        "--ledger" => empty_ledger().to_vec(),
+        "--config" => b"concurrency = 2\n".to_vec(),
+        "--scenario" => b"{}".to_vec(),
+        _ => b"previous contents\n".to_vec(),
     }
+}
+
+/// The bytes of a new ledger database, made once.
+fn empty_ledger() -> &'static [u8] {
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTES.get_or_init(|| {
+        use opentrade_callback::ledger::{Access, Ledger};
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ledger.db");
+        drop(Ledger::open(&path, Access::Write).expect("a new ledger"));
+        std::fs::read(&path).expect("read")
+    })
 }
 
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {

@@ -268,12 +268,15 @@ fn the_finance_loop_sends_exactly_the_failed_rows_again_with_the_same_payloads()
     assert_eq!(second.requests - first.requests, 2);
     assert_eq!(second.duplicates - first.duplicates, 1);
     assert_eq!(second.conflicts, 0);
-    let ledger = read_csv(&ws.ledger());
+    let ledger = common::ledger_query(
+        &ws.ledger(),
+        "SELECT o.req_id, hex(x.payload_md5) FROM outcomes x JOIN orders o ON o.id = x.order_id ORDER BY x.id",
+    );
     for req_id in ["wb-1", "wb-2"] {
         let digests: Vec<&str> = ledger
             .iter()
-            .filter(|l| l["req_id"] == req_id)
-            .map(|l| l["payload_md5"].as_str())
+            .filter(|l| l[0] == req_id)
+            .map(|l| l[1].as_str())
             .collect();
         assert!(
             digests.len() >= 2 && digests.windows(2).all(|w| w[0] == w[1]),

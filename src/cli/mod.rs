@@ -10,7 +10,7 @@ use clap::{ArgAction, Parser, Subcommand};
 mod send;
 mod serve;
 
-pub use send::SendArgs;
+pub use send::{PaceArgs, ReadingArgs, ReportingArgs, SendArgs, TargetArgs};
 pub use serve::{ServeArgs, UsersArgs, UsersCommand};
 
 /// Reports Tmall recharge-and-get order outcomes to the Taobao Open Platform
@@ -173,9 +173,9 @@ pub struct ManArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Runs, from the project's directory:
-  opentrade-callback send samples/orders.csv --ledger demo/ledger.csv --out demo/results.csv \\
+  opentrade-callback send samples/orders.csv --ledger demo/ledger.db --out demo/results.csv \\
       --simulate --scenario samples/scenario.json
-after seeding demo/ledger.csv with samples/ledger.csv (\"last night's\" ledger) on first use.
+after making demo/ledger.db from samples/ledger.csv (\"last night's\" ledger, imported) on first use.
 A second run sends nothing: the ledger now has tonight's outcomes. Remove demo/ to start over.
 
 Examples:
@@ -187,7 +187,8 @@ pub struct DemoArgs {
     pub dir: PathBuf,
 }
 
-/// Maintain a ledger.
+/// Work with the ledger, the shop's database of orders: import an old CSV ledger,
+/// export it, show one order's story, close orders.
 #[derive(Debug, clap::Args)]
 pub struct LedgerArgs {
     #[command(subcommand)]
@@ -196,43 +197,116 @@ pub struct LedgerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
-    Compact(CompactArgs),
+    Import(ImportArgs),
+    Export(ExportArgs),
+    Show(ShowArgs),
+    Close(CloseArgs),
 }
 
-/// Rewrite a ledger as the latest line of each req_id, keeping the old file as a backup.
+/// Import a CSV ledger of an earlier version into the database (once: again adds nothing).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Takes the ledger's lock (exit 4 while a run holds it). The old ledger stays beside the
-new one as LEDGER.bak-YYYYMMDDTHHMMSS; at no moment is the ledger path missing.
-
---before drops req_ids whose latest outcome is older than the date. A dropped req_id is
-sent again if it ever reappears in an export, so only drop what no export will contain.
+Every line becomes an outcome of its order, the latest line of a req_id its order's
+state (an order the database already has keeps its state: the database is newer). The
+CSV file is not modified. It kept no param0, so imported orders are sent again only
+when an export holds them. Takes the ledger's lock (exit 4 while a run holds it); the
+database is created if missing.
 
 Examples:
-  opentrade-callback ledger compact /var/lib/opentrade/ledger.csv
-  opentrade-callback ledger compact ledger.csv --before 2026-01-01")]
-pub struct CompactArgs {
-    /// The ledger to compact.
-    #[arg(value_name = "LEDGER")]
-    pub path: PathBuf,
+  opentrade-callback ledger import /var/lib/opentrade/ledger.csv --into /var/lib/opentrade/ledger.db")]
+pub struct ImportArgs {
+    /// The CSV ledger of an earlier version.
+    #[arg(value_name = "OLD.csv")]
+    pub csv: PathBuf,
 
-    /// Also drop req_ids whose latest outcome finished before this day (YYYY-MM-DD,
-    /// Beijing time; not a day in the future).
-    #[arg(long, value_name = "DATE")]
-    pub before: Option<chrono::NaiveDate>,
+    /// The ledger database to import into.
+    #[arg(long, value_name = "LEDGER")]
+    pub into: PathBuf,
+}
+
+/// Export the ledger in the CSV layout of earlier versions, or as a workbook.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Columns: req_id, order_no, sub_order_no, status, error_code, sub_code, payload_md5,
+top_request_id, attempts, finished_at, run_id. By default one line per order, in its
+state (delivered, rejected, failed, pending, closed) with its latest answer; --all gives
+every outcome of every run instead. A path ending in .xlsx is written as a workbook.
+
+Examples:
+  opentrade-callback ledger export ledger.db --out ledger-2026-12.csv
+  opentrade-callback ledger export ledger.db --out history.xlsx --all")]
+pub struct ExportArgs {
+    /// The ledger database.
+    #[arg(value_name = "LEDGER")]
+    pub ledger: PathBuf,
+
+    /// Where to write (a workbook when it ends in .xlsx, else CSV).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Every outcome, not only each order's latest.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Show one order's whole story: its state, every answer of every run, every export row.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+ID is a req_id, or an order number (every sub-order of the trade). Exit 1 when the
+ledger knows no such order.
+
+Examples:
+  opentrade-callback ledger show ledger.db 4012345678901234567
+  opentrade-callback ledger show ledger.db channel_1212312 --json")]
+pub struct ShowArgs {
+    /// The ledger database.
+    #[arg(value_name = "LEDGER")]
+    pub ledger: PathBuf,
+
+    /// A req_id or an order number.
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// The story as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Close orders: they will not be sent (refunded, too late); recorded with who, when and why.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+A closed order is skipped by every run (status skipped_closed), never sent again from
+the ledger and never needs attention again. Only rejected, failed or pending orders are
+closed; delivered ones are named and left. Recorded with the operating system's user as
+who. Takes the ledger's lock (exit 4 while a run holds it).
+
+Examples:
+  opentrade-callback ledger close ledger.db R-4012 R-4013 --reason \"refunded, B0107\"")]
+pub struct CloseArgs {
+    /// The ledger database.
+    #[arg(value_name = "LEDGER")]
+    pub ledger: PathBuf,
+
+    /// The req_ids to close.
+    #[arg(value_name = "REQ_ID", required = true)]
+    pub req_ids: Vec<String>,
+
+    /// Why they will not be sent (required; kept in the ledger).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 /// Summarize a result file (CSV or .xlsx) or a ledger: counts by status and error code, amounts, the
 /// rows that need attention.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-The kind of file is recognised by its header. For a ledger, each req_id counts once,
-in its latest state. Exit status: 0 when no row needs attention, 1 when some do
+The kind of file is recognised by its first bytes. For a ledger, each order counts
+once, in its state (pending counts as not_attempted, closed as skipped_closed). Exit status: 0 when no row needs attention, 1 when some do
 (rejected, failed, not_attempted, invalid, conflict), 2 when the file cannot be read.
 
 Examples:
   opentrade-callback report results.csv
-  opentrade-callback report /var/lib/opentrade/ledger.csv
+  opentrade-callback report /var/lib/opentrade/ledger.db
   # For a monitor: the same as JSON on stdout
   opentrade-callback report results.csv --json
   # The rows finance must look at, as a workbook that `send` takes back:

@@ -7,30 +7,32 @@ use std::time::Duration;
 
 use crate::input::encoding::EncodingChoice;
 use crate::input::header::Field;
+use crate::send::hooks::{NotifyFormat, NotifyOn};
 use crate::send::progress::ProgressMode;
 use crate::top::SignMethod;
 
 /// Send one callback per order in the exports (CSV or .xlsx), deduplicated against the ledger.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 #[command(after_help = "\
 Every input row gets one result row (in input order) with a status: delivered, rejected,
-failed, not_attempted, invalid, skipped_delivered, skipped_rejected, duplicate_in_input,
-conflict or would_send. Platform outcomes are appended to the ledger as they arrive; a
-rerun skips what the ledger has delivered and resends what failed.
+failed, not_attempted, invalid, skipped_delivered, skipped_rejected, skipped_closed,
+duplicate_in_input, conflict or would_send. The ledger is the shop's SQLite database of
+orders: outcomes are committed to it as they arrive; a rerun skips what it has delivered,
+and every run sends its failed orders again (rows with source `ledger`).
 
 Examples:
   # Try it: the built-in simulated gateway with demo credentials
-  opentrade-callback send samples/orders.csv --ledger demo/ledger.csv --out demo/results.csv \\
+  opentrade-callback send samples/orders.csv --ledger demo/ledger.db --out demo/results.csv \\
       --simulate --scenario samples/scenario.json
   # Check an export without sending anything
-  opentrade-callback send export.csv --ledger ledger.csv --out check.csv --dry-run
+  opentrade-callback send export.csv --ledger ledger.db --out check.csv --dry-run
   # The nightly job (credentials in the environment or --config)
-  opentrade-callback send /data/export/*.csv --ledger /var/lib/opentrade/ledger.csv \\
+  opentrade-callback send /data/export/*.csv --ledger /var/lib/opentrade/ledger.db \\
       --out /var/lib/opentrade/results-$(date +%F).csv --qps 50
   # Finance: results as a workbook, the failed rows corrected in Excel and sent back
-  opentrade-callback send export.xlsx --ledger ledger.csv --out results.xlsx
+  opentrade-callback send export.xlsx --ledger ledger.db --out results.xlsx
   opentrade-callback report results.xlsx --failed-only --out to-fix.xlsx
-  opentrade-callback send to-fix.xlsx --ledger ledger.csv --out results-2.xlsx --retry-rejected")]
+  opentrade-callback send to-fix.xlsx --ledger ledger.db --out results-2.xlsx --retry-rejected")]
 pub struct SendArgs {
     /// Exports to send: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) or Excel workbooks
     /// (.xlsx); `-` reads CSV from stdin.
@@ -52,6 +54,22 @@ pub struct SendArgs {
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub pace: PaceArgs,
+
+    #[command(flatten)]
+    pub reporting: ReportingArgs,
+
+    #[command(flatten)]
+    pub reading: ReadingArgs,
+}
+
+/// Where the calls go: a dry run, the simulator, or a gateway with its configuration.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TargetArgs {
     /// Validate and deduplicate only; nothing is sent or written to the ledger.
     #[arg(help_heading = "Where calls go", long)]
     pub dry_run: bool,
@@ -92,7 +110,11 @@ pub struct SendArgs {
     /// md5, hmac or hmac-sha256 [default: hmac].
     #[arg(help_heading = "Where calls go", long, value_name = "METHOD")]
     pub sign_method: Option<SignMethod>,
+}
 
+/// How fast, how often, and which orders: pacing, retries, what is sent again.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PaceArgs {
     /// HTTP requests in flight at once [default: 8].
     #[arg(help_heading = "Pace and retries", long, value_name = "N")]
     pub concurrency: Option<NonZeroUsize>,
@@ -139,6 +161,29 @@ pub struct SendArgs {
     #[arg(help_heading = "Pace and retries", long)]
     pub retry_rejected: bool,
 
+    /// Send the ledger's failed orders again (from the param0 they were sent with,
+    /// even when the export no longer holds them) for this many days after their first
+    /// failure; their rows' source is `ledger` [default: 7].
+    #[arg(
+        help_heading = "Pace and retries",
+        long,
+        value_name = "DAYS",
+        conflicts_with = "no_resend_failed"
+    )]
+    pub resend_failed_days: Option<u32>,
+
+    /// Send only the export's rows: never the ledger's failed orders.
+    #[arg(help_heading = "Pace and retries", long)]
+    pub no_resend_failed: bool,
+
+    /// Seed for the retry jitter (tests).
+    #[arg(help_heading = "Pace and retries", long, hide = true)]
+    pub jitter_seed: Option<u64>,
+}
+
+/// What the run reports, and where: progress, the summary, metrics, hooks.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ReportingArgs {
     /// auto (a bar on a terminal, else a line every 10s), bar, log or off.
     #[arg(
         help_heading = "Reports",
@@ -148,13 +193,9 @@ pub struct SendArgs {
     )]
     pub progress: ProgressMode,
 
-    /// Seconds between log lines of --progress log.
-    #[arg(help_heading = "Reports", long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s", hide = true)]
-    pub progress_every: Duration,
-
-    /// Seed for the retry jitter (tests).
-    #[arg(help_heading = "Pace and retries", long, hide = true)]
-    pub jitter_seed: Option<u64>,
+    /// Seconds between log lines of --progress log [default: 10s].
+    #[arg(help_heading = "Reports", long, value_name = "DURATION", value_parser = humantime::parse_duration, hide = true)]
+    pub progress_every: Option<Duration>,
 
     /// Also write the summary as JSON here (for monitoring), on every exit: a run that
     /// never started (exit 2, 4) writes one with zero counts and its error.
@@ -191,7 +232,7 @@ pub struct SendArgs {
         default_value_t,
         requires = "notify_url"
     )]
-    pub notify_format: crate::send::hooks::NotifyFormat,
+    pub notify_format: NotifyFormat,
 
     /// When to notify: problems (exit code other than 0) or always.
     #[arg(
@@ -202,8 +243,12 @@ pub struct SendArgs {
         default_value_t,
         requires = "notify_url"
     )]
-    pub notify_on: crate::send::hooks::NotifyOn,
+    pub notify_on: NotifyOn,
+}
 
+/// How the exports are read, and the result CSV written for Excel.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ReadingArgs {
     /// Input encoding: auto, utf-8, gbk or gb18030.
     #[arg(
         help_heading = "Reading exports",
@@ -249,4 +294,47 @@ fn parse_map(text: &str) -> Result<(Field, String), String> {
         return Err("the HEADER after '=' is empty".into());
     }
     Ok((field.parse()?, header.trim().to_owned()))
+}
+
+// The values of `--notify-format` and `--notify-on`, for clap (the types are the
+// hooks', which know nothing of the command line).
+
+impl clap::ValueEnum for NotifyFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            NotifyFormat::Json,
+            NotifyFormat::Dingtalk,
+            NotifyFormat::Wecom,
+            NotifyFormat::Feishu,
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use clap::builder::PossibleValue;
+        Some(match self {
+            NotifyFormat::Json => PossibleValue::new("json").help("The summary document itself"),
+            NotifyFormat::Dingtalk => PossibleValue::new("dingtalk")
+                .help("A DingTalk group robot (`{\"msgtype\":\"text\",…}`)"),
+            NotifyFormat::Wecom => {
+                PossibleValue::new("wecom").help("A WeCom (企业微信) group robot")
+            }
+            NotifyFormat::Feishu => PossibleValue::new("feishu")
+                .help("A Feishu (飞书) group robot (`{\"msg_type\":\"text\",…}`)"),
+        })
+    }
+}
+
+impl clap::ValueEnum for NotifyOn {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[NotifyOn::Problems, NotifyOn::Always]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use clap::builder::PossibleValue;
+        Some(match self {
+            NotifyOn::Problems => PossibleValue::new("problems")
+                .help("When rows need attention or the run failed (exit code other than 0)"),
+            NotifyOn::Always => PossibleValue::new("always").help("After every run"),
+        })
+    }
 }

@@ -20,8 +20,8 @@ desk's own result files and audit.log (JSON lines) are kept in --results-dir.
 
 Examples:
   opentrade-callback --env-file /etc/opentrade/env serve \\
-      --ledger /var/lib/opentrade/ledger.csv --results-dir /var/lib/opentrade/results
-  opentrade-callback serve --ledger ledger.csv --results-dir results --listen 0.0.0.0:8640 \\
+      --ledger /var/lib/opentrade/ledger.db --results-dir /var/lib/opentrade/results
+  opentrade-callback serve --ledger ledger.db --results-dir results --listen 0.0.0.0:8640 \\
       --tls-cert desk.pem --tls-key desk.key --users /etc/opentrade/desk-users --allow-host desk.example.com")]
 pub struct ServeArgs {
     /// The ledger the nightly run keeps (sends from the desk take its lock); else

@@ -3,10 +3,11 @@
 
 use crate::check::{self, Line, Outcome};
 use crate::cli::CheckArgs;
-use crate::config::{self, Env};
+use crate::config;
+use crate::environment::Environment;
 use crate::exit::Exit;
 
-pub async fn run(args: CheckArgs, env: Env<'_>) -> anyhow::Result<Exit> {
+pub async fn run(args: CheckArgs, env: &Environment) -> anyhow::Result<Exit> {
     let today = chrono::Utc::now()
         .with_timezone(&crate::clock::beijing())
         .date_naive();
@@ -22,9 +23,9 @@ pub async fn run(args: CheckArgs, env: Env<'_>) -> anyhow::Result<Exit> {
     let exit = check::exit_of(&lines);
     if args.json {
         let doc = serde_json::json!({"checks": lines, "exit_code": exit.code()});
-        crate::outln!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        crate::out!("{}", check::render(&lines));
+        crate::console::out!("{}", check::render(&lines));
     }
     Ok(exit)
 }

@@ -1,7 +1,8 @@
 //! `demo`: the sample export sent to the built-in simulated gateway, with everything the
 //! run writes under one ignored directory — so a newcomer's first command changes no
-//! file of the project. On first use the directory's ledger is seeded with the sample
-//! "last night's" ledger; later runs continue it, as a nightly job would.
+//! file of the project. On first use the directory's ledger database is made from the
+//! sample "last night's" ledger (a CSV ledger of an earlier version, imported as
+//! `ledger import` does); later runs continue it, as a nightly job would.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use anyhow::{Context as _, bail};
 use clap::Parser as _;
 
 use crate::cli::{Cli, Command, DemoArgs};
-use crate::config::Env;
+use crate::environment::Environment;
 use crate::exit::Exit;
 
 /// The sample files the demo reads, relative to the project's directory.
@@ -17,7 +18,7 @@ const ORDERS: &str = "samples/orders.csv";
 const LAST_NIGHT: &str = "samples/ledger.csv";
 const SCENARIO: &str = "samples/scenario.json";
 
-pub async fn run(args: DemoArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Exit> {
+pub async fn run(args: DemoArgs, env: &Environment, quiet: bool) -> anyhow::Result<Exit> {
     for sample in [ORDERS, LAST_NIGHT, SCENARIO] {
         if !Path::new(sample).is_file() {
             bail!("demo: {sample} is missing; run the demo from the project's directory");
@@ -26,18 +27,24 @@ pub async fn run(args: DemoArgs, env: Env<'_>, quiet: bool) -> anyhow::Result<Ex
     let dir = &args.dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("demo: cannot create {}", dir.display()))?;
-    let ledger = dir.join("ledger.csv");
+    let ledger = dir.join("ledger.db");
     if !ledger.exists() {
-        std::fs::copy(LAST_NIGHT, &ledger)
-            .with_context(|| format!("demo: cannot seed {} from {LAST_NIGHT}", ledger.display()))?;
-        crate::errln!(
-            "demo: {} starts as a copy of {LAST_NIGHT}, last night's ledger",
+        let seeded = crate::ledger::Ledger::open(&ledger, crate::ledger::Access::Write)
+            .and_then(|db| crate::ledger::import::import(&db, Path::new(LAST_NIGHT)));
+        if let Err(error) = seeded {
+            let _ = std::fs::remove_file(&ledger);
+            return Err(error).with_context(|| {
+                format!("demo: cannot make {} from {LAST_NIGHT}", ledger.display())
+            });
+        }
+        crate::console::errln!(
+            "demo: {} starts as {LAST_NIGHT}, last night's ledger, imported",
             ledger.display()
         );
     }
     let out = dir.join("results.csv");
     let argv = send_argv(&ledger, &out);
-    crate::errln!("demo: opentrade-callback {}", shown(&argv));
+    crate::console::errln!("demo: opentrade-callback {}", shown(&argv));
     let cli = Cli::try_parse_from(std::iter::once("opentrade-callback".to_owned()).chain(argv))
         .context("demo: the send command line")?;
     let Command::Send(send) = cli.command else {
@@ -86,10 +93,10 @@ mod tests {
 
     #[test]
     fn the_command_it_runs_is_shown_as_typed() {
-        let argv = send_argv(Path::new("demo/ledger.csv"), Path::new("my dir/r.csv"));
+        let argv = send_argv(Path::new("demo/ledger.db"), Path::new("my dir/r.csv"));
         assert_eq!(
             shown(&argv),
-            "send samples/orders.csv --ledger demo/ledger.csv --out 'my dir/r.csv' --simulate --scenario samples/scenario.json"
+            "send samples/orders.csv --ledger demo/ledger.db --out 'my dir/r.csv' --simulate --scenario samples/scenario.json"
         );
     }
 }

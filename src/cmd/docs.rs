@@ -95,7 +95,7 @@ pub fn man(args: &ManArgs) -> anyhow::Result<Exit> {
             let mut written = Vec::new();
             write_pages(&command, dir, &mut written)?;
             for path in written {
-                crate::outln!("{}", path.display());
+                crate::console::outln!("{}", path.display());
             }
         }
     }

@@ -22,9 +22,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     };
     if args.json {
         let doc = report::to_doc(&args.path, &report);
-        crate::outln!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        crate::out!("{}", report::render(&args.path, &report));
+        crate::console::out!("{}", report::render(&args.path, &report));
     }
     if let Some(out) = &args.out {
         let line = format!(
@@ -34,9 +34,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         );
         // With --json, stdout is the document alone.
         if args.json {
-            crate::errln!("{line}");
+            crate::console::errln!("{line}");
         } else {
-            crate::outln!("{line}");
+            crate::console::outln!("{line}");
         }
     }
     // A monitor (or a script) can tell a file that needs attention by the status alone.

@@ -6,20 +6,18 @@ use std::path::Path;
 
 use crate::cli::{ServeArgs, UsersArgs, UsersCommand};
 use crate::config::SendTemplate;
-use crate::desk::{DeskConfig, SharedEnv};
+use crate::desk::DeskConfig;
+use crate::environment::Environment;
 use crate::exit::{Exit, ExitError};
 
-pub async fn run(args: ServeArgs, env: SharedEnv) -> anyhow::Result<Exit> {
-    let (ledger, results_dir) = {
-        let lookup: crate::config::Env<'_> = &|name: &str| env(name);
-        crate::config::desk_paths(
-            args.connect.config.as_deref(),
-            args.ledger,
-            args.results_dir,
-            lookup,
-        )
-        .map_err(|error| ExitError::new(Exit::Usage, error.to_string()))?
-    };
+pub async fn run(args: ServeArgs, env: Environment) -> anyhow::Result<Exit> {
+    let (ledger, results_dir) = crate::config::desk_paths(
+        args.connect.config.as_deref(),
+        args.ledger,
+        args.results_dir,
+        &env,
+    )
+    .map_err(|error| ExitError::new(Exit::Usage, error.to_string()))?;
     let config = DeskConfig {
         ledger,
         results_dir,
@@ -41,7 +39,7 @@ pub async fn run(args: ServeArgs, env: SharedEnv) -> anyhow::Result<Exit> {
         },
     };
     crate::desk::serve(config, env, |url| {
-        crate::outln!("The desk is open at {url}");
+        crate::console::outln!("The desk is open at {url}");
     })
     .await
     .map_err(|error| ExitError::new(Exit::Usage, error.to_string()))?;
@@ -55,7 +53,7 @@ pub fn users(args: UsersArgs) -> anyhow::Result<Exit> {
     crate::desk::check_password(&password).map_err(|reason| ExitError::new(Exit::Usage, reason))?;
     let hash = crate::desk::hash_password(&password).map_err(anyhow::Error::msg)?;
     let replaced = write_user(&users, &name, &hash)?;
-    crate::errln!(
+    crate::console::errln!(
         "{} {name} in {}",
         if replaced {
             "changed the password of"

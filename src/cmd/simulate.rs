@@ -8,11 +8,11 @@ use crate::cli::SimulateArgs;
 use crate::exit::Exit;
 use crate::simulator::{self, Scenario, SimulatorConfig};
 
-use crate::config::Env;
+use crate::environment::Environment;
 
-pub async fn run(args: SimulateArgs, env: Env<'_>) -> anyhow::Result<Exit> {
+pub async fn run(args: SimulateArgs, env: &Environment) -> anyhow::Result<Exit> {
     let mut config = SimulatorConfig::demo();
-    let given = |name: &str| env(name).filter(|v| !v.is_empty());
+    let given = |name: &str| env.get(name).filter(|v| !v.is_empty());
     let custom = match (
         given("TOP_APP_KEY"),
         given("TOP_APP_SECRET"),

@@ -132,8 +132,8 @@ fn open_log(path: &Path, ledger: Option<(u64, u64)>) -> Result<Open, AuditError>
         return Err(not_its_own("it is the ledger"));
     }
     let mut head = Vec::with_capacity(256);
-    std::io::Read::read_to_end(&mut std::io::Read::take(&file, 256), &mut head).map_err(io)?;
-    if crate::columns::starts_as_ledger(&head) {
+    std::io::Read::read_to_end(&mut std::io::Read::take(&file, 512), &mut head).map_err(io)?;
+    if crate::columns::is_ledger_head(&head) {
         return Err(not_its_own(
             "it is a ledger (its first line is the ledger header)",
         ));

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::config::{Env, SendTemplate};
+use crate::config::SendTemplate;
+use crate::environment::Environment;
 use crate::exit::Exit;
 use crate::send::progress::Live;
 use crate::send::summary_json::RunInfo;
@@ -22,15 +23,18 @@ pub struct EngineRun {
     pub dry_run: bool,
     /// The plan the run must make (the preview's), else it sends nothing.
     pub expect_plan: Option<String>,
+    /// The desk user it is run for (the ledger records the run as `desk:NAME`).
+    pub user: String,
 }
 
 /// How an engine run ended.
 #[derive(Debug, Clone)]
 pub enum Ended {
-    /// It ran: its exit, and the digest of its plan (`Plan::digest`).
+    /// It ran: its exit, the digest of its plan (`Plan::digest`), its rows' tally.
     Ran {
         exit: Exit,
         plan_digest: Option<String>,
+        tally: Box<crate::results::tally::Tally>,
     },
     /// It did not start (a file, the configuration, the lock, another plan): why.
     Refused { message: String, why: Refused },
@@ -47,18 +51,17 @@ pub enum Refused {
     Other,
 }
 
-/// A shared, owned environment (the desk outlives the command line's borrow).
-pub type SharedEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
-
-/// Runs the engine on a thread of its own; `live` shows its progress.
+/// Runs the engine on a thread of its own; `live` shows its progress, `stop` stops
+/// it (the desk shutting down).
 pub async fn run(
     template: &SendTemplate,
-    env: &SharedEnv,
+    env: &Environment,
     run: EngineRun,
     run_id: &str,
     live: Option<Arc<Live>>,
+    stop: crate::send::Stop,
 ) -> Ended {
-    let (template, env, run_id) = (template.clone(), Arc::clone(env), run_id.to_owned());
+    let (template, env, run_id) = (template.clone(), env.clone(), run_id.to_owned());
     let (done, ended) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("desk-send".into())
@@ -69,6 +72,7 @@ pub async fn run(
                 &run,
                 &run_id,
                 live.as_deref(),
+                stop,
             ));
         });
     if let Err(error) = spawned {
@@ -85,25 +89,26 @@ pub async fn run(
 
 fn run_blocking(
     template: &SendTemplate,
-    env: &SharedEnv,
+    env: &Environment,
     run: &EngineRun,
     run_id: &str,
     live: Option<&Live>,
+    stop: crate::send::Stop,
 ) -> Ended {
     let refused = |message: String, why| Ended::Refused { message, why };
-    let env_ref: Env<'_> = &|name: &str| env(name);
     let mut config = match crate::config::build_desk_send(
         template,
         &run.input,
         &run.ledger,
         &run.out,
         run.dry_run,
-        env_ref,
+        env,
     ) {
         Ok(config) => config,
         Err(error) => return refused(error.to_string(), Refused::Other),
     };
     config.input.labels = vec![run.label.clone()];
+    config.started_by = format!("desk:{}", run.user);
     config.expect_plan.clone_from(&run.expect_plan);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -113,12 +118,17 @@ fn run_blocking(
         Err(error) => return refused(format!("cannot start a runtime: {error}"), Refused::Other),
     };
     let info = RunInfo::new(run_id, std::slice::from_ref(&run.input), chrono::Utc::now());
-    match runtime.block_on(crate::send::run_watched(config, &info, true, live)) {
-        Ok((exit, summary)) => Ended::Ran {
-            exit,
-            plan_digest: serde_json::from_str::<serde_json::Value>(&summary)
-                .ok()
-                .and_then(|doc| doc["plan_digest"].as_str().map(str::to_owned)),
+    let control = crate::send::Control {
+        info: &info,
+        stop,
+        live,
+        quiet: true,
+    };
+    match runtime.block_on(crate::send::run(config, control)) {
+        Ok(ran) => Ended::Ran {
+            exit: ran.exit(),
+            plan_digest: Some(ran.plan_digest),
+            tally: Box::new(ran.tally),
         },
         Err(error) => {
             let why = match error {

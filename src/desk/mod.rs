@@ -33,9 +33,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-pub use jobs::SharedEnv;
+use crate::environment::Environment;
+use state::Desk;
 pub use state::DeskConfig;
-use state::{Desk, EnvHolder};
 pub use users::{UsersError, check_name, check_password, hash_password, read_users};
 
 /// Why the desk does not start.
@@ -102,7 +102,7 @@ fn claim_roles(config: &DeskConfig) -> Result<(), crate::roles::RoleError> {
 /// URL (or the address, with `--users`) once it listens.
 pub async fn serve(
     config: DeskConfig,
-    env: SharedEnv,
+    env: Environment,
     announce: impl FnOnce(&str),
 ) -> Result<(), DeskError> {
     let exposed = !config.listen.ip().is_loopback();
@@ -142,17 +142,14 @@ pub async fn serve(
     claim_roles(&config)?;
     // The settings a send from the desk will use, checked now: a missing credential
     // is found at start, not by the first clerk who confirms.
-    {
-        let check: crate::config::Env<'_> = &|name: &str| env(name);
-        crate::config::build_desk_send(
-            &config.template,
-            &dir.join("uploads").join("check.csv"),
-            &config.ledger,
-            &dir.join("check-results.csv"),
-            false,
-            check,
-        )?;
-    }
+    crate::config::build_desk_send(
+        &config.template,
+        &dir.join("uploads").join("check.csv"),
+        &config.ledger,
+        &dir.join("check-results.csv"),
+        false,
+        &env,
+    )?;
     let (auth, token) = match &config.users {
         Some(path) => (auth::Auth::with_users(users::read_users(path)?), None),
         None => {
@@ -187,13 +184,15 @@ pub async fn serve(
         }
         public.origin().ascii_serialization()
     });
+    let (tell_stop, stop) = tokio::sync::watch::channel(None);
     let desk = Arc::new(Desk {
+        stop,
         hosts: guard::allowed_hosts(local, &allow_hosts),
         https,
         origin,
         runs: runs::Runs::new(dir),
         config,
-        env: EnvHolder(env),
+        env,
         auth,
         audit,
         submissions: Mutex::default(),
@@ -221,9 +220,11 @@ pub async fn serve(
     let shutdown = {
         let desk = Arc::clone(&desk);
         async move {
-            let _ = crate::signals::next_stop().await;
-            // A send in progress has the signal too: it stops starting calls and
-            // writes its outputs; wait for it.
+            if let Ok(signal) = crate::signals::next_stop().await {
+                tell_stop.send_replace(Some(signal));
+            }
+            // A send in progress is told: it stops starting calls and writes its
+            // outputs; wait for it.
             let running = desk.sending.lock().ok().and_then(|s| s.clone());
             if let Some(job) = running {
                 while job.ended().is_none() {

@@ -213,13 +213,15 @@ async fn run_job(desk: Arc<Desk>, job: Arc<Job>, submission: Arc<Submission>) {
         out: job.out.clone(),
         dry_run: false,
         expect_plan: Some(job.plan.clone()),
+        user: job.user.clone(),
     };
     let ended = jobs::run(
         &desk.config.template,
-        &desk.env.0,
+        &desk.env,
         run,
         &job.run_id,
         Some(Arc::clone(&job.live)),
+        desk.stop.clone(),
     )
     .await;
     let (exit, error) = match &ended {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::jobs::{self, SharedEnv};
+use super::jobs;
 use super::{audit, auth, runs, upload};
 use crate::config::SendTemplate;
 use crate::results::tally::Tally;
@@ -78,7 +78,7 @@ impl Preview {
 #[derive(Debug)]
 pub struct Desk {
     pub config: DeskConfig,
-    pub env: EnvHolder,
+    pub env: crate::environment::Environment,
     pub auth: auth::Auth,
     pub audit: audit::Audit,
     pub runs: runs::Runs,
@@ -86,21 +86,14 @@ pub struct Desk {
     pub jobs: Mutex<HashMap<String, Arc<jobs::Job>>>,
     /// The send running now, if any: one at a time.
     pub sending: Mutex<Option<Arc<jobs::Job>>>,
+    /// Told when the desk shuts down: a send in progress stops starting calls.
+    pub stop: crate::send::Stop,
     pub hosts: Vec<String>,
     /// Whether browsers reach the desk over HTTPS (its own TLS, or the proxy's).
     pub https: bool,
     /// The origin a state-changing request must come from (`scheme://host[:port]`);
     /// `None`: the desk's own, as the request's Host names it.
     pub origin: Option<String>,
-}
-
-/// The environment, owned (never printed: it holds the credentials).
-pub struct EnvHolder(pub SharedEnv);
-
-impl std::fmt::Debug for EnvHolder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EnvHolder(..)")
-    }
 }
 
 impl Desk {

@@ -147,28 +147,33 @@ pub async fn preview(desk: &Desk, input: &std::path::Path, id: &str, label: &str
         out: out.clone(),
         dry_run: true,
         expect_plan: None,
+        user: String::new(),
     };
     let ended = jobs::run(
         &desk.config.template,
-        &desk.env.0,
+        &desk.env,
         run,
         &format!("preview-{id}"),
         None,
+        desk.stop.clone(),
     )
     .await;
-    let mut tally = Tally::default();
+    // The engine counted every row; the page shows the first ones.
+    let tally = match &ended {
+        Ended::Ran { tally, .. } => (**tally).clone(),
+        Ended::Refused { .. } => Tally::default(),
+    };
     let mut rows = Vec::new();
     if matches!(ended, Ended::Ran { .. })
         && let Ok(mut table) = crate::results::table::TableReader::open(&out)
     {
-        while let Ok(Some(row)) = table.next_row() {
-            tally.add(&row);
-            if rows.len() < PREVIEW_SHOWN {
-                rows.push(Shown {
-                    row,
-                    source: label.to_owned(),
-                });
-            }
+        while rows.len() < PREVIEW_SHOWN
+            && let Ok(Some(row)) = table.next_row()
+        {
+            rows.push(Shown {
+                row,
+                source: label.to_owned(),
+            });
         }
     }
     let _ = std::fs::remove_file(&out);

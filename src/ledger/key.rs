@@ -1,11 +1,12 @@
 //! The compact values dedup works with: a req_id as its 128-bit XXH3 hash (`ReqKey`,
-//! and maps keyed by it), a ledger state as status plus the first 62 bits of the
-//! payload MD5 (`LedgerState`). The index built from them is the plan's.
+//! and maps keyed by it; the ledger's `orders.key`), a ledger state as the order's
+//! state plus the first 61 bits of the payload MD5 (`LedgerState`). The index built
+//! from them is the plan's.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use super::Settled;
+use super::OrderState;
 
 /// A req_id as the indexes hold it. Two req_ids share a key with odds of about
 /// 2^-128 per pair: far below any other failure this job can have.
@@ -21,6 +22,21 @@ impl ReqKey {
     /// The key's two words, for digests over keys.
     pub fn words(self) -> [u64; 2] {
         self.0
+    }
+
+    /// The key as the ledger stores it (`orders.key`, 16 bytes, big-endian words: the
+    /// ledger's index sorts as `words` do).
+    pub fn to_bytes(self) -> [u8; 16] {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.0[0].to_be_bytes());
+        bytes[8..].copy_from_slice(&self.0[1].to_be_bytes());
+        bytes
+    }
+
+    /// A key from the ledger's 16 bytes.
+    pub fn from_bytes(bytes: &[u8; 16]) -> Self {
+        let word = |at: usize| u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        ReqKey([word(0), word(8)])
     }
 }
 
@@ -54,45 +70,49 @@ impl Hasher for PassThrough {
 /// A map keyed by `ReqKey`.
 pub type KeyMap<V> = HashMap<ReqKey, V, BuildHasherDefault<PassThrough>>;
 
-/// A req_id's state in the ledger: its status and a 62-bit payload digest, packed.
+/// A req_id's state in the ledger: its state and a 61-bit payload digest, packed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LedgerState(u64);
 
 impl LedgerState {
-    /// No state: tag 3 is no status.
-    pub const NONE: LedgerState = LedgerState(3);
+    /// No state: tag 7 is no state.
+    pub const NONE: LedgerState = LedgerState(7);
 
-    pub fn new(status: Settled, payload_md5: &[u8; 16]) -> Self {
-        let tag = match status {
-            Settled::Delivered => 0,
-            Settled::Rejected => 1,
-            Settled::Failed => 2,
+    pub fn new(state: OrderState, payload_md5: &[u8; 16]) -> Self {
+        let tag = match state {
+            OrderState::Delivered => 0,
+            OrderState::Rejected => 1,
+            OrderState::Failed => 2,
+            OrderState::Pending => 3,
+            OrderState::Closed => 4,
         };
-        LedgerState((digest_prefix(payload_md5) << 2) | tag)
+        LedgerState((digest_prefix(payload_md5) << 3) | tag)
     }
 
-    pub fn status(self) -> Settled {
-        match self.0 & 3 {
-            0 => Settled::Delivered,
-            1 => Settled::Rejected,
-            _ => Settled::Failed,
+    pub fn state(self) -> OrderState {
+        match self.0 & 7 {
+            0 => OrderState::Delivered,
+            1 => OrderState::Rejected,
+            2 => OrderState::Failed,
+            3 => OrderState::Pending,
+            _ => OrderState::Closed,
         }
     }
 
-    /// Whether the recorded payload is `payload_md5` (to 62 bits).
+    /// Whether the recorded payload is `payload_md5` (to 61 bits).
     pub fn same_payload(self, payload_md5: &[u8; 16]) -> bool {
         self.same_digest(digest_prefix(payload_md5))
     }
 
     /// Whether the recorded payload has this `digest_prefix`.
     pub fn same_digest(self, prefix: u64) -> bool {
-        self.0 >> 2 == prefix
+        self.0 >> 3 == prefix
     }
 }
 
-/// The first 62 bits of an MD5 digest.
+/// The first 61 bits of an MD5 digest.
 pub fn digest_prefix(md5: &[u8; 16]) -> u64 {
-    u64::from_be_bytes(md5[..8].try_into().expect("8 of 16 bytes")) >> 2
+    u64::from_be_bytes(md5[..8].try_into().expect("8 of 16 bytes")) >> 3
 }
 
 /// 32 hex digits, either case.
@@ -112,13 +132,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn state_packs_status_and_digest() {
-        for status in [Settled::Delivered, Settled::Rejected, Settled::Failed] {
-            let state = LedgerState::new(status, &[7; 16]);
-            assert_eq!(state.status(), status);
+    fn state_packs_state_and_digest() {
+        for order in OrderState::ALL {
+            let state = LedgerState::new(order, &[7; 16]);
+            assert_eq!(state.state(), order);
             assert!(state.same_payload(&[7; 16]));
             assert!(!state.same_payload(&[8; 16]));
+            assert_ne!(state, LedgerState::NONE);
         }
+    }
+
+    #[test]
+    fn keys_go_to_bytes_and_back_in_the_same_order() {
+        let a = ReqKey::of("a");
+        let b = ReqKey::of("b");
+        assert_eq!(ReqKey::from_bytes(&a.to_bytes()), a);
+        assert_eq!(a.words().cmp(&b.words()), a.to_bytes().cmp(&b.to_bytes()));
     }
 
     #[test]

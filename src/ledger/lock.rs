@@ -1,8 +1,8 @@
 //! One run per ledger: exclusive `flock`s, which the kernel drops when the holder
 //! dies, so a dead run never blocks the next. Two locks: on `<ledger>.lock` beside the
 //! ledger's real path (whatever symlink reaches it; it also names the holder for the
-//! message the next run prints, and outlives `ledger compact`'s rename), and on the
-//! ledger file itself, which every hard link shares.
+//! message the next run prints), and on the ledger file itself, which every hard link
+//! shares. (SQLite's own locks are `fcntl` locks, which `flock`s do not touch.)
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};

@@ -1,27 +1,28 @@
 //! The plan: which rows to send. Pass one indexes the first valid occurrence of every
-//! req_id in the input, and notes req_ids whose rows disagree (`conflicts`); the ledger
-//! is then streamed through that index, each line of a req_id in this input leaving its
-//! state there (the latest line wins) and the rest passing by. Each row of pass two is
-//! decided against the entry (SPEC.md status table), payloads compared by MD5 of the
-//! canonical `param0`. Memory follows the input, not the ledger's history; rows are
-//! never held (but those of contradictory req_ids).
+//! req_id in the input, and notes req_ids whose rows disagree (`conflicts`); each
+//! req_id of the index is then looked up in the ledger (by its key: the cost follows
+//! the export, not the ledger's age), which leaves its state there. Each row of pass
+//! two is decided against the entry (SPEC.md status table), payloads compared by MD5
+//! of the canonical `param0`. The ledger's own orders to send again (`resend`: failed
+//! or pending ones the export does not hold) follow the input. Memory follows the
+//! input; rows are never held (but those of contradictory req_ids).
 
 mod conflicts;
 mod kept;
+pub mod resend;
 
-use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 pub use conflicts::Conflicts;
 use kept::Keeping;
 pub use kept::KeptRow;
+pub use resend::Resends;
 
 use crate::input::fingerprint::{self, Fingerprints, Groups};
 use crate::input::{InputError, InputRow, InputSet, parallel};
 use crate::ledger::key::{KeyMap, digest_prefix};
-use crate::ledger::scan::{self, Shape};
-use crate::ledger::{LedgerError, LedgerState, ReqKey, Settled};
+use crate::ledger::{Ledger, LedgerError, LedgerState, OrderState, ReqKey};
 use crate::status::Status;
 
 /// A req_id's first valid occurrence in the input, its payload digest, and what the
@@ -33,9 +34,11 @@ struct Entry {
     digest: u64,
     source: u32,
     line: u32,
-    /// `LedgerState::NONE` when the ledger has no line about it (an `Option` would
+    /// `LedgerState::NONE` when the ledger has no order of it (an `Option` would
     /// make every slot of the index 8 bytes larger).
     ledger: LedgerState,
+    /// The order's row in the ledger (`orders.id`); 0 when it has none.
+    order: i64,
 }
 
 /// The bit of `Entry::digest` that marks a req_id whose rows disagree (a digest
@@ -57,6 +60,7 @@ pub mod code {
     pub const ALREADY_DELIVERED: &str = "dedup.already_delivered";
     pub const ALREADY_REJECTED: &str = "dedup.already_rejected";
     pub const DUPLICATE_IN_INPUT: &str = "dedup.duplicate_in_input";
+    pub const CLOSED: &str = "dedup.closed";
     pub const INPUT_CONFLICT: &str = "dedup.input_conflict";
     pub const LEDGER_CONFLICT: &str = "dedup.ledger_conflict";
 }
@@ -72,6 +76,8 @@ pub enum Decision {
         status: Status,
         code: &'static str,
         message: String,
+        /// The order the ledger holds about the row (`orders.id`), if it does.
+        order: Option<i64>,
     },
 }
 
@@ -92,6 +98,7 @@ impl Built {
                 source: row.source,
                 line: u32::try_from(row.line).unwrap_or(u32::MAX),
                 ledger: LedgerState::NONE,
+                order: 0,
             };
             (ReqKey::of(&order.req_id), entry)
         }))
@@ -118,14 +125,13 @@ pub struct FirstPass {
     pub invalid: u64,
 }
 
-/// What streaming the ledger found.
+/// What looking the input up in the ledger found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LedgerPass {
-    pub shape: Shape,
-    /// Lines about req_ids of this input.
+    /// req_ids looked up.
+    pub looked_up: u64,
+    /// Orders of this input the ledger has.
     pub matched: u64,
-    /// Lines of `--simulate` runs left out (live runs only).
-    pub simulated_ignored: u64,
 }
 
 /// The first valid occurrence of every req_id in the input, with its ledger state,
@@ -213,56 +219,33 @@ impl InputIndex {
         })
     }
 
-    /// Streams the ledger at `path` (absent means empty) through the index.
-    /// `include_simulated` keeps lines of simulated runs, which only a simulated run
-    /// may trust.
+    /// Looks every req_id of the index up in `ledger` (a simulated run sees its own
+    /// kind's orders too), on `threads` connections.
     pub fn absorb_ledger(
         &mut self,
-        path: &Path,
-        include_simulated: bool,
+        ledger: &Ledger,
+        simulated: bool,
+        threads: usize,
     ) -> Result<LedgerPass, LedgerError> {
-        let mut pass = LedgerPass::default();
-        // On every core when the ledger allows: read-only lookups per part, then the
-        // states applied in file order, so the latest line still wins.
-        let threads = crate::cores::ledger_walkers();
-        let index = &self.0;
-        let parallel = crate::ledger::parallel::walk_parallel(path, threads, |line| {
-            let key = ReqKey::of(line.req_id);
-            index.contains_key(&key).then(|| {
-                let simulated = !include_simulated && line.simulated();
-                (
-                    key,
-                    (!simulated).then(|| LedgerState::new(line.status, &line.payload_md5)),
-                )
-            })
-        })?;
-        if let Some((shape, parts)) = parallel {
-            pass.shape = shape;
-            for (key, state) in parts.into_iter().flatten() {
-                match state {
-                    Some(state) => {
-                        if let Some(entry) = self.0.get_mut(&key) {
-                            entry.ledger = state;
-                            pass.matched += 1;
-                        }
-                    }
-                    None => pass.simulated_ignored += 1,
-                }
+        let keys: Vec<ReqKey> = self.0.keys().copied().collect();
+        let found = crate::ledger::lookup::lookup(ledger, &keys, simulated, threads)?;
+        let mut pass = LedgerPass {
+            looked_up: keys.len() as u64,
+            matched: 0,
+        };
+        for (key, known) in keys.iter().zip(found) {
+            if let (Some(known), Some(entry)) = (known, self.0.get_mut(key)) {
+                entry.ledger = known.state;
+                entry.order = known.id;
+                pass.matched += 1;
             }
-            return Ok(pass);
         }
-        pass.shape = scan::walk(path, |line| {
-            let Some(entry) = self.0.get_mut(&ReqKey::of(line.req_id)) else {
-                return;
-            };
-            if !include_simulated && line.simulated() {
-                pass.simulated_ignored += 1;
-                return;
-            }
-            entry.ledger = LedgerState::new(line.status, &line.payload_md5);
-            pass.matched += 1;
-        })?;
         Ok(pass)
+    }
+
+    /// Whether the index has this key (a req_id of the input).
+    pub fn contains(&self, key: &ReqKey) -> bool {
+        self.0.contains_key(key)
     }
 
     /// Records a ledger state directly (tests).
@@ -295,6 +278,8 @@ pub struct Plan {
     retry_rejected: bool,
     /// Pass one's rows, for pass two to take instead of reading the input again.
     kept: Mutex<Option<Vec<KeptRow>>>,
+    /// The ledger's orders to send again, after the input's rows.
+    resends: Resends,
 }
 
 impl Plan {
@@ -312,7 +297,24 @@ impl Plan {
             sources,
             retry_rejected,
             kept: Mutex::new(input.2),
+            resends: Resends::default(),
         }
+    }
+
+    /// The plan, and the ledger's orders `resends` to send after the input's rows.
+    pub fn with_resends(mut self, resends: Resends) -> Plan {
+        self.resends = resends;
+        self
+    }
+
+    /// How many of the ledger's orders the plan sends again.
+    pub fn resends_len(&self) -> usize {
+        self.resends.len()
+    }
+
+    /// The ledger's orders to send again (once: the first caller takes them).
+    pub fn take_resends(&self) -> Vec<crate::ledger::resend::Resend> {
+        self.resends.take()
     }
 
     /// Pass one's rows, when it kept them (once: the first caller takes them).
@@ -321,15 +323,16 @@ impl Plan {
     }
 
     /// How many calls the plan makes: one per distinct, consistent req_id the ledger
-    /// does not settle.
+    /// does not settle, and one per order of the ledger sent again.
     pub fn sends(&self) -> u64 {
         self.input
             .values()
             .filter(|entry| {
                 !entry.contradicted()
-                    && self.against_ledger(entry.ledger, entry.digest) == Decision::Send
+                    && self.against_ledger(entry.ledger, entry.digest, 0) == Decision::Send
             })
             .count() as u64
+            + self.resends.len() as u64
     }
 
     /// The digest of exactly what the plan sends: SHA-256 over each call's req_id key
@@ -343,9 +346,10 @@ impl Plan {
             .iter()
             .filter(|(_, entry)| {
                 !entry.contradicted()
-                    && self.against_ledger(entry.ledger, entry.digest) == Decision::Send
+                    && self.against_ledger(entry.ledger, entry.digest, 0) == Decision::Send
             })
             .map(|(key, entry)| (key.words(), entry.payload()))
+            .chain(self.resends.calls())
             .collect();
         calls.sort_unstable();
         let mut hasher = sha2::Sha256::new();
@@ -371,56 +375,72 @@ impl Plan {
         let Some(first) = self.input.get(&ReqKey::of(req_id)) else {
             return Decision::Changed;
         };
+        let order = (first.order != 0).then_some(first.order);
         if first.contradicted() {
             return Decision::Skip {
                 status: Status::Conflict,
                 code: code::INPUT_CONFLICT,
                 message: self.conflicts.message(req_id, source, line, &self.sources),
+                order,
             };
         }
         if (first.source, first.line) == (source, u32::try_from(line).unwrap_or(u32::MAX)) {
-            return self.against_ledger(first.ledger, first.payload());
+            return self.against_ledger(first.ledger, first.payload(), first.order);
         }
         let place = format!("{} row {}", self.sources[first.source as usize], first.line);
         Decision::Skip {
             status: Status::DuplicateInInput,
             code: code::DUPLICATE_IN_INPUT,
             message: format!("same req_id and payload as {place}, which is sent once"),
+            order,
         }
     }
 
-    fn against_ledger(&self, state: LedgerState, digest: u64) -> Decision {
+    /// The decision for a req_id the ledger knows as `state` (its order `order`, 0 if
+    /// none), whose payload in the input has `digest`.
+    fn against_ledger(&self, state: LedgerState, digest: u64, order: i64) -> Decision {
         if state == LedgerState::NONE {
             return Decision::Send;
         }
+        let order = (order != 0).then_some(order);
         let same = state.same_digest(digest);
-        match (state.status(), same) {
-            (Settled::Failed, true) => Decision::Send,
-            (Settled::Rejected, _) if self.retry_rejected => Decision::Send,
-            (Settled::Delivered, true) => Decision::Skip {
+        match (state.state(), same) {
+            // Pending: planned by a run that died before its answer — sent again.
+            (OrderState::Failed | OrderState::Pending, true) => Decision::Send,
+            (OrderState::Rejected, _) if self.retry_rejected => Decision::Send,
+            (OrderState::Closed, _) => Decision::Skip {
+                status: Status::SkippedClosed,
+                code: code::CLOSED,
+                message: "closed in the ledger: it will not be sent (`ledger show` says who closed it and why)".into(),
+                order,
+            },
+            (OrderState::Delivered, true) => Decision::Skip {
                 status: Status::SkippedDelivered,
                 code: code::ALREADY_DELIVERED,
                 message: "delivered by an earlier run".into(),
+                order,
             },
-            (Settled::Rejected, true) => Decision::Skip {
+            (OrderState::Rejected, true) => Decision::Skip {
                 status: Status::SkippedRejected,
                 code: code::ALREADY_REJECTED,
                 message:
                     "rejected by an earlier run; correct the row and send it with --retry-rejected"
                         .into(),
+                order,
             },
-            (status, false) => Decision::Skip {
+            (state, false) => Decision::Skip {
                 status: Status::Conflict,
                 code: code::LEDGER_CONFLICT,
                 message: format!(
-                    "an earlier run sent this req_id with different content (ledger: {status}); \
+                    "an earlier run sent this req_id with different content (ledger: {state}); \
                      a changed callback needs a new req_id{}",
-                    if status == Settled::Rejected {
+                    if state == OrderState::Rejected {
                         ", or --retry-rejected to replace the rejected one"
                     } else {
                         ""
                     }
                 ),
+                order,
             },
         }
     }
@@ -454,7 +474,7 @@ mod tests {
         row.order.as_ref().expect("valid").payload_md5()
     }
 
-    fn plan(ledger: &[(&InputRow, Settled)], rows: &[InputRow], retry_rejected: bool) -> Plan {
+    fn plan(ledger: &[(&InputRow, OrderState)], rows: &[InputRow], retry_rejected: bool) -> Plan {
         let (mut input, _) = InputIndex::build(rows.iter().cloned().map(Ok)).expect("builds");
         for (row, status) in ledger {
             let req_id = &row.order.as_ref().expect("valid").req_id;
@@ -536,6 +556,7 @@ mod tests {
                     status: Status::Conflict,
                     code,
                     message,
+                    ..
                 } => {
                     assert_eq!(code, code::INPUT_CONFLICT);
                     assert!(message.contains(others), "row {i}: {message}");
@@ -553,30 +574,47 @@ mod tests {
         let changed = row(0, 1, "a", false);
         let cases = [
             (
-                Settled::Delivered,
+                OrderState::Delivered,
                 &same,
                 Some((Status::SkippedDelivered, code::ALREADY_DELIVERED)),
             ),
             (
-                Settled::Delivered,
+                OrderState::Delivered,
                 &changed,
                 Some((Status::Conflict, code::LEDGER_CONFLICT)),
             ),
             (
-                Settled::Rejected,
+                OrderState::Rejected,
                 &same,
                 Some((Status::SkippedRejected, code::ALREADY_REJECTED)),
             ),
             (
-                Settled::Rejected,
+                OrderState::Rejected,
                 &changed,
                 Some((Status::Conflict, code::LEDGER_CONFLICT)),
             ),
-            (Settled::Failed, &same, None),
+            (OrderState::Failed, &same, None),
             (
-                Settled::Failed,
+                OrderState::Failed,
                 &changed,
                 Some((Status::Conflict, code::LEDGER_CONFLICT)),
+            ),
+            // Planned by a run that died before its answer: sent again.
+            (OrderState::Pending, &same, None),
+            (
+                OrderState::Pending,
+                &changed,
+                Some((Status::Conflict, code::LEDGER_CONFLICT)),
+            ),
+            (
+                OrderState::Closed,
+                &same,
+                Some((Status::SkippedClosed, code::CLOSED)),
+            ),
+            (
+                OrderState::Closed,
+                &changed,
+                Some((Status::SkippedClosed, code::CLOSED)),
             ),
         ];
         for (settled, input, expected) in cases {
@@ -597,14 +635,14 @@ mod tests {
         let corrected = row(0, 1, "a", false);
         for input in [&same, &corrected] {
             let plan = plan(
-                &[(&same, Settled::Rejected)],
+                &[(&same, OrderState::Rejected)],
                 std::slice::from_ref(input),
                 true,
             );
             assert_eq!(decide(&plan, input), Decision::Send);
         }
         let delivered = plan(
-            &[(&same, Settled::Delivered)],
+            &[(&same, OrderState::Delivered)],
             std::slice::from_ref(&same),
             true,
         );
@@ -615,34 +653,63 @@ mod tests {
     }
 
     #[test]
-    fn the_latest_ledger_line_of_an_input_req_id_wins_and_others_pass_by() {
+    fn input_req_ids_are_looked_up_in_the_ledger_and_others_pass_by() {
+        use crate::ledger::record::{Recording, tests::run};
+        use crate::ledger::{Access, LedgerEntry, Settled};
         let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("ledger.csv");
+        let path = dir.path().join("ledger.db");
         let rows = [row(0, 1, "a", true)];
-        let md5 = faster_hex::hex_string(&md5_of(&rows[0]));
-        let line = |req_id: &str, status: &str, run: &str| {
-            format!("{req_id},1,,{status},,,{md5},,1,t,{run}\n")
+        let entry = |req_id: &str, status: Settled, run_id: &str| LedgerEntry {
+            req_id: req_id.into(),
+            order_no: 1,
+            sub_order_no: None,
+            status,
+            error_code: String::new(),
+            error_msg: String::new(),
+            sub_code: String::new(),
+            sub_msg: String::new(),
+            param0: String::new(),
+            payload_md5: md5_of(&rows[0]),
+            top_request_id: String::new(),
+            attempts: 1,
+            finished_at: "2026-12-01T00:30:00.000+08:00".into(),
+            run_id: run_id.into(),
+            source: "".into(),
+            line: 1,
         };
-        let text = format!(
-            "{}\n{}{}{}{}",
-            crate::ledger::HEADER.join(","),
-            line("a", "failed", "r1"),
-            line("other", "delivered", "r1"),
-            line("a", "delivered", "r2"),
-            line("a", "rejected", "sim-r3"),
-        );
-        std::fs::write(&path, text).expect("write");
+        let ledger = crate::ledger::Ledger::open(&path, Access::Write).expect("ledger");
+        let mut recording = Recording::start(ledger, &run("r1")).expect("start");
+        recording
+            .append(
+                &[
+                    entry("a", Settled::Failed, "r1"),
+                    entry("other", Settled::Delivered, "r1"),
+                    entry("a", Settled::Delivered, "r1"),
+                ],
+                &[],
+            )
+            .expect("append");
+        drop(recording);
+        let ledger = crate::ledger::Ledger::open(&path, Access::Read).expect("ledger");
         let (mut input, _) = InputIndex::build(rows.iter().cloned().map(Ok)).expect("builds");
-        let pass = input.absorb_ledger(&path, false).expect("reads");
-        assert_eq!(
-            (pass.shape.lines, pass.matched, pass.simulated_ignored),
-            (4, 2, 1)
-        );
+        let pass = input.absorb_ledger(&ledger, false, 2).expect("reads");
+        assert_eq!((pass.looked_up, pass.matched), (1, 1));
         let plan = Plan::new(input, Conflicts::default(), vec!["a.csv".into()], false);
-        assert_eq!(
-            status(decide(&plan, &rows[0])),
-            Some((Status::SkippedDelivered, code::ALREADY_DELIVERED))
-        );
+        match decide(&plan, &rows[0]) {
+            Decision::Skip {
+                status,
+                code,
+                order,
+                ..
+            } => {
+                assert_eq!(
+                    (status, code),
+                    (Status::SkippedDelivered, code::ALREADY_DELIVERED)
+                );
+                assert!(order.is_some(), "the order's row, for the sighting");
+            }
+            other => panic!("expected a skip, got {other:?}"),
+        }
     }
 
     #[test]

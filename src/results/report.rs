@@ -2,8 +2,8 @@
 //! status and by error code with their messages and advice, first-charge amounts to
 //! the cent, the req_ids that need attention — and, for a result file, the rows that
 //! need attention written to another table (`--failed-only --out`), ready to be
-//! corrected and sent again. Reads typed rows (`table`) and typed ledger states
-//! (`ledger::states`), counts them with the one `Tally`.
+//! corrected and sent again. Reads typed rows (`table`) and the ledger's orders
+//! (`ledger::orders`), counts them with the one `Tally`.
 
 use std::fs::File;
 use std::io::Read as _;
@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use super::row::ResultRow;
 use super::table::{TableError, TableReader, TableWriter};
 use super::tally::Tally;
-use crate::columns::{RESULT_HEADER, RowText, starts_as_ledger};
-use crate::ledger::{LedgerError, Settled, states};
+use crate::columns::{RESULT_HEADER, RowText};
+use crate::ledger::{Access, Ledger, LedgerError, OrderState};
 use crate::status::Status;
 use crate::text::visible;
 
@@ -51,9 +51,9 @@ pub enum ReportError {
 #[derive(Debug, Default)]
 pub struct Report {
     pub tally: Tally,
-    /// Lines of a ledger (its req_ids are the tally's rows).
-    pub ledger_lines: Option<u64>,
-    /// req_ids whose latest line came from a `--simulate` run (ledger only).
+    /// Orders of a ledger (the tally's rows).
+    pub ledger_orders: Option<u64>,
+    /// Orders of `--simulate` runs (ledger only), not counted.
     pub simulated: u64,
     /// Rows written by `--failed-only`.
     pub written: u64,
@@ -74,8 +74,14 @@ pub fn kind_of(path: &Path) -> Result<Kind, ReportError> {
         .take(4096)
         .read_to_end(&mut head)
         .map_err(open)?;
-    if starts_as_ledger(&head) {
-        return Ok(Kind::Ledger);
+    match crate::ledger::db::kind_of_head(&head) {
+        crate::ledger::db::Kind::Ledger => return Ok(Kind::Ledger),
+        crate::ledger::db::Kind::Legacy => {
+            return Err(ReportError::Ledger(LedgerError::Legacy {
+                path: path.display().to_string(),
+            }));
+        }
+        _ => {}
     }
     let text = String::from_utf8_lossy(&head);
     let first = text
@@ -128,29 +134,43 @@ pub fn of_results(path: &Path, failed_out: Option<&Path>) -> Result<Report, Repo
     Ok(report)
 }
 
-/// Reads a ledger: the latest state of each req_id, as rows of its status.
+/// Reads a ledger: each order in its state, as a row of the status it means
+/// (`pending` — a run died before its answer — is `not_attempted`; `closed` is
+/// `skipped_closed`).
 pub fn of_ledger(path: &Path) -> Result<Report, ReportError> {
     let mut report = Report::default();
-    let lines = states::for_each_latest(path, |state| {
-        if state.simulated {
+    let ledger = Ledger::open(path, Access::Read)?;
+    let mut orders = 0u64;
+    let filter = crate::ledger::orders::Filter {
+        states: &[],
+        simulated: true,
+    };
+    crate::ledger::orders::for_each(&ledger, &filter, |order| {
+        if order.simulated {
             report.simulated += 1;
             return;
         }
-        let status = match state.status {
-            Settled::Delivered => Status::Delivered,
-            Settled::Rejected => Status::Rejected,
-            Settled::Failed => Status::Failed,
+        orders += 1;
+        let status = match order.state {
+            OrderState::Delivered => Status::Delivered,
+            OrderState::Rejected => Status::Rejected,
+            OrderState::Failed => Status::Failed,
+            OrderState::Pending => Status::NotAttempted,
+            OrderState::Closed => Status::SkippedClosed,
         };
         let fields = RowText {
-            req_id: state.req_id,
+            req_id: order.req_id,
+            order_no: order.order_no,
+            sub_order_no: order.sub_order_no,
             ..RowText::default()
         };
         let mut row = ResultRow::new(fields, status, 0, 0);
-        row.error_code = state.error_code;
-        row.sub_code = state.sub_code;
+        row.error_code = order.error_code;
+        row.sub_code = order.sub_code;
+        row.error_msg = order.error_msg;
         report.tally.add(&row);
     })?;
-    report.ledger_lines = Some(lines);
+    report.ledger_orders = Some(orders);
     Ok(report)
 }
 
@@ -161,8 +181,8 @@ pub struct ReportDoc<'a> {
     pub path: String,
     pub kind: &'static str,
     pub rows: u64,
-    /// Lines of a ledger (its rows are req_ids in their latest state).
-    pub ledger_lines: Option<u64>,
+    /// Orders of a ledger (its rows are orders in their state).
+    pub ledger_orders: Option<u64>,
     pub by_status: Vec<StatusDoc>,
     pub errors: Vec<ErrorDoc<'a>>,
     pub need_attention: u64,
@@ -202,13 +222,13 @@ pub fn to_doc<'r>(path: &Path, report: &'r Report) -> ReportDoc<'r> {
     ReportDoc {
         schema_version: 1,
         path: path.display().to_string(),
-        kind: if report.ledger_lines.is_some() {
+        kind: if report.ledger_orders.is_some() {
             "ledger"
         } else {
             "results"
         },
         rows: tally.rows(),
-        ledger_lines: report.ledger_lines,
+        ledger_orders: report.ledger_orders,
         by_status: tally
             .by_status()
             .map(|(status, rows, cents)| StatusDoc {
@@ -244,16 +264,15 @@ pub fn to_doc<'r>(path: &Path, report: &'r Report) -> ReportDoc<'r> {
 /// The report as text.
 pub fn render(path: &Path, report: &Report) -> String {
     let tally = &report.tally;
-    let mut text = match report.ledger_lines {
-        Some(lines) => {
+    let mut text = match report.ledger_orders {
+        Some(orders) => {
             let simulated = match report.simulated {
                 0 => String::new(),
                 n => format!("; {n} more from --simulate runs, not counted"),
             };
             format!(
-                "{}: ledger, {lines} lines, {} req_ids (latest state of each below{simulated})\n",
+                "{}: ledger, {orders} orders (each in its state below{simulated})\n",
                 path.display(),
-                tally.rows()
             )
         }
         None => format!(
@@ -268,8 +287,8 @@ pub fn render(path: &Path, report: &Report) -> String {
         ),
     };
     let show_amounts = tally.amount_rows() > 0;
-    let unit = if report.ledger_lines.is_some() {
-        "req_ids"
+    let unit = if report.ledger_orders.is_some() {
+        "orders"
     } else {
         "rows"
     };

@@ -16,7 +16,8 @@ use super::halt::{Halt, HaltReason};
 use super::outcome::{self, Delivery};
 use super::pace::Pacer;
 use super::policy::{Breaker, Policy};
-use super::route::{Done, Job};
+use super::recorder::Done;
+use super::route::Job;
 use crate::text::visible;
 use crate::top::{Payload, Reply, TopClient, Verdict};
 
@@ -84,7 +85,7 @@ impl Deliverer {
     pub async fn deliver_all(
         &self,
         mut jobs: mpsc::Receiver<Vec<Job>>,
-        recorder: mpsc::Sender<Vec<Done>>,
+        recorder: mpsc::Sender<super::recorder::Record>,
     ) {
         let mut finished = futures::stream::poll_fn(move |cx| jobs.poll_recv(cx))
             .flat_map(futures::stream::iter)
@@ -104,7 +105,11 @@ impl Deliverer {
                     _ => break,
                 }
             }
-            if recorder.send(chunk).await.is_err() {
+            if recorder
+                .send(super::recorder::Record::Rows(chunk))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -52,6 +52,17 @@ pub enum SendError {
         found: String,
         calls: u64,
     },
+    /// The outputs could not be written within the grace a stop leaves them (a FIFO
+    /// nobody reads?); the ledger was synced first.
+    #[error(
+        "{} while the outputs were written, and they could not be within {} (a FIFO nobody reads?); the ledger is intact",
+        crate::send::halt::HaltReason::Signal(*signal),
+        humantime::format_duration(*grace)
+    )]
+    Stuck {
+        signal: crate::signals::Signal,
+        grace: std::time::Duration,
+    },
     /// A signal before the first call: the run stopped, nothing was sent.
     #[error("{} before the first call: nothing was sent", crate::send::halt::HaltReason::Signal(*.0))]
     Interrupted(crate::signals::Signal),

@@ -21,7 +21,7 @@ pub async fn connect(
     halt: &Arc<Halt>,
     run_id: Arc<str>,
 ) -> Result<Gateway, SendError> {
-    let (gateway, credentials, simulator) = match &config.mode {
+    let (gateway, credentials, simulator) = match &config.connection.mode {
         Mode::DryRun => {
             return Ok(Gateway {
                 deliverer: None,
@@ -45,7 +45,7 @@ pub async fn connect(
             (running.url(), credentials, Some(running))
         }
     };
-    let client = TopClient::new(config.client_settings(gateway, credentials))?;
+    let client = TopClient::new(config.connection.client_settings(gateway, credentials))?;
     let deliverer = Deliverer::new(client, config.policy.clone(), Arc::clone(halt), run_id);
     Ok(Gateway {
         deliverer: Some(deliverer),

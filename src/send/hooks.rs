@@ -15,7 +15,7 @@ const BUDGET: Duration = Duration::from_secs(5);
 const TRIES: u32 = 3;
 
 /// Where a notification goes, and in which shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NotifyFormat {
     /// The summary document itself.
     #[default]
@@ -29,7 +29,7 @@ pub enum NotifyFormat {
 }
 
 /// When a notification is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NotifyOn {
     /// When rows need attention or the run failed (exit code other than 0).
     #[default]

@@ -15,14 +15,15 @@ mod gate;
 mod gateway;
 pub mod halt;
 pub mod hooks;
-mod interrupt;
+pub mod interrupt;
 pub mod metrics;
 pub mod outcome;
 mod pace;
 pub mod policy;
 pub mod progress;
-mod recorder;
-mod reports;
+pub mod ran;
+pub mod recorder;
+pub mod report;
 pub mod route;
 pub mod settings;
 pub mod summary;
@@ -31,7 +32,7 @@ mod window;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -39,55 +40,49 @@ use self::deliver::Deliverer;
 pub use self::error::SendError;
 pub use self::gateway::run_id;
 use self::halt::{Halt, HaltReason};
-use self::interrupt::{blocking, finish_or_leave, until_signal, watch_signals};
+pub use self::interrupt::Stop;
+use self::interrupt::{blocking, finish_or_leave, halt_on_stop, until_stopped};
 use self::progress::{Progress, ProgressMode};
+pub use self::ran::Ran;
 use self::recorder::{Outputs, Recorder};
-use self::reports::Reports;
-pub use self::settings::{ClientTuning, Mode, SendConfig};
-use self::summary::RunSummary;
+pub use self::settings::{ClientTuning, Connection, Mode, SendConfig};
 use self::summary_json::RunInfo;
 use self::window::{WINDOW, Window};
-use crate::exit::Exit;
 use crate::input::InputSet;
-use crate::ledger::scan::Shape;
-use crate::ledger::writer::SyncPolicy;
-use crate::ledger::{self, LedgerLock, LedgerWriter, LockError};
-use crate::plan::{InputIndex, Plan};
+use crate::ledger::record::{RunEnd, RunStart};
+use crate::ledger::{self, Access, Ledger, LedgerLock, LockError};
+use crate::plan::{InputIndex, Plan, Resends};
 use crate::results::ResultWriter;
-use crate::signals::Signals;
 
-/// Runs the job of `config` as the run `info` names; `quiet` prints nothing when every
-/// row went well.
-pub async fn run(
-    config: SendConfig,
-    info: &RunInfo,
-    quiet: bool,
-) -> Result<(Exit, String), SendError> {
-    run_watched(config, info, quiet, None).await
+/// What a run needs beside its settings: which run it is, how it is stopped, who
+/// watches its progress.
+#[derive(Debug)]
+pub struct Control<'a> {
+    pub info: &'a RunInfo,
+    /// Stop requests from outside (signals, the desk shutting down).
+    pub stop: Stop,
+    /// Where another thread reads the progress (the desk).
+    pub live: Option<&'a progress::Live>,
+    /// No progress display of its own (`-q`, or the desk).
+    pub quiet: bool,
 }
 
-/// `run`, its progress readable through `live` while it runs (the desk).
-pub async fn run_watched(
-    config: SendConfig,
-    info: &RunInfo,
-    quiet: bool,
-    live: Option<&progress::Live>,
-) -> Result<(Exit, String), SendError> {
+/// Runs the job of `config`: what happened, for the caller to report (`report`).
+/// Nothing is printed here but the progress; nothing else ends the process.
+pub async fn run(config: SendConfig, control: Control<'_>) -> Result<Ran, SendError> {
     let started = Instant::now();
-    // Signals are heard from the first moment: until the first call, one ends the run
-    // at once (nothing sent, the lock released), whatever it waits on — an input or an
-    // output that is a FIFO, the plan, the gateway.
-    let mut signals = Signals::install().map_err(SendError::Signals)?;
+    let mut stop = control.stop.clone();
     let inputs = {
         let (paths, options) = (config.inputs.clone(), config.input.clone());
         let opened = blocking("the input reader", move || {
             InputSet::open(&paths, &options).map_err(SendError::from)
         });
-        Arc::new(until_signal(&mut signals, opened).await??)
+        Arc::new(until_stopped(&mut stop, opened).await??)
     };
     let _lock = lock_ledger(&config)?;
-    let (plan, shape) = until_signal(&mut signals, plan(&config, &inputs)).await??;
+    let (plan, ledger) = until_stopped(&mut stop, plan(&config, &inputs)).await??;
     let digest = plan.digest();
+    let resent = plan.resends_len() as u64;
     if let Some(expected) = &config.expect_plan
         && *expected != digest
     {
@@ -98,21 +93,29 @@ pub async fn run_watched(
         });
     }
     let halt = Arc::new(Halt::default());
-    let gateway = until_signal(
-        &mut signals,
-        gateway::connect(&config, &halt, Arc::from(info.run_id.as_str())),
+    let gateway = until_stopped(
+        &mut stop,
+        gateway::connect(&config, &halt, Arc::from(control.info.run_id.as_str())),
     )
     .await??;
-    let (outputs, summary_json) = {
-        let (config, inputs) = (config.clone(), Arc::clone(&inputs));
+    let outputs = {
+        let run = RunStart {
+            run_id: control.info.run_id.clone(),
+            started_by: config.started_by.clone(),
+            started_at: crate::clock::stamp(control.info.started),
+            simulated: config.is_simulated(),
+            plan_digest: digest.clone(),
+            inputs: Vec::new(),
+        };
+        let (config, inputs, resends) = (config.clone(), Arc::clone(&inputs), plan.resends_len());
         let opened = blocking("opening the outputs", move || {
-            open_outputs(&config, &shape, &inputs)
+            open_outputs(&config, &inputs, ledger, run, resends > 0)
         });
-        until_signal(&mut signals, opened).await??
+        until_stopped(&mut stop, opened).await??
     };
-    let (watcher, stopped) = watch_signals(signals, Arc::clone(&halt));
+    let watcher = halt_on_stop(stop.clone(), Arc::clone(&halt));
     let progress = Arc::new(Progress::start(
-        if quiet {
+        if control.quiet {
             ProgressMode::Off
         } else {
             config.progress
@@ -120,7 +123,7 @@ pub async fn run_watched(
         if config.is_dry_run() { 0 } else { plan.sends() },
         config.progress_every,
     ));
-    if let Some(live) = live {
+    if let Some(live) = control.live {
         progress.publish(live);
     }
     let recorder = deliver(
@@ -134,49 +137,36 @@ pub async fn run_watched(
     )
     .await?;
     progress.finish();
-    // The outputs are written on a thread of their own, so a signal is still heard: a
-    // stream whose reader stopped reading gets `GRACE`, then the run exits (its ledger
-    // is synced first).
+    watcher.abort();
+    // The outputs are written on a thread of their own, so a stop is still heard: a
+    // stream whose reader stopped reading gets its grace, then the run leaves it (its
+    // ledger is synced first).
     let finished = {
         let halt = Arc::clone(&halt);
-        let finishing = blocking("writing the results", move || Ok(finish(recorder, &halt)));
-        finish_or_leave(finishing, stopped.clone()).await?
+        let out = config.out.clone();
+        let finishing = blocking("writing the results", move || {
+            Ok(finish(recorder, &halt, &out))
+        });
+        finish_or_leave(finishing, stop).await?
     };
-    let summary = RunSummary {
-        tally: &finished.recorder_tally,
+    Ok(Ran {
+        run_id: control.info.run_id.clone(),
+        tally: finished.tally,
+        halt: halt.reason().cloned(),
         elapsed: started.elapsed(),
-        halt: halt.reason(),
         dry_run: config.is_dry_run(),
-        out: &finished.out,
-        ledger: &config.ledger,
+        out: finished.out,
+        ledger: config.ledger.clone(),
         ledger_appended: finished.ledger_appended,
-        plan_digest: &digest,
-    };
-    let exit = summary.exit();
-    let doc = summary_json::of_run(&summary, info);
-    let text = serde_json::to_string_pretty(&doc).expect("the summary serializes");
-    summary::print(
-        &summary,
-        &serde_json::to_value(&doc).expect("the summary serializes"),
-        &finished.invalid,
-        gateway.simulator.as_ref(),
-        quiet,
-    );
-    let reports = Reports {
-        summary_json,
-        metrics_file: config.metrics_file.clone(),
-        tally: finished.recorder_tally.clone(),
-        duration: started.elapsed(),
+        resent,
+        plan_digest: digest,
+        invalid: finished.invalid,
         banned: gateway
             .deliverer
             .as_ref()
-            .map_or(std::time::Duration::ZERO, Deliverer::banned),
-        text: text.clone(),
-    };
-    let writing = blocking("writing the reports", move || Ok(reports.write(exit)));
-    let exit = finish_or_leave(writing, stopped).await?;
-    watcher.abort();
-    Ok((exit, text))
+            .map_or(Duration::ZERO, Deliverer::banned),
+        simulator: gateway.simulator.as_ref().map(|sim| sim.stats()),
+    })
 }
 
 /// One run per ledger; taken before the ledger is read, so the plan cannot go stale
@@ -188,115 +178,150 @@ fn lock_ledger(config: &SendConfig) -> Result<Option<LedgerLock>, LockError> {
     }
 }
 
-/// Indexes the input (pass one), then streams the ledger through that index.
+/// Indexes the input (pass one), then looks its req_ids up in the ledger, and finds
+/// the ledger's own orders to send again. The ledger stays open for the run's writer
+/// (none for a dry run, which never writes, nor for one without a ledger yet).
 async fn plan(
     config: &SendConfig,
     inputs: &Arc<InputSet>,
-) -> Result<(Arc<Plan>, Shape), SendError> {
+) -> Result<(Arc<Plan>, Option<Ledger>), SendError> {
     let path = config.ledger.clone();
-    let include_simulated = config.is_simulated();
+    let simulated = config.is_simulated();
+    let dry_run = config.is_dry_run();
+    let resend_days = config.resend_failed_days;
     let scan = Arc::clone(inputs);
-    let (index, conflicts, pass, ledger, took) = tokio::task::spawn_blocking(move || {
-        let start = Instant::now();
-        let (mut index, pass) = InputIndex::build_from(&scan)?;
-        let indexed = start.elapsed();
-        let conflicts = index.conflicts(&scan)?;
-        let ledger = index.absorb_ledger(&path, include_simulated)?;
-        Ok::<_, SendError>((
-            index,
-            conflicts,
-            pass,
-            ledger,
-            (indexed, start.elapsed() - indexed),
-        ))
-    })
-    .await
-    .map_err(|_| SendError::Panicked("the planner"))??;
-    let shape = ledger.shape;
+    let (index, conflicts, pass, found, resends, ledger, took) =
+        tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            let (mut index, pass) = InputIndex::build_from(&scan)?;
+            let indexed = start.elapsed();
+            let conflicts = index.conflicts(&scan)?;
+            // Without a ledger nothing is known; a new one is made only once every
+            // other output has opened (`open_outputs`), and never by a dry run.
+            let ledger = match ledger::db::kind_of(&path) {
+                Ok(ledger::db::Kind::Empty) => {
+                    Ledger::check_new(&path)?;
+                    None
+                }
+                _ if dry_run => Some(Ledger::open(&path, Access::Read)?),
+                _ => Some(Ledger::open(&path, Access::Write)?),
+            };
+            let found = match &ledger {
+                Some(ledger) => {
+                    index.absorb_ledger(ledger, simulated, crate::cores::ledger_walkers())?
+                }
+                None => crate::plan::LedgerPass::default(),
+            };
+            let resends = match (&ledger, resend_days) {
+                (Some(ledger), Some(days)) => Resends::of(
+                    ledger::resend::candidates(ledger, simulated, &ledger::resend::since(days))?,
+                    |key| index.contains(key),
+                ),
+                _ => Resends::default(),
+            };
+            Ok::<_, SendError>((
+                index,
+                conflicts,
+                pass,
+                found,
+                resends,
+                ledger,
+                (indexed, start.elapsed() - indexed),
+            ))
+        })
+        .await
+        .map_err(|_| SendError::Panicked("the planner"))??;
     // One result row per input row: a workbook that cannot hold them all is refused
     // before the first call, not found full after the last.
-    if crate::xlsx::is_workbook(&config.out) && pass.rows > crate::xlsx::MAX_DATA_ROWS {
+    let rows = pass.rows + resends.len() as u64;
+    if crate::xlsx::is_workbook(&config.out) && rows > crate::xlsx::MAX_DATA_ROWS {
         return Err(SendError::TooManyRowsForWorkbook {
             path: config.out.clone(),
-            rows: pass.rows,
+            rows,
         });
     }
     tracing::info!(
         "input: {} rows ({} invalid), {} distinct req_ids, indexed in {:.2?}; \
-         ledger {}: {} lines, {} about this input, read in {:.2?}",
+         ledger {}: {} of them known, looked up in {:.2?}; {} of its orders to send again",
         pass.rows,
         pass.invalid,
         index.len(),
         took.0,
         config.ledger.display(),
-        shape.lines,
-        ledger.matched,
+        found.matched,
         took.1,
+        resends.len(),
     );
-    if shape.torn_bytes() > 0 {
-        tracing::warn!(
-            "ledger {}: the last line is incomplete ({} bytes, left by an interrupted run); it is ignored{}",
-            config.ledger.display(),
-            shape.torn_bytes(),
-            if config.is_dry_run() {
-                ""
-            } else {
-                " and cut off"
-            }
-        );
-    }
-    if ledger.simulated_ignored > 0 {
-        tracing::warn!(
-            "ledger {}: ignoring {} lines written by --simulate runs",
-            config.ledger.display(),
-            ledger.simulated_ignored
-        );
-    }
     let plan = Plan::new(
         index,
         conflicts,
         inputs.names().to_vec(),
         config.retry_rejected,
-    );
+    )
+    .with_resends(resends);
     tracing::info!("plan: {} calls to make", plan.sends());
-    Ok((Arc::new(plan), shape))
+    Ok((Arc::new(plan), if dry_run { None } else { ledger }))
 }
 
 /// Every output is opened before the first call: if one cannot be written, nothing
-/// is sent. The ledger comes last, as the only one opening changes (a header for a
-/// new ledger, a torn line cut off).
+/// is sent. The ledger comes last: made (when new) and the run's row written there
+/// (with its inputs' SHA-256) only once the rest is known to be writable.
 fn open_outputs(
     config: &SendConfig,
-    shape: &Shape,
     inputs: &InputSet,
-) -> Result<(Outputs, Option<summary_json::SummaryJson>), SendError> {
-    let sources = Arc::from(inputs.names());
+    ledger: Option<Ledger>,
+    mut run: RunStart,
+    from_ledger: bool,
+) -> Result<Outputs, SendError> {
+    let sources = Arc::from(sources(inputs, from_ledger));
     let results = ResultWriter::create(&config.out, sources, config.excel, inputs.extra_names())
         .map_err(|error| SendError::Results {
             path: config.out.clone(),
             error,
         })?;
-    // Written at the end, but found unwritable before the first call.
-    if let Some(path) = &config.metrics_file {
-        crate::outfile::Replacement::create(path).map_err(|error| SendError::Metrics {
-            path: path.clone(),
-            error,
-        })?;
-    }
-    let summary_json = config
-        .summary_json
-        .as_deref()
-        .map(summary_json::SummaryJson::create)
-        .transpose()?;
-    let ledger = match config.is_dry_run() {
-        true => None,
-        false => Some(LedgerWriter::open(
-            &config.ledger,
-            shape,
-            SyncPolicy::default(),
-        )?),
+    let ledger = match ledger {
+        None if config.is_dry_run() => None,
+        None => Some(Ledger::open(&config.ledger, Access::Write)?),
+        Some(ledger) => Some(ledger),
     };
-    Ok((Outputs { results, ledger }, summary_json))
+    let ledger = match ledger {
+        None => None,
+        Some(ledger) => {
+            run.inputs = inputs_with_digests(config, inputs);
+            Some(ledger::store::Store::record(ledger, &run)?)
+        }
+    };
+    Ok(Outputs { results, ledger })
+}
+
+/// The sources' names, and `ledger` after them when the ledger's own orders are sent.
+fn sources(inputs: &InputSet, from_ledger: bool) -> Vec<String> {
+    let mut names = inputs.names().to_vec();
+    if from_ledger {
+        names.push(LEDGER_SOURCE.to_owned());
+    }
+    names
+}
+
+/// The `source` of a row the ledger sent again.
+pub const LEDGER_SOURCE: &str = "ledger";
+
+/// Each input's name and, for a file, its SHA-256 and size, as the run records them.
+fn inputs_with_digests(
+    config: &SendConfig,
+    inputs: &InputSet,
+) -> Vec<(String, Option<(String, u64)>)> {
+    inputs
+        .names()
+        .iter()
+        .zip(&config.inputs)
+        .map(|(name, path)| {
+            let digest = (path.as_os_str() != "-")
+                .then(|| crate::textfile::sha256(path).ok())
+                .flatten();
+            (name.clone(), digest)
+        })
+        .collect()
 }
 
 /// Runs the pipeline to its end: the router reads and decides every row on threads
@@ -311,12 +336,14 @@ async fn deliver(
     progress: &Arc<Progress>,
 ) -> Result<Recorder, SendError> {
     let window = Arc::new(Window::new(WINDOW));
+    let from_ledger = plan.resends_len() > 0;
+    let pending = outputs.ledger.is_some();
     let recorder = Recorder::new(
         outputs,
         Arc::clone(progress),
         Arc::clone(halt),
         Arc::clone(&window),
-        Arc::from(inputs.names()),
+        Arc::from(sources(inputs, from_ledger)),
     );
     let (to_recorder, recorder) = recorder.spawn().map_err(SendError::Thread)?;
     let (to_send, jobs) = mpsc::channel(job_queue(config.policy.concurrency.get()));
@@ -325,15 +352,16 @@ async fn deliver(
         let dry_run = config.is_dry_run();
         let halt = Arc::clone(halt);
         tokio::task::spawn_blocking(move || {
-            route::route_all(
-                &inputs,
-                &plan,
+            let routes = route::Routes {
                 dry_run,
-                &window,
-                &to_send,
-                &to_recorder,
-                &halt,
-            )
+                pending,
+                window: &window,
+                sends: &to_send,
+                decided: &to_recorder,
+                ledger_source: u32::try_from(inputs.names().len()).unwrap_or(u32::MAX),
+                extra: inputs.extra_names().len(),
+            };
+            route::route_all(&inputs, &plan, &routes, &halt)
         })
     };
     match deliverer {
@@ -361,23 +389,32 @@ fn job_queue(concurrency: usize) -> usize {
 
 /// What is left to report once the outputs are closed.
 struct Finished {
-    recorder_tally: crate::results::tally::Tally,
+    tally: crate::results::tally::Tally,
     invalid: Vec<String>,
     out: PathBuf,
     ledger_appended: u64,
 }
 
-/// Syncs the ledger and puts the result file in place; a failure halts the run.
-fn finish(recorder: Recorder, halt: &Halt) -> Finished {
+/// Records the run's end in the ledger and puts the result file in place; a failure
+/// halts the run.
+fn finish(recorder: Recorder, halt: &Halt, out: &std::path::Path) -> Finished {
     let Recorder {
         outputs,
         tally,
         invalid,
         ..
     } = recorder;
-    let ledger_appended = outputs.ledger.as_ref().map_or(0, LedgerWriter::appended);
-    if let Some(Err(error)) = outputs.ledger.map(LedgerWriter::finish) {
-        halt.trigger(HaltReason::LedgerWrite(Arc::new(error)));
+    let ledger_appended = outputs.ledger.as_ref().map_or(0, |l| l.appended());
+    if let Some(recording) = outputs.ledger {
+        let end = RunEnd {
+            exit_code: summary::exit_of(&tally, halt.reason()).code(),
+            counts: serde_json::to_value(summary_json::StatusCounts(&tally)).unwrap_or_default(),
+            results: crate::roles::resolve(out).display().to_string(),
+            error: halt.reason().map(ToString::to_string),
+        };
+        if let Err(error) = recording.finish(&end) {
+            halt.trigger(HaltReason::LedgerWrite(Arc::new(error)));
+        }
     }
     let path = outputs.results.out().to_owned();
     let out = match outputs.results.finish() {
@@ -391,7 +428,7 @@ fn finish(recorder: Recorder, halt: &Halt) -> Finished {
         }
     };
     Finished {
-        recorder_tally: tally,
+        tally,
         invalid,
         out,
         ledger_appended,

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::halt::HaltReason;
-use super::route::{Done, Job};
+use super::recorder::Done;
+use super::route::Job;
 use crate::columns::RowText;
 use crate::ledger::{LedgerEntry, Settled};
 use crate::results::ResultRow;
@@ -46,6 +47,7 @@ pub fn record(
         extra,
     } = job;
     let (order_no, sub_order_no) = (order.order_no, order.sub_order_no);
+    let row_md5 = payload.md5;
     // The order's strings move into the row; the ledger line copies the one it needs.
     let mut text = RowText::from_order(order);
     text.extra = extra;
@@ -90,18 +92,26 @@ pub fn record(
         sub_order_no,
         status: settled,
         error_code: row.error_code.clone(),
+        error_msg: row.error_msg.clone(),
         sub_code: row.sub_code.clone(),
-        payload_md5: payload.md5,
+        sub_msg: row.sub_msg.clone(),
+        // The payload is the job's alone by now: its JSON moves into the ledger.
+        param0: Arc::try_unwrap(payload).map_or_else(|shared| shared.json.clone(), |p| p.json),
+        payload_md5: row_md5,
         top_request_id: row.top_request_id.clone(),
         attempts,
         finished_at: row.finished_at.clone(),
         run_id: Arc::clone(run_id),
+        // Filled by the recorder, which knows the sources' names.
+        source: Arc::from(""),
+        line,
     };
     Done {
         seq,
         file_line,
         row,
         entry: Some(entry),
+        sighting: None,
         planned: true,
     }
 }

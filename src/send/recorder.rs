@@ -1,6 +1,12 @@
-//! The one writer of a run, on a thread of its own: appends outcomes to the ledger,
-//! writes result rows in input order, counts, advances the progress. Neither the calls
-//! nor the reading wait for the disk; no file is shared behind a lock.
+//! The one writer of a run, on a thread of its own: writes to the ledger (the orders
+//! about to be sent as pending, every outcome, every row about a known order), writes
+//! result rows in input order, counts, advances the progress. Neither the calls nor the
+//! reading wait for the disk; no file is shared behind a lock.
+//!
+//! Group commits: whatever has piled up while the last commit was on its way to disk
+//! is written in the next one transaction, so commits stay few when outcomes come
+//! fast, and each outcome is in the ledger (synced) before its result row counts as
+//! written.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,29 +15,72 @@ use tokio::sync::mpsc;
 
 use super::halt::{Halt, HaltReason};
 use super::progress::Progress;
-use super::route::Done;
 use super::window::Window;
-use crate::ledger::{LedgerEntry, LedgerWriter};
-use crate::results::ResultWriter;
+use crate::ledger::LedgerEntry;
+use crate::ledger::record::{PendingOrder, Recording, Sighting};
 use crate::results::tally::Tally;
+use crate::results::{ResultRow, ResultWriter};
 use crate::status::Status;
 
 /// How many invalid rows are quoted on stderr before "… and N more".
 const INVALID_EXAMPLES: usize = 10;
+
+/// The most rows one group commit takes.
+const GROUP: usize = 8192;
+
+/// A row with its outcome, for the recorder.
+#[derive(Debug)]
+pub struct Done {
+    pub seq: u64,
+    pub file_line: u64,
+    pub row: ResultRow,
+    pub entry: Option<LedgerEntry>,
+    /// A row about an order the ledger knows, not sent: its `orders.id` and status.
+    pub sighting: Option<(i64, &'static str)>,
+    /// Counted by the progress display (a planned call).
+    pub planned: bool,
+}
+
+impl Done {
+    /// A row with no ledger line.
+    pub fn decided(seq: u64, file_line: u64, row: ResultRow, planned: bool) -> Self {
+        Done {
+            seq,
+            file_line,
+            row,
+            entry: None,
+            sighting: None,
+            planned,
+        }
+    }
+}
+
+/// What the recorder is handed.
+#[derive(Debug)]
+pub enum Record {
+    /// Rows decided or answered, in any order.
+    Rows(Vec<Done>),
+    /// Orders about to be sent: written as pending, then `ack` says whether they are
+    /// (the caller sends them only then).
+    Pending {
+        orders: Vec<PendingOrder>,
+        ack: std::sync::mpsc::SyncSender<bool>,
+    },
+}
 
 /// The outputs of a run, opened before the first call.
 #[derive(Debug)]
 pub struct Outputs {
     pub results: ResultWriter,
     /// `None` for a dry run.
-    pub ledger: Option<LedgerWriter>,
+    pub ledger: Option<Recording>,
 }
 
 /// The recorder's state; handed back when its thread ends.
 #[derive(Debug)]
 pub struct Recorder {
     pub outputs: Outputs,
-    /// Set once an append failed: nothing more is appended, what is there is kept.
+    /// Set once a write failed: nothing more is written, what is there is kept.
     ledger_failed: bool,
     results_failed: bool,
     progress: Arc<Progress>,
@@ -42,6 +91,7 @@ pub struct Recorder {
     /// The first invalid rows, as messages for stderr.
     pub invalid: Vec<String>,
     entries: Vec<LedgerEntry>,
+    sightings: Vec<Sighting>,
 }
 
 impl Recorder {
@@ -63,28 +113,65 @@ impl Recorder {
             tally: Tally::default(),
             invalid: Vec::new(),
             entries: Vec::new(),
+            sightings: Vec::new(),
         }
     }
 
     /// Runs on a thread of its own until every sender is dropped; returns itself.
     pub fn spawn(
         mut self,
-    ) -> std::io::Result<(mpsc::Sender<Vec<Done>>, std::thread::JoinHandle<Recorder>)> {
-        let (tx, mut rx) = mpsc::channel::<Vec<Done>>(64);
+    ) -> std::io::Result<(mpsc::Sender<Record>, std::thread::JoinHandle<Recorder>)> {
+        let (tx, mut rx) = mpsc::channel::<Record>(64);
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || {
-                while let Some(chunk) = rx.blocking_recv() {
-                    self.take(chunk);
+                while let Some(first) = rx.blocking_recv() {
+                    // A group: this message and whatever else is already waiting.
+                    let mut rows: Vec<Done> = Vec::new();
+                    let mut next = Some(first);
+                    while let Some(record) = next.take() {
+                        match record {
+                            Record::Rows(chunk) => rows.extend(chunk),
+                            Record::Pending { orders, ack } => {
+                                // Rows before it first: they came first.
+                                self.take(std::mem::take(&mut rows));
+                                let _ = ack.send(self.write_pending(&orders));
+                            }
+                        }
+                        if rows.len() < GROUP {
+                            next = rx.try_recv().ok();
+                        }
+                    }
+                    self.take(rows);
                 }
                 self
             })?;
         Ok((tx, thread))
     }
 
-    fn take(&mut self, mut chunk: Vec<Done>) {
-        self.append_to_ledger(&mut chunk);
-        for done in chunk {
+    fn write_pending(&mut self, orders: &[PendingOrder]) -> bool {
+        let Some(ledger) = self.outputs.ledger.as_mut() else {
+            return true;
+        };
+        if self.ledger_failed {
+            return false;
+        }
+        match ledger.pending(orders) {
+            Ok(()) => true,
+            Err(error) => {
+                self.halt.trigger(HaltReason::LedgerWrite(Arc::new(error)));
+                self.ledger_failed = true;
+                false
+            }
+        }
+    }
+
+    fn take(&mut self, mut rows: Vec<Done>) {
+        if rows.is_empty() {
+            return;
+        }
+        self.write_ledger(&mut rows);
+        for done in rows {
             let row = done.row;
             self.tally.add(&row);
             if done.planned {
@@ -126,15 +213,38 @@ impl Recorder {
         }
     }
 
-    /// The chunk's ledger lines, in one write; the first failure halts the run.
-    fn append_to_ledger(&mut self, chunk: &mut [Done]) {
+    /// The group's outcomes and sightings, in one transaction; the first failure
+    /// halts the run.
+    fn write_ledger(&mut self, rows: &mut [Done]) {
         let Some(ledger) = self.outputs.ledger.as_mut().filter(|_| !self.ledger_failed) else {
             return;
         };
         self.entries.clear();
-        self.entries
-            .extend(chunk.iter_mut().filter_map(|done| done.entry.take()));
-        if let Err(error) = ledger.append(&self.entries) {
+        self.sightings.clear();
+        for done in rows.iter_mut() {
+            if let Some(mut entry) = done.entry.take() {
+                entry.source = Arc::from(
+                    self.sources
+                        .get(done.row.source as usize)
+                        .map_or("", String::as_str),
+                );
+                entry.line = done.row.line;
+                self.entries.push(entry);
+            }
+            if let Some((order_id, status)) = done.sighting.take() {
+                self.sightings.push(Sighting {
+                    order_id,
+                    source: Arc::from(
+                        self.sources
+                            .get(done.row.source as usize)
+                            .map_or("", String::as_str),
+                    ),
+                    line: done.row.line,
+                    status,
+                });
+            }
+        }
+        if let Err(error) = ledger.append(&self.entries, &self.sightings) {
             self.halt.trigger(HaltReason::LedgerWrite(Arc::new(error)));
             self.ledger_failed = true;
         }

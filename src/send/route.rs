@@ -1,17 +1,20 @@
-//! Pass two: every row decided in input order. Rows decided without a call go
-//! straight to the recorder as `Done`; rows to send go to delivery as `Job`s. Both
-//! travel in batches, and reading waits for room in the window.
+//! Pass two: every row decided in input order, then the ledger's orders sent again.
+//! Rows decided without a call go straight to the recorder as `Done`; rows to send go
+//! to delivery as `Job`s — after the recorder has written them to the ledger as
+//! pending (a live run). Both travel in batches, and reading waits for room in the
+//! window.
 
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 use super::halt::{Halt, HaltReason};
+use super::recorder::{Done, Record};
 use super::window::{BATCH, Window};
 use crate::columns::RowText;
 use crate::input::fingerprint::{self, Fingerprints, GROUP, Groups};
 use crate::input::{InputError, InputRow, InputSet, parallel};
-use crate::ledger::LedgerEntry;
+use crate::ledger::record::PendingOrder;
 use crate::order::Order;
 use crate::plan::{Decision, KeptRow, Plan};
 use crate::results::ResultRow;
@@ -32,47 +35,39 @@ pub struct Job {
     pub extra: Vec<String>,
 }
 
-/// A row with its outcome, for the recorder.
+/// Where routed rows go, and how.
 #[derive(Debug)]
-pub struct Done {
-    pub seq: u64,
-    pub file_line: u64,
-    pub row: ResultRow,
-    pub entry: Option<LedgerEntry>,
-    /// Counted by the progress display (a planned call).
-    pub planned: bool,
-}
-
-impl Done {
-    /// A row with no ledger line.
-    pub fn decided(seq: u64, file_line: u64, row: ResultRow, planned: bool) -> Self {
-        Done {
-            seq,
-            file_line,
-            row,
-            entry: None,
-            planned,
-        }
-    }
+pub struct Routes<'a> {
+    pub dry_run: bool,
+    /// Orders to send are written to the ledger as pending first (a live run).
+    pub pending: bool,
+    pub window: &'a Window,
+    pub sends: &'a mpsc::Sender<Vec<Job>>,
+    pub decided: &'a mpsc::Sender<Record>,
+    /// The source index of rows that come from the ledger (`source` = `ledger`).
+    pub ledger_source: u32,
+    /// How many carried columns a row has (the ledger's rows have them empty).
+    pub extra: usize,
 }
 
 /// Decides every row (on every core, `input::parallel`) and hands the rows on in input
-/// order, in batches: sends to `sends`, the rest to `decided`.
+/// order, in batches: sends to `sends`, the rest to `decided`; then the ledger's
+/// orders to send again.
 pub fn route_all(
     inputs: &InputSet,
     plan: &Plan,
-    dry_run: bool,
-    window: &Window,
-    sends: &mpsc::Sender<Vec<Job>>,
-    decided: &mpsc::Sender<Vec<Done>>,
+    routes: &Routes<'_>,
     halt: &Halt,
 ) -> Result<(), InputError> {
     let mut seq = 0;
-    let mut changed = None;
     if let Some(rows) = plan.take_kept() {
-        route_kept(rows, plan, dry_run, window, sends, decided);
+        if route_kept(rows, plan, routes, &mut seq).is_ok() {
+            route_resends(plan, routes, &mut seq);
+        }
         return Ok(());
     }
+    let (dry_run, window) = (routes.dry_run, routes.window);
+    let mut changed = None;
     let mut check = Check::default();
     let read = parallel::map_in_order(
         inputs,
@@ -96,7 +91,7 @@ pub fn route_all(
                 return false;
             }
             let routed = batch.into_iter().filter_map(|(_, routed)| routed);
-            let handed = hand_on(routed, &mut seq, window, sends, decided);
+            let handed = hand_on(routed, &mut seq, routes);
             if let Err(place) = handed {
                 changed = place;
             }
@@ -121,32 +116,84 @@ pub fn route_all(
             halt.trigger(HaltReason::Input(Arc::new(error())));
             Err(error())
         }
-        None => read,
+        None => {
+            if read.is_ok() {
+                route_resends(plan, routes, &mut seq);
+            }
+            read
+        }
+    }
+}
+
+/// The ledger's orders to send again, after the input's rows: each sent from the
+/// `param0` the ledger kept, its row's source `ledger`, its line its place in the list.
+fn route_resends(plan: &Plan, routes: &Routes<'_>, seq: &mut u64) {
+    let resends = plan.take_resends();
+    let mut rows = resends.into_iter().enumerate().peekable();
+    while rows.peek().is_some() {
+        routes.window.acquire(BATCH);
+        let batch = rows.by_ref().take(BATCH).map(|(at, resend)| {
+            let (source, line) = (routes.ledger_source, at as u64 + 1);
+            let Some(order) = crate::order::Order::from_param0(&resend.param0) else {
+                let fields = RowText {
+                    req_id: resend.req_id.clone(),
+                    extra: vec![String::new(); routes.extra],
+                    ..RowText::default()
+                };
+                let row = ResultRow::new(fields, Status::NotAttempted, source, line).with_error(
+                    "ledger.bad_param0",
+                    "the ledger's param0 of this order cannot be read back: send it from an export"
+                        .to_owned(),
+                );
+                return Routed::Done(Done::decided(0, line, row, true));
+            };
+            if routes.dry_run {
+                let mut fields = RowText::from_order(order);
+                fields.extra = vec![String::new(); routes.extra];
+                let row = ResultRow::new(fields, Status::WouldSend, source, line);
+                return Routed::Done(Done::decided(0, line, row, false));
+            }
+            Routed::Send(Job {
+                seq: 0,
+                source,
+                line,
+                file_line: line,
+                payload: Arc::new(Payload::encoded(
+                    &order.req_id,
+                    resend.param0,
+                    resend.payload_md5,
+                )),
+                order,
+                extra: vec![String::new(); routes.extra],
+            })
+        });
+        if hand_on(batch, seq, routes).is_err() {
+            return;
+        }
     }
 }
 
 /// Pass two over the rows pass one kept: nothing is read again, so nothing can have
-/// changed; each valid row's `param0` was encoded by pass one.
+/// changed; each valid row's `param0` was encoded by pass one. `Err` when nobody takes
+/// rows any more.
 fn route_kept(
     rows: Vec<KeptRow>,
     plan: &Plan,
-    dry_run: bool,
-    window: &Window,
-    sends: &mpsc::Sender<Vec<Job>>,
-    decided: &mpsc::Sender<Vec<Done>>,
-) {
-    let mut seq = 0;
+    routes: &Routes<'_>,
+    seq: &mut u64,
+) -> Result<(), ()> {
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        window.acquire(BATCH);
+        routes.window.acquire(BATCH);
         let batch = rows
             .by_ref()
             .take(BATCH)
-            .map(|kept| route(kept.row, kept.param0, plan, dry_run));
-        if hand_on(batch, &mut seq, window, sends, decided).is_err() {
-            return;
+            .map(|kept| route(kept.row, kept.param0, plan, routes.dry_run));
+        if hand_on(batch, seq, routes).is_err() {
+            return Err(());
         }
     }
+    Ok(())
 }
 
 /// Numbers a batch of routed rows in input order and hands them on, after taking
@@ -156,10 +203,9 @@ fn route_kept(
 fn hand_on(
     batch: impl Iterator<Item = Routed>,
     seq: &mut u64,
-    window: &Window,
-    sends: &mpsc::Sender<Vec<Job>>,
-    decided: &mpsc::Sender<Vec<Done>>,
+    routes: &Routes<'_>,
 ) -> Result<(), Option<(u32, u64)>> {
+    let (window, sends, decided) = (routes.window, routes.sends, routes.decided);
     let (mut to_send, mut done) = (Vec::new(), Vec::with_capacity(BATCH));
     let mut changed = None;
     for mut routed in batch {
@@ -175,13 +221,36 @@ fn hand_on(
         }
     }
     window.release(BATCH - to_send.len() - done.len());
-    let handed = (to_send.is_empty() || sends.blocking_send(to_send).is_ok())
-        && (done.is_empty() || decided.blocking_send(done).is_ok());
+    // In the ledger as pending before any of them goes out.
+    let pending = !routes.pending || to_send.is_empty() || write_pending(&to_send, decided);
+    let handed = pending
+        && (to_send.is_empty() || sends.blocking_send(to_send).is_ok())
+        && (done.is_empty() || decided.blocking_send(Record::Rows(done)).is_ok());
     if !handed || changed.is_some() {
         window.close();
         return Err(changed);
     }
     Ok(())
+}
+
+/// Has the recorder write `jobs` to the ledger as pending; whether it did.
+fn write_pending(jobs: &[Job], decided: &mpsc::Sender<Record>) -> bool {
+    let orders = jobs
+        .iter()
+        .map(|job| PendingOrder {
+            key: crate::ledger::ReqKey::of(&job.order.req_id),
+            req_id: job.order.req_id.clone(),
+            order_no: job.order.order_no,
+            sub_order_no: job.order.sub_order_no,
+            param0: job.payload.json.clone(),
+            payload_md5: job.payload.md5,
+        })
+        .collect();
+    let (ack, written) = std::sync::mpsc::sync_channel(1);
+    decided
+        .blocking_send(Record::Pending { orders, ack })
+        .is_ok()
+        && written.recv().unwrap_or(false)
 }
 
 // A batch of pass two is one group of pass one's fingerprints.
@@ -315,7 +384,14 @@ fn decide(
             status,
             code,
             message,
-        } => done(RowText::from_order(order), status, code, message),
+            order: known,
+        } => {
+            let mut skipped = done(RowText::from_order(order), status, code, message);
+            if let (Routed::Done(finished), Some(id)) = (&mut skipped, known) {
+                finished.sighting = Some((id, status.as_str()));
+            }
+            skipped
+        }
         Decision::Send if dry_run => done(
             RowText::from_order(order),
             Status::WouldSend,

@@ -37,6 +37,35 @@ pub struct ClientTuning {
     pub proxy: Option<crate::top::proxy::Tunnel>,
 }
 
+/// Where calls go and how they are made: all `check` needs, part of every `send`.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub mode: Mode,
+    pub client: ClientTuning,
+    /// Connections kept open (the concurrency).
+    pub pool: std::num::NonZeroUsize,
+    /// The day the session ends (`session_expires` in the config), for `check`.
+    pub session_expires: Option<chrono::NaiveDate>,
+}
+
+impl Connection {
+    /// Client settings for `gateway` with `credentials`.
+    pub fn client_settings(&self, gateway: String, credentials: Credentials) -> ClientSettings {
+        ClientSettings {
+            gateway,
+            credentials,
+            sign_method: self.client.sign_method,
+            connect_timeout: self.client.connect_timeout,
+            request_timeout: self.client.timeout,
+            pool_size: self.pool.get(),
+            overrides: self.client.overrides.clone(),
+            clock: crate::top::system_clock(),
+            extra_roots: self.client.extra_roots.clone(),
+            proxy: self.client.proxy.clone(),
+        }
+    }
+}
+
 /// Everything `send` needs, checked.
 #[derive(Debug, Clone)]
 pub struct SendConfig {
@@ -46,42 +75,29 @@ pub struct SendConfig {
     pub out: PathBuf,
     pub summary_json: Option<PathBuf>,
     pub metrics_file: Option<PathBuf>,
-    pub mode: Mode,
-    pub client: ClientTuning,
+    pub connection: Connection,
     pub policy: Policy,
     pub retry_rejected: bool,
     pub progress: ProgressMode,
     pub progress_every: Duration,
     pub excel: bool,
-    /// The day the session ends (`session_expires` in the config), for `check`.
-    pub session_expires: Option<chrono::NaiveDate>,
     /// The plan this run must make (`Plan::digest`, as a preview showed it): any
     /// other stops it before the first call (the desk's confirmation).
     pub expect_plan: Option<String>,
+    /// The ledger's failed (and pending) orders are sent again within this many days
+    /// of their first failure; `None`: never (`--no-resend-failed`).
+    pub resend_failed_days: Option<u32>,
+    /// Who or what starts the run, as the ledger records it (`cron`, `shell:USER`,
+    /// `desk:NAME`).
+    pub started_by: String,
 }
 
 impl SendConfig {
     pub fn is_dry_run(&self) -> bool {
-        matches!(self.mode, Mode::DryRun)
+        matches!(self.connection.mode, Mode::DryRun)
     }
 
     pub fn is_simulated(&self) -> bool {
-        matches!(self.mode, Mode::Simulate { .. })
-    }
-
-    /// Client settings for `gateway` with `credentials`.
-    pub fn client_settings(&self, gateway: String, credentials: Credentials) -> ClientSettings {
-        ClientSettings {
-            gateway,
-            credentials,
-            sign_method: self.client.sign_method,
-            connect_timeout: self.client.connect_timeout,
-            request_timeout: self.client.timeout,
-            pool_size: self.policy.concurrency.get(),
-            overrides: self.client.overrides.clone(),
-            clock: crate::top::system_clock(),
-            extra_roots: self.client.extra_roots.clone(),
-            proxy: self.client.proxy.clone(),
-        }
+        matches!(self.connection.mode, Mode::Simulate { .. })
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::halt::HaltReason;
 use crate::exit::Exit;
 use crate::results::tally::Tally;
-use crate::simulator::RunningSimulator;
+
 use crate::status::Status;
 use crate::text::{shorten, visible};
 
@@ -32,6 +32,8 @@ pub struct RunSummary<'a> {
     pub out: &'a Path,
     pub ledger: &'a Path,
     pub ledger_appended: u64,
+    /// Rows that were the ledger's failed orders, sent again (`source` = `ledger`).
+    pub resent: u64,
     /// `Plan::digest` of the plan the run made.
     pub plan_digest: &'a str,
 }
@@ -62,6 +64,12 @@ impl RunSummary<'_> {
             self.rate(),
             self.exit().code(),
         );
+        if self.resent > 0 {
+            text.push_str(&format!(
+                "  ({} of them the ledger's failed orders, sent again)\n",
+                self.resent
+            ));
+        }
         for status in Status::ALL {
             let count = tally.count(status);
             if count > 0 {
@@ -87,7 +95,7 @@ impl RunSummary<'_> {
             text.push_str(&format!("   ledger: {} (read only)\n", path(self.ledger)));
         } else {
             text.push_str(&format!(
-                "   ledger: {} (+{} lines)\n",
+                "   ledger: {} (+{} outcomes)\n",
                 path(self.ledger),
                 self.ledger_appended
             ));
@@ -105,7 +113,7 @@ pub fn print(
     summary: &RunSummary<'_>,
     doc: &serde_json::Value,
     invalid: &[String],
-    simulator: Option<&RunningSimulator>,
+    simulator: Option<&crate::simulator::Stats>,
     quiet: bool,
 ) {
     if !quiet || summary.exit() != Exit::Success {
@@ -121,8 +129,7 @@ pub fn print(
             "run summary",
             doc.clone(),
         );
-        if let Some(sim) = &simulator {
-            let stats = sim.stats();
+        if let Some(stats) = simulator {
             crate::console::event(
                 "INFO",
                 &format!(
@@ -146,7 +153,7 @@ fn print_invalid(examples: &[String], total: u64) {
         return;
     }
     if !crate::console::is_json() {
-        crate::errln!("invalid rows:");
+        crate::console::errln!("invalid rows:");
     }
     for example in examples {
         crate::console::event(
@@ -228,6 +235,7 @@ mod tests {
             out: Path::new("r.csv"),
             ledger: Path::new("l.csv"),
             ledger_appended: 1,
+            resent: 0,
             plan_digest: "d",
         };
         use crate::send::summary_json::{self, RunInfo};

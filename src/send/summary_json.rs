@@ -87,7 +87,10 @@ pub struct SummaryDoc<'a> {
     pub halted: Option<String>,
     pub results: String,
     pub ledger: String,
+    /// Outcomes the run wrote to the ledger (the name of the CSV ledger's days).
     pub ledger_lines_appended: u64,
+    /// Rows that were the ledger's failed orders sent again (`source` = `ledger`).
+    pub resent_from_ledger: u64,
     /// The digest of exactly what the plan sent (or would send, in a dry run): the
     /// same digest, the same calls. `null` for a run that never made a plan.
     pub plan_digest: Option<&'a str>,
@@ -137,6 +140,7 @@ pub fn of_run<'a>(summary: &'a RunSummary<'a>, info: &'a RunInfo) -> SummaryDoc<
         results: summary.out.display().to_string(),
         ledger: summary.ledger.display().to_string(),
         ledger_lines_appended: summary.ledger_appended,
+        resent_from_ledger: summary.resent,
         plan_digest: Some(summary.plan_digest),
     }
 }
@@ -181,13 +185,14 @@ pub fn of_failure<'a>(failure: &'a Failure<'a>, empty: &'a Tally) -> SummaryDoc<
         results: failure.out.display().to_string(),
         ledger: failure.ledger.display().to_string(),
         ledger_lines_appended: 0,
+        resent_from_ledger: 0,
         plan_digest: None,
     }
 }
 
 /// Every status with its rows, as a JSON object in `Status::ALL` order.
 #[derive(Debug)]
-pub struct StatusCounts<'a>(&'a Tally);
+pub struct StatusCounts<'a>(pub &'a Tally);
 
 impl Serialize for StatusCounts<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

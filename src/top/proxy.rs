@@ -37,14 +37,14 @@ pub struct ProxyError {
 /// The tunnel for calls to `gateway`, given the environment `env`.
 pub fn tunnel_for(
     gateway: &url::Url,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &crate::environment::Environment,
 ) -> Result<Option<Tunnel>, ProxyError> {
     if gateway.scheme() != "https" {
         return Ok(None);
     }
     let first = |names: &[&'static str]| {
         names.iter().find_map(|&name| {
-            env(name)
+            env.get(name)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
                 .map(|v| (name, v))
@@ -113,13 +113,8 @@ fn without_password(value: &str) -> String {
 mod tests {
     use super::*;
 
-    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
+    fn env(pairs: &[(&str, &str)]) -> crate::environment::Environment {
+        crate::environment::Environment::of(pairs.iter().copied())
     }
 
     fn url(text: &str) -> url::Url {
@@ -159,14 +154,8 @@ mod tests {
         assert_eq!(tunnel.url, "http://proxy:3128");
         assert_eq!(tunnel.variable, "https_proxy");
         for list in ["taobao.com", ".taobao.com", "*", "x, eco.taobao.com"] {
-            let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
-                ("HTTPS_PROXY", "http://proxy:3128"),
-                (
-                    "NO_PROXY",
-                    Box::leak(list.to_owned().into_boxed_str()) as &str,
-                ),
-            ]));
-            assert_eq!(tunnel_for(&gateway, &env(pairs)), Ok(None), "{list}");
+            let pairs = [("HTTPS_PROXY", "http://proxy:3128"), ("NO_PROXY", list)];
+            assert_eq!(tunnel_for(&gateway, &env(&pairs)), Ok(None), "{list}");
         }
     }
 

@@ -154,7 +154,7 @@ impl Workspace {
     }
 
     pub fn ledger(&self) -> std::path::PathBuf {
-        self.path("ledger.csv")
+        self.path("ledger.db")
     }
 
     pub fn out(&self) -> std::path::PathBuf {
@@ -235,10 +235,78 @@ pub fn columns<const N: usize>(path: &std::path::Path, names: [&str; N]) -> Vec<
 
 /// The latest ledger status per req_id.
 pub fn ledger_state(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
-    read_csv(path)
+    ledger_query(
+        path,
+        "SELECT req_id, state FROM orders WHERE sim = 0 OR NOT EXISTS (SELECT 1 FROM orders WHERE sim = 0) ORDER BY id",
+    )
+    .into_iter()
+    .map(|row| (row[0].clone(), row[1].clone()))
+    .collect()
+}
+
+/// The rows of a query on the ledger database at `path`, as text (read only: a test
+/// looks, as `sqlite3` would).
+pub fn ledger_query(path: &std::path::Path, query: &str) -> Vec<Vec<String>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut statement = conn.prepare(query).expect("a query");
+    let columns = statement.column_count();
+    statement
+        .query_map([], |row| {
+            (0..columns)
+                .map(|i| {
+                    let value: rusqlite::types::Value = row.get(i)?;
+                    Ok(match value {
+                        rusqlite::types::Value::Null => String::new(),
+                        rusqlite::types::Value::Integer(n) => n.to_string(),
+                        rusqlite::types::Value::Real(x) => x.to_string(),
+                        rusqlite::types::Value::Text(t) => t,
+                        rusqlite::types::Value::Blob(b) => faster_hex::hex_string(&b),
+                    })
+                })
+                .collect()
+        })
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+/// Every outcome in the ledger, in the order recorded: (req_id, status, run_id).
+pub fn ledger_outcomes(path: &std::path::Path) -> Vec<(String, String, String)> {
+    ledger_query(
+        path,
+        "SELECT o.req_id, x.status, x.run_id FROM outcomes x JOIN orders o ON o.id = x.order_id ORDER BY x.id",
+    )
+    .into_iter()
+    .map(|row| (row[0].clone(), row[1].clone(), row[2].clone()))
+    .collect()
+}
+
+/// Outcomes in the ledger at `path` so far: 0 while there is none (or it is being
+/// made), for waiting on a run.
+pub fn outcome_count(path: &std::path::Path) -> usize {
+    let Ok(conn) = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) else {
+        return 0;
+    };
+    conn.query_row("SELECT count(*) FROM outcomes", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map_or(0, |n| n as usize)
+}
+
+/// `PRAGMA integrity_check` of the ledger at `path`: "ok" when whole.
+pub fn ledger_integrity(path: &std::path::Path) -> String {
+    ledger_query(path, "PRAGMA integrity_check")
         .into_iter()
-        .map(|r| (r["req_id"].clone(), r["status"].clone()))
-        .collect()
+        .map(|row| row.join(" "))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// `send --dry-run` of `inputs`: no gateway, no credentials needed.
@@ -350,13 +418,6 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     done()
-}
-
-/// Complete lines in a file (0 when absent).
-pub fn count_lines(path: &std::path::Path) -> usize {
-    std::fs::read(path)
-        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-        .unwrap_or(0)
 }
 
 /// req_ids r0000 … r{n-1}.

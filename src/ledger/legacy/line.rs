@@ -4,8 +4,8 @@
 
 use std::io::BufRead;
 
-use super::key::parse_md5;
 use super::{HEADER, LedgerError, Settled, col};
+use crate::ledger::key::parse_md5;
 
 /// The longest ledger line read; a longer one is damage.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;

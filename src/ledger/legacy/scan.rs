@@ -1,18 +1,16 @@
-//! Walking a ledger's complete lines, checked: the one reader behind the dedup index
-//! (with `parallel`), `report` and `ledger compact`. A file whose first line is not
-//! the header is not a ledger and stops the walk (it is never written to); so does a
+//! Walking a CSV ledger's complete lines, checked: what `ledger import` reads. A file
+//! whose first line is not the header is not a ledger and stops the walk; so does a
 //! damaged line, with its number. A last line without its line break is complete if
-//! it reads as a whole line, and torn — left out, and cut off before the next
-//! append — if not.
+//! it reads as a whole line, and torn — left out (and measured) — if not.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::key::{KeyMap, ReqKey};
 pub use super::line::MAX_LINE_BYTES;
 use super::line::{FIELDS, LineReader, check_fields, check_header, corrupt, whole_line};
 use super::{LedgerError, Settled, col};
+use crate::ledger::key::{KeyMap, ReqKey};
 
 /// A ledger file's layout.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -190,7 +188,7 @@ fn complete_length(file: &mut File, len: u64) -> std::io::Result<u64> {
 impl<'a> Line<'a> {
     /// Whether a `--simulate` run wrote this line.
     pub fn simulated(&self) -> bool {
-        self.fields[col::RUN_ID].starts_with(super::SIMULATED_RUN_PREFIX.as_bytes())
+        self.fields[col::RUN_ID].starts_with(crate::ledger::SIMULATED_RUN_PREFIX.as_bytes())
     }
 
     /// The line's key in `latest_lines`: simulated lines are kept apart, so a
@@ -208,7 +206,10 @@ impl<'a> Line<'a> {
 /// The `latest_lines` key of a req_id, in the real or the simulated namespace.
 pub fn line_key(req_id: &str, simulated: bool) -> ReqKey {
     if simulated {
-        ReqKey::of(&format!("{req_id}\0{}", super::SIMULATED_RUN_PREFIX))
+        ReqKey::of(&format!(
+            "{req_id}\0{}",
+            crate::ledger::SIMULATED_RUN_PREFIX
+        ))
     } else {
         ReqKey::of(req_id)
     }
@@ -241,9 +242,8 @@ pub fn for_each_line(
 
 #[cfg(test)]
 mod tests {
+    use super::super::HEADER;
     use super::*;
-    use crate::ledger::HEADER;
-    use crate::ledger::parallel::walk_parallel_from;
 
     fn line(req_id: &str, status: &str, run_id: &str) -> String {
         format!(
@@ -270,70 +270,6 @@ mod tests {
             seen.push((l.req_id.to_owned(), l.status, l.simulated()))
         })?;
         Ok((shape, seen))
-    }
-
-    #[test]
-    fn a_parallel_walk_picks_what_the_sequential_walk_sees_in_order() {
-        let dir = tempfile::tempdir().expect("dir");
-        let mut text = header();
-        for i in 0..5000 {
-            text.push_str(&line(
-                &format!("r{i}"),
-                if i % 3 == 0 { "failed" } else { "delivered" },
-                "x",
-            ));
-            if i % 97 == 0 {
-                text.push('\n');
-            }
-        }
-        let path = write(&dir, &text);
-        let (shape, seen) = statuses(&path).expect("sequential");
-        let expected: Vec<(String, Settled)> = seen.into_iter().map(|(r, s, _)| (r, s)).collect();
-        for threads in [2, 3, 7] {
-            let (parallel_shape, parts) =
-                walk_parallel_from(&path, threads, 0, |l| Some((l.req_id.to_owned(), l.status)))
-                    .expect("reads")
-                    .expect("no quotes: parallel");
-            assert_eq!(parallel_shape, shape, "{threads} threads");
-            assert_eq!(
-                parts.into_iter().flatten().collect::<Vec<_>>(),
-                expected,
-                "{threads} threads"
-            );
-        }
-    }
-
-    #[test]
-    fn a_parallel_walk_leaves_quotes_and_damage_to_the_sequential_walk() {
-        let dir = tempfile::tempdir().expect("dir");
-        let quoted = header()
-            + &line("a", "delivered", "x")
-            + &line("\"b,c\"", "delivered", "x")
-            + &line("d", "delivered", "x");
-        let path = write(&dir, &quoted);
-        assert!(
-            walk_parallel_from(&path, 2, 0, |_| Some(()))
-                .expect("reads")
-                .is_none()
-        );
-        assert_eq!(
-            statuses(&path).expect("sequential reads quotes").1[1].0,
-            "b,c"
-        );
-        let damaged = header()
-            + &line("a", "delivered", "x")
-            + "b,1,,shipped\n"
-            + &line("d", "delivered", "x");
-        let path = write(&dir, &damaged);
-        assert!(
-            walk_parallel_from(&path, 2, 0, |_| Some(()))
-                .expect("reads")
-                .is_none()
-        );
-        assert!(matches!(
-            statuses(&path),
-            Err(LedgerError::Corrupt { line: 3, .. })
-        ));
     }
 
     #[test]

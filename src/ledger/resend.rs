@@ -1,0 +1,93 @@
+//! The orders a run sends again from the ledger, even when tonight's export no longer
+//! holds them: `failed` ones (attempts ran out) within `--resend-failed-days` of their
+//! first failure, and `pending` ones (a run died before their answer) within as many
+//! days of being planned — each from the `param0` it was last sent with.
+
+use rusqlite::params;
+
+use super::db::sql;
+use super::{Ledger, LedgerError, OrderState, ReqKey};
+
+/// An order to send again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resend {
+    pub id: i64,
+    pub key: ReqKey,
+    pub req_id: String,
+    pub param0: String,
+    pub payload_md5: [u8; 16],
+    pub state: OrderState,
+}
+
+/// The orders of this kind (real, or `--simulate`'s) to send again: failed or pending
+/// since `since` (a Beijing-time stamp), with a stored `param0`, oldest first.
+pub fn candidates(
+    ledger: &Ledger,
+    simulated: bool,
+    since: &str,
+) -> Result<Vec<Resend>, LedgerError> {
+    let path = &ledger.path;
+    let mut statement = ledger
+        .conn
+        .prepare(
+            "SELECT id, key, req_id, param0, payload_md5, state FROM orders
+             WHERE state IN ('failed', 'pending') AND sim = ?1 AND param0 IS NOT NULL
+               AND coalesce(first_failed_at, updated_at) >= ?2
+             ORDER BY id",
+        )
+        .map_err(|e| sql(path, e))?;
+    let rows = statement
+        .query_map(params![simulated, since], |row| {
+            let key: Vec<u8> = row.get(1)?;
+            let md5: Vec<u8> = row.get(4)?;
+            let state: String = row.get(5)?;
+            Ok(Resend {
+                id: row.get(0)?,
+                key: ReqKey::from_bytes(&key.as_slice().try_into().unwrap_or([0; 16])),
+                req_id: row.get(2)?,
+                param0: row.get(3)?,
+                payload_md5: md5.as_slice().try_into().unwrap_or([0; 16]),
+                state: state.parse().unwrap_or(OrderState::Failed),
+            })
+        })
+        .map_err(|e| sql(path, e))?;
+    rows.collect::<Result<_, _>>().map_err(|e| sql(path, e))
+}
+
+/// The stamp `days` days before now, Beijing time (the window's start).
+pub fn since(days: u32) -> String {
+    crate::clock::stamp(chrono::Utc::now() - chrono::Duration::days(i64::from(days)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::record::tests::{entry, recording};
+    use crate::ledger::{Access, Settled};
+
+    #[test]
+    fn failed_orders_within_the_window_come_back_with_their_payload() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (path, mut recording) = recording(dir.path());
+        let mut failed = entry("f1", Settled::Failed, "r1");
+        failed.finished_at = crate::clock::now_stamp();
+        let mut old = entry("f2", Settled::Failed, "r1");
+        old.finished_at = "2020-01-01T00:00:00.000+08:00".into();
+        let mut delivered = entry("d1", Settled::Delivered, "r1");
+        delivered.finished_at = crate::clock::now_stamp();
+        recording
+            .append(&[failed, old, delivered], &[])
+            .expect("append");
+        drop(recording);
+        let ledger = Ledger::open(&path, Access::Read).expect("ledger");
+        let found = candidates(&ledger, false, &since(7)).expect("candidates");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].req_id, "f1");
+        assert_eq!(found[0].param0, "{\"req_id\":\"f1\"}");
+        assert!(
+            candidates(&ledger, true, &since(7))
+                .expect("sim")
+                .is_empty()
+        );
+    }
+}
