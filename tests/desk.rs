@@ -437,7 +437,7 @@ async fn over_https_the_cookie_is_secure_and_transport_strict() {
     let root =
         reqwest::Certificate::from_pem(&std::fs::read(&pki.root).expect("root")).expect("pem");
     let mut visitor = Visitor::new(&process.base);
-    visitor.client = reqwest::Client::builder()
+    visitor.client = common::http()
         .redirect(reqwest::redirect::Policy::none())
         .tls_certs_only([root])
         .build()
@@ -463,7 +463,9 @@ async fn over_https_the_cookie_is_secure_and_transport_strict() {
         "{cookie}"
     );
     // Plain HTTP on the TLS port gets nowhere.
-    let plain = reqwest::Client::new()
+    let plain = common::http()
+        .build()
+        .expect("client")
         .get(process.base.replace("https://", "http://") + "/login")
         .send()
         .await;

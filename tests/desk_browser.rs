@@ -100,8 +100,8 @@ async fn open_browser(
     let serde_json::Value::Object(capabilities) = capabilities else {
         unreachable!("an object")
     };
-    ClientBuilder::rustls()
-        .expect("tls")
+    // chromedriver listens on loopback, plain HTTP: no TLS in between.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(capabilities)
         .connect(&driver.url)
         .await

@@ -480,7 +480,7 @@ async fn behind_a_tls_proxy_the_public_url_is_the_origin_checked() {
         .next()
         .expect("token")
         .to_owned();
-    let client = reqwest::Client::builder()
+    let client = common::http()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");

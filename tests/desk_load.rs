@@ -42,7 +42,7 @@ async fn parallel_guesses_for_one_name_are_no_faster_than_one_after_another() {
     let ws = Workspace::new();
     let (sim, process) = desk_with_users(&ws, &[]);
     sim.stats();
-    let client = reqwest::Client::builder()
+    let client = common::http()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(3))
         .build()
@@ -86,7 +86,7 @@ async fn many_logins_at_once_from_many_addresses_keep_the_desk_small() {
         async move {
             // Each from an address of its own (127.0.0.0/8 is all loopback).
             let local = std::net::Ipv4Addr::new(127, 0, 1 + (i / 250) as u8, 1 + (i % 250) as u8);
-            let client = reqwest::Client::builder()
+            let client = common::http()
                 .local_address(std::net::IpAddr::V4(local))
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(30))

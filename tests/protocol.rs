@@ -317,7 +317,11 @@ fn stats_are_served_over_http() {
     let sim = simulator(Scenario::default());
     block_on(client(settings(&sim.url())).call(&order("s").payload()));
     let body = block_on(async {
-        reqwest::get(format!("http://{}/__stats", sim.addr()))
+        common::http()
+            .build()
+            .expect("client")
+            .get(format!("http://{}/__stats", sim.addr()))
+            .send()
             .await
             .expect("get")
             .text()

@@ -271,7 +271,7 @@ async fn post(url: &url::Url, signed: Signed, what: &str) {
     let client = match client() {
         Ok(client) => client,
         Err(error) => {
-            tracing::warn!("{what} to {shown} not sent: {}", error.without_url());
+            tracing::warn!("{what} to {shown} not sent: {error}");
             return;
         }
     };
@@ -326,9 +326,11 @@ async fn post(url: &url::Url, signed: Signed, what: &str) {
 }
 
 /// The client every hook uses: short timeouts, same-origin redirects only, no
-/// `Referer`.
-fn client() -> reqwest::Result<reqwest::Client> {
+/// `Referer`; certificates checked as the gateway's are (`top::tls`).
+fn client() -> Result<reqwest::Client, String> {
+    let tls = crate::top::tls::client_config(&[]).map_err(|error| error.to_string())?;
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(3))
         .referer(false)
@@ -343,6 +345,7 @@ fn client() -> reqwest::Result<reqwest::Client> {
             }
         }))
         .build()
+        .map_err(|error| error.without_url().to_string())
 }
 
 /// What a robot said of the message: DingTalk and WeCom answer `{"errcode":0,…}`,

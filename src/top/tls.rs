@@ -60,11 +60,17 @@ pub fn load_roots(path: &Path) -> Result<Vec<Root>, CaCertError> {
     Ok(roots)
 }
 
+/// The cryptography every TLS connection of the client uses: *ring* (the lighter build
+/// of the two rustls offers; the same suites and groups).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
 /// The client's TLS settings: the platform verifier with `extra_roots` added, or, on a
 /// machine without CA certificates (and no extra roots), one that refuses every
 /// certificate with that reason.
 pub fn client_config(extra_roots: &[Root]) -> Result<rustls::ClientConfig, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = provider();
     let verifier: Arc<dyn ServerCertVerifier> =
         match rustls_platform_verifier::Verifier::new_with_extra_roots(
             extra_roots.iter().cloned(),

@@ -86,7 +86,7 @@ pub struct Visitor {
 impl Visitor {
     pub fn new(base: &str) -> Visitor {
         Visitor {
-            client: reqwest::Client::builder()
+            client: super::http()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(60))
                 .build()

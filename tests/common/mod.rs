@@ -130,6 +130,16 @@ pub fn binary() -> std::path::PathBuf {
     assert_cmd::cargo::cargo_bin!("opentrade-callback").to_path_buf()
 }
 
+/// A reqwest client builder for tests: the process's TLS provider (*ring*, the one the
+/// tool is built with) installed first, as reqwest is built without one.
+pub fn http() -> reqwest::ClientBuilder {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
 /// A temp dir holding one scenario's files.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
