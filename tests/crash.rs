@@ -300,27 +300,45 @@ fn a_second_run_on_the_same_ledger_exits_4_naming_the_first() {
 
 #[test]
 fn a_damaged_ledger_stops_the_run_before_sending() {
-    let sim = simulator(Scenario::default());
-    let ws = Workspace::new();
-    let input = ws.write("in.csv", orders_of(&ids(300)));
-    send_cmd(&ws, &sim, &[&input]).assert().code(0);
-    // A disk error: pages after the first overwritten.
-    let mut bytes = std::fs::read(ws.ledger()).expect("ledger");
-    assert!(bytes.len() > 4096 * 4, "{} bytes", bytes.len());
-    bytes[4096..4096 * 4].fill(0x5a);
-    std::fs::write(ws.ledger(), &bytes).expect("damage");
-    let calls = sim.stats().requests;
-    let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), 2);
-    assert!(
-        stderr.contains("ledger") && stderr.contains("malformed"),
-        "{stderr}"
-    );
-    assert_eq!(sim.stats().requests, calls, "nothing sent");
-    assert_eq!(
-        std::fs::read(ws.ledger()).expect("ledger"),
-        bytes,
-        "nothing rewritten"
-    );
+    // A disk error in the dedup index, which planning reads: refused before any call
+    // (exit 2), the file as it was. Anywhere else: the first write that meets it
+    // halts the run (exit 3) — the orders to send are written before they are sent,
+    // so nothing was.
+    for (damaged, code) in [("order_keys", 2), ("orders", 3)] {
+        let sim = simulator(Scenario::default());
+        let ws = Workspace::new();
+        let input = ws.write("in.csv", orders_of(&ids(300)));
+        send_cmd(&ws, &sim, &[&input]).assert().code(0);
+        let root: i64 = rusqlite::Connection::open(ws.ledger())
+            .expect("ledger")
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = ?1",
+                [damaged],
+                |row| row.get(0),
+            )
+            .expect("root page");
+        let mut bytes = std::fs::read(ws.ledger()).expect("ledger");
+        let root = usize::try_from(root).expect("a page");
+        let page = (root - 1) * 4096..root * 4096;
+        assert!(bytes.len() >= page.end, "{} bytes", bytes.len());
+        bytes[page].fill(0x5a);
+        std::fs::write(ws.ledger(), &bytes).expect("damage");
+        // Tonight's export: last night's orders and new ones.
+        let input = ws.write("in2.csv", orders_of(&ids(400)));
+        let calls = sim.stats().requests;
+        let stderr = exits_with(&mut send_cmd(&ws, &sim, &[&input]), code);
+        assert!(
+            stderr.contains("ledger") && stderr.contains("malformed"),
+            "{damaged}: {stderr}"
+        );
+        assert_eq!(sim.stats().requests, calls, "{damaged}: nothing sent");
+        if code == 2 {
+            assert!(
+                std::fs::read(ws.ledger()).expect("ledger") == bytes,
+                "{damaged}: the file was rewritten"
+            );
+        }
+    }
 }
 
 #[test]

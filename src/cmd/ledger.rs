@@ -24,8 +24,15 @@ fn import(args: &ImportArgs) -> anyhow::Result<Exit> {
     roles.claim("--into", &args.into)?;
     roles.claim("--into's lock", &crate::ledger::lock::lock_path(&args.into))?;
     let _lock = crate::ledger::acquire(&args.into).map_err(super::lock_error)?;
-    let ledger = Ledger::open(&args.into, Access::Write)?;
-    let done = crate::ledger::import::import(&ledger, &args.csv)?;
+    // A new ledger is built beside its place and appears whole; an existing one takes
+    // the import in one transaction.
+    let done = match crate::ledger::db::kind_of(&args.into) {
+        Ok(crate::ledger::db::Kind::Empty) => {
+            Ledger::check_new(&args.into)?;
+            crate::ledger::import::import_new(&args.csv, &args.into)?
+        }
+        _ => crate::ledger::import::import(&Ledger::open(&args.into, Access::Write)?, &args.csv)?,
+    };
     match done.before {
         Some(when) => crate::console::outln!(
             "{} was imported into {} at {when}; nothing added",

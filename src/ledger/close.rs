@@ -35,18 +35,27 @@ pub fn close(
     let mut done = Closed::default();
     {
         let mut find = tx
-            .prepare_cached("SELECT id, state, req_id FROM orders WHERE key = ?1 AND sim = 0")
+            .prepare_cached("SELECT o.id, o.state, o.req_id FROM order_keys k JOIN orders o ON o.id = k.id WHERE k.near = ?1 AND k.key = ?2 AND k.sim = 0")
             .map_err(|e| sql(path, e))?;
         let mut update = tx
             .prepare_cached(
                 "UPDATE orders SET state = 'closed', closed_by = ?2, closed_at = ?3, closed_reason = ?4, updated_at = ?3 WHERE id = ?1",
             )
             .map_err(|e| sql(path, e))?;
+        let mut rekey = tx
+            .prepare_cached(
+                "UPDATE order_keys SET state = 'closed' WHERE near = ?1 AND key = ?2 AND sim = 0",
+            )
+            .map_err(|e| sql(path, e))?;
         for req_id in req_ids {
             let found: Option<(i64, String, String)> = find
-                .query_row(params![ReqKey::of(req_id).to_bytes().as_slice()], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })
+                .query_row(
+                    params![
+                        super::key::neighbourhood(req_id),
+                        ReqKey::of(req_id).to_bytes().as_slice()
+                    ],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
                 .map(Some)
                 .or_else(|error| match error {
                     rusqlite::Error::QueryReturnedNoRows => Ok(None),
@@ -60,6 +69,12 @@ pub fn close(
                     _ => {
                         update
                             .execute(params![id, by, now, reason])
+                            .map_err(|e| sql(path, e))?;
+                        rekey
+                            .execute(params![
+                                super::key::neighbourhood(req_id),
+                                ReqKey::of(req_id).to_bytes().as_slice()
+                            ])
                             .map_err(|e| sql(path, e))?;
                         done.closed.push(req_id.clone());
                     }

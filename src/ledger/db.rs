@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
 
 use super::LedgerError;
@@ -154,7 +155,7 @@ impl Ledger {
             path: path.to_owned(),
             conn,
         };
-        ledger.configure()?;
+        ledger.configure(access)?;
         let created = kind == Kind::Empty;
         if created {
             // A new file's name is durable only once its directory is synced.
@@ -199,7 +200,7 @@ impl Ledger {
         &self.path
     }
 
-    fn configure(&self) -> Result<(), LedgerError> {
+    fn configure(&self, access: Access) -> Result<(), LedgerError> {
         let path = &self.path;
         self.conn
             .busy_timeout(BUSY_TIMEOUT)
@@ -213,10 +214,16 @@ impl Ledger {
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!("ledger {}: journal mode {mode}, not WAL", path.display());
         }
+        // A reader's pages come from the system's cache as readily: 8 MiB of its
+        // own; the writer keeps more of the trees it updates.
+        let cache_kib = match access {
+            Access::Read => 8 * 1024,
+            Access::Write => 64 * 1024,
+        };
         self.conn
-            .execute_batch(
-                "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
-            )
+            .execute_batch(&format!(
+                "PRAGMA synchronous = FULL; PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY;"
+            ))
             .map_err(|e| sql(path, e))
     }
 
@@ -283,6 +290,31 @@ impl Ledger {
             schema::VERSION,
             backup.display()
         );
+        self.conn
+            .create_scalar_function(
+                "neighbourhood",
+                1,
+                FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+                |ctx| {
+                    let req_id = ctx.get_raw(0).as_str().unwrap_or_default();
+                    Ok(super::key::neighbourhood(req_id))
+                },
+            )
+            .map_err(|e| sql(&self.path, e))?;
+        // A step may make a table again (SQLite's way to change one): the references
+        // to it are checked once, after every step, not as its old rows go.
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = OFF")
+            .map_err(|e| sql(&self.path, e))?;
+        let migrated = self.migrate_steps(version);
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON")
+            .map_err(|e| sql(&self.path, e))?;
+        migrated
+    }
+
+    /// The steps from `version` on, in one transaction; nothing if a reference broke.
+    fn migrate_steps(&self, version: i32) -> Result<(), LedgerError> {
         let tx = self
             .conn
             .unchecked_transaction()
@@ -292,6 +324,19 @@ impl Ledger {
             .filter(|(from, _)| *from >= version)
         {
             tx.execute_batch(step.1).map_err(|e| sql(&self.path, e))?;
+        }
+        let broken: i64 = tx
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| sql(&self.path, e))?;
+        if broken > 0 {
+            return Err(LedgerError::Sql {
+                path: self.path.display().to_string(),
+                error: format!(
+                    "migrating schema version {version}: {broken} rows refer to rows that are not there; nothing was changed"
+                ),
+            });
         }
         tx.execute_batch(&format!("PRAGMA user_version = {}", schema::VERSION))
             .map_err(|e| sql(&self.path, e))?;
@@ -347,7 +392,7 @@ fn csv_named(path: &Path, shown: String) -> LedgerError {
 }
 
 /// A new file's name is durable only once its directory is synced.
-fn sync_parent(path: &Path) -> std::io::Result<()> {
+pub(super) fn sync_parent(path: &Path) -> std::io::Result<()> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -457,7 +502,7 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_schema_is_refused_and_an_older_one_migrated_with_a_backup() {
+    fn a_newer_schema_is_refused() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("ledger.db");
         drop(Ledger::open(&path, Access::Write).expect("created"));
@@ -467,16 +512,119 @@ mod tests {
         drop(raw);
         let err = Ledger::open(&path, Access::Write).expect_err("too new");
         assert!(matches!(err, LedgerError::TooNew { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_version_1_ledger_is_migrated_with_a_backup_and_keeps_its_history() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ledger.db");
         let raw = Connection::open(&path).expect("raw");
-        raw.execute_batch("PRAGMA user_version = 0").expect("older");
+        raw.execute_batch(include_str!("../../tests/fixtures/ledger-schema-v1.sql"))
+            .expect("version 1");
+        raw.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;"
+        ))
+        .expect("marked");
+        let order = |id: i64, req_id: &str, state: &str| {
+            raw.execute(
+                "INSERT INTO orders (id, key, sim, req_id, order_no, param0, payload_md5, state, updated_at)
+                 VALUES (?1, ?2, 0, ?3, '4012345678901234567', '{}', ?4, ?5, 't')",
+                rusqlite::params![
+                    id,
+                    super::super::ReqKey::of(req_id).to_bytes().as_slice(),
+                    req_id,
+                    [id as u8; 16].as_slice(),
+                    state
+                ],
+            )
+            .expect("order");
+            raw.execute(
+                "INSERT INTO outcomes (order_id, run_id, status, finished_at, payload_md5)
+                 VALUES (?1, 'r1', 'failed', 't', x'00')",
+                [id],
+            )
+            .expect("outcome");
+        };
+        order(1, "CZ20261124000001", "failed");
+        order(2, "CZ20261124000002", "delivered");
         drop(raw);
+
         let ledger = Ledger::open(&path, Access::Write).expect("migrated");
         assert_eq!(ledger.version().expect("version"), schema::VERSION);
         let backups = std::fs::read_dir(dir.path())
             .expect("list")
             .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().contains(".bak-v0-"))
+            .filter(|e| e.file_name().to_string_lossy().contains(".bak-v1-"))
             .count();
         assert_eq!(backups, 1);
+        // Every order in the dedup index, where a new one would be; the history kept.
+        let keys: Vec<(i64, i64, String)> = ledger
+            .conn
+            .prepare("SELECT near, id, state FROM order_keys ORDER BY id")
+            .expect("query")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let near = super::super::key::neighbourhood("CZ20261124000001");
+        assert_eq!(
+            keys,
+            [(near, 1, "failed".into()), (near, 2, "delivered".into())]
+        );
+        let outcomes: i64 = ledger
+            .conn
+            .query_row("SELECT count(*) FROM outcomes", [], |r| r.get(0))
+            .expect("outcomes");
+        assert_eq!(outcomes, 2);
+        // The schema is version 2's: a new ledger's, table for table, index for index.
+        let shape = |conn: &Connection| -> Vec<(String, String)> {
+            conn.prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+                .expect("schema")
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .expect("rows")
+                .collect::<Result<Vec<(String, String)>, _>>()
+                .expect("rows")
+                .into_iter()
+                .map(|(name, sql)| (name, sql.split_whitespace().collect::<Vec<_>>().join(" ")))
+                .collect()
+        };
+        let fresh = Ledger::open(&dir.path().join("new.db"), Access::Write).expect("new");
+        let names =
+            |shape: &[(String, String)]| shape.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&shape(&ledger.conn)), names(&shape(&fresh.conn)));
+        let table = |conn: &Connection, name: &str| {
+            shape(conn)
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, sql)| {
+                    sql.replace("orders_v2", "orders")
+                        .replace("outcomes_v2", "outcomes")
+                        .replace("\"", "")
+                })
+        };
+        for name in ["orders", "outcomes", "order_keys", "orders_open"] {
+            assert_eq!(
+                table(&ledger.conn, name),
+                table(&fresh.conn, name),
+                "{name}"
+            );
+        }
+        // And it works as one: a run's writes and lookups.
+        drop(ledger);
+        let mut recording = super::super::record::Recording::start(
+            Ledger::open(&path, Access::Write).expect("reopened"),
+            &super::super::record::tests::run("r2"),
+        )
+        .expect("start");
+        recording
+            .append(
+                &[super::super::record::tests::entry(
+                    "CZ20261124000001",
+                    super::super::Settled::Delivered,
+                    "r2",
+                )],
+                &[],
+            )
+            .expect("append");
     }
 }

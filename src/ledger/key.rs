@@ -8,6 +8,17 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::OrderState;
 
+/// Where a req_id's entry sits in the dedup index (`order_keys`): its first 8 bytes,
+/// in their order. Req_ids made in sequence (a prefix, a date, a number) sit together,
+/// so a night's lookups read the few pages of recent orders however old the ledger
+/// is. Stored signed, the top bit flipped, so SQLite's integer order is the bytes'.
+pub fn neighbourhood(req_id: &str) -> i64 {
+    let mut bytes = [0u8; 8];
+    let head = &req_id.as_bytes()[..req_id.len().min(8)];
+    bytes[..head.len()].copy_from_slice(head);
+    (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64
+}
+
 /// A req_id as the indexes hold it. Two req_ids share a key with odds of about
 /// 2^-128 per pair: far below any other failure this job can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +141,27 @@ pub fn parse_md5(hex_digits: &[u8]) -> Option<[u8; 16]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn neighbourhoods_are_in_the_req_ids_byte_order() {
+        let ids = [
+            "",
+            "A",
+            "CZ2026",
+            "CZ20261124000001",
+            "CZ202612",
+            "b",
+            "订单",
+        ];
+        for pair in ids.windows(2) {
+            assert!(neighbourhood(pair[0]) < neighbourhood(pair[1]), "{pair:?}");
+        }
+        // Past 8 bytes, one neighbourhood: the key orders within it.
+        assert_eq!(
+            neighbourhood("CZ20261124000001"),
+            neighbourhood("CZ20261124999999")
+        );
+    }
 
     #[test]
     fn state_packs_state_and_digest() {

@@ -1,5 +1,5 @@
 //! What the ledger knows of the req_ids a run is about: for each key, the order's id,
-//! state and payload digest, found by its index (`orders_by_key`) — the cost follows
+//! state and payload digest, found in the dedup index (`order_keys`) — the cost follows
 //! the export, not the ledger's age. The keys are looked up in their index's order, on
 //! a connection per thread.
 
@@ -16,25 +16,39 @@ pub struct Known {
     pub state: LedgerState,
 }
 
-const LOOKUP: &str = "SELECT id, state, payload_md5 FROM orders WHERE key = ?1 AND sim IN (0, ?2) ORDER BY sim DESC LIMIT 1";
+/// A live run's question: its own kind of order only. (No `IN` list: SQLite builds
+/// one as a temporary tree on every execution.)
+const LOOKUP_LIVE: &str =
+    "SELECT id, state, payload_md5 FROM order_keys WHERE near = ?1 AND key = ?2 AND sim = 0";
+/// A simulated run's: its own kind first, else a real one (the key's entries are
+/// neighbours in the index: read backwards, the simulated one comes first).
+const LOOKUP_SIMULATED: &str = "SELECT id, state, payload_md5 FROM order_keys WHERE near = ?1 AND key = ?2 ORDER BY sim DESC LIMIT 1";
+
+/// A req_id to look up: its neighbourhood (`key::neighbourhood`) and its key.
+pub type Sought = (i64, ReqKey);
 
 /// Looks up every key of `keys` in the ledger (a simulated run also sees its own
-/// kind's orders, which live runs never do), on `threads` connections; the answers
-/// are in `keys`' order.
+/// kind's orders, which live runs never do), on `threads` connections; `found` hears
+/// of each key the ledger has, by its place in `keys`.
 pub fn lookup(
     ledger: &Ledger,
-    keys: &[ReqKey],
+    keys: &[Sought],
     simulated: bool,
     threads: usize,
-) -> Result<Vec<Option<Known>>, LedgerError> {
-    // In the index's order: each page is read once, in order.
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_unstable_by_key(|&i| keys[i].words());
+    mut found: impl FnMut(usize, Known),
+) -> Result<(), LedgerError> {
+    // In the index's order: each page is read once, in order, and a night's req_ids
+    // made in sequence fall on the few pages of their neighbourhood.
+    let mut order: Vec<u32> = (0..u32::try_from(keys.len()).unwrap_or(u32::MAX)).collect();
+    order.sort_unstable_by_key(|&i| {
+        let (near, key) = keys[i as usize];
+        (near, key.words())
+    });
     let threads = threads.clamp(1, 8).min(keys.len().max(1));
     let part = order.len().div_ceil(threads).max(1);
     let mut chunks = order.chunks(part);
     let first = chunks.next().unwrap_or_default();
-    let found: Vec<Vec<Option<Known>>> = std::thread::scope(|scope| {
+    let parts: Vec<Vec<(u32, Known)>> = std::thread::scope(|scope| {
         // The other parts on connections of their own, the first on this one.
         let path = &ledger.path;
         let handles: Vec<_> = chunks
@@ -54,37 +68,40 @@ pub fn lookup(
         }
         Ok::<_, LedgerError>(all)
     })?;
-    let mut answers = vec![None; keys.len()];
-    for (&i, known) in order.iter().zip(found.into_iter().flatten()) {
-        answers[i] = known;
+    for (i, known) in parts.into_iter().flatten() {
+        found(i as usize, known);
     }
-    Ok(answers)
+    Ok(())
 }
 
-/// The answers for `keys[i]` of every `i` of `chunk`, in its order, in one read
-/// transaction.
+/// What the ledger has of `keys[i]` for each `i` of `chunk` (only the keys it has),
+/// in one read transaction.
 fn find(
     ledger: &Ledger,
-    keys: &[ReqKey],
-    chunk: &[usize],
+    keys: &[Sought],
+    chunk: &[u32],
     simulated: bool,
-) -> Result<Vec<Option<Known>>, LedgerError> {
+) -> Result<Vec<(u32, Known)>, LedgerError> {
     let path = &ledger.path;
     let tx = ledger
         .conn
         .unchecked_transaction()
         .map_err(|e| sql(path, e))?;
-    let mut statement = tx.prepare_cached(LOOKUP).map_err(|e| sql(path, e))?;
-    let mut out = Vec::with_capacity(chunk.len());
+    let query = if simulated {
+        LOOKUP_SIMULATED
+    } else {
+        LOOKUP_LIVE
+    };
+    let mut statement = tx.prepare_cached(query).map_err(|e| sql(path, e))?;
+    let mut out = Vec::new();
     for &i in chunk {
+        let (near, key) = keys[i as usize];
         let mut rows = statement
-            .query(params![keys[i].to_bytes().as_slice(), simulated])
+            .query(params![near, key.to_bytes().as_slice()])
             .map_err(|e| sql(path, e))?;
-        let known = match rows.next().map_err(|e| sql(path, e))? {
-            Some(row) => Some(known_of(row).map_err(|e| sql(path, e))?),
-            None => None,
-        };
-        out.push(known);
+        if let Some(row) = rows.next().map_err(|e| sql(path, e))? {
+            out.push((i, known_of(row).map_err(|e| sql(path, e))?));
+        }
     }
     Ok(out)
 }
@@ -118,12 +135,20 @@ mod tests {
         recording.append(&entries, &[]).expect("append");
         drop(recording);
         let ledger = Ledger::open(&dir.path().join("ledger.db"), Access::Read).expect("ledger");
-        let keys: Vec<ReqKey> = ["r3", "nope", "r49", "r0"]
+        let keys: Vec<Sought> = ["r3", "nope", "r49", "r0"]
             .iter()
-            .map(|r| ReqKey::of(r))
+            .map(|r| (crate::ledger::key::neighbourhood(r), ReqKey::of(r)))
             .collect();
+        let answers = |simulated: bool, threads: usize| {
+            let mut answers = vec![None; keys.len()];
+            lookup(&ledger, &keys, simulated, threads, |i, known| {
+                answers[i] = Some(known)
+            })
+            .expect("lookup");
+            answers
+        };
         for threads in [1, 2, 3] {
-            let found = lookup(&ledger, &keys, false, threads).expect("lookup");
+            let found = answers(false, threads);
             assert!(found[0].is_some() && found[2].is_some() && found[3].is_some());
             assert!(found[1].is_none());
             assert_eq!(
@@ -133,6 +158,6 @@ mod tests {
             assert!(found[0].is_some_and(|k| k.state.same_payload(&[9; 16])));
         }
         // A simulated run sees the real orders too.
-        assert!(lookup(&ledger, &keys, true, 1).expect("lookup")[0].is_some());
+        assert!(answers(true, 1)[0].is_some());
     }
 }

@@ -91,8 +91,20 @@ pub fn for_each(
     let wanted = if states.is_empty() {
         String::new()
     } else {
+        // Open states only: said as the partial index says it, so it is used.
+        let open = filter.states.iter().all(|s| {
+            matches!(
+                s,
+                OrderState::Pending | OrderState::Failed | OrderState::Rejected
+            )
+        });
         format!(
-            "AND state IN ({})",
+            "{}AND state IN ({})",
+            if open {
+                format!("AND {} ", super::schema::OPEN_ORDERS)
+            } else {
+                String::new()
+            },
             states
                 .iter()
                 .map(|s| format!("'{s}'"))
@@ -139,11 +151,14 @@ pub fn find(ledger: &Ledger, id: &str) -> Result<Vec<OrderRow>, LedgerError> {
     let mut statement = ledger
         .conn
         .prepare(&format!(
-            "SELECT {COLUMNS} FROM orders WHERE key = ?1 OR order_no = ?2 ORDER BY sim, id"
+            "SELECT {COLUMNS} FROM orders WHERE id IN (SELECT id FROM order_keys WHERE near = ?3 AND key = ?1) OR order_no = ?2 ORDER BY sim, id"
         ))
         .map_err(|e| sql(path, e))?;
     let rows = statement
-        .query_map(params![key.as_slice(), id.trim()], order_of)
+        .query_map(
+            params![key.as_slice(), id.trim(), super::key::neighbourhood(id)],
+            order_of,
+        )
         .map_err(|e| sql(path, e))?;
     let rows: Vec<OrderRow> = rows.collect::<Result<_, _>>().map_err(|e| sql(path, e))?;
     // The key is a hash: the req_id itself decides.

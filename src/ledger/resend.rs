@@ -29,12 +29,7 @@ pub fn candidates(
     let path = &ledger.path;
     let mut statement = ledger
         .conn
-        .prepare(
-            "SELECT id, key, req_id, param0, payload_md5, state FROM orders
-             WHERE state IN ('failed', 'pending') AND sim = ?1 AND param0 IS NOT NULL
-               AND coalesce(first_failed_at, updated_at) >= ?2
-             ORDER BY id",
-        )
+        .prepare(&candidates_sql())
         .map_err(|e| sql(path, e))?;
     let rows = statement
         .query_map(params![simulated, since], |row| {
@@ -57,6 +52,18 @@ pub fn candidates(
 /// The stamp `days` days before now, Beijing time (the window's start).
 pub fn since(days: u32) -> String {
     crate::clock::stamp(chrono::Utc::now() - chrono::Duration::days(i64::from(days)))
+}
+
+/// The query of `candidates`: through the partial index of open orders, never the
+/// whole table.
+fn candidates_sql() -> String {
+    format!(
+        "SELECT id, key, req_id, param0, payload_md5, state FROM orders
+         WHERE {} AND state IN ('failed', 'pending') AND sim = ?1 AND param0 IS NOT NULL
+           AND coalesce(first_failed_at, updated_at) >= ?2
+         ORDER BY id",
+        super::schema::OPEN_ORDERS
+    )
 }
 
 #[cfg(test)]
@@ -88,6 +95,25 @@ mod tests {
             candidates(&ledger, true, &since(7))
                 .expect("sim")
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_candidates_come_through_the_index_of_open_orders() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (path, _recording) = recording(dir.path());
+        let ledger = Ledger::open(&path, Access::Read).expect("ledger");
+        let plan: Vec<String> = ledger
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", candidates_sql()))
+            .expect("plan")
+            .query_map(params![false, "x"], |row| row.get(3))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert!(
+            plan.iter().any(|step| step.contains("orders_open")),
+            "{plan:?}"
         );
     }
 }

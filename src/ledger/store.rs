@@ -5,18 +5,23 @@
 //! its own (one per run, on the recorder's thread).
 
 use super::close::Closed;
-use super::lookup::Known;
+use super::lookup::{Known, Sought};
 use super::orders::{Filter, OrderRow};
 use super::record::{Recording, RunStart};
 use super::resend::Resend;
 use super::runs::RunRow;
 use super::story::Story;
-use super::{Ledger, LedgerError, OrderState, ReqKey};
+use super::{Ledger, LedgerError, OrderState};
 
 /// What the tool asks of a ledger.
 pub trait Store {
     /// What the ledger knows of each key (in `keys`' order).
-    fn lookup(&self, keys: &[ReqKey], simulated: bool) -> Result<Vec<Option<Known>>, LedgerError>;
+    fn lookup(
+        &self,
+        keys: &[Sought],
+        simulated: bool,
+        found: &mut dyn FnMut(usize, Known),
+    ) -> Result<(), LedgerError>;
     /// The orders to send again: failed or pending since `since`.
     fn resends(&self, simulated: bool, since: &str) -> Result<Vec<Resend>, LedgerError>;
     /// Every order `filter` keeps.
@@ -42,8 +47,13 @@ pub trait Store {
 }
 
 impl Store for Ledger {
-    fn lookup(&self, keys: &[ReqKey], simulated: bool) -> Result<Vec<Option<Known>>, LedgerError> {
-        super::lookup::lookup(self, keys, simulated, crate::cores::ledger_walkers())
+    fn lookup(
+        &self,
+        keys: &[Sought],
+        simulated: bool,
+        found: &mut dyn FnMut(usize, Known),
+    ) -> Result<(), LedgerError> {
+        super::lookup::lookup(self, keys, simulated, crate::cores::ledger_walkers(), found)
     }
 
     fn resends(&self, simulated: bool, since: &str) -> Result<Vec<Resend>, LedgerError> {

@@ -8,6 +8,7 @@
 //! input; rows are never held (but those of contradictory req_ids).
 
 mod conflicts;
+mod digest;
 mod kept;
 pub mod resend;
 
@@ -25,6 +26,17 @@ use crate::ledger::key::{KeyMap, digest_prefix};
 use crate::ledger::{Ledger, LedgerError, LedgerState, OrderState, ReqKey};
 use crate::status::Status;
 
+/// The fewest bytes a CSV export spends on an order (its numbers, its req_id, a
+/// result code and an `ext`): the index is sized for that many, and grows past it.
+const BYTES_PER_ROW: u64 = 100;
+
+/// The req_ids an export of `bytes` bytes can be expected to hold, at most.
+fn expected_req_ids(bytes: u64) -> usize {
+    usize::try_from(bytes / BYTES_PER_ROW)
+        .unwrap_or(usize::MAX)
+        .min(50_000_000)
+}
+
 /// A req_id's first valid occurrence in the input, its payload digest, and what the
 /// ledger says of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +51,8 @@ struct Entry {
     ledger: LedgerState,
     /// The order's row in the ledger (`orders.id`); 0 when it has none.
     order: i64,
+    /// The req_id's neighbourhood in the ledger's index (`ledger::key::neighbourhood`).
+    near: i64,
 }
 
 /// The bit of `Entry::digest` that marks a req_id whose rows disagree (a digest
@@ -99,6 +113,7 @@ impl Built {
                 line: u32::try_from(row.line).unwrap_or(u32::MAX),
                 ledger: LedgerState::NONE,
                 order: 0,
+                near: crate::ledger::key::neighbourhood(&order.req_id),
             };
             (ReqKey::of(&order.req_id), entry)
         }))
@@ -161,6 +176,9 @@ impl InputIndex {
         let (mut groups, mut read) = (Groups::default(), Vec::new());
         let mut keeping = Keeping::for_inputs(inputs);
         let keep = keeping.as_ref().map(Keeping::flag);
+        // Room for the rows the exports' size suggests, at once: a table that grows
+        // holds its old and its new slots together, the largest moment of the run.
+        index.0.reserve(expected_req_ids(inputs.csv_bytes()));
         parallel::map_in_order(
             inputs,
             512,
@@ -227,19 +245,22 @@ impl InputIndex {
         simulated: bool,
         threads: usize,
     ) -> Result<LedgerPass, LedgerError> {
-        let keys: Vec<ReqKey> = self.0.keys().copied().collect();
-        let found = crate::ledger::lookup::lookup(ledger, &keys, simulated, threads)?;
+        let keys: Vec<crate::ledger::lookup::Sought> = self
+            .0
+            .iter()
+            .map(|(key, entry)| (entry.near, *key))
+            .collect();
         let mut pass = LedgerPass {
             looked_up: keys.len() as u64,
             matched: 0,
         };
-        for (key, known) in keys.iter().zip(found) {
-            if let (Some(known), Some(entry)) = (known, self.0.get_mut(key)) {
+        crate::ledger::lookup::lookup(ledger, &keys, simulated, threads, |i, known| {
+            if let Some(entry) = self.0.get_mut(&keys[i].1) {
                 entry.ledger = known.state;
                 entry.order = known.id;
                 pass.matched += 1;
             }
-        }
+        })?;
         Ok(pass)
     }
 
@@ -333,32 +354,6 @@ impl Plan {
             })
             .count() as u64
             + self.resends.len() as u64
-    }
-
-    /// The digest of exactly what the plan sends: SHA-256 over each call's req_id key
-    /// and payload digest, in key order (so it does not depend on how the index is
-    /// laid out), as 64 hex digits. Two plans with the same digest send the same
-    /// payloads under the same req_ids.
-    pub fn digest(&self) -> String {
-        use sha2::Digest as _;
-        let mut calls: Vec<([u64; 2], u64)> = self
-            .input
-            .iter()
-            .filter(|(_, entry)| {
-                !entry.contradicted()
-                    && self.against_ledger(entry.ledger, entry.digest, 0) == Decision::Send
-            })
-            .map(|(key, entry)| (key.words(), entry.payload()))
-            .chain(self.resends.calls())
-            .collect();
-        calls.sort_unstable();
-        let mut hasher = sha2::Sha256::new();
-        for (key, payload) in calls {
-            hasher.update(key[0].to_be_bytes());
-            hasher.update(key[1].to_be_bytes());
-            hasher.update(payload.to_be_bytes());
-        }
-        faster_hex::hex_string(&hasher.finalize())
     }
 
     /// What pass one read, group by group (`input::fingerprint`).

@@ -110,7 +110,7 @@ pub fn record(
         seq,
         file_line,
         row,
-        entry: Some(entry),
+        entry: Some(Box::new(entry)),
         sighting: None,
         planned: true,
     }

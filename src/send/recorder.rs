@@ -34,7 +34,8 @@ pub struct Done {
     pub seq: u64,
     pub file_line: u64,
     pub row: ResultRow,
-    pub entry: Option<LedgerEntry>,
+    /// Boxed: most rows have none, and thousands of rows wait in the window.
+    pub entry: Option<Box<LedgerEntry>>,
     /// A row about an order the ledger knows, not sent: its `orders.id` and status.
     pub sighting: Option<(i64, &'static str)>,
     /// Counted by the progress display (a planned call).
@@ -126,21 +127,26 @@ impl Recorder {
             .name("recorder".into())
             .spawn(move || {
                 while let Some(first) = rx.blocking_recv() {
-                    // A group: this message and whatever else is already waiting.
+                    // A group: this message and whatever else is already waiting, in
+                    // one transaction. (Orders to send come one batch at a time: the
+                    // reader waits for each batch's answer.)
                     let mut rows: Vec<Done> = Vec::new();
+                    let mut pending = None;
                     let mut next = Some(first);
                     while let Some(record) = next.take() {
                         match record {
                             Record::Rows(chunk) => rows.extend(chunk),
-                            Record::Pending { orders, ack } => {
-                                // Rows before it first: they came first.
-                                self.take(std::mem::take(&mut rows));
-                                let _ = ack.send(self.write_pending(&orders));
-                            }
+                            Record::Pending { orders, ack } => pending = Some((orders, ack)),
                         }
-                        if rows.len() < GROUP {
+                        if rows.len() < GROUP && pending.is_none() {
                             next = rx.try_recv().ok();
                         }
+                    }
+                    let (orders, ack) = pending.unzip();
+                    let written =
+                        self.write_ledger(&mut rows, orders.as_deref().unwrap_or_default());
+                    if let Some(ack) = ack {
+                        let _ = ack.send(written);
                     }
                     self.take(rows);
                 }
@@ -149,28 +155,8 @@ impl Recorder {
         Ok((tx, thread))
     }
 
-    fn write_pending(&mut self, orders: &[PendingOrder]) -> bool {
-        let Some(ledger) = self.outputs.ledger.as_mut() else {
-            return true;
-        };
-        if self.ledger_failed {
-            return false;
-        }
-        match ledger.pending(orders) {
-            Ok(()) => true,
-            Err(error) => {
-                self.halt.trigger(HaltReason::LedgerWrite(Arc::new(error)));
-                self.ledger_failed = true;
-                false
-            }
-        }
-    }
-
-    fn take(&mut self, mut rows: Vec<Done>) {
-        if rows.is_empty() {
-            return;
-        }
-        self.write_ledger(&mut rows);
+    /// Counts the group's rows and writes their result rows.
+    fn take(&mut self, rows: Vec<Done>) {
         for done in rows {
             let row = done.row;
             self.tally.add(&row);
@@ -213,12 +199,16 @@ impl Recorder {
         }
     }
 
-    /// The group's outcomes and sightings, in one transaction; the first failure
-    /// halts the run.
-    fn write_ledger(&mut self, rows: &mut [Done]) {
-        let Some(ledger) = self.outputs.ledger.as_mut().filter(|_| !self.ledger_failed) else {
-            return;
+    /// The group's outcomes and sightings, and the orders about to be sent as
+    /// pending, in one transaction; whether it is written. The first failure halts
+    /// the run.
+    fn write_ledger(&mut self, rows: &mut [Done], orders: &[PendingOrder]) -> bool {
+        let Some(ledger) = self.outputs.ledger.as_mut() else {
+            return true;
         };
+        if self.ledger_failed {
+            return false;
+        }
         self.entries.clear();
         self.sightings.clear();
         for done in rows.iter_mut() {
@@ -229,7 +219,7 @@ impl Recorder {
                         .map_or("", String::as_str),
                 );
                 entry.line = done.row.line;
-                self.entries.push(entry);
+                self.entries.push(*entry);
             }
             if let Some((order_id, status)) = done.sighting.take() {
                 self.sightings.push(Sighting {
@@ -244,9 +234,13 @@ impl Recorder {
                 });
             }
         }
-        if let Err(error) = ledger.append(&self.entries, &self.sightings) {
-            self.halt.trigger(HaltReason::LedgerWrite(Arc::new(error)));
-            self.ledger_failed = true;
+        match ledger.write(orders, &self.entries, &self.sightings) {
+            Ok(()) => true,
+            Err(error) => {
+                self.halt.trigger(HaltReason::LedgerWrite(Arc::new(error)));
+                self.ledger_failed = true;
+                false
+            }
         }
     }
 }

@@ -3,16 +3,18 @@
 //! its `param0` (so a run that dies mid-way leaves them to be sent again), every
 //! outcome (`outcomes`, and the order's new state), every export row about a known
 //! order it did not send (`sightings`), the calls of each Beijing day. Each group of
-//! writes is one transaction, committed (and synced: `synchronous = FULL`) before the
-//! caller counts it written; the caller groups what has piled up meanwhile, so the
-//! commits stay few when outcomes come fast.
-
-use std::collections::HashMap;
+//! writes is one transaction; one with outcomes is committed and synced before the
+//! caller counts it written (`Recording::write` says why orders about to be sent alone
+//! need not wait for the disk). The caller groups what has piled up meanwhile, so the
+//! commits stay few when outcomes come fast. The statements are `rows`.
 
 use rusqlite::params;
 
+mod rows;
+
+use self::rows::{Ids, outcome_rows, pending_rows};
 use super::db::sql;
-use super::{Ledger, LedgerEntry, LedgerError, OrderState, ReqKey};
+use super::{Ledger, LedgerEntry, LedgerError, ReqKey};
 
 /// An order the run is about to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,41 +66,11 @@ pub struct Recording {
     run_id: String,
     sim: bool,
     /// The ids of the orders written as pending, for their outcomes.
-    ids: HashMap<ReqKey, i64, std::hash::BuildHasherDefault<super::key::PassThrough>>,
+    ids: Ids,
     appended: u64,
+    /// Whether commits wait for the disk (`synchronous = FULL`, as opened).
+    synced: bool,
 }
-
-const UPSERT_PENDING: &str = "INSERT INTO orders (key, sim, req_id, order_no, sub_order_no, param0, payload_md5, state, updated_at, last_run)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)
-     ON CONFLICT (key, sim) DO UPDATE SET
-         param0 = excluded.param0, payload_md5 = excluded.payload_md5, state = 'pending',
-         updated_at = excluded.updated_at, last_run = excluded.last_run
-     RETURNING id";
-
-const UPSERT_OUTCOME: &str = "INSERT INTO orders (key, sim, req_id, order_no, sub_order_no, param0, payload_md5, state, updated_at, last_run, error_code, error_msg, sub_code, first_failed_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?8 = 'failed' THEN ?9 END)
-     ON CONFLICT (key, sim) DO UPDATE SET
-         param0 = excluded.param0, payload_md5 = excluded.payload_md5, state = excluded.state,
-         updated_at = excluded.updated_at, last_run = excluded.last_run,
-         error_code = excluded.error_code, error_msg = excluded.error_msg, sub_code = excluded.sub_code,
-         first_failed_at = CASE
-             WHEN excluded.state = 'failed' THEN coalesce(orders.first_failed_at, excluded.updated_at)
-             ELSE NULL END
-     RETURNING id";
-
-const UPDATE_OUTCOME: &str = "UPDATE orders SET
-         state = ?2, updated_at = ?3, last_run = ?4, error_code = ?5, error_msg = ?6, sub_code = ?7,
-         first_failed_at = CASE WHEN ?2 = 'failed' THEN coalesce(first_failed_at, ?3) ELSE NULL END
-     WHERE id = ?1";
-
-const INSERT_OUTCOME: &str = "INSERT INTO outcomes (order_id, run_id, source, line, status, error_code, error_msg, sub_code, sub_msg, top_request_id, attempts, finished_at, payload_md5)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-
-const INSERT_SIGHTING: &str =
-    "INSERT INTO sightings (order_id, run_id, source, line, status) VALUES (?1, ?2, ?3, ?4, ?5)";
-
-const ADD_CALLS: &str = "INSERT INTO calls_per_day (day, calls) VALUES (?1, ?2)
-     ON CONFLICT (day) DO UPDATE SET calls = calls + excluded.calls";
 
 impl Recording {
     /// Records that the run starts: its row and its inputs, in one transaction.
@@ -129,49 +101,16 @@ impl Recording {
             ledger,
             run_id: run.run_id.clone(),
             sim: run.simulated,
-            ids: HashMap::default(),
+            ids: Ids::default(),
             appended: 0,
+            synced: true,
         })
     }
 
     /// Writes `orders` as pending, with their `param0`, in one transaction: they are in
     /// the ledger before any of them is sent.
     pub fn pending(&mut self, orders: &[PendingOrder]) -> Result<(), LedgerError> {
-        if orders.is_empty() {
-            return Ok(());
-        }
-        let path = self.ledger.path.clone();
-        let now = crate::clock::now_stamp();
-        let tx = self
-            .ledger
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| sql(&path, e))?;
-        {
-            let mut upsert = tx
-                .prepare_cached(UPSERT_PENDING)
-                .map_err(|e| sql(&path, e))?;
-            for order in orders {
-                let id: i64 = upsert
-                    .query_row(
-                        params![
-                            order.key.to_bytes().as_slice(),
-                            self.sim,
-                            order.req_id,
-                            order.order_no.to_string(),
-                            order.sub_order_no.map(|n| n.to_string()),
-                            order.param0,
-                            order.payload_md5.as_slice(),
-                            now,
-                            self.run_id,
-                        ],
-                        |row| row.get(0),
-                    )
-                    .map_err(|e| sql(&path, e))?;
-                self.ids.insert(order.key, id);
-            }
-        }
-        tx.commit().map_err(|e| sql(&path, e))
+        self.write(orders, &[], &[])
     }
 
     /// Writes a group of outcomes and sightings in one transaction, and adds their
@@ -181,108 +120,45 @@ impl Recording {
         entries: &[LedgerEntry],
         sightings: &[Sighting],
     ) -> Result<(), LedgerError> {
-        if entries.is_empty() && sightings.is_empty() {
+        self.write(&[], entries, sightings)
+    }
+
+    /// Writes one group in one transaction: orders about to be sent (as pending), and
+    /// the outcomes and sightings that came before them. A group with outcomes is
+    /// synced before this returns. One of pending orders alone is committed without
+    /// waiting for the disk: the write-ahead log has it when the calls go out, so a
+    /// run that dies (killed, crashed) leaves them pending, and the next synced commit
+    /// takes it to the disk with everything before it. Only a machine that loses
+    /// power in between loses them, and with them no answer: the export still holds
+    /// them.
+    pub fn write(
+        &mut self,
+        orders: &[PendingOrder],
+        entries: &[LedgerEntry],
+        sightings: &[Sighting],
+    ) -> Result<(), LedgerError> {
+        if orders.is_empty() && entries.is_empty() && sightings.is_empty() {
             return Ok(());
         }
-        let path = self.ledger.path.clone();
+        let path = &self.ledger.path;
+        let synced = !entries.is_empty() || !sightings.is_empty();
+        if synced != self.synced {
+            let level = if synced { "FULL" } else { "NORMAL" };
+            self.ledger
+                .conn
+                .pragma_update(None, "synchronous", level)
+                .map_err(|e| sql(path, e))?;
+            self.synced = synced;
+        }
         let tx = self
             .ledger
             .conn
             .unchecked_transaction()
-            .map_err(|e| sql(&path, e))?;
-        {
-            let mut update = tx
-                .prepare_cached(UPDATE_OUTCOME)
-                .map_err(|e| sql(&path, e))?;
-            let mut upsert = tx
-                .prepare_cached(UPSERT_OUTCOME)
-                .map_err(|e| sql(&path, e))?;
-            let mut outcome = tx
-                .prepare_cached(INSERT_OUTCOME)
-                .map_err(|e| sql(&path, e))?;
-            let mut days: Vec<(&str, u64)> = Vec::new();
-            for entry in entries {
-                let key = ReqKey::of(&entry.req_id);
-                let state = OrderState::from(entry.status).as_str();
-                let id = match self.ids.get(&key) {
-                    Some(&id) => {
-                        update
-                            .execute(params![
-                                id,
-                                state,
-                                entry.finished_at,
-                                self.run_id,
-                                entry.error_code,
-                                entry.error_msg,
-                                entry.sub_code,
-                            ])
-                            .map_err(|e| sql(&path, e))?;
-                        id
-                    }
-                    None => upsert
-                        .query_row(
-                            params![
-                                key.to_bytes().as_slice(),
-                                self.sim,
-                                entry.req_id,
-                                entry.order_no.to_string(),
-                                entry.sub_order_no.map(|n| n.to_string()),
-                                entry.param0,
-                                entry.payload_md5.as_slice(),
-                                state,
-                                entry.finished_at,
-                                self.run_id,
-                                entry.error_code,
-                                entry.error_msg,
-                                entry.sub_code,
-                            ],
-                            |row| row.get(0),
-                        )
-                        .map_err(|e| sql(&path, e))?,
-                };
-                outcome
-                    .execute(params![
-                        id,
-                        &*entry.run_id,
-                        &*entry.source,
-                        entry.line as i64,
-                        entry.status.as_str(),
-                        entry.error_code,
-                        entry.error_msg,
-                        entry.sub_code,
-                        entry.sub_msg,
-                        entry.top_request_id,
-                        i64::from(entry.attempts),
-                        entry.finished_at,
-                        entry.payload_md5.as_slice(),
-                    ])
-                    .map_err(|e| sql(&path, e))?;
-                let day = entry.finished_at.get(..10).unwrap_or_default();
-                match days.iter_mut().find(|(d, _)| *d == day) {
-                    Some((_, calls)) => *calls += u64::from(entry.attempts),
-                    None => days.push((day, u64::from(entry.attempts))),
-                }
-            }
-            let mut add = tx.prepare_cached(ADD_CALLS).map_err(|e| sql(&path, e))?;
-            for (day, calls) in days {
-                add.execute(params![day, calls as i64])
-                    .map_err(|e| sql(&path, e))?;
-            }
-            let mut seen = tx
-                .prepare_cached(INSERT_SIGHTING)
-                .map_err(|e| sql(&path, e))?;
-            for sighting in sightings {
-                seen.execute(params![
-                    sighting.order_id,
-                    self.run_id,
-                    &*sighting.source,
-                    sighting.line as i64,
-                    sighting.status,
-                ])
-                .map_err(|e| sql(&path, e))?;
-            }
-        }
-        tx.commit().map_err(|e| sql(&path, e))?;
+            .map_err(|e| sql(path, e))?;
+        let run = (self.run_id.as_str(), self.sim);
+        pending_rows(&tx, run, &mut self.ids, orders).map_err(|e| sql(path, e))?;
+        outcome_rows(&tx, run, &self.ids, entries, sightings).map_err(|e| sql(path, e))?;
+        tx.commit().map_err(|e| sql(path, e))?;
         self.appended += entries.len() as u64;
         Ok(())
     }
