@@ -27,6 +27,9 @@ const INVALID_EXAMPLES: usize = 10;
 
 /// The most rows one group commit takes.
 const GROUP: usize = 8192;
+/// A group smaller than this waits up to `LINGER` for more rows.
+const SMALL_GROUP: usize = 512;
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// A row with its outcome, for the recorder.
 #[derive(Debug)]
@@ -68,6 +71,39 @@ pub enum Record {
         ack: std::sync::mpsc::SyncSender<bool>,
     },
 }
+
+/// A group for one transaction: `first`, whatever else is waiting, and what comes
+/// within `LINGER` while the group is small — outcomes come as a stream, and each
+/// commit costs a sync whatever it holds. Orders about to be sent end the group at
+/// once: the reader waits for them (one batch at a time).
+fn gather(first: Record, rx: &mut mpsc::Receiver<Record>) -> (Vec<Done>, Option<Pending>) {
+    let (mut rows, mut pending) = (Vec::new(), None);
+    let started = std::time::Instant::now();
+    let mut next = Some(first);
+    loop {
+        match next.take() {
+            Some(Record::Rows(chunk)) => rows.extend(chunk),
+            Some(Record::Pending { orders, ack }) => pending = Some((orders, ack)),
+            None => {}
+        }
+        if pending.is_some() || rows.len() >= GROUP {
+            break;
+        }
+        match rx.try_recv() {
+            Ok(record) => next = Some(record),
+            Err(mpsc::error::TryRecvError::Empty)
+                if rows.len() < SMALL_GROUP && started.elapsed() < LINGER =>
+            {
+                std::thread::sleep(LINGER / 20);
+            }
+            Err(_) => break,
+        }
+    }
+    (rows, pending)
+}
+
+/// Orders about to be sent, and where to say whether they are written.
+type Pending = (Vec<PendingOrder>, std::sync::mpsc::SyncSender<bool>);
 
 /// The outputs of a run, opened before the first call.
 #[derive(Debug)]
@@ -127,21 +163,7 @@ impl Recorder {
             .name("recorder".into())
             .spawn(move || {
                 while let Some(first) = rx.blocking_recv() {
-                    // A group: this message and whatever else is already waiting, in
-                    // one transaction. (Orders to send come one batch at a time: the
-                    // reader waits for each batch's answer.)
-                    let mut rows: Vec<Done> = Vec::new();
-                    let mut pending = None;
-                    let mut next = Some(first);
-                    while let Some(record) = next.take() {
-                        match record {
-                            Record::Rows(chunk) => rows.extend(chunk),
-                            Record::Pending { orders, ack } => pending = Some((orders, ack)),
-                        }
-                        if rows.len() < GROUP && pending.is_none() {
-                            next = rx.try_recv().ok();
-                        }
-                    }
+                    let (mut rows, pending) = gather(first, &mut rx);
                     let (orders, ack) = pending.unzip();
                     let written =
                         self.write_ledger(&mut rows, orders.as_deref().unwrap_or_default());
