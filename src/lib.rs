@@ -26,6 +26,7 @@ pub mod outfile;
 pub mod plan;
 pub mod results;
 pub mod roles;
+pub mod scratch;
 pub mod send;
 pub mod signals;
 pub mod simulator;

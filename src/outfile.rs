@@ -72,7 +72,7 @@ impl Replacement {
         let (target, file) = match existing(out)? {
             Existing::Stream => {
                 let stream = open_stream(out)?;
-                (Target::Stream { stream }, tempfile::tempfile()?)
+                (Target::Stream { stream }, crate::scratch::unnamed()?)
             }
             Existing::Regular(path) => {
                 if let Some(role) = protected(&path) {
@@ -99,6 +99,15 @@ impl Replacement {
     /// The file being replaced, as named.
     pub fn out(&self) -> &Path {
         &self.out
+    }
+
+    /// Where a writer's own scratch files belong: beside the target, as the
+    /// temporary is (`None` for a stream: `scratch`'s rule).
+    pub fn scratch_dir(&self) -> Option<&Path> {
+        match &self.target {
+            Target::Rename { path, .. } => Some(parent_of(path)),
+            Target::Stream { .. } => None,
+        }
     }
 
     /// Syncs `file` (the one `create` gave) and renames it over the target, or copies

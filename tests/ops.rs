@@ -382,6 +382,84 @@ fn the_metrics_file_is_valid_prometheus_text_and_keeps_the_last_success() {
 }
 
 #[test]
+fn the_metrics_file_is_readable_by_the_collector_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sim = simulator(Scenario::default());
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(2)));
+    let metrics = ws.path("opentrade.prom");
+    let mut send = common::send_process(&ws, &sim.url(), &[&input]);
+    send.arg("--metrics-file").arg(&metrics);
+    // As under systemd's UMask=0027: the same command, through a shell that sets it.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "umask 027 && exec \"$@\"", "sh"])
+        .arg(send.get_program())
+        .args(send.get_args());
+    for (key, value) in send.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    assert_eq!(cmd.status().expect("runs").code(), Some(0));
+    let mode = std::fs::metadata(&metrics)
+        .expect("metrics")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o644, "{mode:o}");
+    // The other outputs keep the umask's say.
+    let out = std::fs::metadata(ws.out())
+        .expect("results")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(out, 0o640, "{out:o}");
+}
+
+#[test]
+fn a_run_that_finds_the_ledger_held_reports_as_itself_not_over_the_running_one() {
+    let sim = simulator(Scenario::default().latency_ms(300));
+    let hooks = common::hooks::HookServer::ok();
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(20)));
+    let metrics = ws.path("opentrade.prom");
+    let ping = format!("{}/ping/abc", hooks.url);
+    let mut first = common::send_process(&ws, &sim.url(), &[&input]);
+    first
+        .args(["--concurrency", "1", "--metrics-file"])
+        .arg(&metrics)
+        .arg("--ping-url")
+        .arg(&ping);
+    let mut first = first.spawn().expect("starts");
+    let lock = opentrade_callback::ledger::lock::lock_path(&ws.ledger());
+    assert!(common::wait_until(
+        std::time::Duration::from_secs(5),
+        || { std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("pid")) }
+    ));
+    let mut second = send_cmd(&ws, &sim, &[&input]);
+    second
+        .arg("--metrics-file")
+        .arg(&metrics)
+        .arg("--ping-url")
+        .arg(&ping);
+    exits_with(&mut second, 4);
+    assert!(
+        !metrics.exists(),
+        "the running run's metrics file is left to it"
+    );
+    assert!(
+        hooks.lines().contains(&"POST /ping/abc/log".to_owned()),
+        "{:?}",
+        hooks.lines()
+    );
+    assert!(!hooks.lines().iter().any(|l| l.ends_with("/4")));
+    common::signal(first.id(), "-TERM");
+    first.wait().expect("reaped");
+    assert!(metrics.exists(), "the running run wrote its own");
+}
+
+#[test]
 fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
     let sim = simulator(
         Scenario::default().on(Matcher::req_id("r0001"), Fault::reject("B0107", "已退款")),
@@ -389,7 +467,8 @@ fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
     let hooks = common::hooks::HookServer::ok();
     let ws = Workspace::new();
     let input = ws.write("in.csv", orders_of(&ids(3)));
-    // Exit 1: start ping, end ping at /1 with the summary, a DingTalk message.
+    // Exit 1: start ping, end ping at the plain URL (a success with a note: the
+    // summary names the rows), a DingTalk message.
     send_cmd(&ws, &sim, &[&input])
         .arg("--ping-url")
         .arg(format!("{}/ping/abc", hooks.url))
@@ -408,7 +487,7 @@ fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
         paths,
         [
             "POST /ping/abc/start",
-            "POST /ping/abc/1",
+            "POST /ping/abc",
             "POST /robot/send?access_token=t"
         ]
     );
@@ -440,6 +519,24 @@ fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
         .code(0);
     let after: Vec<String> = hooks.lines()[before..].to_vec();
     assert_eq!(after, ["POST /ping/abc/start", "POST /ping/abc"]);
+    // Rows needing attention counted as a failure, when the monitor is to say so.
+    let before = hooks.seen().len();
+    let rejected = ws.write("rejected.csv", orders_of(&["r0001".to_owned()]));
+    common::send_cmd_with(
+        &sim,
+        &[&rejected],
+        &ws.ledger(),
+        &ws.path("rejected-out.csv"),
+    )
+    .arg("--ping-url")
+    .arg(format!("{}/ping/abc", hooks.url))
+    .args(["--ping-attention", "fail", "--retry-rejected"])
+    .assert()
+    .code(1);
+    assert_eq!(
+        hooks.lines()[before..],
+        ["POST /ping/abc/start", "POST /ping/abc/1"]
+    );
     // Exit 2: the run never started, the ping says so.
     let before = hooks.seen().len();
     let mut missing =

@@ -324,3 +324,57 @@ fn the_secret_and_session_never_leave_in_any_encoding() {
         }
     }
 }
+
+/// A container whose root filesystem is read-only (Kubernetes' `readOnlyRootFilesystem`)
+/// has no writable `/tmp`: every output — the result workbook, the summary, the
+/// metrics, a ledger export, an input read from stdin — is written without it.
+#[test]
+fn no_output_needs_a_writable_tmpdir() {
+    let sim = simulator(Scenario::default());
+    let ws = Workspace::new();
+    // A TMPDIR that cannot be written (root ignores modes, so: not a directory).
+    let tmpdir = ws.write("not-a-dir", "");
+    let input = ws.write("in.csv", orders_of(&ids(40)));
+    let out = ws.path("results.xlsx");
+    let mut cmd = common::send_cmd_with(&sim, &[&input], &ws.ledger(), &out);
+    cmd.env("TMPDIR", &tmpdir)
+        .args([
+            "--summary-json",
+            &ws.path("summary.json").display().to_string(),
+        ])
+        .args([
+            "--metrics-file",
+            &ws.path("metrics.prom").display().to_string(),
+        ])
+        .assert()
+        .code(0);
+    let mut table = opentrade_callback::results::table::TableReader::open(&out).expect("workbook");
+    let mut rows = 0;
+    while table.next_row().expect("row").is_some() {
+        rows += 1;
+    }
+    assert_eq!(rows, 40);
+    assert!(ws.path("summary.json").exists() && ws.path("metrics.prom").exists());
+
+    // An input on stdin is kept for its second pass without TMPDIR too.
+    let stdin_out = ws.path("stdin-results.xlsx");
+    common::send_cmd_with(&sim, &[Path::new("-")], &ws.ledger(), &stdin_out)
+        .env("TMPDIR", &tmpdir)
+        .write_stdin(std::fs::read(&input).expect("input"))
+        .assert()
+        .code(0);
+    assert!(stdin_out.exists());
+
+    // The ledger as a workbook.
+    let export = ws.path("ledger.xlsx");
+    assert_cmd::Command::new(binary())
+        .env("TMPDIR", &tmpdir)
+        .args(["ledger", "export"])
+        .arg(ws.ledger())
+        .arg("--out")
+        .arg(&export)
+        .assert()
+        .code(0);
+    assert!(export.exists());
+    assert_no_temporaries(&ws);
+}

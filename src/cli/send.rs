@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::input::encoding::EncodingChoice;
 use crate::input::header::Field;
-use crate::send::hooks::{NotifyFormat, NotifyOn};
+use crate::send::hooks::{NotifyFormat, NotifyOn, PingAttention};
 use crate::send::progress::ProgressMode;
 use crate::top::SignMethod;
 
@@ -209,11 +209,25 @@ pub struct ReportingArgs {
     pub metrics_file: Option<PathBuf>,
 
     /// Ping a health check in the healthchecks convention: URL/start when the run starts,
-    /// URL on exit 0, URL/<exit code> otherwise, the summary as the body (a few seconds
-    /// at most; never changes the run's outcome; redirects followed only within the
-    /// URL's own origin; its key never shown in a log).
+    /// URL on exit 0 (and on exit 1, see --ping-attention), URL/<exit code> otherwise,
+    /// the summary as the body; a run that finds the ledger held by another (exit 4)
+    /// pings URL/log, not a failure of the running one (a few seconds at most; never
+    /// changes the run's outcome; redirects followed only within the URL's own origin;
+    /// its key never shown in a log).
     #[arg(help_heading = "Reports", long, value_name = "URL")]
     pub ping_url: Option<url::Url>,
+
+    /// What rows needing attention (exit 1) are to the health check: a success whose
+    /// summary names them, or a failure (URL/1).
+    #[arg(
+        help_heading = "Reports",
+        long,
+        value_name = "AS",
+        value_enum,
+        default_value_t,
+        requires = "ping_url"
+    )]
+    pub ping_attention: PingAttention,
 
     /// Post the summary to a webhook or a group robot (see --notify-format), by default
     /// only when rows need attention or the run failed (--notify-on). A robot that
@@ -320,6 +334,21 @@ impl clap::ValueEnum for NotifyFormat {
             }
             NotifyFormat::Feishu => PossibleValue::new("feishu")
                 .help("A Feishu (飞书) group robot (`{\"msg_type\":\"text\",…}`)"),
+        })
+    }
+}
+
+impl clap::ValueEnum for PingAttention {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[PingAttention::Success, PingAttention::Fail]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use clap::builder::PossibleValue;
+        Some(match self {
+            PingAttention::Success => PossibleValue::new("success")
+                .help("A success with a note: URL, the summary naming the rows as the body"),
+            PingAttention::Fail => PossibleValue::new("fail").help("A failure: URL/1"),
         })
     }
 }

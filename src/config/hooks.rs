@@ -35,6 +35,7 @@ pub fn hooks(args: &SendArgs, env: &Environment) -> Hooks {
     let reporting = &args.reporting;
     Hooks {
         ping: reporting.ping_url.clone(),
+        ping_attention: reporting.ping_attention,
         notify: reporting.notify_url.clone().map(|url| Notify {
             url,
             format: reporting.notify_format,

@@ -1,6 +1,7 @@
 //! Workbooks the desk hands out: a run's whole result table, its rows needing
 //! attention, the outstanding orders. Each is written by the result table writer (so
-//! it reads back as input) into a temporary directory, then sent as an attachment;
+//! it reads back as input) into a directory of its own under the desk's directory
+//! (never `/tmp`), then sent as an attachment;
 //! a row's `source` is the file's name only, never its path on the server.
 
 use std::path::Path;
@@ -14,8 +15,12 @@ use crate::results::table::{TableReader, TableWriter};
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// A workbook of `rows`, as a download named `name`.
-pub fn rows_workbook(rows: impl IntoIterator<Item = Shown>, name: &str) -> Response {
-    respond(name, |out| {
+pub fn rows_workbook(
+    scratch: &Path,
+    rows: impl IntoIterator<Item = Shown>,
+    name: &str,
+) -> Response {
+    respond(scratch, name, |out| {
         let mut writer = TableWriter::create(out, false)?;
         for shown in rows {
             writer.write(&shown.row, &shown.source)?;
@@ -26,13 +31,13 @@ pub fn rows_workbook(rows: impl IntoIterator<Item = Shown>, name: &str) -> Respo
 
 /// The result table at `path` as a workbook (written again, so its sources are
 /// names, not paths).
-pub fn table_workbook(path: &Path, name: &str) -> Response {
-    respond(name, |out| copy_rows(path, out, |_| true))
+pub fn table_workbook(scratch: &Path, path: &Path, name: &str) -> Response {
+    respond(scratch, name, |out| copy_rows(path, out, |_| true))
 }
 
 /// The rows of the result table at `path` that need attention, as a workbook.
-pub fn attention_workbook(path: &Path, name: &str) -> Response {
-    respond(name, |out| {
+pub fn attention_workbook(scratch: &Path, path: &Path, name: &str) -> Response {
+    respond(scratch, name, |out| {
         copy_rows(path, out, |row| row.status.needs_attention())
     })
 }
@@ -53,12 +58,21 @@ fn copy_rows(
     writer.finish().map(drop)
 }
 
-fn respond(name: &str, write: impl FnOnce(&Path) -> std::io::Result<()>) -> Response {
-    let made = tempfile::tempdir().and_then(|dir| {
-        let out = dir.path().join("download.xlsx");
-        write(&out)?;
-        std::fs::read(&out)
-    });
+/// Writes the workbook in a directory of its own under `scratch` (the desk's own
+/// directory: never `/tmp`), removed once read.
+fn respond(
+    scratch: &Path,
+    name: &str,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Response {
+    let made = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempdir_in(scratch)
+        .and_then(|dir| {
+            let out = dir.path().join("download.xlsx");
+            write(&out)?;
+            std::fs::read(&out)
+        });
     match made {
         Ok(bytes) => attachment(bytes, name),
         Err(error) => failed(&error),

@@ -271,7 +271,11 @@ async fn run_results(
     ) {
         return audit_refused(visitor.lang, &error);
     }
-    download::table_workbook(&run.path, &format!("{}.xlsx", stem(&run.name)))
+    download::table_workbook(
+        &desk.config.results_dir,
+        &run.path,
+        &format!("{}.xlsx", stem(&run.name)),
+    )
 }
 
 async fn run_attention(
@@ -282,7 +286,11 @@ async fn run_attention(
     if let Err(error) = desk.audit.record(&visitor.session.user, "download", serde_json::json!({"run": run.name, "what": "attention", "rows": run.tally.attention_total()})) {
         return audit_refused(visitor.lang, &error);
     }
-    download::attention_workbook(&run.path, &format!("{}-attention.xlsx", stem(&run.name)))
+    download::attention_workbook(
+        &desk.config.results_dir,
+        &run.path,
+        &format!("{}-attention.xlsx", stem(&run.name)),
+    )
 }
 
 fn outstanding_orders(desk: &Desk) -> Result<Vec<outstanding::Outstanding>, String> {
@@ -321,7 +329,11 @@ async fn outstanding_workbook(State(desk): State<Arc<Desk>>, visitor: Visitor) -
                     .with_timezone(&crate::clock::beijing())
                     .format("%Y%m%d")
             );
-            download::rows_workbook(orders.iter().map(Shown::from), &name)
+            download::rows_workbook(
+                &desk.config.results_dir,
+                orders.iter().map(Shown::from),
+                &name,
+            )
         }
         Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
     }

@@ -145,7 +145,7 @@ fn spool(input: impl Read, name: &str) -> Result<Origin, InputError> {
         name: name.to_owned(),
         error,
     };
-    let mut file = tempfile::tempfile().map_err(read_error)?;
+    let mut file = crate::scratch::unnamed().map_err(read_error)?;
     let copied =
         std::io::copy(&mut input.take(MAX_SPOOL_BYTES + 1), &mut file).map_err(read_error)?;
     if copied > MAX_SPOOL_BYTES {

@@ -50,7 +50,7 @@ pub fn export(ledger: &Ledger, rows: Rows, out: &Path) -> Result<u64, ExportErro
         error,
     };
     let (replacement, file) = crate::outfile::Replacement::create(out).map_err(write_error)?;
-    let mut sink = Sink::new(out, file).map_err(write_error)?;
+    let mut sink = Sink::new(out, file, replacement.scratch_dir()).map_err(write_error)?;
     let path = &ledger.path;
     let query = match rows {
         Rows::Latest => LATEST,
@@ -97,9 +97,12 @@ enum Sink {
 }
 
 impl Sink {
-    fn new(out: &Path, file: std::fs::File) -> std::io::Result<Sink> {
+    fn new(out: &Path, file: std::fs::File, scratch: Option<&Path>) -> std::io::Result<Sink> {
         if crate::xlsx::is_workbook(out) {
             let mut book = Box::new(rust_xlsxwriter::Workbook::new());
+            if let Some(dir) = scratch {
+                book.set_tempdir(dir).map_err(std::io::Error::other)?;
+            }
             let sheet = book
                 .add_worksheet_with_constant_memory()
                 .map_err(std::io::Error::other)?;

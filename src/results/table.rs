@@ -84,7 +84,9 @@ impl TableWriter {
         let (replacement, file) = Replacement::create(out)?;
         let sink = if crate::xlsx::is_workbook(out) {
             Sink::Workbook {
-                sheet: Box::new(ResultSheet::new(extra).map_err(xlsx_error)?),
+                sheet: Box::new(
+                    ResultSheet::new(extra, replacement.scratch_dir()).map_err(xlsx_error)?,
+                ),
                 tally: Box::default(),
                 file,
             }

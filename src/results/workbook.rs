@@ -44,9 +44,13 @@ impl std::fmt::Debug for ResultSheet {
 
 impl ResultSheet {
     /// A workbook whose results sheet has the workbook columns as its first row, then
-    /// `extra` (the input's columns the API does not use, carried as they were).
-    pub fn new(extra: &[String]) -> Result<Self, XlsxError> {
+    /// `extra` (the input's columns the API does not use, carried as they were). Its
+    /// rows wait in unnamed files in `scratch` (beside the output; else `TMPDIR`).
+    pub fn new(extra: &[String], scratch: Option<&std::path::Path>) -> Result<Self, XlsxError> {
         let mut workbook = Workbook::new();
+        if let Some(dir) = scratch {
+            workbook.set_tempdir(dir)?;
+        }
         // Level 1 deflate: the default level spends most of a large result file's
         // write time searching for matches; level 1 files are ~15% larger.
         workbook.set_zip_compression_level(1);

@@ -1,6 +1,9 @@
 //! Telling the world how a run went, without ever changing how it went: a ping in the
-//! healthchecks convention (`URL/start` when the run starts, `URL` on exit 0,
-//! `URL/<exit code>` otherwise, the summary document as the body), and a notification
+//! healthchecks convention (`URL/start` when the run starts, `URL` on exit 0 — and on
+//! exit 1, rows needing attention, unless they are to count as a failure —
+//! `URL/<exit code>` otherwise, the summary document as the body; a run that found
+//! the ledger held by another pings `URL/log`, which records it without saying the
+//! running one is down), and a notification
 //! to a webhook or a DingTalk, WeCom or Feishu group robot. Short timeouts, a couple of
 //! retries, a few seconds at most in all; a failure is a warning. What is sent is the
 //! summary, which never holds the secret or the session.
@@ -38,11 +41,32 @@ pub enum NotifyOn {
     Always,
 }
 
+/// What rows needing attention (exit 1) are to a health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PingAttention {
+    /// A success with a note: `URL`, the summary (which names them) as the body.
+    #[default]
+    Success,
+    /// A failure: `URL/1`.
+    Fail,
+}
+
 /// The hooks of one run.
 #[derive(Debug, Clone, Default)]
 pub struct Hooks {
     pub ping: Option<url::Url>,
+    pub ping_attention: PingAttention,
     pub notify: Option<Notify>,
+}
+
+/// Where the ping of a run that ended with `exit` goes.
+fn ping_url(ping: &url::Url, exit: u8, attention: PingAttention) -> url::Url {
+    match (exit, attention) {
+        (0, _) | (1, PingAttention::Success) => ping.clone(),
+        // Another run holds the ledger: that one is running, not down.
+        (4, _) => join(ping, "log"),
+        (code, _) => join(ping, &code.to_string()),
+    }
 }
 
 /// Where the notification goes, in which shape, when, and the robot's signing
@@ -71,10 +95,7 @@ impl Hooks {
     /// The run ended with `exit`, its summary document `summary` (JSON text).
     pub async fn finished(&self, exit: u8, summary: &str) {
         if let Some(ping) = &self.ping {
-            let url = match exit {
-                0 => ping.clone(),
-                code => join(ping, &code.to_string()),
-            };
+            let url = ping_url(ping, exit, self.ping_attention);
             post(&url, Signed::plain(summary.to_owned()), "the ping").await;
         }
         if let Some(notify) = &self.notify
@@ -394,6 +415,15 @@ mod tests {
             "https://hc-ping.com/uuid/start"
         );
         assert_eq!(join(&base, "3").as_str(), "https://hc-ping.com/uuid/3");
+        let ping = |exit, attention| ping_url(&base, exit, attention).to_string();
+        assert_eq!(ping(0, PingAttention::Success), "https://hc-ping.com/uuid");
+        assert_eq!(ping(1, PingAttention::Success), "https://hc-ping.com/uuid");
+        assert_eq!(ping(1, PingAttention::Fail), "https://hc-ping.com/uuid/1");
+        assert_eq!(
+            ping(3, PingAttention::Success),
+            "https://hc-ping.com/uuid/3"
+        );
+        assert_eq!(ping(4, PingAttention::Fail), "https://hc-ping.com/uuid/log");
         let slash = url::Url::parse("https://hc-ping.com/uuid/").expect("url");
         assert_eq!(
             join(&slash, "start").as_str(),

@@ -37,6 +37,12 @@ pub struct RunMetrics<'a> {
 pub fn write(path: &Path, metrics: &RunMetrics<'_>) -> std::io::Result<()> {
     let previous = last_success(path);
     let (replacement, mut file) = Replacement::create(path)?;
+    if replacement.scratch_dir().is_some() {
+        // Readable by the collector whatever the service's umask (systemd's
+        // `UMask=0027` would make it 0640): the file holds counts, never a secret.
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     file.write_all(render(metrics, previous).as_bytes())?;
     replacement.commit(file).map(drop)
 }

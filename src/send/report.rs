@@ -96,7 +96,13 @@ impl Reports {
             {
                 crate::console::errln!("error: {error}");
             }
-            if let Some(path) = &targets.metrics_file {
+            // The metrics file is the running run's: a run that found the ledger held
+            // leaves it alone rather than report over it.
+            if let Some(path) = targets
+                .metrics_file
+                .as_ref()
+                .filter(|_| failure.exit != Exit::Locked)
+            {
                 let run = metrics::RunMetrics {
                     exit: failure.exit,
                     tally: &empty,
