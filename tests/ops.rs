@@ -104,15 +104,25 @@ fn a_ban_longer_than_the_wait_allowed_halts_naming_when_it_ends_and_which_limit(
 
 #[test]
 fn an_api_not_open_to_the_app_and_an_expired_session_halt_with_the_fix() {
-    for (fault, expected) in [
-        (Fault::api_not_open(), "not open to the app"),
-        (Fault::session_expired(), "authorize the app again"),
+    for (fault, expected, reason) in [
+        (Fault::api_not_open(), "not open to the app", "permission"),
+        (
+            Fault::session_expired(),
+            "authorize the app again",
+            "session",
+        ),
     ] {
         let sim = simulator(Scenario::default().on(Matcher::prefix("r"), fault));
         let ws = Workspace::new();
         let input = ws.write("in.csv", orders_of(&ids(10)));
+        let summary = ws.path("summary.json");
+        let metrics = ws.path("opentrade.prom");
         let stderr = exits_with(
-            send_cmd(&ws, &sim, &[&input]).args(["--concurrency", "1"]),
+            send_cmd(&ws, &sim, &[&input])
+                .args(["--concurrency", "1", "--summary-json"])
+                .arg(&summary)
+                .arg("--metrics-file")
+                .arg(&metrics),
             3,
         );
         assert!(stderr.contains(expected), "{expected}: {stderr}");
@@ -120,6 +130,18 @@ fn an_api_not_open_to_the_app_and_an_expired_session_halt_with_the_fix() {
             sim.stats().requests,
             1,
             "{expected}: halted at the first answer"
+        );
+        // Said for a machine too: a person must act, a retry would not help.
+        let doc = summary_of(&summary);
+        assert_eq!(doc["halt_reason"], reason);
+        assert_eq!(doc["halt_retryable"], false);
+        let samples = parse_metrics(&metrics);
+        assert_eq!(
+            sample(
+                &samples,
+                &format!("opentrade_callback_halted{{reason=\"{reason}\",retryable=\"false\"}}")
+            ),
+            1.0
         );
     }
 }

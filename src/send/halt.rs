@@ -62,6 +62,128 @@ impl HaltReason {
             _ => Exit::Halted,
         }
     }
+
+    /// What kind of stop this is, for a machine (`halt_reason`).
+    pub fn kind(&self) -> HaltKind {
+        match self {
+            HaltReason::Fatal { code, sub_code, .. } => HaltKind::of_code(code, sub_code),
+            HaltReason::FailureRate { .. } => HaltKind::GatewayDown,
+            HaltReason::BanTooLong { ban, sub_code, .. } => {
+                // The app's quota code with a ban of hours is the day's count.
+                if sub_code.ends_with("limited-by-app-access-count")
+                    && *ban >= Duration::from_secs(3600)
+                {
+                    HaltKind::DailyQuota
+                } else {
+                    HaltKind::Banned
+                }
+            }
+            HaltReason::Signal(_) => HaltKind::Interrupted,
+            HaltReason::Input(_) => HaltKind::Input,
+            HaltReason::LedgerWrite(_) => HaltKind::LedgerWrite,
+            HaltReason::ResultWrite { .. } => HaltKind::ResultWrite,
+            HaltReason::Crashed(_) => HaltKind::Crashed,
+        }
+    }
+}
+
+/// Why a run stopped early, as a machine can act on it: `halt_reason` in the summary
+/// JSON, a label of the metrics, the notification. `retryable`: running again later,
+/// unchanged, can succeed; otherwise a person must act first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HaltKind {
+    /// Calls cannot reach the gateway, or too many of them fail.
+    GatewayDown,
+    /// Flow control banned the app for longer than `--max-ban-wait`.
+    Banned,
+    /// The app's daily call quota is spent (it resets at 00:00 Beijing time).
+    DailyQuota,
+    /// The session is missing, wrong or expired: authorize the app again.
+    Session,
+    /// The app key or secret is refused.
+    Credentials,
+    /// The app or the seller lacks permission for the API.
+    Permission,
+    /// This machine's clock is too far off.
+    Clock,
+    /// The gateway does not speak TOP (another URL, a proxy), or another refusal.
+    Gateway,
+    /// SIGINT, SIGTERM or SIGHUP.
+    Interrupted,
+    /// An input changed or could not be read to its end.
+    Input,
+    /// The ledger could not be written.
+    LedgerWrite,
+    /// The result file could not be written.
+    ResultWrite,
+    /// A thread of the run died.
+    Crashed,
+}
+
+impl HaltKind {
+    pub const ALL: [HaltKind; 13] = [
+        HaltKind::GatewayDown,
+        HaltKind::Banned,
+        HaltKind::DailyQuota,
+        HaltKind::Session,
+        HaltKind::Credentials,
+        HaltKind::Permission,
+        HaltKind::Clock,
+        HaltKind::Gateway,
+        HaltKind::Interrupted,
+        HaltKind::Input,
+        HaltKind::LedgerWrite,
+        HaltKind::ResultWrite,
+        HaltKind::Crashed,
+    ];
+
+    /// A fatal answer's kind, by its code.
+    fn of_code(code: &str, sub_code: &str) -> HaltKind {
+        match code {
+            "26" | "27" => HaltKind::Session,
+            "24" | "25" | "28" | "29" => HaltKind::Credentials,
+            "11" | "12" | "13" => HaltKind::Permission,
+            "7" if sub_code.ends_with("limited-by-app-api-access-count") => HaltKind::Permission,
+            "7" if sub_code.ends_with("limited-by-app-access-count") => HaltKind::DailyQuota,
+            "7" => HaltKind::Banned,
+            "31" => HaltKind::Clock,
+            "net.timeout" | "net.connect" | "net.reset" => HaltKind::GatewayDown,
+            _ if code.starts_with("http.5") => HaltKind::GatewayDown,
+            _ => HaltKind::Gateway,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HaltKind::GatewayDown => "gateway_down",
+            HaltKind::Banned => "banned",
+            HaltKind::DailyQuota => "daily_quota",
+            HaltKind::Session => "session",
+            HaltKind::Credentials => "credentials",
+            HaltKind::Permission => "permission",
+            HaltKind::Clock => "clock",
+            HaltKind::Gateway => "gateway",
+            HaltKind::Interrupted => "interrupted",
+            HaltKind::Input => "input",
+            HaltKind::LedgerWrite => "ledger_write",
+            HaltKind::ResultWrite => "result_write",
+            HaltKind::Crashed => "crashed",
+        }
+    }
+
+    /// Whether running again later, unchanged, can succeed (a daily quota: after
+    /// 00:00 Beijing time).
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            HaltKind::GatewayDown
+                | HaltKind::Banned
+                | HaltKind::DailyQuota
+                | HaltKind::Interrupted
+                | HaltKind::Input
+                | HaltKind::Crashed
+        )
+    }
 }
 
 impl fmt::Display for HaltReason {
@@ -260,5 +382,45 @@ mod tests {
         };
         assert!(reason.to_string().contains("TOP_SESSION"), "{reason}");
         assert_eq!(reason.exit(), Exit::Halted);
+    }
+
+    #[test]
+    fn halts_say_whether_a_person_must_act() {
+        let fatal = |code: &str, sub_code: &str| HaltReason::Fatal {
+            code: code.into(),
+            msg: String::new(),
+            sub_code: sub_code.into(),
+            sub_msg: String::new(),
+        };
+        let kind = |reason: HaltReason| (reason.kind().as_str(), reason.kind().retryable());
+        assert_eq!(kind(fatal("27", "")), ("session", false));
+        assert_eq!(kind(fatal("25", "")), ("credentials", false));
+        assert_eq!(kind(fatal("11", "")), ("permission", false));
+        assert_eq!(
+            kind(fatal("7", "accesscontrol.limited-by-app-api-access-count")),
+            ("permission", false)
+        );
+        assert_eq!(kind(fatal("31", "")), ("clock", false));
+        assert_eq!(kind(fatal("net.connect", "")), ("gateway_down", true));
+        assert_eq!(kind(fatal("http.404", "")), ("gateway", false));
+        let failures = HaltReason::FailureRate {
+            failed: 9,
+            window: 10,
+            max_percent: 50.0,
+        };
+        assert_eq!(kind(failures), ("gateway_down", true));
+        let ban = |seconds, sub_code: &str| HaltReason::BanTooLong {
+            ban: Duration::from_secs(seconds),
+            total: Duration::from_secs(seconds),
+            max: Duration::from_secs(60),
+            sub_code: sub_code.into(),
+            ends: None,
+        };
+        let quota = "accesscontrol.limited-by-app-access-count";
+        assert_eq!(kind(ban(600, quota)), ("banned", true));
+        assert_eq!(kind(ban(7 * 3600, quota)), ("daily_quota", true));
+        let names: std::collections::HashSet<_> =
+            HaltKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), HaltKind::ALL.len(), "names are distinct");
     }
 }

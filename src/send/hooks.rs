@@ -260,6 +260,14 @@ fn text_of(exit: u8, summary: &str) -> String {
     if let Some(delivered) = doc["amounts"]["delivered"].as_str() {
         text.push_str(&format!("\ndelivered amount 已送达金额: ¥{delivered}"));
     }
+    if let Some(reason) = doc["halt_reason"].as_str() {
+        let what = if doc["halt_retryable"].as_bool() == Some(true) {
+            "可稍后重试 retry later"
+        } else {
+            "需人工处理 a person must act"
+        };
+        text.push_str(&format!("\nhalt_reason: {reason} — {what}"));
+    }
     if let Some(error) = doc["error"].as_str() {
         text.push_str(&format!("\n{}", crate::text::shorten(error, 300)));
     }

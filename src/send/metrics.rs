@@ -26,6 +26,8 @@ const MAX_LABEL: usize = 64;
 #[derive(Debug)]
 pub struct RunMetrics<'a> {
     pub exit: Exit,
+    /// Why the run stopped early, if it did.
+    pub halt: Option<crate::send::halt::HaltKind>,
     pub tally: &'a Tally,
     pub duration: Duration,
     pub banned: Duration,
@@ -91,6 +93,20 @@ pub fn render(metrics: &RunMetrics<'_>, previous_success: Option<f64>) -> String
         "The last run's exit code (0 all done, 1 rows need attention, 2 usage, 3 halted, 4 locked, 129/130/143 signals).",
         &one(f64::from(metrics.exit.code())),
     );
+    if let Some(kind) = metrics.halt {
+        gauge(
+            "halted",
+            "1 when the last run stopped early: why (reason), and whether running again later can succeed (retryable).",
+            &[(
+                format!(
+                    "{{reason=\"{}\",retryable=\"{}\"}}",
+                    kind.as_str(),
+                    kind.retryable()
+                ),
+                1.0,
+            )],
+        );
+    }
     gauge(
         "duration_seconds",
         "How long the last run took.",
@@ -171,6 +187,7 @@ mod tests {
         let tally = Tally::default();
         let metrics = RunMetrics {
             exit: Exit::Halted,
+            halt: Some(crate::send::halt::HaltKind::Session),
             tally: &tally,
             duration: Duration::from_millis(1500),
             banned: Duration::ZERO,
@@ -178,6 +195,10 @@ mod tests {
         };
         let text = render(&metrics, Some(1_699_990_000.0));
         assert!(text.contains("opentrade_callback_exit_code 3\n"), "{text}");
+        assert!(
+            text.contains("opentrade_callback_halted{reason=\"session\",retryable=\"false\"} 1\n"),
+            "{text}"
+        );
         assert!(
             text.contains("opentrade_callback_last_success_timestamp_seconds 1699990000\n"),
             "{text}"

@@ -73,6 +73,7 @@ impl Reports {
             summary_json: self.summary_json,
             metrics_file: self.targets.metrics_file.clone(),
             tally: ran.tally.clone(),
+            halt: summary.halt.map(|reason| reason.kind()),
             duration: ran.elapsed,
             banned: ran.banned,
             text: text.clone(),
@@ -105,6 +106,7 @@ impl Reports {
             {
                 let run = metrics::RunMetrics {
                     exit: failure.exit,
+                    halt: None,
                     tally: &empty,
                     duration: (chrono::Utc::now() - failure.info.started)
                         .to_std()
@@ -130,6 +132,7 @@ struct Files {
     summary_json: Option<SummaryJson>,
     metrics_file: Option<PathBuf>,
     tally: Tally,
+    halt: Option<super::halt::HaltKind>,
     duration: Duration,
     banned: Duration,
     text: String,
@@ -148,6 +151,7 @@ impl Files {
         if let Some(path) = &self.metrics_file {
             let run = metrics::RunMetrics {
                 exit,
+                halt: self.halt,
                 tally: &self.tally,
                 duration: self.duration,
                 banned: self.banned,

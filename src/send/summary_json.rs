@@ -85,6 +85,12 @@ pub struct SummaryDoc<'a> {
     #[serde(serialize_with = "error_groups")]
     pub errors: Vec<&'a ErrorGroup>,
     pub halted: Option<String>,
+    /// Why the run stopped early, for a machine (`gateway_down`, `session`, …:
+    /// SPEC.md); `null` when it did not.
+    pub halt_reason: Option<&'static str>,
+    /// Whether running again later, unchanged, can succeed; `null` when it did not
+    /// stop early.
+    pub halt_retryable: Option<bool>,
     pub results: String,
     pub ledger: String,
     /// Outcomes the run wrote to the ledger (the name of the CSV ledger's days).
@@ -137,6 +143,8 @@ pub fn of_run<'a>(summary: &'a RunSummary<'a>, info: &'a RunInfo) -> SummaryDoc<
         amounts: Amounts::of(summary.tally),
         errors: summary.tally.errors(),
         halted,
+        halt_reason: summary.halt.map(|reason| reason.kind().as_str()),
+        halt_retryable: summary.halt.map(|reason| reason.kind().retryable()),
         results: summary.out.display().to_string(),
         ledger: summary.ledger.display().to_string(),
         ledger_lines_appended: summary.ledger_appended,
@@ -182,6 +190,8 @@ pub fn of_failure<'a>(failure: &'a Failure<'a>, empty: &'a Tally) -> SummaryDoc<
         amounts: Amounts::of(empty),
         errors: Vec::new(),
         halted: None,
+        halt_reason: None,
+        halt_retryable: None,
         results: failure.out.display().to_string(),
         ledger: failure.ledger.display().to_string(),
         ledger_lines_appended: 0,
