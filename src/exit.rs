@@ -23,6 +23,9 @@ pub enum Exit {
     Terminated,
     /// Interrupted by SIGHUP (the terminal closed).
     HungUp,
+    /// Halted early for a reason worth retrying later, with the code
+    /// `--retryable-exit-code` asked for (a unit retries that one only).
+    HaltedRetryable(u8),
 }
 
 impl Exit {
@@ -36,6 +39,7 @@ impl Exit {
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
             Exit::HungUp => 129,
+            Exit::HaltedRetryable(code) => code,
         }
     }
 }

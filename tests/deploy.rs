@@ -36,10 +36,32 @@ fn the_systemd_units_verify_and_are_hardened() {
         "LoadCredential=top.env:",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
-        "ReadWritePaths=/var/lib/opentrade",
+        // The data directories made for the user: nothing to create by hand.
+        "StateDirectory=opentrade opentrade/results opentrade/export",
+        // The textfile directory is node_exporter's: writable when it is there.
+        "ReadWritePaths=-/var/lib/node_exporter/textfile",
         "TimeoutStartSec=6h",
+        // Alerts from an optional file; exit 1 a success with a note; retryable
+        // halts (and only those) run again, a few times at most.
+        "EnvironmentFile=-/etc/opentrade/alerts.env",
+        "SuccessExitStatus=1",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=2 3 4",
+        "StartLimitBurst=",
     ] {
         assert!(service.lines().any(|l| l.starts_with(line)), "{line}");
+    }
+    let exec = service
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("ExecStart");
+    for part in [
+        "--ledger /var/lib/opentrade/ledger.db",
+        "--out \"/var/lib/opentrade/results/{date}-{run}.xlsx\"",
+        "--retryable-exit-code 75",
+        "TZ=Asia/Shanghai date",
+    ] {
+        assert!(exec.contains(part), "{part}: {exec}");
     }
     assert!(
         !service.contains("TOP_APP_SECRET="),
@@ -51,7 +73,7 @@ fn the_systemd_units_verify_and_are_hardened() {
         "LoadCredential=top.env:",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
-        "ReadWritePaths=/var/lib/opentrade",
+        "StateDirectory=opentrade opentrade/results",
     ] {
         assert!(desk.lines().any(|l| l.starts_with(line)), "desk: {line}");
     }
@@ -63,6 +85,10 @@ fn the_systemd_units_verify_and_are_hardened() {
         exec.contains(" serve ") && exec.contains("--listen 127.0.0.1:"),
         "the desk on loopback: {exec}"
     );
+    assert!(
+        exec.contains("--ledger /var/lib/opentrade/ledger.db"),
+        "{exec}"
+    );
     let timer = read("systemd/opentrade-callback.timer");
     for line in [
         "OnCalendar=*-*-* 00:30:00 Asia/Shanghai",
@@ -73,16 +99,30 @@ fn the_systemd_units_verify_and_are_hardened() {
     }
 }
 
-/// The CronJob as JSON, read by PyYAML (installed under target/ when missing).
-fn cronjob() -> serde_json::Value {
-    let path = deploy("kubernetes/cronjob.yaml");
+/// The documents of a manifest as JSON, read by PyYAML (installed under target/ when
+/// missing).
+fn manifests(path: &str) -> Vec<serde_json::Value> {
+    let path = deploy(path);
     let json = common::python_with(
         "yaml",
         "PyYAML==6.0.3",
-        "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
         &[path.as_os_str()],
     );
     serde_json::from_str(&json).expect("JSON")
+}
+
+fn cronjob() -> serde_json::Value {
+    manifests("kubernetes/cronjob.yaml").remove(0)
+}
+
+/// `opentrade-callback SUBCOMMAND --help`.
+fn help(subcommand: &str) -> String {
+    let help = Command::new(assert_cmd::cargo::cargo_bin!("opentrade-callback"))
+        .args([subcommand, "--help"])
+        .output()
+        .expect("help");
+    String::from_utf8_lossy(&help.stdout).into_owned()
 }
 
 #[test]
@@ -107,12 +147,13 @@ fn the_cronjob_runs_once_a_night_in_beijing_time_and_never_retries_a_refusal() {
         .iter()
         .filter_map(serde_json::Value::as_u64)
         .collect();
-    for code in [2, 3] {
+    for code in [1, 2, 3, 4] {
         assert!(
             codes.contains(&code),
             "exit {code} is never retried: {codes:?}"
         );
     }
+    assert!(!codes.contains(&75), "a retryable halt is retried");
     let pod = &job_spec["template"]["spec"];
     assert_eq!(
         pod["restartPolicy"], "Never",
@@ -138,13 +179,114 @@ fn the_cronjob_runs_once_a_night_in_beijing_time_and_never_retries_a_refusal() {
         .iter()
         .filter_map(serde_json::Value::as_str)
         .collect();
-    let help = Command::new(assert_cmd::cargo::cargo_bin!("opentrade-callback"))
-        .args(["send", "--help"])
-        .output()
-        .expect("help");
-    let help = String::from_utf8_lossy(&help.stdout);
+    let help = help("send");
     for flag in args.iter().filter(|a| a.starts_with("--")) {
         let known = help.contains(flag) || ["--log-format"].contains(flag);
         assert!(known, "{flag} is a flag of the tool");
     }
+    let after = |flag: &str| args.iter().skip_while(|a| **a != flag).nth(1).copied();
+    assert!(
+        after("--ledger").is_some_and(|l| l.ends_with(".db")),
+        "a SQLite ledger"
+    );
+    assert_eq!(after("--retryable-exit-code"), Some("75"));
+    assert!(
+        after("--out").is_some_and(|o| o.contains("{date}-{run}")),
+        "each run its own file"
+    );
+    let image = container["image"].as_str().expect("image");
+    assert!(
+        !image.ends_with(":latest") && image.contains(':'),
+        "a versioned image: {image}"
+    );
+    assert_eq!(
+        container["envFrom"][0]["secretRef"]["optional"], true,
+        "alerts from an optional Secret"
+    );
+}
+
+#[test]
+fn the_desk_and_the_ledger_s_volume_are_shipped_for_kubernetes_too() {
+    let claim = manifests("kubernetes/ledger-pvc.yaml").remove(0);
+    assert_eq!(claim["kind"], "PersistentVolumeClaim");
+    let name = claim["metadata"]["name"].as_str().expect("name").to_owned();
+    let job = cronjob();
+    assert_eq!(
+        job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]
+            ["claimName"],
+        name.as_str()
+    );
+    let desk = manifests("kubernetes/desk.yaml");
+    let deployment = desk
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
+    let service = desk
+        .iter()
+        .find(|d| d["kind"] == "Service")
+        .expect("a Service");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(
+        deployment["spec"]["replicas"], 1,
+        "one writer of the ledger"
+    );
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
+    assert_eq!(
+        service["spec"]["selector"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    let volumes = pod["volumes"].as_array().expect("volumes");
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v["persistentVolumeClaim"]["claimName"] == name.as_str())
+    );
+    let users = volumes
+        .iter()
+        .find(|v| v["secret"].is_object())
+        .expect("the users file");
+    assert_eq!(
+        users["secret"]["defaultMode"], 0o440,
+        "not readable by everyone"
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    let help = help("serve");
+    for flag in args.iter().filter(|a| a.starts_with("--")) {
+        let known = help.contains(flag) || ["--log-format"].contains(flag);
+        assert!(known, "{flag} is a flag of serve");
+    }
+    for flag in ["--public-url", "--users"] {
+        assert!(
+            args.contains(&flag),
+            "a desk reachable from the cluster needs {flag}"
+        );
+    }
+}
+
+#[test]
+fn the_docker_build_context_leaves_the_build_output_out() {
+    let ignore =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".dockerignore"))
+            .expect(".dockerignore");
+    let lines: Vec<&str> = ignore.lines().map(str::trim).collect();
+    assert!(lines.contains(&"target/"), "{ignore}");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| *l == "Cargo.lock" || *l == "**/*.lock"),
+        "the build needs Cargo.lock"
+    );
+    let dockerfile = read("docker/Dockerfile");
+    assert!(dockerfile.contains("--locked"));
+    assert!(
+        !dockerfile.contains("ledger.csv"),
+        "the ledger is a database"
+    );
 }

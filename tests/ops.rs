@@ -119,7 +119,13 @@ fn an_api_not_open_to_the_app_and_an_expired_session_halt_with_the_fix() {
         let metrics = ws.path("opentrade.prom");
         let stderr = exits_with(
             send_cmd(&ws, &sim, &[&input])
-                .args(["--concurrency", "1", "--summary-json"])
+                .args([
+                    "--concurrency",
+                    "1",
+                    "--retryable-exit-code",
+                    "75",
+                    "--summary-json",
+                ])
                 .arg(&summary)
                 .arg("--metrics-file")
                 .arg(&metrics),
@@ -131,7 +137,8 @@ fn an_api_not_open_to_the_app_and_an_expired_session_halt_with_the_fix() {
             1,
             "{expected}: halted at the first answer"
         );
-        // Said for a machine too: a person must act, a retry would not help.
+        // Said for a machine too: a person must act, a retry would not help (the
+        // retryable code is not used for it).
         let doc = summary_of(&summary);
         assert_eq!(doc["halt_reason"], reason);
         assert_eq!(doc["halt_retryable"], false);
@@ -144,6 +151,40 @@ fn an_api_not_open_to_the_app_and_an_expired_session_halt_with_the_fix() {
             1.0
         );
     }
+}
+
+#[test]
+fn a_halt_worth_retrying_exits_with_the_code_a_unit_retries() {
+    // Every call fails: the gateway looks down (halt_reason gateway_down).
+    let sim = simulator(Scenario::default().on(Matcher::prefix("r"), Fault::transient(1000)));
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(200)));
+    let summary = ws.path("summary.json");
+    let stderr = exits_with(
+        send_cmd(&ws, &sim, &[&input])
+            .args(["--concurrency", "4", "--max-attempts", "1"])
+            .args(["--retryable-exit-code", "75", "--summary-json"])
+            .arg(&summary),
+        75,
+    );
+    assert!(stderr.contains("exit 75"), "{stderr}");
+    let doc = summary_of(&summary);
+    assert_eq!(doc["exit_code"], 75);
+    assert_eq!(doc["halt_reason"], "gateway_down");
+    assert_eq!(doc["halt_retryable"], true);
+    // Without the flag: 3, as documented.
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(200)));
+    exits_with(
+        send_cmd(&ws, &sim, &[&input]).args(["--concurrency", "4", "--max-attempts", "1"]),
+        3,
+    );
+    // A code of another outcome is refused.
+    let stderr = exits_with(
+        send_cmd(&ws, &sim, &[&input]).args(["--retryable-exit-code", "3"]),
+        2,
+    );
+    assert!(stderr.contains("5 to 125"), "{stderr}");
 }
 
 #[test]
@@ -479,6 +520,53 @@ fn a_run_that_finds_the_ledger_held_reports_as_itself_not_over_the_running_one()
     common::signal(first.id(), "-TERM");
     first.wait().expect("reaped");
     assert!(metrics.exists(), "the running run wrote its own");
+}
+
+#[test]
+fn the_hooks_may_come_from_the_environment_for_units_that_keep_them_out_of_argv() {
+    let sim = simulator(Scenario::default());
+    let hooks = common::hooks::HookServer::ok();
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(2)));
+    let env_file = ws.write(
+        "alerts.env",
+        format!(
+            "OPENTRADE_PING_URL={0}/ping/env\nOPENTRADE_NOTIFY_URL={0}/robot\nOPENTRADE_NOTIFY_FORMAT=feishu\n",
+            hooks.url
+        ),
+    );
+    let cmd = common::send_process(&ws, &sim.url(), &[&input]);
+    let mut args: Vec<std::ffi::OsString> = vec!["--env-file".into(), env_file.into()];
+    args.extend(cmd.get_args().map(std::ffi::OsStr::to_owned));
+    let mut with_env = std::process::Command::new(cmd.get_program());
+    with_env.args(&args);
+    for (key, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            with_env.env(key, value);
+        }
+    }
+    with_env.args(["--notify-on", "always"]);
+    assert_eq!(with_env.output().expect("runs").status.code(), Some(0));
+    let lines = hooks.lines();
+    assert_eq!(
+        lines,
+        ["POST /ping/env/start", "POST /ping/env", "POST /robot"],
+        "{lines:?}"
+    );
+    let robot: serde_json::Value =
+        serde_json::from_str(&hooks.seen()[2].body).expect("a robot message");
+    assert_eq!(
+        robot["msg_type"], "text",
+        "Feishu's shape, from the environment"
+    );
+    // A variable that is not a URL is refused, naming it; nothing is sent.
+    let calls = sim.stats().requests;
+    let stderr = exits_with(
+        send_cmd(&ws, &sim, &[&input]).env("OPENTRADE_PING_URL", "hc-ping.com/uuid"),
+        2,
+    );
+    assert!(stderr.contains("OPENTRADE_PING_URL"), "{stderr}");
+    assert_eq!(sim.stats().requests, calls);
 }
 
 #[test]

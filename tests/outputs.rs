@@ -378,3 +378,49 @@ fn no_output_needs_a_writable_tmpdir() {
     assert!(export.exists());
     assert_no_temporaries(&ws);
 }
+
+/// `--out results/{date}-{run}.csv`: named by the run's Beijing date (whatever the
+/// host's time zone) and its run id, so a rerun the same night writes its own file and
+/// the night's first keeps its rows.
+#[test]
+fn out_names_the_file_by_the_beijing_date_and_the_run() {
+    let sim = simulator(Scenario::default());
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(3)));
+    let template = ws.path("{date}-{run}.csv");
+    let beijing = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+8"))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let before = beijing(chrono::Utc::now());
+        let summary = ws.path("summary.json");
+        common::send_cmd_with(&sim, &[&input], &ws.ledger(), &template)
+            .env("TZ", "America/Los_Angeles")
+            .arg("--summary-json")
+            .arg(&summary)
+            .assert()
+            .code(0);
+        let after = beijing(chrono::Utc::now());
+        let doc: serde_json::Value = serde_json::from_slice(&bytes(&summary)).expect("the summary");
+        let run = doc["run_id"].as_str().expect("run id").to_owned();
+        let name = [before, after]
+            .iter()
+            .map(|date| format!("{date}-{run}.csv"))
+            .find(|name| ws.path(name).exists())
+            .unwrap_or_else(|| panic!("no results named by the date and {run}"));
+        assert_eq!(doc["results"], ws.path(&name).display().to_string());
+        names.push(name);
+    }
+    assert_ne!(names[0], names[1], "each run its own file");
+    // An unknown placeholder is a usage error naming it; nothing is sent.
+    let calls = sim.stats().requests;
+    let stderr = exits_with(
+        &mut common::send_cmd_with(&sim, &[&input], &ws.ledger(), &ws.path("{day}.csv")),
+        2,
+    );
+    assert!(stderr.contains("{day} is not a placeholder"), "{stderr}");
+    assert_eq!(sim.stats().requests, calls);
+}

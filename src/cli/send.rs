@@ -50,7 +50,9 @@ pub struct SendArgs {
 
     /// Where to write the results: a workbook when PATH ends in .xlsx, else CSV
     /// (replaced atomically at the end; a pipe or /dev/stdout is written in place; a
-    /// ledger is never an output). Else `out` in the config file.
+    /// ledger is never an output). Else `out` in the config file. {date} in PATH is the
+    /// run's Beijing date (YYYY-MM-DD, whatever the host's time zone), {run} its run id:
+    /// results/{date}-{run}.xlsx gives each run its own file.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
 
@@ -208,12 +210,20 @@ pub struct ReportingArgs {
     #[arg(help_heading = "Reports", long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
+    /// Exit with CODE instead of 3 when the run halted for a reason worth retrying
+    /// later unchanged (halt_reason gateway_down, banned, daily_quota, interrupted,
+    /// input, crashed), so a service manager can retry those and only those
+    /// (systemd Restart=on-failure with RestartPreventExitStatus=2 3 4, a CronJob's pod
+    /// failure policy). 5 to 125, not a code of its own.
+    #[arg(help_heading = "Reports", long, value_name = "CODE", value_parser = retryable_exit_code)]
+    pub retryable_exit_code: Option<u8>,
+
     /// Ping a health check in the healthchecks convention: URL/start when the run starts,
     /// URL on exit 0 (and on exit 1, see --ping-attention), URL/<exit code> otherwise,
     /// the summary as the body; a run that finds the ledger held by another (exit 4)
     /// pings URL/log, not a failure of the running one (a few seconds at most; never
     /// changes the run's outcome; redirects followed only within the URL's own origin;
-    /// its key never shown in a log).
+    /// its key never shown in a log). Else OPENTRADE_PING_URL.
     #[arg(help_heading = "Reports", long, value_name = "URL")]
     pub ping_url: Option<url::Url>,
 
@@ -224,29 +234,21 @@ pub struct ReportingArgs {
         long,
         value_name = "AS",
         value_enum,
-        default_value_t,
-        requires = "ping_url"
+        default_value_t
     )]
     pub ping_attention: PingAttention,
 
     /// Post the summary to a webhook or a group robot (see --notify-format), by default
     /// only when rows need attention or the run failed (--notify-on). A robot that
     /// answers with an error code is a failed notification (a warning); a signed robot
-    /// (加签) takes notify_secret from --config.
+    /// (加签) takes notify_secret from --config. Else OPENTRADE_NOTIFY_URL.
     #[arg(help_heading = "Reports", long, value_name = "URL")]
     pub notify_url: Option<url::Url>,
 
     /// The shape of the notification: the summary JSON, or a DingTalk, WeCom or Feishu
-    /// group robot's text message.
-    #[arg(
-        help_heading = "Reports",
-        long,
-        value_name = "FORMAT",
-        value_enum,
-        default_value_t,
-        requires = "notify_url"
-    )]
-    pub notify_format: NotifyFormat,
+    /// group robot's text message [default: json; also OPENTRADE_NOTIFY_FORMAT].
+    #[arg(help_heading = "Reports", long, value_name = "FORMAT", value_enum)]
+    pub notify_format: Option<NotifyFormat>,
 
     /// When to notify: problems (exit code other than 0) or always.
     #[arg(
@@ -254,8 +256,7 @@ pub struct ReportingArgs {
         long,
         value_name = "WHEN",
         value_enum,
-        default_value_t,
-        requires = "notify_url"
+        default_value_t
     )]
     pub notify_on: NotifyOn,
 }
@@ -365,5 +366,15 @@ impl clap::ValueEnum for NotifyOn {
                 .help("When rows need attention or the run failed (exit code other than 0)"),
             NotifyOn::Always => PossibleValue::new("always").help("After every run"),
         })
+    }
+}
+
+/// `--retryable-exit-code`: a code no other outcome has.
+fn retryable_exit_code(text: &str) -> Result<u8, String> {
+    match text.parse::<u8>() {
+        Ok(code @ 5..=125) => Ok(code),
+        _ => Err(format!(
+            "{text}: a code from 5 to 125 (0-4 and 126 and above are taken)"
+        )),
     }
 }

@@ -45,7 +45,33 @@ pub async fn run(
         ledger: &ledger,
     };
     targets.hooks.started().await;
-    let config = match config::build_send(args, env) {
+    // `--out` names tonight's file by the Beijing date and the run, not the host's day.
+    let named = |flag, path: &std::path::Path| {
+        config::template::expand(path, &info.run_id, started).map_err(|message| {
+            ConfigError::Template {
+                flag,
+                path: path.to_owned(),
+                message,
+            }
+        })
+    };
+    let built = match args
+        .out
+        .as_deref()
+        .map(|out| named("--out", out))
+        .transpose()
+    {
+        Ok(out) => {
+            let mut args = args;
+            args.out = out.or(args.out);
+            config::build_send(args, env).and_then(|mut config| {
+                config.out = named("out in --config", &config.out)?;
+                Ok(config)
+            })
+        }
+        Err(error) => Err(error),
+    };
+    let config = match built {
         Ok(config) => config,
         Err(error) => {
             // Two roles on one file: an output's path may be another file's.

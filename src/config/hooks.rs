@@ -10,6 +10,7 @@ use crate::top::Secret;
 /// The robot's signing secret, when the config has one for the notification in use.
 pub(super) fn notify_secret(
     args: &SendArgs,
+    env: &Environment,
     file: &FileConfig,
 ) -> Result<Option<Secret>, ConfigError> {
     let Some(secret) = &file.notify_secret else {
@@ -19,28 +20,87 @@ pub(super) fn notify_secret(
         return Err(ConfigError::EmptyNotifySecret);
     }
     let reporting = &args.reporting;
-    if reporting.notify_url.is_some() && reporting.notify_format == NotifyFormat::Wecom {
+    let notifies = reporting.notify_url.is_some() || url_var(env, NOTIFY_URL_VAR)?.is_some();
+    let format = reporting
+        .notify_format
+        .or(format_var(env)?)
+        .unwrap_or_default();
+    if notifies && format == NotifyFormat::Wecom {
         return Err(ConfigError::NotifySecretForWecom);
     }
     Ok(Some(Secret::new(secret.clone())))
 }
 
+/// The environment's hook URLs, for units that keep them out of their command line
+/// (`EnvironmentFile=`, the `--env-file`): the flags win.
+pub const PING_URL_VAR: &str = "OPENTRADE_PING_URL";
+pub const NOTIFY_URL_VAR: &str = "OPENTRADE_NOTIFY_URL";
+pub const NOTIFY_FORMAT_VAR: &str = "OPENTRADE_NOTIFY_FORMAT";
+
+/// A hook URL from the environment variable `name`, if set (and not empty).
+fn url_var(env: &Environment, name: &'static str) -> Result<Option<url::Url>, ConfigError> {
+    match env.get(name).filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(value) => {
+            url::Url::parse(value.trim())
+                .map(Some)
+                .map_err(|error| ConfigError::HookVar {
+                    name,
+                    error: error.to_string(),
+                })
+        }
+    }
+}
+
+/// The notification's shape from the environment, if set.
+fn format_var(env: &Environment) -> Result<Option<NotifyFormat>, ConfigError> {
+    use clap::ValueEnum as _;
+    match env.get(NOTIFY_FORMAT_VAR).filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(value) => NotifyFormat::from_str(value.trim(), true)
+            .map(Some)
+            .map_err(|_| ConfigError::HookVar {
+                name: NOTIFY_FORMAT_VAR,
+                error: format!("{value:?} is not json, dingtalk, wecom or feishu"),
+            }),
+    }
+}
+
+/// Checks the environment's hook variables (a run refuses a bad one, exit 2).
+pub(super) fn check_vars(env: &Environment) -> Result<(), ConfigError> {
+    url_var(env, PING_URL_VAR)?;
+    url_var(env, NOTIFY_URL_VAR)?;
+    format_var(env).map(drop)
+}
+
 /// The hooks of a `send`, known before its settings are checked, so even a run that
 /// never starts says so. The robot's secret comes from the config file when it can be
-/// read (a file that cannot be is the run's own error).
+/// read (a file that cannot be is the run's own error); a hook URL from the
+/// environment that is not one is left out here, and refused by `build_send`.
 pub fn hooks(args: &SendArgs, env: &Environment) -> Hooks {
     let secret = super::config_path(args.target.config.as_deref(), env)
         .and_then(|path| super::file::load_quietly(&path).ok())
-        .and_then(|file| notify_secret(args, &file).ok().flatten());
+        .and_then(|file| notify_secret(args, env, &file).ok().flatten());
     let reporting = &args.reporting;
+    let format = reporting
+        .notify_format
+        .or_else(|| format_var(env).ok().flatten())
+        .unwrap_or_default();
     Hooks {
-        ping: reporting.ping_url.clone(),
+        ping: reporting
+            .ping_url
+            .clone()
+            .or_else(|| url_var(env, PING_URL_VAR).ok().flatten()),
         ping_attention: reporting.ping_attention,
-        notify: reporting.notify_url.clone().map(|url| Notify {
-            url,
-            format: reporting.notify_format,
-            on: reporting.notify_on,
-            secret,
-        }),
+        notify: reporting
+            .notify_url
+            .clone()
+            .or_else(|| url_var(env, NOTIFY_URL_VAR).ok().flatten())
+            .map(|url| Notify {
+                url,
+                format,
+                on: reporting.notify_on,
+                secret,
+            }),
     }
 }

@@ -10,6 +10,7 @@ pub mod envfile;
 mod file;
 mod hooks;
 mod layers;
+pub mod template;
 
 pub use derived::{SendTemplate, build_desk_send, desk_paths};
 pub use hooks::hooks;
@@ -56,6 +57,14 @@ pub enum ConfigError {
     Batch(usize),
     #[error("--timeout must be more than zero")]
     ZeroTimeout,
+    #[error("{name} in the environment is not usable: {error}")]
+    HookVar { name: &'static str, error: String },
+    #[error("{flag} {}: {message}", path.display())]
+    Template {
+        flag: &'static str,
+        path: PathBuf,
+        message: String,
+    },
     #[error(transparent)]
     Roles(#[from] RoleError),
     #[error("{0} is set but empty; set it to the value, or remove it")]
@@ -102,7 +111,8 @@ pub fn build_send(args: SendArgs, env: &Environment) -> Result<SendConfig, Confi
     let (ledger, out) = paths(&args, &file, &mut roles)?;
     let set = layers::layers(&args.target, &args.pace, env, &file);
     let connection = connection::connection(&args.target, &set, &file, env, &mut roles)?;
-    hooks::notify_secret(&args, &file)?;
+    hooks::check_vars(env)?;
+    hooks::notify_secret(&args, env, &file)?;
     let policy = layers::policy(&set, args.pace.jitter_seed)?;
     let SendArgs {
         inputs,
@@ -125,6 +135,7 @@ pub fn build_send(args: SendArgs, env: &Environment) -> Result<SendConfig, Confi
         out,
         summary_json: reporting.summary_json,
         metrics_file: reporting.metrics_file,
+        retryable_exit: reporting.retryable_exit_code,
         connection,
         policy,
         retry_rejected: pace.retry_rejected,

@@ -166,6 +166,7 @@ pub async fn run(config: SendConfig, control: Control<'_>) -> Result<Ran, SendEr
             .as_ref()
             .map_or(Duration::ZERO, Deliverer::banned),
         simulator: gateway.simulator.as_ref().map(|sim| sim.stats()),
+        retryable_exit: config.retryable_exit,
     })
 }
 

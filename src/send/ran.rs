@@ -35,6 +35,8 @@ pub struct Ran {
     pub banned: Duration,
     /// The in-process simulator's counters (`--simulate`).
     pub simulator: Option<crate::simulator::Stats>,
+    /// The exit code of a halt worth retrying (`--retryable-exit-code`).
+    pub retryable_exit: Option<u8>,
 }
 
 impl Ran {
@@ -60,6 +62,7 @@ impl Ran {
             ledger_appended: self.ledger_appended,
             resent: self.resent,
             plan_digest: &self.plan_digest,
+            retryable_exit: self.retryable_exit,
         }
     }
 }

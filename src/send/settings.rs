@@ -75,6 +75,8 @@ pub struct SendConfig {
     pub out: PathBuf,
     pub summary_json: Option<PathBuf>,
     pub metrics_file: Option<PathBuf>,
+    /// The exit code of a halt worth retrying (`--retryable-exit-code`), else 3.
+    pub retryable_exit: Option<u8>,
     pub connection: Connection,
     pub policy: Policy,
     pub retry_rejected: bool,

@@ -36,11 +36,22 @@ pub struct RunSummary<'a> {
     pub resent: u64,
     /// `Plan::digest` of the plan the run made.
     pub plan_digest: &'a str,
+    /// The exit code of a halt worth retrying (`--retryable-exit-code`).
+    pub retryable_exit: Option<u8>,
 }
 
 impl RunSummary<'_> {
     pub fn exit(&self) -> Exit {
-        exit_of(self.tally, self.halt)
+        match (
+            exit_of(self.tally, self.halt),
+            self.halt,
+            self.retryable_exit,
+        ) {
+            (Exit::Halted, Some(reason), Some(code)) if reason.kind().retryable() => {
+                Exit::HaltedRetryable(code)
+            }
+            (exit, _, _) => exit,
+        }
     }
 
     pub(super) fn rate(&self) -> f64 {
@@ -237,6 +248,7 @@ mod tests {
             ledger_appended: 1,
             resent: 0,
             plan_digest: "d",
+            retryable_exit: None,
         };
         use crate::send::summary_json::{self, RunInfo};
         let info = RunInfo::new(
