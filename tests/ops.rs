@@ -570,6 +570,49 @@ fn the_hooks_may_come_from_the_environment_for_units_that_keep_them_out_of_argv(
 }
 
 #[test]
+fn the_nightly_run_warns_of_the_session_s_end_a_month_ahead() {
+    let sim = simulator(Scenario::default());
+    let hooks = common::hooks::HookServer::ok();
+    let ws = Workspace::new();
+    let input = ws.write("in.csv", orders_of(&ids(2)));
+    let soon = (chrono::Utc::now() + chrono::Duration::days(10)).format("%Y-%m-%d");
+    let config = ws.write("config.toml", format!("session_expires = \"{soon}\"\n"));
+    let summary = ws.path("summary.json");
+    let metrics = ws.path("opentrade.prom");
+    let output = send_cmd(&ws, &sim, &[&input])
+        .arg("-q")
+        .arg("--config")
+        .arg(&config)
+        .arg("--summary-json")
+        .arg(&summary)
+        .arg("--metrics-file")
+        .arg(&metrics)
+        .arg("--notify-url")
+        .arg(format!("{}/hook", hooks.url))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "a clean night");
+    // Said even under -q: cron mails it.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("the session ends on {soon}")),
+        "{stderr}"
+    );
+    let doc = summary_of(&summary);
+    assert_eq!(doc["session_expires"], soon.to_string());
+    assert_eq!(doc["warnings"].as_array().map(Vec::len), Some(1));
+    let samples = parse_metrics(&metrics);
+    assert!(
+        sample(
+            &samples,
+            "opentrade_callback_session_expires_timestamp_seconds{}"
+        ) > 0.0
+    );
+    // Notified although the night went well (notifications default to problems).
+    assert_eq!(hooks.lines(), ["POST /hook"]);
+}
+
+#[test]
 fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
     let sim = simulator(
         Scenario::default().on(Matcher::req_id("r0001"), Fault::reject("B0107", "已退款")),

@@ -99,7 +99,7 @@ impl Hooks {
             post(&url, Signed::plain(summary.to_owned()), "the ping").await;
         }
         if let Some(notify) = &self.notify
-            && (notify.on == NotifyOn::Always || exit != 0)
+            && (notify.on == NotifyOn::Always || exit != 0 || has_warnings(summary))
         {
             let body = message(notify.format, exit, summary);
             let signed = sign(notify, body, chrono::Utc::now());
@@ -233,6 +233,15 @@ fn hmac_sha256(key: &[u8], text: &[u8]) -> Vec<u8> {
 }
 
 /// A few lines a person reads in a group chat.
+/// Whether the summary warns of something a person should do soon (the session's
+/// end): a clean night with a warning is notified too.
+fn has_warnings(summary: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(summary)
+        .ok()
+        .and_then(|doc| doc["warnings"].as_array().map(|w| !w.is_empty()))
+        .unwrap_or(false)
+}
+
 fn text_of(exit: u8, summary: &str) -> String {
     let doc: serde_json::Value = serde_json::from_str(summary).unwrap_or_default();
     let verdict = match exit {
@@ -270,6 +279,11 @@ fn text_of(exit: u8, summary: &str) -> String {
     }
     if let Some(error) = doc["error"].as_str() {
         text.push_str(&format!("\n{}", crate::text::shorten(error, 300)));
+    }
+    for warning in doc["warnings"].as_array().into_iter().flatten() {
+        if let Some(warning) = warning.as_str() {
+            text.push_str(&format!("\n提醒 warning: {warning}"));
+        }
     }
     for group in doc["errors"].as_array().into_iter().flatten().take(3) {
         text.push_str(&format!(

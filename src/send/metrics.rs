@@ -28,6 +28,8 @@ pub struct RunMetrics<'a> {
     pub exit: Exit,
     /// Why the run stopped early, if it did.
     pub halt: Option<crate::send::halt::HaltKind>,
+    /// The day the session ends, if known.
+    pub session_expires: Option<chrono::NaiveDate>,
     pub tally: &'a Tally,
     pub duration: Duration,
     pub banned: Duration,
@@ -105,6 +107,17 @@ pub fn render(metrics: &RunMetrics<'_>, previous_success: Option<f64>) -> String
                 ),
                 1.0,
             )],
+        );
+    }
+    if let Some(expires) = metrics.session_expires {
+        let midnight = expires
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(crate::clock::beijing()).single())
+            .map_or(0, |t| t.timestamp());
+        gauge(
+            "session_expires_timestamp_seconds",
+            "When the session ends (session_expires in the config, 00:00 Beijing time; Unix time): alert 30 days ahead.",
+            &one(midnight as f64),
         );
     }
     gauge(
@@ -188,6 +201,7 @@ mod tests {
         let metrics = RunMetrics {
             exit: Exit::Halted,
             halt: Some(crate::send::halt::HaltKind::Session),
+            session_expires: chrono::NaiveDate::from_ymd_opt(2027, 3, 1),
             tally: &tally,
             duration: Duration::from_millis(1500),
             banned: Duration::ZERO,
@@ -195,6 +209,11 @@ mod tests {
         };
         let text = render(&metrics, Some(1_699_990_000.0));
         assert!(text.contains("opentrade_callback_exit_code 3\n"), "{text}");
+        // 2027-03-01 00:00 Beijing is 2027-02-28 16:00 UTC.
+        assert!(
+            text.contains("opentrade_callback_session_expires_timestamp_seconds 1803830400\n"),
+            "{text}"
+        );
         assert!(
             text.contains("opentrade_callback_halted{reason=\"session\",retryable=\"false\"} 1\n"),
             "{text}"

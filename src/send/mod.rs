@@ -167,6 +167,7 @@ pub async fn run(config: SendConfig, control: Control<'_>) -> Result<Ran, SendEr
             .map_or(Duration::ZERO, Deliverer::banned),
         simulator: gateway.simulator.as_ref().map(|sim| sim.stats()),
         retryable_exit: config.retryable_exit,
+        session_expires: config.connection.session_expires,
     })
 }
 

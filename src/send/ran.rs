@@ -37,6 +37,8 @@ pub struct Ran {
     pub simulator: Option<crate::simulator::Stats>,
     /// The exit code of a halt worth retrying (`--retryable-exit-code`).
     pub retryable_exit: Option<u8>,
+    /// The day the session ends (`session_expires` in the config).
+    pub session_expires: Option<chrono::NaiveDate>,
 }
 
 impl Ran {
@@ -63,6 +65,7 @@ impl Ran {
             resent: self.resent,
             plan_digest: &self.plan_digest,
             retryable_exit: self.retryable_exit,
+            session_expires: self.session_expires,
         }
     }
 }

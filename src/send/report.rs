@@ -74,6 +74,7 @@ impl Reports {
             metrics_file: self.targets.metrics_file.clone(),
             tally: ran.tally.clone(),
             halt: summary.halt.map(|reason| reason.kind()),
+            session_expires: summary.session_expires,
             duration: ran.elapsed,
             banned: ran.banned,
             text: text.clone(),
@@ -107,6 +108,7 @@ impl Reports {
                 let run = metrics::RunMetrics {
                     exit: failure.exit,
                     halt: None,
+                    session_expires: None,
                     tally: &empty,
                     duration: (chrono::Utc::now() - failure.info.started)
                         .to_std()
@@ -133,6 +135,7 @@ struct Files {
     metrics_file: Option<PathBuf>,
     tally: Tally,
     halt: Option<super::halt::HaltKind>,
+    session_expires: Option<chrono::NaiveDate>,
     duration: Duration,
     banned: Duration,
     text: String,
@@ -152,6 +155,7 @@ impl Files {
             let run = metrics::RunMetrics {
                 exit,
                 halt: self.halt,
+                session_expires: self.session_expires,
                 tally: &self.tally,
                 duration: self.duration,
                 banned: self.banned,

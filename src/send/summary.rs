@@ -38,9 +38,26 @@ pub struct RunSummary<'a> {
     pub plan_digest: &'a str,
     /// The exit code of a halt worth retrying (`--retryable-exit-code`).
     pub retryable_exit: Option<u8>,
+    /// The day the session ends (`session_expires` in the config).
+    pub session_expires: Option<chrono::NaiveDate>,
 }
 
+/// How many days ahead a run warns that the session ends (as `check` does by default).
+pub const SESSION_WARN_DAYS: i64 = 30;
+
 impl RunSummary<'_> {
+    /// What a person should do before it is too late: the session's end, within
+    /// `SESSION_WARN_DAYS` of today (Beijing).
+    pub fn warnings(&self) -> Vec<String> {
+        let today = chrono::Utc::now()
+            .with_timezone(&crate::clock::beijing())
+            .date_naive();
+        self.session_expires
+            .and_then(|expires| session_warning(expires, today))
+            .into_iter()
+            .collect()
+    }
+
     pub fn exit(&self) -> Exit {
         match (
             exit_of(self.tally, self.halt),
@@ -114,7 +131,27 @@ impl RunSummary<'_> {
         if let Some(reason) = self.halt {
             text.push_str(&format!("halted: {}\n", visible(&reason.to_string())));
         }
+        for warning in self.warnings() {
+            text.push_str(&format!("warning: {warning}\n"));
+        }
         text
+    }
+}
+
+/// The warning for a session that ends on `expires`, if that is within
+/// `SESSION_WARN_DAYS` of `today` (or past).
+pub fn session_warning(expires: chrono::NaiveDate, today: chrono::NaiveDate) -> Option<String> {
+    let left = (expires - today).num_days();
+    if left < 0 {
+        Some(format!(
+            "the session ended on {expires}: authorize the app again and set the new TOP_SESSION (and session_expires)"
+        ))
+    } else if left <= SESSION_WARN_DAYS {
+        Some(format!(
+            "the session ends on {expires}, in {left} days: authorize the app again before then (the platform cannot refresh it), and set session_expires"
+        ))
+    } else {
+        None
     }
 }
 
@@ -127,7 +164,7 @@ pub fn print(
     simulator: Option<&crate::simulator::Stats>,
     quiet: bool,
 ) {
-    if !quiet || summary.exit() != Exit::Success {
+    if !quiet || summary.exit() != Exit::Success || !summary.warnings().is_empty() {
         print_invalid(invalid, summary.tally.count(Status::Invalid));
         let text = summary.render();
         crate::console::event(
@@ -249,6 +286,7 @@ mod tests {
             resent: 0,
             plan_digest: "d",
             retryable_exit: None,
+            session_expires: None,
         };
         use crate::send::summary_json::{self, RunInfo};
         let info = RunInfo::new(

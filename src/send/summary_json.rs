@@ -91,6 +91,10 @@ pub struct SummaryDoc<'a> {
     /// Whether running again later, unchanged, can succeed; `null` when it did not
     /// stop early.
     pub halt_retryable: Option<bool>,
+    /// The day the session ends (`session_expires` in the config), if known.
+    pub session_expires: Option<String>,
+    /// What a person should do soon (the session's end, 30 days ahead).
+    pub warnings: Vec<String>,
     pub results: String,
     pub ledger: String,
     /// Outcomes the run wrote to the ledger (the name of the CSV ledger's days).
@@ -145,6 +149,8 @@ pub fn of_run<'a>(summary: &'a RunSummary<'a>, info: &'a RunInfo) -> SummaryDoc<
         halted,
         halt_reason: summary.halt.map(|reason| reason.kind().as_str()),
         halt_retryable: summary.halt.map(|reason| reason.kind().retryable()),
+        session_expires: summary.session_expires.map(|date| date.to_string()),
+        warnings: summary.warnings(),
         results: summary.out.display().to_string(),
         ledger: summary.ledger.display().to_string(),
         ledger_lines_appended: summary.ledger_appended,
@@ -192,6 +198,8 @@ pub fn of_failure<'a>(failure: &'a Failure<'a>, empty: &'a Tally) -> SummaryDoc<
         halted: None,
         halt_reason: None,
         halt_retryable: None,
+        session_expires: None,
+        warnings: Vec::new(),
         results: failure.out.display().to_string(),
         ledger: failure.ledger.display().to_string(),
         ledger_lines_appended: 0,
