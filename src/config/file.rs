@@ -46,6 +46,12 @@ pub struct FileConfig {
     /// The day the seller's authorization (the session) ends, as the authorization page
     /// shows it (`2027-03-01`): `check` warns ahead of it.
     pub session_expires: Option<String>,
+    /// What notifications call this shop and host (`上海店 prod-1`); the host's name
+    /// when not given.
+    pub notify_label: Option<String>,
+    /// The desk's address as finance opens it (`https://desk.example.com`):
+    /// notifications link to the run's page there.
+    pub desk_url: Option<String>,
     /// The signing secret of the `--notify-url` robot (加签): DingTalk and Feishu
     /// robots, or a JSON webhook that checks `X-Opentrade-Signature`.
     pub notify_secret: Option<String>,

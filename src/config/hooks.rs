@@ -78,9 +78,20 @@ pub(super) fn check_vars(env: &Environment) -> Result<(), ConfigError> {
 /// read (a file that cannot be is the run's own error); a hook URL from the
 /// environment that is not one is left out here, and refused by `build_send`.
 pub fn hooks(args: &SendArgs, env: &Environment) -> Hooks {
-    let secret = super::config_path(args.target.config.as_deref(), env)
-        .and_then(|path| super::file::load_quietly(&path).ok())
-        .and_then(|file| notify_secret(args, env, &file).ok().flatten());
+    let file = super::config_path(args.target.config.as_deref(), env)
+        .and_then(|path| super::file::load_quietly(&path).ok());
+    let secret = file
+        .as_ref()
+        .and_then(|file| notify_secret(args, env, file).ok().flatten());
+    let label = file
+        .as_ref()
+        .and_then(|file| file.notify_label.clone())
+        .filter(|label| !label.trim().is_empty())
+        .unwrap_or_else(host_name);
+    let desk_url = file
+        .as_ref()
+        .and_then(|file| file.desk_url.as_deref())
+        .and_then(|url| url::Url::parse(url.trim()).ok());
     let reporting = &args.reporting;
     let format = reporting
         .notify_format
@@ -101,6 +112,28 @@ pub fn hooks(args: &SendArgs, env: &Environment) -> Hooks {
                 format,
                 on: reporting.notify_on,
                 secret,
+                label,
+                desk_url,
             }),
+    }
+}
+
+/// This machine's name, for a notification that was not given a label.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "this host".into())
+}
+
+/// `desk_url` in the config, checked (a run refuses one that is not a URL, exit 2).
+pub(super) fn check_desk_url(file: &FileConfig) -> Result<(), ConfigError> {
+    match file.desk_url.as_deref() {
+        Some(url) => match url::Url::parse(url.trim()) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+            _ => Err(ConfigError::DeskUrl(url.to_owned())),
+        },
+        None => Ok(()),
     }
 }

@@ -57,6 +57,8 @@ pub enum ConfigError {
     Batch(usize),
     #[error("--timeout must be more than zero")]
     ZeroTimeout,
+    #[error("desk_url in --config is '{0}', not an http(s) URL like https://desk.example.com")]
+    DeskUrl(String),
     #[error("{name} in the environment is not usable: {error}")]
     HookVar { name: &'static str, error: String },
     #[error("{flag} {}: {message}", path.display())]
@@ -112,6 +114,7 @@ pub fn build_send(args: SendArgs, env: &Environment) -> Result<SendConfig, Confi
     let set = layers::layers(&args.target, &args.pace, env, &file);
     let connection = connection::connection(&args.target, &set, &file, env, &mut roles)?;
     hooks::check_vars(env)?;
+    hooks::check_desk_url(&file)?;
     hooks::notify_secret(&args, env, &file)?;
     let policy = layers::policy(&set, args.pace.jitter_seed)?;
     let SendArgs {

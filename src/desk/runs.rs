@@ -35,11 +35,7 @@ impl Run {
     }
 }
 
-/// The opaque id of a file name.
-pub fn id_of(name: &str) -> String {
-    use sha2::Digest as _;
-    faster_hex::hex_string(&sha2::Sha256::digest(name.as_bytes())[..8])
-}
+pub use crate::results::run_id_of as id_of;
 
 /// Whether `id` has the shape of an id (checked before anything is looked up).
 pub fn is_id(id: &str) -> bool {

@@ -121,6 +121,13 @@ impl ResultWriter {
     }
 }
 
+/// The opaque id of a result file, by its name: the desk's `/runs/{id}` (a link to a
+/// run's page can be made by whoever knows the file's name).
+pub fn run_id_of(name: &str) -> String {
+    use sha2::Digest as _;
+    faster_hex::hex_string(&sha2::Sha256::digest(name.as_bytes())[..8])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

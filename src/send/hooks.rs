@@ -70,13 +70,16 @@ fn ping_url(ping: &url::Url, exit: u8, attention: PingAttention) -> url::Url {
 }
 
 /// Where the notification goes, in which shape, when, and the robot's signing
-/// secret (加签, `notify_secret` in the config) if it has one.
+/// secret (加签, `notify_secret` in the config) if it has one; what it calls the shop
+/// and host, and the desk whose run page it links to.
 #[derive(Debug, Clone)]
 pub struct Notify {
     pub url: url::Url,
     pub format: NotifyFormat,
     pub on: NotifyOn,
     pub secret: Option<Secret>,
+    pub label: String,
+    pub desk_url: Option<url::Url>,
 }
 
 impl Hooks {
@@ -101,7 +104,7 @@ impl Hooks {
         if let Some(notify) = &self.notify
             && (notify.on == NotifyOn::Always || exit != 0 || has_warnings(summary))
         {
-            let body = message(notify.format, exit, summary);
+            let body = message(notify, exit, summary);
             let signed = sign(notify, body, chrono::Utc::now());
             post(
                 &signed.url.clone().unwrap_or_else(|| notify.url.clone()),
@@ -123,12 +126,12 @@ fn join(base: &url::Url, segment: &str) -> url::Url {
 }
 
 /// The body for `format`: the summary itself, or a robot's text message made from it.
-pub fn message(format: NotifyFormat, exit: u8, summary: &str) -> String {
-    if format == NotifyFormat::Json {
+pub fn message(notify: &Notify, exit: u8, summary: &str) -> String {
+    if notify.format == NotifyFormat::Json {
         return summary.to_owned();
     }
-    let text = text_of(exit, summary);
-    let body = match format {
+    let text = text_of(exit, summary, &notify.label, notify.desk_url.as_ref());
+    let body = match notify.format {
         NotifyFormat::Feishu => serde_json::json!({"msg_type": "text", "content": {"text": text}}),
         _ => serde_json::json!({"msgtype": "text", "text": {"content": text}}),
     };
@@ -242,7 +245,7 @@ fn has_warnings(summary: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn text_of(exit: u8, summary: &str) -> String {
+fn text_of(exit: u8, summary: &str, label: &str, desk: Option<&url::Url>) -> String {
     let doc: serde_json::Value = serde_json::from_str(summary).unwrap_or_default();
     let verdict = match exit {
         0 => "全部完成 all delivered or skipped",
@@ -252,7 +255,7 @@ fn text_of(exit: u8, summary: &str) -> String {
         4 => "账本被占用 another run holds the ledger",
         _ => "被中断 interrupted",
     };
-    let mut text = format!("opentrade-callback: exit {exit} — {verdict}");
+    let mut text = format!("opentrade-callback [{label}]: exit {exit} — {verdict}");
     if let Some(rows) = doc["rows"].as_u64() {
         text.push_str(&format!("\nrows 行数: {rows}"));
         if let Some(counts) = doc["counts"].as_object() {
@@ -292,6 +295,19 @@ fn text_of(exit: u8, summary: &str) -> String {
             group["sub_code"].as_str().unwrap_or(""),
             group["count"]
         ));
+    }
+    let results = doc["results"].as_str().and_then(|path| {
+        std::path::Path::new(path)
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+    });
+    if let (Some(desk), Some(name)) = (desk, results) {
+        let mut page = desk.clone();
+        if let Ok(mut path) = page.path_segments_mut() {
+            path.pop_if_empty()
+                .extend(["runs", &crate::results::run_id_of(&name)]);
+        }
+        text.push_str(&format!("\n工作台 desk: {page}"));
     }
     if let Some(run_id) = doc["run_id"].as_str() {
         text.push_str(&format!("\nrun {run_id}"));
@@ -455,9 +471,18 @@ mod tests {
 
     #[test]
     fn robots_get_text_made_from_the_summary() {
-        let summary = r#"{"rows":3,"counts":{"delivered":2,"rejected":1,"failed":0},"amounts":{"delivered":"200.00"},"errors":[{"error_code":"B0107","sub_code":"","count":1}],"error":null,"run_id":"r1"}"#;
+        let summary = r#"{"rows":3,"counts":{"delivered":2,"rejected":1,"failed":0},"amounts":{"delivered":"200.00"},"errors":[{"error_code":"B0107","sub_code":"","count":1}],"error":null,"run_id":"r1","results":"/var/lib/opentrade/results/2026-12-08-r1.xlsx"}"#;
+        let notify = |format| Notify {
+            url: url::Url::parse("https://oapi.dingtalk.com/robot/send").expect("url"),
+            format,
+            on: NotifyOn::Problems,
+            secret: None,
+            label: "上海店 prod-1".into(),
+            desk_url: Some(url::Url::parse("https://desk.example.com/").expect("url")),
+        };
         let ding: serde_json::Value =
-            serde_json::from_str(&message(NotifyFormat::Dingtalk, 1, summary)).expect("json");
+            serde_json::from_str(&message(&notify(NotifyFormat::Dingtalk), 1, summary))
+                .expect("json");
         assert_eq!(ding["msgtype"], "text");
         let text = ding["text"]["content"].as_str().expect("text");
         assert!(
@@ -465,10 +490,21 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("¥200.00") && text.contains("B0107"), "{text}");
+        // The shop and host, and the run's page on the desk.
+        assert!(
+            text.starts_with("opentrade-callback [上海店 prod-1]: exit 1"),
+            "{text}"
+        );
+        let page = format!(
+            "https://desk.example.com/runs/{}",
+            crate::results::run_id_of("2026-12-08-r1.xlsx")
+        );
+        assert!(text.contains(&page), "{text}");
         let feishu: serde_json::Value =
-            serde_json::from_str(&message(NotifyFormat::Feishu, 1, summary)).expect("json");
+            serde_json::from_str(&message(&notify(NotifyFormat::Feishu), 1, summary))
+                .expect("json");
         assert_eq!(feishu["msg_type"], "text");
-        assert_eq!(message(NotifyFormat::Json, 1, summary), summary);
+        assert_eq!(message(&notify(NotifyFormat::Json), 1, summary), summary);
     }
 
     #[test]
@@ -479,6 +515,8 @@ mod tests {
             format,
             on: NotifyOn::Always,
             secret: Some(Secret::new("SEC000")),
+            label: "shop".into(),
+            desk_url: None,
         };
         // DingTalk: the documented recipe, checked against an independent computation.
         let ding = sign(
