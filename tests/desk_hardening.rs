@@ -44,6 +44,35 @@ fn passwords_that_are_not_ones_are_refused_not_cut_or_taken() {
 }
 
 #[test]
+fn a_csv_ledger_is_refused_at_start_with_the_import_as_the_fix() {
+    let ws = Workspace::new();
+    let results = ws.path("results");
+    std::fs::create_dir(&results).expect("dir");
+    let old = ws.write("ledger.csv", "req_id,order_no\n");
+    for ledger in [old.clone(), ws.path("new.csv")] {
+        let output = assert_cmd::Command::new(common::binary())
+            .arg("serve")
+            .arg("--ledger")
+            .arg(&ledger)
+            .arg("--results-dir")
+            .arg(&results)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(["--gateway", "http://127.0.0.1:9/router/rest"])
+            .env("TOP_APP_KEY", "k")
+            .env("TOP_APP_SECRET", "s")
+            .env("TOP_SESSION", "t")
+            .timeout(Duration::from_secs(10))
+            .output()
+            .expect("serve runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("ledger import"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(&old).expect("old"), b"req_id,order_no\n");
+    assert!(!ws.path("new.csv").exists());
+}
+
+#[test]
 fn a_users_file_others_may_write_or_a_fifo_is_refused_at_once() {
     use std::os::unix::fs::PermissionsExt as _;
     let ws = Workspace::new();

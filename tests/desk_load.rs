@@ -140,12 +140,13 @@ fn more_idle_connections_than_the_file_limit_never_lock_a_client_out() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("serve");
+    // `listening on …`, then the login link.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
-        &mut line,
-    )
-    .expect("the login line");
+    for _ in 0..2 {
+        line.clear();
+        std::io::BufRead::read_line(&mut stdout, &mut line).expect("the login line");
+    }
     let url = line.trim().rsplit(' ').next().expect("url").to_owned();
     let addr = url
         .trim_start_matches("http://")

@@ -39,7 +39,21 @@ pub async fn run(args: ServeArgs, env: Environment) -> anyhow::Result<Exit> {
         },
     };
     crate::desk::serve(config, env, |url| {
-        crate::console::outln!("The desk is open at {url}");
+        // The first line on stdout names the address (SPEC: port 0 is usable); the
+        // second, the page to open (with the one-time link's token, when there is one).
+        let base = url.split("/login").next().unwrap_or(url);
+        crate::console::outln!("listening on {base}");
+        if crate::console::is_json() {
+            crate::console::event(
+                "INFO",
+                "",
+                "the desk is open",
+                serde_json::json!({ "url": url }),
+            );
+        } else {
+            crate::console::outln!("The desk is open at {url}");
+        }
+        crate::console::flush();
     })
     .await
     .map_err(|error| ExitError::new(Exit::Usage, error.to_string()))?;

@@ -66,6 +66,8 @@ pub enum DeskError {
     Audit(#[from] audit::AuditError),
     #[error(transparent)]
     Roles(#[from] crate::roles::RoleError),
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
 }
 
 /// The desk's files, one role each: the ledger and its lock, the audit log, the users
@@ -140,6 +142,9 @@ pub async fn serve(
     }
     // Every file the desk reads or writes plays one role, as a `send`'s do.
     claim_roles(&config)?;
+    // The ledger is the shop's database, or nothing yet (the first send makes it): a
+    // CSV ledger of an earlier version is refused with `ledger import` as the fix.
+    crate::ledger::Ledger::check_new(&config.ledger)?;
     // The settings a send from the desk will use, checked now: a missing credential
     // is found at start, not by the first clerk who confirms.
     crate::config::build_desk_send(

@@ -50,10 +50,15 @@ pub fn start(
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("serve starts");
     let stdout = child.stdout.take().expect("stdout");
+    let mut stdout = std::io::BufReader::new(stdout);
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("the address line");
+    assert!(
+        first.starts_with("listening on http"),
+        "serve printed {first:?} first"
+    );
     let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the login line");
+    stdout.read_line(&mut line).expect("the login line");
     let login_url = line
         .trim()
         .rsplit(' ')
