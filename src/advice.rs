@@ -92,8 +92,8 @@ const ADVICE: &[(&str, &str, &str)] = &[
     ),
     (
         "input.bad_encoding",
-        "文件的编码无法识别：在 Excel 中另存为“Excel 工作簿 (.xlsx)”后再上传。",
-        "The file's encoding cannot be read: save it from Excel as an Excel Workbook (.xlsx) and upload that.",
+        "文字的编码有误：CSV 请在 Excel 中另存为“Excel 工作簿 (.xlsx)”后再上传；工作簿里的乱码（如 å……）请以 UTF-8 重新打开原导出文件，改正后再保存。",
+        "The text's encoding is wrong: save a CSV from Excel as an Excel Workbook (.xlsx) and upload that; for garbled text in a workbook (å……), open the original export as UTF-8, then save again.",
     ),
     (
         "input.*",

@@ -76,6 +76,13 @@ fn export(path: &Path) {
     sheet.write_number(7, 1, 1.5).expect("cell");
     sheet.write_boolean(7, 2, true).expect("cell");
     sheet.write_string(7, 5, "wb-8").expect("cell");
+    // Row 9: a description that was UTF-8 opened as Windows-1252 and saved (充值成功).
+    sheet
+        .write_string(8, 0, "4012345678901234900")
+        .expect("cell");
+    sheet.write_boolean(8, 2, true).expect("cell");
+    sheet.write_string(8, 4, "å……å€¼æˆåŠŸ").expect("cell");
+    sheet.write_string(8, 5, "wb-9").expect("cell");
     workbook.save(path).expect("save");
 }
 
@@ -94,9 +101,15 @@ fn typed_cells_are_read_for_what_they_hold() {
             ["wb-6", "would_send", "", "6"],
             ["wb-7", "invalid", "input.bad_amount", "7"],
             ["wb-8", "invalid", "input.inexact_number", "8"],
+            ["wb-9", "invalid", "input.bad_encoding", "9"],
         ]
     );
     let rows = read_csv(&ws.out());
+    assert!(
+        rows[6]["error_msg"].contains("(cell E9)") && rows[6]["error_msg"].contains("充值"),
+        "{}",
+        rows[6]["error_msg"]
+    );
     assert_eq!(rows[0]["order_no"], "4012345678901234567");
     assert_eq!(rows[0]["success"], "true");
     assert_eq!(
@@ -260,6 +273,7 @@ fn the_finance_loop_sends_exactly_the_failed_rows_again_with_the_same_payloads()
             ["wb-3", "invalid"],
             ["wb-7", "invalid"],
             ["wb-8", "invalid"],
+            ["wb-9", "invalid"],
         ]
     );
     let second = sim.stats();

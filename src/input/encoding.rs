@@ -237,6 +237,39 @@ pub fn decode_for_display(encoding: Encoding, bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// What `text` said before it was mangled, if it is UTF-8 text read as Windows-1252
+/// (or Latin-1) and saved again — `å……å€¼æˆåŠŸ` for 充值成功, what a spreadsheet makes of
+/// a UTF-8 CSV opened as "ANSI": every character maps back to one byte, and those
+/// bytes read as UTF-8 hold at least two characters of three bytes or more (hanzi).
+/// A byte the mangling lost (0x90 has no Windows-1252 character) is a replacement
+/// character in the answer. Genuine Latin text (`Crème brûlée`) never reads so.
+pub fn misread_utf8(text: &str) -> Option<String> {
+    if text.is_ascii() {
+        return None;
+    }
+    // Each character back to its byte: Latin-1's (U+0000–U+00FF, the C1 controls
+    // included), or one of Windows-1252's 0x80–0x9F.
+    let mut bytes = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        let byte = match u8::try_from(u32::from(c)) {
+            Ok(byte) => byte,
+            Err(_) => (0x80..=0x9F_u8).find(|&b| {
+                encoding_rs::WINDOWS_1252
+                    .decode_without_bom_handling(&[b])
+                    .0
+                    .starts_with(c)
+            })?,
+        };
+        bytes.push(byte);
+    }
+    let was = String::from_utf8_lossy(&bytes);
+    let wide = was
+        .chars()
+        .filter(|&c| u32::from(c) >= 0x800 && c != char::REPLACEMENT_CHARACTER)
+        .count();
+    (wide >= 2).then(|| was.into_owned())
+}
+
 /// Encodes text for writing a GB18030 file (tests and samples).
 pub fn encode_gb18030(text: &str) -> Vec<u8> {
     encoding_rs::GB18030.encode(text).0.into_owned()
@@ -381,5 +414,24 @@ mod tests {
         assert_eq!("utf-8".parse(), Ok(EncodingChoice::Forced(Encoding::Utf8)));
         assert_eq!("auto".parse(), Ok(EncodingChoice::Auto));
         assert!("latin1".parse::<EncodingChoice>().is_err());
+    }
+
+    #[test]
+    fn utf8_read_as_windows_1252_is_seen_for_what_it_was() {
+        // Every byte kept (Latin-1's view), or 0x90 lost (Windows-1252 has no character).
+        let kept: String = "充值成功".bytes().map(char::from).collect();
+        assert_eq!(misread_utf8(&kept).as_deref(), Some("充值成功"));
+        let shown = "å……å€¼æˆåŠŸ";
+        let was = misread_utf8(shown).expect("mangled");
+        assert!(was.starts_with("充值") && was.ends_with('功'), "{was}");
+        for fine in [
+            "充值成功",
+            "Crème brûlée",
+            "¥50.00",
+            "São Paulo — 3×",
+            "plain",
+        ] {
+            assert_eq!(misread_utf8(fine), None, "{fine}");
+        }
     }
 }

@@ -157,7 +157,22 @@ fn as_text(
 ) -> Result<Cow<'_, str>, RowError> {
     Ok(match (field, cell) {
         (_, Cell::Empty) => Cow::Borrowed(""),
-        (_, Cell::Text(text)) => Cow::Borrowed(text),
+        (_, Cell::Text(text)) => {
+            // The CSV reader refuses text in the wrong encoding; in a workbook the
+            // damage is done before the cell was saved: UTF-8 read as Windows-1252.
+            if let Some(was) = super::encoding::misread_utf8(text) {
+                return Err(RowError::new(
+                    values::code::BAD_ENCODING,
+                    format!(
+                        "{field} (cell {}) reads \"{}\": UTF-8 text opened as Windows-1252 and saved (it said \"{}\"). Open the export as UTF-8 (Excel: Data → From Text/CSV, File origin 65001: Unicode (UTF-8)), then save the workbook again",
+                        place(),
+                        crate::text::shorten(text, 40),
+                        crate::text::shorten(&was, 40)
+                    ),
+                ));
+            }
+            Cow::Borrowed(text)
+        }
         (_, Cell::Error(code)) => {
             return Err(RowError::new(
                 values::code::EXCEL_ERROR,
