@@ -85,23 +85,26 @@ pub const OUTCOME_COLUMNS: &[&str] = RESULT_HEADER.split_at(7).1;
 /// A result workbook's columns, for a person correcting it in Excel (SPEC.md
 /// "Workbooks"): each headed in Chinese with the canonical name beside
 /// (`外部请求流水 req_id`); the first-charge amount and time split out of `ext`; advice
-/// in plain words. The first `WORKBOOK_EDITABLE` are the ones finance types into.
+/// in plain words. Which order a row is, what happened to it and what to do come first
+/// (`WORKBOOK_FROZEN` columns, kept in view while scrolling: a spreadsheet at 100 %
+/// shows them on any screen), then the rest of the input, then the platform's answer.
+/// `workbook_editable` says which ones finance types into.
 pub const WORKBOOK_COLUMNS: [(&str, &str); 20] = [
     ("外部请求流水", "req_id"),
     ("天猫交易订单号", "order_no"),
     ("子订单号", "sub_order_no"),
+    ("状态", "status"),
+    ("处理建议", "advice"),
     ("是否成功", "success"),
     ("结果码", "result_code"),
     ("结果描述", "result_desc"),
     ("首充金额", "first_charge_amount"),
     ("首充时间", "first_charge_time"),
     ("扩展参数", "ext"),
-    ("状态", "status"),
     ("错误码", "error_code"),
     ("错误信息", "error_msg"),
     ("子错误码", "sub_code"),
     ("子错误信息", "sub_msg"),
-    ("处理建议", "advice"),
     ("TOP请求号", "top_request_id"),
     ("尝试次数", "attempts"),
     ("完成时间", "finished_at"),
@@ -109,8 +112,36 @@ pub const WORKBOOK_COLUMNS: [(&str, &str); 20] = [
     ("行号", "line"),
 ];
 
-/// How many of `WORKBOOK_COLUMNS` are input columns (Text-formatted, editable).
-pub const WORKBOOK_EDITABLE: usize = 9;
+/// The columns of `WORKBOOK_COLUMNS` kept in view (the order numbers, the status, the
+/// advice).
+pub const WORKBOOK_FROZEN: usize = 5;
+
+/// Whether the workbook's column `col` is one of the input's (Text-formatted, what
+/// finance corrects), rather than one of the outcome's.
+pub fn workbook_editable(col: usize) -> bool {
+    WORKBOOK_COLUMNS.get(col).is_some_and(|(_, name)| {
+        matches!(
+            *name,
+            "req_id"
+                | "order_no"
+                | "sub_order_no"
+                | "success"
+                | "result_code"
+                | "result_desc"
+                | "first_charge_amount"
+                | "first_charge_time"
+                | "ext"
+        )
+    })
+}
+
+/// Where the workbook has the column `name`.
+pub fn workbook_column(name: &str) -> usize {
+    WORKBOOK_COLUMNS
+        .iter()
+        .position(|(_, n)| *n == name)
+        .unwrap_or_else(|| panic!("the workbook has no column {name}"))
+}
 
 /// Columns only a result workbook has, beyond the result CSV's: ignored as input.
 pub const WORKBOOK_ONLY: &[&str] = &["advice"];

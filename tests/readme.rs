@@ -115,7 +115,9 @@ fn the_quick_start_and_the_resubmission_work_as_written_and_write_only_under_dem
     let header = rows.next().expect("a header");
     let status = header
         .iter()
-        .position(|cell| *cell == "状态 status")
+        .position(|cell| {
+            opentrade_callback::columns::canonical_header(&cell.to_string()) == "status"
+        })
         .expect("a status column");
     let statuses: Vec<String> = rows.map(|row| row[status].to_string()).collect();
     assert_eq!(

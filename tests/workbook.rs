@@ -190,7 +190,7 @@ fn a_result_workbook_holds_text_numbers_and_a_summary_equal_to_the_run() {
     let header: Vec<String> = results[0].iter().map(ToString::to_string).collect();
     let expected: Vec<String> = opentrade_callback::columns::WORKBOOK_COLUMNS
         .iter()
-        .map(|(chinese, name)| format!("{chinese} {name}"))
+        .map(|(chinese, name)| format!("{chinese}\n{name}"))
         .collect();
     assert_eq!(header, expected);
     for row in &results[1..] {
@@ -329,22 +329,27 @@ rows = [[c.value for c in row] for row in sheet.iter_rows()]
 formats = {c.column_letter: c.number_format for c in sheet[4]}
 lists = [(str(v.sqref), v.formula1) for v in sheet.data_validations.dataValidation]
 summary = [[c.value for c in row] for row in book.worksheets[1].iter_rows()]
+fills = [[c.fill.fgColor.rgb if c.fill.fill_type == "solid" else None for c in row[:20]]
+         for row in sheet.iter_rows()]
 print(json.dumps({"rows": rows, "formats": formats, "freeze": sheet.freeze_panes,
-                  "lists": lists, "summary": summary}, ensure_ascii=False))
+                  "lists": lists, "summary": summary, "fills": fills}, ensure_ascii=False))
 "#,
         &[out.as_os_str()],
     );
     let layout: serde_json::Value = serde_json::from_str(&layout).expect("json");
-    assert_eq!(layout["freeze"], "C2", "req_id and order_no stay in view");
+    assert_eq!(
+        layout["freeze"], "F2",
+        "the order numbers, the status and the advice stay in view"
+    );
     // fx-3's row: every input cell it has is Text, whatever Excel is given to type.
-    for column in ["A", "B", "D", "E", "F", "G", "H"] {
+    for column in ["A", "B", "F", "G", "H", "I", "J"] {
         assert_eq!(
             layout["formats"][column], "@",
             "column {column} is Text: {layout}"
         );
     }
     let lists = layout["lists"].to_string();
-    assert!(lists.contains("D2:D") && lists.contains("是,否"), "{lists}");
+    assert!(lists.contains("F2:F") && lists.contains("是,否"), "{lists}");
     let rows = layout["rows"].as_array().expect("rows");
     let row = |req_id: &str| {
         rows.iter()
@@ -353,28 +358,48 @@ print(json.dumps({"rows": rows, "formats": formats, "freeze": sheet.freeze_panes
     };
     let fx3 = row("fx-3");
     assert_eq!(
-        (fx3[3].as_str(), fx3[6].as_str(), fx3[7].as_str()),
+        (fx3[5].as_str(), fx3[8].as_str(), fx3[9].as_str()),
         (Some("是"), Some("49.90"), Some("2026-11-23 08:02:43"))
     );
     assert_eq!(
-        fx3[8],
+        fx3[10],
         serde_json::Value::Null,
         "ext keeps only other keys (none)"
     );
     let fx4 = row("fx-4");
     assert_eq!(
-        (fx4[3].as_str(), fx4[6].as_str(), fx4[8].as_str()),
+        (fx4[5].as_str(), fx4[8].as_str(), fx4[10].as_str()),
         (Some("否"), Some("5"), Some(r#"{"channel":"app"}"#))
     );
     let fx2 = row("fx-2");
-    assert_eq!(fx2[9], "被拒绝 rejected");
+    assert_eq!(fx2[3], "被拒绝 rejected");
     assert_eq!(
-        row("fx-1")[14],
+        row("fx-1")[4],
         serde_json::Value::Null,
         "no advice for a delivered row"
     );
+    // A row that needs attention is shaded whole; a delivered one not at all.
+    let fills = layout["fills"].as_array().expect("fills");
+    let fill_of = |req_id: &str| {
+        let at = rows.iter().position(|r| r[0] == req_id).expect("row");
+        fills[at].as_array().expect("cells").clone()
+    };
     assert!(
-        fx2[14]
+        fill_of("fx-2")
+            .iter()
+            .all(|c| c.as_str() == Some("FFFCE4D6")),
+        "{:?}",
+        fill_of("fx-2")
+    );
+    assert!(
+        !fill_of("fx-1")
+            .iter()
+            .any(|c| c.as_str() == Some("FFFCE4D6")),
+        "{:?}",
+        fill_of("fx-1")
+    );
+    assert!(
+        fx2[4]
             .as_str()
             .is_some_and(|advice| advice.contains("平台")),
         "advice in plain words: {fx2:?}"

@@ -13,7 +13,9 @@ use rust_xlsxwriter::{Color, DataValidation, Format, FormatBorder, Workbook, Xls
 
 use super::row::ResultRow;
 use super::tally::Tally;
-use crate::columns::{WORKBOOK_COLUMNS, WORKBOOK_EDITABLE, guard};
+use crate::columns::{
+    WORKBOOK_COLUMNS, WORKBOOK_FROZEN, guard, workbook_column, workbook_editable,
+};
 use crate::money::Cents;
 use crate::status::Status;
 
@@ -30,8 +32,25 @@ pub struct ResultSheet {
     widths: Vec<usize>,
     /// Input cells: Text, so what is typed stays text.
     text: Format,
-    /// The status of a row that needs attention.
-    attention: Format,
+    /// The advice: wrapped in its narrow column, never cut off.
+    wrap: Format,
+    /// The cells of a row that needs attention.
+    attention: Attention,
+}
+
+/// The advice column's width (characters; a hanzi counts two).
+const ADVICE_WIDTH: usize = 24;
+
+/// The shading of a row that needs attention.
+const ATTENTION: Color = Color::RGB(0xFCE4D6);
+
+/// The formats of a row that needs attention: its status (bold), its input cells
+/// (Text), its advice (wrapped) and its other outcome cells, all shaded.
+struct Attention {
+    status: Format,
+    text: Format,
+    wrap: Format,
+    outcome: Format,
 }
 
 impl std::fmt::Debug for ResultSheet {
@@ -58,20 +77,25 @@ impl ResultSheet {
         let outcome = Format::new().set_background_color(Color::RGB(0xF2F2F2));
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name(RESULTS_SHEET)?;
-        // The header and the two columns that say which order a row is stay in view.
-        sheet.set_freeze_panes(1, 2)?;
+        // The header, which order a row is, what happened and what to do stay in view.
+        sheet.set_freeze_panes(1, WORKBOOK_FROZEN as u16)?;
+        // Headers on two lines (`状态` over `status`): the columns are as wide as
+        // their content, not as a label and its translation side by side.
         let editable_head = Format::new()
             .set_bold()
+            .set_text_wrap()
             .set_background_color(Color::RGB(0xDDEBF7))
             .set_border_bottom(FormatBorder::Thin);
         let outcome_head = Format::new()
             .set_bold()
+            .set_text_wrap()
             .set_background_color(Color::RGB(0xD9D9D9))
             .set_border_bottom(FormatBorder::Thin);
+        sheet.set_row_height(0, 30)?;
         let mut widths = Vec::with_capacity(WORKBOOK_COLUMNS.len());
         for (col, (chinese, name)) in WORKBOOK_COLUMNS.iter().enumerate() {
-            let head = format!("{chinese} {name}");
-            let (head_format, column_format) = if col < WORKBOOK_EDITABLE {
+            let head = format!("{chinese}\n{name}");
+            let (head_format, column_format) = if workbook_editable(col) {
                 (&editable_head, &text)
             } else {
                 (&outcome_head, &outcome)
@@ -91,9 +115,17 @@ impl ResultSheet {
             columns: WORKBOOK_COLUMNS.len() + extra.len(),
             rows: 1,
             widths,
-            attention: Format::new()
-                .set_background_color(Color::RGB(0xFCE4D6))
-                .set_bold(),
+            attention: Attention {
+                status: Format::new().set_background_color(ATTENTION).set_bold(),
+                text: Format::new()
+                    .set_num_format("@")
+                    .set_background_color(ATTENTION),
+                wrap: Format::new()
+                    .set_text_wrap()
+                    .set_background_color(ATTENTION),
+                outcome: Format::new().set_background_color(ATTENTION),
+            },
+            wrap: Format::new().set_text_wrap(),
             text,
         })
     }
@@ -123,18 +155,18 @@ impl ResultSheet {
             &f.req_id,
             &f.order_no,
             &f.sub_order_no,
+            &status,
+            advice,
             success,
             &f.result_code,
             &f.result_desc,
             amount,
             time,
             ext,
-            &status,
             &row.error_code,
             &row.error_msg,
             &row.sub_code,
             &row.sub_msg,
-            advice,
             &row.top_request_id,
             attempts.format(row.attempts),
             &row.finished_at,
@@ -166,19 +198,42 @@ impl ResultSheet {
 
     fn write_cells(&mut self, cells: &[&str; 20], status: Status) -> Result<(), XlsxError> {
         let sheet = self.workbook.worksheet_from_index(0)?;
+        let (status_col, advice_col) = (workbook_column("status"), workbook_column("advice"));
+        // A row that needs attention is shaded whole, every cell of it, so it stands
+        // out however far one scrolls.
+        let attention = status.needs_attention().then_some(&self.attention);
+        // The advice wraps in its narrow column: the row is as tall as its lines (a
+        // spreadsheet does not grow a row by itself when it opens the file).
+        let lines = display_width(cells[advice_col]).div_ceil(ADVICE_WIDTH - 2);
+        if lines > 1 {
+            sheet.set_row_height(self.rows, 15.0 * lines.min(6) as f64)?;
+        }
         for (col, text) in cells.iter().enumerate() {
             let text = guard(text);
             let at = col as u16;
-            if col < WORKBOOK_EDITABLE {
-                // Written cells carry the Text format themselves (a cell's own format,
-                // not its column's, is what Excel keeps when one types over it).
-                if !text.is_empty() {
-                    sheet.write_string_with_format(self.rows, at, text.as_ref(), &self.text)?;
+            // Input cells carry the Text format themselves (a cell's own format, not its
+            // column's, is what Excel keeps when one types over it).
+            let format = match (attention, workbook_editable(col)) {
+                (Some(shade), _) if col == status_col => Some(&shade.status),
+                (Some(shade), _) if col == advice_col => Some(&shade.wrap),
+                (Some(shade), true) => Some(&shade.text),
+                (Some(shade), false) => Some(&shade.outcome),
+                (None, _) if col == advice_col => Some(&self.wrap),
+                (None, true) => Some(&self.text),
+                (None, false) => None,
+            };
+            match format {
+                Some(format) if text.is_empty() && attention.is_some() => {
+                    sheet.write_blank(self.rows, at, format)?;
                 }
-            } else if col == WORKBOOK_EDITABLE && status.needs_attention() {
-                sheet.write_string_with_format(self.rows, at, text.as_ref(), &self.attention)?;
-            } else if !text.is_empty() {
-                sheet.write_string(self.rows, at, text.as_ref())?;
+                Some(_) if text.is_empty() => {}
+                Some(format) => {
+                    sheet.write_string_with_format(self.rows, at, text.as_ref(), format)?;
+                }
+                None if !text.is_empty() => {
+                    sheet.write_string(self.rows, at, text.as_ref())?;
+                }
+                None => {}
             }
             let width = display_width(&text);
             if width > self.widths[col] {
@@ -200,15 +255,27 @@ impl ResultSheet {
         let last_col = self.columns.saturating_sub(1) as u16;
         let last_row = self.rows.saturating_sub(1).max(1);
         sheet.autofilter(0, 0, last_row, last_col)?;
+        // Printed as it is read: landscape A4, the header and the order numbers on
+        // every page.
+        sheet
+            .set_landscape()
+            .set_paper_size(9)
+            .set_margins(0.4, 0.4, 0.5, 0.5, 0.3, 0.3);
+        sheet.set_repeat_rows(0, 0)?;
+        sheet.set_repeat_columns(0, 1)?;
         // 是/否 on success, for the rows there are and a few hundred more typed below.
         let yes_no = DataValidation::new()
             .allow_list_strings(&["是", "否"])?
             .set_error_title("是否成功 success")?
             .set_error_message("请选择 是 或 否 (yes or no)")?;
-        sheet.add_data_validation(1, 3, last_row + 500, 3, &yes_no)?;
+        let success = workbook_column("success") as u16;
+        sheet.add_data_validation(1, success, last_row + 500, success, &yes_no)?;
+        let advice = workbook_column("advice");
         for (col, width) in self.widths.iter().enumerate() {
-            // Wide enough for the text, not for whole messages.
-            sheet.set_column_width(col as u16, (*width).clamp(6, 60) as f64)?;
+            // Wide enough for the text, not for whole messages (the advice, in the
+            // columns kept in view, narrower still).
+            let most = if col == advice { ADVICE_WIDTH } else { 60 };
+            sheet.set_column_width(col as u16, (*width).clamp(6, most) as f64)?;
         }
         write_summary(&mut self.workbook, summary)?;
         self.workbook.save_to_writer(sink)
@@ -277,7 +344,10 @@ fn write_summary(workbook: &mut Workbook, summary: &Tally) -> Result<(), XlsxErr
 
 /// Columns a text takes in a cell: a CJK character is two.
 fn display_width(text: &str) -> usize {
-    unicode_width::UnicodeWidthStr::width(text)
+    text.lines()
+        .map(unicode_width::UnicodeWidthStr::width)
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
