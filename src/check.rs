@@ -5,6 +5,7 @@
 //! platform checks the app key, signature, timestamp and session first and answers 40
 //! `Missing required arguments:param0` only when all of them passed.
 
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -190,6 +191,67 @@ fn session_line(expires: Option<NaiveDate>, warn_days: i64, today: NaiveDate) ->
     } else {
         Line::ok("session", format!("valid until {expires} ({left} days)"))
     })
+}
+
+/// The ledger and the results a run will use: the ledger this tool's database (or a
+/// place one can be made), the results' directory one that takes a new file.
+pub fn path_lines(ledger: Option<&Path>, out: Option<&Path>) -> Vec<Line> {
+    let mut lines = Vec::new();
+    if let Some(ledger) = ledger {
+        let shown = ledger.display();
+        lines.push(match crate::ledger::Ledger::check_new(ledger) {
+            Err(error) => Line::failed("ledger", Exit::Usage, error.to_string()),
+            Ok(()) if ledger.exists() => {
+                match crate::ledger::Ledger::open(ledger, crate::ledger::Access::Read) {
+                    Ok(_) => Line::ok("ledger", format!("{shown}: this tool's database")),
+                    Err(error) => Line::failed("ledger", Exit::Usage, error.to_string()),
+                }
+            }
+            Ok(()) => match takes_a_file(ledger) {
+                Ok(()) => Line::ok(
+                    "ledger",
+                    format!("{shown}: none yet; the first run makes it"),
+                ),
+                Err(error) => Line::failed(
+                    "ledger",
+                    Exit::Usage,
+                    format!("{shown}: none yet, and none can be made there: {error}"),
+                ),
+            },
+        });
+    }
+    if let Some(out) = out {
+        let named = crate::config::template::expand(out, "check", chrono::Utc::now())
+            .map_err(|message| format!("{}: {message}", out.display()))
+            .and_then(|path| {
+                takes_a_file(&path).map_err(|error| {
+                    format!(
+                        "{}: its directory takes no new file: {error}",
+                        out.display()
+                    )
+                })
+            });
+        lines.push(match named {
+            Ok(()) => Line::ok(
+                "results",
+                format!("{}: its directory takes a new file", out.display()),
+            ),
+            Err(message) => Line::failed("results", Exit::Usage, message),
+        });
+    }
+    lines
+}
+
+/// Whether a new file can be made beside `path` (one is made and removed).
+fn takes_a_file(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".opentrade-check-")
+        .tempfile_in(dir)
+        .map(drop)
 }
 
 /// The lines as a person reads them.

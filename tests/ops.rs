@@ -613,6 +613,65 @@ fn the_nightly_run_warns_of_the_session_s_end_a_month_ahead() {
 }
 
 #[test]
+fn check_looks_at_the_ledger_and_the_results_the_night_will_use() {
+    let sim = simulator(Scenario::default());
+    let ws = Workspace::new();
+    std::fs::create_dir(ws.path("results")).expect("dir");
+    let check = |extra: &[&std::ffi::OsStr]| {
+        let output = std::process::Command::new(binary())
+            .args(["check", "--json"])
+            .args(extra)
+            .env("TOP_GATEWAY", sim.url())
+            .env("TOP_APP_KEY", opentrade_callback::simulator::DEMO_APP_KEY)
+            .env("TOP_APP_SECRET", opentrade_callback::simulator::DEMO_SECRET)
+            .env("TOP_SESSION", opentrade_callback::simulator::DEMO_SESSION)
+            .env_remove("OPENTRADE_CONFIG")
+            .output()
+            .expect("check runs");
+        let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let outcome = |name: &str| {
+            doc["checks"]
+                .as_array()
+                .expect("checks")
+                .iter()
+                .find(|c| c["check"] == name)
+                .map(|c| c["outcome"].as_str().unwrap_or_default().to_owned())
+        };
+        (output.status.code(), outcome("ledger"), outcome("results"))
+    };
+    let template = ws.path("results/{date}-{run}.xlsx");
+    let (code, ledger, results) = check(&[
+        "--ledger".as_ref(),
+        ws.ledger().as_os_str(),
+        "--out".as_ref(),
+        template.as_os_str(),
+    ]);
+    assert_eq!(
+        (code, ledger.as_deref(), results.as_deref()),
+        (Some(0), Some("ok"), Some("ok"))
+    );
+    // An old CSV ledger and a results directory that is not there: exit 2, both named.
+    let old = ws.write("ledger.csv", "req_id,order_no\n");
+    let missing = ws.path("nowhere/results.xlsx");
+    let (code, ledger, results) = check(&[
+        "--ledger".as_ref(),
+        old.as_os_str(),
+        "--out".as_ref(),
+        missing.as_os_str(),
+    ]);
+    assert_eq!(
+        (code, ledger.as_deref(), results.as_deref()),
+        (Some(2), Some("failed"), Some("failed"))
+    );
+    // Nothing was made or left: no ledger, no probe file.
+    assert!(!ws.ledger().exists());
+    assert_eq!(
+        std::fs::read_dir(ws.path("results")).expect("dir").count(),
+        0
+    );
+}
+
+#[test]
 fn pings_and_notifications_tell_how_the_run_went_and_never_change_it() {
     let sim = simulator(
         Scenario::default().on(Matcher::req_id("r0001"), Fault::reject("B0107", "已退款")),

@@ -92,6 +92,16 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub warn_days: i64,
 
+    /// The ledger the nightly run will use (else `ledger` in the config): checked to
+    /// be this tool's database, or a place one can be made.
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+
+    /// The results the nightly run will write (else `out` in the config; {date} and
+    /// {run} as in send): checked that its directory takes a new file.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
     /// One JSON document on stdout instead of lines.
     #[arg(long)]
     pub json: bool,

@@ -11,7 +11,7 @@ pub async fn run(args: CheckArgs, env: &Environment) -> anyhow::Result<Exit> {
     let today = chrono::Utc::now()
         .with_timezone(&crate::clock::beijing())
         .date_naive();
-    let lines = match config::build_check(&args, env) {
+    let mut lines = match config::build_check(&args, env) {
         Ok(config) => check::run(&config, args.warn_days, today).await,
         Err(error) => vec![Line {
             check: "config",
@@ -20,6 +20,8 @@ pub async fn run(args: CheckArgs, env: &Environment) -> anyhow::Result<Exit> {
             exit: Exit::Usage,
         }],
     };
+    let (ledger, out) = config::check_paths(&args, env);
+    lines.extend(check::path_lines(ledger.as_deref(), out.as_deref()));
     let exit = check::exit_of(&lines);
     if args.json {
         let doc = serde_json::json!({"checks": lines, "exit_code": exit.code()});

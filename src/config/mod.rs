@@ -178,6 +178,19 @@ pub fn build_check(args: &CheckArgs, env: &Environment) -> Result<Connection, Co
     connection::connection(&target, &set, &file, env, &mut roles)
 }
 
+/// The ledger and the results `check` looks at: its flags, else the config's keys.
+pub fn check_paths(args: &CheckArgs, env: &Environment) -> (Option<PathBuf>, Option<PathBuf>) {
+    let file = config_path(args.connect.config.as_deref(), env)
+        .and_then(|path| file::load_quietly(&path).ok());
+    let from_file = |pick: fn(&FileConfig) -> Option<PathBuf>| file.as_ref().and_then(pick);
+    (
+        args.ledger
+            .clone()
+            .or_else(|| from_file(|f| f.ledger.clone())),
+        args.out.clone().or_else(|| from_file(|f| f.out.clone())),
+    )
+}
+
 /// The config file (`--config`, else `OPENTRADE_CONFIG`, whose role is claimed), or
 /// an empty one.
 fn read_config(
