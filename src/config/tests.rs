@@ -336,6 +336,8 @@ fn check_builds_the_connection_of_a_live_send_from_its_flags() {
         sign_method: None,
         timeout: Duration::from_secs(3),
         warn_days: 30,
+        ledger: None,
+        out: None,
         json: false,
     };
     let err = build_check(&args, &env_of(CREDENTIALS)).expect_err("plain http away");
