@@ -210,11 +210,11 @@ fn correct(download: &Path, out: &Path) {
         })
         .collect();
     let header = rows[0].clone();
-    // Headers read `外部请求流水 req_id`: Chinese, then the canonical name.
+    // Headers read `外部请求流水` over `req_id`: Chinese, then the canonical name.
     let col = |name: &str| {
         header
             .iter()
-            .position(|h| h.rsplit(' ').next() == Some(name))
+            .position(|h| opentrade_callback::columns::canonical_header(h) == name)
             .unwrap_or_else(|| panic!("column {name} in {header:?}"))
     };
     let (req_id, order_no, amount) = (col("req_id"), col("order_no"), col("first_charge_amount"));
