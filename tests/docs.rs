@@ -104,3 +104,65 @@ fn man_dir_writes_one_page_per_command_and_nothing_else() {
     assert!(send.contains(".TH opentrade-callback-send 1"), "{send}");
     assert!(send.contains("\\-\\-ca\\-cert"), "flags are in the page");
 }
+
+/// The README and `docs/` link to each other, to SPEC.md and to files of the project:
+/// every such link leads to a file that is there, and every `#anchor` to a heading.
+#[test]
+fn the_readme_and_the_docs_link_only_to_what_is_there() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let slug = |heading: &str| -> String {
+        heading
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect()
+    };
+    let anchors = |path: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                l.trim_start_matches('#')
+                    .strip_prefix(' ')
+                    .filter(|_| l.starts_with('#'))
+            })
+            .map(slug)
+            .collect()
+    };
+    let pages = [
+        "README.md",
+        "docs/reference.md",
+        "docs/operations.md",
+        "docs/finance.md",
+    ];
+    let mut checked = 0;
+    for page in pages {
+        let path = root.join(page);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{page}: {e}"));
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("](") {
+            rest = &rest[at + 2..];
+            let link = &rest[..rest.find(')').unwrap_or(0)];
+            if link.starts_with("http") || link.contains(' ') {
+                continue;
+            }
+            let (file, anchor) = link.split_once('#').unwrap_or((link, ""));
+            let target = if file.is_empty() {
+                path.clone()
+            } else {
+                path.parent().expect("dir").join(file)
+            };
+            assert!(target.exists(), "{page}: {link} leads nowhere");
+            if !anchor.is_empty() {
+                assert!(
+                    anchors(&target).iter().any(|a| a == anchor),
+                    "{page}: {link}: no such heading"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked} links");
+}

@@ -363,7 +363,7 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: SocketAddr,
 
-    /// Latency and fault rules, JSON or TOML (see README "Scenario files").
+    /// Latency and fault rules, JSON or TOML (see docs/reference.md "The simulated gateway and scenario files").
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
 

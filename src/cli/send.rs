@@ -89,7 +89,7 @@ pub struct TargetArgs {
     )]
     pub scenario: Option<PathBuf>,
 
-    /// TOML file with credentials and settings (see README "Configuration"); else
+    /// TOML file with credentials and settings (see docs/reference.md "Configuration"); else
     /// OPENTRADE_CONFIG. Credentials: TOP_APP_KEY, TOP_APP_SECRET, TOP_SESSION.
     #[arg(help_heading = "Where calls go", long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -122,7 +122,7 @@ pub struct PaceArgs {
     pub concurrency: Option<NonZeroUsize>,
 
     /// Calls per HTTP request, through TOP's batch API (/router/batch), 1 to 50; for
-    /// high latency and large files (see README) [default: 1, one request per call].
+    /// high latency and large files (see docs/reference.md) [default: 1, one request per call].
     #[arg(help_heading = "Pace and retries", long, value_name = "N")]
     pub batch: Option<NonZeroUsize>,
 

@@ -39,7 +39,7 @@ impl fmt::Display for RowError {
     }
 }
 
-/// The codes, in one place so the README table and the tests agree.
+/// The codes, in one place so the reference's table (docs/reference.md) and the tests agree.
 pub mod code {
     pub const MISSING_FIELD: &str = "input.missing_field";
     pub const SCIENTIFIC: &str = "input.scientific_notation";
