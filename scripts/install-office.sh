@@ -8,13 +8,4 @@ need=()
 command -v soffice >/dev/null || need+=(libreoffice-calc-nogui)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
-if [ ${#need[@]} -eq 0 ]; then
-  exit 0
-fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo="sudo"
-fi
-echo "installing ${need[*]} (a minute or two)" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+bash "$(dirname "$0")/apt-install-missing.sh" --lean "the workbook rendering test, a minute or two" ${need[@]+"${need[@]}"}

@@ -116,13 +116,25 @@ fn cronjob() -> serde_json::Value {
     manifests("kubernetes/cronjob.yaml").remove(0)
 }
 
-/// `opentrade-callback SUBCOMMAND --help`.
-fn help(subcommand: &str) -> String {
+/// A container's arguments, each flag checked to be one `SUBCOMMAND --help` knows (or
+/// a global one).
+fn known_args<'a>(container: &'a serde_json::Value, subcommand: &str) -> Vec<&'a str> {
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
     let help = Command::new(assert_cmd::cargo::cargo_bin!("opentrade-callback"))
         .args([subcommand, "--help"])
         .output()
         .expect("help");
-    String::from_utf8_lossy(&help.stdout).into_owned()
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in args.iter().filter(|a| a.starts_with("--")) {
+        let known = help.contains(flag) || ["--log-format"].contains(flag);
+        assert!(known, "{flag} is a flag of {subcommand}");
+    }
+    args
 }
 
 #[test]
@@ -173,17 +185,7 @@ fn the_cronjob_runs_once_a_night_in_beijing_time_and_never_retries_a_refusal() {
     assert!(pod["volumes"][0]["persistentVolumeClaim"]["claimName"].is_string());
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     // The arguments are ones the tool takes.
-    let args: Vec<&str> = container["args"]
-        .as_array()
-        .expect("args")
-        .iter()
-        .filter_map(serde_json::Value::as_str)
-        .collect();
-    let help = help("send");
-    for flag in args.iter().filter(|a| a.starts_with("--")) {
-        let known = help.contains(flag) || ["--log-format"].contains(flag);
-        assert!(known, "{flag} is a flag of the tool");
-    }
+    let args = known_args(container, "send");
     let after = |flag: &str| args.iter().skip_while(|a| **a != flag).nth(1).copied();
     assert!(
         after("--ledger").is_some_and(|l| l.ends_with(".db")),
@@ -251,17 +253,7 @@ fn the_desk_and_the_ledger_s_volume_are_shipped_for_kubernetes_too() {
     );
     let container = &pod["containers"][0];
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
-    let args: Vec<&str> = container["args"]
-        .as_array()
-        .expect("args")
-        .iter()
-        .filter_map(serde_json::Value::as_str)
-        .collect();
-    let help = help("serve");
-    for flag in args.iter().filter(|a| a.starts_with("--")) {
-        let known = help.contains(flag) || ["--log-format"].contains(flag);
-        assert!(known, "{flag} is a flag of serve");
-    }
+    let args = known_args(container, "serve");
     for flag in ["--public-url", "--users"] {
         assert!(
             args.contains(&flag),

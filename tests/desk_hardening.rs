@@ -43,6 +43,30 @@ fn passwords_that_are_not_ones_are_refused_not_cut_or_taken() {
     assert_eq!(code, Some(0), "{stderr}");
 }
 
+/// `serve` on `ledger` and `results` with demo-shaped credentials and a gateway nobody
+/// answers (a desk that starts would run until killed: callers expect a refusal).
+fn serve_refused(
+    ledger: &std::path::Path,
+    results: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+) -> std::process::Output {
+    assert_cmd::Command::new(common::binary())
+        .arg("serve")
+        .arg("--ledger")
+        .arg(ledger)
+        .arg("--results-dir")
+        .arg(results)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .args(["--gateway", "http://127.0.0.1:9/router/rest"])
+        .env("TOP_APP_KEY", "k")
+        .env("TOP_APP_SECRET", "s")
+        .env("TOP_SESSION", "t")
+        .timeout(Duration::from_secs(10))
+        .output()
+        .expect("serve runs")
+}
+
 #[test]
 fn a_csv_ledger_is_refused_at_start_with_the_import_as_the_fix() {
     let ws = Workspace::new();
@@ -50,20 +74,7 @@ fn a_csv_ledger_is_refused_at_start_with_the_import_as_the_fix() {
     std::fs::create_dir(&results).expect("dir");
     let old = ws.write("ledger.csv", "req_id,order_no\n");
     for ledger in [old.clone(), ws.path("new.csv")] {
-        let output = assert_cmd::Command::new(common::binary())
-            .arg("serve")
-            .arg("--ledger")
-            .arg(&ledger)
-            .arg("--results-dir")
-            .arg(&results)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(["--gateway", "http://127.0.0.1:9/router/rest"])
-            .env("TOP_APP_KEY", "k")
-            .env("TOP_APP_SECRET", "s")
-            .env("TOP_SESSION", "t")
-            .timeout(Duration::from_secs(10))
-            .output()
-            .expect("serve runs");
+        let output = serve_refused(&ledger, &results, &[]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains("ledger import"), "{stderr}");
@@ -82,21 +93,11 @@ fn a_users_file_others_may_write_or_a_fifo_is_refused_at_once() {
     std::fs::create_dir(&results).expect("dir");
     let serve = |users: &std::path::Path| {
         let started = Instant::now();
-        let output = assert_cmd::Command::new(common::binary())
-            .arg("serve")
-            .arg("--ledger")
-            .arg(ws.ledger())
-            .arg("--results-dir")
-            .arg(&results)
-            .args(["--listen", "127.0.0.1:0", "--users"])
-            .arg(users)
-            .args(["--gateway", "http://127.0.0.1:9/router/rest"])
-            .env("TOP_APP_KEY", "k")
-            .env("TOP_APP_SECRET", "s")
-            .env("TOP_SESSION", "t")
-            .timeout(Duration::from_secs(10))
-            .output()
-            .expect("serve runs");
+        let output = serve_refused(
+            &ws.ledger(),
+            &results,
+            &["--users".as_ref(), users.as_os_str()],
+        );
         assert!(started.elapsed() < Duration::from_secs(5));
         (
             output.status.code(),
