@@ -30,10 +30,6 @@ pub struct ResultSheet {
     /// Rows written, the header included.
     rows: u32,
     widths: Vec<usize>,
-    /// Input cells: Text, so what is typed stays text.
-    text: Format,
-    /// The advice: wrapped in its narrow column, never cut off.
-    wrap: Format,
     /// The cells of a row that needs attention.
     attention: Attention,
 }
@@ -75,6 +71,7 @@ impl ResultSheet {
         workbook.set_zip_compression_level(1);
         let text = Format::new().set_num_format("@");
         let outcome = Format::new().set_background_color(Color::RGB(0xF2F2F2));
+        let advice = outcome.clone().set_text_wrap();
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name(RESULTS_SHEET)?;
         // The header, which order a row is, what happened and what to do stay in view.
@@ -95,8 +92,12 @@ impl ResultSheet {
         let mut widths = Vec::with_capacity(WORKBOOK_COLUMNS.len());
         for (col, (chinese, name)) in WORKBOOK_COLUMNS.iter().enumerate() {
             let head = format!("{chinese}\n{name}");
+            // A cell written without a format of its own takes its column's (the
+            // file says so cell by cell): what Excel keeps when one types over it.
             let (head_format, column_format) = if workbook_editable(col) {
                 (&editable_head, &text)
+            } else if col == workbook_column("advice") {
+                (&outcome_head, &advice)
             } else {
                 (&outcome_head, &outcome)
             };
@@ -125,8 +126,6 @@ impl ResultSheet {
                     .set_background_color(ATTENTION),
                 outcome: Format::new().set_background_color(ATTENTION),
             },
-            wrap: Format::new().set_text_wrap(),
-            text,
         })
     }
 
@@ -186,12 +185,10 @@ impl ResultSheet {
             let col = WORKBOOK_COLUMNS.len() + at;
             let text = guard(text);
             if !text.is_empty() {
-                sheet.write_string_with_format(row, col as u16, text.as_ref(), &self.text)?;
+                // The column's Text format, as for the input's own columns.
+                sheet.write_string(row, col as u16, text.as_ref())?;
             }
-            let width = display_width(&text);
-            if width > self.widths[col] {
-                self.widths[col] = width;
-            }
+            widen(&mut self.widths[col], &text);
         }
         Ok(())
     }
@@ -213,20 +210,19 @@ impl ResultSheet {
             let at = col as u16;
             // Input cells carry the Text format themselves (a cell's own format, not its
             // column's, is what Excel keeps when one types over it).
-            let format = match (attention, workbook_editable(col)) {
-                (Some(shade), _) if col == status_col => Some(&shade.status),
-                (Some(shade), _) if col == advice_col => Some(&shade.wrap),
-                (Some(shade), true) => Some(&shade.text),
-                (Some(shade), false) => Some(&shade.outcome),
-                (None, _) if col == advice_col => Some(&self.wrap),
-                (None, true) => Some(&self.text),
-                (None, false) => None,
+            // A row that needs attention has formats of its own; any other row's cells
+            // take their columns' (Text, wrapped advice, grey): no lookup per cell.
+            let format = match attention {
+                Some(shade) if col == status_col => Some(&shade.status),
+                Some(shade) if col == advice_col => Some(&shade.wrap),
+                Some(shade) if workbook_editable(col) => Some(&shade.text),
+                Some(shade) => Some(&shade.outcome),
+                None => None,
             };
             match format {
-                Some(format) if text.is_empty() && attention.is_some() => {
+                Some(format) if text.is_empty() => {
                     sheet.write_blank(self.rows, at, format)?;
                 }
-                Some(_) if text.is_empty() => {}
                 Some(format) => {
                     sheet.write_string_with_format(self.rows, at, text.as_ref(), format)?;
                 }
@@ -235,10 +231,7 @@ impl ResultSheet {
                 }
                 None => {}
             }
-            let width = display_width(&text);
-            if width > self.widths[col] {
-                self.widths[col] = width;
-            }
+            widen(&mut self.widths[col], &text);
         }
         self.rows += 1;
         Ok(())
@@ -343,7 +336,19 @@ fn write_summary(workbook: &mut Workbook, summary: &Tally) -> Result<(), XlsxErr
 }
 
 /// Columns a text takes in a cell: a CJK character is two.
+/// Makes `width` (a column's) take `text`. A text's display width is never more than
+/// its length in bytes (a wide character takes three or four), so most cells need no
+/// measuring once the column is as wide as its widest so far.
+fn widen(width: &mut usize, text: &str) {
+    if text.len() > *width {
+        *width = (*width).max(display_width(text));
+    }
+}
+
 fn display_width(text: &str) -> usize {
+    if !text.contains('\n') {
+        return unicode_width::UnicodeWidthStr::width(text);
+    }
     text.lines()
         .map(unicode_width::UnicodeWidthStr::width)
         .max()
