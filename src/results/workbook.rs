@@ -32,6 +32,9 @@ pub struct ResultSheet {
     widths: Vec<usize>,
     /// The cells of a row that needs attention.
     attention: Attention,
+    /// Where the status and the advice are.
+    status_col: usize,
+    advice_col: usize,
 }
 
 /// The advice column's width (characters; a hanzi counts two).
@@ -126,6 +129,8 @@ impl ResultSheet {
                     .set_background_color(ATTENTION),
                 outcome: Format::new().set_background_color(ATTENTION),
             },
+            status_col: workbook_column("status"),
+            advice_col: workbook_column("advice"),
         })
     }
 
@@ -195,7 +200,7 @@ impl ResultSheet {
 
     fn write_cells(&mut self, cells: &[&str; 20], status: Status) -> Result<(), XlsxError> {
         let sheet = self.workbook.worksheet_from_index(0)?;
-        let (status_col, advice_col) = (workbook_column("status"), workbook_column("advice"));
+        let (status_col, advice_col) = (self.status_col, self.advice_col);
         // A row that needs attention is shaded whole, every cell of it, so it stands
         // out however far one scrolls.
         let attention = status.needs_attention().then_some(&self.attention);

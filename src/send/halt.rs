@@ -121,7 +121,8 @@ pub enum HaltKind {
 }
 
 impl HaltKind {
-    pub const ALL: [HaltKind; 13] = [
+    #[cfg(test)]
+    const ALL: [HaltKind; 13] = [
         HaltKind::GatewayDown,
         HaltKind::Banned,
         HaltKind::DailyQuota,
