@@ -182,6 +182,9 @@ pub fn advice(error_code: &str, sub_code: &str) -> Option<(&'static str, &'stati
     if error_code.is_empty() && sub_code.is_empty() {
         return None;
     }
+    if let Some(known) = crate::catalogue::known(error_code) {
+        return Some((known.advice_zh.as_str(), known.advice_en.as_str()));
+    }
     let matches = |pattern: &str, code: &str| match pattern.strip_suffix('*') {
         Some(prefix) => !code.is_empty() && code.starts_with(prefix),
         None => pattern == code,

@@ -98,7 +98,12 @@ pub async fn run(config: &Connection, warn_days: i64, today: NaiveDate) -> Vec<L
         Ok(client) => {
             let sent = Utc::now();
             let probe = client.probe().await;
-            lines.extend(judge(&probe, gateway, sent));
+            let judged = judge(&probe, gateway, sent);
+            let passed = judged.iter().all(|l| l.outcome != Outcome::Failed);
+            lines.extend(judged);
+            if passed {
+                lines.push(trades_line(&client, sent).await);
+            }
         }
         Err(error) => lines.push(Line::failed(
             "gateway",
@@ -167,6 +172,48 @@ fn judge(probe: &Probe, gateway: &str, sent: DateTime<Utc>) -> Vec<Line> {
         Line::failed("credentials", Exit::Halted, format!("{said}: {fix}"))
     });
     lines
+}
+
+/// Whether the app may read the shop's trades (what `reconcile` needs; `send` does
+/// not): one page of one trade of the last minute, which changes nothing.
+async fn trades_line(client: &TopClient, now: DateTime<Utc>) -> Line {
+    let end = crate::reconcile::to_beijing(now);
+    let query = crate::top::trades::PageQuery {
+        start: end - chrono::TimeDelta::minutes(1),
+        end,
+        page_no: 1,
+        page_size: 1,
+        use_has_next: true,
+    };
+    match client.trades_page(&query).await {
+        Ok(_) => Line::ok(
+            "trades",
+            "the app may read the shop's trades (taobao.trades.sold.increment.get): reconcile can run",
+        ),
+        Err(reply)
+            if matches!(reply.error_code.as_str(), "11" | "12" | "13")
+                || reply.sub_code.contains("permission")
+                || reply.sub_code.ends_with("limited-by-app-api-access-count") =>
+        {
+            Line::warning(
+                "trades",
+                format!(
+                    "the app lacks the trade permission ({} {}): reconcile cannot run until it is granted on the open platform console; send does not need it",
+                    reply.error_code,
+                    crate::text::visible(&reply.sub_code)
+                ),
+            )
+        }
+        Err(reply) => Line::warning(
+            "trades",
+            format!(
+                "the trades API answered {} {} {}: reconcile may not run",
+                reply.error_code,
+                crate::text::visible(&reply.error_msg),
+                crate::text::visible(&reply.sub_code)
+            ),
+        ),
+    }
 }
 
 /// The session's end date, from the config: warned `warn_days` ahead.

@@ -8,6 +8,11 @@ pub fn beijing() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
 }
 
+/// The Beijing day of `at` (`2026-11-26`): the day the platform counts calls in.
+pub fn beijing_day(at: DateTime<Utc>) -> String {
+    at.with_timezone(&beijing()).format("%Y-%m-%d").to_string()
+}
+
 /// `2026-11-26T05:39:27.123+08:00`: the `finished_at` of results and ledger lines.
 pub fn stamp(at: DateTime<Utc>) -> String {
     let local = at.with_timezone(&beijing());

@@ -5,6 +5,7 @@
 //! commands start in `cmd::run`.
 
 pub mod advice;
+pub mod catalogue;
 pub mod check;
 pub mod cli;
 pub mod clock;
@@ -24,6 +25,7 @@ pub mod money;
 pub mod order;
 pub mod outfile;
 pub mod plan;
+pub mod reconcile;
 pub mod results;
 pub mod roles;
 pub mod scratch;

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, Subcommand};
 
+mod reconcile;
 mod send;
 mod serve;
 
+pub use reconcile::ReconcileArgs;
 pub use send::{PaceArgs, ReadingArgs, ReportingArgs, SendArgs, TargetArgs};
 pub use serve::{ServeArgs, UsersArgs, UsersCommand};
 
@@ -145,6 +147,7 @@ pub enum Command {
     Report(ReportArgs),
     Simulate(SimulateArgs),
     Ledger(LedgerArgs),
+    Reconcile(Box<ReconcileArgs>),
     Serve(Box<ServeArgs>),
     Users(UsersArgs),
     Completions(CompletionsArgs),

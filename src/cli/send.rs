@@ -36,7 +36,7 @@ Examples:
 pub struct SendArgs {
     /// Exports to send: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) or Excel workbooks
     /// (.xlsx); `-` reads CSV from stdin.
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required_unless_present = "from_reconcile", value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
     /// The global `--env-file`, a role of its own (set by the dispatcher).
@@ -177,6 +177,11 @@ pub struct PaceArgs {
     /// Send only the export's rows: never the ledger's failed orders.
     #[arg(help_heading = "Pace and retries", long)]
     pub no_resend_failed: bool,
+
+    /// Also send the orders a `reconcile` file lists as retry_due, from the param0
+    /// the ledger stored (whatever their age); INPUT may then be left out.
+    #[arg(help_heading = "Pace and retries", long, value_name = "FILE")]
+    pub from_reconcile: Option<PathBuf>,
 
     /// Seed for the retry jitter (tests).
     #[arg(help_heading = "Pace and retries", long, hide = true)]

@@ -6,6 +6,7 @@ pub mod check;
 pub mod demo;
 pub mod docs;
 pub mod ledger;
+pub mod reconcile;
 pub mod report;
 pub mod send;
 pub mod serve;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Report(args) => report::run(args),
         Command::Ledger(args) => ledger::run(args),
+        Command::Reconcile(args) => reconcile::run(*args, &env).await,
         Command::Serve(args) => serve::run(*args, env).await,
         Command::Users(args) => serve::users(args),
         Command::Simulate(args) => simulate::run(args, &env).await,

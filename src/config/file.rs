@@ -59,6 +59,16 @@ pub struct FileConfig {
     /// "try again later": whole codes, or prefixes ending in `*` (`B01*`).
     #[serde(default)]
     pub retry_business_codes: Vec<String>,
+    /// The recharge-and-get items (`num_iid`) `reconcile` looks at; empty: every item.
+    #[serde(default)]
+    pub items: Vec<u64>,
+    /// The app's calls per Beijing day (its tier): `send`, the desk and `reconcile`
+    /// stop before the call that would pass it.
+    pub daily_quota: Option<u64>,
+    /// Final business codes besides the shipped ones (`[business_codes.CODE]` with
+    /// `meaning`, `advice_zh`, `advice_en`): never retried, their advice shown.
+    #[serde(default)]
+    pub business_codes: HashMap<String, crate::catalogue::KnownCode>,
 }
 
 /// `[retry]` of the config file.

@@ -10,10 +10,12 @@ pub mod envfile;
 mod file;
 mod hooks;
 mod layers;
+mod reconcile;
 pub mod template;
 
 pub use derived::{SendTemplate, build_desk_send, desk_paths};
 pub use hooks::hooks;
+pub use reconcile::build_reconcile;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -94,6 +96,14 @@ pub enum ConfigError {
         "notify_secret in --config is set but empty; set it to the robot's secret (SEC…), or remove it"
     )]
     EmptyNotifySecret,
+    #[error("{flag} '{value}' is not a Beijing time like 2026-12-01 or 2026-12-01 08:00:00")]
+    Time { flag: &'static str, value: String },
+    #[error("{0}")]
+    Window(String),
+    #[error("--from-reconcile {}: {message}", path.display())]
+    FromReconcile { path: PathBuf, message: String },
+    #[error("daily_quota in --config must be more than zero")]
+    ZeroQuota,
     #[error("session_expires in --config is '{0}', not a date like 2027-03-01")]
     SessionExpires(String),
     #[error("{origin} {}: {error}", path.display())]
@@ -117,6 +127,20 @@ pub fn build_send(args: SendArgs, env: &Environment) -> Result<SendConfig, Confi
     hooks::check_desk_url(&file)?;
     hooks::notify_secret(&args, env, &file)?;
     let policy = layers::policy(&set, args.pace.jitter_seed)?;
+    let from_reconcile = match &args.pace.from_reconcile {
+        Some(path) => {
+            roles.claim("--from-reconcile", path)?;
+            Some(
+                crate::reconcile::output::retry_due(path).map_err(|message| {
+                    ConfigError::FromReconcile {
+                        path: path.clone(),
+                        message,
+                    }
+                })?,
+            )
+        }
+        None => None,
+    };
     let SendArgs {
         inputs,
         target: _,
@@ -149,6 +173,8 @@ pub fn build_send(args: SendArgs, env: &Environment) -> Result<SendConfig, Confi
         resend_failed_days: (!pace.no_resend_failed)
             .then_some(pace.resend_failed_days.unwrap_or(7)),
         started_by: started_by(env),
+        from_reconcile,
+        daily_quota: file.daily_quota,
     })
 }
 
@@ -204,10 +230,20 @@ fn read_config(
     {
         roles.claim("OPENTRADE_CONFIG", path)?;
     }
-    match &path {
-        Some(path) => file::load(path),
-        None => Ok(FileConfig::default()),
-    }
+    let file = match &path {
+        Some(path) => file::load(path)?,
+        None => FileConfig::default(),
+    };
+    crate::catalogue::install(
+        file.business_codes
+            .iter()
+            .map(|(code, known)| crate::catalogue::KnownCode {
+                code: code.clone(),
+                ..known.clone()
+            })
+            .collect(),
+    );
+    Ok(file)
 }
 
 /// The ledger and the results: the flags, else the config file's (their roles

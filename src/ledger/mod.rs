@@ -17,6 +17,7 @@ pub mod legacy;
 pub mod lock;
 pub mod lookup;
 pub mod orders;
+pub mod reconcile;
 pub mod record;
 pub mod resend;
 pub mod runs;

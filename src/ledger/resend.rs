@@ -49,6 +49,64 @@ pub fn candidates(
     rows.collect::<Result<_, _>>().map_err(|e| sql(path, e))
 }
 
+/// The orders of this kind among `req_ids` that are failed or pending with a stored
+/// `param0` (a reconcile's `retry_due`), whatever their age, in `req_ids`' order.
+pub fn named(
+    ledger: &Ledger,
+    simulated: bool,
+    req_ids: &[String],
+) -> Result<Vec<Resend>, LedgerError> {
+    let path = &ledger.path;
+    let mut find = ledger
+        .conn
+        .prepare_cached(
+            "SELECT o.id, o.key, o.req_id, o.param0, o.payload_md5, o.state
+             FROM order_keys k JOIN orders o ON o.id = k.id
+             WHERE k.near = ?1 AND k.key = ?2 AND k.sim = ?3
+               AND (o.state = 'failed' OR o.state = 'pending') AND o.param0 IS NOT NULL",
+        )
+        .map_err(|e| sql(path, e))?;
+    let mut found = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for req_id in req_ids {
+        if !seen.insert(req_id.as_str()) {
+            continue;
+        }
+        let key = ReqKey::of(req_id);
+        let row = find
+            .query_row(
+                params![
+                    super::key::neighbourhood(req_id),
+                    key.to_bytes().as_slice(),
+                    simulated
+                ],
+                |row| {
+                    let md5: Vec<u8> = row.get(4)?;
+                    let state: String = row.get(5)?;
+                    Ok(Resend {
+                        id: row.get(0)?,
+                        key,
+                        req_id: row.get(2)?,
+                        param0: row.get(3)?,
+                        payload_md5: md5.as_slice().try_into().unwrap_or([0; 16]),
+                        state: state.parse().unwrap_or(OrderState::Failed),
+                    })
+                },
+            )
+            .map(Some)
+            .or_else(|error| match error {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })
+            .map_err(|e| sql(path, e))?;
+        // The key is a hash: the stored req_id must be the one named.
+        if let Some(resend) = row.filter(|r| r.req_id == *req_id) {
+            found.push(resend);
+        }
+    }
+    Ok(found)
+}
+
 /// The stamp `days` days before now, Beijing time (the window's start).
 pub fn since(days: u32) -> String {
     crate::clock::stamp(chrono::Utc::now() - chrono::Duration::days(i64::from(days)))

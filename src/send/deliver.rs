@@ -36,6 +36,8 @@ pub struct Deliverer {
     rng: Mutex<StdRng>,
     /// Names the run in the ledger.
     run_id: Arc<str>,
+    /// Today's calls left (`daily_quota`).
+    budget: Option<Arc<super::quota::Budget>>,
 }
 
 /// How a delivery's calls reach the gateway.
@@ -77,7 +79,14 @@ impl Deliverer {
             pacer,
             rng: Mutex::new(rng),
             run_id,
+            budget: None,
         }
+    }
+
+    /// Every call takes one of `budget`'s; none left halts the run before the call.
+    pub fn with_budget(mut self, budget: Option<Arc<super::quota::Budget>>) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Delivers every job from `jobs`, `concurrency` at a time, handing outcomes to
@@ -146,6 +155,15 @@ impl Deliverer {
                 }
             }
             if self.halt.is_halted() {
+                return cut_short(attempts, last);
+            }
+            if let Some(budget) = &self.budget
+                && !budget.take()
+            {
+                self.halt.trigger(HaltReason::QuotaSpent {
+                    quota: budget.quota,
+                    used: budget.used(),
+                });
                 return cut_short(attempts, last);
             }
             let reply = match &self.caller {

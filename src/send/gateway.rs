@@ -20,6 +20,7 @@ pub async fn connect(
     config: &SendConfig,
     halt: &Arc<Halt>,
     run_id: Arc<str>,
+    budget: Option<Arc<super::quota::Budget>>,
 ) -> Result<Gateway, SendError> {
     let (gateway, credentials, simulator) = match &config.connection.mode {
         Mode::DryRun => {
@@ -46,7 +47,8 @@ pub async fn connect(
         }
     };
     let client = TopClient::new(config.connection.client_settings(gateway, credentials))?;
-    let deliverer = Deliverer::new(client, config.policy.clone(), Arc::clone(halt), run_id);
+    let deliverer =
+        Deliverer::new(client, config.policy.clone(), Arc::clone(halt), run_id).with_budget(budget);
     Ok(Gateway {
         deliverer: Some(deliverer),
         simulator,

@@ -53,6 +53,8 @@ pub enum HaltReason {
     },
     /// A thread of the run died; what it held is lost, the ledger holds whole lines.
     Crashed(&'static str),
+    /// The next call would pass `daily_quota` (calls per Beijing day, every command's).
+    QuotaSpent { quota: u64, used: u64 },
 }
 
 impl HaltReason {
@@ -83,6 +85,7 @@ impl HaltReason {
             HaltReason::LedgerWrite(_) => HaltKind::LedgerWrite,
             HaltReason::ResultWrite { .. } => HaltKind::ResultWrite,
             HaltReason::Crashed(_) => HaltKind::Crashed,
+            HaltReason::QuotaSpent { .. } => HaltKind::DailyQuota,
         }
     }
 }
@@ -139,7 +142,7 @@ impl HaltKind {
     ];
 
     /// A fatal answer's kind, by its code.
-    fn of_code(code: &str, sub_code: &str) -> HaltKind {
+    pub fn of_code(code: &str, sub_code: &str) -> HaltKind {
         match code {
             "26" | "27" => HaltKind::Session,
             "24" | "25" | "28" | "29" => HaltKind::Credentials,
@@ -289,6 +292,10 @@ impl fmt::Display for HaltReason {
                 )
             }
             HaltReason::Crashed(what) => write!(f, "{what} failed"),
+            HaltReason::QuotaSpent { quota, used } => write!(
+                f,
+                "the next call would pass today's daily_quota of {quota} calls ({used} made today, by every command): stopped before it; the rest is sent by a run after 00:00 Beijing time"
+            ),
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct RunMetrics<'a> {
     pub halt: Option<crate::send::halt::HaltKind>,
     /// The day the session ends, if known.
     pub session_expires: Option<chrono::NaiveDate>,
+    /// Today's calls against `daily_quota`.
+    pub quota: Option<super::ran::QuotaUse>,
     pub tally: &'a Tally,
     pub duration: Duration,
     pub banned: Duration,
@@ -107,6 +109,18 @@ pub fn render(metrics: &RunMetrics<'_>, previous_success: Option<f64>) -> String
                 ),
                 1.0,
             )],
+        );
+    }
+    if let Some(quota) = metrics.quota {
+        gauge(
+            "calls_today",
+            "Calls made on the current Beijing day, every command (daily_quota counts them).",
+            &one(quota.used as f64),
+        );
+        gauge(
+            "daily_quota",
+            "The app's calls per Beijing day (daily_quota in the config).",
+            &one(quota.quota as f64),
         );
     }
     if let Some(expires) = metrics.session_expires {
@@ -202,6 +216,7 @@ mod tests {
             exit: Exit::Halted,
             halt: Some(crate::send::halt::HaltKind::Session),
             session_expires: chrono::NaiveDate::from_ymd_opt(2027, 3, 1),
+            quota: None,
             tally: &tally,
             duration: Duration::from_millis(1500),
             banned: Duration::ZERO,

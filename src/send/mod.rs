@@ -21,6 +21,7 @@ pub mod outcome;
 mod pace;
 pub mod policy;
 pub mod progress;
+pub mod quota;
 pub mod ran;
 pub mod recorder;
 pub mod report;
@@ -81,6 +82,7 @@ pub async fn run(config: SendConfig, control: Control<'_>) -> Result<Ran, SendEr
     };
     let _lock = lock_ledger(&config)?;
     let (plan, ledger) = until_stopped(&mut stop, plan(&config, &inputs)).await??;
+    let budget = budget(&config, ledger.as_ref(), plan.sends())?;
     let digest = plan.digest();
     let resent = plan.resends_len() as u64;
     if let Some(expected) = &config.expect_plan
@@ -95,7 +97,12 @@ pub async fn run(config: SendConfig, control: Control<'_>) -> Result<Ran, SendEr
     let halt = Arc::new(Halt::default());
     let gateway = until_stopped(
         &mut stop,
-        gateway::connect(&config, &halt, Arc::from(control.info.run_id.as_str())),
+        gateway::connect(
+            &config,
+            &halt,
+            Arc::from(control.info.run_id.as_str()),
+            budget.clone(),
+        ),
     )
     .await??;
     let outputs = {
@@ -168,7 +175,47 @@ pub async fn run(config: SendConfig, control: Control<'_>) -> Result<Ran, SendEr
         simulator: gateway.simulator.as_ref().map(|sim| sim.stats()),
         retryable_exit: config.retryable_exit,
         session_expires: config.connection.session_expires,
+        quota: budget.map(|b| ran::QuotaUse {
+            quota: b.quota,
+            used_before: b.used_before,
+            used: b.used(),
+        }),
     })
+}
+
+/// Today's call budget of a run that calls (`daily_quota`), from the calls the
+/// ledger counts for today; logged before the first call.
+fn budget(
+    config: &SendConfig,
+    ledger: Option<&Ledger>,
+    needed: u64,
+) -> Result<Option<Arc<quota::Budget>>, SendError> {
+    use crate::ledger::store::Store as _;
+    let Some(quota) = config.daily_quota.filter(|_| !config.is_dry_run()) else {
+        return Ok(None);
+    };
+    let today = crate::clock::beijing_day(chrono::Utc::now());
+    let used = match ledger {
+        Some(ledger) => ledger.calls_on(&today)?,
+        None => 0,
+    };
+    let budget = quota::Budget::new(quota, used);
+    let left = quota.saturating_sub(used);
+    tracing::info!(
+        "daily_quota {quota}: {used} calls made today, {left} left; this run needs {needed} (retries besides)"
+    );
+    if budget.nearly_spent(needed) {
+        tracing::warn!(
+            "this run takes today's calls past 70% of daily_quota ({} of {quota}){}",
+            used + needed,
+            if needed > left {
+                format!("; only {left} fit: it stops before the call that would pass it")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(Some(Arc::new(budget)))
 }
 
 /// One run per ledger; taken before the ledger is read, so the plan cannot go stale
@@ -191,6 +238,7 @@ async fn plan(
     let simulated = config.is_simulated();
     let dry_run = config.is_dry_run();
     let resend_days = config.resend_failed_days;
+    let from_reconcile = config.from_reconcile.clone();
     let scan = Arc::clone(inputs);
     let (index, conflicts, pass, found, resends, ledger, took) =
         tokio::task::spawn_blocking(move || {
@@ -214,13 +262,19 @@ async fn plan(
                 }
                 None => crate::plan::LedgerPass::default(),
             };
-            let resends = match (&ledger, resend_days) {
-                (Some(ledger), Some(days)) => Resends::of(
-                    ledger::resend::candidates(ledger, simulated, &ledger::resend::since(days))?,
-                    |key| index.contains(key),
-                ),
-                _ => Resends::default(),
+            let mut candidates = match (&ledger, resend_days) {
+                (Some(ledger), Some(days)) => {
+                    ledger::resend::candidates(ledger, simulated, &ledger::resend::since(days))?
+                }
+                _ => Vec::new(),
             };
+            if let (Some(ledger), Some(req_ids)) = (&ledger, &from_reconcile) {
+                let named = ledger::resend::named(ledger, simulated, req_ids)?;
+                let known: std::collections::HashSet<i64> =
+                    candidates.iter().map(|c| c.id).collect();
+                candidates.extend(named.into_iter().filter(|c| !known.contains(&c.id)));
+            }
+            let resends = Resends::of(candidates, |key| index.contains(key));
             Ok::<_, SendError>((
                 index,
                 conflicts,

@@ -39,6 +39,18 @@ pub struct Ran {
     pub retryable_exit: Option<u8>,
     /// The day the session ends (`session_expires` in the config).
     pub session_expires: Option<chrono::NaiveDate>,
+    /// Today's calls against `daily_quota`, when one is set.
+    pub quota: Option<QuotaUse>,
+}
+
+/// Today's calls against `daily_quota`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaUse {
+    pub quota: u64,
+    /// Made today before the run, by every command.
+    pub used_before: u64,
+    /// Made today, the run's included.
+    pub used: u64,
 }
 
 impl Ran {
@@ -66,6 +78,7 @@ impl Ran {
             plan_digest: &self.plan_digest,
             retryable_exit: self.retryable_exit,
             session_expires: self.session_expires,
+            quota: self.quota,
         }
     }
 }

@@ -75,6 +75,7 @@ impl Reports {
             tally: ran.tally.clone(),
             halt: summary.halt.map(|reason| reason.kind()),
             session_expires: summary.session_expires,
+            quota: summary.quota,
             duration: ran.elapsed,
             banned: ran.banned,
             text: text.clone(),
@@ -109,6 +110,7 @@ impl Reports {
                     exit: failure.exit,
                     halt: None,
                     session_expires: None,
+                    quota: None,
                     tally: &empty,
                     duration: (chrono::Utc::now() - failure.info.started)
                         .to_std()
@@ -136,6 +138,7 @@ struct Files {
     tally: Tally,
     halt: Option<super::halt::HaltKind>,
     session_expires: Option<chrono::NaiveDate>,
+    quota: Option<super::ran::QuotaUse>,
     duration: Duration,
     banned: Duration,
     text: String,
@@ -156,6 +159,7 @@ impl Files {
                 exit,
                 halt: self.halt,
                 session_expires: self.session_expires,
+                quota: self.quota,
                 tally: &self.tally,
                 duration: self.duration,
                 banned: self.banned,

@@ -92,6 +92,11 @@ pub struct SendConfig {
     /// Who or what starts the run, as the ledger records it (`cron`, `shell:USER`,
     /// `desk:NAME`).
     pub started_by: String,
+    /// The req_ids a reconcile file lists as `retry_due`: sent again from the ledger
+    /// whatever their age (`--from-reconcile`).
+    pub from_reconcile: Option<Vec<String>>,
+    /// The app's calls per Beijing day (`daily_quota` in the config).
+    pub daily_quota: Option<u64>,
 }
 
 impl SendConfig {

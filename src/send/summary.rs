@@ -40,6 +40,8 @@ pub struct RunSummary<'a> {
     pub retryable_exit: Option<u8>,
     /// The day the session ends (`session_expires` in the config).
     pub session_expires: Option<chrono::NaiveDate>,
+    /// Today's calls against `daily_quota`.
+    pub quota: Option<super::ran::QuotaUse>,
 }
 
 /// How many days ahead a run warns that the session ends (as `check` does by default).
@@ -52,9 +54,20 @@ impl RunSummary<'_> {
         let today = chrono::Utc::now()
             .with_timezone(&crate::clock::beijing())
             .date_naive();
+        let quota = self.quota.and_then(|q| {
+            (q.used.saturating_mul(10) >= q.quota.saturating_mul(7)).then(|| {
+                format!(
+                    "today's calls reached {}% of daily_quota ({} of {}): the quota resets at 00:00 Beijing time; ask the open platform for a larger tier if nights come close",
+                    q.used * 100 / q.quota.max(1),
+                    q.used,
+                    q.quota
+                )
+            })
+        });
         self.session_expires
             .and_then(|expires| session_warning(expires, today))
             .into_iter()
+            .chain(quota)
             .collect()
     }
 
@@ -126,6 +139,12 @@ impl RunSummary<'_> {
                 "   ledger: {} (+{} outcomes)\n",
                 path(self.ledger),
                 self.ledger_appended
+            ));
+        }
+        if let Some(q) = self.quota {
+            text.push_str(&format!(
+                "calls today (Beijing day, every command): {} of daily_quota {}\n",
+                q.used, q.quota
             ));
         }
         if let Some(reason) = self.halt {
@@ -287,6 +306,7 @@ mod tests {
             plan_digest: "d",
             retryable_exit: None,
             session_expires: None,
+            quota: None,
         };
         use crate::send::summary_json::{self, RunInfo};
         let info = RunInfo::new(

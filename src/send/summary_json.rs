@@ -95,6 +95,11 @@ pub struct SummaryDoc<'a> {
     pub session_expires: Option<String>,
     /// What a person should do soon (the session's end, 30 days ahead).
     pub warnings: Vec<String>,
+    /// Calls made today (Beijing day, every command's) and the `daily_quota`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls_today: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily_quota: Option<u64>,
     pub results: String,
     pub ledger: String,
     /// Outcomes the run wrote to the ledger (the name of the CSV ledger's days).
@@ -151,6 +156,8 @@ pub fn of_run<'a>(summary: &'a RunSummary<'a>, info: &'a RunInfo) -> SummaryDoc<
         halt_retryable: summary.halt.map(|reason| reason.kind().retryable()),
         session_expires: summary.session_expires.map(|date| date.to_string()),
         warnings: summary.warnings(),
+        calls_today: summary.quota.map(|q| q.used),
+        daily_quota: summary.quota.map(|q| q.quota),
         results: summary.out.display().to_string(),
         ledger: summary.ledger.display().to_string(),
         ledger_lines_appended: summary.ledger_appended,
@@ -200,6 +207,8 @@ pub fn of_failure<'a>(failure: &'a Failure<'a>, empty: &'a Tally) -> SummaryDoc<
         halt_retryable: None,
         session_expires: None,
         warnings: Vec::new(),
+        calls_today: None,
+        daily_quota: None,
         results: failure.out.display().to_string(),
         ledger: failure.ledger.display().to_string(),
         ledger_lines_appended: 0,

@@ -11,6 +11,7 @@
 //! ```
 
 use super::scenario::{BatchAnswers, Fault, Matcher, Rule, Scenario};
+use super::trades::{GenerateTrades, ModifyDuringWalk, OrderSpec, TradeSpec};
 
 impl Scenario {
     /// Adds a rule: calls `matcher` matches experience `fault` (rules apply in order).
@@ -41,6 +42,61 @@ impl Scenario {
     /// How batch answers come back.
     pub fn batch_answers(mut self, answers: BatchAnswers) -> Self {
         self.batch_answers = answers;
+        self
+    }
+
+    /// A trade of the shop with one sub-order (`oid` = `tid`): its status, when it was
+    /// modified and its deadline (`-2h`, `+30h` from the simulator's start, or Beijing
+    /// time), and its refund status.
+    pub fn trade(
+        mut self,
+        tid: u64,
+        status: &str,
+        modified: &str,
+        due: Option<&str>,
+        refund_status: Option<&str>,
+    ) -> Self {
+        self.trades.push(TradeSpec {
+            tid,
+            status: status.to_owned(),
+            modified: modified.to_owned(),
+            orders: vec![OrderSpec {
+                oid: tid,
+                num_iid: None,
+                status: None,
+                refund_status: refund_status.map(str::to_owned),
+                timeout_action_time: due.map(str::to_owned),
+            }],
+        });
+        self
+    }
+
+    /// `count` waiting trades modified over the `days` before the start, from `first_tid` up.
+    pub fn generate_trades(mut self, count: u64, days: u32, first_tid: u64) -> Self {
+        self.generate_trades = Some(GenerateTrades {
+            count,
+            days,
+            first_tid,
+            num_iid: None,
+            statuses: vec!["WAIT_SELLER_SEND_GOODS".into()],
+            due_hours: 72,
+        });
+        self
+    }
+
+    /// After `after_calls` trades pages, trade `tid` is modified (now) to `status`.
+    pub fn modify_during_walk(mut self, tid: u64, after_calls: u64, status: &str) -> Self {
+        self.modify_during_walk = Some(ModifyDuringWalk {
+            tid,
+            after_calls,
+            status: status.to_owned(),
+        });
+        self
+    }
+
+    /// The app lacks the trade permission.
+    pub fn deny_trades(mut self) -> Self {
+        self.deny_trades = true;
         self
     }
 }

@@ -44,6 +44,8 @@ struct State {
     rng: StdRng,
     next_request: u64,
     stats: Stats,
+    /// The shop's trades (`taobao.trades.sold.increment.get`).
+    trades: super::trades::TradeBook,
 }
 
 #[derive(Debug)]
@@ -55,6 +57,8 @@ struct Record {
 impl Gateway {
     pub fn new(expected: Expected, scenario: Scenario) -> Self {
         let rng = StdRng::seed_from_u64(scenario.seed);
+        // A scenario file's trades were checked when it was read.
+        let trades = scenario.trade_book(Utc::now()).unwrap_or_default();
         Gateway {
             expected,
             scenario,
@@ -67,6 +71,7 @@ impl Gateway {
                 rng,
                 next_request: 0,
                 stats: Stats::default(),
+                trades,
             }),
             huge_served: std::sync::atomic::AtomicU64::new(0),
         }
@@ -120,6 +125,27 @@ impl Gateway {
                 &error,
                 request_id,
             );
+        }
+        if params.get("method").map(|m| m.as_ref()) == Some(super::trades::METHOD) {
+            if let Some(remaining) = banned_for(state, now) {
+                state.stats.calls_during_ban += 1;
+                let error = ban_error(remaining, &state.ban_sub_code);
+                return refuse(&mut state.stats, "banned", &error, request_id);
+            }
+            if self.scenario.deny_trades {
+                let error = TopError::new(11, "Insufficient isv permissions").with_sub(
+                    "isv.permission-api-package-limit",
+                    "scope ipackage permission denied: taobao.trades.sold.increment.get",
+                );
+                return refuse(&mut state.stats, "trades_refused", &error, request_id);
+            }
+            return match state.trades.page(params, wall, request_id) {
+                Ok(body) => {
+                    state.stats.count("trades_page");
+                    Answer::Json(body)
+                }
+                Err(error) => refuse(&mut state.stats, "trades_refused", &error, request_id),
+            };
         }
         self.call(state, params, now, request_id, delay)
     }

@@ -1,7 +1,8 @@
 //! An in-process TOP gateway for `taobao.wt.trade.opentrade.resultcallback`: a real
 //! HTTP/1.1 server (hyper) on a real socket, so tests and `send --simulate` exercise
 //! the client exactly as the real gateway would. `gateway` decides, `server` speaks
-//! HTTP, `verify` checks requests independently of the client's code.
+//! HTTP, `verify` checks requests independently of the client's code; `trades` is the
+//! shop's trades, served as `taobao.trades.sold.increment.get`.
 
 mod answer;
 mod builder;
@@ -12,6 +13,7 @@ pub mod scenario;
 mod server;
 pub mod stats;
 pub mod tls;
+pub mod trades;
 pub mod verify;
 
 use std::net::SocketAddr;

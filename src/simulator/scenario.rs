@@ -28,6 +28,18 @@ pub struct Scenario {
     /// How a batch answer's parts come back.
     #[serde(default)]
     pub batch_answers: BatchAnswers,
+    /// The shop's trades, served by `taobao.trades.sold.increment.get`.
+    #[serde(default)]
+    pub trades: Vec<super::trades::TradeSpec>,
+    /// Many generated trades besides, for scale.
+    #[serde(default)]
+    pub generate_trades: Option<super::trades::GenerateTrades>,
+    /// A trade modified between two pages of a walk.
+    #[serde(default)]
+    pub modify_during_walk: Option<super::trades::ModifyDuringWalk>,
+    /// The app lacks the trade permission: the trades API answers code 11.
+    #[serde(default)]
+    pub deny_trades: bool,
 }
 
 /// How the parts of a batch answer come back.
@@ -191,6 +203,8 @@ pub enum ScenarioError {
         format: &'static str,
         message: String,
     },
+    #[error("scenario file {path}: {message}")]
+    Trades { path: String, message: String },
     #[error(
         "scenario file {path}: rule {index} matches every call; give req_id, req_id_prefix or order_no"
     )]
@@ -206,11 +220,28 @@ impl Default for Scenario {
             rules: Vec::new(),
             max_batch: default_max_batch(),
             batch_answers: BatchAnswers::default(),
+            trades: Vec::new(),
+            generate_trades: None,
+            modify_during_walk: None,
+            deny_trades: false,
         }
     }
 }
 
 impl Scenario {
+    /// The trades this scenario serves, relative times counted from `start`.
+    pub fn trade_book(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+    ) -> Result<super::trades::TradeBook, super::trades::TradeError> {
+        super::trades::TradeBook::new(
+            &self.trades,
+            self.generate_trades.as_ref(),
+            self.modify_during_walk.clone(),
+            start,
+        )
+    }
+
     /// Reads a `.toml` file as TOML and anything else as JSON.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
         let shown = path.display().to_string();
@@ -234,6 +265,12 @@ impl Scenario {
                 message: e.to_string(),
             })?
         };
+        if let Err(error) = scenario.trade_book(chrono::Utc::now()) {
+            return Err(ScenarioError::Trades {
+                path: shown,
+                message: error.to_string(),
+            });
+        }
         if let Some(index) = scenario.rules.iter().position(|r| r.matcher.is_empty()) {
             return Err(ScenarioError::MatchesEverything {
                 path: shown,

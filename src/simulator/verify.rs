@@ -28,7 +28,7 @@ pub struct TopError {
 }
 
 impl TopError {
-    fn new(code: u32, msg: impl Into<Cow<'static, str>>) -> Self {
+    pub(super) fn new(code: u32, msg: impl Into<Cow<'static, str>>) -> Self {
         TopError {
             code,
             msg: msg.into(),
@@ -96,7 +96,7 @@ pub fn verify_batch(
 pub fn check_method(method: Option<&str>) -> Result<(), TopError> {
     match method.filter(|m| !m.is_empty()) {
         None => Err(TopError::new(21, "Missing Method")),
-        Some(SERVED_METHOD) => Ok(()),
+        Some(SERVED_METHOD | super::trades::METHOD) => Ok(()),
         Some(_) => Err(TopError::new(22, "Invalid Method")),
     }
 }

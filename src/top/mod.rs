@@ -13,6 +13,7 @@ pub mod request;
 pub mod response;
 pub mod sign;
 pub mod tls;
+pub mod trades;
 
 pub use client::{ClientError, ClientSettings, Clock, Probe, TopClient, system_clock};
 pub use credentials::{Credentials, Secret};

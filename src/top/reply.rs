@@ -92,6 +92,7 @@ impl Overrides {
     /// Whether a business refusal with `error_code` is to be retried.
     pub(super) fn retries_business(&self, error_code: &str) -> bool {
         !error_code.is_empty()
+            && crate::catalogue::known(error_code).is_none()
             && self
                 .retry_business
                 .iter()

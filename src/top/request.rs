@@ -87,7 +87,19 @@ impl RequestEncoder {
 /// before the arguments (as TOP does) answers it 40 `Missing required arguments:param0`
 /// only when all of them passed.
 pub fn encode_probe(credentials: &Credentials, sign_method: SignMethod, timestamp: &str) -> String {
-    signed_form(credentials, sign_method, timestamp, None)
+    signed_form(credentials, sign_method, timestamp, METHOD, &[])
+}
+
+/// The signed body of a call of another API of the same app (`top::trades`): every
+/// system parameter, `params`, and the sign over them.
+pub fn encode_call(
+    credentials: &Credentials,
+    sign_method: SignMethod,
+    timestamp: &str,
+    method: &str,
+    params: &[(&str, &str)],
+) -> String {
+    signed_form(credentials, sign_method, timestamp, method, params)
 }
 
 /// Builds the signed, form-urlencoded (UTF-8) body of one call: the reference the
@@ -98,33 +110,39 @@ pub fn encode_form(
     timestamp: &str,
     param0_json: &str,
 ) -> String {
-    signed_form(credentials, sign_method, timestamp, Some(param0_json))
+    signed_form(
+        credentials,
+        sign_method,
+        timestamp,
+        METHOD,
+        &[("param0", param0_json)],
+    )
 }
 
-/// Every system parameter, `param0` when given, and the sign over them, form-encoded.
+/// Every system parameter, the call's own `extra` ones, and the sign over them,
+/// form-encoded.
 fn signed_form(
     credentials: &Credentials,
     sign_method: SignMethod,
     timestamp: &str,
-    param0_json: Option<&str>,
+    method: &str,
+    extra: &[(&str, &str)],
 ) -> String {
     let mut params: Vec<(&str, &str)> = vec![
         ("app_key", credentials.app_key.as_str()),
         ("format", "json"),
-        ("method", METHOD),
+        ("method", method),
         ("partner_id", PARTNER_ID),
         ("session", credentials.session.expose()),
         ("sign_method", sign_method.as_str()),
         ("timestamp", timestamp),
         ("v", "2.0"),
     ];
-    if let Some(json) = param0_json {
-        params.push(("param0", json));
-    }
+    params.extend_from_slice(extra);
     let sign = sign_params(sign_method, credentials.secret.expose(), &params);
     params.push(("sign", &sign));
     form_urlencoded::Serializer::new(String::with_capacity(
-        512 + param0_json.map_or(0, |j| j.len() * 2),
+        512 + extra.iter().map(|(_, v)| v.len() * 2).sum::<usize>(),
     ))
     .extend_pairs(params)
     .finish()

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+mod api;
 mod probe;
 
 pub use probe::Probe;

@@ -1,0 +1,402 @@
+//! `reconcile`: which of the shop's trades still wait on us, by deadline. The platform's
+//! trades of the window (`walk`, from the gateway through `fetch`), each sub-order put
+//! in one `bucket` against the ledger, the deadlines stored in the ledger; the file
+//! (`output`), the summary, its JSON and the metrics (`report`) are made from the
+//! returned `Reconciled`.
+
+pub mod bucket;
+pub mod fetch;
+pub mod output;
+pub mod report;
+pub mod walk;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
+
+use crate::ledger::reconcile::Known;
+use crate::ledger::{Ledger, LedgerError, OrderState};
+use crate::top::trades::{MAX_PAGE_SIZE, TIME_FORMAT};
+use bucket::{Bucket, Platform};
+use walk::{Pages, Walked};
+
+/// What `reconcile` is told, checked by `config::build_reconcile`.
+#[derive(Debug, Clone)]
+pub struct ReconcileConfig {
+    pub connection: crate::send::Connection,
+    pub ledger: PathBuf,
+    pub out: Option<PathBuf>,
+    pub summary_json: Option<PathBuf>,
+    pub metrics_file: Option<PathBuf>,
+    /// The window's start, Beijing time.
+    pub from: NaiveDateTime,
+    /// Its end; `None`: now, and then trades modified during the walk are caught too.
+    pub to: Option<NaiveDateTime>,
+    pub due_within: Duration,
+    /// The recharge-and-get items (`num_iid`); empty: every item.
+    pub items: Vec<u64>,
+    pub qps: Option<std::num::NonZeroU32>,
+    pub daily_quota: Option<u64>,
+    pub max_ban_wait: Duration,
+}
+
+/// One line of the result: a sub-order on the platform, or an order of the ledger the
+/// platform did not show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub bucket: Bucket,
+    pub tid: u64,
+    /// The sub-order (`None` for an order only the ledger knows without one).
+    pub oid: Option<u64>,
+    pub num_iid: Option<u64>,
+    pub platform_status: String,
+    pub refund_status: String,
+    /// `timeout_action_time`, Beijing time.
+    pub deadline: Option<NaiveDateTime>,
+    /// Waits on us and falls due within `--due-within` (or has no deadline said).
+    pub due: bool,
+    pub req_ids: Vec<String>,
+    pub ledger_state: Option<OrderState>,
+    pub error_code: String,
+    /// Closed in the ledger by a person, though the platform still waits: not due.
+    pub closed_by_person: bool,
+}
+
+/// What a reconcile found.
+#[derive(Debug, Clone)]
+pub struct Reconciled {
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
+    pub windows: u64,
+    /// Calls for the windows (`minimum_calls` when nothing moved), then for the trades
+    /// modified during the walk.
+    pub calls: u64,
+    pub catch_up_calls: u64,
+    /// Every call made, tries of a failed one included: what the platform counts.
+    pub calls_made: u64,
+    /// The documented minimum of calls for the windows as they were.
+    pub minimum_calls: u64,
+    pub rereads: u64,
+    pub rewalks: u64,
+    pub trades: u64,
+    /// Sub-orders not paid yet (nothing for us), and of other items.
+    pub not_ours: u64,
+    pub other_items: u64,
+    pub rows: Vec<Row>,
+    pub calls_today: u64,
+    pub daily_quota: Option<u64>,
+    pub deadlines_stored: u64,
+}
+
+impl Reconciled {
+    pub fn count(&self, bucket: Bucket) -> u64 {
+        self.rows.iter().filter(|r| r.bucket == bucket).count() as u64
+    }
+
+    pub fn due(&self, bucket: Bucket) -> u64 {
+        self.rows
+            .iter()
+            .filter(|r| r.bucket == bucket && r.due)
+            .count() as u64
+    }
+
+    pub fn due_total(&self) -> u64 {
+        self.rows.iter().filter(|r| r.due).count() as u64
+    }
+}
+
+/// Why reconcile could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Stopped(#[from] fetch::Stop),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Walks the window through `pages`, buckets every sub-order against `ledger`, stores
+/// the deadlines and the calls made (also when the walk stops: the platform counted
+/// them). `now` is the walk's start; `clock` tells the time for the last window.
+pub async fn reconcile<P: Pages<Stop = fetch::Stop>>(
+    config: &ReconcileConfig,
+    ledger: &Ledger,
+    pages: &mut P,
+    made: impl Fn(&P) -> u64,
+    now: DateTime<Utc>,
+    clock: impl Fn() -> DateTime<Utc>,
+) -> Result<Reconciled, ReconcileError> {
+    use crate::ledger::store::Store as _;
+    let beijing_now = to_beijing(now);
+    // A window that ends now ends a whole second before the walk starts: a trade
+    // modified during the walk is then modified after the window (the platform's
+    // times are whole seconds), leaves it, and is caught by the last window.
+    let to = config
+        .to
+        .unwrap_or_else(|| whole_second(beijing_now) - chrono::TimeDelta::seconds(1));
+    let day = beijing_now.format("%Y-%m-%d").to_string();
+    let used = ledger.calls_on(&day)?;
+    let mut walked = Walked::default();
+    let mut catch_up = Walked::default();
+    let walk = walk_all(config, pages, to, &mut walked, &mut catch_up, &clock).await;
+    let calls = made(pages);
+    if let Err(stop) = walk {
+        crate::ledger::reconcile::store(ledger, &[], &day, calls)?;
+        return Err(stop.into());
+    }
+    let (windows, window_calls, catch_up_calls) = (walked.windows, walked.calls, catch_up.calls);
+    let minimum = minimum_of(&walked, config, to);
+    walked.merge(catch_up);
+    let mut found = sort(config, ledger, &walked, beijing_now)?;
+    let deadlines = std::mem::take(&mut found.deadlines);
+    crate::ledger::reconcile::store(ledger, &deadlines, &day, calls)?;
+    Ok(Reconciled {
+        from: config.from,
+        to,
+        windows,
+        calls: window_calls,
+        catch_up_calls,
+        calls_made: calls,
+        minimum_calls: minimum,
+        rereads: walked.rereads,
+        rewalks: walked.rewalks,
+        trades: walked.trades.len() as u64,
+        not_ours: found.not_ours,
+        other_items: found.other_items,
+        rows: found.rows,
+        calls_today: used + calls,
+        daily_quota: config.daily_quota,
+        deadlines_stored: deadlines.len() as u64,
+    })
+}
+
+/// The windows of the range, then (when it ends now) the trades modified meanwhile.
+async fn walk_all<P: Pages>(
+    config: &ReconcileConfig,
+    pages: &mut P,
+    to: NaiveDateTime,
+    walked: &mut Walked,
+    catch_up: &mut Walked,
+    clock: &impl Fn() -> DateTime<Utc>,
+) -> Result<(), P::Stop> {
+    for (start, end) in walk::windows(config.from, to) {
+        walked.window(pages, start, end, MAX_PAGE_SIZE).await?;
+    }
+    if config.to.is_none() {
+        // Trades modified while the windows were walked left them: one more window
+        // from a little before the walk began until now, again while it was long.
+        let mut since = to;
+        for _ in 0..3 {
+            let until = to_beijing(clock());
+            let before = catch_up.calls;
+            catch_up
+                .window(
+                    pages,
+                    since - walk::CATCH_UP_OVERLAP,
+                    until.max(since),
+                    MAX_PAGE_SIZE,
+                )
+                .await?;
+            if catch_up.calls - before <= 1 {
+                break;
+            }
+            since = until;
+        }
+    }
+    Ok(())
+}
+
+/// The rows and deadlines of the walk.
+struct Sorted {
+    rows: Vec<Row>,
+    deadlines: Vec<(i64, String)>,
+    not_ours: u64,
+    other_items: u64,
+}
+
+fn sort(
+    config: &ReconcileConfig,
+    ledger: &Ledger,
+    walked: &Walked,
+    now: NaiveDateTime,
+) -> Result<Sorted, LedgerError> {
+    let due_by =
+        now + chrono::TimeDelta::from_std(config.due_within).unwrap_or(chrono::TimeDelta::MAX);
+    let items: HashSet<u64> = config.items.iter().copied().collect();
+    let mut tids: Vec<u64> = walked.trades.keys().copied().collect();
+    tids.sort_unstable();
+    let simulated = matches!(config.connection.mode, crate::send::Mode::Simulate { .. });
+    let known = crate::ledger::reconcile::orders_of(ledger, &tids, simulated)?;
+    let mut sorted = Sorted {
+        rows: Vec::new(),
+        deadlines: Vec::new(),
+        not_ours: 0,
+        other_items: 0,
+    };
+    for tid in &tids {
+        let trade = &walked.trades[tid];
+        let orders = known.get(tid).map(Vec::as_slice).unwrap_or(&[]);
+        for sub in &trade.orders {
+            if !items.is_empty() && sub.num_iid.is_some_and(|n| !items.contains(&n)) {
+                sorted.other_items += 1;
+                continue;
+            }
+            let status = if sub.status.is_empty() {
+                &trade.status
+            } else {
+                &sub.status
+            };
+            let platform = Platform::of(status, &sub.refund_status);
+            let matched = matching(orders, sub.oid);
+            let state = bucket::ledger_state(matched.iter().map(|k| k.state));
+            let Some(bucket) = bucket::of(platform, state) else {
+                sorted.not_ours += 1;
+                continue;
+            };
+            let deadline =
+                NaiveDateTime::parse_from_str(sub.timeout_action_time.trim(), TIME_FORMAT).ok();
+            if let Some(deadline) = deadline {
+                let stamp = crate::clock::stamp(from_beijing(deadline));
+                sorted
+                    .deadlines
+                    .extend(matched.iter().map(|k| (k.id, stamp.clone())));
+            }
+            let closed_by_person = state == Some(OrderState::Closed);
+            let latest = matched
+                .iter()
+                .max_by(|a, b| a.updated_at.cmp(&b.updated_at));
+            sorted.rows.push(Row {
+                bucket,
+                tid: *tid,
+                oid: Some(sub.oid),
+                num_iid: sub.num_iid,
+                platform_status: status.clone(),
+                refund_status: sub.refund_status.clone(),
+                deadline,
+                due: bucket.needs_us() && !closed_by_person && deadline.is_none_or(|d| d <= due_by),
+                req_ids: matched.iter().map(|k| k.req_id.clone()).collect(),
+                ledger_state: state,
+                error_code: latest.map(|k| k.error_code.clone()).unwrap_or_default(),
+                closed_by_person,
+            });
+        }
+    }
+    // The ledger's side of a window that ends now ends now: the last window covered the rest.
+    let answered_by = config.to.unwrap_or(now);
+    unknown(
+        ledger,
+        simulated,
+        config.from,
+        answered_by,
+        walked,
+        &mut sorted.rows,
+    )?;
+    sorted.rows.sort_by(|a, b| {
+        (a.bucket, a.deadline.is_none(), a.deadline, a.tid, a.oid).cmp(&(
+            b.bucket,
+            b.deadline.is_none(),
+            b.deadline,
+            b.tid,
+            b.oid,
+        ))
+    });
+    Ok(sorted)
+}
+
+/// The ledger's orders of a sub-order: those naming it, else (exports without
+/// sub-order numbers) those of its trade that name none.
+fn matching(orders: &[Known], oid: u64) -> Vec<&Known> {
+    let oid = oid.to_string();
+    let named: Vec<&Known> = orders.iter().filter(|k| k.sub_order_no == oid).collect();
+    if !named.is_empty() {
+        return named;
+    }
+    orders
+        .iter()
+        .filter(|k| k.sub_order_no.is_empty())
+        .collect()
+}
+
+/// The ledger's orders answered within the window whose trade the platform did not show.
+fn unknown(
+    ledger: &Ledger,
+    simulated: bool,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    walked: &Walked,
+    rows: &mut Vec<Row>,
+) -> Result<(), LedgerError> {
+    let mut by_trade: HashMap<(u64, String), Vec<Known>> = HashMap::new();
+    crate::ledger::reconcile::answered_between(
+        ledger,
+        simulated,
+        &crate::clock::stamp(from_beijing(from)),
+        &crate::clock::stamp(from_beijing(to)),
+        &mut |known| {
+            let Ok(tid) = known.order_no.trim().parse::<u64>() else {
+                return;
+            };
+            if !walked.trades.contains_key(&tid) {
+                by_trade
+                    .entry((tid, known.sub_order_no.clone()))
+                    .or_default()
+                    .push(known);
+            }
+        },
+    )?;
+    for ((tid, sub), orders) in by_trade {
+        let state = bucket::ledger_state(orders.iter().map(|k| k.state));
+        rows.push(Row {
+            bucket: Bucket::UnknownToPlatform,
+            tid,
+            oid: sub.parse().ok(),
+            num_iid: None,
+            platform_status: String::new(),
+            refund_status: String::new(),
+            deadline: None,
+            due: false,
+            req_ids: orders.iter().map(|k| k.req_id.clone()).collect(),
+            ledger_state: state,
+            error_code: orders
+                .iter()
+                .max_by(|a, b| a.updated_at.cmp(&b.updated_at))
+                .map(|k| k.error_code.clone())
+                .unwrap_or_default(),
+            closed_by_person: false,
+        });
+    }
+    Ok(())
+}
+
+/// The documented minimum of calls for the windows, as many trades as each held.
+fn minimum_of(walked: &Walked, config: &ReconcileConfig, to: NaiveDateTime) -> u64 {
+    walk::windows(config.from, to)
+        .iter()
+        .map(|(start, end)| {
+            let inside = walked
+                .trades
+                .values()
+                .filter(|t| t.modified_at().is_some_and(|m| m >= *start && m <= *end))
+                .count() as u64;
+            walk::minimum_calls(inside, MAX_PAGE_SIZE)
+        })
+        .sum()
+}
+
+fn whole_second(at: NaiveDateTime) -> NaiveDateTime {
+    use chrono::Timelike as _;
+    at.with_nanosecond(0).unwrap_or(at)
+}
+
+pub fn to_beijing(at: DateTime<Utc>) -> NaiveDateTime {
+    at.with_timezone(&crate::clock::beijing()).naive_local()
+}
+
+pub fn from_beijing(at: NaiveDateTime) -> DateTime<Utc> {
+    crate::clock::beijing()
+        .from_local_datetime(&at)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}

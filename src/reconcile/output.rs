@@ -1,0 +1,204 @@
+//! Reconcile's file: one row per sub-order (and per order only the ledger knows),
+//! what needs us first and soonest due first; CSV, or a workbook for finance (a path
+//! ending in `.xlsx`) with Chinese headers over the English ones, order numbers as
+//! text, the rows that fall due shaded. Written beside the target and renamed, as
+//! every output (`outfile`).
+
+use std::io::Write as _;
+use std::path::Path;
+
+use rust_xlsxwriter::{Color, Format, Workbook, XlsxError};
+
+use super::{Reconciled, Row};
+use crate::outfile::Replacement;
+use crate::top::trades::TIME_FORMAT;
+
+/// The columns: (English, Chinese).
+pub const COLUMNS: [(&str, &str); 14] = [
+    ("bucket", "分类"),
+    ("bucket_zh", "分类（中文）"),
+    ("due", "即将到期"),
+    ("deadline", "截止时间（北京）"),
+    ("order_no", "订单号"),
+    ("sub_order_no", "子订单号"),
+    ("num_iid", "商品ID"),
+    ("platform_status", "平台状态"),
+    ("refund_status", "退款状态"),
+    ("req_id", "外部请求流水"),
+    ("ledger_state", "账本状态"),
+    ("error_code", "错误码"),
+    ("advice", "处理建议"),
+    ("advice_en", "advice (English)"),
+];
+
+/// Writes `found`'s rows to `out`.
+pub fn write(out: &Path, found: &Reconciled) -> std::io::Result<()> {
+    let (replacement, file) = Replacement::create(out)?;
+    let xlsx = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    let file = if xlsx {
+        workbook(&replacement, file, &found.rows).map_err(std::io::Error::other)?
+    } else {
+        csv(file, &found.rows)?
+    };
+    replacement.commit(file).map(drop)
+}
+
+/// A row's cells, as text.
+fn cells(row: &Row) -> [String; 14] {
+    let (zh, en) = row.bucket.advice();
+    let advice_zh = if row.closed_by_person {
+        "已由人工在账本中关闭；平台仍在等待，到期后平台会自动处理。".to_owned()
+    } else {
+        catalogue_advice(row, zh, true)
+    };
+    let advice_en = if row.closed_by_person {
+        "Closed in the ledger by a person; the platform still waits and will act at the deadline."
+            .to_owned()
+    } else {
+        catalogue_advice(row, en, false)
+    };
+    [
+        row.bucket.as_str().to_owned(),
+        row.bucket.chinese().to_owned(),
+        if row.due { "是" } else { "否" }.to_owned(),
+        row.deadline
+            .map(|d| d.format(TIME_FORMAT).to_string())
+            .unwrap_or_default(),
+        row.tid.to_string(),
+        row.oid.map(|o| o.to_string()).unwrap_or_default(),
+        row.num_iid.map(|n| n.to_string()).unwrap_or_default(),
+        row.platform_status.clone(),
+        row.refund_status.clone(),
+        row.req_ids.join(" "),
+        row.ledger_state
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        row.error_code.clone(),
+        advice_zh,
+        advice_en,
+    ]
+}
+
+/// A known final business code's advice wins over the bucket's.
+fn catalogue_advice(row: &Row, bucket_advice: &str, chinese: bool) -> String {
+    match crate::catalogue::known(&row.error_code) {
+        Some(code) if row.bucket == super::Bucket::DataFix => {
+            if chinese {
+                format!("{}（{}）：{}", code.code, code.meaning, code.advice_zh)
+            } else {
+                format!("{}: {}", code.code, code.advice_en)
+            }
+        }
+        _ => bucket_advice.to_owned(),
+    }
+}
+
+fn csv(file: std::fs::File, rows: &[Row]) -> std::io::Result<std::fs::File> {
+    let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    writer.write_record(COLUMNS.iter().map(|(en, _)| *en))?;
+    for row in rows {
+        let cells = cells(row);
+        writer.write_record(cells.iter().map(|c| crate::columns::guard(c).into_owned()))?;
+    }
+    let mut inner = writer
+        .into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    inner.flush()?;
+    inner.into_inner().map_err(|e| e.into_error())
+}
+
+fn workbook(
+    replacement: &Replacement,
+    mut file: std::fs::File,
+    rows: &[Row],
+) -> Result<std::fs::File, XlsxError> {
+    let mut workbook = Workbook::new();
+    if let Some(dir) = replacement.scratch_dir() {
+        workbook.set_tempdir(dir)?;
+    }
+    let header = Format::new()
+        .set_bold()
+        .set_text_wrap()
+        .set_background_color(Color::RGB(0xDDEBF7));
+    let text = Format::new().set_num_format("@");
+    let due = Format::new()
+        .set_num_format("@")
+        .set_background_color(Color::RGB(0xFCE4D6));
+    let sheet = workbook.add_worksheet_with_constant_memory()?;
+    sheet.set_name("对账 reconcile")?;
+    let widths = [18, 12, 8, 20, 22, 22, 14, 24, 14, 24, 10, 10, 60, 60];
+    for (col, ((en, zh), width)) in COLUMNS.iter().zip(widths).enumerate() {
+        let col = col as u16;
+        sheet.write_string_with_format(0, col, format!("{zh}\n{en}"), &header)?;
+        sheet.set_column_width(col, width)?;
+    }
+    sheet.set_row_height(0, 32)?;
+    sheet.set_freeze_panes(1, 4)?;
+    for (i, row) in rows.iter().enumerate() {
+        let format = if row.due { &due } else { &text };
+        for (col, cell) in cells(row).iter().enumerate() {
+            sheet.write_string_with_format(i as u32 + 1, col as u16, cell, format)?;
+        }
+    }
+    sheet.autofilter(0, 0, rows.len() as u32, COLUMNS.len() as u16 - 1)?;
+    workbook.save_to_writer(&mut file)?;
+    Ok(file)
+}
+
+/// The req_ids a reconcile file (CSV or workbook, as `write` makes them) lists as
+/// `retry_due`; an error names what is wrong with the file.
+pub fn retry_due(path: &Path) -> Result<Vec<String>, String> {
+    let table: Vec<Vec<String>> = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+    {
+        use calamine::{Reader as _, open_workbook_auto};
+        let mut workbook = open_workbook_auto(path).map_err(|e| e.to_string())?;
+        let range = workbook
+            .worksheet_range_at(0)
+            .ok_or("the workbook has no sheet")?
+            .map_err(|e| e.to_string())?;
+        range
+            .rows()
+            .map(|row| row.iter().map(|c| c.to_string()).collect())
+            .collect()
+    } else {
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(std::io::BufReader::new(file));
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| e.to_string())?;
+            rows.push(record.iter().map(str::to_owned).collect());
+        }
+        rows
+    };
+    let header = table.first().ok_or("the file is empty")?;
+    // A workbook's headers are "Chinese\nEnglish".
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim() == name || h.lines().last().map(str::trim) == Some(name))
+    };
+    let (Some(bucket), Some(req_id)) = (column("bucket"), column("req_id")) else {
+        return Err(
+            "it has no bucket and req_id columns: give the file `reconcile --out` wrote".into(),
+        );
+    };
+    let mut req_ids = Vec::new();
+    for row in &table[1..] {
+        if row.get(bucket).map(|b| b.trim()) == Some(super::Bucket::RetryDue.as_str()) {
+            let ids = row.get(req_id).map(String::as_str).unwrap_or_default();
+            req_ids.extend(
+                crate::columns::unguard(ids)
+                    .split_whitespace()
+                    .map(str::to_owned),
+            );
+        }
+    }
+    Ok(req_ids)
+}
