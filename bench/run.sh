@@ -18,11 +18,11 @@ mkdir -p "$OUT"
 if [ $SMOKE = 1 ]; then
   PROFILE=debug; RUNS=1
   N_LATENCY=300; N_THROUGHPUT=500; N_QPS=100; QPS=50; N_LEDGER=20000; N_INPUT=2000; LATENCY_MS=20
-  N_BATCH_SINGLE=200; N_BATCH=1000; N_BATCH_CPU=1000; N_SHEET=2000
+  N_BATCH_SINGLE=200; N_BATCH=1000; N_BATCH_CPU=1000; N_SHEET=2000; N_TRADES=3000
 else
   PROFILE=release
   N_LATENCY=20000; N_THROUGHPUT=200000; N_QPS=10000; QPS=200; N_LEDGER=10000000; N_INPUT=1000000; LATENCY_MS=50
-  N_BATCH_SINGLE=4000; N_BATCH=40000; N_BATCH_CPU=100000; N_SHEET=100000
+  N_BATCH_SINGLE=4000; N_BATCH=40000; N_BATCH_CPU=100000; N_SHEET=100000; N_TRADES=1000000
 fi
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -263,6 +263,38 @@ cs=$(printf '%s\n' "${cpu_single[@]}" | median)
 cb=$(printf '%s\n' "${cpu_batch[@]}" | median)
 row "batch, latency 0: CPU s per 10,000 callbacks, single calls" "$cs" "runs: ${cpu_single[*]}"
 row "batch, latency 0: CPU s per 10,000 callbacks, --batch 20" "$cb" "single/batch $(ratio "$cs" "$cb")  runs: ${cpu_batch[*]}"
+
+# 8. Reconcile: 7 days of N_TRADES trades (the simulator generates them, waiting, tids
+#    from the big ledger's first order number up: half of them known) against the big
+#    ledger, latency 0. The client's own work is the wall less the time spent waiting
+#    for the platform's answers (reconcile measures it: platform_seconds); the calls
+#    against the documented minimum (one a page of 100, per window).
+say "reconcile: 7 days of $N_TRADES trades against the $N_LEDGER-order ledger"
+start_sim "{\"generate_trades\": {\"count\": $N_TRADES, \"days\": 7, \"first_tid\": 4000000000000000000}}"
+rwalls=(); rown=(); rrss=()
+for _ in $(seq "$RUNS"); do
+  t0=$(date +%s%N)
+  if [ -n "$TIME" ]; then
+    $TIME -o "$OUT/rec.time" -f "%e %U %S %M" "$BIN" reconcile --ledger "$LEDGER_BIG" --since 7d --gateway "$SIM_URL" \
+      --out "$OUT/reconcile.csv" --summary-json "$OUT/reconcile.json" 2> "$OUT/rec.err" || true
+  else
+    "$BIN" reconcile --ledger "$LEDGER_BIG" --since 7d --gateway "$SIM_URL" --out "$OUT/reconcile.csv" \
+      --summary-json "$OUT/reconcile.json" 2> "$OUT/rec.err" || true
+    python3 -c "print(($(date +%s%N) - $t0) / 1e9, 0, 0, 0)" > "$OUT/rec.time"
+  fi
+  # GNU time says "Command exited with non-zero status 1" first when orders fall due.
+  read -r wall _ _ kb < <(tail -1 "$OUT/rec.time")
+  python3 -c "import json,sys; d=json.load(open('$OUT/reconcile.json')); sys.exit(0 if d['exit_code'] in (0, 1) else 1)" \
+    || { echo "reconcile failed:" >&2; cat "$OUT/rec.err" >&2; exit 1; }
+  rwalls+=("$wall"); rrss+=("$((kb / 1024))")
+  rown+=("$(python3 -c "import json; d=json.load(open('$OUT/reconcile.json')); print(round($wall - d['platform_seconds'], 2))")")
+done
+stop_sim
+calls=$(python3 -c "import json; d=json.load(open('$OUT/reconcile.json')); print(f\"{d['window_calls']} (minimum {d['minimum_calls']}) + {d['catch_up_calls']} for the walk's own time; {d['trades']} trades\")")
+row "reconcile, 7 days of $N_TRADES trades: wall" "$(printf '%s\n' "${rwalls[@]}" | median)s" "runs: ${rwalls[*]}"
+row "reconcile: the client's own work (wall less platform waits)" "$(printf '%s\n' "${rown[@]}" | median)s" "runs: ${rown[*]}"
+row "reconcile: peak RSS (MiB)" "$(printf '%s\n' "${rrss[@]}" | median)" "runs: ${rrss[*]}"
+row "reconcile: calls" "$(python3 -c "import json; print(json.load(open('$OUT/reconcile.json'))['calls_made'])")" "$calls"
 
 printf '\n%-62s %14s   %s\n' "measurement (median of $RUNS)" "value" "ratio / runs"
 printf '%s\n' "${ROWS[@]}"

@@ -56,7 +56,8 @@ pub async fn run(args: ReconcileArgs, env: &Environment) -> anyhow::Result<Exit>
     };
     let calls = pages.made;
     match outcome {
-        Ok(found) => {
+        Ok(mut found) => {
+            found.waited = pages.waited;
             if let Some(out) = &config.out {
                 crate::reconcile::output::write(out, &found).map_err(|error| {
                     anyhow::anyhow!("cannot write --out {}: {error}", out.display())

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::walk::Pages;
 use crate::send::halt::HaltKind;
 use crate::top::reply::Verdict;
-use crate::top::trades::{Page, PageQuery};
+use crate::top::trades::{self, Page, PageQuery};
 use crate::top::{Reply, TopClient};
 
 /// Why the walk stopped.
@@ -71,6 +71,8 @@ pub struct Gateway<'a> {
     pub backoff: Vec<Duration>,
     /// Calls made (every try counts: the platform counts them).
     pub made: u64,
+    /// Time spent waiting for the platform's answers (the rest is the client's own).
+    pub waited: Duration,
     last: Option<tokio::time::Instant>,
 }
 
@@ -88,6 +90,7 @@ impl<'a> Gateway<'a> {
                 Duration::from_secs(5),
             ],
             made: 0,
+            waited: Duration::ZERO,
             last: None,
         }
     }
@@ -116,8 +119,14 @@ impl Pages for Gateway<'_> {
             }
             self.pace().await;
             self.made += 1;
-            let reply = match self.client.trades_page(query).await {
-                Ok(page) => return Ok(page),
+            let params = query.params();
+            let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let asked = std::time::Instant::now();
+            let answer = self.client.call_api(trades::METHOD, &pairs).await;
+            self.waited += asked.elapsed();
+            let reply = match answer.map(|body| trades::parse_page(&body)) {
+                Ok(Ok(page)) => return Ok(page),
+                Ok(Err(error)) => self.client.unreadable(&error.to_string()),
                 Err(reply) => reply,
             };
             let stop = |kind: HaltKind| Stop::Platform {

@@ -12,13 +12,14 @@ pub mod walk;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
 
 use crate::ledger::reconcile::Known;
 use crate::ledger::{Ledger, LedgerError, OrderState};
-use crate::top::trades::{MAX_PAGE_SIZE, TIME_FORMAT};
+use crate::top::trades::MAX_PAGE_SIZE;
 use bucket::{Bucket, Platform};
 use walk::{Pages, Walked};
 
@@ -43,25 +44,26 @@ pub struct ReconcileConfig {
 }
 
 /// One line of the result: a sub-order on the platform, or an order of the ledger the
-/// platform did not show.
+/// platform did not show. Compact: a million are held to be sorted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub bucket: Bucket,
+    /// Waits on us and falls due within `--due-within` (or has no deadline said).
+    pub due: bool,
+    /// Closed in the ledger by a person, though the platform still waits: not due.
+    pub closed_by_person: bool,
+    pub ledger_state: Option<OrderState>,
     pub tid: u64,
     /// The sub-order (`None` for an order only the ledger knows without one).
     pub oid: Option<u64>,
     pub num_iid: Option<u64>,
-    pub platform_status: String,
-    pub refund_status: String,
     /// `timeout_action_time`, Beijing time.
     pub deadline: Option<NaiveDateTime>,
-    /// Waits on us and falls due within `--due-within` (or has no deadline said).
-    pub due: bool,
-    pub req_ids: Vec<String>,
-    pub ledger_state: Option<OrderState>,
-    pub error_code: String,
-    /// Closed in the ledger by a person, though the platform still waits: not due.
-    pub closed_by_person: bool,
+    pub platform_status: Arc<str>,
+    pub refund_status: Arc<str>,
+    /// The ledger's req_ids of it, space-separated.
+    pub req_ids: Box<str>,
+    pub error_code: Box<str>,
 }
 
 /// What a reconcile found.
@@ -76,6 +78,8 @@ pub struct Reconciled {
     pub catch_up_calls: u64,
     /// Every call made, tries of a failed one included: what the platform counts.
     pub calls_made: u64,
+    /// Time spent waiting for the platform's answers (set by the caller that knows).
+    pub waited: std::time::Duration,
     /// The documented minimum of calls for the windows as they were.
     pub minimum_calls: u64,
     pub rereads: u64,
@@ -139,7 +143,9 @@ pub async fn reconcile<P: Pages<Stop = fetch::Stop>>(
     let used = ledger.calls_on(&day)?;
     let mut walked = Walked::default();
     let mut catch_up = Walked::default();
+    let walking = std::time::Instant::now();
     let walk = walk_all(config, pages, to, &mut walked, &mut catch_up, &clock).await;
+    tracing::info!(took = ?walking.elapsed(), "walked the windows");
     let calls = made(pages);
     if let Err(stop) = walk {
         crate::ledger::reconcile::store(ledger, &[], &day, calls)?;
@@ -148,9 +154,17 @@ pub async fn reconcile<P: Pages<Stop = fetch::Stop>>(
     let (windows, window_calls, catch_up_calls) = (walked.windows, walked.calls, catch_up.calls);
     let minimum = minimum_of(&walked, config, to);
     walked.merge(catch_up);
-    let mut found = sort(config, ledger, &walked, beijing_now)?;
+    let trades = walked.trades.len() as u64;
+    let mut found = sort(
+        config,
+        ledger,
+        std::mem::take(&mut walked.trades),
+        beijing_now,
+    )?;
     let deadlines = std::mem::take(&mut found.deadlines);
+    let storing = std::time::Instant::now();
     crate::ledger::reconcile::store(ledger, &deadlines, &day, calls)?;
+    tracing::info!(deadlines = deadlines.len(), took = ?storing.elapsed(), "stored the deadlines");
     Ok(Reconciled {
         from: config.from,
         to,
@@ -158,10 +172,11 @@ pub async fn reconcile<P: Pages<Stop = fetch::Stop>>(
         calls: window_calls,
         catch_up_calls,
         calls_made: calls,
+        waited: std::time::Duration::ZERO,
         minimum_calls: minimum,
         rereads: walked.rereads,
         rewalks: walked.rewalks,
-        trades: walked.trades.len() as u64,
+        trades,
         not_ours: found.not_ours,
         other_items: found.other_items,
         rows: found.rows,
@@ -210,89 +225,96 @@ async fn walk_all<P: Pages>(
 /// The rows and deadlines of the walk.
 struct Sorted {
     rows: Vec<Row>,
-    deadlines: Vec<(i64, String)>,
+    deadlines: Vec<(i64, NaiveDateTime)>,
     not_ours: u64,
     other_items: u64,
 }
 
+/// Puts every sub-order of `trades` in its bucket against the ledger, taking the
+/// trades in (each freed once its rows are made), and the ledger's orders the
+/// platform did not show; sorted what needs us first, soonest due first.
 fn sort(
     config: &ReconcileConfig,
     ledger: &Ledger,
-    walked: &Walked,
+    trades: HashMap<u64, walk::Kept>,
     now: NaiveDateTime,
 ) -> Result<Sorted, LedgerError> {
+    /// Trades looked up in the ledger at once: the ledger's side of a few thousand
+    /// trades is held, never of all of them.
+    const CHUNK: usize = 4096;
     let due_by =
         now + chrono::TimeDelta::from_std(config.due_within).unwrap_or(chrono::TimeDelta::MAX);
     let items: HashSet<u64> = config.items.iter().copied().collect();
-    let mut tids: Vec<u64> = walked.trades.keys().copied().collect();
-    tids.sort_unstable();
+    // By tid, for the ledger's index; a vector instead of the table (half the room).
+    let mut trades: Vec<(u64, walk::Kept)> = trades.into_iter().collect();
+    trades.sort_unstable_by_key(|(tid, _)| *tid);
+    let tids: Vec<u64> = trades.iter().map(|(tid, _)| *tid).collect();
     let simulated = matches!(config.connection.mode, crate::send::Mode::Simulate { .. });
-    let known = crate::ledger::reconcile::orders_of(ledger, &tids, simulated)?;
     let mut sorted = Sorted {
-        rows: Vec::new(),
+        rows: Vec::with_capacity(trades.len()),
         deadlines: Vec::new(),
         not_ours: 0,
         other_items: 0,
     };
-    for tid in &tids {
-        let trade = &walked.trades[tid];
-        let orders = known.get(tid).map(Vec::as_slice).unwrap_or(&[]);
-        for sub in &trade.orders {
-            if !items.is_empty() && sub.num_iid.is_some_and(|n| !items.contains(&n)) {
-                sorted.other_items += 1;
-                continue;
+    let looking = std::time::Instant::now();
+    let mut trades = trades.into_iter();
+    for chunk in tids.chunks(CHUNK) {
+        let known = crate::ledger::reconcile::orders_of(ledger, chunk, simulated)?;
+        for (tid, trade) in trades.by_ref().take(chunk.len()) {
+            let orders = known.get(&tid).map(Vec::as_slice).unwrap_or(&[]);
+            for sub in trade.orders.iter() {
+                if !items.is_empty() && sub.num_iid.is_some_and(|n| !items.contains(&n)) {
+                    sorted.other_items += 1;
+                    continue;
+                }
+                let status = sub.status.as_ref().unwrap_or(&trade.status);
+                let platform = Platform::of(status, &sub.refund_status);
+                let matched = matching(orders, sub.oid);
+                let state = bucket::ledger_state(matched.iter().map(|k| k.state));
+                let Some(bucket) = bucket::of(platform, state) else {
+                    sorted.not_ours += 1;
+                    continue;
+                };
+                if let Some(deadline) = sub.deadline {
+                    sorted
+                        .deadlines
+                        .extend(matched.iter().map(|k| (k.id, deadline)));
+                }
+                let closed_by_person = state == Some(OrderState::Closed);
+                sorted.rows.push(Row {
+                    bucket,
+                    due: bucket.needs_us()
+                        && !closed_by_person
+                        && sub.deadline.is_none_or(|d| d <= due_by),
+                    closed_by_person,
+                    ledger_state: state,
+                    tid,
+                    oid: Some(sub.oid),
+                    num_iid: sub.num_iid,
+                    deadline: sub.deadline,
+                    platform_status: Arc::clone(status),
+                    refund_status: Arc::clone(&sub.refund_status),
+                    req_ids: req_ids(&matched),
+                    error_code: latest(&matched),
+                });
             }
-            let status = if sub.status.is_empty() {
-                &trade.status
-            } else {
-                &sub.status
-            };
-            let platform = Platform::of(status, &sub.refund_status);
-            let matched = matching(orders, sub.oid);
-            let state = bucket::ledger_state(matched.iter().map(|k| k.state));
-            let Some(bucket) = bucket::of(platform, state) else {
-                sorted.not_ours += 1;
-                continue;
-            };
-            let deadline =
-                NaiveDateTime::parse_from_str(sub.timeout_action_time.trim(), TIME_FORMAT).ok();
-            if let Some(deadline) = deadline {
-                let stamp = crate::clock::stamp(from_beijing(deadline));
-                sorted
-                    .deadlines
-                    .extend(matched.iter().map(|k| (k.id, stamp.clone())));
-            }
-            let closed_by_person = state == Some(OrderState::Closed);
-            let latest = matched
-                .iter()
-                .max_by(|a, b| a.updated_at.cmp(&b.updated_at));
-            sorted.rows.push(Row {
-                bucket,
-                tid: *tid,
-                oid: Some(sub.oid),
-                num_iid: sub.num_iid,
-                platform_status: status.clone(),
-                refund_status: sub.refund_status.clone(),
-                deadline,
-                due: bucket.needs_us() && !closed_by_person && deadline.is_none_or(|d| d <= due_by),
-                req_ids: matched.iter().map(|k| k.req_id.clone()).collect(),
-                ledger_state: state,
-                error_code: latest.map(|k| k.error_code.clone()).unwrap_or_default(),
-                closed_by_person,
-            });
         }
     }
-    // The ledger's side of a window that ends now ends now: the last window covered the rest.
+    tracing::info!(trades = tids.len(), took = ?looking.elapsed(), "put the trades in their buckets against the ledger");
+    let scanning = std::time::Instant::now();
+    // The ledger's side of a window that ends now ends now: the last window covered
+    // the rest.
     let answered_by = config.to.unwrap_or(now);
     unknown(
         ledger,
         simulated,
         config.from,
         answered_by,
-        walked,
+        &tids,
         &mut sorted.rows,
     )?;
-    sorted.rows.sort_by(|a, b| {
+    tracing::info!(took = ?scanning.elapsed(), "found the ledger's orders the platform did not show");
+    sorted.rows.sort_unstable_by(|a, b| {
         (a.bucket, a.deadline.is_none(), a.deadline, a.tid, a.oid).cmp(&(
             b.bucket,
             b.deadline.is_none(),
@@ -307,8 +329,10 @@ fn sort(
 /// The ledger's orders of a sub-order: those naming it, else (exports without
 /// sub-order numbers) those of its trade that name none.
 fn matching(orders: &[Known], oid: u64) -> Vec<&Known> {
-    let oid = oid.to_string();
-    let named: Vec<&Known> = orders.iter().filter(|k| k.sub_order_no == oid).collect();
+    let named: Vec<&Known> = orders
+        .iter()
+        .filter(|k| k.sub_order_no.parse::<u64>() == Ok(oid))
+        .collect();
     if !named.is_empty() {
         return named;
     }
@@ -318,13 +342,33 @@ fn matching(orders: &[Known], oid: u64) -> Vec<&Known> {
         .collect()
 }
 
-/// The ledger's orders answered within the window whose trade the platform did not show.
+fn req_ids(orders: &[&Known]) -> Box<str> {
+    match orders {
+        [] => Box::from(""),
+        [one] => Box::from(one.req_id.as_str()),
+        _ => {
+            let ids: Vec<&str> = orders.iter().map(|k| k.req_id.as_str()).collect();
+            ids.join(" ").into_boxed_str()
+        }
+    }
+}
+
+/// The error code of the order answered last.
+fn latest(orders: &[&Known]) -> Box<str> {
+    orders
+        .iter()
+        .max_by(|a, b| a.updated_at.cmp(&b.updated_at))
+        .map_or_else(|| Box::from(""), |k| Box::from(k.error_code.as_str()))
+}
+
+/// The ledger's orders answered within the window whose trade the platform did not
+/// show (`tids`, sorted, are the trades it showed).
 fn unknown(
     ledger: &Ledger,
     simulated: bool,
     from: NaiveDateTime,
     to: NaiveDateTime,
-    walked: &Walked,
+    tids: &[u64],
     rows: &mut Vec<Row>,
 ) -> Result<(), LedgerError> {
     let mut by_trade: HashMap<(u64, String), Vec<Known>> = HashMap::new();
@@ -333,11 +377,11 @@ fn unknown(
         simulated,
         &crate::clock::stamp(from_beijing(from)),
         &crate::clock::stamp(from_beijing(to)),
-        &mut |known| {
-            let Ok(tid) = known.order_no.trim().parse::<u64>() else {
+        &mut |order_no, known| {
+            let Ok(tid) = order_no.trim().parse::<u64>() else {
                 return;
             };
-            if !walked.trades.contains_key(&tid) {
+            if tids.binary_search(&tid).is_err() {
                 by_trade
                     .entry((tid, known.sub_order_no.clone()))
                     .or_default()
@@ -345,42 +389,44 @@ fn unknown(
             }
         },
     )?;
+    let nothing: Arc<str> = Arc::from("");
     for ((tid, sub), orders) in by_trade {
-        let state = bucket::ledger_state(orders.iter().map(|k| k.state));
+        let matched: Vec<&Known> = orders.iter().collect();
         rows.push(Row {
             bucket: Bucket::UnknownToPlatform,
+            due: false,
+            closed_by_person: false,
+            ledger_state: bucket::ledger_state(orders.iter().map(|k| k.state)),
             tid,
             oid: sub.parse().ok(),
             num_iid: None,
-            platform_status: String::new(),
-            refund_status: String::new(),
             deadline: None,
-            due: false,
-            req_ids: orders.iter().map(|k| k.req_id.clone()).collect(),
-            ledger_state: state,
-            error_code: orders
-                .iter()
-                .max_by(|a, b| a.updated_at.cmp(&b.updated_at))
-                .map(|k| k.error_code.clone())
-                .unwrap_or_default(),
-            closed_by_person: false,
+            platform_status: Arc::clone(&nothing),
+            refund_status: Arc::clone(&nothing),
+            req_ids: req_ids(&matched),
+            error_code: latest(&matched),
         });
     }
     Ok(())
 }
 
-/// The documented minimum of calls for the windows, as many trades as each held.
+/// The documented minimum of calls for the windows of `[from, to]`, as many trades as
+/// each held (one pass: each trade counted in its window).
 fn minimum_of(walked: &Walked, config: &ReconcileConfig, to: NaiveDateTime) -> u64 {
-    walk::windows(config.from, to)
+    let windows = walk::windows(config.from, to);
+    let mut counts = vec![0u64; windows.len()];
+    for trade in walked.trades.values() {
+        let Some(at) = trade.modified else { continue };
+        let index = windows.partition_point(|(_, end)| *end < at);
+        if let Some(count) = counts.get_mut(index)
+            && at >= windows[index].0
+        {
+            *count += 1;
+        }
+    }
+    counts
         .iter()
-        .map(|(start, end)| {
-            let inside = walked
-                .trades
-                .values()
-                .filter(|t| t.modified_at().is_some_and(|m| m >= *start && m <= *end))
-                .count() as u64;
-            walk::minimum_calls(inside, MAX_PAGE_SIZE)
-        })
+        .map(|c| walk::minimum_calls(*c, MAX_PAGE_SIZE))
         .sum()
 }
 

@@ -4,6 +4,7 @@
 //! text, the rows that fall due shaded. Written beside the target and renamed, as
 //! every output (`outfile`).
 
+use std::borrow::Cow;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -46,52 +47,51 @@ pub fn write(out: &Path, found: &Reconciled) -> std::io::Result<()> {
 }
 
 /// A row's cells, as text.
-fn cells(row: &Row) -> [String; 14] {
+fn cells(row: &Row) -> [Cow<'_, str>; 14] {
     let (zh, en) = row.bucket.advice();
-    let advice_zh = if row.closed_by_person {
-        "已由人工在账本中关闭；平台仍在等待，到期后平台会自动处理。".to_owned()
+    let (advice_zh, advice_en): (Cow<'_, str>, Cow<'_, str>) = if row.closed_by_person {
+        (
+            "已由人工在账本中关闭；平台仍在等待，到期后平台会自动处理。".into(),
+            "Closed in the ledger by a person; the platform still waits and will act at the deadline.".into(),
+        )
     } else {
-        catalogue_advice(row, zh, true)
+        (
+            catalogue_advice(row, zh, true),
+            catalogue_advice(row, en, false),
+        )
     };
-    let advice_en = if row.closed_by_person {
-        "Closed in the ledger by a person; the platform still waits and will act at the deadline."
-            .to_owned()
-    } else {
-        catalogue_advice(row, en, false)
-    };
+    let number = |n: Option<u64>| n.map_or(Cow::Borrowed(""), |n| Cow::Owned(n.to_string()));
     [
-        row.bucket.as_str().to_owned(),
-        row.bucket.chinese().to_owned(),
-        if row.due { "是" } else { "否" }.to_owned(),
-        row.deadline
-            .map(|d| d.format(TIME_FORMAT).to_string())
-            .unwrap_or_default(),
-        row.tid.to_string(),
-        row.oid.map(|o| o.to_string()).unwrap_or_default(),
-        row.num_iid.map(|n| n.to_string()).unwrap_or_default(),
-        row.platform_status.clone(),
-        row.refund_status.clone(),
-        row.req_ids.join(" "),
-        row.ledger_state
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default(),
-        row.error_code.clone(),
+        row.bucket.as_str().into(),
+        row.bucket.chinese().into(),
+        if row.due { "是" } else { "否" }.into(),
+        row.deadline.map_or(Cow::Borrowed(""), |d| {
+            d.format(TIME_FORMAT).to_string().into()
+        }),
+        row.tid.to_string().into(),
+        number(row.oid),
+        number(row.num_iid),
+        Cow::Borrowed(&*row.platform_status),
+        Cow::Borrowed(&*row.refund_status),
+        Cow::Borrowed(&row.req_ids),
+        row.ledger_state.map_or("", |s| s.as_str()).into(),
+        Cow::Borrowed(&row.error_code),
         advice_zh,
         advice_en,
     ]
 }
 
 /// A known final business code's advice wins over the bucket's.
-fn catalogue_advice(row: &Row, bucket_advice: &str, chinese: bool) -> String {
+fn catalogue_advice<'a>(row: &Row, bucket_advice: &'a str, chinese: bool) -> Cow<'a, str> {
     match crate::catalogue::known(&row.error_code) {
         Some(code) if row.bucket == super::Bucket::DataFix => {
             if chinese {
-                format!("{}（{}）：{}", code.code, code.meaning, code.advice_zh)
+                format!("{}（{}）：{}", code.code, code.meaning, code.advice_zh).into()
             } else {
-                format!("{}: {}", code.code, code.advice_en)
+                format!("{}: {}", code.code, code.advice_en).into()
             }
         }
-        _ => bucket_advice.to_owned(),
+        _ => bucket_advice.into(),
     }
 }
 
@@ -100,7 +100,10 @@ fn csv(file: std::fs::File, rows: &[Row]) -> std::io::Result<std::fs::File> {
     writer.write_record(COLUMNS.iter().map(|(en, _)| *en))?;
     for row in rows {
         let cells = cells(row);
-        writer.write_record(cells.iter().map(|c| crate::columns::guard(c).into_owned()))?;
+        for cell in &cells {
+            writer.write_field(crate::columns::guard(cell).as_bytes())?;
+        }
+        writer.write_record(None::<&[u8]>)?;
     }
     let mut inner = writer
         .into_inner()
@@ -139,7 +142,7 @@ fn workbook(
     for (i, row) in rows.iter().enumerate() {
         let format = if row.due { &due } else { &text };
         for (col, cell) in cells(row).iter().enumerate() {
-            sheet.write_string_with_format(i as u32 + 1, col as u16, cell, format)?;
+            sheet.write_string_with_format(i as u32 + 1, col as u16, cell.as_ref(), format)?;
         }
     }
     sheet.autofilter(0, 0, rows.len() as u32, COLUMNS.len() as u16 - 1)?;

@@ -162,6 +162,7 @@ pub fn json(doc: &Doc<'_>) -> serde_json::Value {
         value["calls_made"] = found.calls_made.into();
         value["rereads"] = found.rereads.into();
         value["rewalks"] = found.rewalks.into();
+        value["platform_seconds"] = found.waited.as_secs_f64().into();
         value["trades"] = found.trades.into();
         value["buckets"] = buckets.into();
         value["due"] = due.into();

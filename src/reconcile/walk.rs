@@ -13,10 +13,11 @@
 //! The calls, when nothing moves: one per page, the documented minimum.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{NaiveDateTime, TimeDelta};
 
-use crate::top::trades::{MAX_WINDOW, Page, PageQuery, Trade};
+use crate::top::trades::{MAX_WINDOW, Page, PageQuery, TIME_FORMAT, Trade};
 
 /// Where pages come from (the gateway, or a test's book).
 pub trait Pages {
@@ -27,11 +28,34 @@ pub trait Pages {
     ) -> impl std::future::Future<Output = Result<Page, Self::Stop>>;
 }
 
+/// A trade as the walk keeps it: what reconcile reads of it, compactly (a million
+/// of them are held at once), each distinct status text held once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub modified: Option<NaiveDateTime>,
+    pub status: Arc<str>,
+    pub orders: Box<[KeptOrder]>,
+}
+
+/// A sub-order as the walk keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptOrder {
+    pub oid: u64,
+    pub num_iid: Option<u64>,
+    /// `None`: the trade's.
+    pub status: Option<Arc<str>>,
+    pub refund_status: Arc<str>,
+    /// `timeout_action_time`, Beijing time.
+    pub deadline: Option<NaiveDateTime>,
+}
+
 /// How a walk went.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Walked {
     /// Every trade seen, its latest version (by `modified`) by tid.
-    pub trades: HashMap<u64, Trade>,
+    pub trades: HashMap<u64, Kept>,
+    /// Each status text seen, once.
+    names: HashMap<String, Arc<str>>,
     pub windows: u64,
     pub calls: u64,
     /// Page 1 read again because trades left a window while it was walked.
@@ -145,26 +169,72 @@ impl Walked {
         self.calls += other.calls;
         self.rereads += other.rereads;
         self.rewalks += other.rewalks;
-        self.keep(other.trades.into_values().collect());
+        self.keep_kept(other.trades);
     }
 
     /// Keeps each trade's latest version.
     fn keep(&mut self, trades: Vec<Trade>) {
         for trade in trades {
-            match self.trades.get(&trade.tid) {
-                Some(old) if old.modified_at() > trade.modified_at() => {}
-                _ => {
-                    self.trades.insert(trade.tid, trade);
-                }
+            let modified = trade.modified_at();
+            if self
+                .trades
+                .get(&trade.tid)
+                .is_some_and(|old| old.modified > modified)
+            {
+                continue;
             }
+            let kept = Kept {
+                modified,
+                status: self.name(&trade.status),
+                orders: trade
+                    .orders
+                    .iter()
+                    .map(|o| KeptOrder {
+                        oid: o.oid,
+                        num_iid: o.num_iid,
+                        status: (!o.status.is_empty()).then(|| self.name(&o.status)),
+                        refund_status: self.name(&o.refund_status),
+                        deadline: NaiveDateTime::parse_from_str(
+                            o.timeout_action_time.trim(),
+                            TIME_FORMAT,
+                        )
+                        .ok(),
+                    })
+                    .collect(),
+            };
+            self.trades.insert(trade.tid, kept);
         }
+    }
+
+    /// Keeps the trades `other` kept where they are newer.
+    fn keep_kept(&mut self, other: HashMap<u64, Kept>) {
+        for (tid, kept) in other {
+            if self
+                .trades
+                .get(&tid)
+                .is_some_and(|old| old.modified > kept.modified)
+            {
+                continue;
+            }
+            self.trades.insert(tid, kept);
+        }
+    }
+
+    /// `text`, held once.
+    fn name(&mut self, text: &str) -> Arc<str> {
+        if let Some(name) = self.names.get(text) {
+            return Arc::clone(name);
+        }
+        let name: Arc<str> = Arc::from(text);
+        self.names.insert(text.to_owned(), Arc::clone(&name));
+        name
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::top::trades::{SubOrder, TIME_FORMAT};
+    use crate::top::trades::SubOrder;
 
     fn at(text: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(text, TIME_FORMAT).expect("time")
@@ -307,7 +377,7 @@ mod tests {
                     )
                     .await
                     .expect("catch up");
-                assert_eq!(catch_up.trades[&leaving].status, "TRADE_FINISHED");
+                assert_eq!(&*catch_up.trades[&leaving].status, "TRADE_FINISHED");
             }
         }
     }

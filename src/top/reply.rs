@@ -128,6 +128,16 @@ impl Reply {
         }
     }
 
+    /// An answer that is not what the API returns (a proxy's mangled body): transient,
+    /// as a callback's would be.
+    pub fn unreadable(why: &str) -> Self {
+        Reply::own(
+            Verdict::Transient,
+            "answer.unreadable",
+            crate::text::visible(why).into_owned(),
+        )
+    }
+
     /// Replaces every occurrence of each of `secrets` in the gateway's words with
     /// `***`: a gateway that echoes the request must not carry the session key into
     /// results, logs or the ledger.

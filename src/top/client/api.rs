@@ -1,7 +1,7 @@
 //! Calls of the app's other APIs (the trades API `reconcile` reads), signed as the
 //! callback is: the body of a successful answer, or a classified `Reply`.
 
-use super::super::response::{Expected, Reply, Verdict, answer_too_large, classify_answer_to};
+use super::super::response::{Expected, Reply, answer_too_large, classify_answer_to};
 use super::super::trades::{self, Page, PageQuery};
 use super::{MAX_ANSWER_BYTES, TopClient, read_body};
 
@@ -51,15 +51,15 @@ impl TopClient {
         let params = query.params();
         let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let body = self.call_api(trades::METHOD, &pairs).await?;
-        trades::parse_page(&body).map_err(|error| {
-            let mut reply = Reply::own(
-                Verdict::Transient,
-                "answer.unreadable",
-                crate::text::visible(&error.to_string()).into_owned(),
-            );
-            reply.redact(&self.redactor);
-            reply
-        })
+        trades::parse_page(&body).map_err(|error| self.unreadable(&error.to_string()))
+    }
+
+    /// The reply for an answer that could not be read, `why` (which may quote the
+    /// answer) redacted of the secret and the session.
+    pub fn unreadable(&self, why: &str) -> Reply {
+        let mut reply = Reply::unreadable(why);
+        reply.redact(&self.redactor);
+        reply
     }
 }
 
