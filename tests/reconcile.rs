@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 
+use common::hooks::HookServer;
 use common::*;
 
 const BASE: u64 = 4_000_000_000_000_000_000;
@@ -191,6 +192,8 @@ fn every_bucket_its_deadline_and_the_retry_due_sent_again_from_the_ledger() {
         .arg(ws.ledger())
         .arg("--out")
         .arg(&results)
+        .arg("--summary-json")
+        .arg(ws.path("again.json"))
         .env("TOP_GATEWAY", sim.url())
         .env("TOP_APP_KEY", opentrade_callback::simulator::DEMO_APP_KEY)
         .env("TOP_APP_SECRET", opentrade_callback::simulator::DEMO_SECRET)
@@ -202,6 +205,17 @@ fn every_bucket_its_deadline_and_the_retry_due_sent_again_from_the_ledger() {
     assert_eq!(sent[0]["req_id"], "R4");
     assert_eq!(sent[0]["status"], "delivered");
     assert_eq!(sent[0]["source"], "ledger");
+    // The night's summary names the order still rejected whose deadline is within a
+    // day (R3, +5h) — not the closed one, nor one delivered now.
+    let warnings = json(&ws.path("again.json"))["warnings"].to_string();
+    assert!(
+        warnings.contains("1 orders that still need attention fall due within a day"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(&tid(3).to_string()) && warnings.contains("R3"),
+        "{warnings}"
+    );
 }
 
 #[test]
@@ -413,4 +427,35 @@ fn a_missing_ledger_or_a_window_too_old_is_a_usage_error() {
     assert!(stderr.contains("no ledger at"), "{stderr}");
     let stderr = exits_with(&mut reconcile(&ws, &sim, &["--since", "100d"]), 2);
     assert!(stderr.contains("90 days"), "{stderr}");
+}
+
+#[test]
+fn orders_falling_due_ping_the_check_as_a_failure_and_the_robot_names_them() {
+    let ws = Workspace::new();
+    let sim = simulator(trades_scenario());
+    let input = ws.write("orders.csv", export(&[(1, "R1"), (3, "R3")]));
+    exits_with(&mut send_cmd(&ws, &sim, &[&input]), 1);
+    let check = HookServer::ok();
+    let robot = HookServer::ok();
+    let mut cmd = reconcile(&ws, &sim, &["--since", "1d", "--notify-format", "dingtalk"]);
+    cmd.arg("--notify-url")
+        .arg(format!("{}/robot/send?access_token=tok", robot.url))
+        .env(
+            "OPENTRADE_RECONCILE_PING_URL",
+            format!("{}/ping/rec", check.url),
+        )
+        // The nightly send's check is not reconcile's.
+        .env("OPENTRADE_PING_URL", format!("{}/ping/send", check.url));
+    exits_with(&mut cmd, 1);
+    assert_eq!(check.lines(), ["POST /ping/rec/start", "POST /ping/rec/1"]);
+    let posts = robot.seen();
+    assert_eq!(posts.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&posts[0].body).expect("json");
+    let text = body["text"]["content"].as_str().expect("text");
+    assert!(text.contains("漏回调 missing_callback"), "{text}");
+    assert!(
+        text.contains(&tid(7).to_string()),
+        "the due order named: {text}"
+    );
+    assert!(text.contains(&tid(3).to_string()), "{text}");
 }

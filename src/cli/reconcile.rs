@@ -85,6 +85,21 @@ pub struct ReconcileArgs {
     #[arg(long, value_name = "FILE", requires = "simulate")]
     pub scenario: Option<PathBuf>,
 
+    /// Ping a health check: URL/start, then URL on exit 0 and URL/<exit code>
+    /// otherwise — orders falling due (exit 1) are a failure here. Else
+    /// OPENTRADE_RECONCILE_PING_URL (a check of its own, not the nightly send's).
+    #[arg(long, value_name = "URL")]
+    pub ping_url: Option<url::Url>,
+
+    /// Post the summary (buckets, the orders falling due) to a webhook or a group
+    /// robot when orders fall due or reconcile fails. Else OPENTRADE_NOTIFY_URL.
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<url::Url>,
+
+    /// json, dingtalk, wecom or feishu [default: json; also OPENTRADE_NOTIFY_FORMAT].
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub notify_format: Option<crate::send::hooks::NotifyFormat>,
+
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

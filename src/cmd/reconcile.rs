@@ -42,7 +42,20 @@ pub async fn run(args: ReconcileArgs, env: &Environment) -> anyhow::Result<Exit>
     pages.spacing = config
         .qps
         .map(|q| std::time::Duration::from_secs_f64(1.0 / f64::from(q.get())));
-    budget(&config, now, used)?;
+    if let Err(error) = budget(&config, now, used) {
+        finish(
+            &config,
+            None,
+            started,
+            Exit::Halted,
+            Some(error.to_string()),
+            Some("daily_quota"),
+            0,
+        )
+        .await;
+        return Err(ExitError::new(Exit::Halted, error).into());
+    }
+    config.hooks.started().await;
     let walk =
         crate::reconcile::reconcile(&config, &ledger, &mut pages, |p| p.made, started, Utc::now);
     let outcome = tokio::select! {
@@ -50,7 +63,7 @@ pub async fn run(args: ReconcileArgs, env: &Environment) -> anyhow::Result<Exit>
         signal = signals.next() => {
             let exit = signal.exit();
             crate::console::errln!("reconcile interrupted: nothing was written to the ledger or the file");
-            finish(&config, None, started, exit, Some("interrupted".into()), Some("interrupted"), 0);
+            finish(&config, None, started, exit, Some("interrupted".into()), Some("interrupted"), 0).await;
             return Ok(exit);
         }
     };
@@ -73,7 +86,7 @@ pub async fn run(args: ReconcileArgs, env: &Environment) -> anyhow::Result<Exit>
             } else {
                 Exit::Success
             };
-            finish(&config, Some(&found), started, exit, None, None, calls);
+            finish(&config, Some(&found), started, exit, None, None, calls).await;
             Ok(exit)
         }
         Err(ReconcileError::Stopped(stop)) => {
@@ -97,9 +110,9 @@ pub async fn run(args: ReconcileArgs, env: &Environment) -> anyhow::Result<Exit>
     }
 }
 
-/// Says before the first call what the walk needs of today's budget; refuses a walk
-/// that cannot fit (exit 3), warns past 70 %.
-fn budget(config: &ReconcileConfig, now: chrono::NaiveDateTime, used: u64) -> anyhow::Result<()> {
+/// Says before the first call what the walk needs of today's budget; a walk that
+/// cannot fit is refused (the reason), past 70 % warned.
+fn budget(config: &ReconcileConfig, now: chrono::NaiveDateTime, used: u64) -> Result<(), String> {
     let Some(quota) = config.daily_quota else {
         return Ok(());
     };
@@ -110,20 +123,9 @@ fn budget(config: &ReconcileConfig, now: chrono::NaiveDateTime, used: u64) -> an
         "daily_quota {quota}: {used} calls made today, {left} left; this walk needs at least {least} (one a page, 100 trades a page)"
     );
     if least > left {
-        finish(
-            config,
-            None,
-            Utc::now(),
-            Exit::Halted,
-            Some("the walk needs more calls than today's quota has left".into()),
-            Some("daily_quota"),
-            0,
-        );
-        return Err(ExitError::new(
-            Exit::Halted,
-            format!("not started: the walk needs at least {least} calls and today's daily_quota has {left} left; run after 00:00 Beijing time"),
-        )
-        .into());
+        return Err(format!(
+            "not started: the walk needs at least {least} calls and today's daily_quota has {left} left; run after 00:00 Beijing time"
+        ));
     }
     if (used + least) * 10 >= quota * 7 {
         crate::console::errln!(
@@ -160,9 +162,9 @@ async fn client(
     Ok((client, simulator))
 }
 
-/// `--summary-json` and `--metrics-file`, on every exit; a failure to write them is
-/// said, and changes nothing else.
-fn finish(
+/// `--summary-json`, `--metrics-file` and the hooks, on every exit; a failure to write
+/// them is said, and changes nothing else.
+async fn finish(
     config: &ReconcileConfig,
     found: Option<&Reconciled>,
     started: chrono::DateTime<Utc>,
@@ -180,8 +182,9 @@ fn finish(
         halt_reason,
         calls,
     };
+    let json = report::json(&doc);
     if let Some(path) = &config.summary_json
-        && let Err(error) = report::write_json(path, &report::json(&doc))
+        && let Err(error) = report::write_json(path, &json)
     {
         crate::console::errln!("cannot write --summary-json {}: {error}", path.display());
     }
@@ -190,4 +193,5 @@ fn finish(
     {
         crate::console::errln!("cannot write --metrics-file {}: {error}", path.display());
     }
+    config.hooks.finished(exit.code(), &json.to_string()).await;
 }

@@ -36,6 +36,8 @@ pub(super) fn notify_secret(
 pub const PING_URL_VAR: &str = "OPENTRADE_PING_URL";
 pub const NOTIFY_URL_VAR: &str = "OPENTRADE_NOTIFY_URL";
 pub const NOTIFY_FORMAT_VAR: &str = "OPENTRADE_NOTIFY_FORMAT";
+/// `reconcile`'s health check: a job of its own, so not the nightly send's check.
+pub const RECONCILE_PING_URL_VAR: &str = "OPENTRADE_RECONCILE_PING_URL";
 
 /// A hook URL from the environment variable `name`, if set (and not empty).
 fn url_var(env: &Environment, name: &'static str) -> Result<Option<url::Url>, ConfigError> {
@@ -64,6 +66,26 @@ fn format_var(env: &Environment) -> Result<Option<NotifyFormat>, ConfigError> {
                 error: format!("{value:?} is not json, dingtalk, wecom or feishu"),
             }),
     }
+}
+
+/// The hooks of a `reconcile`: its own health check, the nightly send's robot.
+pub fn reconcile_hooks(
+    args: &crate::cli::ReconcileArgs,
+    env: &Environment,
+) -> Result<Hooks, ConfigError> {
+    check_vars(env)?;
+    let ping = match &args.ping_url {
+        Some(url) => Some(url.clone()),
+        None => url_var(env, RECONCILE_PING_URL_VAR)?,
+    };
+    let mut send = SendArgs::default();
+    send.target.config = args.connect.config.clone();
+    send.reporting.notify_url = args.notify_url.clone();
+    send.reporting.notify_format = args.notify_format;
+    let mut hooks = hooks(&send, env);
+    hooks.ping = ping;
+    hooks.ping_attention = crate::send::hooks::PingAttention::Fail;
+    Ok(hooks)
 }
 
 /// Checks the environment's hook variables (a run refuses a bad one, exit 2).

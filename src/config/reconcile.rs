@@ -77,6 +77,7 @@ pub fn build_reconcile(
     if file.daily_quota == Some(0) {
         return Err(ConfigError::ZeroQuota);
     }
+    let hooks = super::hooks::reconcile_hooks(args, env)?;
     Ok(ReconcileConfig {
         connection,
         ledger,
@@ -90,6 +91,7 @@ pub fn build_reconcile(
         qps: args.qps,
         daily_quota: file.daily_quota,
         max_ban_wait: args.max_ban_wait,
+        hooks,
     })
 }
 

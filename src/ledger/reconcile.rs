@@ -141,6 +141,56 @@ fn first_outcome_since(ledger: &Ledger, since: &str) -> Result<i64, LedgerError>
     Ok(low)
 }
 
+/// An order that needs attention and falls due soon (its deadline from `reconcile`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueOrder {
+    pub req_id: String,
+    pub order_no: String,
+    pub state: OrderState,
+    pub deadline: String,
+}
+
+/// The orders (of this kind) that still need something — pending, failed or
+/// rejected — whose deadline is at or before `until` (a Beijing-time stamp): how many,
+/// and the `limit` soonest. Through the open orders' index.
+pub fn due_by(
+    ledger: &Ledger,
+    simulated: bool,
+    until: &str,
+    limit: usize,
+) -> Result<(u64, Vec<DueOrder>), LedgerError> {
+    let path = &ledger.path;
+    let mut statement = ledger
+        .conn
+        .prepare(&format!(
+            "SELECT req_id, order_no, state, deadline FROM orders
+             WHERE {} AND sim = ?1 AND deadline IS NOT NULL AND deadline <= ?2
+             ORDER BY deadline, id",
+            super::schema::OPEN_ORDERS
+        ))
+        .map_err(|e| sql(path, e))?;
+    let rows = statement
+        .query_map(params![simulated, until], |row| {
+            let state: String = row.get(2)?;
+            Ok(DueOrder {
+                req_id: row.get(0)?,
+                order_no: row.get(1)?,
+                state: state.parse().unwrap_or(OrderState::Pending),
+                deadline: row.get(3)?,
+            })
+        })
+        .map_err(|e| sql(path, e))?;
+    let (mut count, mut soonest) = (0, Vec::new());
+    for row in rows {
+        let row = row.map_err(|e| sql(path, e))?;
+        count += 1;
+        if soonest.len() < limit {
+            soonest.push(row);
+        }
+    }
+    Ok((count, soonest))
+}
+
 /// Stores each order's deadline (`timeout_action_time`, Beijing time) and adds `calls`
 /// to `day`'s count, in one transaction.
 pub fn store(

@@ -41,6 +41,8 @@ pub struct ReconcileConfig {
     pub qps: Option<std::num::NonZeroU32>,
     pub daily_quota: Option<u64>,
     pub max_ban_wait: Duration,
+    /// The health check and the robot (`--ping-url`, `--notify-url`).
+    pub hooks: crate::send::hooks::Hooks,
 }
 
 /// One line of the result: a sub-order on the platform, or an order of the ledger the

@@ -12,6 +12,9 @@ use crate::exit::Exit;
 use crate::outfile::Replacement;
 use crate::top::trades::TIME_FORMAT;
 
+/// The orders falling due that the summary JSON (and so the notification) names.
+pub const DUE_LISTED: usize = 20;
+
 /// The summary, for a person.
 pub fn summary(found: &Reconciled, due_within: &str, out: Option<&Path>) -> String {
     use std::fmt::Write as _;
@@ -171,6 +174,21 @@ pub fn json(doc: &Doc<'_>) -> serde_json::Value {
         value["other_items"] = found.other_items.into();
         value["deadlines_stored"] = found.deadlines_stored.into();
         value["calls_today"] = found.calls_today.into();
+        value["due_orders"] = found
+            .rows
+            .iter()
+            .filter(|r| r.due)
+            .take(DUE_LISTED)
+            .map(|r| {
+                serde_json::json!({
+                    "order_no": r.tid.to_string(),
+                    "sub_order_no": r.oid.map(|o| o.to_string()),
+                    "bucket": r.bucket.as_str(),
+                    "deadline": r.deadline.map(|d| d.format(TIME_FORMAT).to_string()),
+                    "req_ids": &*r.req_ids,
+                })
+            })
+            .collect();
         value["daily_quota"] = found.daily_quota.into();
     }
     value

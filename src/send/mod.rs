@@ -175,12 +175,28 @@ pub async fn run(config: SendConfig, control: Control<'_>) -> Result<Ran, SendEr
         simulator: gateway.simulator.as_ref().map(|sim| sim.stats()),
         retryable_exit: config.retryable_exit,
         session_expires: config.connection.session_expires,
+        due_soon: due_soon(&config),
         quota: budget.map(|b| ran::QuotaUse {
             quota: b.quota,
             used_before: b.used_before,
             used: b.used(),
         }),
     })
+}
+
+/// The ledger's orders needing attention that fall due within a day (deadlines from
+/// `reconcile`), read after the run; none for a dry run or a ledger that cannot be read.
+fn due_soon(config: &SendConfig) -> (u64, Vec<crate::ledger::reconcile::DueOrder>) {
+    if config.is_dry_run() || !config.ledger.exists() {
+        return (0, Vec::new());
+    }
+    let until = crate::clock::stamp(chrono::Utc::now() + chrono::TimeDelta::days(1));
+    Ledger::open(&config.ledger, Access::Read)
+        .and_then(|ledger| ledger::reconcile::due_by(&ledger, config.is_simulated(), &until, 5))
+        .unwrap_or_else(|error| {
+            tracing::warn!("the orders falling due could not be read: {error}");
+            (0, Vec::new())
+        })
 }
 
 /// Today's call budget of a run that calls (`daily_quota`), from the calls the

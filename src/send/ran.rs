@@ -41,6 +41,9 @@ pub struct Ran {
     pub session_expires: Option<chrono::NaiveDate>,
     /// Today's calls against `daily_quota`, when one is set.
     pub quota: Option<QuotaUse>,
+    /// The ledger's orders needing attention that fall due within a day (deadlines
+    /// from `reconcile`): how many, and the soonest.
+    pub due_soon: (u64, Vec<crate::ledger::reconcile::DueOrder>),
 }
 
 /// Today's calls against `daily_quota`.
@@ -79,6 +82,7 @@ impl Ran {
             retryable_exit: self.retryable_exit,
             session_expires: self.session_expires,
             quota: self.quota,
+            due_soon: &self.due_soon,
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct RunSummary<'a> {
     pub session_expires: Option<chrono::NaiveDate>,
     /// Today's calls against `daily_quota`.
     pub quota: Option<super::ran::QuotaUse>,
+    /// Orders needing attention that fall due within a day: how many, the soonest.
+    pub due_soon: &'a (u64, Vec<crate::ledger::reconcile::DueOrder>),
 }
 
 /// How many days ahead a run warns that the session ends (as `check` does by default).
@@ -68,6 +70,7 @@ impl RunSummary<'_> {
             .and_then(|expires| session_warning(expires, today))
             .into_iter()
             .chain(quota)
+            .chain(due_warning(self.due_soon))
             .collect()
     }
 
@@ -155,6 +158,39 @@ impl RunSummary<'_> {
         }
         text
     }
+}
+
+/// The warning for orders needing attention that fall due within a day, naming the
+/// soonest.
+fn due_warning(due: &(u64, Vec<crate::ledger::reconcile::DueOrder>)) -> Option<String> {
+    let (count, soonest) = due;
+    if *count == 0 {
+        return None;
+    }
+    let named: Vec<String> = soonest
+        .iter()
+        .map(|o| {
+            format!(
+                "{} ({}, {}, due {})",
+                visible(&o.order_no),
+                visible(&o.req_id),
+                o.state.as_str(),
+                o.deadline
+                    .get(..16)
+                    .unwrap_or(&o.deadline)
+                    .replace('T', " ")
+            )
+        })
+        .collect();
+    Some(format!(
+        "{count} orders that still need attention fall due within a day (the platform closes them then): {}{}",
+        named.join("; "),
+        if *count as usize > soonest.len() {
+            "; …"
+        } else {
+            ""
+        }
+    ))
 }
 
 /// The warning for a session that ends on `expires`, if that is within
@@ -307,6 +343,7 @@ mod tests {
             retryable_exit: None,
             session_expires: None,
             quota: None,
+            due_soon: &(0, Vec::new()),
         };
         use crate::send::summary_json::{self, RunInfo};
         let info = RunInfo::new(
