@@ -459,3 +459,28 @@ fn orders_falling_due_ping_the_check_as_a_failure_and_the_robot_names_them() {
     );
     assert!(text.contains(&tid(3).to_string()), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_lists_the_outstanding_orders_soonest_deadline_first() {
+    use common::desk::{REJECTED_ORDER, last_night, logged_in, rejecting, start};
+    let ws = Workspace::new();
+    let sim = simulator(rejecting().trade(
+        REJECTED_ORDER,
+        "WAIT_SELLER_SEND_GOODS",
+        "-1h",
+        Some("+3h"),
+        None,
+    ));
+    let results = last_night(&ws, &sim);
+    let mut cmd = reconcile(&ws, &sim, &["--since", "1d"]);
+    exits_with(&mut cmd, 1);
+    let process = start(&ws.ledger(), &results, &sim.url(), &[]);
+    let visitor = logged_in(&process).await;
+    let page = visitor.text("/outstanding").await;
+    assert!(page.contains("平台截止时间"), "{page}");
+    let due = page
+        .split("<table class=\"due\">")
+        .nth(1)
+        .expect("the deadlines' table");
+    assert!(due.contains(&REJECTED_ORDER.to_string()), "{due}");
+}

@@ -62,7 +62,12 @@ pub async fn run(args: ReconcileArgs, env: &Environment) -> anyhow::Result<Exit>
         result = walk => result,
         signal = signals.next() => {
             let exit = signal.exit();
-            crate::console::errln!("reconcile interrupted: nothing was written to the ledger or the file");
+            // The platform counted the calls made: so does the day's budget.
+            crate::ledger::reconcile::store(&ledger, &[], &day, pages.made)?;
+            crate::console::errln!(
+                "reconcile interrupted after {} calls: no deadline stored, no file written",
+                pages.made
+            );
             finish(&config, None, started, exit, Some("interrupted".into()), Some("interrupted"), 0).await;
             return Ok(exit);
         }
@@ -103,7 +108,8 @@ pub async fn run(args: ReconcileArgs, env: &Environment) -> anyhow::Result<Exit>
                 Some(stop.to_string()),
                 Some(stop.kind().as_str()),
                 calls,
-            );
+            )
+            .await;
             Ok(exit)
         }
         Err(ReconcileError::Ledger(error)) => Err(error.into()),

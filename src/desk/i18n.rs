@@ -117,6 +117,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("col.attention", "待处理", "Need attention"),
     ("col.code", "错误码", "Code"),
     ("col.count", "行数", "Rows"),
+    ("col.deadline", "平台截止时间", "Platform deadline"),
     ("col.file", "文件", "File"),
     ("col.finished_at", "时间", "When"),
     ("col.order_no", "订单号", "Order no."),
@@ -248,6 +249,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Orders whose latest state in the ledger is rejected or failed and that were not delivered since, whatever night they came from.",
     ),
     ("outstanding.title", "未完成订单", "Outstanding orders"),
+    (
+        "outstanding.due",
+        "平台截止时间（由对账 reconcile 得出），最早的在前：过了截止时间，平台会自动关闭订单。",
+        "The platform's deadlines (found by reconcile), soonest first: past its deadline the platform closes the order itself.",
+    ),
     (
         "preview.amount",
         "将发送的首充金额（元）",

@@ -23,6 +23,8 @@ pub struct Outstanding {
     pub source: String,
     /// Whether the order's contents are known (kept by the ledger, or in a result file).
     pub complete: bool,
+    /// The platform's deadline (`reconcile`), Beijing time.
+    pub deadline: Option<String>,
 }
 
 /// The outstanding orders of `ledger`, in the order they were first written;
@@ -68,6 +70,7 @@ pub fn list(ledger: &Path, runs: &[Run], simulated: bool) -> Result<Vec<Outstand
             row,
             source: String::new(),
             complete,
+            deadline: order.deadline.clone(),
         });
     })?;
     // Orders whose contents the ledger does not have: the newest result row with them.
@@ -101,6 +104,10 @@ pub fn list(ledger: &Path, runs: &[Run], simulated: bool) -> Result<Vec<Outstand
             }
         }
     }
+    // Soonest deadline first; the orders without one after, as they were written.
+    open.sort_by(|a, b| {
+        (a.deadline.is_none(), &a.deadline).cmp(&(b.deadline.is_none(), &b.deadline))
+    });
     Ok(open)
 }
 

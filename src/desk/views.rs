@@ -48,6 +48,22 @@ pub fn outstanding(frame: Frame<'_>, orders: &[Outstanding], shown: &[Shown]) ->
             @if orders.is_empty() { p { (t("outstanding.empty")) } } @else {
                 p.actions { a.button.primary href="/outstanding.xlsx" download { (t("action.download_outstanding")) } }
                 p.meta { (t("col.count")) ": " (orders.len()) }
+                @if orders.iter().any(|o| o.deadline.is_some()) {
+                    p { (t("outstanding.due")) }
+                    table.due {
+                        thead { tr { th { (t("col.deadline")) } th { (t("col.order_no")) } th { (t("col.req_id")) } th { (t("col.status")) } } }
+                        tbody {
+                            @for order in orders.iter().filter(|o| o.deadline.is_some()) {
+                                tr {
+                                    td { (order.deadline.as_deref().unwrap_or_default().get(..16).unwrap_or_default().replace('T', " ")) }
+                                    td.number { (order.row.fields.order_no) }
+                                    td { (order.row.fields.req_id) }
+                                    td { (super::pages::status_name(frame.lang, order.row.status)) }
+                                }
+                            }
+                        }
+                    }
+                }
                 (rows_table(frame.lang, shown))
             }
         },
