@@ -24,6 +24,8 @@ fn the_systemd_units_verify_and_are_hardened() {
         .arg(deploy("systemd/opentrade-callback.service"))
         .arg(deploy("systemd/opentrade-callback.timer"))
         .arg(deploy("systemd/opentrade-desk.service"))
+        .arg(deploy("systemd/opentrade-reconcile.service"))
+        .arg(deploy("systemd/opentrade-reconcile.timer"))
         .output()
         .expect("systemd-analyze runs (Debian's systemd package)");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -281,4 +283,77 @@ fn the_docker_build_context_leaves_the_build_output_out() {
         !dockerfile.contains("ledger.csv"),
         "the ledger is a database"
     );
+}
+
+#[test]
+fn reconcile_runs_each_morning_after_the_night_and_its_due_orders_alert() {
+    let service = read("systemd/opentrade-reconcile.service");
+    for line in [
+        "Type=oneshot",
+        "User=opentrade",
+        "LoadCredential=top.env:",
+        "EnvironmentFile=-/etc/opentrade/alerts.env",
+        "After=network-online.target opentrade-callback.service",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "Restart=on-failure",
+        // Orders due (1) alert and wait for a person; never a success with a note.
+        "RestartPreventExitStatus=1 2",
+    ] {
+        assert!(service.lines().any(|l| l.starts_with(line)), "{line}");
+    }
+    assert!(
+        !service.lines().any(|l| l.starts_with("SuccessExitStatus")),
+        "exit 1 fails the unit"
+    );
+    let exec = service
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("ExecStart");
+    for part in [
+        " reconcile ",
+        "--ledger /var/lib/opentrade/ledger.db",
+        "--since 7d",
+        "reconcile-{date}.xlsx",
+    ] {
+        assert!(exec.contains(part), "{part}: {exec}");
+    }
+    let timer = read("systemd/opentrade-reconcile.timer");
+    assert!(
+        timer
+            .lines()
+            .any(|l| l == "OnCalendar=*-*-* 07:00:00 Asia/Shanghai")
+    );
+
+    let job = manifests("kubernetes/reconcile-cronjob.yaml").remove(0);
+    assert_eq!(job["kind"], "CronJob");
+    assert_eq!(job["spec"]["timeZone"], "Asia/Shanghai");
+    assert_eq!(job["spec"]["schedule"], "0 7 * * *");
+    let job_spec = &job["spec"]["jobTemplate"]["spec"];
+    let fail = &job_spec["podFailurePolicy"]["rules"][0];
+    assert_eq!(fail["action"], "FailJob");
+    let codes: Vec<u64> = fail["onExitCodes"]["values"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    assert_eq!(
+        codes,
+        [1, 2],
+        "orders due and usage errors are never retried"
+    );
+    let container = &job_spec["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], fail["onExitCodes"]["containerName"]);
+    let args = known_args(container, "reconcile");
+    assert!(args.contains(&"reconcile"));
+    let env = container["env"].as_array().expect("env");
+    for name in ["TOP_APP_KEY", "TOP_APP_SECRET", "TOP_SESSION"] {
+        let var = env.iter().find(|v| v["name"] == name).expect(name);
+        assert!(
+            var["valueFrom"]["secretKeyRef"].is_object(),
+            "{name} from a Secret"
+        );
+    }
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
 }

@@ -45,7 +45,8 @@ pub struct ReconcileArgs {
     #[arg(long, value_name = "TIME", requires = "from")]
     pub to: Option<String>,
 
-    /// Write every sub-order's bucket, deadline and advice: CSV, or a workbook (.xlsx).
+    /// Write every sub-order's bucket, deadline and advice: CSV, or a workbook (.xlsx);
+    /// {date} is the Beijing date (results/reconcile-{date}.xlsx).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 

@@ -42,7 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Report(args) => report::run(args),
         Command::Ledger(args) => ledger::run(args),
-        Command::Reconcile(args) => reconcile::run(*args, &env).await,
+        Command::Reconcile(args) => reconcile::run(*args, &env, cli.quiet).await,
         Command::Serve(args) => serve::run(*args, env).await,
         Command::Users(args) => serve::users(args),
         Command::Simulate(args) => simulate::run(args, &env).await,

@@ -15,7 +15,7 @@ use crate::send::Mode;
 use crate::signals::Signals;
 use crate::top::{Credentials, Secret, TopClient};
 
-pub async fn run(args: ReconcileArgs, env: &Environment) -> anyhow::Result<Exit> {
+pub async fn run(args: ReconcileArgs, env: &Environment, quiet: bool) -> anyhow::Result<Exit> {
     let mut signals = Signals::install()?;
     let started = Utc::now();
     let now = crate::reconcile::to_beijing(started);
@@ -82,15 +82,18 @@ pub async fn run(args: ReconcileArgs, env: &Environment) -> anyhow::Result<Exit>
                 })?;
             }
             let due_within = report::duration(config.due_within);
-            crate::console::err!(
-                "{}",
-                report::summary(&found, &due_within, config.out.as_deref())
-            );
             let exit = if found.due_total() > 0 {
                 Exit::Attention
             } else {
                 Exit::Success
             };
+            // -q: said only when orders fall due.
+            if !quiet || exit != Exit::Success {
+                crate::console::err!(
+                    "{}",
+                    report::summary(&found, &due_within, config.out.as_deref())
+                );
+            }
             finish(&config, Some(&found), started, exit, None, None, calls).await;
             Ok(exit)
         }

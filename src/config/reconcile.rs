@@ -62,8 +62,25 @@ pub fn build_reconcile(
         "the ledger's lock",
         &crate::ledger::lock::lock_path(&ledger),
     )?;
+    // `{date}` in --out is the Beijing date, `{run}` the reconcile's start.
+    let out = match &args.out {
+        Some(path) => {
+            let started = crate::reconcile::from_beijing(now);
+            let run = format!("reconcile-{}", now.format("%Y%m%dT%H%M%S"));
+            Some(
+                super::template::expand(path, &run, started).map_err(|message| {
+                    ConfigError::Template {
+                        flag: "--out",
+                        path: path.clone(),
+                        message,
+                    }
+                })?,
+            )
+        }
+        None => None,
+    };
     for (flag, path) in [
-        ("--out", &args.out),
+        ("--out", &out),
         ("--summary-json", &args.summary_json),
         ("--metrics-file", &args.metrics_file),
     ] {
@@ -81,7 +98,7 @@ pub fn build_reconcile(
     Ok(ReconcileConfig {
         connection,
         ledger,
-        out: args.out.clone(),
+        out,
         summary_json: args.summary_json.clone(),
         metrics_file: args.metrics_file.clone(),
         from,
