@@ -89,6 +89,7 @@ fn man_dir_writes_one_page_per_command_and_nothing_else() {
             "opentrade-callback-ledger-show.1",
             "opentrade-callback-ledger.1",
             "opentrade-callback-man.1",
+            "opentrade-callback-reconcile.1",
             "opentrade-callback-report.1",
             "opentrade-callback-send.1",
             "opentrade-callback-serve.1",
@@ -98,7 +99,7 @@ fn man_dir_writes_one_page_per_command_and_nothing_else() {
             "opentrade-callback.1",
         ]
     );
-    assert_eq!(listed.lines().count(), 16, "{listed}");
+    assert_eq!(listed.lines().count(), 17, "{listed}");
     assert_eq!(std::fs::read_to_string(&mine).expect("read"), "keep me");
     let send = std::fs::read_to_string(ws.path("opentrade-callback-send.1")).expect("page");
     assert!(send.contains(".TH opentrade-callback-send 1"), "{send}");
