@@ -239,6 +239,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("nav.runs", "运行记录", "Runs"),
     ("nav.submit", "提交更正", "Submit corrections"),
     (
+        "outstanding.due",
+        "平台截止时间（由对账 reconcile 得出），最早的在前：过了截止时间，平台会自动关闭订单。",
+        "The platform's deadlines (found by reconcile), soonest first: past its deadline the platform closes the order itself.",
+    ),
+    (
         "outstanding.empty",
         "没有未完成的订单。",
         "No outstanding orders.",
@@ -249,11 +254,6 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "Orders whose latest state in the ledger is rejected or failed and that were not delivered since, whatever night they came from.",
     ),
     ("outstanding.title", "未完成订单", "Outstanding orders"),
-    (
-        "outstanding.due",
-        "平台截止时间（由对账 reconcile 得出），最早的在前：过了截止时间，平台会自动关闭订单。",
-        "The platform's deadlines (found by reconcile), soonest first: past its deadline the platform closes the order itself.",
-    ),
     (
         "preview.amount",
         "将发送的首充金额（元）",

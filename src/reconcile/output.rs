@@ -8,27 +8,27 @@ use std::borrow::Cow;
 use std::io::Write as _;
 use std::path::Path;
 
-use rust_xlsxwriter::{Color, Format, Workbook, XlsxError};
+use rust_xlsxwriter::{Color, Format, FormatAlign, Workbook, XlsxError};
 
 use super::{Reconciled, Row};
 use crate::outfile::Replacement;
 use crate::top::trades::TIME_FORMAT;
 
-/// The columns: (English, Chinese).
+/// The columns: (English, Chinese) — what finance reads first, first.
 pub const COLUMNS: [(&str, &str); 14] = [
-    ("bucket", "分类"),
-    ("bucket_zh", "分类（中文）"),
+    ("bucket_zh", "分类"),
     ("due", "即将到期"),
     ("deadline", "截止时间（北京）"),
     ("order_no", "订单号"),
     ("sub_order_no", "子订单号"),
-    ("num_iid", "商品ID"),
-    ("platform_status", "平台状态"),
-    ("refund_status", "退款状态"),
+    ("advice", "处理建议"),
     ("req_id", "外部请求流水"),
     ("ledger_state", "账本状态"),
     ("error_code", "错误码"),
-    ("advice", "处理建议"),
+    ("platform_status", "平台状态"),
+    ("refund_status", "退款状态"),
+    ("num_iid", "商品ID"),
+    ("bucket", "分类（英文）"),
     ("advice_en", "advice (English)"),
 ];
 
@@ -62,7 +62,6 @@ fn cells(row: &Row) -> [Cow<'_, str>; 14] {
     };
     let number = |n: Option<u64>| n.map_or(Cow::Borrowed(""), |n| Cow::Owned(n.to_string()));
     [
-        row.bucket.as_str().into(),
         row.bucket.chinese().into(),
         if row.due { "是" } else { "否" }.into(),
         row.deadline.map_or(Cow::Borrowed(""), |d| {
@@ -70,13 +69,14 @@ fn cells(row: &Row) -> [Cow<'_, str>; 14] {
         }),
         row.tid.to_string().into(),
         number(row.oid),
-        number(row.num_iid),
-        Cow::Borrowed(&*row.platform_status),
-        Cow::Borrowed(&*row.refund_status),
+        advice_zh,
         Cow::Borrowed(&row.req_ids),
         row.ledger_state.map_or("", |s| s.as_str()).into(),
         Cow::Borrowed(&row.error_code),
-        advice_zh,
+        Cow::Borrowed(&*row.platform_status),
+        Cow::Borrowed(&*row.refund_status),
+        number(row.num_iid),
+        row.bucket.as_str().into(),
         advice_en,
     ]
 }
@@ -125,23 +125,37 @@ fn workbook(
         .set_bold()
         .set_text_wrap()
         .set_background_color(Color::RGB(0xDDEBF7));
-    let text = Format::new().set_num_format("@");
-    let due = Format::new()
+    let text = Format::new()
         .set_num_format("@")
-        .set_background_color(Color::RGB(0xFCE4D6));
+        .set_align(FormatAlign::Top);
+    let due = text.clone().set_background_color(Color::RGB(0xFCE4D6));
+    let wrapped = text.clone().set_text_wrap();
+    let due_wrapped = due.clone().set_text_wrap();
     let sheet = workbook.add_worksheet_with_constant_memory()?;
     sheet.set_name("对账 reconcile")?;
-    let widths = [18, 12, 8, 20, 22, 22, 14, 24, 14, 24, 10, 10, 60, 60];
+    let widths = [12, 8, 19, 21, 21, 56, 18, 10, 8, 24, 12, 14, 18, 56];
     for (col, ((en, zh), width)) in COLUMNS.iter().zip(widths).enumerate() {
         let col = col as u16;
         sheet.write_string_with_format(0, col, format!("{zh}\n{en}"), &header)?;
         sheet.set_column_width(col, width)?;
     }
     sheet.set_row_height(0, 32)?;
-    sheet.set_freeze_panes(1, 4)?;
+    // The bucket, whether and when it falls due, and the order numbers stay in view.
+    sheet.set_freeze_panes(1, 5)?;
+    sheet
+        .set_landscape()
+        .set_paper_size(9)
+        .set_margins(0.4, 0.4, 0.5, 0.5, 0.3, 0.3);
+    sheet.set_repeat_rows(0, 0)?;
     for (i, row) in rows.iter().enumerate() {
-        let format = if row.due { &due } else { &text };
         for (col, cell) in cells(row).iter().enumerate() {
+            let advice = matches!(COLUMNS[col].0, "advice" | "advice_en");
+            let format = match (row.due, advice) {
+                (true, true) => &due_wrapped,
+                (true, false) => &due,
+                (false, true) => &wrapped,
+                (false, false) => &text,
+            };
             sheet.write_string_with_format(i as u32 + 1, col as u16, cell.as_ref(), format)?;
         }
     }
