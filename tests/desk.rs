@@ -471,3 +471,45 @@ async fn over_https_the_cookie_is_secure_and_transport_strict() {
         .await;
     assert!(plain.map(|r| r.status() != 200).unwrap_or(true));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_order_s_story_is_found_by_req_id_or_order_number() {
+    // The workspace lives as long as the desk that uses it.
+    let Night {
+        ws: _ws,
+        sim: _sim,
+        process,
+        ..
+    } = after_last_night(&[]);
+    let visitor = logged_in(&process).await;
+    // One order: straight to its page.
+    let found = visitor.get("/orders?q=N2").await;
+    assert_eq!(found.status(), 303);
+    assert_eq!(location(&found), "/orders/N2");
+    let page = visitor.text("/orders/N2").await;
+    for expected in [
+        "N2",
+        "B0107",
+        "订单号不存在",
+        "night.csv : 3",
+        "被拒绝",
+        "sim0000",
+    ] {
+        assert!(
+            page.contains(expected),
+            "{expected} on the order's page: {page}"
+        );
+    }
+    assert!(!page.contains("/tmp"), "no server path: {page}");
+    // By order number; an unknown one says so; nothing that is no id is looked up.
+    let by_number = visitor.get("/orders?q=4000000000000000001").await;
+    assert_eq!(location(&by_number), "/orders/N1");
+    let none = visitor.text("/orders?q=NOPE").await;
+    assert!(none.contains("没有找到这笔订单"), "{none}");
+    let bad = visitor.text("/orders?q=..%2F..%2Fetc").await;
+    assert!(bad.contains("请输入外部请求流水或订单号"), "{bad}");
+    assert_eq!(visitor.get("/orders/NOPE").await.status(), 404);
+    // Signed out, nothing.
+    let anonymous = Visitor::new(&process.base);
+    assert_eq!(anonymous.get("/orders/N2").await.status(), 303);
+}

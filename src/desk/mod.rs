@@ -23,6 +23,7 @@ mod runs;
 mod sending;
 mod server;
 mod state;
+mod story;
 mod submit;
 mod upload;
 mod users;

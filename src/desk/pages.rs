@@ -52,6 +52,7 @@ pub fn page(frame: Frame<'_>, title: &str, body: Markup) -> Markup {
                         nav {
                             a href="/" { (t("nav.runs")) }
                             a href="/outstanding" { (t("nav.outstanding")) }
+                            a href="/orders" { (t("nav.orders")) }
                             a href="/submit" { (t("nav.submit")) }
                         }
                         span.spacer {}

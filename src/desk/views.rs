@@ -57,7 +57,7 @@ pub fn outstanding(frame: Frame<'_>, orders: &[Outstanding], shown: &[Shown]) ->
                                 tr {
                                     td { (order.deadline.as_deref().unwrap_or_default().get(..16).unwrap_or_default().replace('T', " ")) }
                                     td.number { (order.row.fields.order_no) }
-                                    td { (order.row.fields.req_id) }
+                                    td { a href={ "/orders/" (order.row.fields.req_id) } { (order.row.fields.req_id) } }
                                     td { (super::pages::status_name(frame.lang, order.row.status)) }
                                 }
                             }

@@ -17,7 +17,7 @@ use super::respond::{CsrfForm, audit_refused, html, lock_holder, status_page};
 use super::runs::{self, Shown};
 use super::server::Peer;
 use super::state::Desk;
-use super::{download, outstanding, pages, sending, submit, views};
+use super::{download, outstanding, pages, sending, story, submit, views};
 
 pub fn router(desk: Arc<Desk>) -> Router {
     // A request body may be larger than an upload (the form's other fields, and an
@@ -36,6 +36,8 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/runs/{id}/attention.xlsx", get(run_attention))
         .route("/outstanding", get(outstanding_page))
         .route("/outstanding.xlsx", get(outstanding_workbook))
+        .route("/orders", get(story::search))
+        .route("/orders/{req_id}", get(story::order))
         .route(
             "/submit",
             get(submit::submit_page)

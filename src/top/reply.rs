@@ -238,3 +238,15 @@ pub fn advice(error_code: &str, sub_code: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_final_business_code_is_never_retried_whatever_the_patterns_say() {
+        let overrides = Overrides::default().with_retry_business_codes(vec!["2*".into()]);
+        assert!(!overrides.retries_business("21011"), "too late: closed");
+        assert!(overrides.retries_business("22000"));
+    }
+}
