@@ -181,19 +181,7 @@ pub fn build_send(args: SendArgs, env: &Environment) -> Result<SendConfig, Confi
 /// What `check` tests: the connection of a live `send` with the same flags,
 /// environment and config file — built by the same functions, no path involved.
 pub fn build_check(args: &CheckArgs, env: &Environment) -> Result<Connection, ConfigError> {
-    let connect = &args.connect;
-    let target = TargetArgs {
-        config: connect.config.clone(),
-        gateway: connect.gateway.clone(),
-        ca_cert: connect.ca_cert.clone(),
-        allow_insecure_http: connect.allow_insecure_http,
-        sign_method: args.sign_method,
-        ..TargetArgs::default()
-    };
-    let pace = PaceArgs {
-        timeout: Some(args.timeout),
-        ..PaceArgs::default()
-    };
+    let (target, pace) = target_of(&args.connect, args.sign_method, args.timeout);
     let mut roles = Roles::default();
     if let Some(config) = &target.config {
         roles.claim("--config", config)?;
@@ -202,6 +190,29 @@ pub fn build_check(args: &CheckArgs, env: &Environment) -> Result<Connection, Co
     let set = layers::layers(&target, &pace, env, &file);
     layers::policy(&set, None)?;
     connection::connection(&target, &set, &file, env, &mut roles)
+}
+
+/// `send`'s target and pace as a command of its own (`check`, `reconcile`) takes them:
+/// `--config`, the gateway, its CA, the sign method and the timeout.
+fn target_of(
+    connect: &crate::cli::ConnectArgs,
+    sign_method: Option<crate::top::SignMethod>,
+    timeout: std::time::Duration,
+) -> (TargetArgs, PaceArgs) {
+    (
+        TargetArgs {
+            config: connect.config.clone(),
+            gateway: connect.gateway.clone(),
+            ca_cert: connect.ca_cert.clone(),
+            allow_insecure_http: connect.allow_insecure_http,
+            sign_method,
+            ..TargetArgs::default()
+        },
+        PaceArgs {
+            timeout: Some(timeout),
+            ..PaceArgs::default()
+        },
+    )
 }
 
 /// The ledger and the results `check` looks at: its flags, else the config's keys.

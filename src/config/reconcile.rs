@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 
 use super::{ConfigError, connection, layers, read_config};
-use crate::cli::{PaceArgs, ReconcileArgs, TargetArgs};
+use crate::cli::ReconcileArgs;
 use crate::environment::Environment;
 use crate::reconcile::ReconcileConfig;
 use crate::roles::Roles;
@@ -19,21 +19,9 @@ pub fn build_reconcile(
     env: &Environment,
     now: NaiveDateTime,
 ) -> Result<ReconcileConfig, ConfigError> {
-    let connect = &args.connect;
-    let target = TargetArgs {
-        config: connect.config.clone(),
-        gateway: connect.gateway.clone(),
-        ca_cert: connect.ca_cert.clone(),
-        allow_insecure_http: connect.allow_insecure_http,
-        sign_method: args.sign_method,
-        simulate: args.simulate,
-        scenario: args.scenario.clone(),
-        ..TargetArgs::default()
-    };
-    let pace = PaceArgs {
-        timeout: Some(args.timeout),
-        ..PaceArgs::default()
-    };
+    let (mut target, pace) = super::target_of(&args.connect, args.sign_method, args.timeout);
+    target.simulate = args.simulate;
+    target.scenario = args.scenario.clone();
     let mut roles = Roles::default();
     if let Some(config) = &target.config {
         roles.claim("--config", config)?;

@@ -49,6 +49,29 @@ pub fn candidates(
     rows.collect::<Result<_, _>>().map_err(|e| sql(path, e))
 }
 
+/// Every order a run sends again: the candidates of the last `days` days (none without
+/// `days`), then those `named` (a reconcile's `retry_due`) not among them.
+pub fn to_send(
+    ledger: &Ledger,
+    simulated: bool,
+    days: Option<u32>,
+    named_ids: Option<&[String]>,
+) -> Result<Vec<Resend>, LedgerError> {
+    let mut orders = match days {
+        Some(days) => candidates(ledger, simulated, &since(days))?,
+        None => Vec::new(),
+    };
+    if let Some(req_ids) = named_ids {
+        let known: std::collections::HashSet<i64> = orders.iter().map(|c| c.id).collect();
+        orders.extend(
+            named(ledger, simulated, req_ids)?
+                .into_iter()
+                .filter(|c| !known.contains(&c.id)),
+        );
+    }
+    Ok(orders)
+}
+
 /// The orders of this kind among `req_ids` that are failed or pending with a stored
 /// `param0` (a reconcile's `retry_due`), whatever their age, in `req_ids`' order.
 pub fn named(

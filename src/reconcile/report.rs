@@ -205,14 +205,9 @@ pub fn write_json(path: &Path, value: &serde_json::Value) -> std::io::Result<()>
 
 /// The metrics file's text (Prometheus textfile format).
 pub fn metrics(doc: &Doc<'_>) -> String {
-    use std::fmt::Write as _;
     let mut text = String::new();
     let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(text, "# HELP opentrade_callback_{name} {help}");
-        let _ = writeln!(text, "# TYPE opentrade_callback_{name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(text, "opentrade_callback_{name}{labels} {value}");
-        }
+        crate::send::metrics::gauge(&mut text, name, help, samples);
     };
     let finished = doc.finished.timestamp_millis() as f64 / 1000.0;
     gauge(
@@ -264,13 +259,7 @@ pub fn metrics(doc: &Doc<'_>) -> String {
     text
 }
 
-/// Writes the metrics, readable by the collector whatever the umask.
+/// Writes the metrics (by rename, mode 0644).
 pub fn write_metrics(path: &Path, doc: &Doc<'_>) -> std::io::Result<()> {
-    let (replacement, mut file) = Replacement::create(path)?;
-    if replacement.scratch_dir().is_some() {
-        use std::os::unix::fs::PermissionsExt as _;
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    file.write_all(metrics(doc).as_bytes())?;
-    replacement.commit(file).map(drop)
+    crate::send::metrics::write_textfile(path, &metrics(doc))
 }

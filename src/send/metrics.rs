@@ -5,7 +5,6 @@
 //! "no success for 26 hours" is one alert rule. Error codes are labels, at most
 //! `ERROR_SERIES` of them (the rest summed as `other`), escaped and cut short.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -31,7 +30,7 @@ pub struct RunMetrics<'a> {
     /// The day the session ends, if known.
     pub session_expires: Option<chrono::NaiveDate>,
     /// Today's calls against `daily_quota`.
-    pub quota: Option<super::ran::QuotaUse>,
+    pub quota: Option<super::quota::QuotaUse>,
     pub tally: &'a Tally,
     pub duration: Duration,
     pub banned: Duration,
@@ -42,15 +41,31 @@ pub struct RunMetrics<'a> {
 /// is not one.
 pub fn write(path: &Path, metrics: &RunMetrics<'_>) -> std::io::Result<()> {
     let previous = last_success(path);
+    write_textfile(path, &render(metrics, previous))
+}
+
+/// Writes a textfile collector's file by rename, mode 0644 whatever the umask
+/// (systemd's `UMask=0027` would make it 0640, unreadable to the collector): it holds
+/// counts, never a secret.
+pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
     let (replacement, mut file) = Replacement::create(path)?;
     if replacement.scratch_dir().is_some() {
-        // Readable by the collector whatever the service's umask (systemd's
-        // `UMask=0027` would make it 0640): the file holds counts, never a secret.
         use std::os::unix::fs::PermissionsExt as _;
         file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
-    file.write_all(render(metrics, previous).as_bytes())?;
+    file.write_all(text.as_bytes())?;
     replacement.commit(file).map(drop)
+}
+
+/// Appends one gauge, its help and type lines, to `text` (names prefixed
+/// `opentrade_callback_`; `samples` are labels, like `{bucket="done"}`, and values).
+pub fn gauge(text: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(text, "# HELP opentrade_callback_{name} {help}");
+    let _ = writeln!(text, "# TYPE opentrade_callback_{name} gauge");
+    for (labels, value) in samples {
+        let _ = writeln!(text, "opentrade_callback_{name}{labels} {value}");
+    }
 }
 
 /// The `last_success_timestamp_seconds` of an earlier file at `path`, if any.
@@ -73,11 +88,7 @@ pub fn render(metrics: &RunMetrics<'_>, previous_success: Option<f64>) -> String
     };
     let mut text = String::new();
     let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(text, "# HELP opentrade_callback_{name} {help}");
-        let _ = writeln!(text, "# TYPE opentrade_callback_{name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(text, "opentrade_callback_{name}{labels} {value}");
-        }
+        gauge(&mut text, name, help, samples);
     };
     let one = |value: f64| vec![(String::new(), value)];
     gauge(

@@ -18,6 +18,7 @@ pub mod hooks;
 pub mod interrupt;
 pub mod metrics;
 pub mod outcome;
+mod outputs;
 mod pace;
 pub mod policy;
 pub mod progress;
@@ -43,6 +44,7 @@ pub use self::gateway::run_id;
 use self::halt::{Halt, HaltReason};
 pub use self::interrupt::Stop;
 use self::interrupt::{blocking, finish_or_leave, halt_on_stop, until_stopped};
+pub use self::outputs::LEDGER_SOURCE;
 use self::progress::{Progress, ProgressMode};
 pub use self::ran::Ran;
 use self::recorder::{Outputs, Recorder};
@@ -53,7 +55,6 @@ use crate::input::InputSet;
 use crate::ledger::record::{RunEnd, RunStart};
 use crate::ledger::{self, Access, Ledger, LedgerLock, LockError};
 use crate::plan::{InputIndex, Plan, Resends};
-use crate::results::ResultWriter;
 
 /// What a run needs beside its settings: which run it is, how it is stopped, who
 /// watches its progress.
@@ -82,7 +83,7 @@ pub async fn run(config: SendConfig, control: Control<'_>) -> Result<Ran, SendEr
     };
     let _lock = lock_ledger(&config)?;
     let (plan, ledger) = until_stopped(&mut stop, plan(&config, &inputs)).await??;
-    let budget = budget(&config, ledger.as_ref(), plan.sends())?;
+    let budget = quota::budget(&config, ledger.as_ref(), plan.sends())?;
     let digest = plan.digest();
     let resent = plan.resends_len() as u64;
     if let Some(expected) = &config.expect_plan
@@ -116,7 +117,7 @@ pub async fn run(config: SendConfig, control: Control<'_>) -> Result<Ran, SendEr
         };
         let (config, inputs, resends) = (config.clone(), Arc::clone(&inputs), plan.resends_len());
         let opened = blocking("opening the outputs", move || {
-            open_outputs(&config, &inputs, ledger, run, resends > 0)
+            outputs::open_outputs(&config, &inputs, ledger, run, resends > 0)
         });
         until_stopped(&mut stop, opened).await??
     };
@@ -175,63 +176,13 @@ pub async fn run(config: SendConfig, control: Control<'_>) -> Result<Ran, SendEr
         simulator: gateway.simulator.as_ref().map(|sim| sim.stats()),
         retryable_exit: config.retryable_exit,
         session_expires: config.connection.session_expires,
-        due_soon: due_soon(&config),
-        quota: budget.map(|b| ran::QuotaUse {
+        due_soon: quota::due_soon(&config),
+        quota: budget.map(|b| quota::QuotaUse {
             quota: b.quota,
             used_before: b.used_before,
             used: b.used(),
         }),
     })
-}
-
-/// The ledger's orders needing attention that fall due within a day (deadlines from
-/// `reconcile`), read after the run; none for a dry run or a ledger that cannot be read.
-fn due_soon(config: &SendConfig) -> (u64, Vec<crate::ledger::reconcile::DueOrder>) {
-    if config.is_dry_run() || !config.ledger.exists() {
-        return (0, Vec::new());
-    }
-    let until = crate::clock::stamp(chrono::Utc::now() + chrono::TimeDelta::days(1));
-    Ledger::open(&config.ledger, Access::Read)
-        .and_then(|ledger| ledger::reconcile::due_by(&ledger, config.is_simulated(), &until, 5))
-        .unwrap_or_else(|error| {
-            tracing::warn!("the orders falling due could not be read: {error}");
-            (0, Vec::new())
-        })
-}
-
-/// Today's call budget of a run that calls (`daily_quota`), from the calls the
-/// ledger counts for today; logged before the first call.
-fn budget(
-    config: &SendConfig,
-    ledger: Option<&Ledger>,
-    needed: u64,
-) -> Result<Option<Arc<quota::Budget>>, SendError> {
-    use crate::ledger::store::Store as _;
-    let Some(quota) = config.daily_quota.filter(|_| !config.is_dry_run()) else {
-        return Ok(None);
-    };
-    let today = crate::clock::beijing_day(chrono::Utc::now());
-    let used = match ledger {
-        Some(ledger) => ledger.calls_on(&today)?,
-        None => 0,
-    };
-    let budget = quota::Budget::new(quota, used);
-    let left = quota.saturating_sub(used);
-    tracing::info!(
-        "daily_quota {quota}: {used} calls made today, {left} left; this run needs {needed} (retries besides)"
-    );
-    if budget.nearly_spent(needed) {
-        tracing::warn!(
-            "this run takes today's calls past 70% of daily_quota ({} of {quota}){}",
-            used + needed,
-            if needed > left {
-                format!("; only {left} fit: it stops before the call that would pass it")
-            } else {
-                String::new()
-            }
-        );
-    }
-    Ok(Some(Arc::new(budget)))
 }
 
 /// One run per ledger; taken before the ledger is read, so the plan cannot go stale
@@ -278,18 +229,15 @@ async fn plan(
                 }
                 None => crate::plan::LedgerPass::default(),
             };
-            let mut candidates = match (&ledger, resend_days) {
-                (Some(ledger), Some(days)) => {
-                    ledger::resend::candidates(ledger, simulated, &ledger::resend::since(days))?
-                }
-                _ => Vec::new(),
+            let candidates = match &ledger {
+                Some(ledger) => ledger::resend::to_send(
+                    ledger,
+                    simulated,
+                    resend_days,
+                    from_reconcile.as_deref(),
+                )?,
+                None => Vec::new(),
             };
-            if let (Some(ledger), Some(req_ids)) = (&ledger, &from_reconcile) {
-                let named = ledger::resend::named(ledger, simulated, req_ids)?;
-                let known: std::collections::HashSet<i64> =
-                    candidates.iter().map(|c| c.id).collect();
-                candidates.extend(named.into_iter().filter(|c| !known.contains(&c.id)));
-            }
             let resends = Resends::of(candidates, |key| index.contains(key));
             Ok::<_, SendError>((
                 index,
@@ -335,67 +283,6 @@ async fn plan(
     Ok((Arc::new(plan), if dry_run { None } else { ledger }))
 }
 
-/// Every output is opened before the first call: if one cannot be written, nothing
-/// is sent. The ledger comes last: made (when new) and the run's row written there
-/// (with its inputs' SHA-256) only once the rest is known to be writable.
-fn open_outputs(
-    config: &SendConfig,
-    inputs: &InputSet,
-    ledger: Option<Ledger>,
-    mut run: RunStart,
-    from_ledger: bool,
-) -> Result<Outputs, SendError> {
-    let sources = Arc::from(sources(inputs, from_ledger));
-    let results = ResultWriter::create(&config.out, sources, config.excel, inputs.extra_names())
-        .map_err(|error| SendError::Results {
-            path: config.out.clone(),
-            error,
-        })?;
-    let ledger = match ledger {
-        None if config.is_dry_run() => None,
-        None => Some(Ledger::open(&config.ledger, Access::Write)?),
-        Some(ledger) => Some(ledger),
-    };
-    let ledger = match ledger {
-        None => None,
-        Some(ledger) => {
-            run.inputs = inputs_with_digests(config, inputs);
-            Some(ledger::store::Store::record(ledger, &run)?)
-        }
-    };
-    Ok(Outputs { results, ledger })
-}
-
-/// The sources' names, and `ledger` after them when the ledger's own orders are sent.
-fn sources(inputs: &InputSet, from_ledger: bool) -> Vec<String> {
-    let mut names = inputs.names().to_vec();
-    if from_ledger {
-        names.push(LEDGER_SOURCE.to_owned());
-    }
-    names
-}
-
-/// The `source` of a row the ledger sent again.
-pub const LEDGER_SOURCE: &str = "ledger";
-
-/// Each input's name and, for a file, its SHA-256 and size, as the run records them.
-fn inputs_with_digests(
-    config: &SendConfig,
-    inputs: &InputSet,
-) -> Vec<(String, Option<(String, u64)>)> {
-    inputs
-        .names()
-        .iter()
-        .zip(&config.inputs)
-        .map(|(name, path)| {
-            let digest = (path.as_os_str() != "-")
-                .then(|| crate::textfile::sha256(path).ok())
-                .flatten();
-            (name.clone(), digest)
-        })
-        .collect()
-}
-
 /// Runs the pipeline to its end: the router reads and decides every row on threads
 /// of its own, the deliverer sends (if there is one), the recorder writes.
 async fn deliver(
@@ -415,7 +302,7 @@ async fn deliver(
         Arc::clone(progress),
         Arc::clone(halt),
         Arc::clone(&window),
-        Arc::from(sources(inputs, from_ledger)),
+        Arc::from(outputs::sources(inputs, from_ledger)),
     );
     let (to_recorder, recorder) = recorder.spawn().map_err(SendError::Thread)?;
     let (to_send, jobs) = mpsc::channel(job_queue(config.policy.concurrency.get()));

@@ -40,20 +40,10 @@ pub struct Ran {
     /// The day the session ends (`session_expires` in the config).
     pub session_expires: Option<chrono::NaiveDate>,
     /// Today's calls against `daily_quota`, when one is set.
-    pub quota: Option<QuotaUse>,
+    pub quota: Option<super::quota::QuotaUse>,
     /// The ledger's orders needing attention that fall due within a day (deadlines
     /// from `reconcile`): how many, and the soonest.
     pub due_soon: (u64, Vec<crate::ledger::reconcile::DueOrder>),
-}
-
-/// Today's calls against `daily_quota`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuotaUse {
-    pub quota: u64,
-    /// Made today before the run, by every command.
-    pub used_before: u64,
-    /// Made today, the run's included.
-    pub used: u64,
 }
 
 impl Ran {

@@ -138,7 +138,7 @@ struct Files {
     tally: Tally,
     halt: Option<super::halt::HaltKind>,
     session_expires: Option<chrono::NaiveDate>,
-    quota: Option<super::ran::QuotaUse>,
+    quota: Option<super::quota::QuotaUse>,
     duration: Duration,
     banned: Duration,
     text: String,

@@ -41,7 +41,7 @@ pub struct RunSummary<'a> {
     /// The day the session ends (`session_expires` in the config).
     pub session_expires: Option<chrono::NaiveDate>,
     /// Today's calls against `daily_quota`.
-    pub quota: Option<super::ran::QuotaUse>,
+    pub quota: Option<super::quota::QuotaUse>,
     /// Orders needing attention that fall due within a day: how many, the soonest.
     pub due_soon: &'a (u64, Vec<crate::ledger::reconcile::DueOrder>),
 }

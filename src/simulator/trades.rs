@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::verify::{Params, TopError};
 
 /// The API served here besides the callback.
-pub const METHOD: &str = "taobao.trades.sold.increment.get";
+pub use super::verify::TRADES_METHOD as METHOD;
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 const MAX_PAGE_SIZE: u64 = 100;
 const DEFAULT_PAGE_SIZE: u64 = 40;
