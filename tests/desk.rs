@@ -16,9 +16,9 @@ async fn a_night_is_corrected_and_sent_again_from_the_desk() {
     let Night {
         ws,
         sim,
-        results,
         calls: night_calls,
         process,
+        ..
     } = after_last_night(&[]);
     let visitor = logged_in(&process).await;
     // The link works once.
@@ -112,7 +112,7 @@ async fn a_night_is_corrected_and_sent_again_from_the_desk() {
             .contains("没有未完成的订单")
     );
 
-    let audit = std::fs::read_to_string(results.join("audit.log")).expect("audit log");
+    let audit = desk::audit_text(&ws.ledger());
     for action in [
         "\"login\"",
         "\"download\"",
@@ -342,7 +342,7 @@ fn an_exposed_desk_needs_tls_and_users_and_credentials_are_checked_at_start() {
         no_dir.contains("--results-dir") && no_dir.contains("results_dir"),
         "{no_dir}"
     );
-    assert!(!ws.path("results/audit.log").exists());
+    assert!(!ws.ledger().exists() || desk::audit_text(&ws.ledger()).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,7 +404,7 @@ async fn users_log_in_with_passwords_and_failures_are_slowed() {
             .expect("ascii")
             .starts_with("desk_session=")
     );
-    let audit = std::fs::read_to_string(ws.path("results/audit.log")).expect("audit");
+    let audit = desk::audit_text(&ws.ledger());
     assert!(
         audit.contains("\"login_failed\"") && audit.contains("\"user\":\"ana\""),
         "{audit}"
@@ -512,4 +512,72 @@ async fn each_order_s_story_is_found_by_req_id_or_order_number() {
     // Signed out, nothing.
     let anonymous = Visitor::new(&process.base);
     assert_eq!(anonymous.get("/orders/N2").await.status(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_is_read_filtered_downloaded_and_its_chain_verified() {
+    let Night {
+        ws: ws_kept,
+        sim: _sim,
+        process,
+        ..
+    } = after_last_night(&[]);
+    let visitor = logged_in(&process).await;
+    let runs = visitor.text("/").await;
+    let run = value_after(&runs, "href=\"/runs/").expect("a run");
+    assert_eq!(
+        visitor
+            .get(&format!("/runs/{run}/results.xlsx"))
+            .await
+            .status(),
+        200
+    );
+    let page = visitor.text("/audit").await;
+    assert!(
+        page.contains("审计日志") && page.contains(">login<") && page.contains(">download<"),
+        "{page}"
+    );
+    let logins = visitor.text("/audit?action=login&from=2000-01-01").await;
+    assert!(
+        logins.contains(">login<") && !logins.contains(">download<"),
+        "{logins}"
+    );
+    assert_eq!(visitor.get("/audit?from=yesterday").await.status(), 400);
+    let csv = visitor.get("/audit.csv?action=download").await;
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.expect("csv");
+    assert!(
+        text.starts_with("id,at,user,action,detail,hash\n"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 2, "the one download before: {text}");
+    // The download of the log is in the log.
+    let rows = desk::audit_rows(&ws_kept.ledger());
+    assert!(
+        rows.iter()
+            .any(|r| r["action"] == "download" && r["what"] == "audit"),
+        "{rows:?}"
+    );
+    let verify = |ledger: &std::path::Path| {
+        assert_cmd::Command::new(common::binary())
+            .args(["audit", "verify"])
+            .arg(ledger)
+            .output()
+            .expect("verify")
+    };
+    let fine = verify(&ws_kept.ledger());
+    assert_eq!(fine.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&fine.stdout).contains("the audit log holds"));
+    // A row changed afterwards: named.
+    common::ledger_query(
+        &ws_kept.ledger(),
+        "UPDATE audit SET user = 'mallory' WHERE id = 2",
+    );
+    let broken = verify(&ws_kept.ledger());
+    assert_eq!(broken.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&broken.stdout);
+    assert!(
+        said.contains("broken at row 2") && said.contains("changed"),
+        "{said}"
+    );
 }

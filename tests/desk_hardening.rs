@@ -1,6 +1,6 @@
 //! The desk against a careless operator and an attacker, round four: its files play
-//! one role each (a users file others may write, a FIFO, an audit log that is the
-//! ledger), passwords that are not ones, what a send from the desk may differ from its
+//! one role each (a users file others may write, a FIFO, its audit in the ledger and
+//! no file beside), passwords that are not ones, what a send from the desk may differ from its
 //! preview, and the desk under load. The real binary, simulator and files.
 
 mod common;
@@ -149,12 +149,8 @@ async fn upload(visitor: &Visitor, name: &str, text: String) -> String {
     location(&uploaded)
 }
 
-fn audit_actions(results: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(results.join("audit.log"))
-        .expect("audit")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect()
+fn audit_actions(ledger: &std::path::Path) -> Vec<serde_json::Value> {
+    desk::audit_rows(ledger)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,7 +177,7 @@ async fn a_file_changed_after_its_preview_is_never_sent() {
     assert_eq!(sim.stats().requests, calls, "nothing sent");
     let ledger = common::ledger_state(&ws.ledger());
     assert!(!ledger.contains_key("X1") && !ledger.contains_key("N4"));
-    let audit = audit_actions(&results);
+    let audit = audit_actions(&ws.ledger());
     assert!(
         audit.iter().any(|a| a["action"] == "send_refused"),
         "{audit:?}"
@@ -192,11 +188,7 @@ async fn a_file_changed_after_its_preview_is_never_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_that_changed_since_the_preview_sends_nothing_and_is_checked_again() {
     let Night {
-        ws,
-        sim,
-        results,
-        process,
-        calls: _,
+        ws, sim, process, ..
     } = after_last_night(&[]);
     let visitor = logged_in(&process).await;
     let submission = upload(&visitor, "更正.csv", corrected()).await;
@@ -232,7 +224,7 @@ async fn a_plan_that_changed_since_the_preview_sends_nothing_and_is_checked_agai
     assert_eq!(status["progress"]["delivered"], 1, "{status}");
     assert_eq!(sim.stats().requests, calls + 1);
     // The audit: the first confirmation refused, the second sent exactly its plan.
-    let actions: Vec<serde_json::Value> = audit_actions(&results)
+    let actions: Vec<serde_json::Value> = audit_actions(&ws.ledger())
         .into_iter()
         .filter(|a| a["action"].as_str().is_some_and(|a| a.starts_with("sen")))
         .collect();
@@ -316,11 +308,10 @@ async fn a_submission_is_its_uploaders_alone_and_pages_name_files_not_server_pat
 }
 
 #[test]
-fn an_audit_log_that_is_the_ledger_stops_the_desk_and_leaves_the_ledger_as_it_was() {
+fn the_desk_writes_no_file_but_its_own_and_its_audit_into_the_ledger() {
     let ws = Workspace::new();
     let sim = common::simulator(desk::rejecting());
     let results = desk::last_night(&ws, &sim);
-    let before = std::fs::read(ws.ledger()).expect("the ledger");
     let serve = || {
         assert_cmd::Command::new(common::binary())
             .arg("serve")
@@ -336,24 +327,9 @@ fn an_audit_log_that_is_the_ledger_stops_the_desk_and_leaves_the_ledger_as_it_wa
             .output()
             .expect("serve runs")
     };
-    let audit = results.join("audit.log");
-    for link in ["hard", "symbolic"] {
-        let _ = std::fs::remove_file(&audit);
-        match link {
-            "hard" => std::fs::hard_link(ws.ledger(), &audit).expect("hard link"),
-            _ => std::os::unix::fs::symlink(ws.ledger(), &audit).expect("symlink"),
-        }
-        let output = serve();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{link}: {stderr}");
-        assert!(
-            stderr.contains("the audit log") && stderr.contains("--ledger"),
-            "{link}: {stderr}"
-        );
-        assert_eq!(std::fs::read(ws.ledger()).expect("ledger"), before);
-    }
+    // A file named like the old audit log is nobody's business of the desk's now.
+    std::fs::write(results.join("audit.log"), "{\"earlier\":1}\n").expect("old log");
     // Uploads are written only into a directory of the desk's own.
-    std::fs::remove_file(&audit).expect("rm");
     let elsewhere = ws.path("elsewhere");
     std::fs::create_dir(&elsewhere).expect("dir");
     std::fs::remove_dir_all(results.join("uploads")).ok();
@@ -362,11 +338,30 @@ fn an_audit_log_that_is_the_ledger_stops_the_desk_and_leaves_the_ledger_as_it_wa
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("uploads/"));
     std::fs::remove_file(results.join("uploads")).expect("rm");
-    // A copy of a ledger (its header first) is no audit log either.
-    std::fs::copy(ws.ledger(), &audit).expect("copy");
-    let output = serve();
+    assert_eq!(
+        std::fs::read_to_string(results.join("audit.log")).expect("old log"),
+        "{\"earlier\":1}\n"
+    );
+    // A ledger that is not one (another program's file) is refused, not written.
+    let other = ws.write("other.db", "not a ledger at all");
+    let output = assert_cmd::Command::new(common::binary())
+        .arg("serve")
+        .arg("--ledger")
+        .arg(&other)
+        .arg("--results-dir")
+        .arg(&results)
+        .args(["--listen", "127.0.0.1:0", "--gateway", &sim.url()])
+        .env("TOP_APP_KEY", "k")
+        .env("TOP_APP_SECRET", "s")
+        .env("TOP_SESSION", "t")
+        .timeout(Duration::from_secs(10))
+        .output()
+        .expect("serve runs");
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("it is a ledger"));
+    assert_eq!(
+        std::fs::read_to_string(&other).expect("other"),
+        "not a ledger at all"
+    );
     // The nightly run still finds its ledger whole.
     let input = ws.write("tonight.csv", common::orders(&["T1"]));
     common::send_cmd_with(&sim, &[&input], &ws.ledger(), &ws.path("tonight-out.csv"))
@@ -375,20 +370,17 @@ fn an_audit_log_that_is_the_ledger_stops_the_desk_and_leaves_the_ledger_as_it_wa
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_audit_line_that_cannot_be_written_refuses_the_action_and_a_rotated_log_is_reopened() {
+async fn an_audit_row_that_cannot_be_written_refuses_the_action() {
     let Night {
-        ws: _ws,
+        ws,
         sim,
-        results,
         calls,
         process,
+        ..
     } = after_last_night(&[]);
     let visitor = logged_in(&process).await;
     let runs = visitor.text("/").await;
     let run = desk::value_after(&runs, "href=\"/runs/").expect("a run");
-    // Rotated by logrotate: the next line goes to a new file at the path.
-    let audit = results.join("audit.log");
-    std::fs::rename(&audit, results.join("audit.log.1")).expect("rotate");
     assert_eq!(
         visitor
             .get(&format!("/runs/{run}/results.xlsx"))
@@ -396,12 +388,11 @@ async fn an_audit_line_that_cannot_be_written_refuses_the_action_and_a_rotated_l
             .status(),
         200
     );
-    let reopened = std::fs::read_to_string(&audit).expect("a new log");
-    assert!(reopened.contains("\"download\""), "{reopened}");
-    // Gone and replaced by something that cannot be written: every action refused.
+    assert!(desk::audit_text(&ws.ledger()).contains("\"download\""));
+    // The ledger refuses the audit's rows (as a full disk would): every action refused.
     let submission = upload(&visitor, "更正.csv", corrected()).await;
-    std::fs::remove_file(&audit).expect("rm");
-    std::fs::create_dir(&audit).expect("a directory in its place");
+    let full = "CREATE TRIGGER full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;";
+    common::ledger_query(&ws.ledger(), full);
     let download = visitor.get(&format!("/runs/{run}/attention.xlsx")).await;
     assert_eq!(download.status(), 503);
     assert!(
@@ -421,6 +412,21 @@ async fn an_audit_line_that_cannot_be_written_refuses_the_action_and_a_rotated_l
     assert_eq!(refused.status(), 503);
     let new_login = Visitor::new(&process.base).login(&process.login_url).await;
     assert_ne!(new_login.status(), 303, "no audit, no login");
+    // Room again: the desk writes again, and the chain holds.
+    common::ledger_query(&ws.ledger(), "DROP TRIGGER full");
+    assert_eq!(
+        visitor
+            .get(&format!("/runs/{run}/results.xlsx"))
+            .await
+            .status(),
+        200
+    );
+    let verify = assert_cmd::Command::new(common::binary())
+        .args(["audit", "verify"])
+        .arg(ws.ledger())
+        .output()
+        .expect("verify");
+    assert_eq!(verify.status.code(), Some(0), "{verify:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

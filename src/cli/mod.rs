@@ -148,10 +148,43 @@ pub enum Command {
     Simulate(SimulateArgs),
     Ledger(LedgerArgs),
     Reconcile(Box<ReconcileArgs>),
+    Audit(AuditArgs),
     Serve(Box<ServeArgs>),
     Users(UsersArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
+}
+
+/// The desk's audit log in the ledger: check its chain.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    Verify(AuditVerifyArgs),
+}
+
+/// Check that no row of the audit log was changed, removed or slipped in: each row
+/// carries the SHA-256 of the one before it.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exit status: 0 the chain holds (the last row's hash is printed: keep it to prove later
+that nothing was cut off the end), 1 a row does not hold (named, with its time), 2 the
+ledger cannot be read.
+
+Example:
+  opentrade-callback audit verify /var/lib/opentrade/ledger.db")]
+pub struct AuditVerifyArgs {
+    /// The ledger.
+    #[arg(value_name = "LEDGER")]
+    pub ledger: PathBuf,
+
+    /// One JSON document on stdout instead of a line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Print a shell completion script for this tool on stdout.

@@ -2,6 +2,7 @@
 //! and one file per subcommand; each turns its arguments into work and an `Exit`. Only
 //! here (and in `main`) do errors become exit codes.
 
+pub mod audit;
 pub mod check;
 pub mod demo;
 pub mod docs;
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Report(args) => report::run(args),
         Command::Ledger(args) => ledger::run(args),
+        Command::Audit(args) => audit::run(&args),
         Command::Reconcile(args) => reconcile::run(*args, &env, cli.quiet).await,
         Command::Serve(args) => serve::run(*args, env).await,
         Command::Users(args) => serve::users(args),

@@ -11,6 +11,7 @@
 //! ```
 
 mod audit;
+mod audit_pages;
 mod auth;
 mod download;
 mod guard;
@@ -71,7 +72,7 @@ pub enum DeskError {
     Ledger(#[from] crate::ledger::LedgerError),
 }
 
-/// The desk's files, one role each: the ledger and its lock, the audit log, the users
+/// The desk's files, one role each: the ledger (its audit log too) and its lock, the users
 /// file, the TLS certificate and key, the config file.
 fn claim_roles(config: &DeskConfig) -> Result<(), crate::roles::RoleError> {
     let mut roles = crate::roles::Roles::default();
@@ -80,7 +81,6 @@ fn claim_roles(config: &DeskConfig) -> Result<(), crate::roles::RoleError> {
         "--ledger's lock",
         &crate::ledger::lock::lock_path(&config.ledger),
     )?;
-    roles.claim("the audit log", &config.results_dir.join("audit.log"))?;
     let optional = [
         ("--users", config.users.as_deref()),
         ("--config", config.template.config.as_deref()),
@@ -167,7 +167,7 @@ pub async fn serve(
         Some((cert, key)) => Some(crate::simulator::tls::server_config(cert, key)?),
         None => None,
     };
-    let audit = audit::Audit::open(dir, &config.ledger)?;
+    let audit = audit::Audit::open(&config.ledger)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| DeskError::Listen {

@@ -53,6 +53,7 @@ pub fn page(frame: Frame<'_>, title: &str, body: Markup) -> Markup {
                             a href="/" { (t("nav.runs")) }
                             a href="/outstanding" { (t("nav.outstanding")) }
                             a href="/orders" { (t("nav.orders")) }
+                            a href="/audit" { (t("nav.audit")) }
                             a href="/submit" { (t("nav.submit")) }
                         }
                         span.spacer {}

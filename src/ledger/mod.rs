@@ -8,6 +8,7 @@
 //! holds the compact values the dedup index keeps. `store` is the interface a ledger
 //! of another kind (Postgres) would implement.
 
+pub mod audit;
 pub mod close;
 pub mod db;
 pub mod export;

@@ -3,7 +3,7 @@
 //! nothing is ever dropped that a shop's history needs.
 
 /// The schema this build writes.
-pub const VERSION: i32 = 2;
+pub const VERSION: i32 = 3;
 
 /// A new ledger's schema.
 ///
@@ -25,6 +25,8 @@ pub const VERSION: i32 = 2;
 ///   ended.
 /// - `calls_per_day`: calls made per Beijing day, every run and the desk alike.
 /// - `imports`: CSV ledgers imported (by SHA-256), so importing twice adds nothing.
+/// - `audit`: the desk's actions, each row with the SHA-256 of the one before it
+///   (`ledger::audit`).
 pub const CREATE: &str = r#"
 CREATE TABLE meta (
     name TEXT PRIMARY KEY,
@@ -128,6 +130,17 @@ CREATE TABLE imports (
     lines INTEGER NOT NULL,
     orders INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE INDEX audit_by_at ON audit (at);
 "#;
 
 /// The condition of the partial index of open orders (`orders_open`), word for word
@@ -141,7 +154,8 @@ pub const OPEN_ORDERS: &str = "(state = 'pending' OR state = 'failed' OR state =
 /// The steps from each older version: `(from, SQL)`, applied in order from the
 /// file's version, in one transaction, after a backup. The SQL may call
 /// `neighbourhood(req_id)` (`key::neighbourhood`).
-pub const MIGRATIONS: &[(i32, &str)] = &[(
+pub const MIGRATIONS: &[(i32, &str)] = &[
+(
     // 1 → 2: the dedup index becomes its own table, clustered by neighbourhood (a
     // night's lookups read a few pages, however old the ledger), kept by the writers
     // rather than by a unique index; the conditions every write evaluates spelled
@@ -212,6 +226,20 @@ pub const MIGRATIONS: &[(i32, &str)] = &[(
      DROP TABLE outcomes;
      ALTER TABLE outcomes_v2 RENAME TO outcomes;
      CREATE INDEX outcomes_by_order ON outcomes (order_id);",
+),
+(
+    // 2 → 3: the desk's audit log moves into the ledger, hash-chained.
+    2,
+    "CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE INDEX audit_by_at ON audit (at);",
 )];
 
 #[cfg(test)]

@@ -321,3 +321,32 @@ pub async fn finished(visitor: &Visitor, job: &str) -> serde_json::Value {
     }
     panic!("the send did not finish");
 }
+
+/// The audit log's rows in `ledger`, oldest first, each as one object: `time`, `user`,
+/// `action` and what the action touched.
+pub fn audit_rows(ledger: &std::path::Path) -> Vec<serde_json::Value> {
+    super::ledger_query(
+        ledger,
+        "SELECT at, user, action, detail FROM audit ORDER BY id",
+    )
+    .into_iter()
+    .map(|row| {
+        let mut event = serde_json::json!({"time": row[0], "user": row[1], "action": row[2]});
+        if let (Some(event), Ok(serde_json::Value::Object(detail))) = (
+            event.as_object_mut(),
+            serde_json::from_str::<serde_json::Value>(&row[3]),
+        ) {
+            event.extend(detail);
+        }
+        event
+    })
+    .collect()
+}
+
+/// `audit_rows` as text, one JSON object a line.
+pub fn audit_text(ledger: &std::path::Path) -> String {
+    audit_rows(ledger)
+        .iter()
+        .map(|row| format!("{row}\n"))
+        .collect()
+}
