@@ -80,6 +80,8 @@ fn man_dir_writes_one_page_per_command_and_nothing_else() {
         names,
         [
             "notes.txt",
+            "opentrade-callback-audit-verify.1",
+            "opentrade-callback-audit.1",
             "opentrade-callback-check.1",
             "opentrade-callback-completions.1",
             "opentrade-callback-demo.1",
@@ -99,7 +101,7 @@ fn man_dir_writes_one_page_per_command_and_nothing_else() {
             "opentrade-callback.1",
         ]
     );
-    assert_eq!(listed.lines().count(), 17, "{listed}");
+    assert_eq!(listed.lines().count(), 19, "{listed}");
     assert_eq!(std::fs::read_to_string(&mine).expect("read"), "keep me");
     let send = std::fs::read_to_string(ws.path("opentrade-callback-send.1")).expect("page");
     assert!(send.contains(".TH opentrade-callback-send 1"), "{send}");
