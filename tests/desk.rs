@@ -74,6 +74,16 @@ async fn a_night_is_corrected_and_sent_again_from_the_desk() {
         "{preview}"
     );
     assert!(preview.contains("更正.csv"));
+    // The corrected row says what it changes against what was sent; each row its amount.
+    assert!(preview.contains("与上次发送的内容相比改动了"), "{preview}");
+    assert!(
+        preview.contains("订单号: <del>4000000000000000002</del> → <ins>4000000000000000009</ins>"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("<td class=\"num\">100.00</td>"),
+        "{preview}"
+    );
     assert_eq!(sim.stats().requests, night_calls, "a preview sends nothing");
 
     let confirmed = visitor

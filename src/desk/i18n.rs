@@ -227,6 +227,12 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "上传空间已满：请等较早的上传过期后再试，或联系运维。",
         "The space for uploads is full: try again once older uploads have expired, or tell ops.",
     ),
+    ("field.ext", "扩展参数（首充）", "ext (first charge)"),
+    ("field.order_no", "订单号", "order no."),
+    ("field.result_code", "结果码", "result code"),
+    ("field.result_desc", "结果描述", "result text"),
+    ("field.sub_order_no", "子订单号", "sub-order no."),
+    ("field.success", "是否成功", "success"),
     ("job.done", "已完成", "Finished"),
     ("job.eta", "预计剩余", "Time left"),
     (
@@ -326,6 +332,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("preview.by", "上传者", "Uploaded by"),
     ("preview.calls", "将发送的回调数", "Callbacks to send"),
+    (
+        "preview.changed",
+        "与上次发送的内容相比改动了：",
+        "Changed since it was last sent:",
+    ),
     (
         "preview.intro",
         "这是预检结果：还没有发送任何内容。确认后才会发送。",

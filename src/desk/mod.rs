@@ -13,6 +13,7 @@
 mod audit;
 mod audit_pages;
 mod auth;
+mod changes;
 mod download;
 mod guard;
 pub mod i18n;

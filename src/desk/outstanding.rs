@@ -116,6 +116,7 @@ impl From<&Outstanding> for Shown {
         Shown {
             row: order.row.clone(),
             source: order.source.clone(),
+            changed: Vec::new(),
         }
     }
 }

@@ -146,8 +146,8 @@ pub fn rows_table(lang: Lang, rows: &[Shown]) -> Markup {
             thead {
                 tr {
                     th { (t("col.source")) } th.num { (t("col.row")) } th { (t("col.req_id")) }
-                    th { (t("col.order_no")) } th { (t("col.status")) } th { (t("col.code")) }
-                    th { (t("col.reason")) } th { (t("col.advice")) }
+                    th { (t("col.order_no")) } th.num { (t("col.amount")) } th { (t("col.status")) }
+                    th { (t("col.code")) } th { (t("col.reason")) } th { (t("col.advice")) }
                 }
             }
             tbody {
@@ -158,10 +158,21 @@ pub fn rows_table(lang: Lang, rows: &[Shown]) -> Markup {
                         td.num { @if row.line > 0 { (row.line) } }
                         td { code { (row.fields.req_id) } }
                         td { code { (row.fields.order_no) } }
+                        td.num { (crate::money::Cents::first_charge(&row.fields.ext).map(|c| c.to_string()).unwrap_or_default()) }
                         td { (status_name(lang, row.status)) }
                         td { code { (row.error_code) } @if !row.sub_code.is_empty() { " " code { (row.sub_code) } } }
                         td { (crate::results::tally::message(&row.error_msg, &row.sub_msg)) }
-                        td { (crate::advice::for_row(row.status, &row.error_code, &row.sub_code).map_or("", |pair| lang.pick(pair))) }
+                        td {
+                            (crate::advice::for_row(row.status, &row.error_code, &row.sub_code).map_or("", |pair| lang.pick(pair)))
+                            @if !shown.changed.is_empty() {
+                                div.changed {
+                                    strong { (t("preview.changed")) }
+                                    @for (field, before, now) in &shown.changed {
+                                        br; (lang.t(&format!("field.{field}"))) ": " del { (before) } " → " ins { (now) }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -143,6 +143,8 @@ pub fn label_of(source: &str) -> &str {
 pub struct Shown {
     pub row: ResultRow,
     pub source: String,
+    /// What a corrected row changes against the ledger's last payload (the preview's).
+    pub changed: Vec<super::changes::Change>,
 }
 
 /// The rows of a result file that need attention (at most `ATTENTION_SHOWN`).
@@ -163,7 +165,11 @@ pub fn rows_where(
     {
         if keep(&row) {
             let source = label_of(table.source(&row)).to_owned();
-            rows.push(Shown { row, source });
+            rows.push(Shown {
+                row,
+                source,
+                changed: Vec::new(),
+            });
         }
     }
     Ok(rows)

@@ -173,7 +173,17 @@ pub async fn preview(desk: &Desk, input: &std::path::Path, id: &str, label: &str
             rows.push(Shown {
                 row,
                 source: label.to_owned(),
+                changed: Vec::new(),
             });
+        }
+    }
+    // A corrected row: what it changes against what the ledger last sent.
+    let fields: Vec<&crate::columns::RowText> = rows.iter().map(|s| &s.row.fields).collect();
+    let changed =
+        super::changes::against_ledger(&desk.config.ledger, desk.config.template.simulate, &fields);
+    for (shown, changed) in rows.iter_mut().zip(changed) {
+        if shown.row.status == crate::status::Status::WouldSend {
+            shown.changed = changed;
         }
     }
     let _ = std::fs::remove_file(&out);

@@ -143,7 +143,10 @@ pub fn parse_amount(text: &str) -> Result<String, RowError> {
 /// `parse_amount`'s check alone, without building the amount: the text without its
 /// currency sign, and whether it has thousands separators to remove.
 fn check_amount(text: &str) -> Result<(&str, bool), RowError> {
-    let bare = text.trim_start_matches(['¥', '￥']).trim();
+    // A yuan sign before it (¥50, ￥50) or 元 after it (50元, 50 元): as finance writes
+    // amounts.
+    let signed = text.trim_start_matches(['¥', '￥']).trim();
+    let bare = signed.strip_suffix('元').unwrap_or(signed).trim();
     let grouped = is_grouped(bare);
     let (integer, fraction) = bare.split_once('.').unwrap_or((bare, ""));
     let valid = !integer.is_empty()
@@ -242,8 +245,11 @@ mod tests {
         assert_eq!(parse_amount("100"), Ok("100".into()));
         assert_eq!(parse_amount("99.5"), Ok("99.5".into()));
         assert_eq!(parse_amount("¥1,000.00"), Ok("1000.00".into()));
+        assert_eq!(parse_amount("50元"), Ok("50".into()));
+        assert_eq!(parse_amount("￥ 49.90 元"), Ok("49.90".into()));
+        assert_eq!(parse_amount("¥50"), Ok("50".into()));
         for bad in [
-            "-1", "1.234", "abc", "1.", ".5", "1,00", "1,000,00", ",100", "1,0a0",
+            "-1", "1.234", "abc", "1.", ".5", "1,00", "1,000,00", ",100", "1,0a0", "元", "50元元",
         ] {
             assert_eq!(code_of(parse_amount(bad)), code::BAD_AMOUNT, "{bad}");
         }
