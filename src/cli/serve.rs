@@ -99,14 +99,30 @@ pub enum UsersCommand {
     /// Add a user (or set a user's password): the password is read from the terminal
     /// without echo, or from the first line of stdin; stored as an argon2id hash.
     #[command(after_help = "\
+Roles: viewer (sees), clerk (uploads corrections and sends), approver (approves others'
+requests), admin (manages users, on the desk's Users page too).
+
 Examples:
-  opentrade-callback users add ana --users /etc/opentrade/desk-users
-  printf '%s\\n' \"$PASSWORD\" | opentrade-callback users add ana --users desk-users")]
+  opentrade-callback users add ana --role admin --ledger /var/lib/opentrade/ledger.db
+  printf '%s\\n' \"$PASSWORD\" | opentrade-callback users add bo --role clerk --ledger ledger.db
+  opentrade-callback users add ana --users /etc/opentrade/desk-users   # a users file: each an admin")]
     Add {
         /// The user's name (letters, digits, '.', '_', '-', '@').
         name: String,
-        /// The password file (created with mode 0600 if missing).
+        /// Keep the user in the ledger (the desk's users, with roles, sessions that
+        /// outlive a restart).
+        #[arg(
+            long,
+            value_name = "LEDGER",
+            conflicts_with = "users",
+            required_unless_present = "users"
+        )]
+        ledger: Option<PathBuf>,
+        /// What the user may do (with --ledger).
+        #[arg(long, value_enum, default_value = "clerk", requires = "ledger")]
+        role: crate::ledger::people::Role,
+        /// Or a password file (created with mode 0600 if missing): every user an admin.
         #[arg(long, value_name = "FILE")]
-        users: PathBuf,
+        users: Option<PathBuf>,
     },
 }

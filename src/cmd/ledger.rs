@@ -162,12 +162,7 @@ fn close(args: &CloseArgs) -> anyhow::Result<Exit> {
     roles.claim("LEDGER", &args.ledger)?;
     let _lock = crate::ledger::acquire(&args.ledger).map_err(super::lock_error)?;
     let ledger = Ledger::open(&args.ledger, Access::Read)?;
-    let by = format!(
-        "os:{}",
-        std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into())
-    );
+    let by = super::os_user();
     let done = ledger.close(&args.req_ids, &by, reason)?;
     crate::console::outln!("closed {} order(s) by {by}", done.closed.len());
     for (what, ids) in [

@@ -77,6 +77,17 @@ pub fn stop_on_signals() -> std::io::Result<crate::send::Stop> {
     Ok(stop)
 }
 
+/// Who runs this command, as the ledger records it: `os:NAME` (`USER`, `LOGNAME`),
+/// else `os:uid-N`.
+pub fn os_user() -> String {
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| format!("uid-{}", rustix::process::getuid().as_raw()));
+    format!("os:{}", crate::text::visible(&name))
+}
+
 /// Another run holding the ledger is exit 4 (SPEC.md "Exit codes"); any other lock
 /// failure is a usage error.
 fn lock_error(error: LockError) -> anyhow::Error {

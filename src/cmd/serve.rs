@@ -61,11 +61,35 @@ pub async fn run(args: ServeArgs, env: Environment) -> anyhow::Result<Exit> {
 }
 
 pub fn users(args: UsersArgs) -> anyhow::Result<Exit> {
-    let UsersCommand::Add { name, users } = args.command;
+    let UsersCommand::Add {
+        name,
+        users,
+        ledger,
+        role,
+    } = args.command;
     crate::desk::check_name(&name).map_err(|reason| ExitError::new(Exit::Usage, reason))?;
     let password = read_password(&name)?;
     crate::desk::check_password(&password).map_err(|reason| ExitError::new(Exit::Usage, reason))?;
     let hash = crate::desk::hash_password(&password).map_err(anyhow::Error::msg)?;
+    if let Some(ledger) = ledger {
+        let opened = crate::ledger::Ledger::open(&ledger, crate::ledger::Access::Write)?;
+        let by = super::os_user();
+        let replaced = crate::ledger::people::put_account(&opened, &name, role, &hash, &by)?;
+        crate::ledger::audit::append(
+            &opened,
+            &by,
+            "user_change",
+            &serde_json::json!({"account": name, "role": role.as_str(), "change": "put"}),
+        )?;
+        crate::console::errln!(
+            "{} {name} ({}) in {}",
+            if replaced { "changed" } else { "added" },
+            role.as_str(),
+            ledger.display()
+        );
+        return Ok(Exit::Success);
+    }
+    let users = users.expect("clap requires --users without --ledger");
     let replaced = write_user(&users, &name, &hash)?;
     crate::console::errln!(
         "{} {name} in {}",

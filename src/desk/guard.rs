@@ -157,6 +157,7 @@ impl Visitor {
             lang: self.lang,
             csrf: Some(&self.session.csrf),
             user: Some(&self.session.user),
+            role: Some(self.session.role),
         }
     }
 

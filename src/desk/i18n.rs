@@ -213,6 +213,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("error.preview_failed", "预检失败", "The check failed"),
     (
+        "error.role",
+        "你的角色不能做这件事：请找管理员。",
+        "Your role may not do this: ask an admin.",
+    ),
+    (
         "error.send_running",
         "服务台已有一个发送任务在运行。",
         "A send from the desk is already running.",
@@ -278,6 +283,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("nav.outstanding", "未完成订单", "Outstanding"),
     ("nav.runs", "运行记录", "Runs"),
     ("nav.submit", "提交更正", "Submit corrections"),
+    ("nav.users", "用户", "Users"),
     ("order.closed", "已关闭", "Closed"),
     ("order.events", "经过", "What happened"),
     (
@@ -353,6 +359,10 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "There is nothing to send.",
     ),
     ("preview.title", "预检", "Check"),
+    ("role.admin", "管理员", "admin"),
+    ("role.approver", "审批人", "approver"),
+    ("role.clerk", "经办人", "clerk"),
+    ("role.viewer", "查看者", "viewer"),
     ("run.attention", "需要处理的行", "Rows needing attention"),
     ("run.by_code", "按错误码", "By error code"),
     ("run.by_status", "按状态", "By status"),
@@ -387,6 +397,51 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "合计（订单，重复行只计一次）",
         "Total (orders; a repeated row counts once)",
     ),
+    ("users.active", "可登录", "active"),
+    (
+        "users.add",
+        "添加用户或修改角色、密码",
+        "Add a user, or set a role and password",
+    ),
+    ("users.bad_role", "请选择一个角色。", "Choose a role."),
+    ("users.created", "创建", "Created"),
+    ("users.disable", "停用", "Disable"),
+    ("users.disabled", "已停用", "disabled"),
+    (
+        "users.first",
+        "还没有用户：先为自己创建一个管理员账号，之后用名字和密码登录（一次性链接只用于创建第一个管理员）。",
+        "No users yet: make an admin for yourself first, then log in with the name and password (the one-time link only makes the first admin).",
+    ),
+    (
+        "users.from_file",
+        "这个工作台的用户来自 --users 文件（每人都是管理员）：请运维用 users add --users 修改；要在这里管理用户，请改用账本里的用户（users add --ledger）。",
+        "This desk's users come from a --users file (each an admin): ops changes them with users add --users; to manage users here, use the ledger's (users add --ledger).",
+    ),
+    (
+        "users.hash_failed",
+        "密码无法保存，请重试。",
+        "The password could not be stored: try again.",
+    ),
+    (
+        "users.intro",
+        "工作台的用户保存在账本里：查看者只能看；经办人可以上传更正并发送；审批人审批他人的申请；管理员管理用户。停用后，该用户的所有会话立即结束。",
+        "The desk's users live in the ledger: a viewer sees; a clerk uploads corrections and sends; an approver approves others' requests; an admin manages users. Disabling a user ends all their sessions at once.",
+    ),
+    ("users.name", "用户名", "Name"),
+    (
+        "users.not_yourself",
+        "不能停用你自己的账号。",
+        "You cannot disable your own account.",
+    ),
+    (
+        "users.password",
+        "密码（至少 10 个字符）",
+        "Password (at least 10 characters)",
+    ),
+    ("users.role", "角色", "Role"),
+    ("users.save", "保存", "Save"),
+    ("users.state", "状态", "State"),
+    ("users.title", "用户", "Users"),
 ];
 
 #[cfg(test)]

@@ -20,7 +20,9 @@ pub mod i18n;
 mod jobs;
 mod outstanding;
 mod pages;
+mod people;
 mod respond;
+mod roles;
 mod runs;
 mod sending;
 mod server;
@@ -45,7 +47,7 @@ pub use users::{UsersError, check_name, check_password, hash_password, read_user
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
     #[error(
-        "--listen {0} is not a loopback address: a desk reachable from other machines needs HTTPS (--tls-cert and --tls-key, or --public-url https://… naming the TLS reverse proxy in front of it) and --users"
+        "--listen {0} is not a loopback address: a desk reachable from other machines needs HTTPS (--tls-cert and --tls-key, or --public-url https://… naming the TLS reverse proxy in front of it) and password logins: users in the ledger (users add NAME --role admin --ledger LEDGER) or --users"
     )]
     Exposed(SocketAddr),
     #[error(
@@ -102,6 +104,22 @@ fn claim_roles(config: &DeskConfig) -> Result<(), crate::roles::RoleError> {
     Ok(())
 }
 
+/// The users the ledger keeps (none when there is no ledger yet).
+fn ledger_users(
+    ledger: &std::path::Path,
+) -> Result<Vec<crate::ledger::people::Account>, DeskError> {
+    match crate::ledger::db::kind_of(ledger) {
+        Ok(crate::ledger::db::Kind::Empty) | Err(_) => Ok(Vec::new()),
+        Ok(_) => {
+            let opened = crate::ledger::Ledger::open(ledger, crate::ledger::Access::Write)?;
+            Ok(crate::ledger::people::accounts(&opened)?
+                .into_iter()
+                .filter(|a| a.disabled_at.is_none())
+                .collect())
+        }
+    }
+}
+
 /// Starts the desk and serves until SIGINT or SIGTERM. `announce` receives the login
 /// URL (or the address, with `--users`) once it listens.
 pub async fn serve(
@@ -119,7 +137,9 @@ pub async fn serve(
         return Err(DeskError::PublicUrl(crate::mask::url(public.as_str())));
     }
     let encrypted = config.tls.is_some() || config.public_url.is_some();
-    if exposed && (!encrypted || config.users.is_none()) {
+    // The ledger's users (`users add … --ledger`): passwords on every address.
+    let ledger_users = ledger_users(&config.ledger)?;
+    if exposed && (!encrypted || (config.users.is_none() && ledger_users.is_empty())) {
         return Err(DeskError::Exposed(config.listen));
     }
     let dir = &config.results_dir;
@@ -159,9 +179,14 @@ pub async fn serve(
     )?;
     let (auth, token) = match &config.users {
         Some(path) => (auth::Auth::with_users(users::read_users(path)?), None),
+        None if !ledger_users.is_empty() => (
+            auth::Auth::with_ledger_users(ledger_users, &config.ledger),
+            None,
+        ),
+        // Nobody yet: on loopback, a one-time link whose visitor makes the first admin.
         None => {
             let (auth, token) = auth::Auth::with_link();
-            (auth, Some(token))
+            (auth.keeping_in(&config.ledger), Some(token))
         }
     };
     let tls = match &config.tls {

@@ -16,6 +16,8 @@ pub struct Frame<'a> {
     /// The session's CSRF token, when logged in.
     pub csrf: Option<&'a str>,
     pub user: Option<&'a str>,
+    /// What the visitor may do (the links shown).
+    pub role: Option<super::auth::Role>,
 }
 
 /// A status as the page's language names it.
@@ -54,10 +56,17 @@ pub fn page(frame: Frame<'_>, title: &str, body: Markup) -> Markup {
                             a href="/outstanding" { (t("nav.outstanding")) }
                             a href="/orders" { (t("nav.orders")) }
                             a href="/audit" { (t("nav.audit")) }
-                            a href="/submit" { (t("nav.submit")) }
+                            @if frame.role >= Some(super::auth::Role::Clerk) {
+                                a href="/submit" { (t("nav.submit")) }
+                            }
+                            @if frame.role == Some(super::auth::Role::Admin) {
+                                a href="/users" { (t("nav.users")) }
+                            }
                         }
                         span.spacer {}
-                        @if let Some(user) = frame.user { span.user { (user) } }
+                        @if let Some(user) = frame.user {
+                            span.user { (user) @if let Some(role) = frame.role { " · " (frame.lang.t(&format!("role.{}", role.as_str()))) } }
+                        }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(csrf);
                             button.link type="submit" { (t("action.logout")) }

@@ -18,6 +18,7 @@ use axum::{Form, Json};
 use super::guard::Visitor;
 use super::jobs::{self, Ended, EngineRun, Job, Refused};
 use super::respond::{CsrfForm, audit_refused, html, lock_holder, new_id, status_page};
+use super::roles::{AtLeast, Clerk};
 use super::runs;
 use super::state::{Desk, Submission};
 use super::submit::{find_submission, preview};
@@ -25,7 +26,7 @@ use super::{upload, views};
 
 pub async fn confirm(
     State(desk): State<Arc<Desk>>,
-    visitor: Visitor,
+    AtLeast(visitor): Clerk,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::guard::Visitor;
 use super::jobs::{self, Ended, EngineRun};
 use super::respond::{audit_refused, html, new_id, status_page};
+use super::roles::{AtLeast, Clerk};
 use super::runs::{self, Shown};
 use super::state::{Desk, Preview, Submission};
 use super::{upload, views};
@@ -23,7 +24,7 @@ const PREVIEW_SHOWN: usize = 1000;
 /// Submissions kept per user at most: a new one puts that user's oldest unsent away.
 pub const PER_USER: usize = 20;
 
-pub async fn submit_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response {
+pub async fn submit_page(State(desk): State<Arc<Desk>>, AtLeast(visitor): Clerk) -> Response {
     html(views::submit(visitor.frame(), &limits(&desk), None))
 }
 
@@ -40,7 +41,7 @@ fn limits(desk: &Desk) -> views::UploadLimits {
 
 pub async fn submit(
     State(desk): State<Arc<Desk>>,
-    visitor: Visitor,
+    AtLeast(visitor): Clerk,
     mut form: Multipart,
 ) -> Response {
     let lang = visitor.lang;

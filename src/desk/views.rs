@@ -199,5 +199,6 @@ pub fn anonymous(lang: Lang) -> Frame<'static> {
         lang,
         csrf: None,
         user: None,
+        role: None,
     }
 }

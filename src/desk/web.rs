@@ -17,7 +17,7 @@ use super::respond::{CsrfForm, audit_refused, html, lock_holder, status_page};
 use super::runs::{self, Shown};
 use super::server::Peer;
 use super::state::Desk;
-use super::{audit_pages, download, outstanding, pages, sending, story, submit, views};
+use super::{audit_pages, download, outstanding, pages, people, sending, story, submit, views};
 
 pub fn router(desk: Arc<Desk>) -> Router {
     // A request body may be larger than an upload (the form's other fields, and an
@@ -39,6 +39,8 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/orders", get(story::search))
         .route("/audit", get(audit_pages::page_of))
         .route("/audit.csv", get(audit_pages::csv_of))
+        .route("/users", get(people::users_page).post(people::add))
+        .route("/users/{name}/disable", post(people::disable))
         .route("/orders/{req_id}", get(story::order))
         .route(
             "/submit",

@@ -18,6 +18,7 @@ pub mod legacy;
 pub mod lock;
 pub mod lookup;
 pub mod orders;
+pub mod people;
 pub mod reconcile;
 pub mod record;
 pub mod resend;

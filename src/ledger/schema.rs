@@ -27,6 +27,8 @@ pub const VERSION: i32 = 3;
 /// - `imports`: CSV ledgers imported (by SHA-256), so importing twice adds nothing.
 /// - `audit`: the desk's actions, each row with the SHA-256 of the one before it
 ///   (`ledger::audit`).
+/// - `users`, `sessions`: the desk's people (role, argon2id hash) and their sessions,
+///   kept by the SHA-256 of the cookie (`ledger::people`).
 pub const CREATE: &str = r#"
 CREATE TABLE meta (
     name TEXT PRIMARY KEY,
@@ -141,6 +143,21 @@ CREATE TABLE audit (
     hash BLOB NOT NULL
 );
 CREATE INDEX audit_by_at ON audit (at);
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role = 'viewer' OR role = 'clerk' OR role = 'approver' OR role = 'admin'),
+    hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    disabled_at TEXT
+) WITHOUT ROWID;
+CREATE TABLE sessions (
+    token BLOB PRIMARY KEY,
+    user TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    seen INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// The condition of the partial index of open orders (`orders_open`), word for word
@@ -228,7 +245,8 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
      CREATE INDEX outcomes_by_order ON outcomes (order_id);",
 ),
 (
-    // 2 → 3: the desk's audit log moves into the ledger, hash-chained.
+    // 2 → 3: the desk's audit log moves into the ledger, hash-chained; its users and
+    // their sessions live there too.
     2,
     "CREATE TABLE audit (
     id INTEGER PRIMARY KEY,
@@ -239,7 +257,22 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     prev BLOB NOT NULL,
     hash BLOB NOT NULL
 );
-CREATE INDEX audit_by_at ON audit (at);",
+CREATE INDEX audit_by_at ON audit (at);
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role = 'viewer' OR role = 'clerk' OR role = 'approver' OR role = 'admin'),
+    hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    disabled_at TEXT
+) WITHOUT ROWID;
+CREATE TABLE sessions (
+    token BLOB PRIMARY KEY,
+    user TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    seen INTEGER NOT NULL
+) WITHOUT ROWID;",
 )];
 
 #[cfg(test)]

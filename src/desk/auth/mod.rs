@@ -1,6 +1,10 @@
-//! Who may use the desk: a one-time login link (loopback, no `--users`), or names and
-//! argon2 password hashes from `--users FILE`; either way a session cookie (HttpOnly,
-//! SameSite=Strict) with its own CSRF token.
+//! Who may use the desk: users with a role and an argon2 password hash — kept in the
+//! ledger (`users add … --ledger`, the admin page) or in `--users FILE` (each an admin)
+//! — or, on loopback while there are none, a one-time login link that bootstraps the
+//! first admin; either way a session cookie (HttpOnly, SameSite=Strict) with its own
+//! CSRF token. Sessions of ledger users are kept in the ledger too (by the cookie's
+//! SHA-256): they outlive a desk restart, end after 8 hours unused or 12 hours at most,
+//! and a logout ends only its own.
 //!
 //! Bounded under load. Logins for one name take turns: each attempt reserves the next
 //! slot, later by each failure and each attempt still in flight, so guessing in
@@ -17,8 +21,16 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordVerifier as _, phc::PasswordHash};
 
+mod store;
+
 /// How long a session lasts without a new login.
 const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// How long a session lasts unused.
+const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
+
+/// How often a session's last use is written to the ledger (not at every request).
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 /// The longest wait a failed login adds before the next answer.
 const MAX_DELAY: Duration = Duration::from_secs(8);
@@ -64,10 +76,17 @@ pub fn same(a: &str, b: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user: String,
+    pub role: Role,
     pub csrf: String,
     opened: Instant,
     expires: Instant,
+    seen: Instant,
+    /// The one-time link's: lasts as long as this desk, whoever the users are.
+    linked: bool,
 }
+
+use crate::ledger::people::Account;
+pub use crate::ledger::people::Role;
 
 /// How a login attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,75 +107,82 @@ struct Turns {
     next: Instant,
 }
 
-/// How visitors log in.
-#[derive(Debug)]
-enum Method {
-    /// The link printed at start, until it is used.
-    Link(Mutex<Option<String>>),
-    Users(Vec<(String, String)>),
-}
-
 /// Logins and sessions.
 #[derive(Debug)]
 pub struct Auth {
-    method: Method,
+    /// The link printed at start (loopback, no users yet), until it is used.
+    link: Mutex<Option<String>>,
+    /// Who may log in with a password.
+    accounts: std::sync::RwLock<Vec<Account>>,
     sessions: Mutex<HashMap<String, Session>>,
     turns: Mutex<HashMap<String, Turns>>,
     checks: tokio::sync::Semaphore,
     waiting: std::sync::atomic::AtomicUsize,
+    /// The ledger the users and their sessions are kept in (ledger users), opened
+    /// when first needed.
+    store: Option<(std::path::PathBuf, Mutex<Option<crate::ledger::Ledger>>)>,
 }
 
 impl Auth {
     /// One-time link login: returns the token the link carries.
     pub fn with_link() -> (Auth, String) {
         let token = token();
-        (
-            Auth::new(Method::Link(Mutex::new(Some(token.clone())))),
-            token,
-        )
+        let auth = Auth::new(Vec::new());
+        *auth.link.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+        (auth, token)
     }
 
+    /// The users of a `--users` file: each an admin (the file has no roles).
     pub fn with_users(users: Vec<(String, String)>) -> Auth {
-        Auth::new(Method::Users(users))
+        let accounts = users
+            .into_iter()
+            .map(|(name, hash)| Account {
+                name,
+                role: Role::Admin,
+                hash,
+                created_at: String::new(),
+                created_by: String::new(),
+                disabled_at: None,
+            })
+            .collect();
+        Auth::new(accounts)
     }
 
-    fn new(method: Method) -> Auth {
+    fn new(accounts: Vec<Account>) -> Auth {
         Auth {
-            method,
+            link: Mutex::new(None),
+            accounts: std::sync::RwLock::new(accounts),
             sessions: Mutex::default(),
             turns: Mutex::default(),
             checks: tokio::sync::Semaphore::new(CHECKS),
             waiting: std::sync::atomic::AtomicUsize::new(0),
+            store: None,
         }
     }
 
+    /// Whether the login page asks for a name and a password (some user has one).
     pub fn uses_passwords(&self) -> bool {
-        matches!(self.method, Method::Users(_))
+        self.accounts.read().is_ok_and(|a| !a.is_empty())
     }
 
     /// Swaps the one-time link's token for a session (its cookie value); the link is
     /// spent.
     pub fn redeem(&self, token: &str) -> Option<String> {
-        let Method::Link(slot) = &self.method else {
-            return None;
-        };
-        let mut slot = slot.lock().ok()?;
+        let mut slot = self.link.lock().ok()?;
         let valid = slot.as_deref().is_some_and(|t| same(t, token));
         if !valid {
             return None;
         }
         *slot = None;
         drop(slot);
-        Some(self.open_session("desk"))
+        // The link bootstraps the desk: its visitor may make the first admin.
+        Some(self.open_session("desk", Role::Admin, true))
     }
 
     /// Checks a name and password (slowly: argon2, on a blocking thread) in the turn
     /// of that name and address; a failure makes their next turns later.
     pub async fn login(&self, name: &str, password: &str, peer: &str) -> Login {
         use std::sync::atomic::Ordering;
-        let Method::Users(users) = &self.method else {
-            return Login::Refused;
-        };
         let keys = [name, peer];
         let turn = match self.reserve(name, peer) {
             Ok(turn) => turn,
@@ -175,10 +201,14 @@ impl Auth {
         let Ok(_permit) = permit else {
             return Login::Refused;
         };
-        let hash = users
-            .iter()
-            .find(|(user, _)| user == name)
-            .map(|(_, hash)| hash.clone());
+        let found = self.accounts.read().ok().and_then(|users| {
+            users
+                .iter()
+                .find(|a| a.name == name && a.disabled_at.is_none())
+                .map(|a| (a.hash.clone(), a.role))
+        });
+        let role = found.as_ref().map_or(Role::Viewer, |f| f.1);
+        let hash = found.map(|f| f.0);
         let password = password.to_owned();
         let verified = tokio::task::spawn_blocking(move || {
             // An unknown name costs what a known one does.
@@ -198,7 +228,7 @@ impl Auth {
         .unwrap_or(false);
         if verified {
             self.forget_failures(&keys);
-            Login::In(self.open_session(name))
+            Login::In(self.open_session(name, role, false))
         } else {
             self.failed(&keys);
             Login::Refused
@@ -274,8 +304,9 @@ impl Auth {
         }
     }
 
-    fn open_session(&self, user: &str) -> String {
+    fn open_session(&self, user: &str, role: Role, linked: bool) -> String {
         let id = token();
+        let csrf = token();
         if let Ok(mut sessions) = self.sessions.lock() {
             let now = Instant::now();
             sessions.retain(|_, s| s.expires > now);
@@ -302,28 +333,80 @@ impl Auth {
                 id.clone(),
                 Session {
                     user: user.to_owned(),
-                    csrf: token(),
+                    role,
+                    csrf: csrf.clone(),
                     opened: now,
                     expires: now + SESSION_LIFETIME,
+                    seen: now,
+                    linked,
                 },
             );
         }
+        if linked {
+            return id;
+        }
+        let unix = chrono::Utc::now().timestamp();
+        self.with_store(|ledger| {
+            crate::ledger::people::save_session(
+                ledger,
+                &id,
+                &crate::ledger::people::StoredSession {
+                    user: user.to_owned(),
+                    csrf,
+                    created: unix,
+                    seen: unix,
+                },
+            )
+        });
         id
     }
 
-    /// The session a cookie names, if it is still valid.
+    /// The session a cookie names, if it is still valid: used within the last 8 hours,
+    /// opened within the last 12 — by this desk, or (ledger users) by an earlier one.
     pub fn session(&self, id: &str) -> Option<Session> {
-        let sessions = self.sessions.lock().ok()?;
-        sessions
-            .get(id)
-            .filter(|s| s.expires > Instant::now())
-            .cloned()
+        let now = Instant::now();
+        let mut touch = false;
+        let found = {
+            let mut sessions = self.sessions.lock().ok()?;
+            match sessions.get_mut(id) {
+                Some(s) if s.expires > now && s.seen + SESSION_IDLE > now => {
+                    if s.seen + TOUCH_EVERY < now {
+                        s.seen = now;
+                        touch = true;
+                    }
+                    Some(s.clone())
+                }
+                Some(_) => {
+                    sessions.remove(id);
+                    None
+                }
+                None => None,
+            }
+        };
+        if let Some(session) = found {
+            // A user disabled or demoted since: their role now, or no session.
+            let session = match &self.store {
+                Some(_) if !session.linked => Session {
+                    role: self.role_of(&session.user)?,
+                    ..session
+                },
+                _ => session,
+            };
+            if touch && !session.linked {
+                self.touch(id, &session);
+            }
+            return Some(session);
+        }
+        self.restore(id)
     }
 
+    /// Ends one session (a logout): the user's others go on.
     pub fn close(&self, id: &str) {
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.remove(id);
         }
+        let stale = chrono::Utc::now().timestamp() - SESSION_IDLE.as_secs() as i64;
+        self.with_store(|ledger| crate::ledger::people::drop_session(ledger, id, stale));
     }
 }
 
@@ -384,10 +467,10 @@ mod tests {
     #[test]
     fn a_users_many_sessions_never_put_another_users_away() {
         let auth = Auth::with_users(Vec::new());
-        let bob = auth.open_session("bob");
-        let first = auth.open_session("ana");
+        let bob = auth.open_session("bob", Role::Clerk, false);
+        let first = auth.open_session("ana", Role::Clerk, false);
         for _ in 0..1030 {
-            auth.open_session("ana");
+            auth.open_session("ana", Role::Clerk, false);
         }
         assert!(auth.session(&bob).is_some(), "bob's session stays");
         assert!(auth.session(&first).is_none(), "ana's oldest went");
