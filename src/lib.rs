@@ -25,6 +25,7 @@ pub mod money;
 pub mod order;
 pub mod outfile;
 pub mod plan;
+pub mod reason;
 pub mod reconcile;
 pub mod results;
 pub mod roles;

@@ -32,6 +32,8 @@ async fn a_night_is_corrected_and_sent_again_from_the_desk() {
     for expected in ["N2", "B0107", "订单号不存在", "input.missing_field"] {
         assert!(page.contains(expected), "{expected} on the run page");
     }
+    // The tool's own reasons in Chinese too, the English beside them.
+    assert!(page.contains("外部请求流水为空：这是必填栏位"), "{page}");
     let attention = visitor.get(&format!("/runs/{run}/attention.xlsx")).await;
     assert_eq!(attention.status(), 200);
     assert!(

@@ -170,7 +170,13 @@ pub fn rows_table(lang: Lang, rows: &[Shown]) -> Markup {
                         td.num { (crate::money::Cents::first_charge(&row.fields.ext).map(|c| c.to_string()).unwrap_or_default()) }
                         td { (status_name(lang, row.status)) }
                         td { code { (row.error_code) } @if !row.sub_code.is_empty() { " " code { (row.sub_code) } } }
-                        td { (crate::results::tally::message(&row.error_msg, &row.sub_msg)) }
+                        td {
+                            @let english = crate::results::tally::message(&row.error_msg, &row.sub_msg);
+                            @match crate::reason::chinese(&row.error_code, &row.error_msg).filter(|_| lang == Lang::Zh) {
+                                Some(zh) => { (zh) br; small.muted { (english) } }
+                                None => { (english) }
+                            }
+                        }
                         td {
                             (crate::advice::for_row(row.status, &row.error_code, &row.sub_code).map_or("", |pair| lang.pick(pair)))
                             @if !shown.changed.is_empty() {
