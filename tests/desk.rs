@@ -56,6 +56,19 @@ async fn a_night_is_corrected_and_sent_again_from_the_desk() {
     );
     let export = visitor.get("/outstanding.xlsx").await;
     assert_eq!(export.status(), 200);
+    // Filtered: by status, by code, by part of a number; the download takes the filter.
+    let failed = visitor.text("/outstanding?status=failed").await;
+    assert!(failed.contains("符合条件 0 笔，共 1 笔未完成"), "{failed}");
+    let by_code = visitor.text("/outstanding?code=B0107&q=0000000002").await;
+    assert!(
+        by_code.contains("符合条件 1 笔")
+            && by_code.contains("/outstanding.xlsx?code=B0107&amp;q=0000000002"),
+        "{by_code}"
+    );
+    assert_eq!(
+        visitor.get("/outstanding?status=delivered").await.status(),
+        400
+    );
 
     // The clerk corrects N2's order number, adds the missing req_id, keeps N1 as it was.
     let corrected = format!(

@@ -33,6 +33,7 @@ mod upload;
 mod users;
 mod views;
 mod web;
+mod words;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -111,6 +111,91 @@ pub fn list(ledger: &Path, runs: &[Run], simulated: bool) -> Result<Vec<Outstand
     Ok(open)
 }
 
+/// Which outstanding orders a visitor asks for (`/outstanding?status=&code=&due=&q=`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkFilter {
+    /// `rejected` or `failed`.
+    pub status: Option<Status>,
+    /// The error code (or sub_code), exactly.
+    pub code: Option<String>,
+    /// Only those whose platform deadline falls within a day (or has passed).
+    pub due: bool,
+    /// Part of the req_id or the order number.
+    pub q: Option<String>,
+}
+
+impl WorkFilter {
+    /// The filter of a query; `None` for one that is not a filter.
+    pub fn of(query: &std::collections::HashMap<String, String>) -> Option<WorkFilter> {
+        let get = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let plain = |text: &str, max: usize| {
+            (text.chars().count() <= max && !text.chars().any(char::is_control))
+                .then(|| text.to_owned())
+        };
+        Some(WorkFilter {
+            status: match get("status") {
+                None => None,
+                Some("rejected") => Some(Status::Rejected),
+                Some("failed") => Some(Status::Failed),
+                Some(_) => return None,
+            },
+            code: match get("code") {
+                Some(code) => Some(plain(code, 64)?),
+                None => None,
+            },
+            due: get("due") == Some("1"),
+            q: match get("q") {
+                Some(q) => Some(plain(q, 64)?),
+                None => None,
+            },
+        })
+    }
+
+    /// Whether `order` is one the filter keeps (`due_by`: a Beijing-time stamp a day ahead).
+    pub fn keeps(&self, order: &Outstanding, due_by: &str) -> bool {
+        let row = &order.row;
+        self.status.is_none_or(|s| row.status == s)
+            && self
+                .code
+                .as_deref()
+                .is_none_or(|c| row.error_code == c || row.sub_code == c)
+            && (!self.due || order.deadline.as_deref().is_some_and(|d| d <= due_by))
+            && self
+                .q
+                .as_deref()
+                .is_none_or(|q| row.fields.req_id.contains(q) || row.fields.order_no.contains(q))
+    }
+
+    /// The query that asks for this filter again (for the download's link).
+    pub fn query(&self) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if let Some(status) = self.status {
+            pairs.push(("status", status.as_str().to_owned()));
+        }
+        if let Some(code) = &self.code {
+            pairs.push(("code", code.clone()));
+        }
+        if self.due {
+            pairs.push(("due", "1".into()));
+        }
+        if let Some(q) = &self.q {
+            pairs.push(("q", q.clone()));
+        }
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    }
+}
+
+/// The orders `filter` keeps, now.
+pub fn filtered(orders: Vec<Outstanding>, filter: &WorkFilter) -> Vec<Outstanding> {
+    let due_by = crate::clock::stamp(chrono::Utc::now() + chrono::TimeDelta::days(1));
+    orders
+        .into_iter()
+        .filter(|o| filter.keeps(o, &due_by))
+        .collect()
+}
+
 impl From<&Outstanding> for Shown {
     fn from(order: &Outstanding) -> Shown {
         Shown {
@@ -118,5 +203,66 @@ impl From<&Outstanding> for Shown {
             source: order.source.clone(),
             changed: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(req_id: &str, status: Status, code: &str, deadline: Option<&str>) -> Outstanding {
+        let fields = RowText {
+            req_id: req_id.into(),
+            order_no: "4000000000000000002".into(),
+            ..RowText::default()
+        };
+        let mut row = ResultRow::new(fields, status, 0, 0);
+        row.error_code = code.into();
+        Outstanding {
+            row,
+            source: String::new(),
+            complete: true,
+            deadline: deadline.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_filter_keeps_what_it_names() {
+        let query = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<std::collections::HashMap<_, _>>()
+        };
+        let filter = WorkFilter::of(&query(&[
+            ("status", "rejected"),
+            ("code", "B0107"),
+            ("due", "1"),
+        ]))
+        .expect("a filter");
+        let due_by = "2026-12-08T12:00:00.000+08:00";
+        assert!(filter.keeps(
+            &order(
+                "N2",
+                Status::Rejected,
+                "B0107",
+                Some("2026-12-08T10:00:00.000+08:00")
+            ),
+            due_by
+        ));
+        assert!(!filter.keeps(
+            &order(
+                "N2",
+                Status::Rejected,
+                "B0107",
+                Some("2026-12-09T10:00:00.000+08:00")
+            ),
+            due_by
+        ));
+        assert!(!filter.keeps(&order("N2", Status::Failed, "B0107", None), due_by));
+        assert_eq!(filter.query(), "status=rejected&code=B0107&due=1");
+        assert!(WorkFilter::of(&query(&[("status", "delivered")])).is_none());
+        let search = WorkFilter::of(&query(&[("q", "0000002")])).expect("search");
+        assert!(search.keeps(&order("X", Status::Failed, "", None), due_by));
     }
 }

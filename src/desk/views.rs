@@ -8,7 +8,7 @@ use maud::{Markup, html};
 
 use super::i18n::Lang;
 use super::jobs::{Ended, Job};
-use super::outstanding::Outstanding;
+use super::outstanding::{Outstanding, WorkFilter};
 use super::pages::{Frame, codes_table, notice, page, rows_table, tally_table};
 use super::runs::Shown;
 use super::state::{Preview, Submission};
@@ -38,16 +38,34 @@ pub fn error(frame: Frame<'_>, text: &str) -> Markup {
     page(frame, frame.lang.t("title"), notice("error", text))
 }
 
-pub fn outstanding(frame: Frame<'_>, orders: &[Outstanding], shown: &[Shown]) -> Markup {
+pub fn outstanding(
+    frame: Frame<'_>,
+    orders: &[Outstanding],
+    shown: &[Shown],
+    filter: &WorkFilter,
+    total: usize,
+) -> Markup {
     let t = |key| frame.lang.t(key);
+    let selected = |on: bool| on.then_some("selected");
     page(
         frame,
         t("outstanding.title"),
         html! {
             p { (t("outstanding.intro")) }
+            form.search method="get" action="/outstanding" {
+                label { (t("col.status")) " " select name="status" {
+                    option value="" { (t("outstanding.any")) }
+                    option value="rejected" selected=[selected(filter.status == Some(Status::Rejected))] { (super::pages::status_name(frame.lang, Status::Rejected)) }
+                    option value="failed" selected=[selected(filter.status == Some(Status::Failed))] { (super::pages::status_name(frame.lang, Status::Failed)) }
+                } }
+                label { (t("col.code")) " " input type="text" name="code" value=(filter.code.clone().unwrap_or_default()) maxlength="64"; }
+                label { input type="checkbox" name="due" value="1" checked[filter.due]; " " (t("outstanding.due_only")) }
+                input type="search" name="q" value=(filter.q.clone().unwrap_or_default()) maxlength="64" placeholder=(t("orders.placeholder"));
+                button.primary type="submit" { (t("orders.find")) }
+            }
+            p.meta id="matching" { (t("outstanding.matching").replace("{n}", &orders.len().to_string()).replace("{total}", &total.to_string())) }
             @if orders.is_empty() { p { (t("outstanding.empty")) } } @else {
-                p.actions { a.button.primary href="/outstanding.xlsx" download { (t("action.download_outstanding")) } }
-                p.meta { (t("col.count")) ": " (orders.len()) }
+                p.actions { a.button.primary href={ "/outstanding.xlsx?" (filter.query()) } download { (t("action.download_outstanding")) " (" (orders.len()) ")" } }
                 @if orders.iter().any(|o| o.deadline.is_some()) {
                     p { (t("outstanding.due")) }
                     table.due {

@@ -305,27 +305,57 @@ fn outstanding_orders(desk: &Desk) -> Result<Vec<outstanding::Outstanding>, Stri
         .map_err(|e| e.to_string())
 }
 
-async fn outstanding_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response {
+async fn outstanding_page(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(filter) = outstanding::WorkFilter::of(&query) else {
+        return status_page(
+            StatusCode::BAD_REQUEST,
+            &visitor,
+            visitor.lang.t("outstanding.bad_filter"),
+        );
+    };
     match outstanding_orders(&desk) {
-        Ok(orders) => {
+        Ok(all) => {
+            let total = all.len();
+            let orders = outstanding::filtered(all, &filter);
             let shown: Vec<Shown> = orders
                 .iter()
                 .take(runs::ATTENTION_SHOWN)
                 .map(Shown::from)
                 .collect();
-            html(views::outstanding(visitor.frame(), &orders, &shown))
+            html(views::outstanding(
+                visitor.frame(),
+                &orders,
+                &shown,
+                &filter,
+                total,
+            ))
         }
         Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
     }
 }
 
-async fn outstanding_workbook(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response {
-    match outstanding_orders(&desk) {
+async fn outstanding_workbook(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(filter) = outstanding::WorkFilter::of(&query) else {
+        return status_page(
+            StatusCode::BAD_REQUEST,
+            &visitor,
+            visitor.lang.t("outstanding.bad_filter"),
+        );
+    };
+    match outstanding_orders(&desk).map(|all| outstanding::filtered(all, &filter)) {
         Ok(orders) => {
             if let Err(error) = desk.audit.record(
                 &visitor.session.user,
                 "download",
-                serde_json::json!({"what": "outstanding", "rows": orders.len()}),
+                serde_json::json!({"what": "outstanding", "rows": orders.len(), "filter": filter.query()}),
             ) {
                 return audit_refused(visitor.lang, &error);
             }
