@@ -177,3 +177,166 @@ async fn the_one_time_link_makes_the_first_admin_then_passwords_take_over() {
     let login = Visitor::new(&process.base).text("/login").await;
     assert!(login.contains("name=\"password\""), "{login}");
 }
+
+fn corrected() -> String {
+    format!(
+        "{}\n4000000000000000009,,true,0000,ok,N2,\"{{\"\"firstChargeAmount\"\":\"\"100\"\"}}\"\n",
+        common::HEADER,
+    )
+}
+
+/// Uploads a correction as `visitor`: the submission's path.
+async fn upload(visitor: &Visitor, name: &str) -> String {
+    let csrf = visitor.csrf("/submit").await;
+    let uploaded = visitor.upload(&csrf, name, corrected().into_bytes()).await;
+    assert_eq!(uploaded.status(), 303);
+    desk::location(&uploaded)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_is_a_request_someone_else_approves() {
+    let ws = Workspace::new();
+    let sim = common::simulator(desk::rejecting());
+    let results = desk::last_night(&ws, &sim);
+    let night_calls = sim.stats().requests;
+    add(&ws, "ana", "admin", "correct horse battery");
+    add(&ws, "bo", "clerk", "bo's long password");
+    add(&ws, "cy", "approver", "cy's long password");
+    let process = start(&ws.ledger(), &results, &sim.url(), &[]);
+    let bo = logged_in(&process.base, "bo", "bo's long password").await;
+    let cy = logged_in(&process.base, "cy", "cy's long password").await;
+    let ana = logged_in(&process.base, "ana", "correct horse battery").await;
+
+    // The clerk's preview asks for a request; a direct confirmation is refused.
+    let submission = upload(&bo, "更正.csv").await;
+    let preview = bo.text(&submission).await;
+    assert!(
+        preview.contains("id=\"request\"") && !preview.contains("id=\"confirm\""),
+        "{preview}"
+    );
+    let direct = bo.confirm(&submission).await;
+    assert_eq!(direct.status(), 409);
+    assert_eq!(sim.stats().requests, night_calls, "nothing sent");
+    let csrf = bo.csrf(&submission).await;
+    let made = bo
+        .post(&format!("{submission}/request"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(made.status(), 303);
+    let request = desk::location(&made);
+    assert!(request.starts_with("/requests/"), "{request}");
+    let page = bo.text(&request).await;
+    assert!(
+        page.contains("待审批") && !page.contains("id=\"approve\""),
+        "{page}"
+    );
+    // Nobody approves their own.
+    let csrf = bo.csrf(&request).await;
+    let own = bo
+        .post(&format!("{request}/approve"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(own.status(), 403);
+    // The approver sees the request (the rows, the amount) and approves: it is sent.
+    let page = cy.text(&request).await;
+    assert!(
+        page.contains("id=\"approve\"") && page.contains("<dd id=\"amount\">100.00</dd>"),
+        "{page}"
+    );
+    assert!(cy.text("/requests").await.contains("更正.csv"));
+    let csrf = cy.csrf(&request).await;
+    let approved = cy
+        .post(&format!("{request}/approve"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(approved.status(), 303);
+    let job = desk::location(&approved);
+    let status = desk::finished(&cy, &job).await;
+    assert_eq!(status["progress"]["delivered"], 1, "{status}");
+    assert_eq!(sim.stats().requests, night_calls + 1);
+    let page = bo.text(&request).await;
+    assert!(page.contains("已完成") && page.contains("cy"), "{page}");
+    // Approved once: a second approval is refused.
+    let csrf = ana.csrf("/requests").await;
+    assert_eq!(
+        ana.post(&format!("{request}/approve"), &[("csrf", &csrf)])
+            .await
+            .status(),
+        409
+    );
+
+    // Rejected, with a reason (none: refused); cancelled by its maker.
+    let second = upload(&bo, "again.csv").await;
+    let csrf = bo.csrf(&second).await;
+    let second = desk::location(
+        &bo.post(&format!("{second}/request"), &[("csrf", &csrf)])
+            .await,
+    );
+    let csrf = ana.csrf(&second).await;
+    assert_eq!(
+        ana.post(
+            &format!("{second}/reject"),
+            &[("csrf", &csrf), ("reason", " ")]
+        )
+        .await
+        .status(),
+        400
+    );
+    let rejected = ana
+        .post(
+            &format!("{second}/reject"),
+            &[("csrf", &csrf), ("reason", "amount looks wrong")],
+        )
+        .await;
+    assert_eq!(rejected.status(), 303);
+    let page = bo.text(&second).await;
+    assert!(
+        page.contains("已驳回") && page.contains("amount looks wrong"),
+        "{page}"
+    );
+    let third = upload(&bo, "third.csv").await;
+    let csrf = bo.csrf(&third).await;
+    let third = desk::location(
+        &bo.post(&format!("{third}/request"), &[("csrf", &csrf)])
+            .await,
+    );
+    let csrf = bo.csrf(&third).await;
+    assert_eq!(
+        bo.post(&format!("{third}/cancel"), &[("csrf", &csrf)])
+            .await
+            .status(),
+        303
+    );
+    assert!(bo.text(&third).await.contains("已撤回"));
+    assert_eq!(
+        sim.stats().requests,
+        night_calls + 1,
+        "only the approved one was sent"
+    );
+
+    let actions: Vec<String> = desk::audit_rows(&ws.ledger())
+        .iter()
+        .filter_map(|r| r["action"].as_str().map(str::to_owned))
+        .filter(|a| {
+            ["request", "approve", "reject", "cancel", "send", "sent"].contains(&a.as_str())
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "request", "approve", "send", "sent", "request", "reject", "request", "cancel"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_person_shop_sends_at_once_with_approvals_none() {
+    let ws = Workspace::new();
+    let sim = common::simulator(desk::rejecting());
+    let results = desk::last_night(&ws, &sim);
+    add(&ws, "bo", "clerk", "bo's long password");
+    let process = start(&ws.ledger(), &results, &sim.url(), &["--approvals", "none"]);
+    let bo = logged_in(&process.base, "bo", "bo's long password").await;
+    let submission = upload(&bo, "更正.csv").await;
+    let confirmed = bo.confirm(&submission).await;
+    assert_eq!(confirmed.status(), 303);
+    let status = desk::finished(&bo, &desk::location(&confirmed)).await;
+    assert_eq!(status["progress"]["delivered"], 1, "{status}");
+}

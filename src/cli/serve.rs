@@ -70,6 +70,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     pub upload_budget_mib: u64,
 
+    /// Four eyes: with users in the ledger, a clerk's send is a request another user
+    /// (an approver or an admin) approves before it goes; `none` for a one-person shop
+    /// (a clerk's confirmation sends at once).
+    #[arg(long, value_name = "HOW", value_enum, default_value = "one")]
+    pub approvals: crate::desk::Approvals,
+
+    /// How long a request may wait for its approval before it expires.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub request_ttl: std::time::Duration,
+
     /// How long an upload and its check are kept (then it must be uploaded again).
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub upload_ttl: std::time::Duration,

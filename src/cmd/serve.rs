@@ -30,6 +30,8 @@ pub async fn run(args: ServeArgs, env: Environment) -> anyhow::Result<Exit> {
         upload_budget: args.upload_budget_mib.saturating_mul(1 << 20),
         upload_ttl: args.upload_ttl,
         body_idle: args.body_idle_timeout,
+        approvals: args.approvals,
+        request_ttl: args.request_ttl,
         template: SendTemplate {
             config: args.connect.config,
             gateway: args.connect.gateway,

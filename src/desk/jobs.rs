@@ -155,6 +155,8 @@ pub struct Job {
     pub input: super::upload::Stored,
     /// The plan it must make: the preview's digest.
     pub plan: String,
+    /// The request it carries out (four eyes), if any.
+    pub request: Option<String>,
     pub live: Arc<Live>,
     pub ended: Mutex<Option<Ended>>,
 }

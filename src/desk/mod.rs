@@ -10,6 +10,7 @@
 //!                                                                       └─ jobs (send, under the lock) ─▶ progress
 //! ```
 
+mod approvals;
 mod audit;
 mod audit_pages;
 mod auth;
@@ -21,6 +22,7 @@ mod jobs;
 mod outstanding;
 mod pages;
 mod people;
+mod requests;
 mod respond;
 mod roles;
 mod runs;
@@ -41,7 +43,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::environment::Environment;
 use state::Desk;
-pub use state::DeskConfig;
+pub use state::{Approvals, DeskConfig};
 pub use users::{UsersError, check_name, check_password, hash_password, read_users};
 
 /// Why the desk does not start.

@@ -55,6 +55,7 @@ pub fn page(frame: Frame<'_>, title: &str, body: Markup) -> Markup {
                             a href="/" { (t("nav.runs")) }
                             a href="/outstanding" { (t("nav.outstanding")) }
                             a href="/orders" { (t("nav.orders")) }
+                            a href="/requests" { (t("nav.requests")) }
                             a href="/audit" { (t("nav.audit")) }
                             @if frame.role >= Some(super::auth::Role::Clerk) {
                                 a href="/submit" { (t("nav.submit")) }

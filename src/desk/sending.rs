@@ -37,14 +37,57 @@ pub async fn confirm(
     let Some(submission) = find_submission(&desk, &id, &visitor.session.user) else {
         return status_page(StatusCode::NOT_FOUND, &visitor, lang.t("error.not_found"));
     };
+    // Four eyes: such a send is a request another user approves.
+    if super::approvals::needs_approval(&desk) {
+        return (
+            StatusCode::CONFLICT,
+            html(views::preview(
+                visitor.frame(),
+                &submission,
+                Some(lang.t("error.needs_approval")),
+                true,
+            )),
+        )
+            .into_response();
+    }
+    send_submission(&desk, &visitor, submission, &id, None).await
+}
+
+/// Sends a checked upload as `visitor` (its uploader confirming, or the approver of
+/// `request`): a copy of the previewed bytes, the preview's plan or nothing. A send
+/// that cannot start is said on the preview's page (a request goes back to pending,
+/// the reason noted).
+pub(super) async fn send_submission(
+    desk: &Arc<Desk>,
+    visitor: &Visitor,
+    submission: Arc<Submission>,
+    id: &str,
+    request: Option<String>,
+) -> Response {
+    let lang = visitor.lang;
+    let desk = Arc::clone(desk);
+    let id = id.to_owned();
+    let visitor = visitor.clone();
+    let back_to_pending = |note: &str| {
+        if let Some(request) = &request {
+            super::approvals::back_to_pending(&desk, request, note);
+        }
+    };
+    let needs = request.is_some();
     let conflict = |text: String| {
         (
             StatusCode::CONFLICT,
-            html(views::preview(visitor.frame(), &submission, Some(&text))),
+            html(views::preview(
+                visitor.frame(),
+                &submission,
+                Some(&text),
+                needs,
+            )),
         )
             .into_response()
     };
     let Some(plan) = submission.preview().plan_digest().map(str::to_owned) else {
+        back_to_pending(lang.t("error.preview_failed"));
         return conflict(lang.t("error.preview_failed").to_owned());
     };
     let job = {
@@ -55,11 +98,13 @@ pub async fn confirm(
             return Redirect::to(&format!("/jobs/{existing}")).into_response();
         }
         if sending.as_ref().is_some_and(|job| job.ended().is_none()) {
+            back_to_pending(lang.t("error.send_running"));
             return conflict(lang.t("error.send_running").to_owned());
         }
         // Another process (the nightly run) seems to hold the ledger: say so, queue
         // nothing. (The send itself takes the lock, and says so if it cannot.)
         if let Some(holder) = lock_holder(&desk) {
+            back_to_pending(lang.t("error.locked"));
             return conflict(format!("{} ({holder})", lang.t("error.locked")));
         }
         let now = chrono::Utc::now().with_timezone(&crate::clock::beijing());
@@ -87,6 +132,7 @@ pub async fn confirm(
                     upload::UploadError::Changed { .. } => lang.t("error.changed_file").to_owned(),
                     other => desk.scrub(&other.to_string()),
                 };
+                back_to_pending(&text);
                 return conflict(text);
             }
         };
@@ -101,6 +147,7 @@ pub async fn confirm(
                 .join(format!("desk-{}-{id}.xlsx", now.format("%Y%m%d-%H%M%S"))),
             input: copy,
             plan,
+            request: request.clone(),
             live: Arc::default(),
             ended: std::sync::Mutex::default(),
         });
@@ -142,6 +189,7 @@ pub async fn confirm(
                 why: Refused::Locked,
             }) => {
                 forget_job(&desk, &job, &submission);
+                back_to_pending(lang.t("error.locked"));
                 return conflict(format!(
                     "{} ({})",
                     lang.t("error.locked"),
@@ -170,9 +218,19 @@ pub async fn confirm(
                         "would_send": again.tally.count(crate::status::Status::WouldSend),
                     }),
                 );
+                let note = format!(
+                    "{} ({} → {})",
+                    lang.t("error.plan_changed"),
+                    submission
+                        .preview()
+                        .tally
+                        .count(crate::status::Status::WouldSend),
+                    again.tally.count(crate::status::Status::WouldSend)
+                );
                 if let Ok(mut slot) = submission.preview.lock() {
                     *slot = Arc::new(again);
                 }
+                back_to_pending(&note);
                 return conflict(lang.t("error.plan_changed").to_owned());
             }
             Some(_) => break,
@@ -251,6 +309,17 @@ async fn run_job(desk: Arc<Desk>, job: Arc<Job>, submission: Arc<Submission>) {
         },
         ran => ran,
     };
+    if let Some(request) = &job.request
+        && !matches!(
+            ended,
+            Ended::Refused {
+                why: Refused::Locked | Refused::PlanChanged,
+                ..
+            }
+        )
+    {
+        super::approvals::finished(&desk, request, &job.run_id, exit);
+    }
     if let Ok(mut slot) = job.ended.lock() {
         *slot = Some(ended);
     }

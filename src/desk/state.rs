@@ -31,7 +31,21 @@ pub struct DeskConfig {
     pub upload_ttl: std::time::Duration,
     /// How long a request body may send nothing.
     pub body_idle: std::time::Duration,
+    /// Whether a send needs another user's approval (with ledger users).
+    pub approvals: Approvals,
+    /// How long a request waits for its approval.
+    pub request_ttl: std::time::Duration,
     pub template: SendTemplate,
+}
+
+/// How many others approve a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Approvals {
+    /// A clerk's confirmation sends at once (a one-person shop).
+    None,
+    /// Someone else, an approver or an admin, approves it first.
+    #[default]
+    One,
 }
 
 /// A checked upload and what its dry run said.

@@ -272,7 +272,12 @@ pub async fn submission_page(
     Path(id): Path<String>,
 ) -> Response {
     match find_submission(&desk, &id, &visitor.session.user) {
-        Some(submission) => html(views::preview(visitor.frame(), &submission, None)),
+        Some(submission) => html(views::preview(
+            visitor.frame(),
+            &submission,
+            None,
+            super::approvals::needs_approval(&desk),
+        )),
         None => status_page(
             StatusCode::NOT_FOUND,
             &visitor,

@@ -119,7 +119,12 @@ pub fn submit(frame: Frame<'_>, limits: &UploadLimits, error: Option<&str>) -> M
     )
 }
 
-pub fn preview(frame: Frame<'_>, submission: &Submission, problem: Option<&str>) -> Markup {
+pub fn preview(
+    frame: Frame<'_>,
+    submission: &Submission,
+    problem: Option<&str>,
+    needs_approval: bool,
+) -> Markup {
     let lang = frame.lang;
     let t = |key| lang.t(key);
     let preview: Arc<Preview> = submission.preview();
@@ -137,7 +142,13 @@ pub fn preview(frame: Frame<'_>, submission: &Submission, problem: Option<&str>)
                         dt { (t("preview.calls")) } dd id="calls" { (preview.tally.count(Status::WouldSend)) }
                         dt { (t("preview.amount")) } dd id="amount" { (preview.tally.amount(Status::WouldSend)) }
                     }
-                    @if preview.tally.count(Status::WouldSend) > 0 {
+                    @if preview.tally.count(Status::WouldSend) > 0 && needs_approval {
+                        p { (t("request.explain")) }
+                        form method="post" action={ "/submissions/" (submission.id) "/request" } {
+                            input type="hidden" name="csrf" value=(frame.csrf.unwrap_or_default());
+                            button.primary id="request" type="submit" { (t("action.request_send")) }
+                        }
+                    } @else if preview.tally.count(Status::WouldSend) > 0 {
                         form method="post" action={ "/submissions/" (submission.id) "/send" } {
                             input type="hidden" name="csrf" value=(frame.csrf.unwrap_or_default());
                             button.primary id="confirm" type="submit" { (t("action.confirm_send")) }

@@ -17,7 +17,9 @@ use super::respond::{CsrfForm, audit_refused, html, lock_holder, status_page};
 use super::runs::{self, Shown};
 use super::server::Peer;
 use super::state::Desk;
-use super::{audit_pages, download, outstanding, pages, people, sending, story, submit, views};
+use super::{
+    audit_pages, download, outstanding, pages, people, requests, sending, story, submit, views,
+};
 
 pub fn router(desk: Arc<Desk>) -> Router {
     // A request body may be larger than an upload (the form's other fields, and an
@@ -50,6 +52,12 @@ pub fn router(desk: Arc<Desk>) -> Router {
         )
         .route("/submissions/{id}", get(submit::submission_page))
         .route("/submissions/{id}/send", post(sending::confirm))
+        .route("/submissions/{id}/request", post(requests::make))
+        .route("/requests", get(requests::list_page))
+        .route("/requests/{id}", get(requests::request_page))
+        .route("/requests/{id}/approve", post(requests::approve))
+        .route("/requests/{id}/reject", post(requests::reject))
+        .route("/requests/{id}/cancel", post(requests::cancel))
         .route("/jobs/{id}", get(sending::job_page))
         .route("/jobs/{id}/status", get(sending::job_status))
         .route("/assets/desk.css", get(css))

@@ -21,6 +21,7 @@ pub mod orders;
 pub mod people;
 pub mod reconcile;
 pub mod record;
+pub mod requests;
 pub mod resend;
 pub mod runs;
 pub mod schema;

@@ -27,6 +27,8 @@ pub const VERSION: i32 = 3;
 /// - `imports`: CSV ledgers imported (by SHA-256), so importing twice adds nothing.
 /// - `audit`: the desk's actions, each row with the SHA-256 of the one before it
 ///   (`ledger::audit`).
+/// - `requests`: the desk's sends waiting for a second pair of eyes
+///   (`ledger::requests`).
 /// - `users`, `sessions`: the desk's people (role, argon2id hash) and their sessions,
 ///   kept by the SHA-256 of the cookie (`ledger::people`).
 pub const CREATE: &str = r#"
@@ -158,6 +160,23 @@ CREATE TABLE sessions (
     created INTEGER NOT NULL,
     seen INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE requests (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state = 'pending' OR state = 'approved' OR state = 'sending' OR state = 'finished' OR state = 'rejected' OR state = 'expired' OR state = 'cancelled'),
+    made_by TEXT NOT NULL,
+    made_at TEXT NOT NULL,
+    submission TEXT NOT NULL,
+    label TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    plan_digest TEXT NOT NULL,
+    calls INTEGER NOT NULL,
+    amount TEXT NOT NULL,
+    decided_by TEXT,
+    decided_at TEXT,
+    note TEXT,
+    run_id TEXT,
+    exit_code INTEGER
+) WITHOUT ROWID;
 "#;
 
 /// The condition of the partial index of open orders (`orders_open`), word for word
@@ -272,6 +291,23 @@ CREATE TABLE sessions (
     csrf TEXT NOT NULL,
     created INTEGER NOT NULL,
     seen INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE requests (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state = 'pending' OR state = 'approved' OR state = 'sending' OR state = 'finished' OR state = 'rejected' OR state = 'expired' OR state = 'cancelled'),
+    made_by TEXT NOT NULL,
+    made_at TEXT NOT NULL,
+    submission TEXT NOT NULL,
+    label TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    plan_digest TEXT NOT NULL,
+    calls INTEGER NOT NULL,
+    amount TEXT NOT NULL,
+    decided_by TEXT,
+    decided_at TEXT,
+    note TEXT,
+    run_id TEXT,
+    exit_code INTEGER
 ) WITHOUT ROWID;",
 )];
 

@@ -1,0 +1,31 @@
+//! What a send from the desk needs before it goes (another user's approval, with users
+//! in the ledger, unless `--approvals none`), and a request's state as its send moves
+//! (back to pending when it could not start, finished when it ended): the part of the
+//! requests that sending needs, kept below both.
+
+use super::state::{Approvals, Desk};
+use crate::ledger::{Access, Ledger};
+
+/// Whether a send from the desk needs another user's approval.
+pub fn needs_approval(desk: &Desk) -> bool {
+    desk.config.approvals == Approvals::One && desk.auth.keeps_users()
+}
+
+pub(super) fn ledger(desk: &Desk) -> Result<Ledger, String> {
+    Ledger::open(&desk.config.ledger, Access::Write).map_err(|e| e.to_string())
+}
+
+/// A send that could not start goes back to `pending`, why noted.
+pub fn back_to_pending(desk: &Desk, id: &str, note: &str) {
+    if let Ok(ledger) = ledger(desk) {
+        let _ =
+            crate::ledger::requests::decide(&ledger, id, "sending", "pending", None, Some(note));
+    }
+}
+
+/// A request's send ended.
+pub fn finished(desk: &Desk, id: &str, run_id: &str, exit: Option<u8>) {
+    if let Ok(ledger) = ledger(desk) {
+        let _ = crate::ledger::requests::finished(&ledger, id, run_id, exit.map(i64::from));
+    }
+}
