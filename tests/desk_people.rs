@@ -202,7 +202,14 @@ async fn a_send_is_a_request_someone_else_approves() {
     add(&ws, "ana", "admin", "correct horse battery");
     add(&ws, "bo", "clerk", "bo's long password");
     add(&ws, "cy", "approver", "cy's long password");
-    let process = start(&ws.ledger(), &results, &sim.url(), &[]);
+    let robot = common::hooks::HookServer::ok();
+    let robot_url = format!("{}/robot/send?access_token=tok", robot.url);
+    let process = start(
+        &ws.ledger(),
+        &results,
+        &sim.url(),
+        &["--notify-url", &robot_url, "--notify-format", "dingtalk"],
+    );
     let bo = logged_in(&process.base, "bo", "bo's long password").await;
     let cy = logged_in(&process.base, "cy", "cy's long password").await;
     let ana = logged_in(&process.base, "ana", "correct horse battery").await;
@@ -224,6 +231,19 @@ async fn a_send_is_a_request_someone_else_approves() {
     assert_eq!(made.status(), 303);
     let request = desk::location(&made);
     assert!(request.starts_with("/requests/"), "{request}");
+    // The request is announced to the robot.
+    assert!(
+        common::wait_until(std::time::Duration::from_secs(10), || !robot
+            .seen()
+            .is_empty()),
+        "announced"
+    );
+    let body: serde_json::Value = serde_json::from_str(&robot.seen()[0].body).expect("json");
+    let text = body["text"]["content"].as_str().expect("text");
+    assert!(
+        text.contains("待审批") && text.contains("更正.csv") && text.contains("bo"),
+        "{text}"
+    );
     let page = bo.text(&request).await;
     assert!(
         page.contains("待审批") && !page.contains("id=\"approve\""),

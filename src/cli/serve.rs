@@ -76,6 +76,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "HOW", value_enum, default_value = "one")]
     pub approvals: crate::desk::Approvals,
 
+    /// Announce each new request (four eyes) to a webhook or a group robot, with a link
+    /// to it (`desk_url` in the config); else OPENTRADE_NOTIFY_URL.
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<url::Url>,
+
+    /// json, dingtalk, wecom or feishu [default: json; also OPENTRADE_NOTIFY_FORMAT].
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub notify_format: Option<crate::send::hooks::NotifyFormat>,
+
     /// How long a request may wait for its approval before it expires.
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub request_ttl: std::time::Duration,

@@ -32,6 +32,15 @@ pub async fn run(args: ServeArgs, env: Environment) -> anyhow::Result<Exit> {
         body_idle: args.body_idle_timeout,
         approvals: args.approvals,
         request_ttl: args.request_ttl,
+        notify: {
+            // The nightly send's robot, as `send` builds it (the config's notify_secret,
+            // notify_label and desk_url).
+            let mut send = crate::cli::SendArgs::default();
+            send.target.config = args.connect.config.clone();
+            send.reporting.notify_url = args.notify_url.clone();
+            send.reporting.notify_format = args.notify_format;
+            crate::config::hooks(&send, &env).notify
+        },
         template: SendTemplate {
             config: args.connect.config,
             gateway: args.connect.gateway,

@@ -8,7 +8,11 @@ use crate::ledger::{Access, Ledger};
 
 /// Whether a send from the desk needs another user's approval.
 pub fn needs_approval(desk: &Desk) -> bool {
-    desk.config.approvals == Approvals::One && desk.auth.keeps_users()
+    // With people in the ledger; a desk without (the one-time link's, a `--users`
+    // file's) is one person's.
+    desk.config.approvals == Approvals::One
+        && desk.auth.keeps_users()
+        && !desk.auth.accounts().is_empty()
 }
 
 pub(super) fn ledger(desk: &Desk) -> Result<Ledger, String> {

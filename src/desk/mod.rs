@@ -107,6 +107,9 @@ fn claim_roles(config: &DeskConfig) -> Result<(), crate::roles::RoleError> {
     Ok(())
 }
 
+/// What a request whose send a restart cut short says.
+const INTERRUPTED: &str = "工作台在发送途中停止：已发出的回调都已记入账本，未得到答复的仍为“待答复”，下一次运行会处理它们。 The desk stopped during this send: every callback it made is in the ledger; those not answered are pending, and the next run resolves them.";
+
 /// The users the ledger keeps (none when there is no ledger yet).
 fn ledger_users(
     ledger: &std::path::Path,
@@ -197,6 +200,15 @@ pub async fn serve(
         None => None,
     };
     let audit = audit::Audit::open(&config.ledger)?;
+    // A send a request started when the desk last stopped: the engine's own crash
+    // safety holds (what it sent is in the ledger, what was in flight is pending and
+    // the next run resolves it); the request says so.
+    if let Ok(ledger) = crate::ledger::Ledger::open(&config.ledger, crate::ledger::Access::Write)
+        && let Ok(n) = crate::ledger::requests::interrupted(&ledger, INTERRUPTED)
+        && n > 0
+    {
+        tracing::warn!("desk: {n} request(s) were sending when the desk stopped; marked so");
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| DeskError::Listen {

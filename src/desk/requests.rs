@@ -107,7 +107,41 @@ pub async fn make(
     {
         return status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error);
     }
+    announce(&desk, &request);
     Redirect::to(&format!("/requests/{}", request.id)).into_response()
+}
+
+/// Announces a new request to the robot (`--notify-url`), with a link to it; a few
+/// seconds at most, on a task of its own, never changing the request.
+fn announce(desk: &Desk, request: &Request) {
+    let Some(notify) = desk.config.notify.clone() else {
+        return;
+    };
+    let base = notify
+        .desk_url
+        .clone()
+        .or_else(|| desk.config.public_url.clone());
+    let link = base
+        .and_then(|base| base.join(&format!("requests/{}", request.id)).ok())
+        .map(|url| format!("\n{url}"))
+        .unwrap_or_default();
+    let text = format!(
+        "opentrade-callback [{}]: 新的发送申请待审批 a send waits for approval\n{} · {} · {} 笔 callbacks · ¥{}{link}",
+        notify.label, request.made_by, request.label, request.calls, request.amount
+    );
+    let doc = serde_json::json!({
+        "command": "request", "request": request.id, "made_by": request.made_by,
+        "label": request.label, "calls": request.calls, "amount": request.amount,
+        "plan_digest": request.plan_digest, "text": text,
+    });
+    let hooks = crate::send::hooks::Hooks {
+        notify: Some(crate::send::hooks::Notify {
+            on: crate::send::hooks::NotifyOn::Always,
+            ..notify
+        }),
+        ..Default::default()
+    };
+    tokio::spawn(async move { hooks.finished(0, &doc.to_string()).await });
 }
 
 /// `/requests`.

@@ -35,6 +35,8 @@ pub struct DeskConfig {
     pub approvals: Approvals,
     /// How long a request waits for its approval.
     pub request_ttl: std::time::Duration,
+    /// Where a new request is announced (`--notify-url`), if anywhere.
+    pub notify: Option<crate::send::hooks::Notify>,
     pub template: SendTemplate,
 }
 

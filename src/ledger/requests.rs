@@ -138,6 +138,19 @@ pub fn finished(
     Ok(())
 }
 
+/// Requests whose send was under way when the desk stopped (approved, sending):
+/// finished, `note` saying so; how many.
+pub fn interrupted(ledger: &Ledger, note: &str) -> Result<usize, LedgerError> {
+    let path = &ledger.path;
+    ledger
+        .conn
+        .execute(
+            "UPDATE requests SET state = 'finished', note = ?1 WHERE state = 'approved' OR state = 'sending'",
+            params![note],
+        )
+        .map_err(|e| sql(path, e))
+}
+
 /// Pending requests made before `before` (a Beijing-time stamp) expire; how many.
 pub fn expire(ledger: &Ledger, before: &str) -> Result<usize, LedgerError> {
     let path = &ledger.path;
@@ -189,5 +202,32 @@ mod tests {
         finished(&ledger, "r1", "run-1", Some(0)).expect("finished");
         assert_eq!(list(&ledger, 10).expect("list")[0].state, "finished");
         assert_eq!(expire(&ledger, "9999").expect("expire"), 0);
+        // A desk that stopped during a request's send: the request says so.
+        create(
+            &ledger,
+            &Request {
+                id: "r2".into(),
+                ..r.clone()
+            },
+        )
+        .expect("create");
+        decide(&ledger, "r2", "pending", "sending", Some("ana"), None).expect("sending");
+        assert_eq!(interrupted(&ledger, "stopped").expect("interrupted"), 1);
+        let r2 = get(&ledger, "r2").expect("get").expect("there");
+        assert_eq!(
+            (r2.state.as_str(), r2.note.as_deref()),
+            ("finished", Some("stopped"))
+        );
+        // A pending one made long ago expires.
+        create(
+            &ledger,
+            &Request {
+                id: "r3".into(),
+                made_at: "2000-01-01".into(),
+                ..r
+            },
+        )
+        .expect("create");
+        assert_eq!(expire(&ledger, "2001-01-01").expect("expire"), 1);
     }
 }

@@ -247,6 +247,10 @@ fn has_warnings(summary: &str) -> bool {
 
 fn text_of(exit: u8, summary: &str, label: &str, desk: Option<&url::Url>) -> String {
     let doc: serde_json::Value = serde_json::from_str(summary).unwrap_or_default();
+    // A document that says its own text (the desk's announcement of a request).
+    if let Some(text) = doc["text"].as_str() {
+        return text.to_owned();
+    }
     if doc["command"] == "reconcile" {
         return crate::reconcile::robot::robot_text(exit, &doc, label);
     }
