@@ -360,3 +360,97 @@ async fn a_one_person_shop_sends_at_once_with_approvals_none() {
     let status = desk::finished(&bo, &desk::location(&confirmed)).await;
     assert_eq!(status["progress"]["delivered"], 1, "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_are_closed_with_a_reason_as_a_request_someone_else_approves() {
+    let ws = Workspace::new();
+    let sim = common::simulator(desk::rejecting());
+    let results = desk::last_night(&ws, &sim);
+    add(&ws, "bo", "clerk", "bo's long password");
+    add(&ws, "cy", "approver", "cy's long password");
+    add(&ws, "vic", "viewer", "viewer's long password");
+    let process = start(&ws.ledger(), &results, &sim.url(), &[]);
+    let bo = logged_in(&process.base, "bo", "bo's long password").await;
+    let cy = logged_in(&process.base, "cy", "cy's long password").await;
+    let vic = logged_in(&process.base, "vic", "viewer's long password").await;
+    let story = bo.text("/orders/N2").await;
+    assert!(story.contains("id=\"close\""), "{story}");
+    let csrf = bo.csrf("/orders/N2").await;
+    let no_reason = bo
+        .post(
+            "/close",
+            &[("csrf", &csrf), ("orders", "N2"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(no_reason.status(), 400);
+    let csrf_vic = vic.csrf("/orders/N2").await;
+    let viewer = vic
+        .post(
+            "/close",
+            &[("csrf", &csrf_vic), ("orders", "N2"), ("reason", "x")],
+        )
+        .await;
+    assert_eq!(viewer.status(), 403);
+    let made = bo
+        .post(
+            "/close",
+            &[
+                ("csrf", &csrf),
+                ("orders", "N2"),
+                ("reason", "refunded by phone"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status(), 303);
+    let request = desk::location(&made);
+    let state = || {
+        common::ledger_query(&ws.ledger(), "SELECT state FROM orders WHERE req_id = 'N2'")[0][0]
+            .clone()
+    };
+    assert_eq!(state(), "rejected", "not before the approval");
+    let csrf = cy.csrf(&request).await;
+    let approved = cy
+        .post(&format!("{request}/approve"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(approved.status(), 303);
+    assert_eq!(state(), "closed");
+    let page = bo.text(&request).await;
+    assert!(
+        page.contains("已完成") && page.contains("refunded by phone"),
+        "{page}"
+    );
+    let closed_by = common::ledger_query(
+        &ws.ledger(),
+        "SELECT closed_by, closed_reason FROM orders WHERE req_id = 'N2'",
+    );
+    assert_eq!(closed_by[0], ["desk:cy (asked by bo)", "refunded by phone"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_person_desk_closes_the_matching_orders_at_once() {
+    let ws = Workspace::new();
+    let sim = common::simulator(desk::rejecting());
+    let results = desk::last_night(&ws, &sim);
+    add(&ws, "bo", "clerk", "bo's long password");
+    let process = start(&ws.ledger(), &results, &sim.url(), &["--approvals", "none"]);
+    let bo = logged_in(&process.base, "bo", "bo's long password").await;
+    let worklist = bo.text("/outstanding?code=B0107").await;
+    assert!(worklist.contains("id=\"close-all\""), "{worklist}");
+    let orders =
+        desk::value_after(&worklist, "name=\"orders\" value=\"").expect("the matching orders");
+    assert_eq!(orders, "N2");
+    let csrf = bo.csrf("/outstanding").await;
+    let closed = bo
+        .post(
+            "/close",
+            &[
+                ("csrf", &csrf),
+                ("orders", &orders),
+                ("reason", "too late (21011)"),
+            ],
+        )
+        .await;
+    assert_eq!(closed.status(), 200);
+    assert!(closed.text().await.expect("page").contains("已关闭: 1"));
+    assert!(bo.text("/outstanding").await.contains("符合条件 0 笔"));
+}

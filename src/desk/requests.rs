@@ -13,12 +13,10 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::{Markup, html};
 
-use super::approvals::ledger;
+use super::approvals::{announce, ledger};
 use super::auth::Role;
 use super::guard::Visitor;
-use super::pages::{Frame, notice, page, rows_table};
 use super::respond::{audit_refused, html, new_id, status_page};
 use super::roles::{AtLeast, Clerk};
 use super::state::{Desk, Submission};
@@ -76,6 +74,8 @@ pub async fn make(
     };
     let request = Request {
         id: new_id(),
+        kind: "send".into(),
+        orders: Vec::new(),
         state: "pending".into(),
         made_by: visitor.session.user.clone(),
         made_at: crate::clock::now_stamp(),
@@ -111,39 +111,6 @@ pub async fn make(
     Redirect::to(&format!("/requests/{}", request.id)).into_response()
 }
 
-/// Announces a new request to the robot (`--notify-url`), with a link to it; a few
-/// seconds at most, on a task of its own, never changing the request.
-fn announce(desk: &Desk, request: &Request) {
-    let Some(notify) = desk.config.notify.clone() else {
-        return;
-    };
-    let base = notify
-        .desk_url
-        .clone()
-        .or_else(|| desk.config.public_url.clone());
-    let link = base
-        .and_then(|base| base.join(&format!("requests/{}", request.id)).ok())
-        .map(|url| format!("\n{url}"))
-        .unwrap_or_default();
-    let text = format!(
-        "opentrade-callback [{}]: 新的发送申请待审批 a send waits for approval\n{} · {} · {} 笔 callbacks · ¥{}{link}",
-        notify.label, request.made_by, request.label, request.calls, request.amount
-    );
-    let doc = serde_json::json!({
-        "command": "request", "request": request.id, "made_by": request.made_by,
-        "label": request.label, "calls": request.calls, "amount": request.amount,
-        "plan_digest": request.plan_digest, "text": text,
-    });
-    let hooks = crate::send::hooks::Hooks {
-        notify: Some(crate::send::hooks::Notify {
-            on: crate::send::hooks::NotifyOn::Always,
-            ..notify
-        }),
-        ..Default::default()
-    };
-    tokio::spawn(async move { hooks.finished(0, &doc.to_string()).await });
-}
-
 /// `/requests`.
 pub async fn list_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response {
     let found = ledger(&desk).and_then(|l| {
@@ -151,7 +118,7 @@ pub async fn list_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Respo
         crate::ledger::requests::list(&l, 200).map_err(|e| e.to_string())
     });
     match found {
-        Ok(requests) => html(list_view(visitor.frame(), &requests)),
+        Ok(requests) => html(super::request_views::list_view(visitor.frame(), &requests)),
         Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
     }
 }
@@ -185,7 +152,7 @@ pub async fn request_page(
     match find(&desk, &visitor, &id) {
         Ok(request) => {
             let submission = submission_of(&desk, &request);
-            html(request_view(
+            html(super::request_views::request_view(
                 visitor.frame(),
                 &visitor,
                 &request,
@@ -224,6 +191,38 @@ pub async fn approve(
             &visitor,
             lang.t("request.not_pending"),
         );
+    }
+    if request.kind == "close" {
+        if let Err(error) = desk.audit.record(
+            &visitor.session.user,
+            "approve",
+            serde_json::json!({"request": id, "made_by": request.made_by, "kind": "close"}),
+        ) {
+            return audit_refused(lang, &error);
+        }
+        let approved = ledger(&desk).and_then(|l| {
+            crate::ledger::requests::decide(
+                &l,
+                &id,
+                "pending",
+                "approved",
+                Some(&visitor.session.user),
+                None,
+            )
+            .map_err(|e| e.to_string())
+        });
+        return match approved {
+            Ok(true) => {
+                let reason = request.note.clone().unwrap_or_default();
+                super::closing::close_now(&desk, &visitor, &request.orders, &reason, Some(&request))
+            }
+            Ok(false) => status_page(
+                StatusCode::CONFLICT,
+                &visitor,
+                lang.t("request.not_pending"),
+            ),
+            Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
+        };
     }
     let Some(submission) = submission_of(&desk, &request) else {
         return status_page(
@@ -348,90 +347,4 @@ async fn decide(
         ),
         Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
     }
-}
-
-fn state_name(frame: Frame<'_>, state: &str) -> &'static str {
-    frame.lang.t(&format!("request.state.{state}"))
-}
-
-fn list_view(frame: Frame<'_>, requests: &[Request]) -> Markup {
-    let t = |key| frame.lang.t(key);
-    page(
-        frame,
-        t("request.list_title"),
-        html! {
-            p { (t("request.intro")) }
-            @if requests.is_empty() { p { (t("request.none")) } } @else {
-                table.requests {
-                    thead { tr {
-                        th { (t("col.when")) } th { (t("request.state")) } th { (t("request.made_by")) }
-                        th { (t("col.file")) } th.num { (t("preview.calls")) } th.num { (t("col.amount")) } th { (t("request.decided_by")) }
-                    } }
-                    tbody {
-                        @for r in requests {
-                            tr class=[(r.state == "pending").then_some("attention")] {
-                                td { a href={ "/requests/" (r.id) } { (r.made_at.get(..16).unwrap_or(&r.made_at).replace('T', " ")) } }
-                                td { (state_name(frame, &r.state)) }
-                                td { (r.made_by) }
-                                td { (r.label) }
-                                td.num { (r.calls) }
-                                td.num { (r.amount) }
-                                td { (r.decided_by.as_deref().unwrap_or("")) }
-                            }
-                        }
-                    }
-                }
-            }
-        },
-    )
-}
-
-fn request_view(
-    frame: Frame<'_>,
-    visitor: &Visitor,
-    r: &Request,
-    submission: Option<&Submission>,
-) -> Markup {
-    let t = |key| frame.lang.t(key);
-    let mine = r.made_by == visitor.session.user;
-    let pending = r.state == "pending";
-    let csrf = frame.csrf.unwrap_or_default();
-    page(
-        frame,
-        &format!("{} · {}", t("request.title"), r.label),
-        html! {
-            dl.figures {
-                dt { (t("request.state")) } dd id="state" { (state_name(frame, &r.state)) }
-                dt { (t("request.made_by")) } dd { (r.made_by) " · " (r.made_at.get(..16).unwrap_or(&r.made_at).replace('T', " ")) }
-                dt { (t("preview.calls")) } dd id="calls" { (r.calls) }
-                dt { (t("preview.amount")) } dd id="amount" { (r.amount) }
-                dt { "SHA-256" } dd { code { (r.sha256.get(..16).unwrap_or(&r.sha256)) } }
-                @if let Some(by) = &r.decided_by { dt { (t("request.decided_by")) } dd { (by) } }
-                @if let Some(run) = &r.run_id { dt { (t("col.run")) } dd { (run) @if let Some(code) = r.exit_code { " · exit " (code) } } }
-            }
-            @if let Some(note) = &r.note { (notice("warn", note)) }
-            @if pending && mine { (notice("info", t("request.waiting"))) }
-            @if pending && !mine && visitor.session.role >= Role::Approver {
-                form method="post" action={ "/requests/" (r.id) "/approve" } {
-                    input type="hidden" name="csrf" value=(csrf);
-                    button.primary id="approve" type="submit" { (t("request.approve")) }
-                }
-                form.search method="post" action={ "/requests/" (r.id) "/reject" } {
-                    input type="hidden" name="csrf" value=(csrf);
-                    input type="text" name="reason" required maxlength="500" placeholder=(t("request.reason"));
-                    button type="submit" { (t("request.reject")) }
-                }
-            }
-            @if pending && mine {
-                form method="post" action={ "/requests/" (r.id) "/cancel" } {
-                    input type="hidden" name="csrf" value=(csrf);
-                    button.link type="submit" { (t("request.cancel")) }
-                }
-            }
-            @match submission {
-                Some(submission) => { (rows_table(frame.lang, &submission.preview().rows)) }
-                None => @if pending { (notice("warn", t("request.upload_gone"))) },
-            }
-        },
-    )
 }

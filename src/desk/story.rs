@@ -194,6 +194,16 @@ fn order_page(frame: Frame<'_>, story: &Story) -> Markup {
             @if let Some(closed) = &order.closed {
                 (notice("info", &format!("{}: {} · {} · {}", t("order.closed"), closed.by, when(&closed.at), closed.reason)))
             }
+            @if frame.role >= Some(super::auth::Role::Clerk)
+                && matches!(order.state, OrderState::Rejected | OrderState::Failed | OrderState::Pending)
+            {
+                form.search method="post" action="/close" {
+                    input type="hidden" name="csrf" value=(frame.csrf.unwrap_or_default());
+                    input type="hidden" name="orders" value=(order.req_id);
+                    input type="text" name="reason" required maxlength="500" placeholder=(t("close.reason"));
+                    button type="submit" id="close" { (t("close.one")) }
+                }
+            }
             h2 { (t("order.events")) }
             table.events {
                 thead { tr {

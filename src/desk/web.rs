@@ -18,7 +18,8 @@ use super::runs::{self, Shown};
 use super::server::Peer;
 use super::state::Desk;
 use super::{
-    audit_pages, download, outstanding, pages, people, requests, sending, story, submit, views,
+    audit_pages, closing, download, outstanding, pages, people, requests, sending, story, submit,
+    views,
 };
 
 pub fn router(desk: Arc<Desk>) -> Router {
@@ -54,6 +55,7 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/submissions/{id}/send", post(sending::confirm))
         .route("/submissions/{id}/request", post(requests::make))
         .route("/requests", get(requests::list_page))
+        .route("/close", post(closing::close))
         .route("/requests/{id}", get(requests::request_page))
         .route("/requests/{id}/approve", post(requests::approve))
         .route("/requests/{id}/reject", post(requests::reject))

@@ -13,6 +13,10 @@ use super::{Ledger, LedgerError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub id: String,
+    /// `send` (an upload's plan) or `close` (orders, with a reason: `note`).
+    pub kind: String,
+    /// A closure's req_ids.
+    pub orders: Vec<String>,
     pub state: String,
     pub made_by: String,
     pub made_at: String,
@@ -31,25 +35,28 @@ pub struct Request {
     pub exit_code: Option<i64>,
 }
 
-const COLUMNS: &str = "id, state, made_by, made_at, submission, label, sha256, plan_digest, calls, amount, decided_by, decided_at, note, run_id, exit_code";
+const COLUMNS: &str = "id, kind, coalesce(orders, '[]'), state, made_by, made_at, submission, label, sha256, plan_digest, calls, amount, decided_by, decided_at, note, run_id, exit_code";
 
 fn request(row: &rusqlite::Row<'_>) -> rusqlite::Result<Request> {
+    let orders: String = row.get(2)?;
     Ok(Request {
         id: row.get(0)?,
-        state: row.get(1)?,
-        made_by: row.get(2)?,
-        made_at: row.get(3)?,
-        submission: row.get(4)?,
-        label: row.get(5)?,
-        sha256: row.get(6)?,
-        plan_digest: row.get(7)?,
-        calls: row.get::<_, i64>(8)? as u64,
-        amount: row.get(9)?,
-        decided_by: row.get(10)?,
-        decided_at: row.get(11)?,
-        note: row.get(12)?,
-        run_id: row.get(13)?,
-        exit_code: row.get(14)?,
+        kind: row.get(1)?,
+        orders: serde_json::from_str(&orders).unwrap_or_default(),
+        state: row.get(3)?,
+        made_by: row.get(4)?,
+        made_at: row.get(5)?,
+        submission: row.get(6)?,
+        label: row.get(7)?,
+        sha256: row.get(8)?,
+        plan_digest: row.get(9)?,
+        calls: row.get::<_, i64>(10)? as u64,
+        amount: row.get(11)?,
+        decided_by: row.get(12)?,
+        decided_at: row.get(13)?,
+        note: row.get(14)?,
+        run_id: row.get(15)?,
+        exit_code: row.get(16)?,
     })
 }
 
@@ -59,9 +66,10 @@ pub fn create(ledger: &Ledger, r: &Request) -> Result<(), LedgerError> {
     ledger
         .conn
         .execute(
-            "INSERT INTO requests (id, state, made_by, made_at, submission, label, sha256, plan_digest, calls, amount)
-             VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![r.id, r.made_by, r.made_at, r.submission, r.label, r.sha256, r.plan_digest, r.calls as i64, r.amount],
+            "INSERT INTO requests (id, kind, orders, state, made_by, made_at, submission, label, sha256, plan_digest, calls, amount, note)
+             VALUES (?1, ?10, ?11, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?12)",
+            params![r.id, r.made_by, r.made_at, r.submission, r.label, r.sha256, r.plan_digest, r.calls as i64, r.amount,
+                r.kind, serde_json::to_string(&r.orders).unwrap_or_default(), r.note],
         )
         .map_err(|e| sql(path, e))?;
     Ok(())
@@ -174,6 +182,8 @@ mod tests {
         let ledger = Ledger::open(&dir.path().join("ledger.db"), Access::Write).expect("ledger");
         let r = Request {
             id: "r1".into(),
+            kind: "send".into(),
+            orders: Vec::new(),
             state: "pending".into(),
             made_by: "bo".into(),
             made_at: crate::clock::now_stamp(),

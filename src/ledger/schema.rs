@@ -162,6 +162,8 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE TABLE requests (
     id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'send' CHECK (kind = 'send' OR kind = 'close'),
+    orders TEXT,
     state TEXT NOT NULL CHECK (state = 'pending' OR state = 'approved' OR state = 'sending' OR state = 'finished' OR state = 'rejected' OR state = 'expired' OR state = 'cancelled'),
     made_by TEXT NOT NULL,
     made_at TEXT NOT NULL,
@@ -294,6 +296,8 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE TABLE requests (
     id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'send' CHECK (kind = 'send' OR kind = 'close'),
+    orders TEXT,
     state TEXT NOT NULL CHECK (state = 'pending' OR state = 'approved' OR state = 'sending' OR state = 'finished' OR state = 'rejected' OR state = 'expired' OR state = 'cancelled'),
     made_by TEXT NOT NULL,
     made_at TEXT NOT NULL,
