@@ -108,6 +108,9 @@ async fn a_night_is_corrected_and_sent_again_from_the_desk() {
     let job = location(&confirmed);
     let status = finished(&visitor, &job).await;
     assert_eq!(status["exit_code"], 0, "{status}");
+    // Last night's page: what needed attention then, and what it is now.
+    let then = visitor.text(&format!("/runs/{run}")).await;
+    assert!(then.contains("现在: 已送达"), "{then}");
     assert_eq!(status["progress"]["delivered"], 2, "{status}");
     let ledger = common::ledger_state(&ws.ledger());
     assert_eq!(ledger.get("N2").map(String::as_str), Some("delivered"));

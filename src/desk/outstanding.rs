@@ -202,6 +202,7 @@ impl From<&Outstanding> for Shown {
             row: order.row.clone(),
             source: order.source.clone(),
             changed: Vec::new(),
+            now: None,
         }
     }
 }

@@ -169,7 +169,12 @@ pub fn rows_table(lang: Lang, rows: &[Shown]) -> Markup {
                         td { code { (row.fields.req_id) } }
                         td { code { (row.fields.order_no) } }
                         td.num { (crate::money::Cents::first_charge(&row.fields.ext).map(|c| c.to_string()).unwrap_or_default()) }
-                        td { (status_name(lang, row.status)) }
+                        td {
+                            (status_name(lang, row.status))
+                            @if let Some(now) = shown.now {
+                                br; small.muted { (lang.t("run.now")) ": " (lang.t(&format!("state.{}", now.as_str()))) }
+                            }
+                        }
                         td { code { (row.error_code) } @if !row.sub_code.is_empty() { " " code { (row.sub_code) } } }
                         td {
                             @let english = crate::results::tally::message(&row.error_msg, &row.sub_msg);

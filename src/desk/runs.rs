@@ -145,6 +145,31 @@ pub struct Shown {
     pub source: String,
     /// What a corrected row changes against the ledger's last payload (the preview's).
     pub changed: Vec<super::changes::Change>,
+    /// The order's state in the ledger now (a run's page: what still needs attention).
+    pub now: Option<crate::ledger::OrderState>,
+}
+
+/// Each row's order as the ledger has it now (of this kind: real, or `--simulate`'s):
+/// what needed attention that night and what still does.
+pub fn now_in(ledger: &Path, simulated: bool, rows: &mut [Shown]) {
+    if !ledger.exists() {
+        return;
+    }
+    let Ok(opened) = crate::ledger::Ledger::open(ledger, crate::ledger::Access::Read) else {
+        return;
+    };
+    for shown in rows {
+        let req_id = &shown.row.fields.req_id;
+        if req_id.is_empty() {
+            continue;
+        }
+        shown.now = crate::ledger::orders::find(&opened, req_id)
+            .ok()
+            .into_iter()
+            .flatten()
+            .find(|o| o.req_id == *req_id && o.simulated == simulated)
+            .map(|o| o.state);
+    }
 }
 
 /// The rows of a result file that need attention (at most `ATTENTION_SHOWN`).
@@ -169,6 +194,7 @@ pub fn rows_where(
                 row,
                 source,
                 changed: Vec::new(),
+                now: None,
             });
         }
     }

@@ -175,6 +175,7 @@ pub async fn preview(desk: &Desk, input: &std::path::Path, id: &str, label: &str
                 row,
                 source: label.to_owned(),
                 changed: Vec::new(),
+                now: None,
             });
         }
     }

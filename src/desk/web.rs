@@ -266,8 +266,17 @@ impl axum::extract::FromRequestParts<Arc<Desk>> for FoundRun {
     }
 }
 
-async fn run_page(visitor: Visitor, FoundRun(run): FoundRun) -> Response {
-    let rows = runs::attention(&run.path).unwrap_or_default();
+async fn run_page(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    FoundRun(run): FoundRun,
+) -> Response {
+    let mut rows = runs::attention(&run.path).unwrap_or_default();
+    runs::now_in(
+        &desk.config.ledger,
+        desk.config.template.simulate,
+        &mut rows,
+    );
     html(pages::run(visitor.frame(), &run, &rows))
 }
 

@@ -163,6 +163,7 @@ pub(super) const CATALOGUE: &[(&str, &str, &str)] = &[
     ("run.by_code", "按错误码", "By error code"),
     ("run.by_status", "按状态", "By status"),
     ("run.none", "没有需要处理的行。", "No rows need attention."),
+    ("run.now", "现在", "now"),
     ("runs.empty", "结果目录中还没有结果文件。", "No result files in the results directory yet."),
     ("runs.title", "运行记录", "Runs"),
     ("state.closed", "已关闭", "closed"),
