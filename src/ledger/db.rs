@@ -235,6 +235,8 @@ impl Ledger {
             .unchecked_transaction()
             .map_err(|e| sql(path, e))?;
         tx.execute_batch(schema::CREATE).map_err(|e| sql(path, e))?;
+        tx.execute_batch(schema::V3_TABLES)
+            .map_err(|e| sql(path, e))?;
         tx.execute_batch(&format!(
             "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {};",
             schema::VERSION

@@ -134,7 +134,11 @@ CREATE TABLE imports (
     lines INTEGER NOT NULL,
     orders INTEGER NOT NULL
 ) WITHOUT ROWID;
+"#;
 
+/// The tables version 3 added (the desk's audit log, people and requests): made with
+/// `CREATE` in a new ledger, and by the 2 → 3 step in an older one.
+pub const V3_TABLES: &str = r#"
 CREATE TABLE audit (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -269,50 +273,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     // 2 → 3: the desk's audit log moves into the ledger, hash-chained; its users and
     // their sessions live there too.
     2,
-    "CREATE TABLE audit (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    user TEXT NOT NULL,
-    action TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    prev BLOB NOT NULL,
-    hash BLOB NOT NULL
-);
-CREATE INDEX audit_by_at ON audit (at);
-CREATE TABLE users (
-    name TEXT PRIMARY KEY,
-    role TEXT NOT NULL CHECK (role = 'viewer' OR role = 'clerk' OR role = 'approver' OR role = 'admin'),
-    hash TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    disabled_at TEXT
-) WITHOUT ROWID;
-CREATE TABLE sessions (
-    token BLOB PRIMARY KEY,
-    user TEXT NOT NULL,
-    csrf TEXT NOT NULL,
-    created INTEGER NOT NULL,
-    seen INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE requests (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL DEFAULT 'send' CHECK (kind = 'send' OR kind = 'close'),
-    orders TEXT,
-    state TEXT NOT NULL CHECK (state = 'pending' OR state = 'approved' OR state = 'sending' OR state = 'finished' OR state = 'rejected' OR state = 'expired' OR state = 'cancelled'),
-    made_by TEXT NOT NULL,
-    made_at TEXT NOT NULL,
-    submission TEXT NOT NULL,
-    label TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    plan_digest TEXT NOT NULL,
-    calls INTEGER NOT NULL,
-    amount TEXT NOT NULL,
-    decided_by TEXT,
-    decided_at TEXT,
-    note TEXT,
-    run_id TEXT,
-    exit_code INTEGER
-) WITHOUT ROWID;",
+    V3_TABLES,
 )];
 
 #[cfg(test)]
