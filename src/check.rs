@@ -242,6 +242,43 @@ fn session_line(expires: Option<NaiveDate>, warn_days: i64, today: NaiveDate) ->
 
 /// The ledger and the results a run will use: the ledger this tool's database (or a
 /// place one can be made), the results' directory one that takes a new file.
+/// The calls made today (Beijing day, every command's) against `daily_quota`, read
+/// from the ledger without opening it for writing (a check migrates nothing).
+pub fn quota_line(ledger: Option<&Path>, quota: Option<u64>, day: &str) -> Option<Line> {
+    let ledger = ledger.filter(|l| l.exists())?;
+    let conn = rusqlite::Connection::open_with_flags(
+        ledger,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    let calls: i64 = conn
+        .query_row(
+            "SELECT coalesce(sum(calls), 0) FROM calls_per_day WHERE day = ?1",
+            [day],
+            |row| row.get(0),
+        )
+        .ok()?;
+    let calls = calls.max(0) as u64;
+    Some(match quota {
+        Some(quota) if calls.saturating_mul(10) >= quota.saturating_mul(7) => Line::warning(
+            "quota",
+            format!(
+                "{calls} calls made today (Beijing day, every command) of daily_quota {quota}: past 70%; the quota resets at 00:00 Beijing time"
+            ),
+        ),
+        Some(quota) => Line::ok(
+            "quota",
+            format!("{calls} calls made today (Beijing day, every command) of daily_quota {quota}"),
+        ),
+        None => Line::ok(
+            "quota",
+            format!(
+                "{calls} calls made today (Beijing day, every command); no daily_quota in the config"
+            ),
+        ),
+    })
+}
+
 pub fn path_lines(ledger: Option<&Path>, out: Option<&Path>) -> Vec<Line> {
     let mut lines = Vec::new();
     if let Some(ledger) = ledger {

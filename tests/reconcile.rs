@@ -361,6 +361,24 @@ fn the_daily_quota_is_said_before_the_first_call_and_never_passed() {
         ledger_query(&ws.ledger(), "SELECT sum(calls) FROM calls_per_day")[0][0],
         "10"
     );
+    // `check` says so (a warning: past 70 % of the day's quota).
+    let mut check = assert_cmd::Command::new(binary());
+    check
+        .arg("check")
+        .arg("--ledger")
+        .arg(ws.ledger())
+        .arg("--config")
+        .arg(&ten)
+        .env("TOP_GATEWAY", sim.url())
+        .env("TOP_APP_KEY", opentrade_callback::simulator::DEMO_APP_KEY)
+        .env("TOP_APP_SECRET", opentrade_callback::simulator::DEMO_SECRET)
+        .env("TOP_SESSION", opentrade_callback::simulator::DEMO_SESSION);
+    let out = check.assert().code(1).get_output().stdout.clone();
+    let said = String::from_utf8_lossy(&out);
+    assert!(
+        said.contains("10 calls made today") && said.contains("daily_quota 10: past 70%"),
+        "{said}"
+    );
     // A send the same day stops before its first call, and says why.
     let more = ws.write("more.csv", export(&[(2, "R2"), (3, "R3")]));
     let mut send = send_cmd(&ws, &sim, &[&more]);

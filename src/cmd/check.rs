@@ -22,6 +22,12 @@ pub async fn run(args: CheckArgs, env: &Environment) -> anyhow::Result<Exit> {
     };
     let (ledger, out) = config::check_paths(&args, env);
     lines.extend(check::path_lines(ledger.as_deref(), out.as_deref()));
+    let day = today.format("%Y-%m-%d").to_string();
+    lines.extend(check::quota_line(
+        ledger.as_deref(),
+        config::check_quota(&args, env),
+        &day,
+    ));
     let exit = check::exit_of(&lines);
     if args.json {
         let doc = serde_json::json!({"checks": lines, "exit_code": exit.code()});

@@ -228,6 +228,13 @@ pub fn check_paths(args: &CheckArgs, env: &Environment) -> (Option<PathBuf>, Opt
     )
 }
 
+/// The `daily_quota` of the config `check` reads, if it sets one.
+pub fn check_quota(args: &CheckArgs, env: &Environment) -> Option<u64> {
+    config_path(args.connect.config.as_deref(), env)
+        .and_then(|path| file::load_quietly(&path).ok())
+        .and_then(|file| file.daily_quota)
+}
+
 /// The config file (`--config`, else `OPENTRADE_CONFIG`, whose role is claimed), or
 /// an empty one.
 fn read_config(
