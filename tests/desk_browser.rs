@@ -112,6 +112,7 @@ async fn open_browser(
 struct Camera {
     dir: PathBuf,
     step: u32,
+    prefix: String,
 }
 
 impl Camera {
@@ -121,15 +122,31 @@ impl Camera {
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
         let dir = target.join("desk-screenshots");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
-        Camera { dir, step: 0 }
+        Camera {
+            dir,
+            step: 0,
+            prefix: String::new(),
+        }
+    }
+
+    /// A camera whose pictures are named `PREFIX-NN-name.png`.
+    fn named(prefix: &str) -> Camera {
+        Camera {
+            prefix: format!("{prefix}-"),
+            ..Camera::new()
+        }
     }
 
     async fn shoot(&mut self, browser: &Client, name: &str) {
         self.step += 1;
         let png = browser.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
-        std::fs::write(self.dir.join(format!("{:02}-{name}.png", self.step)), png)
-            .expect("write screenshot");
+        std::fs::write(
+            self.dir
+                .join(format!("{}{:02}-{name}.png", self.prefix, self.step)),
+            png,
+        )
+        .expect("write screenshot");
     }
 }
 
@@ -419,4 +436,203 @@ async fn a_clerk_corrects_last_nights_rows_in_the_browser() {
     let after = sim.stats();
     assert_eq!(after.accepted, 4, "{after:?}");
     assert_eq!(after.rejected, 1, "{after:?}");
+}
+
+/// Logs `name` in through the password form.
+async fn log_in(browser: &Client, base: &str, name: &str, password: &str) {
+    browser
+        .goto(&format!("{base}/login"))
+        .await
+        .expect("login page");
+    let field = |n: &'static str| async move {
+        find_soon(browser, Locator::Css(&format!("input[name={n}]")))
+            .await
+            .expect("a field")
+    };
+    field("name").await.send_keys(name).await.expect("name");
+    field("password")
+        .await
+        .send_keys(password)
+        .await
+        .expect("password");
+    browser
+        .find(Locator::Css("form.login button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("log in");
+    find_soon(browser, Locator::Css("span.user"))
+        .await
+        .expect("logged in");
+}
+
+/// Waits until the send on the page shown has ended.
+async fn until_sent(browser: &Client) {
+    let ended = tokio::time::timeout(Duration::from_secs(120), async {
+        while !browser
+            .source()
+            .await
+            .expect("page")
+            .contains("data-running=\"0\"")
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the send ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_and_an_approver_work_a_day_in_the_browser() {
+    let (chromium, driver_path) = browser();
+    let ws = Workspace::new();
+    let sim = common::simulator(Scenario::default().on(
+        Matcher::order_no(REJECTED_ORDER),
+        Fault::reject("B0107", "订单号不存在"),
+    ));
+    let results = common::desk::last_night(&ws, &sim);
+    for (name, role) in [("bo", "clerk"), ("cy", "approver")] {
+        assert_cmd::Command::new(common::binary())
+            .args(["users", "add", name, "--role", role, "--ledger"])
+            .arg(ws.ledger())
+            .write_stdin(format!("{name}'s long password\n"))
+            .assert()
+            .success();
+    }
+    let desk = common::desk::start(&ws.ledger(), &results, &sim.url(), &[]);
+    let driver = start_driver(&driver_path);
+    let (bo_downloads, cy_downloads) = (ws.path("bo-downloads"), ws.path("cy-downloads"));
+    std::fs::create_dir(&bo_downloads).expect("dir");
+    std::fs::create_dir(&cy_downloads).expect("dir");
+    let bo = open_browser(&driver, &chromium, &ws.path("bo-profile"), &bo_downloads).await;
+    let cy = open_browser(&driver, &chromium, &ws.path("cy-profile"), &cy_downloads).await;
+    let mut camera = Camera::named("team");
+
+    // The clerk logs in with a password and finds the rejected order on the worklist.
+    log_in(&bo, &desk.base, "bo", "bo's long password").await;
+    bo.goto(&format!("{}/outstanding?code=B0107", desk.base))
+        .await
+        .expect("worklist");
+    let matching = find_soon(&bo, Locator::Id("matching"))
+        .await
+        .expect("the worklist");
+    assert!(
+        matching
+            .text()
+            .await
+            .expect("text")
+            .contains("符合条件 1 笔")
+    );
+    camera.shoot(&bo, "worklist").await;
+    // Its story.
+    bo.goto(&format!("{}/orders?q={REJECTED_ORDER}", desk.base))
+        .await
+        .expect("story");
+    let story = find_soon(&bo, Locator::Css("table.events"))
+        .await
+        .expect("the story");
+    assert!(story.text().await.expect("text").contains("B0107"));
+    camera.shoot(&bo, "story").await;
+    // Last night's rows to correct, downloaded, corrected, uploaded: the preview says
+    // what the correction changes; the clerk asks for the send.
+    bo.goto(&format!("{}/", desk.base)).await.expect("runs");
+    follow(&bo, "night-1201.csv").await;
+    find_soon(&bo, Locator::Css("a[href$='/attention.xlsx']"))
+        .await
+        .expect("the run")
+        .click()
+        .await
+        .expect("download");
+    let attention = downloaded(&bo_downloads, "night-1201", "-attention.xlsx");
+    let corrected = ws.path("更正.xlsx");
+    correct(&attention, &corrected);
+    follow(&bo, "提交更正").await;
+    find_soon(&bo, Locator::Css("input[type=file]"))
+        .await
+        .expect("file input")
+        .send_keys(&corrected.display().to_string())
+        .await
+        .expect("choose");
+    bo.find(Locator::Css("form.upload button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("upload");
+    let request = find_soon(&bo, Locator::Id("request"))
+        .await
+        .expect("the preview");
+    let preview = bo.source().await.expect("page");
+    assert!(preview.contains("与上次发送的内容相比改动了"), "{preview}");
+    assert!(
+        !preview.contains("id=\"confirm\""),
+        "a clerk does not send alone"
+    );
+    camera.shoot(&bo, "preview").await;
+    request.click().await.expect("request");
+    find_soon(&bo, Locator::Id("state"))
+        .await
+        .expect("the request");
+    let request_url = bo.current_url().await.expect("url").to_string();
+    assert!(request_url.contains("/requests/"), "{request_url}");
+    assert!(bo.source().await.expect("page").contains("等待他人审批"));
+    camera.shoot(&bo, "requested").await;
+    assert_eq!(sim.stats().accepted, 2, "nothing sent yet");
+
+    // The approver opens the request's link, reads it and approves: it is sent.
+    log_in(&cy, &desk.base, "cy", "cy's long password").await;
+    cy.goto(&request_url).await.expect("the request");
+    let approve = find_soon(&cy, Locator::Id("approve"))
+        .await
+        .expect("approve");
+    camera.shoot(&cy, "approver").await;
+    approve.click().await.expect("approve");
+    find_soon(&cy, Locator::Id("progress"))
+        .await
+        .expect("the send");
+    until_sent(&cy).await;
+    camera.shoot(&cy, "approved-sent").await;
+    // Both read the order's story now: delivered, with who did what.
+    cy.goto(&format!("{}/orders/N2", desk.base))
+        .await
+        .expect("story");
+    let state = find_soon(&cy, Locator::Id("state")).await.expect("state");
+    assert_eq!(state.text().await.expect("text"), "已送达");
+    camera.shoot(&cy, "story-after").await;
+    bo.goto(&request_url).await.expect("the request");
+    let finished = find_soon(&bo, Locator::Id("state")).await.expect("state");
+    assert_eq!(finished.text().await.expect("text"), "已完成");
+    // And in English.
+    follow(&bo, "English").await;
+    bo.goto(&format!("{}/requests", desk.base))
+        .await
+        .expect("requests");
+    find_soon(&bo, Locator::Css("table.requests"))
+        .await
+        .expect("requests in English");
+    camera.shoot(&bo, "requests-en").await;
+    follow(&cy, "English").await;
+    cy.goto(&format!("{}/orders/N2", desk.base))
+        .await
+        .expect("story");
+    find_soon(&cy, Locator::Css("table.events"))
+        .await
+        .expect("story in English");
+    camera.shoot(&cy, "story-en").await;
+    bo.close().await.expect("close");
+    cy.close().await.expect("close");
+
+    let ledger = common::ledger_state(&ws.ledger());
+    assert_eq!(
+        ledger.get("N2").map(String::as_str),
+        Some("delivered"),
+        "{ledger:?}"
+    );
+    let actions: Vec<String> = common::desk::audit_rows(&ws.ledger())
+        .iter()
+        .filter_map(|r| r["action"].as_str().map(str::to_owned))
+        .filter(|a| a == "request" || a == "approve")
+        .collect();
+    assert_eq!(actions, ["request", "approve"]);
 }
