@@ -436,16 +436,17 @@ async fn a_one_person_desk_closes_the_matching_orders_at_once() {
     let bo = logged_in(&process.base, "bo", "bo's long password").await;
     let worklist = bo.text("/outstanding?code=B0107").await;
     assert!(worklist.contains("id=\"close-all\""), "{worklist}");
-    let orders =
-        desk::value_after(&worklist, "name=\"orders\" value=\"").expect("the matching orders");
-    assert_eq!(orders, "N2");
+    // The form names the filter, not a list the page carried: the server finds the
+    // matching orders again.
+    let filter = desk::value_after(&worklist, "name=\"filter\" value=\"").expect("the filter");
+    assert_eq!(filter, "code=B0107");
     let csrf = bo.csrf("/outstanding").await;
     let closed = bo
         .post(
             "/close",
             &[
                 ("csrf", &csrf),
-                ("orders", &orders),
+                ("filter", &filter),
                 ("reason", "too late (21011)"),
             ],
         )

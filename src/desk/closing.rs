@@ -25,6 +25,8 @@ pub struct CloseForm {
     reason: Option<String>,
     /// The req_ids, separated by spaces, commas or lines.
     orders: Option<String>,
+    /// Or the worklist's filter (its query): every outstanding order it matches.
+    filter: Option<String>,
 }
 
 /// The most orders one closure names.
@@ -54,14 +56,39 @@ pub async fn close(
             lang.t("request.reason_needed"),
         );
     }
-    let mut orders: Vec<String> = form
-        .orders
-        .as_deref()
-        .unwrap_or_default()
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let mut orders: Vec<String> = match &form.filter {
+        // The worklist's matching orders, found again now (not a list the page carried).
+        Some(query) => {
+            let query: std::collections::HashMap<String, String> =
+                form_urlencoded::parse(query.as_bytes())
+                    .into_owned()
+                    .collect();
+            let Some(filter) = super::outstanding::WorkFilter::of(&query) else {
+                return status_page(
+                    StatusCode::BAD_REQUEST,
+                    &visitor,
+                    lang.t("outstanding.bad_filter"),
+                );
+            };
+            match super::outstanding::of_desk(&desk) {
+                Ok(all) => super::outstanding::filtered(all, &filter)
+                    .into_iter()
+                    .map(|o| o.row.fields.req_id)
+                    .collect(),
+                Err(error) => {
+                    return status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error);
+                }
+            }
+        }
+        None => form
+            .orders
+            .as_deref()
+            .unwrap_or_default()
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
     orders.sort();
     orders.dedup();
     let plausible = |id: &String| {

@@ -187,6 +187,13 @@ impl WorkFilter {
     }
 }
 
+/// The outstanding orders of the desk's ledger (with the result files' rows for those
+/// the ledger has no payload of).
+pub fn of_desk(desk: &super::state::Desk) -> Result<Vec<Outstanding>, String> {
+    let runs = desk.runs.list();
+    list(&desk.config.ledger, &runs, desk.config.template.simulate).map_err(|e| e.to_string())
+}
+
 /// The orders `filter` keeps, now.
 pub fn filtered(orders: Vec<Outstanding>, filter: &WorkFilter) -> Vec<Outstanding> {
     let due_by = crate::clock::stamp(chrono::Utc::now() + chrono::TimeDelta::days(1));

@@ -88,7 +88,7 @@ pub fn outstanding(
                     p { (t("close.explain")) }
                     form.search method="post" action="/close" {
                         input type="hidden" name="csrf" value=(frame.csrf.unwrap_or_default());
-                        input type="hidden" name="orders" value=(orders.iter().map(|o| o.row.fields.req_id.as_str()).collect::<Vec<_>>().join(" "));
+                        input type="hidden" name="filter" value=(filter.query());
                         input type="text" name="reason" required maxlength="500" placeholder=(t("close.reason"));
                         button type="submit" id="close-all" { (t("close.button")) }
                     }

@@ -318,12 +318,6 @@ async fn run_attention(
     )
 }
 
-fn outstanding_orders(desk: &Desk) -> Result<Vec<outstanding::Outstanding>, String> {
-    let runs = desk.runs.list();
-    outstanding::list(&desk.config.ledger, &runs, desk.config.template.simulate)
-        .map_err(|e| e.to_string())
-}
-
 async fn outstanding_page(
     State(desk): State<Arc<Desk>>,
     visitor: Visitor,
@@ -336,7 +330,7 @@ async fn outstanding_page(
             visitor.lang.t("outstanding.bad_filter"),
         );
     };
-    match outstanding_orders(&desk) {
+    match outstanding::of_desk(&desk) {
         Ok(all) => {
             let total = all.len();
             let orders = outstanding::filtered(all, &filter);
@@ -369,7 +363,7 @@ async fn outstanding_workbook(
             visitor.lang.t("outstanding.bad_filter"),
         );
     };
-    match outstanding_orders(&desk).map(|all| outstanding::filtered(all, &filter)) {
+    match outstanding::of_desk(&desk).map(|all| outstanding::filtered(all, &filter)) {
         Ok(orders) => {
             if let Err(error) = desk.audit.record(
                 &visitor.session.user,
