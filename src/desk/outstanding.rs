@@ -111,6 +111,9 @@ pub fn list(ledger: &Path, runs: &[Run], simulated: bool) -> Result<Vec<Outstand
     Ok(open)
 }
 
+/// The orders the worklist's page lists (all that match go into its workbook).
+pub const WORKLIST_SHOWN: usize = 200;
+
 /// Which outstanding orders a visitor asks for (`/outstanding?status=&code=&due=&q=`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkFilter {

@@ -71,7 +71,7 @@ pub fn outstanding(
                     table.due {
                         thead { tr { th { (t("col.deadline")) } th { (t("col.order_no")) } th { (t("col.req_id")) } th { (t("col.status")) } } }
                         tbody {
-                            @for order in orders.iter().filter(|o| o.deadline.is_some()) {
+                            @for order in orders.iter().filter(|o| o.deadline.is_some()).take(super::outstanding::WORKLIST_SHOWN) {
                                 tr {
                                     td { (order.deadline.as_deref().unwrap_or_default().get(..16).unwrap_or_default().replace('T', " ")) }
                                     td.number { (order.row.fields.order_no) }
@@ -83,6 +83,9 @@ pub fn outstanding(
                     }
                 }
                 (rows_table(frame.lang, shown))
+                @if shown.len() < orders.len() {
+                    p.meta { (t("outstanding.first").replace("{n}", &shown.len().to_string())) }
+                }
                 @if frame.role >= Some(super::auth::Role::Clerk) {
                     h2 { (t("close.matching").replace("{n}", &orders.len().to_string())) }
                     p { (t("close.explain")) }

@@ -336,7 +336,7 @@ async fn outstanding_page(
             let orders = outstanding::filtered(all, &filter);
             let shown: Vec<Shown> = orders
                 .iter()
-                .take(runs::ATTENTION_SHOWN)
+                .take(outstanding::WORKLIST_SHOWN)
                 .map(Shown::from)
                 .collect();
             html(views::outstanding(

@@ -120,6 +120,7 @@ pub(super) const CATALOGUE: &[(&str, &str, &str)] = &[
     ("outstanding.due", "平台截止时间（由对账 reconcile 得出），最早的在前：过了截止时间，平台会自动关闭订单。", "The platform's deadlines (found by reconcile), soonest first: past its deadline the platform closes the order itself."),
     ("outstanding.due_only", "只看 24 小时内到期", "due within 24 hours only"),
     ("outstanding.empty", "没有未完成的订单。", "No outstanding orders."),
+    ("outstanding.first", "只列出前 {n} 笔；全部符合条件的订单请导出为工作簿。", "Only the first {n} are listed; export the workbook for every order that matches."),
     ("outstanding.intro", "账本中最新状态为“被拒绝”或“失败”、此后未再送达的订单，无论来自哪一晚。", "Orders whose latest state in the ledger is rejected or failed and that were not delivered since, whatever night they came from."),
     ("outstanding.matching", "符合条件 {n} 笔，共 {total} 笔未完成", "{n} of {total} outstanding orders match"),
     ("outstanding.title", "未完成订单", "Outstanding orders"),
