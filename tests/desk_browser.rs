@@ -377,18 +377,7 @@ async fn a_clerk_corrects_last_nights_rows_in_the_browser() {
         .await
         .expect("the progress page");
     camera.shoot(&browser, "sending").await;
-    let ended = tokio::time::timeout(Duration::from_secs(120), async {
-        while !browser
-            .source()
-            .await
-            .expect("page")
-            .contains("data-running=\"0\"")
-        {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-    .await;
-    assert!(ended.is_ok(), "the send ends");
+    until_sent(&browser).await;
     find_soon(&browser, Locator::Css("a[href$='/results.xlsx']"))
         .await
         .expect("results link");

@@ -11,9 +11,7 @@ use crate::ledger::store::Store as _;
 use crate::ledger::{Access, Ledger};
 use crate::reconcile::report::{self, Doc};
 use crate::reconcile::{ReconcileConfig, ReconcileError, Reconciled, fetch, walk};
-use crate::send::Mode;
 use crate::signals::Signals;
-use crate::top::{Credentials, Secret, TopClient};
 
 pub async fn run(args: ReconcileArgs, env: &Environment, quiet: bool) -> anyhow::Result<Exit> {
     let mut signals = Signals::install()?;
@@ -32,7 +30,9 @@ pub async fn run(args: ReconcileArgs, env: &Environment, quiet: bool) -> anyhow:
     }
     let _lock = crate::ledger::acquire(&config.ledger).map_err(super::lock_error)?;
     let ledger = Ledger::open(&config.ledger, Access::Write)?;
-    let (client, _simulator) = client(&config).await?;
+    let Some((client, _simulator)) = crate::send::client_for(&config.connection).await? else {
+        anyhow::bail!("reconcile has no dry run: it only reads the platform");
+    };
     let day = now.format("%Y-%m-%d").to_string();
     let used = ledger.calls_on(&day)?;
     let mut pages = fetch::Gateway::new(&client);
@@ -143,32 +143,6 @@ fn budget(config: &ReconcileConfig, now: chrono::NaiveDateTime, used: u64) -> Re
         );
     }
     Ok(())
-}
-
-/// The client of the configured gateway, or of an in-process simulator.
-async fn client(
-    config: &ReconcileConfig,
-) -> anyhow::Result<(TopClient, Option<crate::simulator::RunningSimulator>)> {
-    let connection = &config.connection;
-    let (gateway, credentials, simulator) = match &connection.mode {
-        Mode::Live {
-            gateway,
-            credentials,
-        } => (gateway.clone(), credentials.clone(), None),
-        Mode::Simulate { scenario } => {
-            let sim = crate::simulator::SimulatorConfig::demo().with_scenario(scenario.clone());
-            let running = crate::simulator::start(([127, 0, 0, 1], 0).into(), sim).await?;
-            let credentials = Credentials {
-                app_key: crate::simulator::DEMO_APP_KEY.into(),
-                secret: Secret::new(crate::simulator::DEMO_SECRET),
-                session: Secret::new(crate::simulator::DEMO_SESSION),
-            };
-            (running.url(), credentials, Some(running))
-        }
-        Mode::DryRun => anyhow::bail!("reconcile has no dry run: it only reads the platform"),
-    };
-    let client = TopClient::new(connection.client_settings(gateway, credentials))?;
-    Ok((client, simulator))
 }
 
 /// `--summary-json`, `--metrics-file` and the hooks, on every exit; a failure to write

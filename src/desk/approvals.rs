@@ -11,9 +11,7 @@ use crate::ledger::{Access, Ledger};
 pub fn needs_approval(desk: &Desk) -> bool {
     // With people in the ledger; a desk without (the one-time link's, a `--users`
     // file's) is one person's.
-    desk.config.approvals == Approvals::One
-        && desk.auth.keeps_users()
-        && !desk.auth.accounts().is_empty()
+    desk.config.approvals == Approvals::One && desk.auth.keeps_users() && desk.auth.uses_passwords()
 }
 
 pub(super) fn ledger(desk: &Desk) -> Result<Ledger, String> {

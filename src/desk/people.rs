@@ -45,11 +45,8 @@ pub async fn add(
     Form(form): Form<AddForm>,
 ) -> Response {
     let lang = visitor.lang;
-    if !visitor.csrf_ok(form.csrf.as_deref()) {
-        return status_page(StatusCode::FORBIDDEN, &visitor, lang.t("error.bad_csrf"));
-    }
-    if !desk.auth.keeps_users() {
-        return status_page(StatusCode::CONFLICT, &visitor, lang.t("users.from_file"));
+    if let Some(refused) = may_change(&desk, &visitor, form.csrf.as_deref()) {
+        return refused;
     }
     let name = form.name.trim();
     let problem = super::users::check_name(name)
@@ -120,11 +117,8 @@ pub async fn disable(
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     let lang = visitor.lang;
-    if !visitor.csrf_ok(form.csrf.as_deref()) {
-        return status_page(StatusCode::FORBIDDEN, &visitor, lang.t("error.bad_csrf"));
-    }
-    if !desk.auth.keeps_users() {
-        return status_page(StatusCode::CONFLICT, &visitor, lang.t("users.from_file"));
+    if let Some(refused) = may_change(&desk, &visitor, form.csrf.as_deref()) {
+        return refused;
     }
     if super::users::check_name(&name).is_err()
         || !desk.auth.accounts().iter().any(|a| a.name == name)
@@ -156,6 +150,25 @@ pub async fn disable(
     }
     desk.auth.disable(&name);
     Redirect::to("/users").into_response()
+}
+
+/// Why a change of users is refused: a form not from this session, or users kept in a
+/// `--users` file rather than the ledger.
+fn may_change(
+    desk: &Desk,
+    visitor: &super::guard::Visitor,
+    csrf: Option<&str>,
+) -> Option<Response> {
+    let lang = visitor.lang;
+    if !visitor.csrf_ok(csrf) {
+        return Some(status_page(
+            StatusCode::FORBIDDEN,
+            visitor,
+            lang.t("error.bad_csrf"),
+        ));
+    }
+    (!desk.auth.keeps_users())
+        .then(|| status_page(StatusCode::CONFLICT, visitor, lang.t("users.from_file")))
 }
 
 fn users_view(frame: Frame<'_>, accounts: &[Account], problem: Option<&str>) -> Markup {

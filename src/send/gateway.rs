@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::deliver::Deliverer;
 use super::halt::Halt;
-use super::{Mode, SendConfig, SendError};
+use super::{Connection, Mode, SendConfig, SendError};
 use crate::ledger;
 use crate::simulator::{self, RunningSimulator, SimulatorConfig};
 use crate::top::{Credentials, Secret, TopClient};
@@ -22,13 +22,28 @@ pub async fn connect(
     run_id: Arc<str>,
     budget: Option<Arc<super::quota::Budget>>,
 ) -> Result<Gateway, SendError> {
-    let (gateway, credentials, simulator) = match &config.connection.mode {
-        Mode::DryRun => {
-            return Ok(Gateway {
-                deliverer: None,
-                simulator: None,
-            });
-        }
+    let Some((client, simulator)) = client_for(&config.connection).await? else {
+        return Ok(Gateway {
+            deliverer: None,
+            simulator: None,
+        });
+    };
+    let deliverer =
+        Deliverer::new(client, config.policy.clone(), Arc::clone(halt), run_id).with_budget(budget);
+    Ok(Gateway {
+        deliverer: Some(deliverer),
+        simulator,
+    })
+}
+
+/// The client of a connection that calls: the gateway with its credentials, or an
+/// in-process simulator (kept running while it is held) with the demo credentials;
+/// none for a dry run. `send` and `reconcile` alike.
+pub async fn client_for(
+    connection: &Connection,
+) -> Result<Option<(TopClient, Option<RunningSimulator>)>, SendError> {
+    let (gateway, credentials, simulator) = match &connection.mode {
+        Mode::DryRun => return Ok(None),
         Mode::Live {
             gateway,
             credentials,
@@ -46,13 +61,8 @@ pub async fn connect(
             (running.url(), credentials, Some(running))
         }
     };
-    let client = TopClient::new(config.connection.client_settings(gateway, credentials))?;
-    let deliverer =
-        Deliverer::new(client, config.policy.clone(), Arc::clone(halt), run_id).with_budget(budget);
-    Ok(Gateway {
-        deliverer: Some(deliverer),
-        simulator,
-    })
+    let client = TopClient::new(connection.client_settings(gateway, credentials))?;
+    Ok(Some((client, simulator)))
 }
 
 /// Identifies the run in the ledger; `sim-` for simulations, which live runs ignore.

@@ -40,7 +40,7 @@ use tokio::sync::mpsc;
 
 use self::deliver::Deliverer;
 pub use self::error::SendError;
-pub use self::gateway::run_id;
+pub use self::gateway::{client_for, run_id};
 use self::halt::{Halt, HaltReason};
 pub use self::interrupt::Stop;
 use self::interrupt::{blocking, finish_or_leave, halt_on_stop, until_stopped};
