@@ -28,11 +28,7 @@ pub async fn page_of(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(filter) = filter_of(&query) else {
-        return status_page(
-            StatusCode::BAD_REQUEST,
-            &visitor,
-            visitor.lang.t("audit.bad_filter"),
-        );
+        return bad_filter(&visitor);
     };
     let shown = AuditFilter {
         limit: Some(SHOWN + 1),
@@ -55,11 +51,7 @@ pub async fn csv_of(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(filter) = filter_of(&query) else {
-        return status_page(
-            StatusCode::BAD_REQUEST,
-            &visitor,
-            visitor.lang.t("audit.bad_filter"),
-        );
+        return bad_filter(&visitor);
     };
     let rows = match entries(&desk, &filter) {
         Ok(rows) => rows,
@@ -104,6 +96,15 @@ pub async fn csv_of(
 }
 
 /// The filter a query asks for; `None` for one that is not a filter.
+/// The page that says the filter in the query could not be read.
+fn bad_filter(visitor: &Visitor) -> Response {
+    status_page(
+        StatusCode::BAD_REQUEST,
+        visitor,
+        visitor.lang.t("audit.bad_filter"),
+    )
+}
+
 fn filter_of(query: &HashMap<String, String>) -> Option<AuditFilter> {
     let get = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
     let time = |text: &str| {

@@ -308,7 +308,12 @@ async fn run_attention(
     visitor: Visitor,
     FoundRun(run): FoundRun,
 ) -> Response {
-    if let Err(error) = desk.audit.record(&visitor.session.user, "download", serde_json::json!({"run": run.name, "what": "attention", "rows": run.tally.attention_total()})) {
+    let detail = serde_json::json!({
+        "run": run.name,
+        "what": "attention",
+        "rows": run.tally.attention_total(),
+    });
+    if let Err(error) = desk.audit.record(&visitor.session.user, "download", detail) {
         return audit_refused(visitor.lang, &error);
     }
     download::attention_workbook(
