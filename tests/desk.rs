@@ -49,26 +49,23 @@ async fn a_night_is_corrected_and_sent_again_from_the_desk() {
             .expect("body")
             .starts_with(b"PK\x03\x04")
     );
-    let outstanding = visitor.text("/outstanding").await;
+    let outstanding = visitor.text("/work").await;
     assert!(
         outstanding.contains("N2") && !outstanding.contains(">N1<"),
         "{outstanding}"
     );
-    let export = visitor.get("/outstanding.xlsx").await;
+    let export = visitor.get("/work.xlsx").await;
     assert_eq!(export.status(), 200);
     // Filtered: by status, by code, by part of a number; the download takes the filter.
-    let failed = visitor.text("/outstanding?status=failed").await;
+    let failed = visitor.text("/work?status=failed").await;
     assert!(failed.contains("符合条件 0 笔，共 1 笔未完成"), "{failed}");
-    let by_code = visitor.text("/outstanding?code=B0107&q=0000000002").await;
+    let by_code = visitor.text("/work?code=B0107&q=0000000002").await;
     assert!(
         by_code.contains("符合条件 1 笔")
-            && by_code.contains("/outstanding.xlsx?code=B0107&amp;q=0000000002"),
+            && by_code.contains("/work.xlsx?code=B0107&amp;q=0000000002"),
         "{by_code}"
     );
-    assert_eq!(
-        visitor.get("/outstanding?status=delivered").await.status(),
-        400
-    );
+    assert_eq!(visitor.get("/work?status=delivered").await.status(), 400);
 
     // The clerk corrects N2's order number, adds the missing req_id, keeps N1 as it was.
     let corrected = format!(
@@ -133,12 +130,7 @@ async fn a_night_is_corrected_and_sent_again_from_the_desk() {
         2,
         "the desk's run joins the runs"
     );
-    assert!(
-        visitor
-            .text("/outstanding")
-            .await
-            .contains("没有未完成的订单")
-    );
+    assert!(visitor.text("/work").await.contains("没有未完成的订单"));
 
     let audit = desk::audit_text(&ws.ledger());
     for action in [
@@ -177,7 +169,7 @@ async fn every_security_rule_refuses_and_changes_nothing() {
         (home.status().as_u16(), location(&home)),
         (303, "/login".into())
     );
-    assert_eq!(anonymous.get("/outstanding.xlsx").await.status(), 303);
+    assert_eq!(anonymous.get("/work.xlsx").await.status(), 303);
     assert_eq!(
         anonymous.post("/logout", &[("csrf", "x")]).await.status(),
         401

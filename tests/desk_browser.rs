@@ -500,7 +500,7 @@ async fn a_clerk_and_an_approver_work_a_day_in_the_browser() {
 
     // The clerk logs in with a password and finds the rejected order on the worklist.
     log_in(&bo, &desk.base, "bo", "bo's long password").await;
-    bo.goto(&format!("{}/outstanding?code=B0107", desk.base))
+    bo.goto(&format!("{}/work?code=B0107", desk.base))
         .await
         .expect("worklist");
     let matching = find_soon(&bo, Locator::Id("matching"))

@@ -434,13 +434,13 @@ async fn a_one_person_desk_closes_the_matching_orders_at_once() {
     add(&ws, "bo", "clerk", "bo's long password");
     let process = start(&ws.ledger(), &results, &sim.url(), &["--approvals", "none"]);
     let bo = logged_in(&process.base, "bo", "bo's long password").await;
-    let worklist = bo.text("/outstanding?code=B0107").await;
+    let worklist = bo.text("/work?code=B0107").await;
     assert!(worklist.contains("id=\"close-all\""), "{worklist}");
     // The form names the filter, not a list the page carried: the server finds the
     // matching orders again.
     let filter = desk::value_after(&worklist, "name=\"filter\" value=\"").expect("the filter");
     assert_eq!(filter, "code=B0107");
-    let csrf = bo.csrf("/outstanding").await;
+    let csrf = bo.csrf("/work").await;
     let closed = bo
         .post(
             "/close",
@@ -453,5 +453,5 @@ async fn a_one_person_desk_closes_the_matching_orders_at_once() {
         .await;
     assert_eq!(closed.status(), 200);
     assert!(closed.text().await.expect("page").contains("已关闭: 1"));
-    assert!(bo.text("/outstanding").await.contains("符合条件 0 笔"));
+    assert!(bo.text("/work").await.contains("符合条件 0 笔"));
 }

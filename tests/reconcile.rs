@@ -494,7 +494,7 @@ async fn the_desk_lists_the_outstanding_orders_soonest_deadline_first() {
     exits_with(&mut cmd, 1);
     let process = start(&ws.ledger(), &results, &sim.url(), &[]);
     let visitor = logged_in(&process).await;
-    let page = visitor.text("/outstanding").await;
+    let page = visitor.text("/work").await;
     assert!(page.contains("平台截止时间"), "{page}");
     let due = page
         .split("<table class=\"due\">")

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::Form;
+use super::posted::Posted;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,7 +21,6 @@ use crate::ledger::requests::Request;
 
 #[derive(serde::Deserialize)]
 pub struct CloseForm {
-    csrf: Option<String>,
     reason: Option<String>,
     /// The req_ids, separated by spaces, commas or lines.
     orders: Option<String>,
@@ -37,26 +36,17 @@ const MAX_CLOSE: usize = 10_000;
 pub async fn close(
     State(desk): State<Arc<Desk>>,
     AtLeast(visitor): Clerk,
-    Form(form): Form<CloseForm>,
+    Posted(form): Posted<CloseForm>,
 ) -> Response {
     let lang = visitor.lang;
-    if !visitor.csrf_ok(form.csrf.as_deref()) {
-        return status_page(StatusCode::FORBIDDEN, &visitor, lang.t("error.bad_csrf"));
-    }
-    let reason = form
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
-    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
+    let Some(reason) = reason_of(form.reason.as_deref()) else {
         return status_page(
             StatusCode::BAD_REQUEST,
             &visitor,
             lang.t("request.reason_needed"),
         );
-    }
-    let mut orders: Vec<String> = match &form.filter {
+    };
+    let orders: Vec<String> = match &form.filter {
         // The worklist's matching orders, found again now (not a list the page carried).
         Some(query) => {
             let query: std::collections::HashMap<String, String> =
@@ -70,11 +60,8 @@ pub async fn close(
                     lang.t("outstanding.bad_filter"),
                 );
             };
-            match super::outstanding::of_desk(&desk) {
-                Ok(all) => super::outstanding::filtered(all, &filter)
-                    .into_iter()
-                    .map(|o| o.row.fields.req_id)
-                    .collect(),
+            match super::outstanding::of_desk(&desk, &filter) {
+                Ok(list) => list.matching.into_iter().map(|o| o.req_id).collect(),
                 Err(error) => {
                     return status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error);
                 }
@@ -89,23 +76,25 @@ pub async fn close(
             .map(str::to_owned)
             .collect(),
     };
+    close_orders(&desk, &visitor, orders, &reason)
+}
+
+/// `orders` (req_ids) closed with `reason`: a request another user approves (four eyes),
+/// or at once on a one-person desk.
+pub(super) fn close_orders(
+    desk: &Desk,
+    visitor: &Visitor,
+    mut orders: Vec<String>,
+    reason: &str,
+) -> Response {
+    let lang = visitor.lang;
     orders.sort();
     orders.dedup();
-    let plausible = |id: &String| {
-        id.len() <= 64
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    };
-    if orders.is_empty() || orders.len() > MAX_CLOSE || !orders.iter().all(plausible) {
-        return status_page(
-            StatusCode::BAD_REQUEST,
-            &visitor,
-            lang.t("close.bad_orders"),
-        );
+    if orders.is_empty() || orders.len() > MAX_CLOSE || !orders.iter().all(|id| plausible(id)) {
+        return status_page(StatusCode::BAD_REQUEST, visitor, lang.t("close.bad_orders"));
     }
-    if !needs_approval(&desk) {
-        return close_now(&desk, &visitor, &orders, &reason, None);
+    if !needs_approval(desk) {
+        return close_now(desk, visitor, &orders, reason, None);
     }
     let digest = {
         use sha2::Digest as _;
@@ -126,7 +115,7 @@ pub async fn close(
         amount: String::new(),
         decided_by: None,
         decided_at: None,
-        note: Some(reason.clone()),
+        note: Some(reason.to_owned()),
         run_id: None,
         exit_code: None,
     };
@@ -137,13 +126,28 @@ pub async fn close(
     ) {
         return audit_refused(lang, &error);
     }
-    if let Err(error) = ledger(&desk)
+    if let Err(error) = ledger(desk)
         .and_then(|l| crate::ledger::requests::create(&l, &request).map_err(|e| e.to_string()))
     {
-        return status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error);
+        return status_page(StatusCode::INTERNAL_SERVER_ERROR, visitor, &error);
     }
-    announce(&desk, &request);
+    announce(desk, &request);
     Redirect::to(&format!("/requests/{}", request.id)).into_response()
+}
+
+/// A closure's reason as given: required, one line of at most 500 characters.
+pub(super) fn reason_of(given: Option<&str>) -> Option<String> {
+    let reason = given.map(str::trim).unwrap_or_default();
+    (!reason.is_empty() && reason.chars().count() <= 500 && !reason.chars().any(char::is_control))
+        .then(|| reason.to_owned())
+}
+
+/// Whether `id` could be a req_id (checked before anything is looked up).
+pub(super) fn plausible(id: &str) -> bool {
+    id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Closes `orders` now, as `visitor` (for the request `request` they approved): audited
@@ -200,7 +204,7 @@ pub(super) fn close_now(
                 None => html(page(
                     visitor.frame(),
                     lang.t("close.title"),
-                    html! { (notice("info", &said)) p { a href="/outstanding" { (lang.t("nav.outstanding")) } } },
+                    html! { (notice("info", &said)) p { a href="/work" { (lang.t("nav.outstanding")) } } },
                 )),
             }
         }

@@ -23,6 +23,7 @@ mod jobs;
 mod outstanding;
 mod pages;
 mod people;
+mod posted;
 mod request_views;
 mod requests;
 mod respond;
@@ -38,6 +39,7 @@ mod users;
 mod views;
 mod web;
 mod words;
+mod worklist;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

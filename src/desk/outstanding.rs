@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::runs::{Run, Shown};
 use crate::columns::RowText;
-use crate::ledger::orders::Filter;
+use crate::ledger::orders::{Filter, OrderRow};
 use crate::ledger::{Access, Ledger, LedgerError, OrderState};
 use crate::order::Order;
 use crate::results::ResultRow;
@@ -23,31 +23,83 @@ pub struct Outstanding {
     pub source: String,
     /// Whether the order's contents are known (kept by the ledger, or in a result file).
     pub complete: bool,
-    /// The platform's deadline (`reconcile`), Beijing time.
-    pub deadline: Option<String>,
 }
 
-/// The outstanding orders of `ledger`, in the order they were first written;
-/// `simulated` counts the orders of `--simulate` runs (a desk run with `--simulate`).
-pub fn list(ledger: &Path, runs: &[Run], simulated: bool) -> Result<Vec<Outstanding>, LedgerError> {
-    let mut open: Vec<Outstanding> = Vec::new();
-    let mut missing: HashMap<String, usize> = HashMap::new();
+/// The outstanding orders a filter matches: how many there are in all, and the
+/// matching ones as the ledger holds them, soonest platform deadline first (those
+/// without one after, as they were written). Rows are made only of those shown or
+/// exported (`rows`): a filter never parses a payload it does not keep.
+#[derive(Debug, Default)]
+pub struct Worklist {
+    pub total: usize,
+    pub matching: Vec<OrderRow>,
+    /// Each run's inputs by their labels (`a.csv, b.csv`): where an order last came from.
+    pub sources: HashMap<String, String>,
+}
+
+/// The outstanding orders of `ledger` that `filter` keeps; `simulated`: the orders of
+/// `--simulate` runs (a desk run with `--simulate`) instead of the real ones.
+pub fn worklist(
+    ledger: &Path,
+    simulated: bool,
+    filter: &WorkFilter,
+) -> Result<Worklist, LedgerError> {
+    let mut list = Worklist::default();
     if !ledger.exists() {
-        return Ok(open);
+        return Ok(list);
     }
     let ledger = Ledger::open(ledger, Access::Read)?;
-    let filter = Filter {
+    list.sources = crate::ledger::runs::input_names(&ledger)?
+        .into_iter()
+        .map(|(run, names)| {
+            let labels: Vec<&str> = names.iter().map(|n| super::runs::label_of(n)).collect();
+            (run, labels.join(", "))
+        })
+        .collect();
+    let states = Filter {
         states: &[OrderState::Rejected, OrderState::Failed],
         simulated,
     };
-    crate::ledger::orders::for_each(&ledger, &filter, |order| {
+    let due_by = crate::clock::stamp(chrono::Utc::now() + chrono::TimeDelta::days(1));
+    crate::ledger::orders::for_each(&ledger, &states, |order| {
         if order.simulated != simulated {
             return;
         }
-        let status = match order.state {
-            OrderState::Rejected => Status::Rejected,
-            _ => Status::Failed,
-        };
+        list.total += 1;
+        let source = list
+            .sources
+            .get(&order.last_run)
+            .map(String::as_str)
+            .unwrap_or_default();
+        if filter.keeps(&order, source, &due_by) {
+            list.matching.push(order);
+        }
+    })?;
+    list.matching.sort_by(|a, b| {
+        (a.deadline.is_none(), &a.deadline).cmp(&(b.deadline.is_none(), &b.deadline))
+    });
+    Ok(list)
+}
+
+/// The status an outstanding order shows.
+pub fn status_of(order: &OrderRow) -> Status {
+    match order.state {
+        OrderState::Rejected => Status::Rejected,
+        _ => Status::Failed,
+    }
+}
+
+/// The rows of `orders`, each with its contents — from the `param0` the ledger kept,
+/// else (an order imported from a CSV ledger) from the newest result row in `runs`
+/// that has it.
+pub fn rows(
+    orders: &[OrderRow],
+    sources: &HashMap<String, String>,
+    runs: &[Run],
+) -> Vec<Outstanding> {
+    let mut open: Vec<Outstanding> = Vec::with_capacity(orders.len());
+    let mut missing: HashMap<&str, usize> = HashMap::new();
+    for order in orders {
         let known = order.param0.as_deref().and_then(Order::from_param0);
         let complete = known.is_some();
         let fields = match known {
@@ -59,20 +111,19 @@ pub fn list(ledger: &Path, runs: &[Run], simulated: bool) -> Result<Vec<Outstand
                 ..RowText::default()
             },
         };
-        let mut row = ResultRow::new(fields, status, 0, 0);
-        row.error_code = order.error_code;
-        row.error_msg = order.error_msg;
-        row.sub_code = order.sub_code;
+        let mut row = ResultRow::new(fields, status_of(order), 0, 0);
+        row.error_code = order.error_code.clone();
+        row.error_msg = order.error_msg.clone();
+        row.sub_code = order.sub_code.clone();
         if !complete {
-            missing.insert(order.req_id.clone(), open.len());
+            missing.insert(&order.req_id, open.len());
         }
         open.push(Outstanding {
             row,
-            source: String::new(),
+            source: sources.get(&order.last_run).cloned().unwrap_or_default(),
             complete,
-            deadline: order.deadline.clone(),
         });
-    })?;
+    }
     // Orders whose contents the ledger does not have: the newest result row with them.
     for run in runs {
         if missing.is_empty() {
@@ -83,7 +134,7 @@ pub fn list(ledger: &Path, runs: &[Run], simulated: bool) -> Result<Vec<Outstand
         };
         while let Ok(Some(row)) = table.next_row() {
             if row.status.needs_attention()
-                && let Some(index) = missing.remove(&row.fields.req_id)
+                && let Some(index) = missing.remove(row.fields.req_id.as_str())
             {
                 let source = super::runs::label_of(table.source(&row)).to_owned();
                 let entry = &mut open[index];
@@ -104,23 +155,26 @@ pub fn list(ledger: &Path, runs: &[Run], simulated: bool) -> Result<Vec<Outstand
             }
         }
     }
-    // Soonest deadline first; the orders without one after, as they were written.
-    open.sort_by(|a, b| {
-        (a.deadline.is_none(), &a.deadline).cmp(&(b.deadline.is_none(), &b.deadline))
-    });
-    Ok(open)
+    open
 }
 
 /// The orders the worklist's page lists (all that match go into its workbook).
 pub const WORKLIST_SHOWN: usize = 200;
 
-/// Which outstanding orders a visitor asks for (`/outstanding?status=&code=&due=&q=`).
+/// Which outstanding orders a visitor asks for
+/// (`/outstanding?status=&code=&date=&run=&due=&q=`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkFilter {
     /// `rejected` or `failed`.
     pub status: Option<Status>,
     /// The error code (or sub_code), exactly.
     pub code: Option<String>,
+    /// The night: the Beijing date (`YYYY-MM-DD`) of the order's last answer.
+    pub date: Option<String>,
+    /// The run that last answered it (its id, as the summary and the order's page say).
+    pub run: Option<String>,
+    /// Part of the name of an input of that run (the export's file name).
+    pub source: Option<String>,
     /// Only those whose platform deadline falls within a day (or has passed).
     pub due: bool,
     /// Part of the req_id or the order number.
@@ -129,11 +183,15 @@ pub struct WorkFilter {
 
 impl WorkFilter {
     /// The filter of a query; `None` for one that is not a filter.
-    pub fn of(query: &std::collections::HashMap<String, String>) -> Option<WorkFilter> {
+    pub fn of(query: &HashMap<String, String>) -> Option<WorkFilter> {
         let get = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         let plain = |text: &str, max: usize| {
             (text.chars().count() <= max && !text.chars().any(char::is_control))
                 .then(|| text.to_owned())
+        };
+        let text = |name: &str| match get(name) {
+            Some(value) => plain(value, 64).map(Some),
+            None => Some(None),
         };
         Some(WorkFilter {
             status: match get("status") {
@@ -142,31 +200,42 @@ impl WorkFilter {
                 Some("failed") => Some(Status::Failed),
                 Some(_) => return None,
             },
-            code: match get("code") {
-                Some(code) => Some(plain(code, 64)?),
+            code: text("code")?,
+            date: match get("date") {
                 None => None,
+                Some(date) => Some(
+                    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                        .ok()?
+                        .format("%Y-%m-%d")
+                        .to_string(),
+                ),
             },
+            run: text("run")?,
+            source: text("source")?,
             due: get("due") == Some("1"),
-            q: match get("q") {
-                Some(q) => Some(plain(q, 64)?),
-                None => None,
-            },
+            q: text("q")?,
         })
     }
 
-    /// Whether `order` is one the filter keeps (`due_by`: a Beijing-time stamp a day ahead).
-    pub fn keeps(&self, order: &Outstanding, due_by: &str) -> bool {
-        let row = &order.row;
-        self.status.is_none_or(|s| row.status == s)
+    /// Whether `order`, last answered by a run of the inputs `source`, is one the filter
+    /// keeps (`due_by`: a Beijing-time stamp a day ahead).
+    pub fn keeps(&self, order: &OrderRow, source: &str, due_by: &str) -> bool {
+        self.status.is_none_or(|s| status_of(order) == s)
             && self
                 .code
                 .as_deref()
-                .is_none_or(|c| row.error_code == c || row.sub_code == c)
+                .is_none_or(|c| order.error_code == c || order.sub_code == c)
+            && self
+                .date
+                .as_deref()
+                .is_none_or(|d| order.updated_at.starts_with(d))
+            && self.run.as_deref().is_none_or(|r| order.last_run == r)
+            && self.source.as_deref().is_none_or(|s| source.contains(s))
             && (!self.due || order.deadline.as_deref().is_some_and(|d| d <= due_by))
             && self
                 .q
                 .as_deref()
-                .is_none_or(|q| row.fields.req_id.contains(q) || row.fields.order_no.contains(q))
+                .is_none_or(|q| order.req_id.contains(q) || order.order_no.contains(q))
     }
 
     /// The query that asks for this filter again (for the download's link).
@@ -175,8 +244,15 @@ impl WorkFilter {
         if let Some(status) = self.status {
             pairs.push(("status", status.as_str().to_owned()));
         }
-        if let Some(code) = &self.code {
-            pairs.push(("code", code.clone()));
+        for (name, value) in [
+            ("code", &self.code),
+            ("date", &self.date),
+            ("run", &self.run),
+            ("source", &self.source),
+        ] {
+            if let Some(value) = value {
+                pairs.push((name, value.clone()));
+            }
         }
         if self.due {
             pairs.push(("due", "1".into()));
@@ -190,20 +266,22 @@ impl WorkFilter {
     }
 }
 
-/// The outstanding orders of the desk's ledger (with the result files' rows for those
-/// the ledger has no payload of).
-pub fn of_desk(desk: &super::state::Desk) -> Result<Vec<Outstanding>, String> {
-    let runs = desk.runs.list();
-    list(&desk.config.ledger, &runs, desk.config.template.simulate).map_err(|e| e.to_string())
+/// The outstanding orders of the desk's ledger that `filter` keeps.
+pub fn of_desk(desk: &super::state::Desk, filter: &WorkFilter) -> Result<Worklist, String> {
+    worklist(&desk.config.ledger, desk.config.template.simulate, filter).map_err(|e| e.to_string())
 }
 
-/// The orders `filter` keeps, now.
-pub fn filtered(orders: Vec<Outstanding>, filter: &WorkFilter) -> Vec<Outstanding> {
-    let due_by = crate::clock::stamp(chrono::Utc::now() + chrono::TimeDelta::days(1));
-    orders
-        .into_iter()
-        .filter(|o| filter.keeps(o, &due_by))
-        .collect()
+/// The rows of `orders` of `list` for the desk (with the result files' rows for those
+/// the ledger has no payload of).
+pub fn rows_of_desk(
+    desk: &super::state::Desk,
+    list: &Worklist,
+    orders: &[OrderRow],
+) -> Vec<Outstanding> {
+    if orders.iter().all(|o| o.param0.is_some()) {
+        return rows(orders, &list.sources, &[]);
+    }
+    rows(orders, &list.sources, &desk.runs.list())
 }
 
 impl From<&Outstanding> for Shown {
@@ -221,30 +299,36 @@ impl From<&Outstanding> for Shown {
 mod tests {
     use super::*;
 
-    fn order(req_id: &str, status: Status, code: &str, deadline: Option<&str>) -> Outstanding {
-        let fields = RowText {
+    fn order(req_id: &str, state: OrderState, code: &str, deadline: Option<&str>) -> OrderRow {
+        OrderRow {
+            id: 1,
             req_id: req_id.into(),
             order_no: "4000000000000000002".into(),
-            ..RowText::default()
-        };
-        let mut row = ResultRow::new(fields, status, 0, 0);
-        row.error_code = code.into();
-        Outstanding {
-            row,
-            source: String::new(),
-            complete: true,
+            sub_order_no: String::new(),
+            state,
+            simulated: false,
+            param0: None,
+            payload_md5: [0; 16],
+            updated_at: "2026-12-07T00:31:02.000+08:00".into(),
+            first_failed_at: None,
+            last_run: "20261207-003100-ab12".into(),
+            error_code: code.into(),
+            error_msg: String::new(),
+            sub_code: String::new(),
             deadline: deadline.map(str::to_owned),
+            closed: None,
         }
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
     fn a_filter_keeps_what_it_names() {
-        let query = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<std::collections::HashMap<_, _>>()
-        };
         let filter = WorkFilter::of(&query(&[
             ("status", "rejected"),
             ("code", "B0107"),
@@ -252,28 +336,79 @@ mod tests {
         ]))
         .expect("a filter");
         let due_by = "2026-12-08T12:00:00.000+08:00";
+        let soon = Some("2026-12-08T10:00:00.000+08:00");
         assert!(filter.keeps(
-            &order(
-                "N2",
-                Status::Rejected,
-                "B0107",
-                Some("2026-12-08T10:00:00.000+08:00")
-            ),
+            &order("N2", OrderState::Rejected, "B0107", soon),
+            "night.csv",
             due_by
         ));
         assert!(!filter.keeps(
             &order(
                 "N2",
-                Status::Rejected,
+                OrderState::Rejected,
                 "B0107",
                 Some("2026-12-09T10:00:00.000+08:00")
             ),
+            "night.csv",
             due_by
         ));
-        assert!(!filter.keeps(&order("N2", Status::Failed, "B0107", None), due_by));
+        assert!(!filter.keeps(
+            &order("N2", OrderState::Failed, "B0107", None),
+            "night.csv",
+            due_by
+        ));
         assert_eq!(filter.query(), "status=rejected&code=B0107&due=1");
         assert!(WorkFilter::of(&query(&[("status", "delivered")])).is_none());
         let search = WorkFilter::of(&query(&[("q", "0000002")])).expect("search");
-        assert!(search.keeps(&order("X", Status::Failed, "", None), due_by));
+        assert!(search.keeps(
+            &order("X", OrderState::Failed, "", None),
+            "night.csv",
+            due_by
+        ));
+    }
+
+    #[test]
+    fn a_night_and_a_run_are_filters_too() {
+        let due_by = "2026-12-08T12:00:00.000+08:00";
+        let night = WorkFilter::of(&query(&[("date", " 2026-12-07 ")])).expect("a date");
+        assert!(night.keeps(
+            &order("N1", OrderState::Failed, "", None),
+            "night.csv",
+            due_by
+        ));
+        let other = WorkFilter::of(&query(&[("date", "2026-12-06")])).expect("a date");
+        assert!(!other.keeps(
+            &order("N1", OrderState::Failed, "", None),
+            "night.csv",
+            due_by
+        ));
+        assert!(WorkFilter::of(&query(&[("date", "7 Dec")])).is_none());
+        assert!(WorkFilter::of(&query(&[("date", "2026-02-30")])).is_none());
+        let run = WorkFilter::of(&query(&[("run", "20261207-003100-ab12")])).expect("a run");
+        assert!(run.keeps(
+            &order("N1", OrderState::Rejected, "", None),
+            "night.csv",
+            due_by
+        ));
+        assert!(
+            !WorkFilter::of(&query(&[("run", "20261206-003100-ab12")]))
+                .expect("a run")
+                .keeps(
+                    &order("N1", OrderState::Rejected, "", None),
+                    "night.csv",
+                    due_by
+                )
+        );
+        assert_eq!(
+            WorkFilter::of(&query(&[("run", "r1"), ("date", "2026-12-07")]))
+                .expect("both")
+                .query(),
+            "date=2026-12-07&run=r1"
+        );
+        assert!(WorkFilter::of(&query(&[("run", "a\u{7}")])).is_none());
+        let source = WorkFilter::of(&query(&[("source", "night")])).expect("a source");
+        let failed = order("N1", OrderState::Failed, "", None);
+        assert!(source.keeps(&failed, "orders-night.csv, extra.csv", due_by));
+        assert!(!source.keeps(&failed, "day.csv", due_by));
     }
 }

@@ -53,7 +53,7 @@ pub fn page(frame: Frame<'_>, title: &str, body: Markup) -> Markup {
                     @if let Some(csrf) = frame.csrf {
                         nav {
                             a href="/" { (t("nav.runs")) }
-                            a href="/outstanding" { (t("nav.outstanding")) }
+                            a href="/work" { (t("nav.outstanding")) }
                             a href="/orders" { (t("nav.orders")) }
                             a href="/requests" { (t("nav.requests")) }
                             a href="/audit" { (t("nav.audit")) }
@@ -149,12 +149,15 @@ fn file_name(source: &str) -> &str {
 }
 
 /// Result rows: where they are (the row Excel shows), what they are, why, what to do.
-pub fn rows_table(lang: Lang, rows: &[Shown]) -> Markup {
+/// The rows as a table; with `pick` (a form's id), each row a box to tick that names its
+/// req_id in that form.
+pub fn rows_table(lang: Lang, rows: &[Shown], pick: Option<&str>) -> Markup {
     let t = |key| lang.t(key);
     html! {
         table.rows {
             thead {
                 tr {
+                    @if pick.is_some() { th { span.sr { (t("col.pick")) } } }
                     th { (t("col.source")) } th.num { (t("col.row")) } th { (t("col.req_id")) }
                     th { (t("col.order_no")) } th.num { (t("col.amount")) } th { (t("col.status")) }
                     th { (t("col.code")) } th { (t("col.reason")) } th { (t("col.advice")) }
@@ -164,6 +167,9 @@ pub fn rows_table(lang: Lang, rows: &[Shown]) -> Markup {
                 @for shown in rows {
                     @let row = &shown.row;
                     tr class=[row.status.needs_attention().then_some("attention")] {
+                        @if let Some(form) = pick {
+                            td { input type="checkbox" name="orders" value=(row.fields.req_id) form=(form) aria-label=(row.fields.req_id); }
+                        }
                         td { (file_name(&shown.source)) }
                         td.num { @if row.line > 0 { (row.line) } }
                         td { code { (row.fields.req_id) } }
@@ -257,7 +263,7 @@ pub fn run(frame: Frame<'_>, run: &Run, rows: &[Shown]) -> Markup {
             (codes_table(lang, &run.tally))
             h2 { (t("run.attention")) }
             @if rows.is_empty() { p { (t("run.none")) } } @else {
-                (rows_table(lang, rows))
+                (rows_table(lang, rows, None))
                 @if (rows.len() as u64) < run.tally.attention_total() {
                     p.meta { (t("preview.more").replace("{n}", &rows.len().to_string())) }
                 }

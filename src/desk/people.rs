@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::Form;
+use super::posted::{Nothing, Posted};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,15 +21,9 @@ use crate::ledger::{Access, Ledger};
 
 #[derive(serde::Deserialize)]
 pub struct AddForm {
-    csrf: Option<String>,
     name: String,
     role: String,
     password: String,
-}
-
-#[derive(serde::Deserialize)]
-pub struct CsrfOnly {
-    csrf: Option<String>,
 }
 
 /// `/users`.
@@ -42,10 +36,10 @@ pub async fn users_page(State(desk): State<Arc<Desk>>, AtLeast(visitor): Admin) 
 pub async fn add(
     State(desk): State<Arc<Desk>>,
     AtLeast(visitor): Admin,
-    Form(form): Form<AddForm>,
+    Posted(form): Posted<AddForm>,
 ) -> Response {
     let lang = visitor.lang;
-    if let Some(refused) = may_change(&desk, &visitor, form.csrf.as_deref()) {
+    if let Some(refused) = may_change(&desk, &visitor) {
         return refused;
     }
     let name = form.name.trim();
@@ -114,10 +108,10 @@ pub async fn disable(
     State(desk): State<Arc<Desk>>,
     AtLeast(visitor): Admin,
     Path(name): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    _: Posted<Nothing>,
 ) -> Response {
     let lang = visitor.lang;
-    if let Some(refused) = may_change(&desk, &visitor, form.csrf.as_deref()) {
+    if let Some(refused) = may_change(&desk, &visitor) {
         return refused;
     }
     if super::users::check_name(&name).is_err()
@@ -152,21 +146,10 @@ pub async fn disable(
     Redirect::to("/users").into_response()
 }
 
-/// Why a change of users is refused: a form not from this session, or users kept in a
-/// `--users` file rather than the ledger.
-fn may_change(
-    desk: &Desk,
-    visitor: &super::guard::Visitor,
-    csrf: Option<&str>,
-) -> Option<Response> {
+/// Why a change of users is refused: users kept in a `--users` file rather than the
+/// ledger.
+fn may_change(desk: &Desk, visitor: &super::guard::Visitor) -> Option<Response> {
     let lang = visitor.lang;
-    if !visitor.csrf_ok(csrf) {
-        return Some(status_page(
-            StatusCode::FORBIDDEN,
-            visitor,
-            lang.t("error.bad_csrf"),
-        ));
-    }
     (!desk.auth.keeps_users())
         .then(|| status_page(StatusCode::CONFLICT, visitor, lang.t("users.from_file")))
 }

@@ -93,7 +93,7 @@ pub(super) fn request_view(
                 p { @for id in r.orders.iter().take(200) { a href={ "/orders/" (id) } { (id) } " " } @if r.orders.len() > 200 { "…" } }
             } @else {
                 @match submission {
-                    Some(submission) => { (rows_table(frame.lang, &submission.preview().rows)) }
+                    Some(submission) => { (rows_table(frame.lang, &submission.preview().rows, None)) }
                     None => @if pending { (notice("warn", t("request.upload_gone"))) },
                 }
             }

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::Form;
+use super::posted::{Nothing, Posted};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -24,8 +24,7 @@ use crate::ledger::Ledger;
 use crate::ledger::requests::Request;
 
 #[derive(serde::Deserialize)]
-pub struct CsrfReason {
-    csrf: Option<String>,
+pub struct Reason {
     reason: Option<String>,
 }
 
@@ -55,12 +54,9 @@ pub async fn make(
     State(desk): State<Arc<Desk>>,
     AtLeast(visitor): Clerk,
     Path(id): Path<String>,
-    Form(form): Form<CsrfReason>,
+    _: Posted<Nothing>,
 ) -> Response {
     let lang = visitor.lang;
-    if !visitor.csrf_ok(form.csrf.as_deref()) {
-        return status_page(StatusCode::FORBIDDEN, &visitor, lang.t("error.bad_csrf"));
-    }
     let Some(submission) = super::submit::find_submission(&desk, &id, &visitor.session.user) else {
         return status_page(StatusCode::NOT_FOUND, &visitor, lang.t("error.not_found"));
     };
@@ -169,12 +165,9 @@ pub async fn approve(
     State(desk): State<Arc<Desk>>,
     visitor: Visitor,
     Path(id): Path<String>,
-    Form(form): Form<CsrfReason>,
+    _: Posted<Nothing>,
 ) -> Response {
     let lang = visitor.lang;
-    if !visitor.csrf_ok(form.csrf.as_deref()) {
-        return status_page(StatusCode::FORBIDDEN, &visitor, lang.t("error.bad_csrf"));
-    }
     if visitor.session.role < Role::Approver {
         return status_page(StatusCode::FORBIDDEN, &visitor, lang.t("error.role"));
     }
@@ -277,7 +270,7 @@ pub async fn reject(
     State(desk): State<Arc<Desk>>,
     visitor: Visitor,
     Path(id): Path<String>,
-    Form(form): Form<CsrfReason>,
+    Posted(form): Posted<Reason>,
 ) -> Response {
     decide(&desk, visitor, &id, form, false).await
 }
@@ -286,7 +279,7 @@ pub async fn cancel(
     State(desk): State<Arc<Desk>>,
     visitor: Visitor,
     Path(id): Path<String>,
-    Form(form): Form<CsrfReason>,
+    Posted(form): Posted<Reason>,
 ) -> Response {
     decide(&desk, visitor, &id, form, true).await
 }
@@ -295,13 +288,10 @@ async fn decide(
     desk: &Arc<Desk>,
     visitor: Visitor,
     id: &str,
-    form: CsrfReason,
+    form: Reason,
     cancel: bool,
 ) -> Response {
     let lang = visitor.lang;
-    if !visitor.csrf_ok(form.csrf.as_deref()) {
-        return status_page(StatusCode::FORBIDDEN, &visitor, lang.t("error.bad_csrf"));
-    }
     let request = match find(desk, &visitor, id) {
         Ok(request) => request,
         Err(response) => return *response,

@@ -28,11 +28,6 @@ pub fn audit_refused(lang: super::i18n::Lang, error: &super::audit::AuditError) 
         .into_response()
 }
 
-#[derive(serde::Deserialize)]
-pub struct CsrfForm {
-    pub csrf: Option<String>,
-}
-
 /// Who holds the ledger now, if another process seems to (its note: pid and since
 /// when); read without taking the lock.
 pub fn lock_holder(desk: &Desk) -> Option<String> {

@@ -10,14 +10,15 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 
 use super::guard::Visitor;
 use super::jobs::{self, Ended, EngineRun, Job, Refused};
-use super::respond::{CsrfForm, audit_refused, html, lock_holder, new_id, status_page};
+use super::posted::{Nothing, Posted};
+use super::respond::{audit_refused, html, lock_holder, new_id, status_page};
 use super::roles::{AtLeast, Clerk};
 use super::runs;
 use super::state::{Desk, Submission};
@@ -28,12 +29,9 @@ pub async fn confirm(
     State(desk): State<Arc<Desk>>,
     AtLeast(visitor): Clerk,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    _: Posted<Nothing>,
 ) -> Response {
     let lang = visitor.lang;
-    if !visitor.csrf_ok(form.csrf.as_deref()) {
-        return status_page(StatusCode::FORBIDDEN, &visitor, lang.t("error.bad_csrf"));
-    }
     let Some(submission) = find_submission(&desk, &id, &visitor.session.user) else {
         return status_page(StatusCode::NOT_FOUND, &visitor, lang.t("error.not_found"));
     };

@@ -102,13 +102,28 @@ pub async fn submit(
         Err(error) => return refuse(StatusCode::BAD_REQUEST, &desk.scrub(&error.to_string())),
     };
     drop(form);
+    let detail = serde_json::json!({"submission": id, "label": label, "bytes": stored.bytes, "sha256": stored.sha256});
+    accept(&desk, &visitor, "upload", detail, stored, id, label).await
+}
+
+/// A stored table becomes `visitor`'s submission: the `action` recorded (its `detail`),
+/// previewed, the preview recorded, then its page. Nothing is kept that was not audited.
+pub(super) async fn accept(
+    desk: &Desk,
+    visitor: &Visitor,
+    action: &str,
+    detail: serde_json::Value,
+    stored: upload::Stored,
+    id: String,
+    label: String,
+) -> Response {
+    let lang = visitor.lang;
     let user = visitor.session.user.clone();
-    let audited = desk.audit.record(&user, "upload", serde_json::json!({"submission": id, "label": label, "bytes": stored.bytes, "sha256": stored.sha256}));
-    if let Err(error) = audited {
+    if let Err(error) = desk.audit.record(&user, action, detail) {
         let _ = std::fs::remove_file(&stored.path);
         return audit_refused(lang, &error);
     }
-    let preview = preview(&desk, &stored.path, &id, &label).await;
+    let preview = preview(desk, &stored.path, &id, &label).await;
     let audited = desk.audit.record(&user, "preview", serde_json::json!({
         "submission": id,
         "sha256": stored.sha256,

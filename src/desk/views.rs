@@ -8,7 +8,7 @@ use maud::{Markup, html};
 
 use super::i18n::Lang;
 use super::jobs::{Ended, Job};
-use super::outstanding::{Outstanding, WorkFilter};
+use super::outstanding::{WorkFilter, Worklist};
 use super::pages::{Frame, codes_table, notice, page, rows_table, tally_table};
 use super::runs::Shown;
 use super::state::{Preview, Submission};
@@ -40,32 +40,36 @@ pub fn error(frame: Frame<'_>, text: &str) -> Markup {
 
 pub fn outstanding(
     frame: Frame<'_>,
-    orders: &[Outstanding],
+    list: &Worklist,
     shown: &[Shown],
     filter: &WorkFilter,
-    total: usize,
 ) -> Markup {
     let t = |key| frame.lang.t(key);
     let selected = |on: bool| on.then_some("selected");
+    let orders = &list.matching;
+    let clerk = frame.role >= Some(super::auth::Role::Clerk);
     page(
         frame,
         t("outstanding.title"),
         html! {
             p { (t("outstanding.intro")) }
-            form.search method="get" action="/outstanding" {
+            form.search method="get" action="/work" {
                 label { (t("col.status")) " " select name="status" {
                     option value="" { (t("outstanding.any")) }
                     option value="rejected" selected=[selected(filter.status == Some(Status::Rejected))] { (super::pages::status_name(frame.lang, Status::Rejected)) }
                     option value="failed" selected=[selected(filter.status == Some(Status::Failed))] { (super::pages::status_name(frame.lang, Status::Failed)) }
                 } }
-                label { (t("col.code")) " " input type="text" name="code" value=(filter.code.clone().unwrap_or_default()) maxlength="64"; }
+                label { (t("col.code")) " " input type="text" name="code" value=(filter.code.clone().unwrap_or_default()) maxlength="64" size="10"; }
+                label { (t("outstanding.date")) " " input type="date" name="date" value=(filter.date.clone().unwrap_or_default()); }
+                label { (t("outstanding.run")) " " input type="text" name="run" value=(filter.run.clone().unwrap_or_default()) maxlength="64" size="14"; }
+                label { (t("col.source")) " " input type="text" name="source" value=(filter.source.clone().unwrap_or_default()) maxlength="64" size="12"; }
                 label { input type="checkbox" name="due" value="1" checked[filter.due]; " " (t("outstanding.due_only")) }
                 input type="search" name="q" value=(filter.q.clone().unwrap_or_default()) maxlength="64" placeholder=(t("orders.placeholder"));
                 button.primary type="submit" { (t("orders.find")) }
             }
-            p.meta id="matching" { (t("outstanding.matching").replace("{n}", &orders.len().to_string()).replace("{total}", &total.to_string())) }
+            p.meta id="matching" { (t("outstanding.matching").replace("{n}", &orders.len().to_string()).replace("{total}", &list.total.to_string())) }
             @if orders.is_empty() { p { (t("outstanding.empty")) } } @else {
-                p.actions { a.button.primary href={ "/outstanding.xlsx?" (filter.query()) } download { (t("action.download_outstanding")) " (" (orders.len()) ")" } }
+                p.actions { a.button.primary href={ "/work.xlsx?" (filter.query()) } download { (t("action.download_outstanding")) " (" (orders.len()) ")" } }
                 @if orders.iter().any(|o| o.deadline.is_some()) {
                     p { (t("outstanding.due")) }
                     table.due {
@@ -74,19 +78,30 @@ pub fn outstanding(
                             @for order in orders.iter().filter(|o| o.deadline.is_some()).take(super::outstanding::WORKLIST_SHOWN) {
                                 tr {
                                     td { (order.deadline.as_deref().unwrap_or_default().get(..16).unwrap_or_default().replace('T', " ")) }
-                                    td.number { (order.row.fields.order_no) }
-                                    td { a href={ "/orders/" (order.row.fields.req_id) } { (order.row.fields.req_id) } }
-                                    td { (super::pages::status_name(frame.lang, order.row.status)) }
+                                    td.number { (order.order_no) }
+                                    td { a href={ "/orders/" (order.req_id) } { (order.req_id) } }
+                                    td { (super::pages::status_name(frame.lang, super::outstanding::status_of(order))) }
                                 }
                             }
                         }
                     }
                 }
-                (rows_table(frame.lang, shown))
+                // The ticked orders: each action acts on exactly those.
+                form.selection id="selection" method="post" action="/work/selected" {
+                    input type="hidden" name="csrf" value=(frame.csrf.unwrap_or_default());
+                    span.meta { (t("selection.intro")) }
+                    button type="submit" name="do" value="download" formnovalidate { (t("selection.download")) }
+                    @if clerk {
+                        button type="submit" name="do" value="resend" formnovalidate { (t("selection.resend")) }
+                        input type="text" name="reason" maxlength="500" placeholder=(t("close.reason"));
+                        button type="submit" name="do" value="close" { (t("selection.close")) }
+                    }
+                }
+                (rows_table(frame.lang, shown, Some("selection")))
                 @if shown.len() < orders.len() {
                     p.meta { (t("outstanding.first").replace("{n}", &shown.len().to_string())) }
                 }
-                @if frame.role >= Some(super::auth::Role::Clerk) {
+                @if clerk {
                     h2 { (t("close.matching").replace("{n}", &orders.len().to_string())) }
                     p { (t("close.explain")) }
                     form.search method="post" action="/close" {
@@ -172,7 +187,7 @@ pub fn preview(
                     h2 { (t("run.by_status")) }
                     (tally_table(lang, &preview.tally))
                     (codes_table(lang, &preview.tally))
-                    (rows_table(lang, &preview.rows))
+                    (rows_table(lang, &preview.rows, None))
                     @if (preview.rows.len() as u64) < preview.tally.rows() {
                         p.meta { (t("preview.more").replace("{n}", &preview.rows.len().to_string())) }
                     }

@@ -1,5 +1,5 @@
 //! The desk's routes, and the pages that only read: log in and out, the language
-//! switch, the runs, one run and its downloads, the outstanding orders. Submitting is
+//! switch, the runs, one run and its downloads. The worklist is `worklist`. Submitting is
 //! `submit`, sending `sending`. Every id in a URL is checked for its shape and looked
 //! up; none is a path.
 
@@ -13,13 +13,14 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 
 use super::guard::{self, LANG_COOKIE, SESSION_COOKIE, Visitor};
-use super::respond::{CsrfForm, audit_refused, html, lock_holder, status_page};
-use super::runs::{self, Shown};
+use super::posted::{Nothing, Posted};
+use super::respond::{audit_refused, html, lock_holder, status_page};
+use super::runs;
 use super::server::Peer;
 use super::state::Desk;
 use super::{
-    audit_pages, closing, download, outstanding, pages, people, requests, sending, story, submit,
-    views,
+    audit_pages, closing, download, pages, people, requests, sending, story, submit, views,
+    worklist,
 };
 
 pub fn router(desk: Arc<Desk>) -> Router {
@@ -37,8 +38,12 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/runs/{id}", get(run_page))
         .route("/runs/{id}/results.xlsx", get(run_results))
         .route("/runs/{id}/attention.xlsx", get(run_attention))
-        .route("/outstanding", get(outstanding_page))
-        .route("/outstanding.xlsx", get(outstanding_workbook))
+        .route("/work", get(worklist::page))
+        .route("/work.xlsx", get(worklist::workbook))
+        .route("/work/selected", post(worklist::selected))
+        // The worklist's first addresses, for bookmarks made before it was `/work`.
+        .route("/outstanding", get(worklist::page))
+        .route("/outstanding.xlsx", get(worklist::workbook))
         .route("/orders", get(story::search))
         .route("/audit", get(audit_pages::page_of))
         .route("/audit.csv", get(audit_pages::csv_of))
@@ -205,18 +210,7 @@ async fn login(
     }
 }
 
-async fn logout(
-    State(desk): State<Arc<Desk>>,
-    visitor: Visitor,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !visitor.csrf_ok(form.csrf.as_deref()) {
-        return status_page(
-            StatusCode::FORBIDDEN,
-            &visitor,
-            visitor.lang.t("error.bad_csrf"),
-        );
-    }
+async fn logout(State(desk): State<Arc<Desk>>, visitor: Visitor, _: Posted<Nothing>) -> Response {
     desk.auth.close(&visitor.session_id);
     desk.audit
         .record_done(&visitor.session.user, "logout", serde_json::json!({}));
@@ -321,74 +315,4 @@ async fn run_attention(
         &run.path,
         &format!("{}-attention.xlsx", stem(&run.name)),
     )
-}
-
-async fn outstanding_page(
-    State(desk): State<Arc<Desk>>,
-    visitor: Visitor,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(filter) = outstanding::WorkFilter::of(&query) else {
-        return status_page(
-            StatusCode::BAD_REQUEST,
-            &visitor,
-            visitor.lang.t("outstanding.bad_filter"),
-        );
-    };
-    match outstanding::of_desk(&desk) {
-        Ok(all) => {
-            let total = all.len();
-            let orders = outstanding::filtered(all, &filter);
-            let shown: Vec<Shown> = orders
-                .iter()
-                .take(outstanding::WORKLIST_SHOWN)
-                .map(Shown::from)
-                .collect();
-            html(views::outstanding(
-                visitor.frame(),
-                &orders,
-                &shown,
-                &filter,
-                total,
-            ))
-        }
-        Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
-    }
-}
-
-async fn outstanding_workbook(
-    State(desk): State<Arc<Desk>>,
-    visitor: Visitor,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(filter) = outstanding::WorkFilter::of(&query) else {
-        return status_page(
-            StatusCode::BAD_REQUEST,
-            &visitor,
-            visitor.lang.t("outstanding.bad_filter"),
-        );
-    };
-    match outstanding::of_desk(&desk).map(|all| outstanding::filtered(all, &filter)) {
-        Ok(orders) => {
-            if let Err(error) = desk.audit.record(
-                &visitor.session.user,
-                "download",
-                serde_json::json!({"what": "outstanding", "rows": orders.len(), "filter": filter.query()}),
-            ) {
-                return audit_refused(visitor.lang, &error);
-            }
-            let name = format!(
-                "outstanding-{}.xlsx",
-                chrono::Utc::now()
-                    .with_timezone(&crate::clock::beijing())
-                    .format("%Y%m%d")
-            );
-            download::rows_workbook(
-                &desk.config.results_dir,
-                orders.iter().map(Shown::from),
-                &name,
-            )
-        }
-        Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
-    }
 }

@@ -74,6 +74,28 @@ pub fn newest(ledger: &Ledger, limit: usize) -> Result<Vec<RunRow>, LedgerError>
     Ok(runs)
 }
 
+/// Every run's inputs by name, in their order: run id → names (as the run was given
+/// them: a path, `-`, or the desk's label).
+pub fn input_names(
+    ledger: &Ledger,
+) -> Result<std::collections::HashMap<String, Vec<String>>, LedgerError> {
+    let path = &ledger.path;
+    let mut statement = ledger
+        .conn
+        .prepare("SELECT run_id, name FROM run_inputs ORDER BY run_id, position")
+        .map_err(|e| sql(path, e))?;
+    let mut rows = statement.query([]).map_err(|e| sql(path, e))?;
+    let mut names: std::collections::HashMap<String, Vec<String>> = Default::default();
+    while let Some(row) = rows.next().map_err(|e| sql(path, e))? {
+        let run: String = row.get(0).map_err(|e| sql(path, e))?;
+        names
+            .entry(run)
+            .or_default()
+            .push(row.get(1).map_err(|e| sql(path, e))?);
+    }
+    Ok(names)
+}
+
 /// The calls made on `day` (`YYYY-MM-DD`, Beijing), every run and the desk alike.
 pub fn calls_on(ledger: &Ledger, day: &str) -> Result<u64, LedgerError> {
     ledger

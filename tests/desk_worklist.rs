@@ -1,0 +1,225 @@
+//! The worklist acts on exactly the orders a clerk ticked: a workbook of those, a resend
+//! of them as the ledger last had them (checked first, then sent as any upload is), a
+//! closure with a reason; and its filters by the night and the run. The real binary,
+//! simulator and ledger.
+
+mod common;
+
+use common::Workspace;
+use common::desk::{self, Visitor, start};
+
+fn add(ws: &Workspace, name: &str, role: &str, password: &str) {
+    assert_cmd::Command::new(common::binary())
+        .args(["users", "add", name, "--role", role, "--ledger"])
+        .arg(ws.ledger())
+        .write_stdin(format!("{password}\n"))
+        .assert()
+        .success();
+}
+
+async fn logged_in(base: &str, name: &str, password: &str) -> Visitor {
+    let mut visitor = Visitor::new(base);
+    let response = visitor.password_login(name, password).await;
+    assert_eq!(response.status(), 303, "{name} logs in");
+    visitor
+}
+
+fn outcomes_of(ws: &Workspace, req_id: &str) -> usize {
+    common::ledger_query(
+        &ws.ledger(),
+        &format!(
+            "SELECT count(*) FROM outcomes JOIN orders ON orders.id = outcomes.order_id WHERE req_id = '{req_id}'"
+        ),
+    )[0][0]
+        .parse()
+        .expect("a count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ticked_orders_are_exported_resent_or_closed_exactly() {
+    let ws = Workspace::new();
+    let sim = common::simulator(desk::rejecting());
+    let results = desk::last_night(&ws, &sim);
+    add(&ws, "bo", "clerk", "bo's long password");
+    add(&ws, "vic", "viewer", "viewer's long password");
+    let process = start(&ws.ledger(), &results, &sim.url(), &["--approvals", "none"]);
+    let bo = logged_in(&process.base, "bo", "bo's long password").await;
+    let vic = logged_in(&process.base, "vic", "viewer's long password").await;
+
+    // Each listed order has its box, in the selection's form.
+    let worklist = bo.text("/work").await;
+    assert!(
+        worklist.contains("name=\"orders\" value=\"N2\" form=\"selection\""),
+        "{worklist}"
+    );
+    let csrf = bo.csrf("/work").await;
+
+    // Nothing ticked, or a name that is no req_id: refused, nothing done.
+    let none = bo
+        .post("/work/selected", &[("csrf", &csrf), ("do", "resend")])
+        .await;
+    assert_eq!(none.status(), 400);
+    let odd = bo
+        .post(
+            "/work/selected",
+            &[("csrf", &csrf), ("do", "download"), ("orders", "../N2")],
+        )
+        .await;
+    assert_eq!(odd.status(), 400);
+    // Without the page's token: 403 before anything is read.
+    let forged = bo
+        .post(
+            "/work/selected",
+            &[("csrf", "forged"), ("do", "download"), ("orders", "N2")],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+
+    // A workbook of exactly the ticked ones still outstanding (N1 was delivered).
+    let download = bo
+        .post(
+            "/work/selected",
+            &[
+                ("csrf", &csrf),
+                ("do", "download"),
+                ("orders", "N2"),
+                ("orders", "N1"),
+            ],
+        )
+        .await;
+    assert_eq!(download.status(), 200);
+    let book = ws.write("selected.xlsx", download.bytes().await.expect("bytes"));
+    assert_eq!(common::workbook_column(&book, "req_id"), ["N2"]);
+    let audit = desk::audit_text(&ws.ledger());
+    assert!(audit.contains("\"what\":\"selected\""), "{audit}");
+
+    // A viewer may export but not resend or close.
+    let vic_csrf = vic.csrf("/work").await;
+    for action in ["resend", "close"] {
+        let refused = vic
+            .post(
+                "/work/selected",
+                &[
+                    ("csrf", &vic_csrf),
+                    ("do", action),
+                    ("orders", "N2"),
+                    ("reason", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), 403, "{action}");
+    }
+    let export = vic
+        .post(
+            "/work/selected",
+            &[("csrf", &vic_csrf), ("do", "download"), ("orders", "N2")],
+        )
+        .await;
+    assert_eq!(export.status(), 200);
+
+    // Resent as it is: a submission made from the ledger's payload, checked first.
+    let calls = sim.stats().requests;
+    let resent = bo
+        .post(
+            "/work/selected",
+            &[("csrf", &csrf), ("do", "resend"), ("orders", "N2")],
+        )
+        .await;
+    assert_eq!(resent.status(), 303);
+    let submission = desk::location(&resent);
+    assert!(submission.starts_with("/submissions/"), "{submission}");
+    let preview = bo.text(&submission).await;
+    assert!(
+        preview.contains("resend-"),
+        "the label names a resend: {preview}"
+    );
+    assert_eq!(sim.stats().requests, calls, "the check sends nothing");
+    let confirmed = bo.confirm(&submission).await;
+    assert_eq!(confirmed.status(), 303);
+    let status = desk::finished(&bo, &desk::location(&confirmed)).await;
+    assert_eq!(status["progress"]["rejected"], 1, "{status}");
+    assert_eq!(
+        sim.stats().requests,
+        calls + 1,
+        "exactly the ticked one sent"
+    );
+    assert_eq!(outcomes_of(&ws, "N2"), 2, "a second attempt in its story");
+    assert_eq!(outcomes_of(&ws, "N3"), 1, "nothing else sent");
+
+    // Closed with a reason (none: refused); a ticked order no longer outstanding is
+    // reported, not dropped.
+    let no_reason = bo
+        .post(
+            "/work/selected",
+            &[("csrf", &csrf), ("do", "close"), ("orders", "N2")],
+        )
+        .await;
+    assert_eq!(no_reason.status(), 400);
+    let closed = bo
+        .post(
+            "/work/selected",
+            &[
+                ("csrf", &csrf),
+                ("do", "close"),
+                ("orders", "N2"),
+                ("orders", "N1"),
+                ("reason", "refunded"),
+            ],
+        )
+        .await;
+    assert_eq!(closed.status(), 200);
+    let said = closed.text().await.expect("page");
+    assert!(
+        said.contains("已关闭: 1") && said.contains("已送达、未关闭: 1"),
+        "{said}"
+    );
+    let state = common::ledger_query(
+        &ws.ledger(),
+        "SELECT state, closed_reason FROM orders WHERE req_id = 'N2'",
+    );
+    assert_eq!(state[0], ["closed", "refunded"]);
+    let gone = bo
+        .post(
+            "/work/selected",
+            &[("csrf", &csrf), ("do", "resend"), ("orders", "N2")],
+        )
+        .await;
+    assert_eq!(gone.status(), 409, "nothing left to resend");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worklist_filters_by_the_night_and_the_run() {
+    let night = desk::after_last_night(&[]);
+    let visitor = desk::logged_in(&night.process).await;
+    let run = common::ledger_query(
+        &night.ws.ledger(),
+        "SELECT last_run, substr(updated_at, 1, 10) FROM orders WHERE req_id = 'N2'",
+    );
+    let (run, date) = (&run[0][0], &run[0][1]);
+    let matching = |page: &str| {
+        let at = page.find("符合条件 ").expect("the count") + "符合条件 ".len();
+        page[at..].to_owned()
+    };
+    let page = visitor.text(&format!("/work?date={date}")).await;
+    assert!(matching(&page).starts_with("1 笔"), "{page}");
+    let page = visitor.text("/work?date=2001-01-01").await;
+    assert!(matching(&page).starts_with("0 笔"), "{page}");
+    let page = visitor.text(&format!("/work?run={run}")).await;
+    assert!(matching(&page).starts_with("1 笔"), "{page}");
+    let page = visitor.text("/work?run=another").await;
+    assert!(matching(&page).starts_with("0 笔"), "{page}");
+    // The export link carries the filter.
+    let page = visitor.text(&format!("/work?date={date}")).await;
+    assert!(page.contains(&format!("/work.xlsx?date={date}")), "{page}");
+    // The export the night's run read (night.csv), by part of its name.
+    let page = visitor.text("/work?source=night").await;
+    assert!(matching(&page).starts_with("1 笔"), "{page}");
+    assert!(page.contains("night.csv"), "the source shown: {page}");
+    let page = visitor.text("/work?source=day").await;
+    assert!(matching(&page).starts_with("0 笔"), "{page}");
+    // The worklist's first address still answers.
+    let old = visitor.text("/outstanding?source=night").await;
+    assert!(matching(&old).starts_with("1 笔"), "{old}");
+    let bad = visitor.get("/work?date=yesterday").await;
+    assert_eq!(bad.status(), 400);
+}
