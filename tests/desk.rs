@@ -571,8 +571,24 @@ async fn the_audit_log_is_read_filtered_downloaded_and_its_chain_verified() {
         "{text}"
     );
     assert_eq!(text.lines().count(), 2, "the one download before: {text}");
+    // The same rows as a workbook: headings in both languages, every row, text cells.
+    let book = visitor.get("/audit.xlsx?action=download").await;
+    assert_eq!(book.status(), 200);
+    let saved = ws_kept.write("audit.xlsx", book.bytes().await.expect("workbook"));
+    let actions = common::workbook_column(&saved, "action");
+    assert_eq!(
+        actions,
+        ["download", "download"],
+        "the two downloads before"
+    );
+    assert_eq!(common::workbook_column(&saved, "hash")[0].len(), 64);
     // The download of the log is in the log.
     let rows = desk::audit_rows(&ws_kept.ledger());
+    assert!(
+        rows.iter()
+            .any(|r| r["action"] == "download" && r["what"] == "audit.xlsx"),
+        "{rows:?}"
+    );
     assert!(
         rows.iter()
             .any(|r| r["action"] == "download" && r["what"] == "audit"),

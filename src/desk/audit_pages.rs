@@ -1,6 +1,6 @@
 //! The audit log for auditors: `/audit` lists its rows, newest first, filtered by
-//! `from`, `to` (Beijing dates or times), `user` and `action`; `/audit.csv` downloads
-//! every row the filter keeps (the download itself a row of the log). The chain is
+//! `from`, `to` (Beijing dates or times), `user` and `action`; `/audit.csv` and
+//! `/audit.xlsx` download every row the filter keeps (the download itself a row of the log). The chain is
 //! checked by `opentrade-callback audit verify`; the page says how.
 
 use std::collections::HashMap;
@@ -50,27 +50,89 @@ pub async fn csv_of(
     visitor: Visitor,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(filter) = filter_of(&query) else {
-        return bad_filter(&visitor);
+    download(&desk, &visitor, &query, Format::Csv)
+}
+
+/// `/audit.xlsx`: the same rows as a workbook.
+pub async fn xlsx_of(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    download(&desk, &visitor, &query, Format::Xlsx)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Xlsx,
+}
+
+/// The columns of a download: CSV's names, and a workbook's `中文 english` headings and widths.
+const COLUMNS: [(&str, &str, f64); 6] = [
+    ("id", "序号 id", 8.0),
+    ("at", "时间 at", 30.0),
+    ("user", "用户 user", 14.0),
+    ("action", "操作 action", 14.0),
+    ("detail", "内容 detail", 80.0),
+    ("hash", "哈希 hash", 68.0),
+];
+
+/// Every row the filter in `query` keeps, as `format`; the download is itself a row of
+/// the log, written first.
+fn download(
+    desk: &Desk,
+    visitor: &Visitor,
+    query: &HashMap<String, String>,
+    format: Format,
+) -> Response {
+    let Some(filter) = filter_of(query) else {
+        return bad_filter(visitor);
     };
-    let rows = match entries(&desk, &filter) {
+    let rows = match entries(desk, &filter) {
         Ok(rows) => rows,
-        Err(error) => return status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
+        Err(error) => return status_page(StatusCode::INTERNAL_SERVER_ERROR, visitor, &error),
+    };
+    let what = match format {
+        Format::Csv => "audit",
+        Format::Xlsx => "audit.xlsx",
     };
     if let Err(error) = desk.audit.record(
         &visitor.session.user,
         "download",
-        serde_json::json!({"what": "audit", "rows": rows.len(), "filter": query}),
+        serde_json::json!({"what": what, "rows": rows.len(), "filter": query}),
     ) {
         return audit_refused(visitor.lang, &error);
     }
+    let ids: Vec<String> = rows.iter().map(|row| row.id.to_string()).collect();
+    let cells: Vec<Vec<&str>> = rows
+        .iter()
+        .zip(&ids)
+        .map(|(row, id)| {
+            vec![
+                id.as_str(),
+                &row.at,
+                &row.user,
+                &row.action,
+                &row.detail,
+                &row.hash,
+            ]
+        })
+        .collect();
+    if format == Format::Xlsx {
+        let headers = COLUMNS.map(|(_, title, width)| (title, width));
+        return super::download::sheet_workbook(
+            &desk.config.results_dir,
+            "audit.xlsx",
+            &headers,
+            &cells,
+        );
+    }
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut write = || -> Result<Vec<u8>, csv::Error> {
-        writer.write_record(["id", "at", "user", "action", "detail", "hash"])?;
-        for row in &rows {
-            let id = row.id.to_string();
-            let cells = [&id, &row.at, &row.user, &row.action, &row.detail, &row.hash];
-            writer.write_record(cells.map(|c| crate::columns::guard(c).into_owned()))?;
+        writer.write_record(COLUMNS.map(|(name, _, _)| name))?;
+        for row in &cells {
+            writer.write_record(row.iter().map(|c| crate::columns::guard(c).into_owned()))?;
         }
         writer.flush()?;
         Ok(writer.get_ref().clone())
@@ -89,7 +151,7 @@ pub async fn csv_of(
             .into_response(),
         Err(error) => status_page(
             StatusCode::INTERNAL_SERVER_ERROR,
-            &visitor,
+            visitor,
             &error.to_string(),
         ),
     }
@@ -161,16 +223,15 @@ fn audit_page(
 ) -> Markup {
     let t = |key| frame.lang.t(key);
     let value = |name: &str| query.get(name).cloned().unwrap_or_default();
-    let csv_link = {
+    let query_text = {
         let pairs: Vec<(&str, String)> = ["from", "to", "user", "action"]
             .into_iter()
             .map(|k| (k, value(k)))
             .filter(|(_, v)| !v.is_empty())
             .collect();
-        let query = form_urlencoded::Serializer::new(String::new())
+        form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
-            .finish();
-        format!("/audit.csv?{query}")
+            .finish()
     };
     page(
         frame,
@@ -184,7 +245,11 @@ fn audit_page(
                 label { (t("audit.action")) " " input type="text" name="action" value=(value("action")) maxlength="32"; }
                 button.primary type="submit" { (t("orders.find")) }
             }
-            p.actions { a.button href=(csv_link) download { (t("audit.download")) } }
+            p.actions {
+                a.button href={ "/audit.xlsx?" (query_text) } download { (t("audit.download_xlsx")) }
+                " "
+                a.button href={ "/audit.csv?" (query_text) } download { (t("audit.download")) }
+            }
             @if rows.is_empty() { p { (t("audit.empty")) } } @else {
                 @if more { (notice("info", t("audit.more"))) }
                 table.audit {

@@ -58,6 +58,59 @@ fn copy_rows(
     writer.finish().map(drop)
 }
 
+/// A plain table as a workbook: `headers` (each `中文 english`, on two lines) frozen
+/// above `rows`, every cell text (nothing a spreadsheet would run or re-read as a
+/// number), columns as wide as their headers or `widths`, filters on the header.
+pub fn sheet_workbook(
+    scratch: &Path,
+    name: &str,
+    headers: &[(&str, f64)],
+    rows: &[Vec<&str>],
+) -> Response {
+    use rust_xlsxwriter::{Format, FormatAlign, Workbook};
+    respond(scratch, name, |out| {
+        let mut book = Workbook::new();
+        book.set_tempdir(out.parent().unwrap_or(scratch))
+            .map_err(std::io::Error::other)?;
+        let sheet = book
+            .add_worksheet_with_constant_memory()
+            .map_err(std::io::Error::other)?;
+        let head = Format::new()
+            .set_bold()
+            .set_text_wrap()
+            .set_align(FormatAlign::Top)
+            .set_background_color("#E8EEF4");
+        let text = Format::new().set_num_format("@");
+        for (col, (title, width)) in headers.iter().enumerate() {
+            let col = col as u16;
+            sheet
+                .set_column_width(col, *width)
+                .and_then(|s| {
+                    s.write_string_with_format(0, col, title.replacen(' ', "\n", 1), &head)
+                })
+                .map_err(std::io::Error::other)?;
+        }
+        sheet.set_row_height(0, 30).map_err(std::io::Error::other)?;
+        for (at, row) in rows.iter().enumerate() {
+            let at = u32::try_from(at + 1)
+                .ok()
+                .filter(|r| u64::from(*r) <= crate::xlsx::MAX_DATA_ROWS)
+                .ok_or_else(|| std::io::Error::other("more rows than a sheet holds"))?;
+            for (col, cell) in row.iter().enumerate() {
+                sheet
+                    .write_string_with_format(at, col as u16, *cell, &text)
+                    .map_err(std::io::Error::other)?;
+            }
+        }
+        let last = headers.len().saturating_sub(1) as u16;
+        sheet
+            .set_freeze_panes(1, 0)
+            .and_then(|s| s.autofilter(0, 0, rows.len() as u32, last))
+            .map_err(std::io::Error::other)?;
+        book.save(out).map_err(std::io::Error::other)
+    })
+}
+
 /// Writes the workbook in a directory of its own under `scratch` (the desk's own
 /// directory: never `/tmp`), removed once read.
 fn respond(

@@ -47,6 +47,7 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/orders", get(story::search))
         .route("/audit", get(audit_pages::page_of))
         .route("/audit.csv", get(audit_pages::csv_of))
+        .route("/audit.xlsx", get(audit_pages::xlsx_of))
         .route("/users", get(people::users_page).post(people::add))
         .route("/users/{name}/disable", post(people::disable))
         .route("/orders/{req_id}", get(story::order))

@@ -16,6 +16,7 @@ pub(super) const CATALOGUE: &[(&str, &str, &str)] = &[
     ("audit.bad_filter", "筛选条件有误：日期写成 2026-12-07 或 2026-12-07 10:00，用户名和操作名不含控制字符。", "The filter is not one: dates as 2026-12-07 or 2026-12-07 10:00; a user and an action without control characters."),
     ("audit.detail", "内容", "What it touched"),
     ("audit.download", "下载 CSV（本次下载也会记入审计日志）", "Download as CSV (the download is logged too)"),
+    ("audit.download_xlsx", "导出为工作簿（本次导出也会记入审计日志）", "Export as a workbook (the export is logged too)"),
     ("audit.empty", "没有符合条件的记录。", "No rows match."),
     ("audit.from", "从", "From"),
     ("audit.hash", "链哈希", "Chain hash"),
