@@ -20,6 +20,7 @@ pub mod environment;
 pub mod exit;
 pub mod input;
 pub mod ledger;
+pub mod listen;
 pub mod mask;
 pub mod money;
 pub mod order;

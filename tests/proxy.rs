@@ -118,7 +118,8 @@ fn an_https_gateway_goes_through_https_proxy_only_as_a_tunnel() {
     let proxy = Proxy::start();
     let ws = Workspace::new();
     let pki = issue(ws.dir.path(), &["127.0.0.1"]);
-    let tls = sim::tls::server_config(&pki.cert, &pki.key).expect("certificate");
+    let tls =
+        opentrade_callback::listen::tls::server_config(&pki.cert, &pki.key).expect("certificate");
     let gateway = sim::spawn_background(SimulatorConfig {
         tls: Some(tls),
         ..SimulatorConfig::demo()

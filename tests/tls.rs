@@ -14,7 +14,8 @@ use opentrade_callback::simulator::{self, BackgroundSimulator, SimulatorConfig};
 
 /// A simulator on 127.0.0.1 serving HTTPS with `pki`'s server certificate.
 fn https_simulator(pki: &Pki) -> BackgroundSimulator {
-    let tls = simulator::tls::server_config(&pki.cert, &pki.key).expect("usable certificate");
+    let tls = opentrade_callback::listen::tls::server_config(&pki.cert, &pki.key)
+        .expect("usable certificate");
     let config = SimulatorConfig {
         tls: Some(tls),
         ..SimulatorConfig::demo()

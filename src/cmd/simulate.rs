@@ -33,7 +33,7 @@ pub async fn run(args: SimulateArgs, env: &Environment) -> anyhow::Result<Exit> 
         config.scenario = Scenario::load(path)?;
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        config.tls = Some(simulator::tls::server_config(cert, key)?);
+        config.tls = Some(crate::listen::tls::server_config(cert, key)?);
     }
     let running = simulator::start(args.listen, config.clone())
         .await

@@ -145,7 +145,7 @@ fn run_blocking(
 
 /// A send started from the desk.
 #[derive(Debug)]
-pub struct Job {
+pub struct DeskSend {
     pub id: String,
     pub user: String,
     pub submission: String,
@@ -161,7 +161,7 @@ pub struct Job {
     pub ended: Mutex<Option<Ended>>,
 }
 
-impl Job {
+impl DeskSend {
     pub fn ended(&self) -> Option<Ended> {
         self.ended.lock().ok().and_then(|e| e.clone())
     }

@@ -66,7 +66,7 @@ pub enum DeskError {
     #[error(transparent)]
     Users(#[from] users::UsersError),
     #[error(transparent)]
-    Tls(#[from] crate::simulator::tls::TlsSetupError),
+    Tls(#[from] crate::listen::tls::TlsSetupError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error("cannot listen on {addr}: {error}")]
@@ -200,7 +200,7 @@ pub async fn serve(
         }
     };
     let tls = match &config.tls {
-        Some((cert, key)) => Some(crate::simulator::tls::server_config(cert, key)?),
+        Some((cert, key)) => Some(crate::listen::tls::server_config(cert, key)?),
         None => None,
     };
     let audit = audit::Audit::open(&config.ledger)?;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::runs::{Run, Shown};
+use super::runs::{ResultFile, Shown};
 use crate::columns::RowText;
 use crate::ledger::orders::{Filter, OrderRow};
 use crate::ledger::{Access, Ledger, LedgerError, OrderState};
@@ -95,7 +95,7 @@ pub fn status_of(order: &OrderRow) -> Status {
 pub fn rows(
     orders: &[OrderRow],
     sources: &HashMap<String, String>,
-    runs: &[Run],
+    runs: &[ResultFile],
 ) -> Vec<Outstanding> {
     let mut open: Vec<Outstanding> = Vec::with_capacity(orders.len());
     let mut missing: HashMap<&str, usize> = HashMap::new();

@@ -5,7 +5,7 @@
 use maud::{DOCTYPE, Markup, html};
 
 use super::i18n::Lang;
-use super::runs::{Run, Shown};
+use super::runs::{ResultFile, Shown};
 use crate::results::tally::Tally;
 use crate::status::Status;
 
@@ -208,7 +208,7 @@ pub fn rows_table(lang: Lang, rows: &[Shown], pick: Option<&str>) -> Markup {
 }
 
 /// The runs list.
-pub fn runs(frame: Frame<'_>, runs: &[Run], lock: Option<&str>) -> Markup {
+pub fn runs(frame: Frame<'_>, runs: &[ResultFile], lock: Option<&str>) -> Markup {
     let lang = frame.lang;
     let t = |key| lang.t(key);
     page(
@@ -244,7 +244,7 @@ pub fn runs(frame: Frame<'_>, runs: &[Run], lock: Option<&str>) -> Markup {
 }
 
 /// One run: what `report` shows, the rows needing attention, the downloads.
-pub fn run(frame: Frame<'_>, run: &Run, rows: &[Shown]) -> Markup {
+pub fn run(frame: Frame<'_>, run: &ResultFile, rows: &[Shown]) -> Markup {
     let lang = frame.lang;
     let t = |key| lang.t(key);
     page(

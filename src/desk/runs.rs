@@ -17,7 +17,7 @@ pub const ATTENTION_SHOWN: usize = 2000;
 
 /// One result file.
 #[derive(Debug, Clone)]
-pub struct Run {
+pub struct ResultFile {
     pub id: String,
     pub name: String,
     pub path: PathBuf,
@@ -25,7 +25,7 @@ pub struct Run {
     pub tally: Arc<Tally>,
 }
 
-impl Run {
+impl ResultFile {
     /// When the file was last written, Beijing time.
     pub fn when(&self) -> String {
         let at: chrono::DateTime<chrono::Utc> = self.modified.into();
@@ -67,7 +67,7 @@ impl Runs {
 
     /// Every result file, newest first. Files that are not result tables (the audit
     /// log, a half-written temporary, anything else) are left out.
-    pub fn list(&self) -> Vec<Run> {
+    pub fn list(&self) -> Vec<ResultFile> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -87,7 +87,7 @@ impl Runs {
             let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
             let path = entry.path();
             if let Some(tally) = self.tally(&name, &path, (meta.len(), modified)) {
-                runs.push(Run {
+                runs.push(ResultFile {
                     id: id_of(&name),
                     name,
                     path,
@@ -101,7 +101,7 @@ impl Runs {
     }
 
     /// The run with this id.
-    pub fn find(&self, id: &str) -> Option<Run> {
+    pub fn find(&self, id: &str) -> Option<ResultFile> {
         if !is_id(id) {
             return None;
         }

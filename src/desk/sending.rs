@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::guard::Visitor;
-use super::jobs::{self, Ended, EngineRun, Job, Refused};
+use super::jobs::{self, Ended, EngineRun, DeskSend, Refused};
 use super::posted::{Nothing, Posted};
 use super::respond::{audit_refused, html, lock_holder, new_id, status_page};
 use super::roles::{AtLeast, Clerk};
@@ -134,7 +134,7 @@ pub(super) async fn send_submission(
                 return conflict(text);
             }
         };
-        let job = Arc::new(Job {
+        let job = Arc::new(DeskSend {
             id: job_id,
             user: visitor.session.user.clone(),
             submission: id.clone(),
@@ -252,7 +252,7 @@ fn run_id(simulated: bool, submission: &str) -> String {
 }
 
 /// A send that never started: the upload may be confirmed again.
-fn forget_job(desk: &Desk, job: &Job, submission: &Submission) {
+fn forget_job(desk: &Desk, job: &DeskSend, submission: &Submission) {
     if let Ok(mut slot) = submission.job.lock() {
         *slot = None;
     }
@@ -262,7 +262,7 @@ fn forget_job(desk: &Desk, job: &Job, submission: &Submission) {
     let _ = std::fs::remove_file(&job.input.path);
 }
 
-async fn run_job(desk: Arc<Desk>, job: Arc<Job>, submission: Arc<Submission>) {
+async fn run_job(desk: Arc<Desk>, job: Arc<DeskSend>, submission: Arc<Submission>) {
     let run = EngineRun {
         input: job.input.path.clone(),
         label: submission.label.clone(),
@@ -324,7 +324,7 @@ async fn run_job(desk: Arc<Desk>, job: Arc<Job>, submission: Arc<Submission>) {
 }
 
 /// The job `id` of `user`: another user's is not found.
-fn find_job(desk: &Desk, id: &str, user: &str) -> Option<Arc<Job>> {
+fn find_job(desk: &Desk, id: &str, user: &str) -> Option<Arc<DeskSend>> {
     if !runs::is_id(id) {
         return None;
     }

@@ -24,9 +24,6 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How long a whole request body may take (64 MiB at ~80 KiB/s).
 const BODY_TOTAL: Duration = Duration::from_secs(15 * 60);
 
@@ -196,27 +193,13 @@ pub async fn run(
         };
         let stopped = stopped.clone();
         let connections = Arc::clone(&connections);
-        match &tls {
-            None => {
-                tokio::spawn(async move {
-                    connection(stream, router, stopped, evict, body_idle).await;
-                    connections.remove(id);
-                });
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            if let Some(stream) = crate::listen::handshake(stream, tls.as_ref(), "desk").await {
+                connection(stream, router, stopped, evict, body_idle).await;
             }
-            Some(acceptor) => {
-                let handshake = acceptor.accept(stream);
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                        Ok(Ok(stream)) => {
-                            connection(stream, router, stopped, evict, body_idle).await;
-                        }
-                        Ok(Err(error)) => tracing::debug!("desk: TLS handshake failed: {error}"),
-                        Err(_) => tracing::debug!("desk: TLS handshake timed out"),
-                    }
-                    connections.remove(id);
-                });
-            }
-        }
+            connections.remove(id);
+        });
     }
     finish(&stop).await;
 }

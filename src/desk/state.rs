@@ -99,9 +99,9 @@ pub struct Desk {
     pub audit: audit::Audit,
     pub runs: runs::Runs,
     pub submissions: Mutex<HashMap<String, Arc<Submission>>>,
-    pub jobs: Mutex<HashMap<String, Arc<jobs::Job>>>,
+    pub jobs: Mutex<HashMap<String, Arc<jobs::DeskSend>>>,
     /// The send running now, if any: one at a time.
-    pub sending: Mutex<Option<Arc<jobs::Job>>>,
+    pub sending: Mutex<Option<Arc<jobs::DeskSend>>>,
     /// Told when the desk shuts down: a send in progress stops starting calls.
     pub stop: crate::send::Stop,
     pub hosts: Vec<String>,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use maud::{Markup, html};
 
 use super::i18n::Lang;
-use super::jobs::{Ended, Job};
+use super::jobs::{Ended, DeskSend};
 use super::outstanding::{WorkFilter, Worklist};
 use super::pages::{Frame, codes_table, notice, page, rows_table, tally_table};
 use super::runs::Shown;
@@ -197,7 +197,7 @@ pub fn preview(
     }
 }
 
-pub fn job(frame: Frame<'_>, job: &Job, result: Option<&super::runs::Run>) -> Markup {
+pub fn job(frame: Frame<'_>, job: &DeskSend, result: Option<&super::runs::ResultFile>) -> Markup {
     let lang = frame.lang;
     let t = |key| lang.t(key);
     let now = job.live.snapshot();

@@ -238,7 +238,7 @@ async fn runs_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response 
 
 /// The run a URL's id names (`/runs/{id}…`), for a logged-in visitor; else the
 /// not-found page.
-struct FoundRun(runs::Run);
+struct FoundRun(runs::ResultFile);
 
 impl axum::extract::FromRequestParts<Arc<Desk>> for FoundRun {
     type Rejection = Response;

@@ -12,7 +12,6 @@ mod rules;
 pub mod scenario;
 mod server;
 pub mod stats;
-pub mod tls;
 pub mod trades;
 pub mod verify;
 
@@ -40,7 +39,7 @@ pub struct SimulatorConfig {
     /// The gateway refuses timestamps further off than this (TOP: 10 minutes).
     pub max_skew: Duration,
     pub scenario: Scenario,
-    /// Serve HTTPS with these settings (`tls::server_config`); plain HTTP when `None`.
+    /// Serve HTTPS with these settings (`listen::tls::server_config`); plain HTTP when `None`.
     pub tls: server::Tls,
 }
 

@@ -36,9 +36,6 @@ const SEPARATOR_HEADER: &str = "top-api-separator";
 /// A body larger than this is refused: no real callback comes near it.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// A TLS handshake that takes longer is dropped.
-const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// The simulator's TLS settings, when it serves HTTPS.
 pub type Tls = Option<Arc<rustls::ServerConfig>>;
 
@@ -157,22 +154,13 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let served = Arc::clone(&served);
         let stopped = stopped.clone();
-        match &tls {
-            None => {
-                tokio::spawn(serve(stream, served, stopped));
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            if let Some(stream) = crate::listen::handshake(stream, tls.as_ref(), "simulator").await
+            {
+                serve(stream, served, stopped).await;
             }
-            Some(acceptor) => {
-                let handshake = acceptor.accept(stream);
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                        Ok(Ok(stream)) => serve(stream, served, stopped).await,
-                        // An untrusting client hangs up mid-handshake: nothing to serve.
-                        Ok(Err(err)) => tracing::debug!("simulator: TLS handshake failed: {err}"),
-                        Err(_) => tracing::debug!("simulator: TLS handshake timed out"),
-                    }
-                });
-            }
-        }
+        });
     }
 }
 

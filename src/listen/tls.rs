@@ -1,5 +1,5 @@
-//! HTTPS for the simulated gateway: a certificate chain and its key from PEM files
-//! (`simulate --tls-cert FILE --tls-key FILE`), served with rustls over HTTP/1.1.
+//! A server's certificate chain and key from PEM files (`--tls-cert FILE --tls-key
+//! FILE` of `serve` and `simulate`), as rustls settings for HTTP/1.1.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
