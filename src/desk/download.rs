@@ -14,14 +14,15 @@ use crate::results::table::{TableReader, TableWriter};
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-/// A workbook of `rows`, as a download named `name`.
+/// A workbook of `rows`, as a download named `name`: rows that all need attention (the
+/// worklist's), so none is shaded.
 pub fn rows_workbook(
     scratch: &Path,
     rows: impl IntoIterator<Item = Shown>,
     name: &str,
 ) -> Response {
     respond(scratch, name, |out| {
-        let mut writer = TableWriter::create(out, false)?;
+        let mut writer = TableWriter::create(out, false)?.unshaded();
         for shown in rows {
             writer.write(&shown.row, &shown.source)?;
         }

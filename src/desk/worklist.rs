@@ -192,7 +192,7 @@ async fn resend(
     let path = desk.uploads().join(format!("{id}.xlsx"));
     let rows = outstanding::rows_of_desk(desk, list, orders);
     let written = (|| {
-        let mut writer = crate::results::table::TableWriter::create(&path, false)?;
+        let mut writer = crate::results::table::TableWriter::create(&path, false)?.unshaded();
         for row in &rows {
             writer.write(&row.row, &label)?;
         }

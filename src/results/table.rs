@@ -78,6 +78,15 @@ impl TableWriter {
         TableWriter::with_extra(out, bom, &[])
     }
 
+    /// Rows that need attention are not shaded in a workbook (a sheet where all of them
+    /// do: the worklist's); no change to a CSV.
+    pub fn unshaded(mut self) -> TableWriter {
+        if let Sink::Workbook { sheet, .. } = &mut self.sink {
+            sheet.unshaded();
+        }
+        self
+    }
+
     /// `create`, with the input's columns the API does not use (`extra`, by name)
     /// carried after `line`.
     pub fn with_extra(out: &Path, bom: bool, extra: &[String]) -> std::io::Result<TableWriter> {

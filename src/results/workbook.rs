@@ -32,6 +32,8 @@ pub struct ResultSheet {
     widths: Vec<usize>,
     /// The cells of a row that needs attention.
     attention: Attention,
+    /// Whether a row that needs attention is shaded (not in a sheet where all do).
+    shade: bool,
     /// Where the status and the advice are.
     status_col: usize,
     advice_col: usize,
@@ -129,6 +131,7 @@ impl ResultSheet {
                     .set_background_color(ATTENTION),
                 outcome: Format::new().set_background_color(ATTENTION),
             },
+            shade: true,
             status_col: workbook_column("status"),
             advice_col: workbook_column("advice"),
         })
@@ -203,7 +206,7 @@ impl ResultSheet {
         let (status_col, advice_col) = (self.status_col, self.advice_col);
         // A row that needs attention is shaded whole, every cell of it, so it stands
         // out however far one scrolls.
-        let attention = status.needs_attention().then_some(&self.attention);
+        let attention = (self.shade && status.needs_attention()).then_some(&self.attention);
         // The advice wraps in its narrow column: the row is as tall as its lines (a
         // spreadsheet does not grow a row by itself when it opens the file).
         let lines = display_width(cells[advice_col]).div_ceil(ADVICE_WIDTH - 2);
@@ -240,6 +243,13 @@ impl ResultSheet {
         }
         self.rows += 1;
         Ok(())
+    }
+
+    /// Rows that need attention written as any other: for a sheet of nothing else (the
+    /// worklist's), where shading every row would say nothing — and would cost a format
+    /// lookup per cell.
+    pub fn unshaded(&mut self) {
+        self.shade = false;
     }
 
     /// Data rows written.
@@ -363,6 +373,43 @@ fn display_width(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The styles of the workbook written with one rejected row, shaded or not.
+    fn styles_with_one_rejected_row(shade: bool) -> (String, String) {
+        let mut sheet = ResultSheet::new(&[], None).expect("sheet");
+        if !shade {
+            sheet.unshaded();
+        }
+        let fields = crate::columns::RowText {
+            req_id: "N2".into(),
+            order_no: "4000000000000000002".into(),
+            ..Default::default()
+        };
+        let row = ResultRow::new(fields, Status::Rejected, 1, 2);
+        sheet.write_result(&row, "night.csv").expect("row");
+        let mut bytes = Vec::new();
+        sheet
+            .finish(&Tally::default(), std::io::Cursor::new(&mut bytes))
+            .expect("finish");
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+        let mut read = |name: &str| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut zip.by_name(name).expect(name), &mut text)
+                .expect("text");
+            text
+        };
+        (read("xl/styles.xml"), read("xl/worksheets/sheet1.xml"))
+    }
+
+    #[test]
+    fn a_row_needing_attention_is_shaded_unless_every_row_does() {
+        let (styles, sheet) = styles_with_one_rejected_row(true);
+        assert!(styles.contains("FFFCE4D6"), "{styles}");
+        assert!(sheet.contains("N2"));
+        let (styles, sheet) = styles_with_one_rejected_row(false);
+        assert!(!styles.contains("FFFCE4D6"), "{styles}");
+        assert!(sheet.contains("N2") && sheet.contains("4000000000000000002"));
+    }
 
     #[test]
     fn chinese_text_is_twice_as_wide() {
