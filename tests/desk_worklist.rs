@@ -223,3 +223,62 @@ async fn the_worklist_filters_by_the_night_and_the_run() {
     let bad = visitor.get("/work?date=yesterday").await;
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_orders_the_night_resends_are_counted_and_unreadable_rows_named() {
+    let ws = Workspace::new();
+    let sim = common::simulator(
+        desk::rejecting().on(common::Matcher::req_id("N3"), common::Fault::transient(99)),
+    );
+    let results = ws.path("results");
+    std::fs::create_dir(&results).expect("results dir");
+    let mut text = common::orders(&["N1", "N2", "N3"]);
+    text.push_str("4000000000000000004,,true,0000,ok,,\n");
+    let input = ws.write("night.csv", text);
+    let mut night =
+        common::send_cmd_with(&sim, &[&input], &ws.ledger(), &results.join("night.csv"));
+    night.args(["--max-attempts", "1"]);
+    common::exits_with(&mut night, 1);
+    let state = |id: &str| {
+        common::ledger_query(
+            &ws.ledger(),
+            &format!("SELECT state FROM orders WHERE req_id = '{id}'"),
+        )[0][0]
+            .clone()
+    };
+    assert_eq!(state("N3"), "failed");
+
+    // The nightly run sends N3 again by itself for 7 days: not finance's work yet.
+    let process = start(&ws.ledger(), &results, &sim.url(), &[]);
+    let visitor = desk::logged_in(&process).await;
+    let page = visitor.text("/work").await;
+    assert!(page.contains("符合条件 1 笔，共 1 笔未完成"), "{page}");
+    assert!(
+        page.contains("id=\"resending\"") && page.contains("另有 1 笔失败订单"),
+        "{page}"
+    );
+    assert!(!page.contains("value=\"N3\""), "{page}");
+    // The export row without a req_id never reached the ledger: its run is named.
+    assert!(page.contains("读不出的行"), "{page}");
+    let table = &page[page.find("<table class=\"invalid\">").expect("the table")..];
+    assert!(
+        table.contains("href=\"/runs/") && table.contains("night.csv"),
+        "{table}"
+    );
+    drop(process);
+
+    // A nightly run that resends none: N3 is finance's now.
+    let process = start(
+        &ws.ledger(),
+        &results,
+        &sim.url(),
+        &["--resend-failed-days", "0"],
+    );
+    let visitor = desk::logged_in(&process).await;
+    let page = visitor.text("/work").await;
+    assert!(page.contains("符合条件 2 笔，共 2 笔未完成"), "{page}");
+    assert!(
+        page.contains("value=\"N3\"") && !page.contains("id=\"resending\""),
+        "{page}"
+    );
+}

@@ -89,6 +89,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub request_ttl: std::time::Duration,
 
+    /// The nightly run's --resend-failed-days (0: it resends none): failed orders it
+    /// will still send again by itself are counted on the worklist, not listed.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub resend_failed_days: u32,
+
     /// How long an upload and its check are kept (then it must be uploaded again).
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub upload_ttl: std::time::Duration,

@@ -32,6 +32,7 @@ pub async fn run(args: ServeArgs, env: Environment) -> anyhow::Result<Exit> {
         body_idle: args.body_idle_timeout,
         approvals: args.approvals,
         request_ttl: args.request_ttl,
+        resend_failed_days: args.resend_failed_days,
         notify: {
             // The nightly send's robot, as `send` builds it (the config's notify_secret,
             // notify_label and desk_url).

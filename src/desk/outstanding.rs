@@ -33,16 +33,22 @@ pub struct Outstanding {
 pub struct Worklist {
     pub total: usize,
     pub matching: Vec<OrderRow>,
+    /// Failed orders the nightly run will still send again by itself (within its
+    /// `--resend-failed-days`, with a stored payload): not listed, counted.
+    pub resending: usize,
     /// Each run's inputs by their labels (`a.csv, b.csv`): where an order last came from.
     pub sources: HashMap<String, String>,
 }
 
 /// The outstanding orders of `ledger` that `filter` keeps; `simulated`: the orders of
-/// `--simulate` runs (a desk run with `--simulate`) instead of the real ones.
+/// `--simulate` runs (a desk run with `--simulate`) instead of the real ones. A failed
+/// order first failed at or after `resent_since` (a Beijing-time stamp) with a stored
+/// payload is the nightly run's to send again: counted in `resending`, not listed.
 pub fn worklist(
     ledger: &Path,
     simulated: bool,
     filter: &WorkFilter,
+    resent_since: Option<&str>,
 ) -> Result<Worklist, LedgerError> {
     let mut list = Worklist::default();
     if !ledger.exists() {
@@ -63,6 +69,17 @@ pub fn worklist(
     let due_by = crate::clock::stamp(chrono::Utc::now() + chrono::TimeDelta::days(1));
     crate::ledger::orders::for_each(&ledger, &states, |order| {
         if order.simulated != simulated {
+            return;
+        }
+        if let Some(since) = resent_since
+            && order.state == OrderState::Failed
+            && order.param0.is_some()
+            && order
+                .first_failed_at
+                .as_deref()
+                .is_some_and(|at| at >= since)
+        {
+            list.resending += 1;
             return;
         }
         list.total += 1;
@@ -268,7 +285,17 @@ impl WorkFilter {
 
 /// The outstanding orders of the desk's ledger that `filter` keeps.
 pub fn of_desk(desk: &super::state::Desk, filter: &WorkFilter) -> Result<Worklist, String> {
-    worklist(&desk.config.ledger, desk.config.template.simulate, filter).map_err(|e| e.to_string())
+    let days = desk.config.resend_failed_days;
+    let since = (days > 0).then(|| {
+        crate::clock::stamp(chrono::Utc::now() - chrono::TimeDelta::days(i64::from(days)))
+    });
+    worklist(
+        &desk.config.ledger,
+        desk.config.template.simulate,
+        filter,
+        since.as_deref(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// The rows of `orders` of `list` for the desk (with the result files' rows for those

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::guard::Visitor;
-use super::jobs::{self, Ended, EngineRun, DeskSend, Refused};
+use super::jobs::{self, DeskSend, Ended, EngineRun, Refused};
 use super::posted::{Nothing, Posted};
 use super::respond::{audit_refused, html, lock_holder, new_id, status_page};
 use super::roles::{AtLeast, Clerk};

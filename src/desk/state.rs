@@ -35,6 +35,9 @@ pub struct DeskConfig {
     pub approvals: Approvals,
     /// How long a request waits for its approval.
     pub request_ttl: std::time::Duration,
+    /// The nightly run's `--resend-failed-days` (0: none resent): a failed order it will
+    /// still send again is not work for finance yet.
+    pub resend_failed_days: u32,
     /// Where a new request is announced (`--notify-url`), if anywhere.
     pub notify: Option<crate::send::hooks::Notify>,
     pub template: SendTemplate,

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use maud::{Markup, html};
 
 use super::i18n::Lang;
-use super::jobs::{Ended, DeskSend};
+use super::jobs::{DeskSend, Ended};
 use super::outstanding::{WorkFilter, Worklist};
 use super::pages::{Frame, codes_table, notice, page, rows_table, tally_table};
-use super::runs::Shown;
+use super::runs::{ResultFile, Shown};
 use super::state::{Preview, Submission};
 use crate::status::Status;
 
@@ -43,6 +43,7 @@ pub fn outstanding(
     list: &Worklist,
     shown: &[Shown],
     filter: &WorkFilter,
+    invalid: &[ResultFile],
 ) -> Markup {
     let t = |key| frame.lang.t(key);
     let selected = |on: bool| on.then_some("selected");
@@ -68,6 +69,24 @@ pub fn outstanding(
                 button.primary type="submit" { (t("orders.find")) }
             }
             p.meta id="matching" { (t("outstanding.matching").replace("{n}", &orders.len().to_string()).replace("{total}", &list.total.to_string())) }
+            @if list.resending > 0 {
+                p.meta id="resending" { (t("outstanding.resending").replace("{n}", &list.resending.to_string())) }
+            }
+            @if !invalid.is_empty() {
+                (notice("warn", t("outstanding.invalid")))
+                table.invalid {
+                    thead { tr { th { (t("col.run")) } th { (t("col.when")) } th.num { (t("outstanding.invalid_rows")) } } }
+                    tbody {
+                        @for run in invalid {
+                            tr {
+                                td { a href={ "/runs/" (run.id) } { (run.name) } }
+                                td { (run.when()) }
+                                td.num { (run.tally.count(Status::Invalid)) }
+                            }
+                        }
+                    }
+                }
+            }
             @if orders.is_empty() { p { (t("outstanding.empty")) } } @else {
                 p.actions { a.button.primary href={ "/work.xlsx?" (filter.query()) } download { (t("action.download_outstanding")) " (" (orders.len()) ")" } }
                 @if orders.iter().any(|o| o.deadline.is_some()) {

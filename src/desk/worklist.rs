@@ -15,10 +15,11 @@ use super::guard::Visitor;
 use super::outstanding::{self, WorkFilter, Worklist};
 use super::posted::Posted;
 use super::respond::{audit_refused, html, new_id, status_page};
-use super::runs::Shown;
+use super::runs::{ResultFile, Shown};
 use super::state::Desk;
 use super::{download, views};
 use crate::ledger::orders::OrderRow;
+use crate::status::Status;
 
 /// The most orders one selection names.
 const MAX_SELECTED: usize = 10_000;
@@ -39,7 +40,13 @@ pub async fn page(
                 .iter()
                 .map(Shown::from)
                 .collect();
-            html(views::outstanding(visitor.frame(), &list, &shown, &filter))
+            html(views::outstanding(
+                visitor.frame(),
+                &list,
+                &shown,
+                &filter,
+                &with_invalid_rows(&desk),
+            ))
         }
         Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
     }
@@ -64,6 +71,22 @@ pub async fn workbook(
         ),
         Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
     }
+}
+
+/// How far back the worklist names runs with invalid rows.
+const INVALID_DAYS: u64 = 30;
+
+/// The result files of the last `INVALID_DAYS` days that hold invalid rows (no order
+/// in the ledger: an export row the run could not read), newest first.
+fn with_invalid_rows(desk: &Desk) -> Vec<ResultFile> {
+    let since = std::time::SystemTime::now()
+        .checked_sub(std::time::Duration::from_secs(INVALID_DAYS * 86_400))
+        .unwrap_or(std::time::UNIX_EPOCH);
+    desk.runs
+        .list()
+        .into_iter()
+        .filter(|run| run.modified >= since && run.tally.count(Status::Invalid) > 0)
+        .collect()
 }
 
 fn bad_filter(visitor: &Visitor) -> Response {
