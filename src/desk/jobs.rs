@@ -158,11 +158,146 @@ pub struct DeskSend {
     /// The request it carries out (four eyes), if any.
     pub request: Option<String>,
     pub live: Arc<Live>,
-    pub ended: Mutex<Option<Ended>>,
+    /// How it ended, once it has: awaited by `until_ended`.
+    pub ended: tokio::sync::watch::Sender<Option<Ended>>,
 }
 
 impl DeskSend {
     pub fn ended(&self) -> Option<Ended> {
-        self.ended.lock().ok().and_then(|e| e.clone())
+        self.ended.borrow().clone()
+    }
+
+    /// Records how the send ended, waking whoever awaits it.
+    pub fn end(&self, ended: Ended) {
+        self.ended.send_replace(Some(ended));
+    }
+
+    /// Once the send has ended.
+    pub async fn until_ended(&self) {
+        let mut ended = self.ended.subscribe();
+        let _ = ended.wait_for(Option::is_some).await;
+    }
+
+    /// Once the send has started its calls or ended (one that cannot start ends at once).
+    pub async fn until_started_or_ended(&self) {
+        tokio::select! {
+            () = self.live.started() => {}
+            () = self.until_ended() => {}
+        }
+    }
+}
+
+/// The desk's one send at a time: who holds the slot, claimed under its lock (a second
+/// is refused while the first has not ended), and awaited to its end at shutdown.
+#[derive(Debug, Default)]
+pub struct OneSend {
+    running: Mutex<Option<Arc<DeskSend>>>,
+}
+
+impl OneSend {
+    /// Runs `start` while no send is running: it makes the send (or says why not), which
+    /// then holds the slot. `Busy` while one is running.
+    pub fn claim<E>(
+        &self,
+        start: impl FnOnce() -> Result<Arc<DeskSend>, E>,
+    ) -> Result<Arc<DeskSend>, Claim<E>> {
+        let Ok(mut running) = self.running.lock() else {
+            return Err(Claim::Busy);
+        };
+        if running.as_ref().is_some_and(|send| send.ended().is_none()) {
+            return Err(Claim::Busy);
+        }
+        let send = start().map_err(Claim::Refused)?;
+        *running = Some(Arc::clone(&send));
+        Ok(send)
+    }
+
+    /// Once the send running now, if any, has ended.
+    pub async fn drained(&self) {
+        let running = self.running.lock().ok().and_then(|s| s.clone());
+        if let Some(send) = running {
+            send.until_ended().await;
+        }
+    }
+}
+
+/// Why `OneSend::claim` made no send.
+#[derive(Debug)]
+pub enum Claim<E> {
+    /// Another send is running.
+    Busy,
+    /// `start` said why not.
+    Refused(E),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(id: &str) -> Arc<DeskSend> {
+        Arc::new(DeskSend {
+            id: id.into(),
+            user: "bo".into(),
+            submission: "s".into(),
+            run_id: "r".into(),
+            out: PathBuf::from("out.xlsx"),
+            input: super::super::upload::Stored {
+                path: PathBuf::from("in.csv"),
+                bytes: 0,
+                sha256: String::new(),
+            },
+            plan: String::new(),
+            request: None,
+            live: Arc::default(),
+            ended: tokio::sync::watch::Sender::new(None),
+        })
+    }
+
+    fn refused() -> Ended {
+        Ended::Refused {
+            message: "no".into(),
+            why: Refused::Other,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_send_at_a_time_is_claimed_and_awaited() {
+        let slot = OneSend::default();
+        // Nothing running: drained at once.
+        slot.drained().await;
+        let first = slot
+            .claim(|| Ok::<_, ()>(send("a")))
+            .expect("the slot is free");
+        // While it runs: busy, and `start` is not even asked.
+        let mut asked = false;
+        let busy = slot.claim(|| {
+            asked = true;
+            Ok::<_, ()>(send("b"))
+        });
+        assert!(matches!(busy, Err(Claim::Busy)) && !asked);
+        // A refusal by `start` leaves the slot as it was.
+        assert!(matches!(
+            slot.claim(|| Err::<Arc<DeskSend>, _>("why")),
+            Err(Claim::Busy)
+        ));
+        // Its end wakes whoever awaits it, and frees the slot.
+        let waiting = {
+            let first = Arc::clone(&first);
+            tokio::spawn(async move { first.until_ended().await })
+        };
+        let drained = tokio::spawn({
+            let first = Arc::clone(&first);
+            async move { first.until_started_or_ended().await }
+        });
+        first.end(refused());
+        waiting.await.expect("woken");
+        drained.await.expect("woken");
+        slot.drained().await;
+        assert!(matches!(
+            slot.claim(|| Err::<Arc<DeskSend>, _>("why")),
+            Err(Claim::Refused("why"))
+        ));
+        let second = slot.claim(|| Ok::<_, ()>(send("b"))).expect("free again");
+        assert_eq!(second.id, "b");
     }
 }

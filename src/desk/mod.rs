@@ -248,7 +248,7 @@ pub async fn serve(
         audit,
         submissions: Mutex::default(),
         jobs: Mutex::default(),
-        sending: Mutex::default(),
+        sending: jobs::OneSend::default(),
     });
     // Uploads and their previews expire: swept once a minute.
     {
@@ -276,12 +276,7 @@ pub async fn serve(
             }
             // A send in progress is told: it stops starting calls and writes its
             // outputs; wait for it.
-            let running = desk.sending.lock().ok().and_then(|s| s.clone());
-            if let Some(job) = running {
-                while job.ended().is_none() {
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            }
+            desk.sending.drained().await;
         }
     };
     let limits = server::Limits {

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::guard::Visitor;
-use super::jobs::{self, DeskSend, Ended, EngineRun, Refused};
+use super::jobs::{self, Claim, DeskSend, Ended, EngineRun, Refused};
 use super::posted::{Nothing, Posted};
 use super::respond::{audit_refused, html, lock_holder, new_id, status_page};
 use super::roles::{AtLeast, Clerk};
@@ -88,22 +88,15 @@ pub(super) async fn send_submission(
         back_to_pending(lang.t("error.preview_failed"));
         return conflict(lang.t("error.preview_failed").to_owned());
     };
-    let job = {
-        let Ok(mut sending) = desk.sending.lock() else {
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        };
+    let claimed = desk.sending.claim(|| {
         if let Some(existing) = submission.job.lock().ok().and_then(|j| j.clone()) {
-            return Redirect::to(&format!("/jobs/{existing}")).into_response();
-        }
-        if sending.as_ref().is_some_and(|job| job.ended().is_none()) {
-            back_to_pending(lang.t("error.send_running"));
-            return conflict(lang.t("error.send_running").to_owned());
+            return Err(Box::new(Redirect::to(&format!("/jobs/{existing}")).into_response()));
         }
         // Another process (the nightly run) seems to hold the ledger: say so, queue
         // nothing. (The send itself takes the lock, and says so if it cannot.)
         if let Some(holder) = lock_holder(&desk) {
             back_to_pending(lang.t("error.locked"));
-            return conflict(format!("{} ({holder})", lang.t("error.locked")));
+            return Err(Box::new(conflict(format!("{} ({holder})", lang.t("error.locked")))));
         }
         let now = chrono::Utc::now().with_timezone(&crate::clock::beijing());
         let job_id = new_id();
@@ -131,7 +124,7 @@ pub(super) async fn send_submission(
                     other => desk.scrub(&other.to_string()),
                 };
                 back_to_pending(&text);
-                return conflict(text);
+                return Err(Box::new(conflict(text)));
             }
         };
         let job = Arc::new(DeskSend {
@@ -147,7 +140,7 @@ pub(super) async fn send_submission(
             plan,
             request: request.clone(),
             live: Arc::default(),
-            ended: std::sync::Mutex::default(),
+            ended: tokio::sync::watch::Sender::new(None),
         });
         // No audit, no send.
         let audited = desk.audit.record(
@@ -161,13 +154,20 @@ pub(super) async fn send_submission(
         );
         if let Err(error) = audited {
             let _ = std::fs::remove_file(&job.input.path);
-            return audit_refused(lang, &error);
+            return Err(Box::new(audit_refused(lang, &error)));
         }
-        *sending = Some(Arc::clone(&job));
         if let Ok(mut slot) = submission.job.lock() {
             *slot = Some(job.id.clone());
         }
-        job
+        Ok(job)
+    });
+    let job = match claimed {
+        Ok(job) => job,
+        Err(Claim::Busy) => {
+            back_to_pending(lang.t("error.send_running"));
+            return conflict(lang.t("error.send_running").to_owned());
+        }
+        Err(Claim::Refused(response)) => return *response,
     };
     if let Ok(mut all) = desk.jobs.lock() {
         all.insert(job.id.clone(), Arc::clone(&job));
@@ -180,61 +180,64 @@ pub(super) async fn send_submission(
     // A send that cannot start ends at once: the clerk sees that here, on the page
     // they confirmed from — the ledger held by another run, or a plan that is no
     // longer the preview's (checked again, to be confirmed again).
-    for _ in 0..100 {
-        match job.ended() {
-            Some(Ended::Refused {
-                message,
-                why: Refused::Locked,
-            }) => {
-                forget_job(&desk, &job, &submission);
-                back_to_pending(lang.t("error.locked"));
-                return conflict(format!(
-                    "{} ({})",
-                    lang.t("error.locked"),
-                    desk.scrub(&message)
-                ));
-            }
-            Some(Ended::Refused {
-                why: Refused::PlanChanged,
-                ..
-            }) => {
-                forget_job(&desk, &job, &submission);
-                desk.audit.record_done(
-                    &visitor.session.user,
-                    "send_refused",
-                    serde_json::json!({
-                        "submission": id, "job": job.id, "plan_digest": job.plan,
-                        "error": "the plan changed since the preview; nothing was sent",
-                    }),
-                );
-                let again = preview(&desk, &submission.stored.path, &id, &submission.label).await;
-                desk.audit.record_done(
-                    &visitor.session.user,
-                    "preview",
-                    serde_json::json!({
-                        "submission": id, "again": true, "plan_digest": again.plan_digest(),
-                        "would_send": again.tally.count(crate::status::Status::WouldSend),
-                    }),
-                );
-                let note = format!(
-                    "{} ({} → {})",
-                    lang.t("error.plan_changed"),
-                    submission
-                        .preview()
-                        .tally
-                        .count(crate::status::Status::WouldSend),
-                    again.tally.count(crate::status::Status::WouldSend)
-                );
-                if let Ok(mut slot) = submission.preview.lock() {
-                    *slot = Arc::new(again);
-                }
-                back_to_pending(&note);
-                return conflict(lang.t("error.plan_changed").to_owned());
-            }
-            Some(_) => break,
-            None if job.live.snapshot().is_some() => break,
-            None => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+    // Awaited: the send says when its calls start or it ends (a slow start is left to
+    // the progress page after a few seconds).
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        job.until_started_or_ended(),
+    )
+    .await;
+    match job.ended() {
+        Some(Ended::Refused {
+            message,
+            why: Refused::Locked,
+        }) => {
+            forget_job(&desk, &job, &submission);
+            back_to_pending(lang.t("error.locked"));
+            return conflict(format!(
+                "{} ({})",
+                lang.t("error.locked"),
+                desk.scrub(&message)
+            ));
         }
+        Some(Ended::Refused {
+            why: Refused::PlanChanged,
+            ..
+        }) => {
+            forget_job(&desk, &job, &submission);
+            desk.audit.record_done(
+                &visitor.session.user,
+                "send_refused",
+                serde_json::json!({
+                    "submission": id, "job": job.id, "plan_digest": job.plan,
+                    "error": "the plan changed since the preview; nothing was sent",
+                }),
+            );
+            let again = preview(&desk, &submission.stored.path, &id, &submission.label).await;
+            desk.audit.record_done(
+                &visitor.session.user,
+                "preview",
+                serde_json::json!({
+                    "submission": id, "again": true, "plan_digest": again.plan_digest(),
+                    "would_send": again.tally.count(crate::status::Status::WouldSend),
+                }),
+            );
+            let note = format!(
+                "{} ({} → {})",
+                lang.t("error.plan_changed"),
+                submission
+                    .preview()
+                    .tally
+                    .count(crate::status::Status::WouldSend),
+                again.tally.count(crate::status::Status::WouldSend)
+            );
+            if let Ok(mut slot) = submission.preview.lock() {
+                *slot = Arc::new(again);
+            }
+            back_to_pending(&note);
+            return conflict(lang.t("error.plan_changed").to_owned());
+        }
+        _ => {}
     }
     Redirect::to(&format!("/jobs/{}", job.id)).into_response()
 }
@@ -318,9 +321,7 @@ async fn run_job(desk: Arc<Desk>, job: Arc<DeskSend>, submission: Arc<Submission
     {
         super::approvals::finished(&desk, request, &job.run_id, exit);
     }
-    if let Ok(mut slot) = job.ended.lock() {
-        *slot = Some(ended);
-    }
+    job.end(ended);
 }
 
 /// The job `id` of `user`: another user's is not found.

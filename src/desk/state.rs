@@ -104,7 +104,7 @@ pub struct Desk {
     pub submissions: Mutex<HashMap<String, Arc<Submission>>>,
     pub jobs: Mutex<HashMap<String, Arc<jobs::DeskSend>>>,
     /// The send running now, if any: one at a time.
-    pub sending: Mutex<Option<Arc<jobs::DeskSend>>>,
+    pub sending: jobs::OneSend,
     /// Told when the desk shuts down: a send in progress stops starting calls.
     pub stop: crate::send::Stop,
     pub hosts: Vec<String>,

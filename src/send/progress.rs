@@ -101,6 +101,8 @@ fn rate_text(per_second: f64) -> String {
 #[derive(Debug, Default)]
 pub struct Live {
     counters: std::sync::Mutex<Option<Arc<Counters>>>,
+    /// Whether the run has published its counters: awaited by `started`.
+    published: tokio::sync::watch::Sender<bool>,
 }
 
 /// What `Live` shows at one moment.
@@ -119,6 +121,12 @@ pub struct Snapshot {
 }
 
 impl Live {
+    /// Once the run has started its calls (its counters published).
+    pub async fn started(&self) {
+        let mut published = self.published.subscribe();
+        let _ = published.wait_for(|published| *published).await;
+    }
+
     /// The counts now, once the run has started its calls.
     pub fn snapshot(&self) -> Option<Snapshot> {
         let counters = self.counters.lock().ok()?.clone()?;
@@ -226,6 +234,7 @@ impl Progress {
         if let Ok(mut slot) = live.counters.lock() {
             *slot = Some(Arc::clone(&self.counters));
         }
+        live.published.send_replace(true);
     }
 
     /// One planned order finished with `status`.
