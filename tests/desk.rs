@@ -192,6 +192,9 @@ async fn every_security_rule_refuses_and_changes_nothing() {
         )
         .await;
     assert_eq!(foreign.status(), 403);
+    // Refusals are the desk's error page, in words, like every other.
+    let said = foreign.text().await.expect("page");
+    assert!(said.contains("请求不是来自本服务台的页面"), "{said}");
     let none = visitor.post_from(None, "/logout", &form).await;
     assert_eq!(none.status(), 403);
     // A foreign Host (DNS rebinding).
@@ -204,6 +207,8 @@ async fn every_security_rule_refuses_and_changes_nothing() {
         .await
         .expect("get");
     assert_eq!(rebound.status(), 421);
+    let said = rebound.text().await.expect("page");
+    assert!(said.contains("--allow-host"), "{said}");
     // 70 MiB.
     let huge = visitor
         .upload(&csrf, "huge.csv", vec![b'a'; 70 << 20])

@@ -135,7 +135,12 @@ fn respond(
 
 fn failed(error: &std::io::Error) -> Response {
     tracing::error!("desk: cannot make a download: {error}");
-    (StatusCode::INTERNAL_SERVER_ERROR, "cannot make this file").into_response()
+    let lang = super::i18n::Lang::Zh;
+    super::respond::anonymous_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        lang,
+        lang.t("error.download"),
+    )
 }
 
 fn attachment(bytes: Vec<u8>, name: &str) -> Response {

@@ -50,7 +50,7 @@ pub fn allowed_hosts(local: SocketAddr, extra: &[String]) -> Vec<String> {
 pub async fn check(State(desk): State<Arc<Desk>>, request: Request, next: Next) -> Response {
     // One Host: two are a request built to slip past a check that reads the first.
     if request.headers().get_all(header::HOST).iter().count() > 1 {
-        return refuse(StatusCode::BAD_REQUEST, "more than one Host header");
+        return refuse(&request, StatusCode::BAD_REQUEST, "error.two_hosts");
     }
     let host = request
         .headers()
@@ -58,7 +58,11 @@ pub async fn check(State(desk): State<Arc<Desk>>, request: Request, next: Next) 
         .and_then(|h| h.to_str().ok())
         .map(str::to_ascii_lowercase);
     let Some(host) = host.filter(|h| desk.hosts.iter().any(|allowed| allowed == h)) else {
-        return refuse(StatusCode::MISDIRECTED_REQUEST, "unknown host");
+        return refuse(
+            &request,
+            StatusCode::MISDIRECTED_REQUEST,
+            "error.unknown_host",
+        );
     };
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
     if !safe {
@@ -72,7 +76,7 @@ pub async fn check(State(desk): State<Arc<Desk>>, request: Request, next: Next) 
             .get(header::ORIGIN)
             .and_then(|h| h.to_str().ok());
         if origin != Some(expected.as_str()) {
-            return refuse(StatusCode::FORBIDDEN, "cross-origin request refused");
+            return refuse(&request, StatusCode::FORBIDDEN, "error.cross_origin");
         }
     }
     let mut response = next.run(request).await;
@@ -80,8 +84,11 @@ pub async fn check(State(desk): State<Arc<Desk>>, request: Request, next: Next) 
     response
 }
 
-fn refuse(status: StatusCode, text: &'static str) -> Response {
-    let mut response = (status, text).into_response();
+/// The guard's refusals are error pages as any other (in the asker's language), with
+/// the security headers.
+fn refuse(request: &Request, status: StatusCode, key: &str) -> Response {
+    let lang = lang_of(request.headers());
+    let mut response = super::respond::anonymous_page(status, lang, lang.t(key));
     secure_headers(response.headers_mut(), false);
     response
 }
@@ -181,7 +188,11 @@ impl FromRequestParts<Arc<Desk>> for Visitor {
                 lang,
             }),
             None if parts.method == Method::GET => Err(Redirect::to("/login").into_response()),
-            None => Err((StatusCode::UNAUTHORIZED, "log in first").into_response()),
+            None => Err(super::respond::anonymous_page(
+                StatusCode::UNAUTHORIZED,
+                lang,
+                lang.t("error.log_in"),
+            )),
         }
     }
 }

@@ -14,7 +14,7 @@ use axum::{Extension, Form, Router};
 
 use super::guard::{self, LANG_COOKIE, SESSION_COOKIE, Visitor};
 use super::posted::{Nothing, Posted};
-use super::respond::{audit_refused, html, lock_holder, status_page};
+use super::respond::{anonymous_page, audit_refused, html, lock_holder, status_page};
 use super::runs;
 use super::server::Peer;
 use super::state::Desk;
@@ -80,14 +80,7 @@ pub fn router(desk: Arc<Desk>) -> Router {
 
 async fn not_found(headers: axum::http::HeaderMap) -> Response {
     let lang = guard::lang_of(&headers);
-    (
-        StatusCode::NOT_FOUND,
-        html(views::error(
-            views::anonymous(lang),
-            lang.t("error.not_found"),
-        )),
-    )
-        .into_response()
+    anonymous_page(StatusCode::NOT_FOUND, lang, lang.t("error.not_found"))
 }
 
 async fn css() -> Response {
@@ -221,7 +214,7 @@ async fn logout(State(desk): State<Arc<Desk>>, visitor: Visitor, _: Posted<Nothi
 
 async fn switch_lang(State(desk): State<Arc<Desk>>, Path(lang): Path<String>) -> Response {
     let Some(lang) = super::i18n::Lang::from_param(&lang) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return not_found(axum::http::HeaderMap::new()).await;
     };
     let cookie = guard::set_cookie(LANG_COOKIE, lang.param(), desk.https, Some(365 * 86400));
     ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
