@@ -21,6 +21,8 @@ mod guard;
 pub mod i18n;
 mod jobs;
 mod outstanding;
+#[cfg(test)]
+mod page_snapshots;
 mod pages;
 mod people;
 mod posted;
