@@ -330,6 +330,18 @@ async fn a_send_is_a_request_someone_else_approves() {
         night_calls + 1,
         "only the approved one was sent"
     );
+    // The order's story names the request that sent it: who asked, who approved.
+    let story = bo.text("/orders/N2").await;
+    let requests = &story[story
+        .find("<table class=\"requests\">")
+        .expect("its requests")..];
+    assert!(
+        requests.contains(&format!("href=\"{request}\""))
+            && requests.contains("已完成")
+            && requests.contains(">bo<")
+            && requests.contains(">cy<"),
+        "{requests}"
+    );
 
     let actions: Vec<String> = desk::audit_rows(&ws.ledger())
         .iter()
@@ -424,6 +436,49 @@ async fn orders_are_closed_with_a_reason_as_a_request_someone_else_approves() {
         "SELECT closed_by, closed_reason FROM orders WHERE req_id = 'N2'",
     );
     assert_eq!(closed_by[0], ["desk:cy (asked by bo)", "refunded by phone"]);
+    let story = bo.text("/orders/N2").await;
+    let requests = &story[story
+        .find("<table class=\"requests\">")
+        .expect("its requests")..];
+    assert!(
+        requests.contains(&format!("href=\"{request}\"")) && requests.contains("refunded by phone"),
+        "{requests}"
+    );
+    // `ledger show` tells the same: who asked, who decided.
+    let shown = assert_cmd::Command::new(common::binary())
+        .args(["ledger", "show", "--json"])
+        .arg(ws.ledger())
+        .arg("N2")
+        .output()
+        .expect("ledger show");
+    let docs: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    let asked = &docs[0]["requests"][0];
+    assert_eq!(
+        (&asked["kind"], &asked["made_by"], &asked["decided_by"]),
+        (
+            &serde_json::json!("close"),
+            &serde_json::json!("bo"),
+            &serde_json::json!("cy")
+        ),
+        "{docs}"
+    );
+    assert!(
+        asked["note"]
+            .as_str()
+            .is_some_and(|note| note.starts_with("refunded by phone")),
+        "{docs}"
+    );
+    let text = assert_cmd::Command::new(common::binary())
+        .args(["ledger", "show"])
+        .arg(ws.ledger())
+        .arg("N2")
+        .output()
+        .expect("ledger show");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("(close, finished): by bo") && text.contains("decided by cy"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -295,7 +295,8 @@ pub struct ExportArgs {
     pub all: bool,
 }
 
-/// Show one order's whole story: its state, every answer of every run, every export row.
+/// Show one order's whole story: its state, every answer of every run, every export row,
+/// and the desk's requests about it (who asked, who decided).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 ID is a req_id, or an order number (every sub-order of the trade). Exit 1 when the

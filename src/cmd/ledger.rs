@@ -69,8 +69,24 @@ fn export(args: &ExportArgs) -> anyhow::Result<Exit> {
 fn show(args: &ShowArgs) -> anyhow::Result<Exit> {
     let ledger = Ledger::open(&args.ledger, Access::Read)?;
     let stories = ledger.story(&args.id)?;
+    // The desk's requests about each order: who asked, who decided.
+    let requests = stories
+        .iter()
+        .map(|story| {
+            let runs: Vec<String> = story.events.iter().map(|e| e.run_id.clone()).collect();
+            crate::ledger::requests::of_order(&ledger, &story.order.req_id, &runs)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if args.json {
-        let docs: Vec<serde_json::Value> = stories.iter().map(story_doc).collect();
+        let docs: Vec<serde_json::Value> = stories
+            .iter()
+            .zip(&requests)
+            .map(|(story, requests)| {
+                let mut doc = story_doc(story);
+                doc["requests"] = requests.iter().map(request_doc).collect();
+                doc
+            })
+            .collect();
         crate::console::outln!("{}", serde_json::to_string_pretty(&docs)?);
     } else if stories.is_empty() {
         crate::console::errln!(
@@ -79,14 +95,45 @@ fn show(args: &ShowArgs) -> anyhow::Result<Exit> {
             visible(&args.id)
         );
     } else {
-        for story in &stories {
+        for (story, requests) in stories.iter().zip(&requests) {
             crate::console::out!("{}", crate::ledger::story::render(story));
+            for r in requests {
+                crate::console::outln!(
+                    "  request {} ({}, {}): by {} at {}{}{}",
+                    r.id,
+                    r.kind,
+                    r.state,
+                    visible(&r.made_by),
+                    r.made_at,
+                    r.decided_by
+                        .as_deref()
+                        .map(|by| format!(
+                            ", decided by {} at {}",
+                            visible(by),
+                            r.decided_at.as_deref().unwrap_or_default()
+                        ))
+                        .unwrap_or_default(),
+                    r.note
+                        .as_deref()
+                        .map(|note| format!(": {}", visible(note)))
+                        .unwrap_or_default()
+                );
+            }
         }
     }
     Ok(if stories.is_empty() {
         Exit::Attention
     } else {
         Exit::Success
+    })
+}
+
+/// A desk request as JSON.
+fn request_doc(r: &crate::ledger::requests::Request) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id, "kind": r.kind, "state": r.state, "made_by": r.made_by, "made_at": r.made_at,
+        "decided_by": r.decided_by, "decided_at": r.decided_at, "note": r.note,
+        "run_id": r.run_id, "calls": r.calls, "amount": r.amount,
     })
 }
 

@@ -16,6 +16,7 @@ use super::i18n::Lang;
 use super::pages::{Frame, notice, page};
 use super::respond::{html, status_page};
 use super::state::Desk;
+use crate::ledger::requests::Request;
 use crate::ledger::store::Store as _;
 use crate::ledger::story::{Story, What};
 use crate::ledger::{Access, Ledger, OrderState};
@@ -72,7 +73,10 @@ pub async fn order(
     }
     match stories(&desk, &req_id) {
         Ok(found) => match found.into_iter().find(|s| s.order.req_id == req_id) {
-            Some(story) => html(order_page(visitor.frame(), &story)),
+            Some(story) => match requests_of(&desk, &story) {
+                Ok(requests) => html(order_page(visitor.frame(), &story, &requests)),
+                Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
+            },
             None => not_found(&visitor),
         },
         Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
@@ -102,6 +106,14 @@ fn stories(desk: &Desk, id: &str) -> Result<Vec<Story>, String> {
                 .filter(|s| s.order.simulated == simulated)
                 .collect()
         })
+        .map_err(|e| e.to_string())
+}
+
+/// The requests about the order of `story`: closures naming it, sends that answered it.
+fn requests_of(desk: &Desk, story: &Story) -> Result<Vec<Request>, String> {
+    let runs: Vec<String> = story.events.iter().map(|e| e.run_id.clone()).collect();
+    Ledger::open(&desk.config.ledger, Access::Read)
+        .and_then(|ledger| crate::ledger::requests::of_order(&ledger, &story.order.req_id, &runs))
         .map_err(|e| e.to_string())
 }
 
@@ -165,7 +177,7 @@ fn search_page(frame: Frame<'_>, q: &str, problem: Option<&str>, found: &[Story]
     )
 }
 
-fn order_page(frame: Frame<'_>, story: &Story) -> Markup {
+fn order_page(frame: Frame<'_>, story: &Story, requests: &[Request]) -> Markup {
     let lang = frame.lang;
     let t = |key| lang.t(key);
     let order = &story.order;
@@ -202,6 +214,30 @@ fn order_page(frame: Frame<'_>, story: &Story) -> Markup {
                     input type="hidden" name="orders" value=(order.req_id);
                     input type="text" name="reason" required maxlength="500" placeholder=(t("close.reason"));
                     button type="submit" id="close" { (t("close.one")) }
+                }
+            }
+            @if !requests.is_empty() {
+                h2 { (t("order.requests")) }
+                table.requests {
+                    thead { tr {
+                        th { (t("request.title")) } th { (t("request.state")) }
+                        th { (t("request.made_by")) } th { (t("request.decided_by")) } th { (t("col.reason")) }
+                    } }
+                    tbody {
+                        @for request in requests {
+                            @let state = format!("request.state.{}", request.state);
+                            tr {
+                                td { a href={ "/requests/" (request.id) } { (request.label) } }
+                                td { (lang.t(&state)) }
+                                td { (request.made_by) br; small { (when(&request.made_at)) } }
+                                td {
+                                    (request.decided_by.as_deref().unwrap_or_default())
+                                    @if let Some(at) = &request.decided_at { br; small { (when(at)) } }
+                                }
+                                td { (request.note.as_deref().unwrap_or_default()) }
+                            }
+                        }
+                    }
                 }
             }
             h2 { (t("order.events")) }

@@ -114,6 +114,7 @@ pub(super) const CATALOGUE: &[(&str, &str, &str)] = &[
     ("nav.users", "用户", "Users"),
     ("order.closed", "已关闭", "Closed"),
     ("order.events", "经过", "What happened"),
+    ("order.requests", "申请与审批", "Requests and who decided them"),
     ("order.seen", "在导出中出现，本次未发送（见状态）", "In an export, not sent (see the status)"),
     ("order.state", "账本状态", "State in the ledger"),
     ("order.title", "订单", "Order"),

@@ -103,6 +103,48 @@ pub fn list(ledger: &Ledger, limit: u64) -> Result<Vec<Request>, LedgerError> {
     rows.collect::<Result<_, _>>().map_err(|e| sql(path, e))
 }
 
+/// The requests about the order `req_id`: the closures naming it, and the sends that ran
+/// as one of `runs` (the runs that answered it), oldest first.
+pub fn of_order(
+    ledger: &Ledger,
+    req_id: &str,
+    runs: &[String],
+) -> Result<Vec<Request>, LedgerError> {
+    let path = &ledger.path;
+    // A ledger read before its first write since an upgrade has no requests yet.
+    let kept: bool = ledger
+        .conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'requests'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| sql(path, e))?;
+    if !kept {
+        return Ok(Vec::new());
+    }
+    let mut statement = ledger
+        .conn
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM requests
+             WHERE (kind = 'close' AND instr(orders, '\"' || ?1 || '\"') > 0) OR run_id IS NOT NULL
+             ORDER BY made_at"
+        ))
+        .map_err(|e| sql(path, e))?;
+    let rows = statement
+        .query_map(params![req_id], request)
+        .map_err(|e| sql(path, e))?;
+    let all: Vec<Request> = rows.collect::<Result<_, _>>().map_err(|e| sql(path, e))?;
+    // The JSON list and the run decide exactly (the text search only narrows).
+    Ok(all
+        .into_iter()
+        .filter(|r| {
+            (r.kind == "close" && r.orders.iter().any(|o| o == req_id))
+                || r.run_id.as_ref().is_some_and(|run| runs.contains(run))
+        })
+        .collect())
+}
+
 /// Moves a request from `from` to `to` (only if it is in `from`: a decision is made
 /// once), noting who and why; whether it moved.
 pub fn decide(
