@@ -108,6 +108,13 @@ pub fn sheet_workbook(
             .set_freeze_panes(1, 0)
             .and_then(|s| s.autofilter(0, 0, rows.len() as u32, last))
             .map_err(std::io::Error::other)?;
+        // Printed as read: landscape, every column on the page's width, the headings on
+        // every page.
+        sheet
+            .set_landscape()
+            .set_paper_size(9)
+            .set_print_fit_to_pages(1, 0);
+        sheet.set_repeat_rows(0, 0).map_err(std::io::Error::other)?;
         book.save(out).map_err(std::io::Error::other)
     })
 }
