@@ -489,7 +489,20 @@ async fn a_clerk_and_an_approver_work_a_day_in_the_browser() {
             .assert()
             .success();
     }
-    let desk = common::desk::start(&ws.ledger(), &results, &sim.url(), &[]);
+    // New requests are announced to the team's robot, linked to the shop's desk.
+    let robot = common::hooks::HookServer::ok();
+    let robot_url = format!("{}/robot", robot.url);
+    let config = ws.write(
+        "opentrade.toml",
+        "desk_url = \"https://desk.shop.example/\"\n",
+    );
+    let config = config.display().to_string();
+    let desk = common::desk::start(
+        &ws.ledger(),
+        &results,
+        &sim.url(),
+        &["--config", &config, "--notify-url", &robot_url],
+    );
     let driver = start_driver(&driver_path);
     let (bo_downloads, cy_downloads) = (ws.path("bo-downloads"), ws.path("cy-downloads"));
     std::fs::create_dir(&bo_downloads).expect("dir");
@@ -569,9 +582,29 @@ async fn a_clerk_and_an_approver_work_a_day_in_the_browser() {
     camera.shoot(&bo, "requested").await;
     assert_eq!(sim.stats().accepted, 2, "nothing sent yet");
 
-    // The approver opens the request's link, reads it and approves: it is sent.
+    // The approver opens the link the robot was sent (the shop's desk address; this
+    // desk listens on a port of the test's), reads the request and approves: it is sent.
+    assert!(
+        common::wait_until(std::time::Duration::from_secs(10), || !robot
+            .seen()
+            .is_empty()),
+        "the request announced"
+    );
+    let said: serde_json::Value =
+        serde_json::from_str(&robot.seen()[0].body).expect("the robot's JSON");
+    let link = said["text"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .find(|line| line.starts_with("https://desk.shop.example/requests/"))
+        .unwrap_or_else(|| panic!("a link in {said}"))
+        .to_owned();
+    let path = link.trim_start_matches("https://desk.shop.example");
+    assert!(request_url.ends_with(path), "{link} is {request_url}");
     log_in(&cy, &desk.base, "cy", "cy's long password").await;
-    cy.goto(&request_url).await.expect("the request");
+    cy.goto(&format!("{}{path}", desk.base))
+        .await
+        .expect("the request");
     let approve = find_soon(&cy, Locator::Id("approve"))
         .await
         .expect("approve");
