@@ -143,7 +143,7 @@ fn respond(
 fn failed(error: &std::io::Error) -> Response {
     tracing::error!("desk: cannot make a download: {error}");
     let lang = super::i18n::Lang::Zh;
-    super::respond::anonymous_page(
+    super::refusal::anonymous_page(
         StatusCode::INTERNAL_SERVER_ERROR,
         lang,
         lang.t("error.download"),

@@ -88,7 +88,7 @@ pub async fn check(State(desk): State<Arc<Desk>>, request: Request, next: Next) 
 /// the security headers.
 fn refuse(request: &Request, status: StatusCode, key: &str) -> Response {
     let lang = lang_of(request.headers());
-    let mut response = super::respond::anonymous_page(status, lang, lang.t(key));
+    let mut response = super::refusal::anonymous_page(status, lang, lang.t(key));
     secure_headers(response.headers_mut(), false);
     response
 }
@@ -188,7 +188,7 @@ impl FromRequestParts<Arc<Desk>> for Visitor {
                 lang,
             }),
             None if parts.method == Method::GET => Err(Redirect::to("/login").into_response()),
-            None => Err(super::respond::anonymous_page(
+            None => Err(super::refusal::anonymous_page(
                 StatusCode::UNAUTHORIZED,
                 lang,
                 lang.t("error.log_in"),

@@ -26,6 +26,7 @@ mod page_snapshots;
 mod pages;
 mod people;
 mod posted;
+mod refusal;
 mod request_views;
 mod requests;
 mod respond;

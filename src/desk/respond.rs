@@ -7,33 +7,21 @@ use maud::Markup;
 
 use super::guard::Visitor;
 use super::state::Desk;
-use super::views;
 
 pub fn html(markup: Markup) -> Response {
     Html(markup.into_string()).into_response()
 }
 
-/// Every error page of the desk: `status` and the words `text`, in the frame of whoever
-/// asked (named when logged in, in their language either way).
-pub fn refusal(status: StatusCode, frame: super::pages::Frame<'_>, text: &str) -> Response {
-    (status, html(views::error(frame, text))).into_response()
-}
-
 /// The error page for a visitor who is logged in.
 pub fn status_page(status: StatusCode, visitor: &Visitor, text: &str) -> Response {
-    refusal(status, visitor.frame(), text)
-}
-
-/// The error page for someone not (or not yet) known, in `lang`.
-pub fn anonymous_page(status: StatusCode, lang: super::i18n::Lang, text: &str) -> Response {
-    refusal(status, views::anonymous(lang), text)
+    super::refusal::refusal(status, visitor.frame(), text)
 }
 
 /// An action refused because its audit line could not be written (no audit, no
 /// action).
 pub fn audit_refused(lang: super::i18n::Lang, error: &super::audit::AuditError) -> Response {
     tracing::error!("desk: {error}; the action was refused");
-    anonymous_page(StatusCode::SERVICE_UNAVAILABLE, lang, lang.t("error.audit"))
+    super::refusal::anonymous_page(StatusCode::SERVICE_UNAVAILABLE, lang, lang.t("error.audit"))
 }
 
 /// Who holds the ledger now, if another process seems to (its note: pid and since

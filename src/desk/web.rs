@@ -14,7 +14,8 @@ use axum::{Extension, Form, Router};
 
 use super::guard::{self, LANG_COOKIE, SESSION_COOKIE, Visitor};
 use super::posted::{Nothing, Posted};
-use super::respond::{anonymous_page, audit_refused, html, lock_holder, status_page};
+use super::refusal::anonymous_page;
+use super::respond::{audit_refused, html, lock_holder, status_page};
 use super::runs;
 use super::server::Peer;
 use super::state::Desk;
