@@ -8,29 +8,13 @@ mod common;
 use common::desk::{self, Visitor, start};
 use common::{Scenario, Workspace};
 
-fn add(ws: &Workspace, name: &str, role: &str, password: &str) {
-    assert_cmd::Command::new(common::binary())
-        .args(["users", "add", name, "--role", role, "--ledger"])
-        .arg(ws.ledger())
-        .write_stdin(format!("{password}\n"))
-        .assert()
-        .success();
-}
-
-async fn logged_in(base: &str, name: &str, password: &str) -> Visitor {
-    let mut visitor = Visitor::new(base);
-    let response = visitor.password_login(name, password).await;
-    assert_eq!(response.status(), 303, "{name} logs in");
-    visitor
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_decide_what_each_user_may_do_and_sessions_outlive_a_restart() {
     let ws = Workspace::new();
     let sim = common::simulator(Scenario::default());
     let results = desk::last_night(&ws, &sim);
-    add(&ws, "ana", "admin", "correct horse battery");
-    add(&ws, "vic", "viewer", "viewer's long password");
+    desk::add_to_ledger(&ws, "ana", "admin", "correct horse battery");
+    desk::add_to_ledger(&ws, "vic", "viewer", "viewer's long password");
     let process = start(&ws.ledger(), &results, &sim.url(), &[]);
     // Users in the ledger: no one-time link, even on loopback.
     assert!(
@@ -39,7 +23,7 @@ async fn roles_decide_what_each_user_may_do_and_sessions_outlive_a_restart() {
         process.login_url
     );
 
-    let vic = logged_in(&process.base, "vic", "viewer's long password").await;
+    let vic = desk::logged_in_as(&process, "vic", "viewer's long password").await;
     let runs = vic.text("/").await;
     assert!(
         runs.contains("vic · 查看者") && !runs.contains("href=\"/submit\""),
@@ -57,7 +41,7 @@ async fn roles_decide_what_each_user_may_do_and_sessions_outlive_a_restart() {
         );
     }
 
-    let ana = logged_in(&process.base, "ana", "correct horse battery").await;
+    let ana = desk::logged_in_as(&process, "ana", "correct horse battery").await;
     let users = ana.text("/users").await;
     assert!(
         users.contains(">vic<") && users.contains("查看者"),
@@ -76,12 +60,12 @@ async fn roles_decide_what_each_user_may_do_and_sessions_outlive_a_restart() {
         )
         .await;
     assert_eq!(added.status(), 303);
-    let bo = logged_in(&process.base, "bo", "bo's long password").await;
+    let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
     assert_eq!(bo.get("/submit").await.status(), 200, "a clerk may submit");
     assert_eq!(bo.get("/users").await.status(), 403, "not manage users");
 
     // A second session of ana's; logging out of it leaves the first.
-    let mut again = logged_in(&process.base, "ana", "correct horse battery").await;
+    let mut again = desk::logged_in_as(&process, "ana", "correct horse battery").await;
     let csrf_again = again.csrf("/").await;
     let out = again.post("/logout", &[("csrf", &csrf_again)]).await;
     assert_eq!(out.status(), 303);
@@ -169,11 +153,11 @@ async fn the_one_time_link_makes_the_first_admin_then_passwords_take_over() {
         .await;
     assert_eq!(made.status(), 303);
     // At once, and after a restart without any link.
-    logged_in(&process.base, "root-admin", "the first admin's password").await;
+    desk::logged_in_as(&process, "root-admin", "the first admin's password").await;
     drop(process);
     let process = start(&ws.ledger(), &results, &sim.url(), &[]);
     assert!(!process.login_url.contains("token="));
-    logged_in(&process.base, "root-admin", "the first admin's password").await;
+    desk::logged_in_as(&process, "root-admin", "the first admin's password").await;
     let login = Visitor::new(&process.base).text("/login").await;
     assert!(login.contains("name=\"password\""), "{login}");
 }
@@ -199,9 +183,9 @@ async fn a_send_is_a_request_someone_else_approves() {
     let sim = common::simulator(desk::rejecting());
     let results = desk::last_night(&ws, &sim);
     let night_calls = sim.stats().requests;
-    add(&ws, "ana", "admin", "correct horse battery");
-    add(&ws, "bo", "clerk", "bo's long password");
-    add(&ws, "cy", "approver", "cy's long password");
+    desk::add_to_ledger(&ws, "ana", "admin", "correct horse battery");
+    desk::add_to_ledger(&ws, "bo", "clerk", "bo's long password");
+    desk::add_to_ledger(&ws, "cy", "approver", "cy's long password");
     let robot = common::hooks::HookServer::ok();
     let robot_url = format!("{}/robot/send?access_token=tok", robot.url);
     let process = start(
@@ -210,9 +194,9 @@ async fn a_send_is_a_request_someone_else_approves() {
         &sim.url(),
         &["--notify-url", &robot_url, "--notify-format", "dingtalk"],
     );
-    let bo = logged_in(&process.base, "bo", "bo's long password").await;
-    let cy = logged_in(&process.base, "cy", "cy's long password").await;
-    let ana = logged_in(&process.base, "ana", "correct horse battery").await;
+    let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
+    let cy = desk::logged_in_as(&process, "cy", "cy's long password").await;
+    let ana = desk::logged_in_as(&process, "ana", "correct horse battery").await;
 
     // The clerk's preview asks for a request; a direct confirmation is refused.
     let submission = upload(&bo, "更正.csv").await;
@@ -363,9 +347,9 @@ async fn a_one_person_shop_sends_at_once_with_approvals_none() {
     let ws = Workspace::new();
     let sim = common::simulator(desk::rejecting());
     let results = desk::last_night(&ws, &sim);
-    add(&ws, "bo", "clerk", "bo's long password");
+    desk::add_to_ledger(&ws, "bo", "clerk", "bo's long password");
     let process = start(&ws.ledger(), &results, &sim.url(), &["--approvals", "none"]);
-    let bo = logged_in(&process.base, "bo", "bo's long password").await;
+    let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
     let submission = upload(&bo, "更正.csv").await;
     let confirmed = bo.confirm(&submission).await;
     assert_eq!(confirmed.status(), 303);
@@ -378,13 +362,13 @@ async fn orders_are_closed_with_a_reason_as_a_request_someone_else_approves() {
     let ws = Workspace::new();
     let sim = common::simulator(desk::rejecting());
     let results = desk::last_night(&ws, &sim);
-    add(&ws, "bo", "clerk", "bo's long password");
-    add(&ws, "cy", "approver", "cy's long password");
-    add(&ws, "vic", "viewer", "viewer's long password");
+    desk::add_to_ledger(&ws, "bo", "clerk", "bo's long password");
+    desk::add_to_ledger(&ws, "cy", "approver", "cy's long password");
+    desk::add_to_ledger(&ws, "vic", "viewer", "viewer's long password");
     let process = start(&ws.ledger(), &results, &sim.url(), &[]);
-    let bo = logged_in(&process.base, "bo", "bo's long password").await;
-    let cy = logged_in(&process.base, "cy", "cy's long password").await;
-    let vic = logged_in(&process.base, "vic", "viewer's long password").await;
+    let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
+    let cy = desk::logged_in_as(&process, "cy", "cy's long password").await;
+    let vic = desk::logged_in_as(&process, "vic", "viewer's long password").await;
     let story = bo.text("/orders/N2").await;
     assert!(story.contains("id=\"close\""), "{story}");
     let csrf = bo.csrf("/orders/N2").await;
@@ -486,9 +470,9 @@ async fn a_one_person_desk_closes_the_matching_orders_at_once() {
     let ws = Workspace::new();
     let sim = common::simulator(desk::rejecting());
     let results = desk::last_night(&ws, &sim);
-    add(&ws, "bo", "clerk", "bo's long password");
+    desk::add_to_ledger(&ws, "bo", "clerk", "bo's long password");
     let process = start(&ws.ledger(), &results, &sim.url(), &["--approvals", "none"]);
-    let bo = logged_in(&process.base, "bo", "bo's long password").await;
+    let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
     let worklist = bo.text("/work?code=B0107").await;
     assert!(worklist.contains("id=\"close-all\""), "{worklist}");
     // The form names the filter, not a list the page carried: the server finds the

@@ -6,23 +6,7 @@
 mod common;
 
 use common::Workspace;
-use common::desk::{self, Visitor, start};
-
-fn add(ws: &Workspace, name: &str, role: &str, password: &str) {
-    assert_cmd::Command::new(common::binary())
-        .args(["users", "add", name, "--role", role, "--ledger"])
-        .arg(ws.ledger())
-        .write_stdin(format!("{password}\n"))
-        .assert()
-        .success();
-}
-
-async fn logged_in(base: &str, name: &str, password: &str) -> Visitor {
-    let mut visitor = Visitor::new(base);
-    let response = visitor.password_login(name, password).await;
-    assert_eq!(response.status(), 303, "{name} logs in");
-    visitor
-}
+use common::desk::{self, start};
 
 fn outcomes_of(ws: &Workspace, req_id: &str) -> usize {
     common::ledger_query(
@@ -40,11 +24,11 @@ async fn the_ticked_orders_are_exported_resent_or_closed_exactly() {
     let ws = Workspace::new();
     let sim = common::simulator(desk::rejecting());
     let results = desk::last_night(&ws, &sim);
-    add(&ws, "bo", "clerk", "bo's long password");
-    add(&ws, "vic", "viewer", "viewer's long password");
+    desk::add_to_ledger(&ws, "bo", "clerk", "bo's long password");
+    desk::add_to_ledger(&ws, "vic", "viewer", "viewer's long password");
     let process = start(&ws.ledger(), &results, &sim.url(), &["--approvals", "none"]);
-    let bo = logged_in(&process.base, "bo", "bo's long password").await;
-    let vic = logged_in(&process.base, "vic", "viewer's long password").await;
+    let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
+    let vic = desk::logged_in_as(&process, "vic", "viewer's long password").await;
 
     // Each listed order has its box, in the selection's form.
     let worklist = bo.text("/work").await;

@@ -328,22 +328,8 @@ mod tests {
 
     fn order(req_id: &str, state: OrderState, code: &str, deadline: Option<&str>) -> OrderRow {
         OrderRow {
-            id: 1,
-            req_id: req_id.into(),
-            order_no: "4000000000000000002".into(),
-            sub_order_no: String::new(),
-            state,
-            simulated: false,
-            param0: None,
-            payload_md5: [0; 16],
-            updated_at: "2026-12-07T00:31:02.000+08:00".into(),
-            first_failed_at: None,
-            last_run: "20261207-003100-ab12".into(),
-            error_code: code.into(),
-            error_msg: String::new(),
-            sub_code: String::new(),
             deadline: deadline.map(str::to_owned),
-            closed: None,
+            ..OrderRow::example(req_id, state, code)
         }
     }
 
@@ -411,14 +397,14 @@ mod tests {
         ));
         assert!(WorkFilter::of(&query(&[("date", "7 Dec")])).is_none());
         assert!(WorkFilter::of(&query(&[("date", "2026-02-30")])).is_none());
-        let run = WorkFilter::of(&query(&[("run", "20261207-003100-ab12")])).expect("a run");
+        let run = WorkFilter::of(&query(&[("run", "20261207T003000-cron")])).expect("a run");
         assert!(run.keeps(
             &order("N1", OrderState::Rejected, "", None),
             "night.csv",
             due_by
         ));
         assert!(
-            !WorkFilter::of(&query(&[("run", "20261206-003100-ab12")]))
+            !WorkFilter::of(&query(&[("run", "20261206T003000-cron")]))
                 .expect("a run")
                 .keeps(
                     &order("N1", OrderState::Rejected, "", None),

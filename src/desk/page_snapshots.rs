@@ -41,22 +41,10 @@ fn order(req_id: &str, state: OrderState, code: &str, deadline: Option<&str>) ->
     }
     .param0_json();
     OrderRow {
-        id: 1,
-        req_id: req_id.into(),
-        order_no: "4000000000000000002".into(),
-        sub_order_no: String::new(),
-        state,
-        simulated: false,
         param0: Some(param0),
-        payload_md5: [0; 16],
-        updated_at: "2026-12-07T00:31:02.000+08:00".into(),
-        first_failed_at: None,
-        last_run: "20261207T003000-cron".into(),
-        error_code: code.into(),
         error_msg: "订单号不存在".into(),
-        sub_code: String::new(),
         deadline: deadline.map(str::to_owned),
-        closed: None,
+        ..OrderRow::example(req_id, state, code)
     }
 }
 

@@ -28,6 +28,32 @@ pub struct OrderRow {
     pub closed: Option<Closure>,
 }
 
+#[cfg(test)]
+impl OrderRow {
+    /// An order as tests need one: `req_id` (order 4000000000000000002), in `state`,
+    /// last answered with `code` by run `20261207T003000-cron` early on 2026-12-07.
+    pub fn example(req_id: &str, state: OrderState, code: &str) -> OrderRow {
+        OrderRow {
+            id: 1,
+            req_id: req_id.into(),
+            order_no: "4000000000000000002".into(),
+            sub_order_no: String::new(),
+            state,
+            simulated: false,
+            param0: None,
+            payload_md5: [0; 16],
+            updated_at: "2026-12-07T00:31:02.000+08:00".into(),
+            first_failed_at: None,
+            last_run: "20261207T003000-cron".into(),
+            error_code: code.into(),
+            error_msg: String::new(),
+            sub_code: String::new(),
+            deadline: None,
+            closed: None,
+        }
+    }
+}
+
 /// Who closed an order, when and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Closure {

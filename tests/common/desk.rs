@@ -286,6 +286,16 @@ pub fn add_user(users: &std::path::Path, name: &str, password: &str) {
         .success();
 }
 
+/// `users add NAME --role ROLE --ledger` the workspace's ledger, with `password`.
+pub fn add_to_ledger(ws: &Workspace, name: &str, role: &str, password: &str) {
+    assert_cmd::Command::new(super::binary())
+        .args(["users", "add", name, "--role", role, "--ledger"])
+        .arg(ws.ledger())
+        .write_stdin(format!("{password}\n"))
+        .assert()
+        .success();
+}
+
 /// A visitor logged in as `name` with `password` (asserted).
 pub async fn logged_in_as(process: &DeskProcess, name: &str, password: &str) -> Visitor {
     let mut visitor = Visitor::new(&process.base);
