@@ -494,3 +494,72 @@ async fn a_one_person_desk_closes_the_matching_orders_at_once() {
     assert!(closed.text().await.expect("page").contains("已关闭: 1"));
     assert!(bo.text("/work").await.contains("符合条件 0 笔"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_made_before_a_desk_restart_is_approved_after_it() {
+    let ws = Workspace::new();
+    let sim = common::simulator(desk::rejecting());
+    let results = desk::last_night(&ws, &sim);
+    let night_calls = sim.stats().requests;
+    desk::add_to_ledger(&ws, "bo", "clerk", "bo's long password");
+    desk::add_to_ledger(&ws, "cy", "approver", "cy's long password");
+    let process = start(&ws.ledger(), &results, &sim.url(), &[]);
+    let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
+    let submission = upload(&bo, "更正.csv").await;
+    let csrf = bo.csrf(&submission).await;
+    let made = bo
+        .post(&format!("{submission}/request"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(made.status(), 303);
+    let request = desk::location(&made);
+
+    // The desk restarts (killed): the request is in the ledger, its upload on disk.
+    drop(process);
+    let process = start(&ws.ledger(), &results, &sim.url(), &[]);
+    let cy = desk::logged_in_as(&process, "cy", "cy's long password").await;
+    let page = cy.text(&request).await;
+    assert!(
+        page.contains("id=\"approve\"") && !page.contains("上传已不在工作台上"),
+        "the upload is checked again, the request can be approved: {page}"
+    );
+    let csrf = cy.csrf(&request).await;
+    let approved = cy
+        .post(&format!("{request}/approve"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(approved.status(), 303);
+    let status = desk::finished(&cy, &desk::location(&approved)).await;
+    assert_eq!(status["progress"]["delivered"], 1, "{status}");
+    assert_eq!(sim.stats().requests, night_calls + 1);
+    let restored = desk::audit_rows(&ws.ledger())
+        .into_iter()
+        .any(|row| row["action"] == "preview" && row["restored"] == true);
+    assert!(restored, "the check made again is audited");
+
+    // An upload older than --upload-ttl is gone after a restart: said, nothing sent,
+    // its file put away.
+    let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
+    let submission = upload(&bo, "再次.csv").await;
+    let csrf = bo.csrf(&submission).await;
+    let request = desk::location(
+        &bo.post(&format!("{submission}/request"), &[("csrf", &csrf)])
+            .await,
+    );
+    let id = submission.trim_start_matches("/submissions/").to_owned();
+    let kept = || {
+        std::fs::read_dir(results.join("uploads"))
+            .expect("uploads")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&id))
+    };
+    assert!(kept());
+    drop(process);
+    let process = start(&ws.ledger(), &results, &sim.url(), &["--upload-ttl", "1ms"]);
+    let cy = desk::logged_in_as(&process, "cy", "cy's long password").await;
+    let page = cy.text(&request).await;
+    assert!(page.contains("上传已不在工作台上"), "{page}");
+    assert!(
+        common::wait_until(std::time::Duration::from_secs(10), || !kept()),
+        "swept at start"
+    );
+    assert_eq!(sim.stats().requests, night_calls + 1, "nothing more sent");
+}

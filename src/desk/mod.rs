@@ -253,13 +253,14 @@ pub async fn serve(
         jobs: Mutex::default(),
         sending: jobs::OneSend::default(),
     });
-    // Uploads and their previews expire: swept once a minute.
+    // Uploads and their previews expire: swept at start, then once a minute.
     {
         let desk = Arc::clone(&desk);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                // At start too: files a restarted desk no longer holds.
                 submit::expire(&desk, None);
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
             }
         });
     }

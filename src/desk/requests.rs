@@ -38,14 +38,23 @@ fn expire(desk: &Desk, ledger: &Ledger) {
     let _ = crate::ledger::requests::expire(ledger, &before);
 }
 
-/// The submission a request carries out, whoever made it.
-fn submission_of(desk: &Desk, request: &Request) -> Option<Arc<Submission>> {
-    let found = desk
+/// The submission a pending send request carries out, whoever made it: the desk's, or
+/// — after a desk restart — made again from its upload, still on disk with the bytes
+/// the request names (and checked again).
+async fn submission_of(desk: &Desk, request: &Request) -> Option<Arc<Submission>> {
+    let kept = desk
         .submissions
         .lock()
         .ok()?
         .get(&request.submission)
-        .cloned()?;
+        .cloned();
+    let found = match kept {
+        Some(found) => found,
+        None if request.kind == "send" && request.state == "pending" => {
+            super::submit::restore(desk, request).await?
+        }
+        None => return None,
+    };
     (found.stored.sha256 == request.sha256).then_some(found)
 }
 
@@ -147,7 +156,7 @@ pub async fn request_page(
 ) -> Response {
     match find(&desk, &visitor, &id) {
         Ok(request) => {
-            let submission = submission_of(&desk, &request);
+            let submission = submission_of(&desk, &request).await;
             html(super::request_views::request_view(
                 visitor.frame(),
                 &visitor,
@@ -217,7 +226,7 @@ pub async fn approve(
             Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
         };
     }
-    let Some(submission) = submission_of(&desk, &request) else {
+    let Some(submission) = submission_of(&desk, &request).await else {
         return status_page(
             StatusCode::CONFLICT,
             &visitor,

@@ -216,6 +216,67 @@ pub async fn preview(desk: &Desk, input: &std::path::Path, id: &str, label: &str
     Preview { ended, tally, rows }
 }
 
+/// The submission of a pending `request` whose desk restarted since: its upload, still
+/// in the uploads directory and within `--upload-ttl` of when it was stored, with the
+/// bytes the request names, checked again (a dry run, audited). `None` when it is gone.
+pub async fn restore(
+    desk: &Desk,
+    request: &crate::ledger::requests::Request,
+) -> Option<Arc<Submission>> {
+    let id = &request.submission;
+    if !runs::is_id(id) {
+        return None;
+    }
+    let (path, bytes, age) = ["xlsx", "csv"].iter().find_map(|ext| {
+        let path = desk.uploads().join(format!("{id}.{ext}"));
+        let age = std::fs::metadata(&path)
+            .ok()?
+            .modified()
+            .ok()?
+            .elapsed()
+            .ok()?;
+        Some((path.clone(), std::fs::read(&path).ok()?, age))
+    })?;
+    let sha256 = {
+        use sha2::Digest as _;
+        faster_hex::hex_string(&sha2::Sha256::digest(&bytes))
+    };
+    if sha256 != request.sha256 || age >= desk.config.upload_ttl {
+        return None;
+    }
+    let preview = preview(desk, &path, id, &request.label).await;
+    let audited = desk.audit.record(
+        &request.made_by,
+        "preview",
+        serde_json::json!({
+            "submission": id, "restored": true, "request": request.id, "sha256": sha256,
+            "would_send": preview.tally.count(crate::status::Status::WouldSend),
+            "plan_digest": preview.plan_digest(),
+        }),
+    );
+    if audited.is_err() {
+        return None;
+    }
+    let submission = Arc::new(Submission {
+        id: id.clone(),
+        label: request.label.clone(),
+        user: request.made_by.clone(),
+        stored: upload::Stored {
+            path,
+            bytes: bytes.len() as u64,
+            sha256,
+        },
+        // It expires when the upload would have.
+        created: std::time::Instant::now()
+            .checked_sub(age)
+            .unwrap_or_else(std::time::Instant::now),
+        preview: std::sync::Mutex::new(Arc::new(preview)),
+        job: std::sync::Mutex::default(),
+    });
+    let mut all = desk.submissions.lock().ok()?;
+    Some(Arc::clone(all.entry(id.clone()).or_insert(submission)))
+}
+
 /// The submission `id` of `user`: another user's is not found.
 pub fn find_submission(desk: &Desk, id: &str, user: &str) -> Option<Arc<Submission>> {
     if !runs::is_id(id) {
@@ -249,6 +310,29 @@ pub fn expire(desk: &Desk, user: Option<&str>) {
     for id in gone {
         if let Some(submission) = all.remove(&id) {
             remove_files(desk, &submission.id);
+        }
+    }
+    // Files no submission holds (a desk restarted since their upload) go when the
+    // upload would have: older than `--upload-ttl`, unless a send reads them.
+    let Ok(entries) = std::fs::read_dir(desk.uploads()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let id = name
+            .trim_start_matches('.')
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age >= desk.config.upload_ttl);
+        if old && !all.contains_key(id) {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

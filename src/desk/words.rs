@@ -168,7 +168,7 @@ pub(super) const CATALOGUE: &[(&str, &str, &str)] = &[
     ("request.state.rejected", "已驳回", "rejected"),
     ("request.state.sending", "发送中", "sending"),
     ("request.title", "申请", "Request"),
-    ("request.upload_gone", "申请对应的上传已不在工作台上（过期或工作台重启）：请重新上传并申请。", "The upload behind this request is no longer on the desk (expired, or the desk restarted): upload it and request again."),
+    ("request.upload_gone", "申请对应的上传已不在工作台上（超过上传保留期限 --upload-ttl，或文件已被改动）：请重新上传并申请。", "The upload behind this request is no longer on the desk (older than --upload-ttl, or changed): upload it and request again."),
     ("request.waiting", "等待他人审批。", "Waiting for someone else's approval."),
     ("role.admin", "管理员", "admin"),
     ("role.approver", "审批人", "approver"),
