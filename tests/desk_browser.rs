@@ -642,6 +642,14 @@ async fn a_clerk_and_an_approver_work_a_day_in_the_browser() {
         .await
         .expect("story in English");
     camera.shoot(&cy, "story-en").await;
+    // The audit log, as an auditor reads it: the day's actions, both downloads offered.
+    cy.goto(&format!("{}/audit", desk.base))
+        .await
+        .expect("audit");
+    find_soon(&cy, Locator::Css("a[href^='/audit.xlsx']"))
+        .await
+        .expect("the workbook of the log");
+    camera.shoot(&cy, "audit-en").await;
     bo.close().await.expect("close");
     cy.close().await.expect("close");
 

@@ -260,10 +260,10 @@ fn audit_page(
                     tbody {
                         @for row in rows {
                             tr {
-                                td { (row.at.get(..19).unwrap_or(&row.at).replace('T', " ")) }
+                                td.when { (row.at.get(..19).unwrap_or(&row.at).replace('T', " ")) }
                                 td { (row.user) }
                                 td { (row.action) }
-                                td { code { (crate::text::shorten(&row.detail, 200)) } }
+                                td.detail { code { (crate::text::shorten(&row.detail, 200)) } }
                                 td { code { (row.hash.get(..12).unwrap_or(&row.hash)) } }
                             }
                         }
