@@ -266,3 +266,19 @@ async fn failed_orders_the_night_resends_are_counted_and_unreadable_rows_named()
         "{page}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_keeps_within_the_uploads_disk_budget() {
+    let night = desk::after_last_night(&["--upload-budget-mib", "0"]);
+    let visitor = desk::logged_in(&night.process).await;
+    let csrf = visitor.csrf("/work").await;
+    let refused = visitor
+        .post(
+            "/work/selected",
+            &[("csrf", &csrf), ("do", "resend"), ("orders", "N2")],
+        )
+        .await;
+    assert_eq!(refused.status(), 507);
+    assert!(refused.text().await.expect("page").contains("上传空间已满"));
+    assert_eq!(night.sim.stats().requests, night.calls, "nothing sent");
+}

@@ -210,6 +210,14 @@ async fn resend(
         return status_page(StatusCode::CONFLICT, visitor, lang.t("selection.gone"));
     }
     super::submit::expire(desk, Some(&visitor.session.user));
+    // Within the uploads' disk budget, as an upload is.
+    if super::submit::uploads_bytes(desk) >= desk.config.upload_budget {
+        return status_page(
+            StatusCode::INSUFFICIENT_STORAGE,
+            visitor,
+            lang.t("error.upload_space"),
+        );
+    }
     let id = new_id();
     let label = format!("resend-{}-{}.xlsx", today(), orders.len());
     let path = desk.uploads().join(format!("{id}.xlsx"));
