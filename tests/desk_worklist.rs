@@ -282,3 +282,37 @@ async fn a_resend_keeps_within_the_uploads_disk_budget() {
     assert!(refused.text().await.expect("page").contains("上传空间已满"));
     assert_eq!(night.sim.stats().requests, night.calls, "nothing sent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_says_who_started_it_and_what_it_read() {
+    let night = desk::after_last_night(&[]);
+    let visitor = desk::logged_in(&night.process).await;
+    let runs = visitor.text("/").await;
+    let recorded = common::ledger_query(
+        &night.ws.ledger(),
+        "SELECT runs.id, started_by, run_inputs.sha256 FROM runs JOIN run_inputs ON run_inputs.run_id = runs.id",
+    );
+    let (run_id, started_by, sha256) = (&recorded[0][0], &recorded[0][1], &recorded[0][2]);
+    assert!(
+        runs.contains(&format!("<td>{started_by}</td>")),
+        "{started_by} in {runs}"
+    );
+    let run = desk::value_after(&runs, "href=\"/runs/").expect("a run");
+    let page = visitor.text(&format!("/runs/{run}")).await;
+    let recorded = &page[page
+        .find("id=\"recorded\"")
+        .expect("what the ledger recorded")..];
+    assert!(
+        recorded.contains(run_id.as_str())
+            && recorded.contains("night.csv")
+            && recorded.contains(sha256.as_str()),
+        "{recorded}"
+    );
+    // The file as it was: its SHA-256 is the export's.
+    use sha2::Digest as _;
+    let bytes = std::fs::read(night.ws.path("night.csv")).expect("the export");
+    assert_eq!(
+        *sha256,
+        faster_hex::hex_string(&sha2::Sha256::digest(bytes))
+    );
+}

@@ -2,10 +2,13 @@
 //! default). Every page has the same frame: the navigation, the language switch, the
 //! logout button; no script but `/assets/desk.js`, which only polls a send's progress.
 
+use std::collections::HashMap;
+
 use maud::{DOCTYPE, Markup, html};
 
 use super::i18n::Lang;
 use super::runs::{ResultFile, Shown};
+use crate::ledger::runs::RunRow;
 use crate::results::tally::Tally;
 use crate::status::Status;
 
@@ -208,7 +211,12 @@ pub fn rows_table(lang: Lang, rows: &[Shown], pick: Option<&str>) -> Markup {
 }
 
 /// The runs list.
-pub fn runs(frame: Frame<'_>, runs: &[ResultFile], lock: Option<&str>) -> Markup {
+pub fn runs(
+    frame: Frame<'_>,
+    runs: &[ResultFile],
+    recorded: &HashMap<String, RunRow>,
+    lock: Option<&str>,
+) -> Markup {
     let lang = frame.lang;
     let t = |key| lang.t(key);
     page(
@@ -221,7 +229,7 @@ pub fn runs(frame: Frame<'_>, runs: &[ResultFile], lock: Option<&str>) -> Markup
             } @else {
                 table.runs {
                     thead { tr {
-                        th { (t("col.when")) } th { (t("col.file")) } th.num { (t("col.rows")) }
+                        th { (t("col.when")) } th { (t("col.file")) } th { (t("col.started_by")) } th.num { (t("col.rows")) }
                         th.num { (status_name(lang, Status::Delivered)) } th.num { (t("col.amount_delivered")) }
                         th.num { (t("col.attention")) }
                     } }
@@ -230,6 +238,7 @@ pub fn runs(frame: Frame<'_>, runs: &[ResultFile], lock: Option<&str>) -> Markup
                             tr {
                                 td { (run.when()) }
                                 td { a href={ "/runs/" (run.id) } { (run.name) } }
+                                td { (recorded.get(&run.name).map(|r| r.started_by.as_str()).unwrap_or_default()) }
                                 td.num { (run.tally.rows()) }
                                 td.num { (run.tally.count(Status::Delivered)) }
                                 td.num { (run.tally.amount(Status::Delivered)) }
@@ -244,7 +253,12 @@ pub fn runs(frame: Frame<'_>, runs: &[ResultFile], lock: Option<&str>) -> Markup
 }
 
 /// One run: what `report` shows, the rows needing attention, the downloads.
-pub fn run(frame: Frame<'_>, run: &ResultFile, rows: &[Shown]) -> Markup {
+pub fn run(
+    frame: Frame<'_>,
+    run: &ResultFile,
+    recorded: Option<&RunRow>,
+    rows: &[Shown],
+) -> Markup {
     let lang = frame.lang;
     let t = |key| lang.t(key);
     page(
@@ -252,6 +266,31 @@ pub fn run(frame: Frame<'_>, run: &ResultFile, rows: &[Shown]) -> Markup {
         &run.name,
         html! {
             p.meta { (run.when()) }
+            // What the ledger recorded of the run: who or what started it, and the
+            // exports it read, each by its SHA-256 (the file as it was).
+            @if let Some(recorded) = recorded {
+                dl.figures id="recorded" {
+                    dt { (t("col.run")) } dd { code { (recorded.id) } }
+                    dt { (t("col.started_by")) } dd { (recorded.started_by) }
+                    @if let Some(exit) = recorded.exit_code {
+                        dt { (t("run.exit")) } dd { (exit) }
+                    }
+                }
+                @if !recorded.inputs.is_empty() {
+                    table.inputs {
+                        thead { tr { th { (t("run.input")) } th { "SHA-256" } th.num { (t("run.bytes")) } } }
+                        tbody {
+                            @for (name, sha256, bytes) in &recorded.inputs {
+                                tr {
+                                    td { (super::runs::label_of(name)) }
+                                    td { code { (sha256.as_deref().unwrap_or_default()) } }
+                                    td.num { (bytes.map(|b| b.to_string()).unwrap_or_default()) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             p.actions {
                 a.button href={ "/runs/" (run.id) "/results.xlsx" } download { (t("action.download_results")) }
                 @if run.tally.attention_total() > 0 {

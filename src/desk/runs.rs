@@ -172,6 +172,27 @@ pub fn now_in(ledger: &Path, simulated: bool, rows: &mut [Shown]) {
     }
 }
 
+/// The runs the ledger recorded, by the name of the result file each wrote (the newest
+/// run of a name): who or what started it, its inputs with their SHA-256.
+pub fn recorded(ledger: &Path) -> HashMap<String, crate::ledger::runs::RunRow> {
+    let mut by_file = HashMap::new();
+    if !ledger.exists() {
+        return by_file;
+    }
+    let Ok(opened) = crate::ledger::Ledger::open(ledger, crate::ledger::Access::Read) else {
+        return by_file;
+    };
+    for run in crate::ledger::runs::newest(&opened, RECORDED).unwrap_or_default() {
+        if let Some(results) = &run.results {
+            by_file.entry(label_of(results).to_owned()).or_insert(run);
+        }
+    }
+    by_file
+}
+
+/// The runs of the ledger the desk names on its pages, newest first.
+const RECORDED: usize = 2000;
+
 /// The rows of a result file that need attention (at most `ATTENTION_SHOWN`).
 pub fn attention(path: &Path) -> Result<Vec<Shown>, crate::results::table::TableError> {
     rows_where(path, ATTENTION_SHOWN, |row| row.status.needs_attention())

@@ -223,9 +223,11 @@ async fn switch_lang(State(desk): State<Arc<Desk>>, Path(lang): Path<String>) ->
 
 async fn runs_page(State(desk): State<Arc<Desk>>, visitor: Visitor) -> Response {
     let runs = desk.runs.list();
+    let recorded = runs::recorded(&desk.config.ledger);
     html(pages::runs(
         visitor.frame(),
         &runs,
+        &recorded,
         lock_holder(&desk).as_deref(),
     ))
 }
@@ -266,7 +268,13 @@ async fn run_page(
         desk.config.template.simulate,
         &mut rows,
     );
-    html(pages::run(visitor.frame(), &run, &rows))
+    let recorded = runs::recorded(&desk.config.ledger);
+    html(pages::run(
+        visitor.frame(),
+        &run,
+        recorded.get(&run.name),
+        &rows,
+    ))
 }
 
 fn stem(name: &str) -> &str {
