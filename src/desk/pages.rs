@@ -135,7 +135,12 @@ pub fn codes_table(lang: Lang, tally: &Tally) -> Markup {
                         tr {
                             td { code { (group.code()) } }
                             td.num { (group.count) }
-                            td { (group.message) }
+                            td {
+                                @match crate::reason::chinese(&group.error_code, &group.message).filter(|_| lang == Lang::Zh) {
+                                    Some(zh) => { (zh) br; small.muted { (group.message) } }
+                                    None => { (group.message) }
+                                }
+                            }
                             td { (advice(lang, &group.error_code, &group.sub_code)) }
                         }
                     }
