@@ -208,10 +208,7 @@ async fn a_send_is_a_request_someone_else_approves() {
     let direct = bo.confirm(&submission).await;
     assert_eq!(direct.status(), 409);
     assert_eq!(sim.stats().requests, night_calls, "nothing sent");
-    let csrf = bo.csrf(&submission).await;
-    let made = bo
-        .post(&format!("{submission}/request"), &[("csrf", &csrf)])
-        .await;
+    let made = bo.act(&submission, "request").await;
     assert_eq!(made.status(), 303);
     let request = desk::location(&made);
     assert!(request.starts_with("/requests/"), "{request}");
@@ -234,10 +231,7 @@ async fn a_send_is_a_request_someone_else_approves() {
         "{page}"
     );
     // Nobody approves their own.
-    let csrf = bo.csrf(&request).await;
-    let own = bo
-        .post(&format!("{request}/approve"), &[("csrf", &csrf)])
-        .await;
+    let own = bo.act(&request, "approve").await;
     assert_eq!(own.status(), 403);
     // The approver sees the request (the rows, the amount) and approves: it is sent.
     let page = cy.text(&request).await;
@@ -246,10 +240,7 @@ async fn a_send_is_a_request_someone_else_approves() {
         "{page}"
     );
     assert!(cy.text("/requests").await.contains("更正.csv"));
-    let csrf = cy.csrf(&request).await;
-    let approved = cy
-        .post(&format!("{request}/approve"), &[("csrf", &csrf)])
-        .await;
+    let approved = cy.act(&request, "approve").await;
     assert_eq!(approved.status(), 303);
     let job = desk::location(&approved);
     let status = desk::finished(&cy, &job).await;
@@ -268,11 +259,7 @@ async fn a_send_is_a_request_someone_else_approves() {
 
     // Rejected, with a reason (none: refused); cancelled by its maker.
     let second = upload(&bo, "again.csv").await;
-    let csrf = bo.csrf(&second).await;
-    let second = desk::location(
-        &bo.post(&format!("{second}/request"), &[("csrf", &csrf)])
-            .await,
-    );
+    let second = desk::location(&bo.act(&second, "request").await);
     let csrf = ana.csrf(&second).await;
     assert_eq!(
         ana.post(
@@ -296,18 +283,8 @@ async fn a_send_is_a_request_someone_else_approves() {
         "{page}"
     );
     let third = upload(&bo, "third.csv").await;
-    let csrf = bo.csrf(&third).await;
-    let third = desk::location(
-        &bo.post(&format!("{third}/request"), &[("csrf", &csrf)])
-            .await,
-    );
-    let csrf = bo.csrf(&third).await;
-    assert_eq!(
-        bo.post(&format!("{third}/cancel"), &[("csrf", &csrf)])
-            .await
-            .status(),
-        303
-    );
+    let third = desk::location(&bo.act(&third, "request").await);
+    assert_eq!(bo.act(&third, "cancel").await.status(), 303);
     assert!(bo.text(&third).await.contains("已撤回"));
     assert_eq!(
         sim.stats().requests,
@@ -404,10 +381,7 @@ async fn orders_are_closed_with_a_reason_as_a_request_someone_else_approves() {
             .clone()
     };
     assert_eq!(state(), "rejected", "not before the approval");
-    let csrf = cy.csrf(&request).await;
-    let approved = cy
-        .post(&format!("{request}/approve"), &[("csrf", &csrf)])
-        .await;
+    let approved = cy.act(&request, "approve").await;
     assert_eq!(approved.status(), 303);
     assert_eq!(state(), "closed");
     let page = bo.text(&request).await;
@@ -506,10 +480,7 @@ async fn a_request_made_before_a_desk_restart_is_approved_after_it() {
     let process = start(&ws.ledger(), &results, &sim.url(), &[]);
     let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
     let submission = upload(&bo, "更正.csv").await;
-    let csrf = bo.csrf(&submission).await;
-    let made = bo
-        .post(&format!("{submission}/request"), &[("csrf", &csrf)])
-        .await;
+    let made = bo.act(&submission, "request").await;
     assert_eq!(made.status(), 303);
     let request = desk::location(&made);
 
@@ -522,10 +493,7 @@ async fn a_request_made_before_a_desk_restart_is_approved_after_it() {
         page.contains("id=\"approve\"") && !page.contains("上传已不在工作台上"),
         "the upload is checked again, the request can be approved: {page}"
     );
-    let csrf = cy.csrf(&request).await;
-    let approved = cy
-        .post(&format!("{request}/approve"), &[("csrf", &csrf)])
-        .await;
+    let approved = cy.act(&request, "approve").await;
     assert_eq!(approved.status(), 303);
     let status = desk::finished(&cy, &desk::location(&approved)).await;
     assert_eq!(status["progress"]["delivered"], 1, "{status}");
@@ -539,11 +507,7 @@ async fn a_request_made_before_a_desk_restart_is_approved_after_it() {
     // its file put away.
     let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
     let submission = upload(&bo, "再次.csv").await;
-    let csrf = bo.csrf(&submission).await;
-    let request = desk::location(
-        &bo.post(&format!("{submission}/request"), &[("csrf", &csrf)])
-            .await,
-    );
+    let request = desk::location(&bo.act(&submission, "request").await);
     let id = submission.trim_start_matches("/submissions/").to_owned();
     let kept = || {
         std::fs::read_dir(results.join("uploads"))

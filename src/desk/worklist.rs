@@ -1,4 +1,4 @@
-//! The worklist: the outstanding orders a filter matches (`/outstanding`), all of them
+//! The worklist: the outstanding orders a filter matches (`/work`), all of them
 //! as a workbook, and the orders a clerk ticked acted on exactly — a workbook of those,
 //! a resend of them as they are (a submission made from the ledger's payloads, checked
 //! and requested as an upload is), or a closure with a reason.
@@ -6,8 +6,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 
 use super::closing::{close_orders, plausible, reason_of};
@@ -24,53 +25,61 @@ use crate::status::Status;
 /// The most orders one selection names.
 const MAX_SELECTED: usize = 10_000;
 
-/// `GET /outstanding`: the orders the filter matches, the first of them listed.
-pub async fn page(
-    State(desk): State<Arc<Desk>>,
-    visitor: Visitor,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(filter) = WorkFilter::of(&query) else {
-        return bad_filter(&visitor);
-    };
-    match outstanding::of_desk(&desk, &filter) {
-        Ok(list) => {
-            let first = &list.matching[..list.matching.len().min(outstanding::WORKLIST_SHOWN)];
-            let shown: Vec<Shown> = outstanding::rows_of_desk(&desk, &list, first)
-                .iter()
-                .map(Shown::from)
-                .collect();
-            html(views::outstanding(
-                visitor.frame(),
-                &list,
-                &shown,
-                &filter,
-                &with_invalid_rows(&desk),
-            ))
+/// The worklist a URL's filter asks for (`?status=&code=&date=&run=&source=&due=&q=`),
+/// for a logged-in visitor; else the page that says why not.
+pub struct Matching {
+    filter: WorkFilter,
+    list: Worklist,
+}
+
+impl FromRequestParts<Arc<Desk>> for Matching {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, desk: &Arc<Desk>) -> Result<Self, Response> {
+        let visitor = Visitor::from_request_parts(parts, desk).await?;
+        let query = Query::<HashMap<String, String>>::from_request_parts(parts, desk).await;
+        let Some(filter) = query.ok().and_then(|Query(query)| WorkFilter::of(&query)) else {
+            return Err(bad_filter(&visitor));
+        };
+        match outstanding::of_desk(desk, &filter) {
+            Ok(list) => Ok(Matching { filter, list }),
+            Err(error) => Err(status_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &visitor,
+                &error,
+            )),
         }
-        Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
     }
 }
 
-/// `GET /outstanding.xlsx`: every order the filter matches, ready to correct.
+/// `GET /work`: the orders the filter matches, the first of them listed.
+pub async fn page(
+    State(desk): State<Arc<Desk>>,
+    visitor: Visitor,
+    Matching { filter, list }: Matching,
+) -> Response {
+    let first = &list.matching[..list.matching.len().min(outstanding::WORKLIST_SHOWN)];
+    let shown: Vec<Shown> = outstanding::rows_of_desk(&desk, &list, first)
+        .iter()
+        .map(Shown::from)
+        .collect();
+    html(views::outstanding(
+        visitor.frame(),
+        &list,
+        &shown,
+        &filter,
+        &with_invalid_rows(&desk),
+    ))
+}
+
+/// `GET /work.xlsx`: every order the filter matches, ready to correct.
 pub async fn workbook(
     State(desk): State<Arc<Desk>>,
     visitor: Visitor,
-    Query(query): Query<HashMap<String, String>>,
+    Matching { filter, list }: Matching,
 ) -> Response {
-    let Some(filter) = WorkFilter::of(&query) else {
-        return bad_filter(&visitor);
-    };
-    match outstanding::of_desk(&desk, &filter) {
-        Ok(list) => download_of(
-            &desk,
-            &visitor,
-            &list,
-            &list.matching,
-            serde_json::json!({"what": "outstanding", "rows": list.matching.len(), "filter": filter.query()}),
-        ),
-        Err(error) => status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error),
-    }
+    let detail = serde_json::json!({"what": "outstanding", "rows": list.matching.len(), "filter": filter.query()});
+    download_of(&desk, &visitor, &list, &list.matching, detail)
 }
 
 /// How far back the worklist names runs with invalid rows.
@@ -124,7 +133,7 @@ fn today() -> String {
         .to_string()
 }
 
-/// `POST /outstanding/selected`: the ticked orders (`orders`, repeated), what to do with
+/// `POST /work/selected`: the ticked orders (`orders`, repeated), what to do with
 /// them (`do`: download, resend or close) and, for a closure, why.
 pub async fn selected(
     State(desk): State<Arc<Desk>>,

@@ -130,8 +130,7 @@ impl Visitor {
 
     /// Confirms the send of the submission at `path` (`/submissions/ID`).
     pub async fn confirm(&self, path: &str) -> reqwest::Response {
-        let csrf = self.csrf(path).await;
-        self.post(&format!("{path}/send"), &[("csrf", &csrf)]).await
+        self.act(path, "send").await
     }
 
     /// Logs in with a name and password; keeps the session cookie.
@@ -189,6 +188,14 @@ impl Visitor {
             .send()
             .await
             .expect("upload")
+    }
+
+    /// `POST {path}/{action}` from the page at `path`, with that page's CSRF token
+    /// (a request's approve, reject or cancel; a submission's request or send).
+    pub async fn act(&self, path: &str, action: &str) -> reqwest::Response {
+        let csrf = self.csrf(path).await;
+        self.post(&format!("{path}/{action}"), &[("csrf", &csrf)])
+            .await
     }
 
     /// The CSRF token of the page at `path`.
