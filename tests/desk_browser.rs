@@ -526,7 +526,32 @@ async fn a_clerk_and_an_approver_work_a_day_in_the_browser() {
             .expect("text")
             .contains("符合条件 1 笔")
     );
+    // The box in the table's heading ticks every order listed; the ticked ones are
+    // exported exactly.
+    find_soon(&bo, Locator::Id("pick-all"))
+        .await
+        .expect("the box that ticks all")
+        .click()
+        .await
+        .expect("tick all");
+    let ticked = bo
+        .find(Locator::Css("input[name='orders'][value='N2']"))
+        .await
+        .expect("N2's box")
+        .is_selected()
+        .await
+        .expect("ticked?");
+    assert!(ticked, "the heading's box ticks N2's");
     camera.shoot(&bo, "worklist").await;
+    bo.find(Locator::Css("form#selection button[value='download']"))
+        .await
+        .expect("export the ticked")
+        .click()
+        .await
+        .expect("export");
+    let exported = downloaded(&bo_downloads, "outstanding-", ".xlsx");
+    assert_eq!(common::workbook_column(&exported, "req_id"), ["N2"]);
+    std::fs::remove_file(&exported).expect("tidy");
     // Its story.
     bo.goto(&format!("{}/orders?q={REJECTED_ORDER}", desk.base))
         .await

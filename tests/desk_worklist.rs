@@ -316,3 +316,51 @@ async fn a_run_says_who_started_it_and_what_it_read() {
         faster_hex::hex_string(&sha2::Sha256::digest(bytes))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_a_filter_matches_is_resent_as_it_is_in_one_submission() {
+    let night = desk::after_last_night(&["--approvals", "none"]);
+    let visitor = desk::logged_in(&night.process).await;
+    let page = visitor.text("/work?code=B0107").await;
+    let filter = desk::value_after(&page, "name=\"filter\" value=\"").expect("the filter");
+    assert_eq!(filter, "code=B0107");
+    assert!(page.contains("id=\"resend-all\""), "{page}");
+    let csrf = visitor.csrf("/work").await;
+    // A filter that matches nothing: nothing to do.
+    let none = visitor
+        .post(
+            "/work/selected",
+            &[
+                ("csrf", &csrf),
+                ("do", "resend"),
+                ("filter", "code=nothing"),
+            ],
+        )
+        .await;
+    assert_eq!(none.status(), 400);
+    let bad = visitor
+        .post(
+            "/work/selected",
+            &[
+                ("csrf", &csrf),
+                ("do", "resend"),
+                ("filter", "status=delivered"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    // The server finds the matching orders again and makes one submission of them.
+    let resent = visitor
+        .post(
+            "/work/selected",
+            &[("csrf", &csrf), ("do", "resend"), ("filter", &filter)],
+        )
+        .await;
+    assert_eq!(resent.status(), 303);
+    let submission = desk::location(&resent);
+    let confirmed = visitor.confirm(&submission).await;
+    assert_eq!(confirmed.status(), 303);
+    let status = desk::finished(&visitor, &desk::location(&confirmed)).await;
+    assert_eq!(status["progress"]["rejected"], 1, "{status}");
+    assert_eq!(night.sim.stats().requests, night.calls + 1, "N2 alone");
+}

@@ -165,7 +165,9 @@ pub fn rows_table(lang: Lang, rows: &[Shown], pick: Option<&str>) -> Markup {
         table.rows {
             thead {
                 tr {
-                    @if pick.is_some() { th { span.sr { (t("col.pick")) } } }
+                    @if let Some(form) = pick {
+                        th { input #pick-all type="checkbox" data-form=(form) aria-label=(t("col.pick")) title=(t("col.pick")); }
+                    }
                     th { (t("col.source")) } th.num { (t("col.row")) } th { (t("col.req_id")) }
                     th { (t("col.order_no")) } th.num { (t("col.amount")) } th { (t("col.status")) }
                     th { (t("col.code")) } th { (t("col.reason")) } th { (t("col.advice")) }

@@ -121,6 +121,12 @@ pub fn outstanding(
                     p.meta { (t("outstanding.first").replace("{n}", &shown.len().to_string())) }
                 }
                 @if clerk {
+                    h2 { (t("selection.all").replace("{n}", &orders.len().to_string())) }
+                    form.search method="post" action="/work/selected" {
+                        input type="hidden" name="csrf" value=(frame.csrf.unwrap_or_default());
+                        input type="hidden" name="filter" value=(filter.query());
+                        button type="submit" name="do" value="resend" id="resend-all" { (t("selection.resend_all").replace("{n}", &orders.len().to_string())) }
+                    }
                     h2 { (t("close.matching").replace("{n}", &orders.len().to_string())) }
                     p { (t("close.explain")) }
                     form.search method="post" action="/close" {

@@ -133,8 +133,9 @@ fn today() -> String {
         .to_string()
 }
 
-/// `POST /work/selected`: the ticked orders (`orders`, repeated), what to do with
-/// them (`do`: download, resend or close) and, for a closure, why.
+/// `POST /work/selected`: the ticked orders (`orders`, repeated) — or every order the
+/// worklist's `filter` (its query) matches, found again now —, what to do with them
+/// (`do`: download, resend or close) and, for a closure, why.
 pub async fn selected(
     State(desk): State<Arc<Desk>>,
     visitor: Visitor,
@@ -146,15 +147,41 @@ pub async fn selected(
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     };
-    let named: Vec<&str> = form
+    let mut named: Vec<&str> = form
         .iter()
         .filter(|(key, _)| key == "orders")
         .map(|(_, value)| value.as_str())
         .collect();
+    // Every order the filter matches: the server finds them again.
+    let matching = match field("filter") {
+        Some(query) if named.is_empty() => {
+            let query: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect();
+            let Some(filter) = WorkFilter::of(&query) else {
+                return bad_filter(&visitor);
+            };
+            match outstanding::of_desk(&desk, &filter) {
+                Ok(list) => list.matching,
+                Err(error) => {
+                    return status_page(StatusCode::INTERNAL_SERVER_ERROR, &visitor, &error);
+                }
+            }
+        }
+        _ => Vec::new(),
+    };
+    named.extend(matching.iter().map(|o| o.req_id.as_str()));
     if named.is_empty() {
         return status_page(StatusCode::BAD_REQUEST, &visitor, lang.t("selection.none"));
     }
-    if named.len() > MAX_SELECTED || !named.iter().all(|id| plausible(id)) {
+    if named.len() > MAX_SELECTED {
+        return status_page(
+            StatusCode::BAD_REQUEST,
+            &visitor,
+            lang.t("selection.too_many"),
+        );
+    }
+    if !named.iter().all(|id| plausible(id)) {
         return status_page(
             StatusCode::BAD_REQUEST,
             &visitor,

@@ -1,5 +1,6 @@
 // The desk's only script: while a send runs, its page polls the progress once a
-// second and updates the figures; at the end it reloads to show the summary.
+// second and updates the figures; at the end it reloads to show the summary. On the
+// worklist, the box in the table's heading ticks every order listed, or none.
 "use strict";
 (function () {
   var section = document.getElementById("progress");
@@ -31,4 +32,13 @@
       .catch(function () { setTimeout(tick, 2000); });
   }
   setTimeout(tick, 500);
+})();
+(function () {
+  var all = document.getElementById("pick-all");
+  if (!all) return;
+  all.addEventListener("change", function () {
+    var boxes = document.querySelectorAll(
+      'input[name="orders"][form="' + all.dataset.form + '"]');
+    for (var i = 0; i < boxes.length; i++) boxes[i].checked = all.checked;
+  });
 })();
