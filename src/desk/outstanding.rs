@@ -21,8 +21,6 @@ use crate::status::Status;
 pub struct Outstanding {
     pub row: ResultRow,
     pub source: String,
-    /// Whether the order's contents are known (kept by the ledger, or in a result file).
-    pub complete: bool,
 }
 
 /// The outstanding orders a filter matches: how many there are in all, and the
@@ -138,7 +136,6 @@ pub fn rows(
         open.push(Outstanding {
             row,
             source: sources.get(&order.last_run).cloned().unwrap_or_default(),
-            complete,
         });
     }
     // Orders whose contents the ledger does not have: the newest result row with them.
@@ -168,7 +165,6 @@ pub fn rows(
                     ..row
                 };
                 entry.source = source;
-                entry.complete = true;
             }
         }
     }
