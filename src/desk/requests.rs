@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use super::posted::{Nothing, Posted};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -17,9 +16,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::approvals::{announce, ledger};
 use super::auth::Role;
 use super::guard::Visitor;
+use super::posted::{Nothing, Posted};
 use super::respond::{audit_refused, html, new_id, status_page};
 use super::roles::{AtLeast, Clerk};
 use super::state::{Desk, Submission};
+use super::submit::Theirs;
 use crate::ledger::Ledger;
 use crate::ledger::requests::Request;
 
@@ -62,13 +63,11 @@ async fn submission_of(desk: &Desk, request: &Request) -> Option<Arc<Submission>
 pub async fn make(
     State(desk): State<Arc<Desk>>,
     AtLeast(visitor): Clerk,
-    Path(id): Path<String>,
+    Theirs(submission): Theirs,
     _: Posted<Nothing>,
 ) -> Response {
     let lang = visitor.lang;
-    let Some(submission) = super::submit::find_submission(&desk, &id, &visitor.session.user) else {
-        return status_page(StatusCode::NOT_FOUND, &visitor, lang.t("error.not_found"));
-    };
+    let id = submission.id.clone();
     let preview = submission.preview();
     let Some(plan) = preview.plan_digest() else {
         return status_page(

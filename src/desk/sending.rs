@@ -22,19 +22,17 @@ use super::respond::{audit_refused, html, lock_holder, new_id, status_page};
 use super::roles::{AtLeast, Clerk};
 use super::runs;
 use super::state::{Desk, Submission};
-use super::submit::{find_submission, preview};
+use super::submit::{Theirs, preview};
 use super::{upload, views};
 
 pub async fn confirm(
     State(desk): State<Arc<Desk>>,
     AtLeast(visitor): Clerk,
-    Path(id): Path<String>,
+    Theirs(submission): Theirs,
     _: Posted<Nothing>,
 ) -> Response {
     let lang = visitor.lang;
-    let Some(submission) = find_submission(&desk, &id, &visitor.session.user) else {
-        return status_page(StatusCode::NOT_FOUND, &visitor, lang.t("error.not_found"));
-    };
+    let id = submission.id.clone();
     // Four eyes: such a send is a request another user approves.
     if super::approvals::needs_approval(&desk) {
         return (

@@ -277,6 +277,34 @@ pub async fn restore(
     Some(Arc::clone(all.entry(id.clone()).or_insert(submission)))
 }
 
+/// The visitor's own submission a URL's id names (`/submissions/{id}…`), within its
+/// `--upload-ttl`; else the not-found page (another user's is not found either).
+pub struct Theirs(pub Arc<Submission>);
+
+impl axum::extract::FromRequestParts<Arc<Desk>> for Theirs {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        desk: &Arc<Desk>,
+    ) -> Result<Self, Response> {
+        let visitor = Visitor::from_request_parts(parts, desk).await?;
+        let id = Path::<String>::from_request_parts(parts, desk)
+            .await
+            .map(|Path(id)| id)
+            .unwrap_or_default();
+        find_submission(desk, &id, &visitor.session.user)
+            .map(Theirs)
+            .ok_or_else(|| {
+                status_page(
+                    StatusCode::NOT_FOUND,
+                    &visitor,
+                    visitor.lang.t("error.not_found"),
+                )
+            })
+    }
+}
+
 /// The submission `id` of `user`: another user's is not found.
 pub fn find_submission(desk: &Desk, id: &str, user: &str) -> Option<Arc<Submission>> {
     if !runs::is_id(id) {
@@ -369,19 +397,12 @@ pub fn uploads_bytes(desk: &Desk) -> u64 {
 pub async fn submission_page(
     State(desk): State<Arc<Desk>>,
     visitor: Visitor,
-    Path(id): Path<String>,
+    Theirs(submission): Theirs,
 ) -> Response {
-    match find_submission(&desk, &id, &visitor.session.user) {
-        Some(submission) => html(views::preview(
-            visitor.frame(),
-            &submission,
-            None,
-            super::approvals::needs_approval(&desk),
-        )),
-        None => status_page(
-            StatusCode::NOT_FOUND,
-            &visitor,
-            visitor.lang.t("error.not_found"),
-        ),
-    }
+    html(views::preview(
+        visitor.frame(),
+        &submission,
+        None,
+        super::approvals::needs_approval(&desk),
+    ))
 }
