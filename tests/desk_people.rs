@@ -47,18 +47,7 @@ async fn roles_decide_what_each_user_may_do_and_sessions_outlive_a_restart() {
         users.contains(">vic<") && users.contains("查看者"),
         "{users}"
     );
-    let csrf = ana.csrf("/users").await;
-    let added = ana
-        .post(
-            "/users",
-            &[
-                ("csrf", &csrf),
-                ("name", "bo"),
-                ("role", "clerk"),
-                ("password", "bo's long password"),
-            ],
-        )
-        .await;
+    let added = add_on_page(&ana, "bo", "clerk", "bo's long password").await;
     assert_eq!(added.status(), 303);
     let bo = desk::logged_in_as(&process, "bo", "bo's long password").await;
     assert_eq!(bo.get("/submit").await.status(), 200, "a clerk may submit");
@@ -139,18 +128,7 @@ async fn the_one_time_link_makes_the_first_admin_then_passwords_take_over() {
     let link = desk::logged_in(&process).await;
     let users = link.text("/users").await;
     assert!(users.contains("还没有用户"), "{users}");
-    let csrf = link.csrf("/users").await;
-    let made = link
-        .post(
-            "/users",
-            &[
-                ("csrf", &csrf),
-                ("name", "root-admin"),
-                ("role", "admin"),
-                ("password", "the first admin's password"),
-            ],
-        )
-        .await;
+    let made = add_on_page(&link, "root-admin", "admin", "the first admin's password").await;
     assert_eq!(made.status(), 303);
     // At once, and after a restart without any link.
     desk::logged_in_as(&process, "root-admin", "the first admin's password").await;
@@ -160,6 +138,22 @@ async fn the_one_time_link_makes_the_first_admin_then_passwords_take_over() {
     desk::logged_in_as(&process, "root-admin", "the first admin's password").await;
     let login = Visitor::new(&process.base).text("/login").await;
     assert!(login.contains("name=\"password\""), "{login}");
+}
+
+/// A user added on the Users page by `admin`.
+async fn add_on_page(admin: &Visitor, name: &str, role: &str, password: &str) -> reqwest::Response {
+    let csrf = admin.csrf("/users").await;
+    admin
+        .post(
+            "/users",
+            &[
+                ("csrf", &csrf),
+                ("name", name),
+                ("role", role),
+                ("password", password),
+            ],
+        )
+        .await
 }
 
 fn corrected() -> String {
